@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Configuration: YAML (libfyaml) into an immutable struct iocb_config.
+ *
+ * Table-driven: each section is a table of {key, type, default, bounds,
+ * field offset, help}; parsing, validation, `iocbus check-config`,
+ * `iocbus config dump` and docs/CONFIGURATION.md all come from the tables.
+ * Unknown keys and wrong types are errors naming file:line:col.
+ *
+ * The MISP section uses Threat Bus's keys and is found at top-level `misp:`,
+ * or nested as `plugins: misp:` or `plugins: apps: misp:` (Threat Bus
+ * configs load unchanged; Threat Bus sections we do not implement, such as
+ * other plugins or `backbones`, are rejected unless listed as ignorable in
+ * the docs). The API key comes from `key`, `key_file` or `key_env` and is
+ * kept in struct iocb_secret, printed only as "***".
+ *
+ * A loaded configuration is immutable; a reload builds a new one.
+ */
+#ifndef IOCB_CONFIG_CONFIG_H
+#define IOCB_CONFIG_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "core/rc.h"
+#include "filter/filter.h"
+
+/* A secret value: never logged or printed; iocb_secret_str() is the only way in. */
+struct iocb_secret {
+	char *value_; /* private: NUL-terminated, NULL if unset */
+};
+
+static inline const char *iocb_secret_str(const struct iocb_secret *s)
+{
+	return s->value_;
+}
+
+struct iocb_kv {
+	char *key;   /* NUL-terminated */
+	char *value; /* NUL-terminated (scalars are kept as text) */
+};
+
+struct iocb_config {
+	char *path;                       /* file it was loaded from */
+
+	struct {
+		bool present;             /* the api section exists */
+		char *host;               /* base URL, e.g. https://misp.example */
+		bool ssl_verify;          /* `ssl` (Threat Bus): verify TLS; default true */
+		char *ca_file;            /* `ssl` given as a path, or `ca_file` */
+		struct iocb_secret key;   /* from key / key_file / key_env */
+		double timeout_s;         /* request timeout, default 30 */
+	} api;
+
+	struct iocb_filter_spec *filters; /* `filter` list */
+	size_t nfilters;
+	struct iocb_filter_opts filter_opts; /* `filter_org_field: orgc_id|org_id`, `filter_event_tags: bool` */
+
+	struct {
+		bool present;
+		char *host;               /* default localhost */
+		uint16_t port;            /* default 50000 */
+	} zmq;
+
+	struct {
+		bool present;
+		char **topics;            /* default [misp_attribute] */
+		size_t ntopics;
+		double poll_interval;     /* seconds, default 1.0 */
+		struct iocb_kv *config;   /* passed to librdkafka verbatim */
+		size_t nconfig;
+	} kafka;
+
+	struct {
+		char *path;               /* LMDB directory; NULL = memory only */
+		bool match_non_ids;       /* default false */
+		uint64_t map_size;        /* bytes, default 8 GiB */
+		bool durable;             /* default true */
+	} store;
+
+	char **intel;                     /* `intel:` list of files/dirs loaded at start */
+	size_t nintel;
+
+	struct {
+		char *level;              /* error|warn|info|debug, default warn */
+		char *debug;              /* comma-separated module list, may be NULL */
+	} log;
+};
+
+/*
+ * Load and validate `path`. On success *out is owned by the caller.
+ * On failure err->msg is "path:line:col: what is wrong" and rc is IOCB_ECONFIG
+ * (or IOCB_EIO when the file cannot be read).
+ */
+int iocb_config_load(const char *path, struct iocb_config **out, struct iocb_err *err) IOCB_MUST_USE;
+
+/* Same, from a string in memory (`name` is used in messages). */
+int iocb_config_load_string(const char *name, const char *yaml, size_t len, struct iocb_config **out,
+			    struct iocb_err *err) IOCB_MUST_USE;
+
+/* An empty configuration with every default (for runs without a file). */
+struct iocb_config *iocb_config_default(void);
+
+void iocb_config_free(struct iocb_config *c);
+
+/* Write the effective configuration as YAML; secrets appear as "***". */
+int iocb_config_dump(const struct iocb_config *c, FILE *out) IOCB_MUST_USE;
+
+/* Write the Markdown reference generated from the tables (docs/CONFIGURATION.md). */
+int iocb_config_docs(FILE *out) IOCB_MUST_USE;
+
+#endif

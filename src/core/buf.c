@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Capped growable buffer (see buf.h). */
+#include "core/buf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "core/mem.h"
+
+void iocb_buf_init(struct iocb_buf *b, size_t max)
+{
+	b->ptr = NULL;
+	b->len = 0;
+	b->cap = 0;
+	b->max = max ? max : SIZE_MAX - 1;
+}
+
+void iocb_buf_fini(struct iocb_buf *b)
+{
+	free(b->ptr);
+	b->ptr = NULL;
+	b->len = b->cap = 0;
+}
+
+int iocb_buf_reserve(struct iocb_buf *b, size_t n)
+{
+	size_t need, ncap;
+
+	if (n > b->max - b->len)
+		return IOCB_ELIMIT;
+	need = b->len + n;
+	if (need <= b->cap && b->ptr)
+		return IOCB_OK;
+	ncap = b->cap ? b->cap : 64;
+	while (ncap < need)
+		ncap = ncap > SIZE_MAX / 4 ? need : ncap * 2;
+	if (ncap > b->max)
+		ncap = b->max;
+	b->ptr = iocb_xrealloc(b->ptr, ncap + 1);
+	b->cap = ncap;
+	return IOCB_OK;
+}
+
+int iocb_buf_append(struct iocb_buf *b, const void *p, size_t n)
+{
+	int rc = iocb_buf_reserve(b, n);
+
+	if (rc < 0)
+		return rc;
+	if (n)
+		memcpy(b->ptr + b->len, p, n);
+	b->len += n;
+	b->ptr[b->len] = '\0';
+	return IOCB_OK;
+}
+
+int iocb_buf_append_str(struct iocb_buf *b, struct iocb_str s)
+{
+	return iocb_buf_append(b, s.ptr, s.len);
+}
+
+int iocb_buf_append_c(struct iocb_buf *b, const char *cstr)
+{
+	return iocb_buf_append(b, cstr, strlen(cstr));
+}
+
+int iocb_buf_putc(struct iocb_buf *b, char c)
+{
+	if (IOCB_LIKELY(b->ptr && b->len < b->cap)) {
+		b->ptr[b->len++] = c;
+		b->ptr[b->len] = '\0';
+		return IOCB_OK;
+	}
+	return iocb_buf_append(b, &c, 1);
+}
+
+int iocb_buf_printf(struct iocb_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+	int rc;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return IOCB_EINVAL;
+	rc = iocb_buf_reserve(b, (size_t)n);
+	if (rc < 0)
+		return rc;
+	va_start(ap, fmt);
+	vsnprintf(b->ptr + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+	return IOCB_OK;
+}

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * A growable byte buffer with a hard cap.
+ *
+ * Every buffer fed by input has a maximum size chosen by its creator from the
+ * configuration; appends past it fail with IOCB_ELIMIT and leave the buffer
+ * unchanged, so one oversized message cannot exhaust memory. The data is kept
+ * NUL-terminated for convenience (the NUL is not counted in len).
+ */
+#ifndef IOCB_CORE_BUF_H
+#define IOCB_CORE_BUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/rc.h"
+#include "core/str.h"
+
+struct iocb_buf {
+	char *ptr;  /* data, NUL-terminated once anything was appended; owned */
+	size_t len; /* bytes used */
+	size_t cap; /* bytes allocated (excluding the NUL slot) */
+	size_t max; /* hard cap on len; 0 means SIZE_MAX */
+};
+
+/* Initialise an empty buffer with cap `max` (0 = unlimited). No allocation. */
+void iocb_buf_init(struct iocb_buf *b, size_t max);
+/* Release memory; the buffer may be re-initialised. */
+void iocb_buf_fini(struct iocb_buf *b);
+/* Forget the contents, keep the memory. */
+static inline void iocb_buf_reset(struct iocb_buf *b)
+{
+	b->len = 0;
+	if (b->ptr)
+		b->ptr[0] = '\0';
+}
+
+/* Make room for `n` more bytes. IOCB_ELIMIT past max. */
+int iocb_buf_reserve(struct iocb_buf *b, size_t n) IOCB_MUST_USE;
+int iocb_buf_append(struct iocb_buf *b, const void *p, size_t n) IOCB_MUST_USE;
+int iocb_buf_append_str(struct iocb_buf *b, struct iocb_str s) IOCB_MUST_USE;
+int iocb_buf_append_c(struct iocb_buf *b, const char *cstr) IOCB_MUST_USE;
+int iocb_buf_putc(struct iocb_buf *b, char c) IOCB_MUST_USE;
+int iocb_buf_printf(struct iocb_buf *b, const char *fmt, ...) IOCB_PRINTF(2, 3) IOCB_MUST_USE;
+
+static inline struct iocb_str iocb_buf_str(const struct iocb_buf *b)
+{
+	return iocb_str_make(b->ptr, b->len);
+}
+
+#endif

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Levelled key=value logging to stderr.
+ *
+ * The logger is the one piece of process-wide state in iocbus (like syslog):
+ * every thread logs, and passing a logger through every call would add noise
+ * without benefit. It is configured once by main before threads start.
+ * iocb_log() checks the level before formatting. Lines look like
+ *   ts=2026-11-23T10:00:00.123Z level=warn module=misp msg="..." k=v
+ * Secrets must never be passed to the logger; configuration keeps them in
+ * struct iocb_secret, whose only printable form is "***".
+ */
+#ifndef IOCB_CORE_LOG_H
+#define IOCB_CORE_LOG_H
+
+#include <stdbool.h>
+
+#include "core/rc.h"
+
+enum iocb_log_level {
+	IOCB_LOG_ERROR = 0,
+	IOCB_LOG_WARN = 1,
+	IOCB_LOG_INFO = 2,
+	IOCB_LOG_DEBUG = 3,
+};
+
+/* Set the level (default WARN). Call before starting threads. */
+void iocb_log_set_level(enum iocb_log_level lvl);
+/* Enable debug for a comma-separated list of modules ("misp,store"). */
+void iocb_log_set_debug_modules(const char *list);
+/* Parse "error|warn|info|debug". Returns false on unknown text. */
+bool iocb_log_level_parse(const char *s, enum iocb_log_level *out);
+bool iocb_log_enabled(enum iocb_log_level lvl, const char *module);
+
+void iocb_log_(enum iocb_log_level lvl, const char *module, const char *fmt, ...) IOCB_PRINTF(3, 4);
+
+/* `fmt` is the rest of the line after msg=, e.g. "\"loaded\" n=%zu". */
+#define iocb_log(lvl, module, ...)                                              \
+	do {                                                                    \
+		if (iocb_log_enabled((lvl), (module)))                          \
+			iocb_log_((lvl), (module), __VA_ARGS__);                \
+	} while (0)
+
+#endif

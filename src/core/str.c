@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* String view helpers (see str.h). */
+#include "core/str.h"
+
+#include "core/mem.h"
+
+static inline unsigned char lower(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
+}
+
+bool iocb_str_eq_nocase(struct iocb_str a, struct iocb_str b)
+{
+	if (a.len != b.len)
+		return false;
+	for (size_t i = 0; i < a.len; i++)
+		if (lower((unsigned char)a.ptr[i]) != lower((unsigned char)b.ptr[i]))
+			return false;
+	return true;
+}
+
+bool iocb_str_starts_with(struct iocb_str s, struct iocb_str prefix)
+{
+	return s.len >= prefix.len && (prefix.len == 0 || memcmp(s.ptr, prefix.ptr, prefix.len) == 0);
+}
+
+static inline bool is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+struct iocb_str iocb_str_trim(struct iocb_str s)
+{
+	while (s.len && is_space(s.ptr[0])) {
+		s.ptr++;
+		s.len--;
+	}
+	while (s.len && is_space(s.ptr[s.len - 1]))
+		s.len--;
+	return s;
+}
+
+bool iocb_str_to_u64(struct iocb_str s, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (s.len == 0 || s.len > 20)
+		return false;
+	for (size_t i = 0; i < s.len; i++) {
+		unsigned d = (unsigned char)s.ptr[i] - '0';
+		if (d > 9)
+			return false;
+		if (v > (UINT64_MAX - d) / 10)
+			return false;
+		v = v * 10 + d;
+	}
+	*out = v;
+	return true;
+}
+
+bool iocb_str_to_i64(struct iocb_str s, int64_t *out)
+{
+	bool neg = false;
+	uint64_t v;
+
+	if (s.len && s.ptr[0] == '-') {
+		neg = true;
+		s.ptr++;
+		s.len--;
+	}
+	if (!iocb_str_to_u64(s, &v))
+		return false;
+	if (neg) {
+		if (v > (uint64_t)INT64_MAX + 1)
+			return false;
+		*out = v == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)v;
+	} else {
+		if (v > (uint64_t)INT64_MAX)
+			return false;
+		*out = (int64_t)v;
+	}
+	return true;
+}
+
+char *iocb_str_dup(struct iocb_str s)
+{
+	return iocb_xstrndup(s.ptr, s.len);
+}

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * String views and small string helpers.
+ *
+ * struct iocb_str is a borrowed (ptr, len) view, not NUL-terminated. A view
+ * into a message never outlives the message. Functions here never allocate
+ * unless their name says dup.
+ */
+#ifndef IOCB_CORE_STR_H
+#define IOCB_CORE_STR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+struct iocb_str {
+	const char *ptr; /* first byte; may be NULL when len == 0 */
+	size_t len;      /* length in bytes */
+};
+
+#define IOCB_STR_LIT(s) ((struct iocb_str){(s), sizeof(s) - 1})
+#define IOCB_STR_NULL ((struct iocb_str){NULL, 0})
+/* printf("%.*s", IOCB_STR_FMT(s)) */
+#define IOCB_STR_FMT(s) (int)(s).len, (s).ptr
+
+static inline struct iocb_str iocb_str_make(const char *p, size_t n)
+{
+	struct iocb_str s = {p, n};
+	return s;
+}
+
+static inline struct iocb_str iocb_str_c(const char *cstr)
+{
+	struct iocb_str s = {cstr, cstr ? strlen(cstr) : 0};
+	return s;
+}
+
+static inline bool iocb_str_eq(struct iocb_str a, struct iocb_str b)
+{
+	return a.len == b.len && (a.len == 0 || memcmp(a.ptr, b.ptr, a.len) == 0);
+}
+
+static inline bool iocb_str_eq_c(struct iocb_str a, const char *b)
+{
+	return iocb_str_eq(a, iocb_str_c(b));
+}
+
+/* ASCII case-insensitive equality. */
+bool iocb_str_eq_nocase(struct iocb_str a, struct iocb_str b);
+
+/* True if `s` starts with `prefix`. */
+bool iocb_str_starts_with(struct iocb_str s, struct iocb_str prefix);
+
+/* Leading/trailing ASCII whitespace removed (a view into s). */
+struct iocb_str iocb_str_trim(struct iocb_str s);
+
+/*
+ * Parse a whole view as an unsigned decimal integer (no sign, no spaces).
+ * Returns false on empty input, a non-digit, or overflow.
+ */
+bool iocb_str_to_u64(struct iocb_str s, uint64_t *out);
+bool iocb_str_to_i64(struct iocb_str s, int64_t *out);
+
+/* NUL-terminated heap copy (aborts on OOM). Caller frees. */
+char *iocb_str_dup(struct iocb_str s);
+
+#endif

@@ -1,0 +1,233 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The indicator store: every matchable MISP attribute, indexed for lookup.
+ *
+ * Data model. An attribute record holds its own metadata (uuid, id, type,
+ * category, to_ids, comment, timestamps, tags, normalised parts) and points
+ * to an event record shared by all attributes of that event (uuid, id, info,
+ * threat level, creator org, event tags), so event metadata is stored once.
+ * Records are immutable once published: an update builds a new record and
+ * swaps it in.
+ *
+ * Indexes. (match class, normalised value) -> every attribute carrying that
+ * value (several events may share it); IP prefixes -> CIDR containment for
+ * IPv4 and IPv6; attribute uuid -> record; event uuid / id -> event record
+ * and its attributes.
+ *
+ * Concurrency. One writer at a time (writers serialise on an internal
+ * mutex); any number of reader threads. Readers never block and never see
+ * half of an update: lookups run inside an RCU read-side section
+ * (liburcu), and memory retired by writers is freed only after a grace
+ * period, in iocb_store_commit(). Every thread that calls a lookup function
+ * must first call iocb_store_reader_register().
+ *
+ * Persistence. With opts.path set, the store is backed by LMDB: every
+ * commit is one LMDB transaction, so the state survives a restart and a
+ * kill -9 (the in-memory indexes are rebuilt from LMDB on open).
+ */
+#ifndef IOCB_STORE_STORE_H
+#define IOCB_STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/rc.h"
+#include "core/str.h"
+#include "json/json.h"
+#include "misp/misp.h"
+
+struct iocb_store;
+struct iocb_store_attr;   /* opaque, immutable attribute record */
+struct iocb_store_event;  /* opaque, immutable event record */
+
+#define IOCB_STORE_MAX_SOURCES 64
+
+struct iocb_store_opts {
+	const char *path;          /* LMDB directory; NULL = memory only */
+	size_t map_size;           /* LMDB map size in bytes (default 8 GiB) */
+	bool match_non_ids;        /* lookups also return to_ids=false attributes (default false) */
+	size_t expected_attrs;     /* pre-size the tables (default 0 = grow as needed) */
+	bool durable;              /* fsync on every commit (default true); false keeps crash
+				      safety against kill -9 but not against power loss */
+	uint32_t expiry_s[IOCB_STORE_MAX_SOURCES]; /* per source id: attributes expire this many
+						       seconds after their last update; 0 = never */
+};
+
+void iocb_store_opts_default(struct iocb_store_opts *o);
+
+/*
+ * Open (or create) a store. With a path, loads the persisted state.
+ * On success *out is owned by the caller. Any thread, once.
+ */
+int iocb_store_open(const struct iocb_store_opts *opts, struct iocb_store **out, struct iocb_err *err) IOCB_MUST_USE;
+/* Close: waits for readers' grace period, frees everything. NULL is a no-op. */
+void iocb_store_free(struct iocb_store *s);
+
+/* ------------------------------------------------------------ writing
+ * Writer functions may be called from any thread; they serialise on the
+ * store's writer mutex. Each change is visible to readers as soon as the
+ * call returns; iocb_store_commit() makes the changes since the last commit
+ * durable and reclaims retired memory (it waits for an RCU grace period, so
+ * call it once per batch, not per attribute).
+ */
+
+/*
+ * Add or replace the attribute a->uuid (an add, an edit, a snapshot row).
+ * The event is created or refreshed from a->event when a->event->uuid or id
+ * is set (fields the message lacks keep their stored values, e.g. event tags
+ * learned earlier). `source` (0..63) tags the record for per-source expiry
+ * and stats. `now` is the current epoch time in seconds (used for expiry).
+ * Returns IOCB_OK, IOCB_EINVAL (no uuid / no type), IOCB_EIO (persistence).
+ */
+int iocb_store_upsert(struct iocb_store *s, const struct iocb_misp_attr *a, unsigned source, uint64_t now,
+		      struct iocb_err *err) IOCB_MUST_USE;
+
+/* Remove one attribute by uuid. IOCB_ENOTFOUND if absent (not an error for callers). */
+int iocb_store_remove(struct iocb_store *s, struct iocb_str attr_uuid, struct iocb_err *err) IOCB_MUST_USE;
+
+/*
+ * Create or refresh an event's metadata (tags, info, orgs...) without
+ * touching its attributes; fields that are empty/absent in ev keep their
+ * stored values, except tags which are replaced when ev->tags_known.
+ */
+int iocb_store_event_upsert(struct iocb_store *s, const struct iocb_misp_event *ev, struct iocb_err *err) IOCB_MUST_USE;
+
+/*
+ * Remove an event and all its attributes, found by uuid (preferred) or, if
+ * uuid is empty, by numeric id. Readers see the whole event disappear at
+ * once. *removed (may be NULL) gets the number of attributes removed.
+ */
+int iocb_store_event_remove(struct iocb_store *s, struct iocb_str event_uuid, uint64_t event_id, size_t *removed,
+			    struct iocb_err *err) IOCB_MUST_USE;
+
+/* Remove attributes whose source expiry has passed at `now`. *removed may be NULL. */
+int iocb_store_expire(struct iocb_store *s, uint64_t now, size_t *removed, struct iocb_err *err) IOCB_MUST_USE;
+
+/* Make everything since the last commit durable and free retired memory. */
+int iocb_store_commit(struct iocb_store *s, struct iocb_err *err) IOCB_MUST_USE;
+
+/*
+ * Persisted key/value metadata for other modules (e.g. a source's cursor).
+ * Written in the same transaction as the next commit. Keys are short ASCII.
+ */
+int iocb_store_meta_set(struct iocb_store *s, const char *key, struct iocb_str value, struct iocb_err *err) IOCB_MUST_USE;
+/* Copies the value into out (cap bytes); IOCB_ENOTFOUND if unset. */
+int iocb_store_meta_get(struct iocb_store *s, const char *key, char *out, size_t cap, size_t *out_len) IOCB_MUST_USE;
+
+/* ------------------------------------------------------------ reading */
+
+/* Every thread that looks things up calls this once before, and unregister before exiting. */
+void iocb_store_reader_register(void);
+void iocb_store_reader_unregister(void);
+/* Lookups and the records they return are valid only between these two calls. Nestable. */
+void iocb_store_read_lock(void);
+void iocb_store_read_unlock(void);
+
+struct iocb_store_hit {
+	const struct iocb_store_attr *attr; /* the matching attribute */
+	enum iocb_match_class mc;           /* class of the part that matched */
+	unsigned part;                      /* 0 or 1: which part of the attribute matched */
+	int prefix;                         /* for IP: the matching CIDR's prefix, -1 for exact */
+};
+
+/*
+ * Exact lookup of an already-normalised value in class mc. Writes up to max
+ * hits to out and returns the total number of matches (which may exceed max).
+ * Attributes with to_ids=false are returned only if opts.match_non_ids.
+ * Inside iocb_store_read_lock(). Never blocks.
+ */
+size_t iocb_store_lookup(const struct iocb_store *s, enum iocb_match_class mc, struct iocb_str value,
+			 struct iocb_store_hit *out, size_t max);
+
+/*
+ * IP lookup: exact address plus every stored CIDR containing it. `addr` is
+ * 4 bytes (v6 false) or 16 bytes (v6 true), network order. Same contract as
+ * iocb_store_lookup(); exact matches come first, then prefixes longest first.
+ */
+size_t iocb_store_lookup_ip(const struct iocb_store *s, const uint8_t *addr, bool v6, struct iocb_store_hit *out,
+			    size_t max);
+
+/*
+ * Convenience for the CLI and HTTP lookups: take a raw user-supplied value,
+ * detect what it can be (IP, domain, hash, url, email, ...), normalise it the
+ * way MISP would for each plausible class, and look each up. Same contract.
+ */
+size_t iocb_store_lookup_any(const struct iocb_store *s, struct iocb_str raw, struct iocb_store_hit *out, size_t max);
+
+/* Find one attribute by uuid (inside the read lock); NULL if absent. */
+const struct iocb_store_attr *iocb_store_get(const struct iocb_store *s, struct iocb_str uuid);
+
+/* A read-only view of a record's fields (views valid inside the read lock). */
+struct iocb_store_tag_view {
+	struct iocb_str name;
+};
+
+struct iocb_store_attr_view {
+	char uuid[37];                   /* canonical lower-case uuid text */
+	uint64_t id;                     /* 0 if unknown */
+	const struct iocb_misp_type *type;
+	struct iocb_str category;
+	struct iocb_str value;           /* full value as MISP shows it ("a|b" for composites), normalised */
+	struct iocb_str part[2];
+	int prefix[2];
+	unsigned nparts;
+	struct iocb_str comment;
+	bool to_ids;
+	uint64_t timestamp;
+	int64_t first_seen_us;           /* INT64_MIN if unknown */
+	int64_t last_seen_us;
+	unsigned source;                 /* source id it came from */
+	size_t ntags;
+	const struct iocb_store_event *event; /* may be NULL if the attribute has no event */
+};
+
+struct iocb_store_event_view {
+	char uuid[37];                   /* empty string if unknown */
+	uint64_t id;
+	struct iocb_str info;
+	int threat_level_id;
+	uint64_t orgc_id;
+	struct iocb_str orgc_name;
+	struct iocb_str orgc_uuid;
+	struct iocb_str date;
+	uint64_t timestamp;
+	uint64_t publish_timestamp;
+	bool published;
+	size_t ntags;
+};
+
+void iocb_store_attr_view(const struct iocb_store_attr *a, struct iocb_store_attr_view *out);
+/* i-th attribute tag name, i < view.ntags. */
+struct iocb_str iocb_store_attr_tag(const struct iocb_store_attr *a, size_t i);
+void iocb_store_event_view(const struct iocb_store_event *e, struct iocb_store_event_view *out);
+struct iocb_str iocb_store_event_tag(const struct iocb_store_event *e, size_t i);
+
+/*
+ * Write one hit as a JSON object:
+ *   {"match":{"class":"ip","part":0,"prefix":24},
+ *    "attribute":{"uuid","id","type","category","value","to_ids","comment",
+ *                 "timestamp","first_seen","last_seen","tags":[...]},
+ *    "event":{"uuid","id","info","threat_level_id","orgc":{"id","name","uuid"},
+ *             "date","tags":[...]}}
+ * This is the one JSON shape for `iocbus lookup`, /v1/lookup and the bus.
+ */
+void iocb_store_hit_json(struct iocb_jw *w, const struct iocb_store_hit *hit);
+
+/* ------------------------------------------------------------ stats */
+
+struct iocb_store_stats {
+	uint64_t attrs;                       /* attribute records */
+	uint64_t events;                      /* event records */
+	uint64_t by_class[IOCB_MC__COUNT];    /* indexed parts per match class */
+	uint64_t cidrs_v4, cidrs_v6;          /* CIDR prefixes indexed */
+	uint64_t non_ids;                     /* attributes with to_ids=false */
+	uint64_t by_source[IOCB_STORE_MAX_SOURCES];
+	uint64_t mem_bytes;                   /* approximate heap used by records and indexes */
+	uint64_t commits;                     /* commits since open */
+};
+
+/* Snapshot of the counters. Any thread. */
+void iocb_store_stats(const struct iocb_store *s, struct iocb_store_stats *out);
+
+#endif
