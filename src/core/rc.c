@@ -55,7 +55,19 @@ void iocb_err_prefix(struct iocb_err *err, const char *fmt, ...)
 	vsnprintf(pre, sizeof(pre), fmt, ap);
 	va_end(ap);
 	memcpy(old, err->msg, sizeof(old));
-	snprintf(err->msg, sizeof(err->msg), "%s: %s", pre, old);
+	/* Truncation is fine: the message is for humans and stays NUL-terminated. */
+	size_t n = strnlen(pre, sizeof(pre) - 1);
+	memcpy(err->msg, pre, n);
+	size_t rest = sizeof(err->msg) - 1 - n;
+	if (rest >= 2) {
+		err->msg[n++] = ':';
+		err->msg[n++] = ' ';
+		rest -= 2;
+		size_t m = strnlen(old, rest);
+		memcpy(err->msg + n, old, m);
+		n += m;
+	}
+	err->msg[n] = '\0';
 }
 
 void iocb_err_clear(struct iocb_err *err)
