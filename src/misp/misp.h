@@ -160,13 +160,24 @@ struct iocb_misp_event {
 	bool tags_known;             /* the message carried the event's tag list */
 };
 
-/* One attribute, normalised, as handed to the parse callback. */
+/*
+ * One attribute, normalised, as handed to the parse callback.
+ *
+ * Snapshots (action NONE: restSearch, feeds, published events) deliver only
+ * usable indicators; everything else is skipped with a reason. Notifications
+ * (ADD/EDIT/SOFT_DELETE/DELETE) deliver every attribute that has a uuid,
+ * because a consumer must act on it even when it is no longer an indicator:
+ * an edit that turns an ip-dst into text, or a soft-delete sanitised to
+ * type "comment", must remove the old indicator. `indicator` says whether
+ * type and parts are usable.
+ */
 struct iocb_misp_attr {
 	struct iocb_str uuid;        /* attribute uuid (required) */
 	uint64_t id;                 /* instance-local id; 0 if absent (feeds) */
 	uint64_t event_id;           /* 0 if absent */
 	uint64_t object_id;          /* 0 if not in an object */
-	const struct iocb_misp_type *type; /* never NULL in the attribute callback */
+	bool indicator;              /* type known and matchable, value normalised into part[] */
+	const struct iocb_misp_type *type; /* never NULL when indicator; else may be NULL */
 	struct iocb_str category;
 	struct iocb_str value;       /* raw value as sent ("value", or value1|value2) */
 	struct iocb_str part[2];     /* normalised parts; part[1] empty for atomic types */
@@ -196,6 +207,7 @@ enum iocb_misp_skip {
 	IOCB_SKIP_INVALID_VALUE,     /* value invalid for its type (bad IP, wrong composite) */
 	IOCB_SKIP_TOO_LARGE,         /* a field or message beyond the configured caps */
 	IOCB_SKIP_DELETED,           /* soft-deleted attribute in a snapshot (not an error) */
+	IOCB_SKIP_IO,                /* a file of a feed is missing or unreadable */
 	IOCB_SKIP__COUNT
 };
 

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The iocbus subcommands. Each returns the process exit code; only main()
+ * exits. Shared set-up (configuration, filter, store, loading --intel) lives
+ * in common.c so every subcommand treats options the same way.
+ */
+#ifndef IOCB_CLI_CLI_H
+#define IOCB_CLI_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "config/config.h"
+#include "filter/filter.h"
+#include "ingest/ingest.h"
+#include "store/store.h"
+
+/* Exit codes (lookup: 0 hit, 1 no hit, 2 error). */
+enum { IOCB_EXIT_OK = 0, IOCB_EXIT_MISS = 1, IOCB_EXIT_ERROR = 2 };
+
+/* What every intel-consuming subcommand shares. */
+struct iocb_cli_env {
+	struct iocb_config *cfg;     /* owned */
+	struct iocb_filter *filter;  /* owned */
+	struct iocb_store *store;    /* owned */
+	struct iocb_ingest *ingest;  /* owned */
+	const char *intel[256];      /* --intel paths (borrowed from argv) */
+	size_t nintel;
+	const char *config_path;     /* --config */
+	const char *store_path;      /* --store (overrides store.path) */
+	bool non_ids;                /* --non-ids */
+};
+
+/*
+ * Parse a common option at argv; returns the number of argv items consumed
+ * (1 or 2), 0 if not a common option, -1 on a usage error (message printed).
+ */
+int iocb_cli_common_opt(struct iocb_cli_env *env, int argc, char **argv, int i);
+/* Load config, build filter and store, load config intel + --intel paths. */
+int iocb_cli_env_open(struct iocb_cli_env *env, bool quiet);
+void iocb_cli_env_close(struct iocb_cli_env *env);
+
+int iocb_cmd_load(int argc, char **argv);
+int iocb_cmd_lookup(int argc, char **argv);
+int iocb_cmd_check_config(int argc, char **argv);
+int iocb_cmd_config(int argc, char **argv);
+
+#endif

@@ -1,0 +1,195 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Apply parsed MISP documents to the store (see ingest.h for the rules). */
+#include "ingest/ingest.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "core/file.h"
+#include "core/log.h"
+#include "core/mem.h"
+
+struct iocb_ingest {
+	struct iocb_store *store;         /* borrowed */
+	const struct iocb_filter *filter; /* borrowed, may be NULL */
+	unsigned source;                  /* store source id */
+	struct iocb_ingest_stats st;      /* counters */
+};
+
+struct iocb_ingest *iocb_ingest_new(struct iocb_store *store, const struct iocb_filter *filter, unsigned source)
+{
+	struct iocb_ingest *in = iocb_xcalloc(1, sizeof(*in));
+
+	in->store = store;
+	in->filter = filter;
+	in->source = source;
+	in->st.by_type = iocb_xcalloc(iocb_misp_type_count() + 1, sizeof(uint64_t));
+	return in;
+}
+
+void iocb_ingest_free(struct iocb_ingest *in)
+{
+	if (!in)
+		return;
+	free(in->st.by_type);
+	free(in);
+}
+
+const struct iocb_ingest_stats *iocb_ingest_stats(const struct iocb_ingest *in)
+{
+	return &in->st;
+}
+
+static uint64_t now_s(void)
+{
+	return (uint64_t)time(NULL);
+}
+
+static void remove_attr(struct iocb_ingest *in, struct iocb_str uuid)
+{
+	struct iocb_err err = {0};
+	int rc = iocb_store_remove(in->store, uuid, &err);
+
+	if (rc == IOCB_OK)
+		in->st.removes++;
+	else if (rc != IOCB_ENOTFOUND) {
+		in->st.store_errors++;
+		iocb_log(IOCB_LOG_WARN, "ingest", "\"store remove failed\" error=\"%s\"", err.msg);
+	}
+}
+
+static int on_attr(void *ud, const struct iocb_misp_attr *a)
+{
+	struct iocb_ingest *in = ud;
+	struct iocb_err err = {0};
+	bool removal = a->action == IOCB_ACT_DELETE || a->action == IOCB_ACT_SOFT_DELETE || a->deleted ||
+		       !a->indicator;
+
+	if (!removal && in->filter && !iocb_filter_pass(in->filter, a)) {
+		in->st.filtered++;
+		/* A live edit that leaves the whitelist must retract the indicator. */
+		if (a->action == IOCB_ACT_NONE)
+			return IOCB_OK;
+		removal = true;
+	}
+	if (removal) {
+		remove_attr(in, a->uuid);
+		return IOCB_OK;
+	}
+	if (iocb_store_upsert(in->store, a, in->source, now_s(), &err) < 0) {
+		in->st.store_errors++;
+		iocb_log(IOCB_LOG_WARN, "ingest", "\"store upsert failed\" error=\"%s\"", err.msg);
+		return IOCB_OK;
+	}
+	in->st.upserts++;
+	in->st.by_type[a->type->id]++;
+	return IOCB_OK;
+}
+
+static int on_event(void *ud, const struct iocb_misp_event *ev, enum iocb_misp_action action)
+{
+	struct iocb_ingest *in = ud;
+	struct iocb_err err = {0};
+	size_t removed = 0;
+	int rc;
+
+	if (action == IOCB_ACT_DELETE) {
+		rc = iocb_store_event_remove(in->store, ev->uuid, ev->id, &removed, &err);
+		if (rc == IOCB_OK) {
+			in->st.event_removes++;
+			in->st.removes += removed;
+		} else if (rc != IOCB_ENOTFOUND) {
+			in->st.store_errors++;
+			iocb_log(IOCB_LOG_WARN, "ingest", "\"store event remove failed\" error=\"%s\"", err.msg);
+		}
+		return IOCB_OK;
+	}
+	if (!ev->uuid.len && !ev->id)
+		return IOCB_OK;
+	if (iocb_store_event_upsert(in->store, ev, &err) < 0) {
+		in->st.store_errors++;
+		iocb_log(IOCB_LOG_WARN, "ingest", "\"store event upsert failed\" error=\"%s\"", err.msg);
+	}
+	return IOCB_OK;
+}
+
+static void on_skip(void *ud, enum iocb_misp_skip reason, const char *detail)
+{
+	struct iocb_ingest *in = ud;
+	unsigned *n = &in->st.nsamples[reason];
+
+	if (*n < IOCB_INGEST_SAMPLES) {
+		snprintf(in->st.samples[reason][*n], sizeof(in->st.samples[reason][*n]), "%s", detail);
+		(*n)++;
+	}
+	iocb_log(IOCB_LOG_DEBUG, "ingest", "\"skipped\" reason=%s detail=\"%s\"", iocb_misp_skip_name(reason), detail);
+}
+
+static void handlers(struct iocb_ingest *in, struct iocb_misp_handlers *h)
+{
+	h->on_attr = on_attr;
+	h->on_event = on_event;
+	h->on_skip = on_skip;
+	h->ud = in;
+}
+
+int iocb_ingest_doc(struct iocb_ingest *in, const char *buf, size_t len, const char *source_name, struct iocb_err *err)
+{
+	struct iocb_misp_handlers h;
+
+	handlers(in, &h);
+	return iocb_misp_parse(buf, len, source_name, &h, NULL, &in->st.misp, err);
+}
+
+static void file_error(struct iocb_ingest *in, const struct iocb_err *err)
+{
+	in->st.bad_files++;
+	snprintf(in->st.last_error, sizeof(in->st.last_error), "%s", err->msg);
+	iocb_log(IOCB_LOG_WARN, "ingest", "\"cannot load\" error=\"%s\"", err->msg);
+}
+
+int iocb_ingest_path(struct iocb_ingest *in, const char *path, struct iocb_err *err)
+{
+	struct iocb_misp_handlers h;
+	struct iocb_file_map m;
+	struct iocb_err local = {0};
+	char man[PATH_MAX];
+	struct stat st;
+	int rc;
+
+	if (!err)
+		err = &local;
+	in->st.files++;
+	handlers(in, &h);
+	if (strcmp(path, "-") != 0 && stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		snprintf(man, sizeof(man), "%s/manifest.json", path);
+		if (stat(man, &st) != 0) {
+			rc = iocb_err_set(err, IOCB_EINVAL, "%s: a directory without manifest.json is not a MISP feed",
+					  path);
+			file_error(in, err);
+			return rc;
+		}
+		rc = iocb_misp_parse_feed_dir(path, &h, NULL, &in->st.misp, err);
+	} else {
+		rc = iocb_file_map(path, 0, &m, err);
+		if (rc == IOCB_OK) {
+			rc = iocb_misp_parse(m.data, m.len, path, &h, NULL, &in->st.misp, err);
+			iocb_file_unmap(&m);
+		}
+	}
+	if (rc < 0)
+		file_error(in, err);
+	/* Commit what was accepted even if the file broke half-way. */
+	struct iocb_err cerr = {0};
+	if (iocb_store_commit(in->store, &cerr) < 0) {
+		in->st.store_errors++;
+		iocb_log(IOCB_LOG_ERROR, "ingest", "\"store commit failed\" error=\"%s\"", cerr.msg);
+		if (rc == IOCB_OK)
+			rc = iocb_err_set(err, cerr.rc, "%s", cerr.msg);
+	}
+	return rc;
+}

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Ingest: apply parsed MISP documents to the store with exact update
+ * semantics. Every source (files and feeds today; ZeroMQ, Kafka and REST
+ * later) goes through here, so "what an add, edit, delete or filter miss
+ * does to the store" is decided in one place:
+ *
+ *   snapshot row (restSearch, feed, published event)  -> upsert if it passes
+ *                                                       the filter, else skip
+ *   add / edit of an indicator that passes the filter -> upsert
+ *   edit that fails the filter, or is no longer an
+ *   indicator; soft-delete; delete                    -> remove by uuid
+ *   event delete                                      -> remove the event
+ *   event add / edit                                  -> refresh event metadata
+ *
+ * Attributes with to_ids=false are stored (the store hides them from
+ * lookups unless configured), so clearing to_ids needs no special case.
+ * One struct iocb_ingest is used by one thread at a time.
+ */
+#ifndef IOCB_INGEST_INGEST_H
+#define IOCB_INGEST_INGEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/rc.h"
+#include "filter/filter.h"
+#include "misp/misp.h"
+#include "store/store.h"
+
+#define IOCB_INGEST_SAMPLES 5 /* skip messages kept per reason for reports */
+
+struct iocb_ingest_stats {
+	struct iocb_misp_stats misp;          /* parser counters (attributes seen, skips by reason) */
+	uint64_t upserts;                     /* attributes added or updated */
+	uint64_t removes;                     /* attributes removed (found in the store) */
+	uint64_t filtered;                    /* attributes that did not pass the filter */
+	uint64_t event_removes;               /* events removed */
+	uint64_t store_errors;                /* store calls that failed */
+	uint64_t files;                       /* files or feed directories read */
+	uint64_t bad_files;                   /* files that could not be read or were not JSON */
+	uint64_t *by_type;                    /* upserts per MISP type id (iocb_misp_type_count() entries) */
+	char samples[IOCB_SKIP__COUNT][IOCB_INGEST_SAMPLES][200]; /* first skip messages per reason */
+	unsigned nsamples[IOCB_SKIP__COUNT];
+	char last_error[512];                 /* last file-level error */
+};
+
+struct iocb_ingest;
+
+/*
+ * `store` and `filter` are borrowed and must outlive the ingest object;
+ * `filter` may be NULL (pass all). `source` is the store source id.
+ */
+struct iocb_ingest *iocb_ingest_new(struct iocb_store *store, const struct iocb_filter *filter, unsigned source);
+void iocb_ingest_free(struct iocb_ingest *in);
+
+/*
+ * Load a path: a MISP feed directory (has manifest.json) or a JSON file of
+ * any shape iocb_misp_parse() knows ("-" = stdin). Applies to the store and
+ * commits. Bad items are counted and skipped; returns IOCB_OK if the input
+ * was read and scanned, or the file-level error (also counted).
+ */
+int iocb_ingest_path(struct iocb_ingest *in, const char *path, struct iocb_err *err) IOCB_MUST_USE;
+
+/* Apply one JSON document already in memory (no commit: call iocb_store_commit). */
+int iocb_ingest_doc(struct iocb_ingest *in, const char *buf, size_t len, const char *source_name,
+		    struct iocb_err *err) IOCB_MUST_USE;
+
+/* Counters so far (owned by the ingest object). */
+const struct iocb_ingest_stats *iocb_ingest_stats(const struct iocb_ingest *in);
+
+#endif
