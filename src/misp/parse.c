@@ -1128,10 +1128,11 @@ static int handle_response(struct ctx *c, struct iocb_json_parser *p, const stru
 }
 
 /* The top-level object; its '{' was consumed. */
-static int handle_top_object(struct ctx *c, struct iocb_json_parser *p)
+static int handle_top_object(struct ctx *c, struct iocb_json_parser *p, size_t top_off)
 {
 	struct iocb_json_tok k, v;
-	size_t attr_off = 0, event_off = 0, orgc_off = 0, evtags_off = 0;
+	size_t attr_off = 0, event_off = 0, orgc_off = 0, evtags_off = 0, attr_list_off = 0;
+	unsigned bare_event_keys = 0;
 	bool event_is_string = false, saw_known = false;
 	enum iocb_misp_action action = IOCB_ACT_NONE;
 	char act[48];
@@ -1156,12 +1157,9 @@ static int handle_top_object(struct ctx *c, struct iocb_json_parser *p)
 		if (key_is(&k, "Attribute")) {
 			saw_known = true;
 			if (v.type == IOCB_JSON_ARR) {
-				rc = parse_attr_array(c, p, 0, NULL, 0, IOCB_STR_NULL, IOCB_ACT_NONE);
-				if (rc < 0)
-					return rc;
-				continue;
-			}
-			if (v.type == IOCB_JSON_OBJ)
+				/* PyMISP's {"Attribute":[...]} or a bare event: decided at the end. */
+				attr_list_off = v.offset;
+			} else if (v.type == IOCB_JSON_OBJ)
 				attr_off = v.offset;
 			else
 				skip(c, IOCB_SKIP_BAD_SHAPE, "%s: byte %zu: \"Attribute\" is neither an object nor a list",
@@ -1178,6 +1176,9 @@ static int handle_top_object(struct ctx *c, struct iocb_json_parser *p)
 			orgc_off = v.offset;
 		} else if (key_is(&k, "EventTag") && v.type == IOCB_JSON_ARR) {
 			evtags_off = v.offset;
+		} else if (key_is(&k, "info") || key_is(&k, "uuid") || key_is(&k, "date") ||
+			   key_is(&k, "threat_level_id")) {
+			bare_event_keys++;
 		} else if (key_is(&k, "action") && v.type == IOCB_JSON_STR) {
 			size_t n;
 			if (iocb_json_unescape(&v, act, sizeof(act), &n) == IOCB_OK)
@@ -1190,6 +1191,18 @@ static int handle_top_object(struct ctx *c, struct iocb_json_parser *p)
 			return rc;
 	}
 	/* The whole top-level object is valid JSON now; act on what it held. */
+	if (attr_list_off && !event_off) {
+		struct iocb_json_parser sp;
+		struct iocb_json_tok open;
+		/* A PyMISP event without its {"Event":...} wrapper is an event itself. */
+		if (bare_event_keys >= 2)
+			return handle_event(c, top_off, NULL, 0, 0, IOCB_ACT_NONE, true);
+		sub_parser(c, &sp, attr_list_off);
+		rc = iocb_json_next(&sp, &open, c->err);
+		if (rc >= 0)
+			rc = parse_attr_array(c, &sp, attr_list_off, NULL, 0, IOCB_STR_NULL, IOCB_ACT_NONE);
+		return rc < 0 && !c->cb_rc ? json_fail(c, rc, attr_list_off) : rc;
+	}
 	if (attr_off)
 		return handle_attr_notification(c, attr_off, event_off, action);
 	if (event_off) {
@@ -1245,7 +1258,7 @@ static int parse_doc(struct ctx *c)
 	if (rc < 0)
 		goto bad;
 	if (t.type == IOCB_JSON_OBJ) {
-		rc = handle_top_object(c, &p);
+		rc = handle_top_object(c, &p, t.offset);
 	} else if (t.type == IOCB_JSON_ARR) {
 		rc = handle_event_list(c, &p);
 	} else {
