@@ -54,7 +54,7 @@ struct iocb_err {
  * callers can write `return iocb_err_set(err, IOCB_EPARSE, "...")`.
  */
 int iocb_err_set(struct iocb_err *err, int rc, const char *fmt, ...) IOCB_PRINTF(3, 4);
-int iocb_err_vset(struct iocb_err *err, int rc, const char *fmt, va_list ap);
+int iocb_err_vset(struct iocb_err *err, int rc, const char *fmt, va_list ap) IOCB_PRINTF(3, 0);
 
 /* Prefix the existing message with "prefix: " (e.g. a file name). */
 void iocb_err_prefix(struct iocb_err *err, const char *fmt, ...) IOCB_PRINTF(2, 3);

@@ -8,14 +8,17 @@
  * attribute that any filter passes; an empty list of filters passes all.
  *
  * Where we deliberately differ from Threat Bus (reference/threatbus.md §2.4):
- *   - org entries compare as numbers when numeric ("1" == 1 == "01" is NOT
- *     assumed: "01" is compared as text), and otherwise match the creator
- *     org's name or uuid;
+ *   - org entries in canonical decimal ("1", "25"; not "01" or " 1", which
+ *     are text) compare as numbers with the event's org id, so a YAML 1 and
+ *     "1" are the same entry; an event without that id field fails them.
+ *     Other entries match the creator org's name (exact) or uuid (ASCII
+ *     case-insensitive), whatever org_field says: only Orgc carries them;
  *   - which org field is compared (creator `orgc_id`, the default, or owner
  *     `org_id`) is configurable;
  *   - tags match attribute tags and, when the message carries them, event
  *     tags (TLP is usually set on the event); exact and case-sensitive as in
- *     MISP;
+ *     MISP. Attribute tags flagged `inherited` (restSearch includeEventTags)
+ *     are event tags: they count only when opts.event_tags is on;
  *   - type entries must be known MISP types (checked when the filter is
  *     built), so a typo is an error rather than a filter that never matches.
  * Misspelt keys are rejected by the config parser, not here.
@@ -61,15 +64,22 @@ struct iocb_filter_opts {
 struct iocb_filter;
 
 /*
- * Build a filter list from n specs (n may be 0: passes everything).
- * Returns IOCB_ECONFIG with a message naming spec->where for an unknown type
- * or an empty org/tag entry. On success *out is owned by the caller.
+ * Build a filter list from n specs (n may be 0: passes everything; specs
+ * may then be NULL). `opts` may be NULL for the defaults. The specs are
+ * borrowed: the filter keeps its own copies.
+ * Returns IOCB_ECONFIG with a message naming spec->where (or "#<n>" when
+ * where is NULL) for an unknown type, suggesting the nearest known type
+ * name when there is one, or for an empty org/tag entry. On success *out
+ * is owned by the caller; on failure *out is NULL. Any thread.
  */
 int iocb_filter_new(const struct iocb_filter_spec *specs, size_t n, const struct iocb_filter_opts *opts,
 		    struct iocb_filter **out, struct iocb_err *err) IOCB_MUST_USE;
 void iocb_filter_free(struct iocb_filter *f);
 
-/* True if the attribute passes. Any thread. */
+/*
+ * True if the attribute passes. A NULL filter passes everything. Never
+ * allocates; reads only the filter and `a`. Any thread, no locks.
+ */
 bool iocb_filter_pass(const struct iocb_filter *f, const struct iocb_misp_attr *a);
 
 /* Number of filters in the list (0 = pass all). */
