@@ -12,6 +12,9 @@
 #include "json/json.h"
 
 #include <math.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 
@@ -137,16 +140,38 @@ static int scan_string(struct iocb_json_parser *p, struct iocb_json_tok *tok, st
 	bool escaped = false;
 
 	for (;;) {
-		/* Fast path: 8 plain bytes at a time. */
+		/* Fast path: skip plain bytes 16 (SSE2) or 8 (SWAR) at a time and
+		 * land exactly on the first byte that needs attention. */
+#ifdef __SSE2__
+		const __m128i q = _mm_set1_epi8('"'), bsl = _mm_set1_epi8('\\'), sp = _mm_set1_epi8(0x1f);
+		while (i + 16 <= n) {
+			__m128i x = _mm_loadu_si128((const __m128i *)(b + i));
+			/* bytes <= 0x1f (signed compare also flags >= 0x80, which we want too) */
+			__m128i ctl = _mm_cmpgt_epi8(_mm_add_epi8(sp, _mm_set1_epi8(1)), x);
+			__m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, q), _mm_cmpeq_epi8(x, bsl)), ctl);
+			unsigned mask = (unsigned)_mm_movemask_epi8(m);
+			if (mask) {
+				i += (size_t)__builtin_ctz(mask);
+				goto special;
+			}
+			i += 16;
+		}
+#endif
 		while (i + 8 <= n) {
 			uint64_t x;
 			memcpy(&x, b + i, 8);
 			uint64_t special = has_zero(x ^ (ONES * '"')) | has_zero(x ^ (ONES * '\\')) |
 					   ((x - ONES * 0x20) & ~x & HIGHS) | (x & HIGHS);
-			if (special)
-				break;
+			if (special) {
+				/* The lowest flagged byte is exact (borrows only propagate upwards). */
+				i += (size_t)__builtin_ctzll(special) / 8;
+				goto special;
+			}
 			i += 8;
 		}
+		while (i < n && b[i] >= 0x20 && b[i] < 0x80 && b[i] != '"' && b[i] != '\\')
+			i++;
+special:
 		if (i >= n)
 			return fail(p, err, p->pos, "unterminated string");
 		unsigned char c = b[i];

@@ -255,11 +255,13 @@ static enum iocb_misp_action parse_action(struct iocb_str s)
 	return IOCB_ACT_OTHER;
 }
 
-/* Key comparison for plain (unescaped) keys; escaped keys are decoded first. */
-static bool key_is(const struct iocb_json_tok *k, const char *name)
-{
-	return iocb_json_tok_eq(k, name);
-}
+/*
+ * Key comparison against a string literal: length first, then bytes; keys
+ * written with escapes (legal, never seen from MISP) take the slow path.
+ */
+#define key_is(k, lit)                                                                            \
+	(!(k)->escaped ? ((k)->s.len == sizeof(lit) - 1 && memcmp((k)->s.ptr, lit, sizeof(lit) - 1) == 0) \
+		       : iocb_json_tok_eq((k), lit))
 
 /* ------------------------------------------------------------ tags */
 
@@ -680,18 +682,17 @@ static int deliver_attr(struct ctx *c, struct raw_attr *r, const struct iocb_mis
 	size_t cap;
 	int rc;
 	bool snapshot = action == IOCB_ACT_NONE;
-	char uuidbuf[64];
 
 	a->action = action;
-	snprintf(uuidbuf, sizeof(uuidbuf), "%.*s", a->uuid.len > 40 ? 40 : (int)a->uuid.len,
-		 a->uuid.ptr ? a->uuid.ptr : "");
+	/* Only skip messages print it; "%.*s" keeps it bounded. */
+#define uuidbuf_len (a->uuid.len > 40 ? 40 : (int)a->uuid.len)
 	if (a->uuid.len == 0) {
 		skip(c, IOCB_SKIP_MISSING_FIELD, "%s: byte %zu: attribute without uuid", c->source, a->offset);
 		return IOCB_OK;
 	}
 	if (r->bad_field) {
-		skip(c, IOCB_SKIP_BAD_SHAPE, "%s: attribute %s: field '%s' has an unusable value", c->source,
-		     uuidbuf, r->bad_name);
+		skip(c, IOCB_SKIP_BAD_SHAPE, "%s: attribute %.*s: field '%s' has an unusable value", c->source,
+		     uuidbuf_len, a->uuid.ptr, r->bad_name);
 		if (snapshot)
 			return IOCB_OK;
 	}
@@ -726,7 +727,7 @@ static int deliver_attr(struct ctx *c, struct raw_attr *r, const struct iocb_mis
 		if (r->value2.len) {
 			char *v = iocb_arena_alloc(&c->attr_arena, r->value1.len + r->value2.len + 2);
 			if (!v) {
-				skip(c, IOCB_SKIP_TOO_LARGE, "%s: attribute %s: value too large", c->source, uuidbuf);
+				skip(c, IOCB_SKIP_TOO_LARGE, "%s: attribute %.*s: value too large", c->source, uuidbuf_len, a->uuid.ptr);
 				return IOCB_OK;
 			}
 			memcpy(v, r->value1.ptr, r->value1.len);
@@ -746,20 +747,20 @@ static int deliver_attr(struct ctx *c, struct raw_attr *r, const struct iocb_mis
 	a->type = t;
 	if (r->type_name.len == 0 || (!r->has_value && !r->has_value1)) {
 		if (snapshot) {
-			skip(c, IOCB_SKIP_MISSING_FIELD, "%s: attribute %s: no %s", c->source, uuidbuf,
+			skip(c, IOCB_SKIP_MISSING_FIELD, "%s: attribute %.*s: no %s", c->source, uuidbuf_len, a->uuid.ptr,
 			     r->type_name.len == 0 ? "type" : "value");
 			return IOCB_OK;
 		}
 	} else if (!t) {
 		if (snapshot) {
-			skip(c, IOCB_SKIP_UNKNOWN_TYPE, "%s: attribute %s: unknown type '%.*s'", c->source, uuidbuf,
+			skip(c, IOCB_SKIP_UNKNOWN_TYPE, "%s: attribute %.*s: unknown type '%.*s'", c->source, uuidbuf_len, a->uuid.ptr,
 			     r->type_name.len > 64 ? 64 : (int)r->type_name.len, r->type_name.ptr);
 			return IOCB_OK;
 		}
 	} else if (!iocb_misp_type_is_indicator(t)) {
 		if (snapshot) {
-			skip(c, IOCB_SKIP_NOT_INDICATOR, "%s: attribute %s: type '%s' is not matchable", c->source,
-			     uuidbuf, t->name);
+			skip(c, IOCB_SKIP_NOT_INDICATOR, "%s: attribute %.*s: type '%s' is not matchable", c->source,
+			     uuidbuf_len, a->uuid.ptr, t->name);
 			return IOCB_OK;
 		}
 	} else {
@@ -767,14 +768,14 @@ static int deliver_attr(struct ctx *c, struct raw_attr *r, const struct iocb_mis
 		cap = value.len * 2 + 64;
 		scratch = iocb_arena_alloc(&c->attr_arena, cap);
 		if (!scratch) {
-			skip(c, IOCB_SKIP_TOO_LARGE, "%s: attribute %s: value too large", c->source, uuidbuf);
+			skip(c, IOCB_SKIP_TOO_LARGE, "%s: attribute %.*s: value too large", c->source, uuidbuf_len, a->uuid.ptr);
 			return IOCB_OK;
 		}
 		rc = iocb_misp_value_split(t, value, scratch, cap, a->part, a->prefix, &a->nparts, &verr);
 		if (rc < 0) {
 			if (snapshot) {
 				skip(c, rc == IOCB_ELIMIT ? IOCB_SKIP_TOO_LARGE : IOCB_SKIP_INVALID_VALUE,
-				     "%s: attribute %s: %s value: %s", c->source, uuidbuf, t->name, verr.msg);
+				     "%s: attribute %.*s: %s value: %s", c->source, uuidbuf_len, a->uuid.ptr, t->name, verr.msg);
 				return IOCB_OK;
 			}
 			a->nparts = 0;
@@ -783,7 +784,7 @@ static int deliver_attr(struct ctx *c, struct raw_attr *r, const struct iocb_mis
 		}
 	}
 	if (snapshot && a->deleted && !c->lim.keep_deleted) {
-		skip(c, IOCB_SKIP_DELETED, "%s: attribute %s: soft-deleted", c->source, uuidbuf);
+		skip(c, IOCB_SKIP_DELETED, "%s: attribute %.*s: soft-deleted", c->source, uuidbuf_len, a->uuid.ptr);
 		return IOCB_OK;
 	}
 	if (c->stats)
@@ -792,6 +793,7 @@ static int deliver_attr(struct ctx *c, struct raw_attr *r, const struct iocb_mis
 	if (rc < 0)
 		c->cb_rc = rc;
 	return rc;
+#undef uuidbuf_len
 }
 
 static void raw_init(struct raw_attr *r, size_t offset)
