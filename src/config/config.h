@@ -51,6 +51,8 @@ struct iocb_config {
 		bool ssl_verify;          /* `ssl` (Threat Bus): verify TLS; default true */
 		char *ca_file;            /* `ssl` given as a path, or `ca_file` */
 		struct iocb_secret key;   /* from key / key_file / key_env */
+		char *key_file;           /* `key_file` the key was read from, or NULL */
+		char *key_env;            /* `key_env` variable the key was read from, or NULL */
 		double timeout_s;         /* request timeout, default 30 */
 	} api;
 
@@ -87,6 +89,10 @@ struct iocb_config {
 		char *level;              /* error|warn|info|debug, default warn */
 		char *debug;              /* comma-separated module list, may be NULL */
 	} log;
+
+	char **warnings;                  /* "file:line:col: ..." for ignored Threat Bus keys and the
+					   * like; already logged at warn level by the loader */
+	size_t nwarnings;
 };
 
 /*

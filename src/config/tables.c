@@ -1,0 +1,437 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The option tables: every key iocbus reads, with its type, default, bounds,
+ * field and help text, one table per YAML map. The loader (config.c), the
+ * dump and the Markdown reference (dump.c) are all driven from here, so a
+ * key added to a table is parsed, validated, dumped and documented at once.
+ *
+ * The MISP table is reachable from three places (top-level `misp:`,
+ * `plugins: misp:` and Threat Bus's `plugins: apps: misp:`); the two Threat
+ * Bus locations are IOCB_CF_ALT rows and every location is IOCB_CF_ONCE, so a
+ * file that names the section twice fails instead of merging silently.
+ * Threat Bus keys that iocbus has no use for (its own logging switches,
+ * other apps, backbones) are IOCB_CT_IGNORED rows: they load with a warning,
+ * while a misspelt key anywhere is an error because it matches no row.
+ *
+ * Cross-field rules live in the section check functions below: exactly one
+ * source for the API key, and never ZMQ together with Kafka.
+ */
+#include "config/internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/mem.h"
+
+#define OFF(f) offsetof(struct iocb_config, f)
+#define NO IOCB_CONFIG_NO_OFF
+#define N(rows) (sizeof(rows) / sizeof((rows)[0]))
+
+/* A row with only the common fields set; the rest is zero/NO_OFF. */
+#define ROW(k, t, d, lo, hi, o, o2, o3, ch, s, fl, h) {k, t, d, lo, hi, o, o2, o3, ch, s, fl, h}
+
+static const char *const org_fields[] = {"orgc_id", "org_id", NULL}; /* enum iocb_filter_org_field order */
+static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL};
+
+_Static_assert(sizeof(enum iocb_filter_org_field) == sizeof(int), "IOCB_CT_ENUM stores an int");
+_Static_assert(IOCB_FILTER_ORGC == 0 && IOCB_FILTER_ORG == 1, "org_fields[] follows the enum");
+
+/* ---- misp.filter[] ----------------------------------------------------- */
+
+#define FOFF(f) offsetof(struct iocb_filter_spec, f)
+
+static const struct iocb_config__opt filter_rows[] = {
+	ROW("orgs", IOCB_CT_STRLIST, NULL, 0, 100000, FOFF(orgs), FOFF(norgs), FOFF(has_orgs), NULL, NULL,
+	    IOCB_CF_NULLABLE,
+	    "Organisations whose attributes pass. Numbers are org ids (`1` and `\"1\"` are the same entry); "
+	    "other text matches the org name or uuid. Absent or empty: every org passes."),
+	ROW("types", IOCB_CT_STRLIST, NULL, 0, 100000, FOFF(types), FOFF(ntypes), FOFF(has_types), NULL, NULL,
+	    IOCB_CF_NULLABLE,
+	    "MISP attribute types that pass, e.g. `ip-dst`, `domain`. Unknown type names are an error. "
+	    "Absent or empty: every type passes."),
+	ROW("tags", IOCB_CT_STRLIST, NULL, 0, 100000, FOFF(tags), FOFF(ntags), FOFF(has_tags), NULL, NULL,
+	    IOCB_CF_NULLABLE,
+	    "Tags (exact, case-sensitive) of which the attribute, or its event when "
+	    "`filter_event_tags` is on, must carry one. Absent or empty: every tag passes."),
+};
+
+static const struct iocb_config__section filter_sec = {
+	"misp.filter[]", filter_rows, N(filter_rows), sizeof(struct iocb_filter_spec), FOFF(where),
+	"One entry of the `filter` list. Entries inside one whitelist are OR'ed, the whitelists of one "
+	"filter are AND'ed, and an attribute passes when any filter passes it (Threat Bus semantics).",
+	NULL,
+};
+
+/* ---- misp.api ----------------------------------------------------------- */
+
+enum { API_HOST, API_SSL, API_CA, API_KEY, API_KEY_FILE, API_KEY_ENV, API_TIMEOUT };
+
+static const struct iocb_config__opt api_rows[] = {
+	[API_HOST] = ROW("host", IOCB_CT_STR, NULL, 1, 2048, OFF(api.host), NO, NO, NULL, NULL, IOCB_CF_REQUIRED,
+			 "Base URL of the MISP instance, `http://` or `https://`."),
+	[API_SSL] = ROW("ssl", IOCB_CT_SSL, "true", 0, 0, OFF(api.ssl_verify), OFF(api.ca_file), NO, NULL, NULL, 0,
+			"Verify the server certificate (`true`/`false`), or a path to the CA file to verify "
+			"it with, as Threat Bus passes it to `requests`."),
+	[API_CA] = ROW("ca_file", IOCB_CT_STR, NULL, 1, 4096, OFF(api.ca_file), NO, NO, NULL, NULL,
+		       IOCB_CF_NULLABLE, "iocbus extension. CA file to verify the server with; not together with a path in `ssl`."),
+	[API_KEY] = ROW("key", IOCB_CT_SECRET, NULL, 1, 4096, OFF(api.key), OFF(api.key_file), OFF(api.key_env),
+			NULL, NULL, 0,
+			"The MISP API key itself. Never logged or dumped (shown as `***`). Exactly one of `key`, "
+			"`key_file` and `key_env` is required."),
+	[API_KEY_FILE] = ROW("key_file", IOCB_CT_STR, NULL, 1, 4096, OFF(api.key_file), NO, NO, NULL, NULL,
+			     IOCB_CF_NULLABLE,
+			     "iocbus extension. File holding the API key, read at load time; trailing whitespace and newlines are "
+			     "trimmed. A file readable by other users draws a warning."),
+	[API_KEY_ENV] = ROW("key_env", IOCB_CT_STR, NULL, 1, 256, OFF(api.key_env), NO, NO, NULL, NULL,
+			    IOCB_CF_NULLABLE, "iocbus extension. Name of the environment variable holding the API key."),
+	[API_TIMEOUT] = ROW("timeout", IOCB_CT_DOUBLE, "30", 0.1, 3600, OFF(api.timeout_s), NO, NO, NULL, NULL, 0,
+			    "iocbus extension. Timeout of one REST request, in seconds."),
+};
+
+static const struct iocb_config__section api_sec = {
+	"misp.api", api_rows, N(api_rows), 0, NO,
+	"The MISP REST API (snapshots, sightings, polling). Optional, as in Threat Bus; when present, "
+	"`host` and one key source are required.",
+	iocb_config__api_check,
+};
+
+/* ---- misp.zmq, misp.kafka ------------------------------------------------ */
+
+static const struct iocb_config__opt zmq_rows[] = {
+	ROW("host", IOCB_CT_STR, "localhost", 1, 1024, OFF(zmq.host), NO, NO, NULL, NULL, 0,
+	    "Host of MISP's ZeroMQ publisher (the misp-modules `zmq` plugin)."),
+	ROW("port", IOCB_CT_PORT, "50000", 1, 65535, OFF(zmq.port), NO, NO, NULL, NULL, 0,
+	    "Port of MISP's ZeroMQ publisher."),
+};
+
+static const struct iocb_config__section zmq_sec = {
+	"misp.zmq", zmq_rows, N(zmq_rows), 0, NO,
+	"Receive attributes from MISP's ZeroMQ feed. Not together with `kafka`.", NULL,
+};
+
+static const struct iocb_config__opt kafka_rows[] = {
+	ROW("topics", IOCB_CT_STRLIST, "[misp_attribute]", 1, 1024, OFF(kafka.topics), OFF(kafka.ntopics), NO,
+	    NULL, NULL, 0, "Kafka topics MISP publishes attributes to."),
+	ROW("poll_interval", IOCB_CT_DOUBLE, "1.0", 0.01, 3600, OFF(kafka.poll_interval), NO, NO, NULL, NULL, 0,
+	    "Longest wait of one consumer poll, in seconds."),
+	ROW("config", IOCB_CT_KV, NULL, 0, 1024, OFF(kafka.config), OFF(kafka.nconfig), NO, NULL, NULL,
+	    IOCB_CF_NULLABLE,
+	    "librdkafka properties passed verbatim (e.g. `bootstrap.servers`, `group.id`); values are "
+	    "scalars kept as text. Values of keys naming a password, secret, key or token are dumped as `***`."),
+};
+
+static const struct iocb_config__section kafka_sec = {
+	"misp.kafka", kafka_rows, N(kafka_rows), 0, NO,
+	"Receive attributes from MISP's Kafka feed. Not together with `zmq`.", NULL,
+};
+
+/* ---- misp ----------------------------------------------------------------- */
+
+enum { MISP_API, MISP_FILTER, MISP_ORG_FIELD, MISP_EVENT_TAGS, MISP_ZMQ, MISP_KAFKA };
+
+static int misp_check(struct iocb_config__ctx *ctx, void *base, const struct iocb_config__node *map,
+		      const struct iocb_config__node *const *vals)
+{
+	struct iocb_config *c = base;
+
+	if (vals[MISP_ZMQ] && vals[MISP_KAFKA])
+		return iocb_config__fail(ctx, vals[MISP_KAFKA], "misp",
+					 "zmq (line %d) and kafka are both configured; choose one, as Threat Bus "
+					 "does, or every attribute is delivered twice",
+					 vals[MISP_ZMQ]->line);
+	if (!c->api.present && !vals[MISP_ZMQ] && !vals[MISP_KAFKA])
+		iocb_config__warn(ctx, map, "misp", "no api, zmq or kafka: nothing will be received from MISP");
+	return IOCB_OK;
+}
+
+static const struct iocb_config__opt misp_rows[] = {
+	[MISP_API] = ROW("api", IOCB_CT_SECTION, NULL, 0, 0, 0, NO, OFF(api.present), NULL, &api_sec, 0,
+			 "See `misp.api`."),
+	[MISP_FILTER] = ROW("filter", IOCB_CT_LIST, NULL, 0, 4096, OFF(filters), OFF(nfilters), NO, NULL,
+			    &filter_sec, IOCB_CF_NULLABLE,
+			    "List of filters (see `misp.filter[]`). Absent or empty: every attribute passes."),
+	[MISP_ORG_FIELD] = ROW("filter_org_field", IOCB_CT_ENUM, "orgc_id", 0, 0, OFF(filter_opts.org_field), NO,
+			       NO, org_fields, NULL, 0,
+			       "iocbus extension. Which org `orgs` compares: the creator org (`orgc_id`, what MISP's own org "
+			       "search uses) or the owner org on this instance (`org_id`)."),
+	[MISP_EVENT_TAGS] = ROW("filter_event_tags", IOCB_CT_BOOL, "true", 0, 0, OFF(filter_opts.event_tags), NO,
+				NO, NULL, NULL, 0,
+				"iocbus extension. Let `tags` also match the tags of the attribute's event (TLP is usually set "
+				"on the event). Threat Bus matched attribute tags only."),
+	[MISP_ZMQ] = ROW("zmq", IOCB_CT_SECTION, NULL, 0, 0, 0, NO, OFF(zmq.present), NULL, &zmq_sec, 0,
+			 "See `misp.zmq`."),
+	[MISP_KAFKA] = ROW("kafka", IOCB_CT_SECTION, NULL, 0, 0, 0, NO, OFF(kafka.present), NULL, &kafka_sec, 0,
+			   "See `misp.kafka`."),
+};
+
+static const struct iocb_config__section misp_sec = {
+	"misp", misp_rows, N(misp_rows), 0, NO,
+	"The MISP connection, with Threat Bus's keys. It may be written at the top level, as "
+	"`plugins: misp:` or as `plugins: apps: misp:` (a Threat Bus file), but only once.",
+	misp_check,
+};
+
+/* ---- Threat Bus plugin sections ------------------------------------------ */
+
+#define TB_APP(name, what)                                                                               \
+	ROW(name, IOCB_CT_IGNORED, NULL, 0, 0, NO, NO, NO, NULL, NULL, 0,                                 \
+	    "Threat Bus " what "; iocbus does not run it. Ignored with a warning.")
+
+static const struct iocb_config__opt apps_rows[] = {
+	ROW("misp", IOCB_CT_SECTION, NULL, 0, 0, 0, NO, NO, NULL, &misp_sec, IOCB_CF_ALT | IOCB_CF_ONCE,
+	    "The `misp` section, Threat Bus location."),
+	TB_APP("zeek", "Zeek app"),
+	TB_APP("zmq", "ZeroMQ app"),
+	TB_APP("zmq-app", "ZeroMQ app (old name)"),
+	TB_APP("cif3", "CIFv3 app"),
+	TB_APP("vast", "VAST app (2020 name)"),
+	TB_APP("suricata", "Suricata app"),
+};
+
+static const struct iocb_config__section apps_sec = {
+	"plugins.apps", apps_rows, N(apps_rows), 0, NO,
+	"Threat Bus apps. Only `misp` is read; the other known apps are ignored with a warning and an "
+	"unknown name (a typo such as `mips`) is an error.",
+	NULL,
+};
+
+static const struct iocb_config__opt plugins_rows[] = {
+	ROW("misp", IOCB_CT_SECTION, NULL, 0, 0, 0, NO, NO, NULL, &misp_sec, IOCB_CF_ALT | IOCB_CF_ONCE,
+	    "The `misp` section, location used by the Threat Bus plugin README."),
+	ROW("apps", IOCB_CT_SECTION, NULL, 0, 0, 0, NO, NO, NULL, &apps_sec, IOCB_CF_ALT,
+	    "See `plugins.apps`."),
+	ROW("backbones", IOCB_CT_IGNORED, NULL, 0, 0, NO, NO, NO, NULL, NULL, 0,
+	    "Threat Bus backbones (inmem, rabbitmq): iocbus delivers to its own sinks, so there is "
+	    "nothing to route. Ignored with a warning."),
+	TB_APP("zeek", "Zeek app (pre-2020.12 layout)"),
+	TB_APP("vast", "VAST app (pre-2020.12 layout)"),
+	TB_APP("cif3", "CIFv3 app (pre-2020.12 layout)"),
+	TB_APP("zmq-app", "ZeroMQ app (pre-2020.12 layout)"),
+};
+
+static const struct iocb_config__section plugins_sec = {
+	"plugins", plugins_rows, N(plugins_rows), 0, NO,
+	"Threat Bus's plugin tree, accepted so that a Threat Bus configuration loads unchanged. It is "
+	"only a location for `misp`; `iocbus config dump` writes the section at the top level.",
+	NULL,
+};
+
+/* ---- store, logging ------------------------------------------------------- */
+
+static const struct iocb_config__opt store_rows[] = {
+	ROW("path", IOCB_CT_STR, NULL, 1, 4096, OFF(store.path), NO, NO, NULL, NULL, IOCB_CF_NULLABLE,
+	    "LMDB directory for the IoC store. Unset: the store lives in memory only."),
+	ROW("match_non_ids", IOCB_CT_BOOL, "false", 0, 0, OFF(store.match_non_ids), NO, NO, NULL, NULL, 0,
+	    "Also match attributes whose `to_ids` flag is off."),
+	ROW("map_size", IOCB_CT_SIZE, "8GiB", 1048576, 17592186044416.0, OFF(store.map_size), NO, NO, NULL,
+	    NULL, 0, "Largest size of the LMDB map: bytes, or a number with KiB, MiB, GiB or TiB."),
+	ROW("durable", IOCB_CT_BOOL, "true", 0, 0, OFF(store.durable), NO, NO, NULL, NULL, 0,
+	    "Sync every store commit to disk; off trades crash safety for speed."),
+};
+
+static const struct iocb_config__section store_sec = {
+	"store", store_rows, N(store_rows), 0, NO, "The IoC store.", NULL,
+};
+
+#define TB_LOG(name)                                                                                     \
+	ROW(name, IOCB_CT_IGNORED, NULL, 0, 0, NO, NO, NO, NULL, NULL, 0,                                 \
+	    "Threat Bus logging key; iocbus logs key=value lines to stderr. Ignored with a warning.")
+
+static const struct iocb_config__opt logging_rows[] = {
+	ROW("level", IOCB_CT_STR, "warn", 0, 0, OFF(log.level), NO, NO, log_levels, NULL, 0,
+	    "Lowest level logged."),
+	ROW("debug", IOCB_CT_CSV, NULL, 1, 1024, OFF(log.debug), NO, NO, NULL, NULL, IOCB_CF_NULLABLE,
+	    "Modules logged at debug level whatever `level` says: a list, or text separated by commas."),
+	TB_LOG("console"),
+	TB_LOG("console_verbosity"),
+	TB_LOG("file"),
+	TB_LOG("file_verbosity"),
+	TB_LOG("filename"),
+};
+
+static const struct iocb_config__section logging_sec = {
+	"logging", logging_rows, N(logging_rows), 0, NO, "Logging.", NULL,
+};
+
+/* ---- root ------------------------------------------------------------------ */
+
+static const struct iocb_config__opt root_rows[] = {
+	ROW("misp", IOCB_CT_SECTION, NULL, 0, 0, 0, NO, NO, NULL, &misp_sec, IOCB_CF_ONCE, "See `misp`."),
+	ROW("plugins", IOCB_CT_SECTION, NULL, 0, 0, 0, NO, NO, NULL, &plugins_sec, IOCB_CF_ALT,
+	    "See `plugins`."),
+	ROW("store", IOCB_CT_SECTION, NULL, 0, 0, 0, NO, NO, NULL, &store_sec, 0, "See `store`."),
+	ROW("intel", IOCB_CT_STRLIST, NULL, 0, 4096, OFF(intel), OFF(nintel), NO, NULL, NULL, IOCB_CF_NULLABLE,
+	    "Intel files or directories loaded at start."),
+	ROW("logging", IOCB_CT_SECTION, NULL, 0, 0, 0, NO, NO, NULL, &logging_sec, 0, "See `logging`."),
+};
+
+const struct iocb_config__section iocb_config__root = {
+	"", root_rows, N(root_rows), 0, NO, "The top level of the file.", NULL,
+};
+
+/* ---- helpers --------------------------------------------------------------- */
+
+const char *iocb_config__type_name(const struct iocb_config__opt *o)
+{
+	switch (o->type) {
+	case IOCB_CT_STR: return o->choices ? "enum" : "string";
+	case IOCB_CT_CSV: return "list of strings";
+	case IOCB_CT_BOOL: return "bool";
+	case IOCB_CT_PORT: return "integer";
+	case IOCB_CT_SIZE: return "size";
+	case IOCB_CT_DOUBLE: return "number";
+	case IOCB_CT_ENUM: return "enum";
+	case IOCB_CT_STRLIST: return "list of strings";
+	case IOCB_CT_KV: return "map of scalars";
+	case IOCB_CT_SECTION: return "map";
+	case IOCB_CT_LIST: return "list of maps";
+	case IOCB_CT_SECRET: return "string (secret)";
+	case IOCB_CT_SSL: return "bool or path";
+	case IOCB_CT_IGNORED: return "ignored";
+	}
+	return "?";
+}
+
+bool iocb_config__kv_is_secret(const char *key)
+{
+	static const char *const words[] = {"password", "secret", "key", "token", "oauthbearer.config",
+					    "jaas", NULL};
+	char low[128];
+	size_t n = strnlen(key, sizeof(low) - 1);
+
+	for (size_t i = 0; i < n; i++)
+		low[i] = (char)((key[i] >= 'A' && key[i] <= 'Z') ? key[i] + 32 : key[i]);
+	low[n] = '\0';
+	for (size_t i = 0; words[i]; i++)
+		if (strstr(low, words[i]))
+			return true;
+	return false;
+}
+
+/* Set the secret, wiping whatever it held. Takes ownership of v. */
+static void secret_take(struct iocb_secret *s, char *v)
+{
+	if (s->value_) {
+		explicit_bzero(s->value_, strlen(s->value_));
+		free(s->value_);
+	}
+	s->value_ = v;
+}
+
+/* Read api.key_file. Messages name the file, never its contents. */
+static int read_key_file(struct iocb_config__ctx *ctx, const struct iocb_config__node *at, const char *path,
+			 struct iocb_secret *out)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	struct stat st;
+	int fd = -1, rc;
+	char q[160];
+
+	iocb_config__quote(q, sizeof(q), path, strlen(path), 120);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		rc = iocb_config__fail(ctx, at, "misp.api.key_file", "cannot open '%s': %s", q, strerror(errno));
+		goto out;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		rc = iocb_config__fail(ctx, at, "misp.api.key_file", "'%s' is not a regular file", q);
+		goto out;
+	}
+	if (st.st_mode & S_IROTH)
+		iocb_config__warn(ctx, at, "misp.api.key_file", "'%s' is readable by every user; chmod o-r it", q);
+	buf = iocb_xmalloc(IOCB_CONFIG_MAX_KEY_FILE + 1);
+	for (;;) {
+		ssize_t n = read(fd, buf + len, IOCB_CONFIG_MAX_KEY_FILE + 1 - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = iocb_config__fail(ctx, at, "misp.api.key_file", "cannot read '%s': %s", q,
+					       strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > IOCB_CONFIG_MAX_KEY_FILE) {
+			rc = iocb_config__fail(ctx, at, "misp.api.key_file", "'%s' is larger than %d bytes", q,
+					       IOCB_CONFIG_MAX_KEY_FILE);
+			goto out;
+		}
+	}
+	while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' ' ||
+		       buf[len - 1] == '\t'))
+		len--;
+	buf[len] = '\0';
+	if (len == 0) {
+		rc = iocb_config__fail(ctx, at, "misp.api.key_file", "'%s' is empty", q);
+		goto out;
+	}
+	if (memchr(buf, '\0', len) || memchr(buf, '\n', len) || memchr(buf, '\r', len)) {
+		rc = iocb_config__fail(ctx, at, "misp.api.key_file", "'%s' must hold the key on one line", q);
+		goto out;
+	}
+	secret_take(out, iocb_xstrndup(buf, len));
+	rc = IOCB_OK;
+out:
+	if (buf) {
+		explicit_bzero(buf, IOCB_CONFIG_MAX_KEY_FILE + 1);
+		free(buf);
+	}
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+int iocb_config__api_check(struct iocb_config__ctx *ctx, void *base, const struct iocb_config__node *map,
+			   const struct iocb_config__node *const *vals)
+{
+	struct iocb_config *c = base;
+	const struct iocb_config__node *src = NULL;
+	int nsrc = 0;
+	bool b;
+
+	if (strncasecmp(c->api.host, "https://", 8) != 0 && strncasecmp(c->api.host, "http://", 7) != 0)
+		return iocb_config__fail(ctx, vals[API_HOST], "misp.api.host",
+					 "must start with https:// or http://");
+	for (int i = API_KEY; i <= API_KEY_ENV; i++) {
+		if (!vals[i] || iocb_config__is_null(vals[i]))
+			continue;
+		if (nsrc++)
+			return iocb_config__fail(ctx, vals[i], "misp.api",
+						 "give only one of key, key_file and key_env (another is at line %d)",
+						 src->line);
+		src = vals[i];
+	}
+	if (!nsrc)
+		return iocb_config__fail(ctx, map, "misp.api", "one of key, key_file or key_env is required");
+	if (vals[API_SSL] && vals[API_CA] && !iocb_config__is_null(vals[API_CA])) {
+		if (!iocb_config__parse_bool(vals[API_SSL], &b))
+			return iocb_config__fail(ctx, vals[API_CA], "misp.api.ca_file",
+						 "ssl already names a CA file (line %d); give only one",
+						 vals[API_SSL]->line);
+		if (!b)
+			return iocb_config__fail(ctx, vals[API_CA], "misp.api.ca_file",
+						 "a CA file is pointless with ssl: false (line %d)",
+						 vals[API_SSL]->line);
+	}
+	if (c->api.key_file)
+		return read_key_file(ctx, vals[API_KEY_FILE], c->api.key_file, &c->api.key);
+	if (c->api.key_env) {
+		const char *v = getenv(c->api.key_env);
+		char q[300];
+
+		iocb_config__quote(q, sizeof(q), c->api.key_env, strlen(c->api.key_env), 256);
+		if (!v || !*v)
+			return iocb_config__fail(ctx, vals[API_KEY_ENV], "misp.api.key_env",
+						 "environment variable '%s' is not set or empty", q);
+		secret_take(&c->api.key, iocb_xstrdup(v));
+	}
+	return IOCB_OK;
+}

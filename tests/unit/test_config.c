@@ -1,0 +1,769 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Unit tests for src/config, through config.h only.
+ *
+ * Three groups: configurations that must load (the Threat Bus README
+ * example at all three nesting levels, a full Threat Bus file, Kafka, the
+ * defaults), configurations that must fail, given as a table of YAML text and
+ * the exact "name:line:col: ..." message expected, and the properties that
+ * hold across both: the API key never appears in a dump or an error, a dump
+ * loads back to an equal configuration, and docs/CONFIGURATION.md is exactly
+ * what iocb_config_docs() generates.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config/config.h"
+#include "core/log.h"
+#include "core/mem.h"
+
+#define DATA IOCB_SOURCE_DIR "/tests/unit/data/config/"
+#define SECRET "S3cr3t-Key-7f1b2c" /* must never appear in dumps or messages */
+
+/* ---- helpers ----------------------------------------------------------------- */
+
+static struct iocb_config *load_ok(const char *yaml)
+{
+	struct iocb_config *c = NULL;
+	struct iocb_err err = {0};
+	int rc = iocb_config_load_string("t.yaml", yaml, strlen(yaml), &c, &err);
+
+	if (rc != IOCB_OK)
+		fail_msg("unexpected error %d: %s\n--- input:\n%s", rc, err.msg, yaml);
+	assert_non_null(c);
+	return c;
+}
+
+/* Load must fail with exactly `msg`; prints the difference and returns false if not. */
+static bool load_fails(const char *yaml, size_t len, const char *msg)
+{
+	struct iocb_config *c = (struct iocb_config *)1;
+	struct iocb_err err = {0};
+	int rc = iocb_config_load_string("t.yaml", yaml, len, &c, &err);
+
+	if (rc != IOCB_ECONFIG) {
+		iocb_config_free(c);
+		print_error("expected IOCB_ECONFIG, got %d (%s)\n--- input:\n%s\n", rc, err.msg, yaml);
+		return false;
+	}
+	assert_null(c);
+	assert_int_equal(err.rc, IOCB_ECONFIG);
+	if (strcmp(err.msg, msg) != 0) {
+		print_error("message mismatch\n  want: %s\n  got:  %s\n", msg, err.msg);
+		return false;
+	}
+	return true;
+}
+
+static char *dump_str(const struct iocb_config *c)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	assert_non_null(f);
+	assert_int_equal(iocb_config_dump(c, f), IOCB_OK);
+	fclose(f);
+	return buf;
+}
+
+/* Indent every line of `body` by `n` spaces after `head` (for nesting variants). */
+static char *nest(const char *head, const char *body, int n)
+{
+	size_t cap = strlen(head) + strlen(body) * 2 + 64, o = 0;
+	char *out = iocb_xmalloc(cap);
+	bool bol = true;
+
+	o += (size_t)snprintf(out, cap, "%s", head);
+	for (const char *p = body; *p; p++) {
+		if (bol && *p != '\n') {
+			for (int i = 0; i < n; i++)
+				out[o++] = ' ';
+		}
+		out[o++] = *p;
+		bol = *p == '\n';
+	}
+	out[o] = '\0';
+	return out;
+}
+
+static bool strv_eq(char *const *a, size_t na, char *const *b, size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++)
+		if (strcmp(a[i], b[i]) != 0)
+			return false;
+	return true;
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/* Field-by-field equality; the secret is compared only when `with_key`. */
+static void assert_config_equal(const struct iocb_config *a, const struct iocb_config *b, bool with_key)
+{
+	assert_int_equal(a->api.present, b->api.present);
+	assert_true(str_eq(a->api.host, b->api.host));
+	assert_int_equal(a->api.ssl_verify, b->api.ssl_verify);
+	assert_true(str_eq(a->api.ca_file, b->api.ca_file));
+	assert_true(str_eq(a->api.key_file, b->api.key_file));
+	assert_true(str_eq(a->api.key_env, b->api.key_env));
+	if (with_key)
+		assert_true(str_eq(iocb_secret_str(&a->api.key), iocb_secret_str(&b->api.key)));
+	assert_true(a->api.timeout_s == b->api.timeout_s);
+	assert_int_equal(a->nfilters, b->nfilters);
+	for (size_t i = 0; i < a->nfilters; i++) {
+		const struct iocb_filter_spec *x = &a->filters[i], *y = &b->filters[i];
+
+		assert_int_equal(x->has_orgs, y->has_orgs);
+		assert_int_equal(x->has_types, y->has_types);
+		assert_int_equal(x->has_tags, y->has_tags);
+		assert_true(strv_eq(x->orgs, x->norgs, y->orgs, y->norgs));
+		assert_true(strv_eq(x->types, x->ntypes, y->types, y->ntypes));
+		assert_true(strv_eq(x->tags, x->ntags, y->tags, y->ntags));
+	}
+	assert_int_equal(a->filter_opts.org_field, b->filter_opts.org_field);
+	assert_int_equal(a->filter_opts.event_tags, b->filter_opts.event_tags);
+	assert_int_equal(a->zmq.present, b->zmq.present);
+	assert_true(str_eq(a->zmq.host, b->zmq.host));
+	assert_int_equal(a->zmq.port, b->zmq.port);
+	assert_int_equal(a->kafka.present, b->kafka.present);
+	assert_true(strv_eq(a->kafka.topics, a->kafka.ntopics, b->kafka.topics, b->kafka.ntopics));
+	assert_true(a->kafka.poll_interval == b->kafka.poll_interval);
+	assert_int_equal(a->kafka.nconfig, b->kafka.nconfig);
+	for (size_t i = 0; i < a->kafka.nconfig; i++) {
+		assert_string_equal(a->kafka.config[i].key, b->kafka.config[i].key);
+		assert_string_equal(a->kafka.config[i].value, b->kafka.config[i].value);
+	}
+	assert_true(str_eq(a->store.path, b->store.path));
+	assert_int_equal(a->store.match_non_ids, b->store.match_non_ids);
+	assert_int_equal(a->store.map_size, b->store.map_size);
+	assert_int_equal(a->store.durable, b->store.durable);
+	assert_true(strv_eq(a->intel, a->nintel, b->intel, b->nintel));
+	assert_true(str_eq(a->log.level, b->log.level));
+	assert_true(str_eq(a->log.debug, b->log.debug));
+}
+
+static void assert_roundtrip(const struct iocb_config *c, bool with_key)
+{
+	char *d = dump_str(c);
+	struct iocb_config *c2 = NULL;
+	struct iocb_err err = {0};
+
+	if (iocb_config_load_string("dump.yaml", d, strlen(d), &c2, &err) != IOCB_OK)
+		fail_msg("dump does not load: %s\n%s", err.msg, d);
+	assert_config_equal(c, c2, with_key);
+	iocb_config_free(c2);
+	free(d);
+}
+
+static bool has_warning(const struct iocb_config *c, const char *text)
+{
+	for (size_t i = 0; i < c->nwarnings; i++)
+		if (strstr(c->warnings[i], text))
+			return true;
+	return false;
+}
+
+/* ---- loading ------------------------------------------------------------------- */
+
+static void check_defaults(const struct iocb_config *c)
+{
+	assert_false(c->api.present);
+	assert_true(c->api.ssl_verify);
+	assert_null(c->api.ca_file);
+	assert_null(iocb_secret_str(&c->api.key));
+	assert_true(c->api.timeout_s == 30.0);
+	assert_int_equal(c->nfilters, 0);
+	assert_int_equal(c->filter_opts.org_field, IOCB_FILTER_ORGC);
+	assert_true(c->filter_opts.event_tags);
+	assert_false(c->zmq.present);
+	assert_string_equal(c->zmq.host, "localhost");
+	assert_int_equal(c->zmq.port, 50000);
+	assert_false(c->kafka.present);
+	assert_int_equal(c->kafka.ntopics, 1);
+	assert_string_equal(c->kafka.topics[0], "misp_attribute");
+	assert_true(c->kafka.poll_interval == 1.0);
+	assert_int_equal(c->kafka.nconfig, 0);
+	assert_null(c->store.path);
+	assert_false(c->store.match_non_ids);
+	assert_int_equal(c->store.map_size, UINT64_C(8) << 30);
+	assert_true(c->store.durable);
+	assert_int_equal(c->nintel, 0);
+	assert_string_equal(c->log.level, "warn");
+	assert_null(c->log.debug);
+	assert_int_equal(c->nwarnings, 0);
+}
+
+static void test_defaults(void **state)
+{
+	static const char *const empty[] = {"", "# only a comment\n", "~\n", "---\n", "\xEF\xBB\xBF", "{}\n"};
+	struct iocb_config *c = iocb_config_default();
+
+	(void)state;
+	check_defaults(c);
+	assert_roundtrip(c, true);
+	iocb_config_free(c);
+	for (size_t i = 0; i < sizeof(empty) / sizeof(empty[0]); i++) {
+		c = load_ok(empty[i]);
+		check_defaults(c);
+		iocb_config_free(c);
+	}
+	iocb_config_free(NULL);
+}
+
+/* The misp section of the Threat Bus MISP plugin README, at column 0. */
+static const char readme_misp[] = "misp:\n"
+				  "  api:\n"
+				  "    host: https://localhost\n"
+				  "    ssl: false\n"
+				  "    key: MISP_API_KEY\n"
+				  "  filter: # optional\n"
+				  "    - orgs: [\"1\", \"25\"]\n"
+				  "      tags: [\"TLP:AMBER\", \"TLP:RED\"]\n"
+				  "      types: [ip-src, ip-dst, hostname, domain, url]\n"
+				  "    - orgs:\n"
+				  "      - \"2\"\n"
+				  "  zmq:\n"
+				  "    host: localhost\n"
+				  "    port: 50000\n"
+				  "  #kafka:\n"
+				  "  #  topics: [misp_attribute]\n";
+
+static void check_readme(const struct iocb_config *c, int line0, int col0)
+{
+	char where[64];
+
+	assert_true(c->api.present);
+	assert_string_equal(c->api.host, "https://localhost");
+	assert_false(c->api.ssl_verify);
+	assert_null(c->api.ca_file);
+	assert_string_equal(iocb_secret_str(&c->api.key), "MISP_API_KEY");
+	assert_int_equal(c->nfilters, 2);
+	assert_true(c->filters[0].has_orgs && c->filters[0].has_tags && c->filters[0].has_types);
+	assert_int_equal(c->filters[0].norgs, 2);
+	assert_string_equal(c->filters[0].orgs[0], "1");
+	assert_string_equal(c->filters[0].orgs[1], "25");
+	assert_int_equal(c->filters[0].ntags, 2);
+	assert_string_equal(c->filters[0].tags[1], "TLP:RED");
+	assert_int_equal(c->filters[0].ntypes, 5);
+	assert_string_equal(c->filters[0].types[0], "ip-src");
+	assert_string_equal(c->filters[0].types[4], "url");
+	assert_true(c->filters[1].has_orgs);
+	assert_false(c->filters[1].has_types);
+	assert_false(c->filters[1].has_tags);
+	assert_int_equal(c->filters[1].norgs, 1);
+	assert_string_equal(c->filters[1].orgs[0], "2");
+	/* where: the first key of each list item ("- " then the map). */
+	snprintf(where, sizeof(where), "t.yaml:%d:%d", line0 + 7, col0 + 7);
+	assert_string_equal(c->filters[0].where, where);
+	snprintf(where, sizeof(where), "t.yaml:%d:%d", line0 + 10, col0 + 7);
+	assert_string_equal(c->filters[1].where, where);
+	assert_true(c->zmq.present);
+	assert_string_equal(c->zmq.host, "localhost");
+	assert_int_equal(c->zmq.port, 50000);
+	assert_false(c->kafka.present);
+	assert_int_equal(c->nwarnings, 0);
+}
+
+static void test_threatbus_readme_three_levels(void **state)
+{
+	char *variants[3];
+	struct iocb_config *c;
+
+	(void)state;
+	variants[0] = nest("", readme_misp, 0);
+	variants[1] = nest("plugins:\n", readme_misp, 2);
+	variants[2] = nest("plugins:\n  apps:\n", readme_misp, 4);
+	for (int i = 0; i < 3; i++) {
+		c = load_ok(variants[i]);
+		check_readme(c, i, 2 * i);
+		assert_roundtrip(c, false);
+		iocb_config_free(c);
+		free(variants[i]);
+	}
+}
+
+static void test_threatbus_files(void **state)
+{
+	struct iocb_config *c = NULL;
+	struct iocb_err err = {0};
+
+	(void)state;
+	assert_int_equal(iocb_config_load(DATA "threatbus-readme.yaml", &c, &err), IOCB_OK);
+	assert_string_equal(c->path, DATA "threatbus-readme.yaml");
+	assert_int_equal(c->nfilters, 2);
+	assert_string_equal(c->filters[1].where, DATA "threatbus-readme.yaml:11:9");
+	assert_int_equal(c->nwarnings, 0);
+	iocb_config_free(c);
+
+	/* A full Threat Bus file: loads, with one warning per ignored key. */
+	assert_int_equal(iocb_config_load(DATA "threatbus-full.yaml", &c, &err), IOCB_OK);
+	assert_true(c->zmq.present);
+	assert_string_equal(c->api.host, "https://localhost");
+	assert_int_equal(c->nfilters, 1);
+	assert_int_equal(c->nwarnings, 8);
+	assert_true(has_warning(c, "threatbus-full.yaml:3:3: logging.console: Threat Bus setting"));
+	assert_true(has_warning(c, "logging.filename"));
+	assert_true(has_warning(c, "threatbus-full.yaml:10:3: plugins.backbones: Threat Bus setting"));
+	assert_true(has_warning(c, "threatbus-full.yaml:19:5: plugins.apps.zeek:"));
+	assert_true(has_warning(c, "plugins.apps.zmq-app"));
+	iocb_config_free(c);
+
+	assert_int_equal(iocb_config_load(DATA "does-not-exist.yaml", &c, &err), IOCB_EIO);
+	assert_null(c);
+	assert_non_null(strstr(err.msg, "does-not-exist.yaml"));
+}
+
+static void test_kafka(void **state)
+{
+	struct iocb_config *c = NULL;
+	struct iocb_err err = {0};
+
+	(void)state;
+	setenv("IOCB_TEST_MISP_KEY", SECRET, 1);
+	assert_int_equal(iocb_config_load(DATA "kafka.yaml", &c, &err), IOCB_OK);
+	assert_true(c->kafka.present);
+	assert_false(c->zmq.present);
+	assert_int_equal(c->kafka.ntopics, 2);
+	assert_string_equal(c->kafka.topics[1], "misp_event");
+	assert_true(c->kafka.poll_interval == 0.25);
+	assert_int_equal(c->kafka.nconfig, 4);
+	assert_string_equal(c->kafka.config[0].key, "bootstrap.servers");
+	assert_string_equal(c->kafka.config[0].value, "localhost:9092");
+	assert_string_equal(c->kafka.config[2].key, "auto.offset.reset");
+	assert_string_equal(c->kafka.config[3].value, "100");
+	assert_true(c->api.ssl_verify);
+	assert_string_equal(c->api.ca_file, "/etc/ssl/certs/misp-ca.pem");
+	assert_true(c->api.timeout_s == 12.5);
+	assert_string_equal(iocb_secret_str(&c->api.key), SECRET);
+	assert_string_equal(c->api.key_env, "IOCB_TEST_MISP_KEY");
+	assert_int_equal(c->filter_opts.org_field, IOCB_FILTER_ORG);
+	assert_false(c->filter_opts.event_tags);
+	assert_string_equal(c->store.path, "/var/lib/iocbus");
+	assert_true(c->store.match_non_ids);
+	assert_int_equal(c->store.map_size, UINT64_C(1) << 30);
+	assert_false(c->store.durable);
+	assert_int_equal(c->nintel, 2);
+	assert_string_equal(c->intel[1], "extra.json");
+	assert_string_equal(c->log.level, "debug");
+	assert_string_equal(c->log.debug, "misp,store");
+	assert_int_equal(c->nwarnings, 0);
+	/* key_env round-trips exactly: the dump names the variable, not the key. */
+	assert_roundtrip(c, true);
+	iocb_config_free(c);
+	unsetenv("IOCB_TEST_MISP_KEY");
+}
+
+static void test_orgs_int_or_string(void **state)
+{
+	struct iocb_config *c;
+
+	(void)state;
+	c = load_ok("misp:\n  filter:\n    - orgs: [1, \"1\", 25, '25', 01, ORGNAME, 0x1F]\n"
+		    "    - {orgs: [], types: ~}\n    - {}\n");
+	assert_int_equal(c->nfilters, 3);
+	assert_int_equal(c->filters[0].norgs, 7);
+	assert_string_equal(c->filters[0].orgs[0], "1");
+	assert_string_equal(c->filters[0].orgs[1], "1");
+	assert_string_equal(c->filters[0].orgs[2], "25");
+	assert_string_equal(c->filters[0].orgs[3], "25");
+	assert_string_equal(c->filters[0].orgs[4], "01");
+	assert_string_equal(c->filters[0].orgs[5], "ORGNAME");
+	assert_string_equal(c->filters[0].orgs[6], "0x1F");
+	assert_true(c->filters[1].has_orgs);
+	assert_int_equal(c->filters[1].norgs, 0);
+	assert_true(c->filters[1].has_types);
+	assert_int_equal(c->filters[1].ntypes, 0);
+	assert_false(c->filters[1].has_tags);
+	assert_false(c->filters[2].has_orgs);
+	assert_string_equal(c->filters[2].where, "t.yaml:5:7");
+	/* The misp section has neither api, zmq nor kafka: a warning, not an error. */
+	assert_int_equal(c->nwarnings, 1);
+	assert_true(has_warning(c, "t.yaml:2:3: misp: no api, zmq or kafka"));
+	assert_roundtrip(c, true);
+	iocb_config_free(c);
+}
+
+static void test_values(void **state)
+{
+	struct iocb_config *c;
+
+	(void)state;
+	c = load_ok("misp:\n  api: {host: 'https://m', ssl: \"/ca.pem\", key: k}\n  zmq: ~\n"
+		    "store: {map_size: 1048576, path: ~}\nlogging: {level: info, debug: 'misp, store'}\n");
+	assert_true(c->api.ssl_verify);
+	assert_string_equal(c->api.ca_file, "/ca.pem");
+	assert_true(c->zmq.present); /* null section = present with defaults */
+	assert_int_equal(c->zmq.port, 50000);
+	assert_int_equal(c->store.map_size, 1048576);
+	assert_string_equal(c->log.debug, "misp, store");
+	assert_roundtrip(c, false);
+	iocb_config_free(c);
+
+	c = load_ok("misp:\n  api: {host: 'http://m', ssl: yes, ca_file: /ca.pem, key: k}\n");
+	assert_true(c->api.ssl_verify);
+	assert_string_equal(c->api.ca_file, "/ca.pem");
+	assert_roundtrip(c, false);
+	iocb_config_free(c);
+}
+
+/* ---- errors ---------------------------------------------------------------------- */
+
+struct bad_case {
+	const char *yaml; /* input */
+	const char *msg;  /* exact err.msg */
+};
+
+static const struct bad_case bad_cases[] = {
+	/* misspelt keys inside implemented sections */
+	{"misp:\n  filter:\n    - org: [1]\n",
+	 "t.yaml:3:7: misp.filter[0]: unknown key 'org' (expected one of: orgs, types, tags)"},
+	{"misp:\n  zmq:\n    host: localhost\n    prot: 50000\n",
+	 "t.yaml:4:5: misp.zmq: unknown key 'prot' (expected one of: host, port)"},
+	{"mips:\n  zmq: {}\n",
+	 "t.yaml:1:1: unknown key 'mips' (expected one of: misp, plugins, store, intel, logging)"},
+	{"backbones:\n  inmem:\n",
+	 "t.yaml:1:1: unknown key 'backbones' (expected one of: misp, plugins, store, intel, logging)"},
+	{"plugins:\n  apps:\n    mips:\n      zmq: {}\n",
+	 "t.yaml:3:5: plugins.apps: unknown key 'mips' (expected one of: misp, zeek, zmq, zmq-app, cif3, "
+	 "vast, suricata)"},
+	{"logging:\n  levle: info\n",
+	 "t.yaml:2:3: logging: unknown key 'levle' (expected one of: level, debug, console, console_verbosity, "
+	 "file, file_verbosity, filename)"},
+	/* wrong types and bounds */
+	{"misp:\n  zmq: {port: abc}\n", "t.yaml:2:15: misp.zmq.port: expected an integer, got 'abc'"},
+	{"misp:\n  zmq:\n    port: 70000\n", "t.yaml:3:11: misp.zmq.port: 70000 is out of range 1..65535"},
+	{"misp:\n  zmq:\n    port: 0\n", "t.yaml:3:11: misp.zmq.port: 0 is out of range 1..65535"},
+	{"misp:\n  zmq:\n    port: -1\n", "t.yaml:3:11: misp.zmq.port: expected an integer, got '-1'"},
+	{"misp:\n  zmq:\n    port: [1]\n", "t.yaml:3:11: misp.zmq.port: expected an integer, got a list"},
+	{"misp:\n  zmq:\n    host:\n", "t.yaml:3:5: misp.zmq.host: expected a string, got null"},
+	{"misp:\n  filter: {}\n",
+	 "t.yaml:2:11: misp.filter: expected a list of maps (each entry starts with '- '), got a map"},
+	{"misp:\n  filter:\n    - orgs: 1\n",
+	 "t.yaml:3:13: misp.filter[0].orgs: expected a list (write [x] for a single entry), got '1'"},
+	{"misp:\n  filter:\n    - orgs: [[1]]\n",
+	 "t.yaml:3:14: misp.filter[0].orgs: expected a string or number in the list, got a list"},
+	{"misp:\n  filter:\n    - orgs\n", "t.yaml:3:7: misp.filter[0]: expected a map, got 'orgs'"},
+	{"misp:\n  filter_org_field: org\n",
+	 "t.yaml:2:21: misp.filter_org_field: 'org' is not one of: orgc_id, org_id"},
+	{"misp:\n  filter_event_tags: \"true\"\n",
+	 "t.yaml:2:22: misp.filter_event_tags: expected true or false, got 'true'"},
+	{"misp:\n  kafka: {topics: []}\n", "t.yaml:2:19: misp.kafka.topics: needs at least 1 entry"},
+	{"misp:\n  kafka: {poll_interval: 0}\n", "t.yaml:2:26: misp.kafka.poll_interval: 0 is out of range 0.01..3600"},
+	{"misp:\n  kafka: {poll_interval: .inf}\n",
+	 "t.yaml:2:26: misp.kafka.poll_interval: expected a number, got '.inf'"},
+	{"misp:\n  kafka: {config: {a: {b: c}}}\n",
+	 "t.yaml:2:23: misp.kafka.config: 'a' needs a scalar value, got a map"},
+	{"misp:\n  kafka: [1]\n", "t.yaml:2:10: misp.kafka: expected a map, got a list"},
+	{"store:\n  map_size: 8GB\n",
+	 "t.yaml:2:13: store.map_size: expected a size in bytes (suffix KiB, MiB, GiB or TiB allowed), got '8GB'"},
+	{"store:\n  map_size: 1KiB\n", "t.yaml:2:13: store.map_size: 1KiB is out of range 1048576..17592186044416 bytes"},
+	{"store:\n  durable: maybe\n", "t.yaml:2:12: store.durable: expected true or false, got 'maybe'"},
+	{"logging:\n  level: verbose\n", "t.yaml:2:10: logging.level: 'verbose' is not one of: error, warn, info, debug"},
+	{"intel: file.json\n", "t.yaml:1:8: intel: expected a list (write [x] for a single entry), got 'file.json'"},
+	{"misp: [1]\n", "t.yaml:1:7: misp: expected a map, got a list"},
+	{"- a\n- b\n", "t.yaml:1:1: the top level must be a map of sections, got a list"},
+	{"hello\n", "t.yaml:1:1: the top level must be a map of sections, got a scalar"},
+	/* ZMQ + Kafka, sections twice */
+	{"misp:\n  zmq: {}\n  kafka: {}\n",
+	 "t.yaml:3:10: misp: zmq (line 2) and kafka are both configured; choose one, as Threat Bus does, or every "
+	 "attribute is delivered twice"},
+	{"misp:\n  zmq: {}\nplugins:\n  misp:\n    zmq: {}\n",
+	 "t.yaml:5:5: plugins.misp: the misp section is already given at line 2, column 3"},
+	/* api */
+	{"misp:\n  api: {key: k}\n", "t.yaml:2:8: misp.api: 'host' is required"},
+	{"misp:\n  api:\n", "t.yaml:2:3: misp.api: 'host' is required"},
+	{"misp:\n  api: {host: misp.example, key: k}\n",
+	 "t.yaml:2:15: misp.api.host: must start with https:// or http://"},
+	{"misp:\n  api: {host: 'https://m'}\n", "t.yaml:2:8: misp.api: one of key, key_file or key_env is required"},
+	{"misp:\n  api:\n    host: https://m\n    key: k\n    key_env: HOME\n",
+	 "t.yaml:5:14: misp.api: give only one of key, key_file and key_env (another is at line 4)"},
+	{"misp:\n  api: {host: 'https://m', key: k, ssl: /a.pem, ca_file: /b.pem}\n",
+	 "t.yaml:2:58: misp.api.ca_file: ssl already names a CA file (line 2); give only one"},
+	{"misp:\n  api: {host: 'https://m', key: k, ssl: false, ca_file: /b.pem}\n",
+	 "t.yaml:2:57: misp.api.ca_file: a CA file is pointless with ssl: false (line 2)"},
+	{"misp:\n  api: {host: 'https://m', key_env: IOCB_TEST_NOT_SET_ANYWHERE}\n",
+	 "t.yaml:2:37: misp.api.key_env: environment variable 'IOCB_TEST_NOT_SET_ANYWHERE' is not set or empty"},
+	{"misp:\n  api: {host: 'https://m', key_file: /nonexistent/iocb-key}\n",
+	 "t.yaml:2:38: misp.api.key_file: cannot open '/nonexistent/iocb-key': No such file or directory"},
+	{"misp:\n  api: {host: 'https://m', timeout: -1}\n", "t.yaml:2:37: misp.api.timeout: -1 is out of range 0.1..3600"},
+	/* YAML-level errors */
+	{"misp:\n  zmq: {}\n  zmq: {}\n", "t.yaml:3:3: duplicate key 'zmq' (first at line 2, column 3)"},
+	{"plugins:\n  backbones:\n    inmem: 1\n    inmem: 2\n",
+	 "t.yaml:4:5: duplicate key 'inmem' (first at line 3, column 5)"},
+	{"misp: {zmq: [1,\nstore: x\n", "t.yaml:2:1: YAML syntax error: wrongly indented flow sequence"},
+	{"misp: \"\\q\"\n", "t.yaml:1:8: YAML syntax error: invalid escape 'q' in double-quoted string"},
+	{"misp:\n  zmq: {}\n---\nstore: {}\n",
+	 "t.yaml:3:1: more than one YAML document ('---'); a configuration is one document"},
+	{"a: &x {}\nmisp: *x\n", "t.yaml:2:7: YAML aliases (*name) are not supported in the configuration"},
+	{"? [a]\n: b\n", "t.yaml:1:3: mapping keys must be plain scalars, not maps or lists"},
+	{"misp:\n  zmq: \x01\x02\n", "t.yaml:2:8: not YAML: control character 0x01"},
+	{"\xff\xfe garbage", "t.yaml:1:1: not YAML: invalid UTF-8 (byte 0xff)"},
+	{"store:\n  path: caf\xc3\n", "t.yaml:2:12: not YAML: invalid UTF-8 (byte 0xc3)"},
+};
+
+static void test_errors(void **state)
+{
+	size_t failed = 0;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++)
+		if (!load_fails(bad_cases[i].yaml, strlen(bad_cases[i].yaml), bad_cases[i].msg))
+			failed++;
+	assert_int_equal(failed, 0);
+}
+
+static void test_limits(void **state)
+{
+	size_t big = ((size_t)16 << 20) + 1, depth = 200;
+	char *s = iocb_xmalloc(big + 1);
+	struct iocb_config *c = NULL;
+	struct iocb_err err = {0};
+
+	(void)state;
+	memset(s, '#', big);
+	s[big] = '\0';
+	assert_int_equal(iocb_config_load_string("t.yaml", s, big, &c, &err), IOCB_ECONFIG);
+	assert_null(c);
+	assert_string_equal(err.msg, "t.yaml: 16777217 bytes, larger than the 16777216-byte limit");
+	/* Deep flow nesting. */
+	memset(s, '[', depth);
+	s[depth] = '\0';
+	assert_int_equal(iocb_config_load_string("t.yaml", s, depth, &c, &err), IOCB_ECONFIG);
+	assert_null(c);
+	/* Deep block nesting fails on depth, with its position. */
+	{
+		size_t o = 0;
+
+		for (size_t i = 0; i < 70; i++)
+			o += (size_t)snprintf(s + o, big - o, "%*sk%zu:\n", (int)(2 * i), "", i);
+		assert_true(load_fails(s, o, "t.yaml:65:129: nesting deeper than 64 levels"));
+	}
+	free(s);
+}
+
+/* ---- secrets ----------------------------------------------------------------------- */
+
+static void assert_no_secret(const char *text)
+{
+	if (strstr(text, SECRET))
+		fail_msg("the API key leaked into: %s", text);
+}
+
+static void test_secret_literal(void **state)
+{
+	const char *yaml = "misp:\n  api:\n    host: https://m\n    key: " SECRET "\n  zmq: {}\n"
+			   "  kafka:\n    config: {sasl.password: " SECRET "x, group.id: g}\n";
+	const char *ok = "misp:\n  api:\n    host: https://m\n    key: " SECRET "\n"
+			 "  kafka:\n    config: {sasl.password: " SECRET "x, group.id: g}\n";
+	struct iocb_config *c = NULL;
+	struct iocb_err err = {0};
+	char *d;
+
+	(void)state;
+	/* An error later in the file: the message must not quote the key. */
+	assert_int_equal(iocb_config_load_string("t.yaml", yaml, strlen(yaml), &c, &err), IOCB_ECONFIG);
+	assert_no_secret(err.msg);
+	/* Type errors on the key or a Kafka property never echo the value. */
+	{
+		static const char *const bad[] = {
+			"misp:\n  api: {host: 'https://m', key: [" SECRET "]}\n",
+			"misp:\n  api: {host: 'https://m', key: {" SECRET ": 1}}\n",
+			"misp:\n  kafka: {config: {sasl.password: [" SECRET "]}}\n",
+		};
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			assert_int_equal(iocb_config_load_string("t.yaml", bad[i], strlen(bad[i]), &c, &err),
+					 IOCB_ECONFIG);
+			assert_no_secret(err.msg);
+		}
+	}
+	c = load_ok(ok);
+	assert_string_equal(iocb_secret_str(&c->api.key), SECRET);
+	d = dump_str(c);
+	assert_no_secret(d);
+	assert_non_null(strstr(d, "key: \"***\""));
+	assert_non_null(strstr(d, "\"sasl.password\": \"***\""));
+	assert_non_null(strstr(d, "\"group.id\": \"g\""));
+	free(d);
+	for (size_t i = 0; i < c->nwarnings; i++)
+		assert_no_secret(c->warnings[i]);
+	iocb_config_free(c);
+}
+
+static void test_secret_key_file(void **state)
+{
+	char path[] = "/tmp/iocb-test-key-XXXXXX";
+	char yaml[256];
+	int fd = mkstemp(path);
+	struct iocb_config *c;
+	char *d;
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, SECRET "\r\n\n", strlen(SECRET) + 3), (ssize_t)strlen(SECRET) + 3);
+	close(fd);
+	assert_int_equal(chmod(path, 0600), 0);
+	snprintf(yaml, sizeof(yaml), "misp:\n  api:\n    host: https://m\n    key_file: %s\n  zmq: {}\n", path);
+	c = load_ok(yaml);
+	assert_string_equal(iocb_secret_str(&c->api.key), SECRET);
+	assert_int_equal(c->nwarnings, 0);
+	d = dump_str(c);
+	assert_no_secret(d);
+	assert_non_null(strstr(d, path));
+	free(d);
+	assert_roundtrip(c, true);
+	iocb_config_free(c);
+
+	/* World-readable: loads, with a warning that names the file, not the key. */
+	assert_int_equal(chmod(path, 0644), 0);
+	c = load_ok(yaml);
+	assert_int_equal(c->nwarnings, 1);
+	assert_true(has_warning(c, "t.yaml:4:15: misp.api.key_file: '"));
+	assert_true(has_warning(c, "is readable by every user"));
+	assert_no_secret(c->warnings[0]);
+	iocb_config_free(c);
+
+	/* Empty, and more than one line. */
+	fd = open(path, O_WRONLY | O_TRUNC);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "\n\n", 2), 2);
+	close(fd);
+	{
+		struct iocb_config *none = NULL;
+		struct iocb_err err = {0};
+
+		assert_int_equal(iocb_config_load_string("t.yaml", yaml, strlen(yaml), &none, &err), IOCB_ECONFIG);
+		assert_non_null(strstr(err.msg, "is empty"));
+		fd = open(path, O_WRONLY | O_TRUNC);
+		assert_int_equal(write(fd, SECRET "\n" SECRET "\n", 2 * strlen(SECRET) + 2),
+				 (ssize_t)(2 * strlen(SECRET) + 2));
+		close(fd);
+		assert_int_equal(iocb_config_load_string("t.yaml", yaml, strlen(yaml), &none, &err), IOCB_ECONFIG);
+		assert_non_null(strstr(err.msg, "must hold the key on one line"));
+		assert_no_secret(err.msg);
+	}
+	unlink(path);
+}
+
+static void test_secret_key_env(void **state)
+{
+	const char *yaml = "misp:\n  api: {host: 'https://m', key_env: IOCB_TEST_KEY_ENV}\n  zmq: {}\n";
+	struct iocb_config *c;
+	char *d;
+
+	(void)state;
+	setenv("IOCB_TEST_KEY_ENV", SECRET, 1);
+	c = load_ok(yaml);
+	assert_string_equal(iocb_secret_str(&c->api.key), SECRET);
+	d = dump_str(c);
+	assert_no_secret(d);
+	assert_non_null(strstr(d, "key_env: \"IOCB_TEST_KEY_ENV\""));
+	assert_null(strstr(d, "***"));
+	free(d);
+	iocb_config_free(c);
+	unsetenv("IOCB_TEST_KEY_ENV");
+}
+
+/* ---- dump and docs ------------------------------------------------------------------- */
+
+static void test_dump_roundtrip_everything(void **state)
+{
+	const char *yaml = "misp:\n"
+			   "  api: {host: 'https://m/x', ssl: false, key: k, timeout: 0.1}\n"
+			   "  filter:\n"
+			   "    - {orgs: [\"1\", \"a \\\"q\\\" b\\\\\", \"tab\\tnl\\n\"], tags: ['tlp:red']}\n"
+			   "    - types: [domain]\n"
+			   "  filter_org_field: org_id\n"
+			   "  kafka:\n"
+			   "    topics: [t1]\n"
+			   "    poll_interval: 0.3\n"
+			   "    config: {group.id: \"g: 1 # x\", x: 'yes'}\n"
+			   "store: {path: \"/s p\", map_size: 1234567, durable: false, match_non_ids: true}\n"
+			   "intel: [\"caf\xc3\xa9\", b]\n"
+			   "logging: {level: error, debug: [a, b]}\n";
+	struct iocb_config *c = load_ok(yaml);
+
+	(void)state;
+	assert_string_equal(c->filters[0].orgs[1], "a \"q\" b\\");
+	assert_string_equal(c->filters[0].orgs[2], "tab\tnl\n");
+	assert_string_equal(c->kafka.config[1].value, "yes");
+	assert_roundtrip(c, false);
+	iocb_config_free(c);
+}
+
+static char *read_whole(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	long n;
+
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	buf = iocb_xmalloc((size_t)n + 1);
+	*len = fread(buf, 1, (size_t)n, f);
+	buf[*len] = '\0';
+	fclose(f);
+	return buf;
+}
+
+static void test_docs_current(void **state)
+{
+	char *gen = NULL, *doc;
+	size_t genlen = 0, doclen = 0;
+	FILE *f = open_memstream(&gen, &genlen);
+
+	(void)state;
+	assert_non_null(f);
+	assert_int_equal(iocb_config_docs(f), IOCB_OK);
+	fclose(f);
+	doc = read_whole(IOCB_SOURCE_DIR "/docs/CONFIGURATION.md", &doclen);
+	if (!doc)
+		fail_msg("docs/CONFIGURATION.md is missing; write the output of iocb_config_docs() there");
+	if (doclen != genlen || memcmp(doc, gen, genlen) != 0)
+		fail_msg("docs/CONFIGURATION.md is stale: regenerate it from iocb_config_docs()");
+	/* Every key of the reference appears in the generated text. */
+	assert_non_null(strstr(gen, "| `filter_org_field` |"));
+	assert_non_null(strstr(gen, "## `misp.api`"));
+	free(doc);
+	free(gen);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_threatbus_readme_three_levels),
+		cmocka_unit_test(test_threatbus_files),
+		cmocka_unit_test(test_kafka),
+		cmocka_unit_test(test_orgs_int_or_string),
+		cmocka_unit_test(test_values),
+		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_secret_literal),
+		cmocka_unit_test(test_secret_key_file),
+		cmocka_unit_test(test_secret_key_env),
+		cmocka_unit_test(test_dump_roundtrip_everything),
+		cmocka_unit_test(test_docs_current),
+	};
+
+	/* Warnings are checked through c->warnings; keep the test output clean. */
+	iocb_log_set_level(IOCB_LOG_ERROR);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
