@@ -43,6 +43,22 @@ static double now_mono(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Anonymous resident memory (heap, not the mapped intel files), -1 if unknown. */
+static long rss_anon_kb(void)
+{
+	char line[256];
+	long kb = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "RssAnon: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
 static int parse_args(struct iocb_cli_env *env, int argc, char **argv, const char *usage, const char **vals,
 		      size_t *nvals, bool bare_is_intel)
 {
@@ -122,6 +138,10 @@ int iocb_cmd_load(int argc, char **argv)
 	printf("store: %llu attributes, %llu events, %llu CIDR ranges, %llu not for IDS (to_ids false)\n",
 	       (unsigned long long)ss.attrs, (unsigned long long)ss.events,
 	       (unsigned long long)(ss.cidrs_v4 + ss.cidrs_v6), (unsigned long long)ss.non_ids);
+	long anon_kb = rss_anon_kb();
+	if (anon_kb > 0)
+		printf("memory: %.1f MiB resident (anonymous), %.0f bytes per attribute\n", (double)anon_kb / 1024,
+		       ss.attrs ? (double)anon_kb * 1024 / (double)ss.attrs : 0.0);
 	rc = st->bad_files ? IOCB_EXIT_ERROR : IOCB_EXIT_OK;
 out:
 	iocb_cli_env_close(&env);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -353,6 +354,36 @@ static void test_feed_dir_with_broken_parts(void **state)
 	assert_int_equal(system(path), 0);
 }
 
+
+/*
+ * A 1 GiB document: one attribute whose value is 1 GiB long, then a normal
+ * one. The huge value is skipped without being copied (scratch memory stays
+ * capped) and the next attribute still loads.
+ */
+static void test_one_gigabyte_document(void **state)
+{
+	const char *head = "{\"Attribute\":[{\"uuid\":\"u1\",\"type\":\"url\",\"value\":\"";
+	const char *tail = "\"},{\"uuid\":\"u2\",\"type\":\"domain\",\"value\":\"ok.example\"}]}";
+	size_t big = (size_t)1 << 30, hl = strlen(head), tl = strlen(tail), len = hl + big + tl;
+	struct sink s;
+	struct iocb_misp_handlers h = {on_attr, on_event, on_skip, &s};
+	char *doc;
+	(void)state;
+
+	doc = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	assert_true(doc != MAP_FAILED);
+	memcpy(doc, head, hl);
+	memset(doc + hl, 'a', big);
+	memcpy(doc + hl + big, tail, tl);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(iocb_misp_parse(doc, len, "1g.json", &h, NULL, NULL, NULL), IOCB_OK);
+	assert_int_equal(s.n, 1);
+	assert_string_equal(s.r[0].part0, "ok.example");
+	assert_int_equal(s.skips[IOCB_SKIP_BAD_SHAPE], 1);
+	assert_non_null(strstr(s.last_skip, "too large"));
+	munmap(doc, len);
+}
+
 static void test_callback_can_stop(void **state)
 {
 	(void)state;
@@ -380,6 +411,7 @@ int main(void)
 		cmocka_unit_test(test_zmq_frames),
 		cmocka_unit_test(test_feed_dir_with_broken_parts),
 		cmocka_unit_test(test_callback_can_stop),
+		cmocka_unit_test(test_one_gigabyte_document),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
