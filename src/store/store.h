@@ -78,7 +78,11 @@ void iocb_store_free(struct iocb_store *s);
  * is set (fields the message lacks keep their stored values, e.g. event tags
  * learned earlier). `source` (0..63) tags the record for per-source expiry
  * and stats. `now` is the current epoch time in seconds (used for expiry).
- * Returns IOCB_OK, IOCB_EINVAL (no uuid / no type), IOCB_EIO (persistence).
+ * An attribute flagged deleted (or with action DELETE / SOFT_DELETE) is
+ * removed instead. Values longer than 65535 bytes fail with IOCB_ELIMIT;
+ * comments are cut there.
+ * Returns IOCB_OK, IOCB_EINVAL (no uuid / no type / source > 63),
+ * IOCB_ELIMIT, IOCB_EIO (persistence).
  */
 int iocb_store_upsert(struct iocb_store *s, const struct iocb_misp_attr *a, unsigned source, uint64_t now,
 		      struct iocb_err *err) IOCB_MUST_USE;
@@ -104,15 +108,25 @@ int iocb_store_event_remove(struct iocb_store *s, struct iocb_str event_uuid, ui
 /* Remove attributes whose source expiry has passed at `now`. *removed may be NULL. */
 int iocb_store_expire(struct iocb_store *s, uint64_t now, size_t *removed, struct iocb_err *err) IOCB_MUST_USE;
 
-/* Make everything since the last commit durable and free retired memory. */
+/*
+ * Make everything since the last commit durable (one LMDB transaction) and
+ * free retired memory. Changes not committed when the store is freed or the
+ * process dies are lost. On IOCB_EIO the changes stay pending and the next
+ * commit retries them. Not from inside iocb_store_read_lock().
+ */
 int iocb_store_commit(struct iocb_store *s, struct iocb_err *err) IOCB_MUST_USE;
 
 /*
  * Persisted key/value metadata for other modules (e.g. a source's cursor).
- * Written in the same transaction as the next commit. Keys are short ASCII.
+ * Written in the same transaction as the next commit. Keys are short ASCII
+ * (1..255 bytes); the prefix "iocb.store." is reserved (IOCB_EINVAL).
  */
 int iocb_store_meta_set(struct iocb_store *s, const char *key, struct iocb_str value, struct iocb_err *err) IOCB_MUST_USE;
-/* Copies the value into out (cap bytes); IOCB_ENOTFOUND if unset. */
+/*
+ * Copies the value into out (cap bytes, NUL-terminated when there is room);
+ * *out_len gets its length. IOCB_ENOTFOUND if unset, IOCB_ELIMIT if it does
+ * not fit in cap.
+ */
 int iocb_store_meta_get(struct iocb_store *s, const char *key, char *out, size_t cap, size_t *out_len) IOCB_MUST_USE;
 
 /* ------------------------------------------------------------ reading */
@@ -135,6 +149,9 @@ struct iocb_store_hit {
  * Exact lookup of an already-normalised value in class mc. Writes up to max
  * hits to out and returns the total number of matches (which may exceed max).
  * Attributes with to_ids=false are returned only if opts.match_non_ids.
+ * For IOCB_MC_IP, an address behaves like iocb_store_lookup_ip() (exact,
+ * then containing prefixes) and "net/len" returns the attributes carrying
+ * exactly that prefix (host bits ignored).
  * Inside iocb_store_read_lock(). Never blocks.
  */
 size_t iocb_store_lookup(const struct iocb_store *s, enum iocb_match_class mc, struct iocb_str value,
@@ -211,6 +228,9 @@ struct iocb_str iocb_store_event_tag(const struct iocb_store_event *e, size_t i)
  *    "event":{"uuid","id","info","threat_level_id","orgc":{"id","name","uuid"},
  *             "date","tags":[...]}}
  * This is the one JSON shape for `iocbus lookup`, /v1/lookup and the bus.
+ * "prefix" is present only for a CIDR match; unknown ids, uuids, org fields
+ * and dates are null; "event" is null for an attribute without an event;
+ * first_seen/last_seen are MISP's ISO-8601 ("2024-01-02T03:04:05.000000+00:00").
  */
 void iocb_store_hit_json(struct iocb_jw *w, const struct iocb_store_hit *hit);
 
