@@ -263,7 +263,7 @@ static int set_str(struct iocb_config__ctx *ctx, const struct iocb_config__opt *
 {
 	char **f = IOCB_CONFIG_FIELD(base, o->off, char *);
 	char q[100];
-	int idx, rc;
+	int idx = 0, rc;
 
 	if (iocb_config__is_null(n) && (o->flags & IOCB_CF_NULLABLE)) {
 		free(*f);
@@ -484,7 +484,7 @@ static int set_opt(struct iocb_config__ctx *ctx, const struct iocb_config__opt *
 		   const struct iocb_config__node *n, const char *path)
 {
 	char q[100];
-	int rc, idx;
+	int rc, idx = 0;
 	bool b;
 
 	switch (o->type) {
