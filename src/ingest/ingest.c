@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Apply parsed MISP documents to the store (see ingest.h for the rules). */
 #include "ingest/ingest.h"
+#include "ingest/internal.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -152,6 +153,23 @@ static void file_error(struct iocb_ingest *in, const struct iocb_err *err)
 	iocb_log(IOCB_LOG_WARN, "ingest", "\"cannot load\" error=\"%s\"", err->msg);
 }
 
+/* Files at least this large are parsed and applied on two threads. */
+#define PIPELINE_MIN_BYTES (1u << 20)
+
+struct parse_job {
+	struct iocb_ingest *in;
+	const struct iocb_file_map *m;
+	const char *path;
+	struct iocb_err *err;
+};
+
+static int parse_job_run(void *arg, const struct iocb_misp_handlers *h)
+{
+	struct parse_job *j = arg;
+
+	return iocb_misp_parse(j->m->data, j->m->len, j->path, h, NULL, &j->in->st.misp, j->err);
+}
+
 int iocb_ingest_path(struct iocb_ingest *in, const char *path, struct iocb_err *err)
 {
 	struct iocb_misp_handlers h;
@@ -177,7 +195,12 @@ int iocb_ingest_path(struct iocb_ingest *in, const char *path, struct iocb_err *
 	} else {
 		rc = iocb_file_map(path, 0, &m, err);
 		if (rc == IOCB_OK) {
-			rc = iocb_misp_parse(m.data, m.len, path, &h, NULL, &in->st.misp, err);
+			struct parse_job job = {in, &m, path, err};
+			/* IOCB_NO_PIPELINE=1 forces one thread (tests compare both paths). */
+			if (m.len >= PIPELINE_MIN_BYTES && !getenv("IOCB_NO_PIPELINE"))
+				rc = iocb_ingest__pipe_run(in, &h, parse_job_run, &job);
+			else
+				rc = parse_job_run(&job, &h);
 			iocb_file_unmap(&m);
 		}
 	}
