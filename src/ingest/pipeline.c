@@ -18,6 +18,7 @@
 #include "ingest/internal.h"
 
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -146,10 +147,12 @@ struct cursor {
 	char *p;
 };
 
+/* n bytes at the next 8-byte boundary (strings before it leave it unaligned). */
 static void *take(struct cursor *c, size_t n)
 {
-	void *r = c->p;
-	c->p += align8(n);
+	char *r = (char *)(((uintptr_t)c->p + 7) & ~(uintptr_t)7);
+
+	c->p = r + align8(n);
 	return r;
 }
 
