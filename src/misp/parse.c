@@ -263,6 +263,23 @@ static enum iocb_misp_action parse_action(struct iocb_str s)
 	(!(k)->escaped ? ((k)->s.len == sizeof(lit) - 1 && memcmp((k)->s.ptr, lit, sizeof(lit) - 1) == 0) \
 		       : iocb_json_tok_eq((k), lit))
 
+/*
+ * Next member of the object being read: its key in *k and the first token
+ * of its value in *v. Returns 1 for a member, 0 at the object's end, or a
+ * negative rc.
+ */
+static int next_member(struct ctx *c, struct iocb_json_parser *p, struct iocb_json_tok *k, struct iocb_json_tok *v)
+{
+	int rc = iocb_json_next(p, k, c->err);
+
+	if (rc < 0)
+		return rc;
+	if (k->type == IOCB_JSON_OBJ_END)
+		return 0;
+	rc = iocb_json_next(p, v, c->err);
+	return rc < 0 ? rc : 1;
+}
+
 /* ------------------------------------------------------------ tags */
 
 struct tag_list {
@@ -303,15 +320,7 @@ static int parse_tag_obj(struct ctx *c, struct iocb_json_parser *p, struct iocb_
 
 	memset(tag, 0, sizeof(*tag));
 	*ok = false;
-	for (;;) {
-		rc = iocb_json_next(p, &k, c->err);
-		if (rc < 0)
-			return rc;
-		if (k.type == IOCB_JSON_OBJ_END)
-			return IOCB_OK;
-		rc = iocb_json_next(p, &v, c->err);
-		if (rc < 0)
-			return rc;
+	while ((rc = next_member(c, p, &k, &v)) > 0) {
 		if (wrapped && key_is(&k, "Tag") && v.type == IOCB_JSON_OBJ) {
 			bool local = tag->local;
 			rc = parse_tag_obj(c, p, a, false, tag, ok);
@@ -336,6 +345,7 @@ static int parse_tag_obj(struct ctx *c, struct iocb_json_parser *p, struct iocb_
 		if (rc < 0)
 			return rc;
 	}
+	return rc;
 }
 
 /* The '[' of a tag array was consumed. Non-object items are ignored. */
@@ -390,15 +400,7 @@ static int parse_orgc(struct ctx *c, struct iocb_json_parser *p, struct iocb_are
 	struct iocb_json_tok k, v;
 	int rc;
 
-	for (;;) {
-		rc = iocb_json_next(p, &k, c->err);
-		if (rc < 0)
-			return rc;
-		if (k.type == IOCB_JSON_OBJ_END)
-			return IOCB_OK;
-		rc = iocb_json_next(p, &v, c->err);
-		if (rc < 0)
-			return rc;
+	while ((rc = next_member(c, p, &k, &v)) > 0) {
 		if (key_is(&k, "name") && v.type == IOCB_JSON_STR)
 			(void)tok_string(a, &v, &ev->orgc_name);
 		else if (key_is(&k, "uuid") && v.type == IOCB_JSON_STR)
@@ -414,6 +416,7 @@ static int parse_orgc(struct ctx *c, struct iocb_json_parser *p, struct iocb_are
 		if (rc < 0)
 			return rc;
 	}
+	return rc;
 }
 
 /*
@@ -429,15 +432,7 @@ static int parse_event_obj(struct ctx *c, struct iocb_json_parser *p, size_t bas
 	bool b;
 	int rc;
 
-	for (;;) {
-		rc = iocb_json_next(p, &k, c->err);
-		if (rc < 0)
-			return rc;
-		if (k.type == IOCB_JSON_OBJ_END)
-			return IOCB_OK;
-		rc = iocb_json_next(p, &v, c->err);
-		if (rc < 0)
-			return rc;
+	while ((rc = next_member(c, p, &k, &v)) > 0) {
 		if (v.type == IOCB_JSON_STR || v.type == IOCB_JSON_NUM || v.type == IOCB_JSON_TRUE ||
 		    v.type == IOCB_JSON_FALSE || v.type == IOCB_JSON_NULL) {
 			if (key_is(&k, "uuid") && v.type == IOCB_JSON_STR)
@@ -494,6 +489,7 @@ static int parse_event_obj(struct ctx *c, struct iocb_json_parser *p, size_t bas
 		if (rc < 0)
 			return rc;
 	}
+	return rc;
 }
 
 /* ------------------------------------------------------------ attributes */
@@ -533,15 +529,7 @@ static int parse_attr_obj(struct ctx *c, struct iocb_json_parser *p, size_t base
 	bool b;
 	int rc;
 
-	for (;;) {
-		rc = iocb_json_next(p, &k, c->err);
-		if (rc < 0)
-			return rc;
-		if (k.type == IOCB_JSON_OBJ_END)
-			return IOCB_OK;
-		rc = iocb_json_next(p, &v, c->err);
-		if (rc < 0)
-			return rc;
+	while ((rc = next_member(c, p, &k, &v)) > 0) {
 		if (k.s.len == 0 || k.escaped) {
 			rc = iocb_json_skip(p, &v, c->err);
 			if (rc < 0)
@@ -666,6 +654,7 @@ static int parse_attr_obj(struct ctx *c, struct iocb_json_parser *p, size_t base
 		if (rc < 0)
 			return rc;
 	}
+	return rc;
 }
 
 /*
@@ -870,15 +859,7 @@ static int parse_object_array(struct ctx *c, struct iocb_json_parser *p, size_t 
 		uint64_t obj_id = 0;
 		size_t attrs_off = 0;
 		bool obj_deleted = false;
-		for (;;) {
-			rc = iocb_json_next(p, &k, c->err);
-			if (rc < 0)
-				return rc;
-			if (k.type == IOCB_JSON_OBJ_END)
-				break;
-			rc = iocb_json_next(p, &v, c->err);
-			if (rc < 0)
-				return rc;
+		while ((rc = next_member(c, p, &k, &v)) > 0) {
 			if (key_is(&k, "id"))
 				(void)tok_u64(&v, &obj_id);
 			else if (key_is(&k, "deleted"))
@@ -889,6 +870,8 @@ static int parse_object_array(struct ctx *c, struct iocb_json_parser *p, size_t 
 			if (rc < 0)
 				return rc;
 		}
+		if (rc < 0)
+			return rc;
 		if (attrs_off && !(obj_deleted && action == IOCB_ACT_NONE && !c->lim.keep_deleted)) {
 			struct iocb_json_parser sp;
 			struct iocb_json_tok open;
@@ -1058,15 +1041,7 @@ static int handle_event_list(struct ctx *c, struct iocb_json_parser *p)
 				return rc;
 			continue;
 		}
-		for (;;) {
-			rc = iocb_json_next(p, &k, c->err);
-			if (rc < 0)
-				return rc;
-			if (k.type == IOCB_JSON_OBJ_END)
-				break;
-			rc = iocb_json_next(p, &v, c->err);
-			if (rc < 0)
-				return rc;
+		while ((rc = next_member(c, p, &k, &v)) > 0) {
 			if (key_is(&k, "Event") && v.type == IOCB_JSON_OBJ) {
 				size_t off = v.offset;
 				rc = iocb_json_skip(p, &v, c->err);
@@ -1093,6 +1068,8 @@ static int handle_event_list(struct ctx *c, struct iocb_json_parser *p)
 			if (rc < 0)
 				return rc;
 		}
+		if (rc < 0)
+			return rc;
 	}
 }
 
@@ -1108,15 +1085,7 @@ static int handle_response(struct ctx *c, struct iocb_json_parser *p, const stru
 		     v->offset);
 		return iocb_json_skip(p, v, c->err);
 	}
-	for (;;) {
-		rc = iocb_json_next(p, &k, c->err);
-		if (rc < 0)
-			return rc;
-		if (k.type == IOCB_JSON_OBJ_END)
-			return IOCB_OK;
-		rc = iocb_json_next(p, &w, c->err);
-		if (rc < 0)
-			return rc;
+	while ((rc = next_member(c, p, &k, &w)) > 0) {
 		if (key_is(&k, "Attribute") && w.type == IOCB_JSON_ARR) {
 			rc = parse_attr_array(c, p, 0, NULL, 0, IOCB_STR_NULL, IOCB_ACT_NONE);
 			if (rc < 0)
@@ -1127,6 +1096,7 @@ static int handle_response(struct ctx *c, struct iocb_json_parser *p, const stru
 		if (rc < 0)
 			return rc;
 	}
+	return rc;
 }
 
 /* The top-level object; its '{' was consumed. */
@@ -1140,15 +1110,7 @@ static int handle_top_object(struct ctx *c, struct iocb_json_parser *p, size_t t
 	char act[48];
 	int rc;
 
-	for (;;) {
-		rc = iocb_json_next(p, &k, c->err);
-		if (rc < 0)
-			return rc;
-		if (k.type == IOCB_JSON_OBJ_END)
-			break;
-		rc = iocb_json_next(p, &v, c->err);
-		if (rc < 0)
-			return rc;
+	while ((rc = next_member(c, p, &k, &v)) > 0) {
 		if (key_is(&k, "response")) {
 			saw_known = true;
 			rc = handle_response(c, p, &v);
@@ -1192,6 +1154,8 @@ static int handle_top_object(struct ctx *c, struct iocb_json_parser *p, size_t t
 		if (rc < 0)
 			return rc;
 	}
+	if (rc < 0)
+		return rc;
 	/* The whole top-level object is valid JSON now; act on what it held. */
 	if (attr_list_off && !event_off) {
 		struct iocb_json_parser sp;
