@@ -280,6 +280,33 @@ static int next_member(struct ctx *c, struct iocb_json_parser *p, struct iocb_js
 	return rc < 0 ? rc : 1;
 }
 
+/*
+ * Next item of the array being read that is an object (its '{' in *t).
+ * Other items are skipped; when `what` is set they are counted as bad shape
+ * ("<what> is not an object", at base + offset). Returns 1 for an object, 0
+ * at the array's end, or a negative rc.
+ */
+static int next_object(struct ctx *c, struct iocb_json_parser *p, struct iocb_json_tok *t, size_t base,
+		       const char *what)
+{
+	for (;;) {
+		int rc = iocb_json_next(p, t, c->err);
+
+		if (rc < 0)
+			return rc;
+		if (t->type == IOCB_JSON_ARR_END)
+			return 0;
+		if (t->type == IOCB_JSON_OBJ)
+			return 1;
+		if (what)
+			skip(c, IOCB_SKIP_BAD_SHAPE, "%s: byte %zu: %s is not an object", c->source, base + t->offset,
+			     what);
+		rc = iocb_json_skip(p, t, c->err);
+		if (rc < 0)
+			return rc;
+	}
+}
+
 /* ------------------------------------------------------------ tags */
 
 struct tag_list {
@@ -355,18 +382,7 @@ static int parse_tag_array(struct ctx *c, struct iocb_json_parser *p, struct ioc
 	struct iocb_json_tok t;
 	int rc;
 
-	for (;;) {
-		rc = iocb_json_next(p, &t, c->err);
-		if (rc < 0)
-			return rc;
-		if (t.type == IOCB_JSON_ARR_END)
-			return IOCB_OK;
-		if (t.type != IOCB_JSON_OBJ) {
-			rc = iocb_json_skip(p, &t, c->err);
-			if (rc < 0)
-				return rc;
-			continue;
-		}
+	while ((rc = next_object(c, p, &t, 0, NULL)) > 0) {
 		struct iocb_misp_tag tag;
 		bool ok;
 		rc = parse_tag_obj(c, p, a, wrapped, &tag, &ok);
@@ -378,6 +394,7 @@ static int parse_tag_array(struct ctx *c, struct iocb_json_parser *p, struct ioc
 				return rc;
 		}
 	}
+	return rc;
 }
 
 /* ------------------------------------------------------------ events */
@@ -807,20 +824,7 @@ static int parse_attr_array(struct ctx *c, struct iocb_json_parser *p, size_t ba
 	struct raw_attr r;
 	int rc;
 
-	for (;;) {
-		rc = iocb_json_next(p, &t, c->err);
-		if (rc < 0)
-			return rc;
-		if (t.type == IOCB_JSON_ARR_END)
-			return IOCB_OK;
-		if (t.type != IOCB_JSON_OBJ) {
-			skip(c, IOCB_SKIP_BAD_SHAPE, "%s: byte %zu: attribute list item is not an object", c->source,
-			     base + t.offset);
-			rc = iocb_json_skip(p, &t, c->err);
-			if (rc < 0)
-				return rc;
-			continue;
-		}
+	while ((rc = next_object(c, p, &t, base, "attribute list item")) > 0) {
 		iocb_arena_reset(&c->attr_arena);
 		raw_init(&r, base + t.offset);
 		rc = parse_attr_obj(c, p, base, &r);
@@ -834,6 +838,7 @@ static int parse_attr_array(struct ctx *c, struct iocb_json_parser *p, size_t ba
 		if (rc < 0)
 			return rc;
 	}
+	return rc;
 }
 
 /* Parse the "Object" array of an event (its '[' consumed). */
@@ -843,18 +848,7 @@ static int parse_object_array(struct ctx *c, struct iocb_json_parser *p, size_t 
 	struct iocb_json_tok t, k, v;
 	int rc;
 
-	for (;;) {
-		rc = iocb_json_next(p, &t, c->err);
-		if (rc < 0)
-			return rc;
-		if (t.type == IOCB_JSON_ARR_END)
-			return IOCB_OK;
-		if (t.type != IOCB_JSON_OBJ) {
-			rc = iocb_json_skip(p, &t, c->err);
-			if (rc < 0)
-				return rc;
-			continue;
-		}
+	while ((rc = next_object(c, p, &t, 0, NULL)) > 0) {
 		/* Objects are small apart from their attributes: find the id first. */
 		uint64_t obj_id = 0;
 		size_t attrs_off = 0;
@@ -884,6 +878,7 @@ static int parse_object_array(struct ctx *c, struct iocb_json_parser *p, size_t 
 				return c->cb_rc ? rc : json_fail(c, rc, attrs_off);
 		}
 	}
+	return rc;
 }
 
 /*
@@ -1028,19 +1023,7 @@ static int handle_event_list(struct ctx *c, struct iocb_json_parser *p)
 	struct iocb_json_tok t, k, v;
 	int rc;
 
-	for (;;) {
-		rc = iocb_json_next(p, &t, c->err);
-		if (rc < 0)
-			return rc;
-		if (t.type == IOCB_JSON_ARR_END)
-			return IOCB_OK;
-		if (t.type != IOCB_JSON_OBJ) {
-			skip(c, IOCB_SKIP_BAD_SHAPE, "%s: byte %zu: list item is not an object", c->source, t.offset);
-			rc = iocb_json_skip(p, &t, c->err);
-			if (rc < 0)
-				return rc;
-			continue;
-		}
+	while ((rc = next_object(c, p, &t, 0, "list item")) > 0) {
 		while ((rc = next_member(c, p, &k, &v)) > 0) {
 			if (key_is(&k, "Event") && v.type == IOCB_JSON_OBJ) {
 				size_t off = v.offset;
@@ -1071,6 +1054,7 @@ static int handle_event_list(struct ctx *c, struct iocb_json_parser *p)
 		if (rc < 0)
 			return rc;
 	}
+	return rc;
 }
 
 static int handle_response(struct ctx *c, struct iocb_json_parser *p, const struct iocb_json_tok *v)
