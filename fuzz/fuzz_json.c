@@ -2,12 +2,16 @@
 /*
  * Fuzz the JSON pull parser and writer: walk every token, decode every
  * string, and check that re-writing decoded strings yields valid JSON.
+ * Differential: the token-free skipper (json/scan.h, used by iocb_json_skip
+ * and the enrichment scanner) must accept exactly what the pull parser
+ * accepts, at the same depth cap.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "json/json.h"
+#include "json/scan.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -35,6 +39,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	iocb_jw_arr_end(&w);
 	if (iocb_jw_rc(&w) == IOCB_OK && iocb_json_validate(out.ptr, out.len, 0, NULL) != IOCB_OK)
+		abort();
+
+	/* One value, surrounded by optional whitespace, at nesting cap 16. */
+	struct iocb_json_lexerr le;
+	size_t end = 0, i = iocb_json_lex_ws((const char *)data, 0, size);
+	bool lex_ok = iocb_json_lex_skip((const char *)data, i, size, 16, &end, &le) == 0 &&
+		      iocb_json_lex_ws((const char *)data, end, size) == size;
+	bool pull_ok = iocb_json_validate((const char *)data, size, 16, NULL) == IOCB_OK;
+	if (lex_ok != pull_ok)
 		abort();
 	iocb_buf_fini(&out);
 	return 0;

@@ -1,20 +1,45 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # Build iocbus (release preset) and run the main job on the bundled example
-# data: load the example MISP feed and restSearch dump, then look up values
-# seen in the example logs. No MISP or Elasticsearch needed.
+# data: load the example MISP feed and restSearch dump, then enrich the
+# example ECS, Suricata EVE and Zeek logs with it, printing one line per hit
+# and enrich's summary. No MISP or Elasticsearch needed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
 cmake --preset release >/dev/null
 cmake --build --preset release >/dev/null
 bin=build/release/src/cli/iocbus
+intel=(--intel examples/intel/feed --intel examples/intel/restsearch.json)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
 
-echo "== iocbus load: the bundled example MISP feed and restSearch dump"
-$bin load --intel examples/intel/feed --intel examples/intel/restsearch.json
+echo "== iocbus load ${intel[*]}"
+$bin load "${intel[@]}" | grep -E '^(loaded|skipped|store)'
+
+for spec in ecs:examples/logs/ecs.ndjson suricata:examples/logs/suricata.eve.json zeek:examples/logs/zeek.ndjson; do
+  preset=${spec%%:*}
+  log=${spec#*:}
+  echo
+  echo "== iocbus enrich ${intel[*]} --preset $preset --hits-only --stats $log"
+  $bin enrich "${intel[@]}" --preset "$preset" --hits-only --stats -o "$tmp/hits.ndjson" "$log" \
+    2>"$tmp/stats.txt" || { cat "$tmp/stats.txt" >&2; exit 1; }
+  # One line per enrichment: nth enriched event, field=value -> MISP attribute, event info, TLP.
+  /usr/bin/python3 - "$tmp/hits.ndjson" <<'PY'
+import json, sys
+for n, line in enumerate(open(sys.argv[1], encoding="utf-8"), 1):
+    ev = json.loads(line)
+    attrs = {a["uuid"]: a for a in ev["misp"]["attributes"]}
+    for en in ev["threat"]["enrichments"]:
+        m, ind = en["matched"], en["indicator"]
+        if m.get("id") not in attrs:
+            continue  # an enrichment the event already carried
+        a = attrs[m["id"]]
+        tlp = ind.get("marking", {}).get("tlp", "-")
+        print(f'  event {n}: {m["field"]}={m["atomic"]}  ->  {a["type"]} {a["value"]}  '
+              f'"{ind.get("description", "")}"  tlp={tlp}')
+PY
+  cat "$tmp/stats.txt"
+done
 echo
-echo "== iocbus lookup: values from the example logs (exit 0 = hit, 1 = no hit)"
-set +e
-$bin lookup --intel examples/intel/feed --intel examples/intel/restsearch.json \
-  203.0.113.77 198.51.100.23 C2.Evil-Update.Example. 44d88612fea8a8f36de82e1278abb02f 192.0.2.200
-echo "exit status: $?"
+echo "(full enriched events: $bin enrich ${intel[*]} --hits-only LOG)"

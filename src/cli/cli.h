@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "config/config.h"
+#include "enrich/enrich.h"
 #include "filter/filter.h"
 #include "ingest/ingest.h"
 #include "store/store.h"
@@ -36,13 +37,28 @@ struct iocb_cli_env {
  * (1 or 2), 0 if not a common option, -1 on a usage error (message printed).
  */
 int iocb_cli_common_opt(struct iocb_cli_env *env, int argc, char **argv, int i);
-/* Load config, build filter and store, load config intel + --intel paths. */
+/* Load the configuration only (--config, or the defaults) and apply its log settings. */
+int iocb_cli_env_config(struct iocb_cli_env *env);
+/* Load config (unless loaded), build filter and store, load config intel + --intel paths. */
 int iocb_cli_env_open(struct iocb_cli_env *env, bool quiet);
 void iocb_cli_env_close(struct iocb_cli_env *env);
+
+/* Seconds on the monotonic clock (for durations). */
+double iocb_cli_now(void);
+
+/*
+ * Build the enrich field map of `cfg` (enrich.preset, or `preset` when not
+ * NULL, and enrich.fields) plus command-line fields applied last. Errors
+ * are printed; one in the file's own fields names the file. Returns
+ * IOCB_EXIT_OK with *out owned by the caller, or IOCB_EXIT_ERROR.
+ */
+int iocb_cli_enrich_map(const struct iocb_config *cfg, const char *preset, const struct iocb_enrich_field_spec *cli,
+			size_t ncli, struct iocb_enrich_map **out);
 
 int iocb_cmd_load(int argc, char **argv);
 int iocb_cmd_lookup(int argc, char **argv);
 int iocb_cmd_check_config(int argc, char **argv);
 int iocb_cmd_config(int argc, char **argv);
+int iocb_cmd_enrich(int argc, char **argv);
 
 #endif

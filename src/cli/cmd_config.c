@@ -9,7 +9,8 @@ static const char check_usage[] =
 	"usage: iocbus check-config FILE\n"
 	"\n"
 	"Validate a configuration file (iocbus or Threat Bus format): unknown keys,\n"
-	"wrong types, unknown MISP types in filters. Errors name file:line:col.\n"
+	"wrong types, unknown MISP types in filters, bad enrich field specs.\n"
+	"Errors name file:line:col (field specs: the file and enrich.fields.PATH).\n"
 	"The API key is never printed. Exit status 0 if valid, 2 otherwise.\n";
 
 static const char config_usage[] =
@@ -19,6 +20,7 @@ static const char config_usage[] =
 static int validate(const char *path, struct iocb_config **cfg)
 {
 	struct iocb_filter *f = NULL;
+	struct iocb_enrich_map *m = NULL;
 	struct iocb_err err = {0};
 
 	if (iocb_config_load(path, cfg, &err) < 0) {
@@ -30,6 +32,10 @@ static int validate(const char *path, struct iocb_config **cfg)
 		return IOCB_EXIT_ERROR;
 	}
 	iocb_filter_free(f);
+	/* Field specs are the enrich module's to read: build the map to check them. */
+	if (iocb_cli_enrich_map(*cfg, NULL, NULL, 0, &m) != IOCB_EXIT_OK)
+		return IOCB_EXIT_ERROR;
+	iocb_enrich_map_free(m);
 	return IOCB_EXIT_OK;
 }
 

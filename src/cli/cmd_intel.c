@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli/cli.h"
 #include "json/json.h"
@@ -35,14 +34,6 @@ static const char lookup_usage[] =
 	"stored CIDR ranges that contain them.\n"
 	"\n"
 	"Exit status: 0 if any value matched, 1 if none did, 2 on error.\n";
-
-static double now_mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* Anonymous resident memory (heap, not the mapped intel files), -1 if unknown. */
 static long rss_anon_kb(void)
@@ -104,11 +95,11 @@ int iocb_cmd_load(int argc, char **argv)
 		fputs(load_usage, stderr);
 		return IOCB_EXIT_ERROR;
 	}
-	t0 = now_mono();
+	t0 = iocb_cli_now();
 	rc = iocb_cli_env_open(&env, false);
 	if (rc != IOCB_EXIT_OK)
 		goto out;
-	double secs = now_mono() - t0;
+	double secs = iocb_cli_now() - t0;
 	st = iocb_ingest_stats(env.ingest);
 	iocb_store_stats(env.store, &ss);
 	printf("loaded %llu indicator attributes from %llu input(s) in %.3f s (%llu unreadable)\n",

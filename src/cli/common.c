@@ -4,6 +4,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/log.h"
 
@@ -44,12 +45,21 @@ int iocb_cli_common_opt(struct iocb_cli_env *env, int argc, char **argv, int i)
 	return used;
 }
 
-int iocb_cli_env_open(struct iocb_cli_env *env, bool quiet)
+double iocb_cli_now(void)
 {
-	struct iocb_store_opts so;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int iocb_cli_env_config(struct iocb_cli_env *env)
+{
 	struct iocb_err err = {0};
 	enum iocb_log_level lvl;
 
+	if (env->cfg)
+		return IOCB_EXIT_OK;
 	if (env->config_path) {
 		if (iocb_config_load(env->config_path, &env->cfg, &err) < 0) {
 			fprintf(stderr, "iocbus: %s\n", err.msg);
@@ -62,6 +72,16 @@ int iocb_cli_env_open(struct iocb_cli_env *env, bool quiet)
 		iocb_log_set_level(lvl);
 	if (env->cfg->log.debug)
 		iocb_log_set_debug_modules(env->cfg->log.debug);
+	return IOCB_EXIT_OK;
+}
+
+int iocb_cli_env_open(struct iocb_cli_env *env, bool quiet)
+{
+	struct iocb_store_opts so;
+	struct iocb_err err = {0};
+
+	if (iocb_cli_env_config(env) != IOCB_EXIT_OK)
+		return IOCB_EXIT_ERROR;
 	if (iocb_filter_new(env->cfg->filters, env->cfg->nfilters, &env->cfg->filter_opts, &env->filter, &err) < 0) {
 		fprintf(stderr, "iocbus: %s\n", err.msg);
 		return IOCB_EXIT_ERROR;

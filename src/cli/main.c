@@ -16,6 +16,7 @@ static const char usage[] =
 	"commands:\n"
 	"  load          load MISP intel and report what was loaded and skipped\n"
 	"  lookup        look values up and print matching indicators as JSON\n"
+	"  enrich        enrich JSON log lines (ECS, Suricata EVE, Zeek) with matching indicators\n"
 	"  check-config  validate a configuration file\n"
 	"  config        dump the effective configuration, or print its reference\n"
 	"\n"
@@ -29,6 +30,7 @@ struct cmd {
 static const struct cmd cmds[] = {
 	{"load", iocb_cmd_load},
 	{"lookup", iocb_cmd_lookup},
+	{"enrich", iocb_cmd_enrich},
 	{"check-config", iocb_cmd_check_config},
 	{"config", iocb_cmd_config},
 };

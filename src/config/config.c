@@ -173,33 +173,38 @@ static bool parse_double(const struct iocb_config__node *n, double *out)
 	return end == n->text + n->len && isfinite(*out);
 }
 
-/* Bytes with an optional binary suffix. */
-static bool parse_size(const struct iocb_config__node *n, uint64_t *out)
+/* Bytes with an optional binary suffix; `text` is NUL-terminated and len bytes long. */
+static bool parse_size(const char *text, size_t len, uint64_t *out)
 {
 	static const struct {
 		const char *sfx;
 		unsigned shift;
 	} sfx[] = {{"KiB", 10}, {"MiB", 20}, {"GiB", 30}, {"TiB", 40}};
-	size_t digits = strspn(n->text, "0123456789");
+	size_t digits = strspn(text, "0123456789");
 	unsigned shift = 0;
 	uint64_t v;
 
 	if (digits == 0 || digits > 20)
 		return false;
-	if (digits != n->len) {
+	if (digits != len) {
 		size_t i;
 
 		for (i = 0; i < IOCB_ARRAY_LEN(sfx); i++)
-			if (strcmp(n->text + digits, sfx[i].sfx) == 0)
+			if (strcmp(text + digits, sfx[i].sfx) == 0)
 				break;
 		if (i == IOCB_ARRAY_LEN(sfx))
 			return false;
 		shift = sfx[i].shift;
 	}
-	if (!iocb_str_to_u64(iocb_str_make(n->text, digits), &v) || (shift && v > (UINT64_MAX >> shift)))
+	if (!iocb_str_to_u64(iocb_str_make(text, digits), &v) || (shift && v > (UINT64_MAX >> shift)))
 		return false;
 	*out = v << shift;
 	return true;
+}
+
+bool iocb_config_parse_size(const char *text, uint64_t *out)
+{
+	return text && parse_size(text, strlen(text), out);
 }
 
 /* A non-null scalar without NUL bytes. */
@@ -497,7 +502,8 @@ static int set_opt(struct iocb_config__ctx *ctx, const struct iocb_config__opt *
 			return expected(ctx, n, path, "true or false", true);
 		*IOCB_CONFIG_FIELD(base, o->off, bool) = b;
 		return IOCB_OK;
-	case IOCB_CT_PORT: {
+	case IOCB_CT_PORT:
+	case IOCB_CT_UINT: {
 		uint64_t v;
 
 		rc = need_text(ctx, n, path, "an integer", true);
@@ -505,11 +511,15 @@ static int set_opt(struct iocb_config__ctx *ctx, const struct iocb_config__opt *
 			return rc;
 		if (!iocb_str_to_u64(iocb_str_make(n->text, n->len), &v))
 			return expected(ctx, n, path, "an integer", true);
+		/* A row's max never exceeds its field's type (65535 for PORT, UINT_MAX for UINT). */
 		if ((double)v < o->min || (double)v > o->max) {
 			iocb_config__quote(q, sizeof(q), n->text, n->len, 64);
 			return iocb_config__fail(ctx, n, path, "%s is out of range %.0f..%.0f", q, o->min, o->max);
 		}
-		*IOCB_CONFIG_FIELD(base, o->off, uint16_t) = (uint16_t)v;
+		if (o->type == IOCB_CT_PORT)
+			*IOCB_CONFIG_FIELD(base, o->off, uint16_t) = (uint16_t)v;
+		else
+			*IOCB_CONFIG_FIELD(base, o->off, unsigned) = (unsigned)v;
 		return IOCB_OK;
 	}
 	case IOCB_CT_SIZE: {
@@ -518,7 +528,7 @@ static int set_opt(struct iocb_config__ctx *ctx, const struct iocb_config__opt *
 		rc = need_text(ctx, n, path, "a size", true);
 		if (rc < 0)
 			return rc;
-		if (!parse_size(n, &v))
+		if (!parse_size(n->text, n->len, &v))
 			return expected(ctx, n, path, "a size in bytes (suffix KiB, MiB, GiB or TiB allowed)", true);
 		if ((double)v < o->min || (double)v > o->max) {
 			iocb_config__quote(q, sizeof(q), n->text, n->len, 64);

@@ -82,6 +82,22 @@ struct iocb_config {
 		bool durable;             /* default true */
 	} store;
 
+	struct {
+		char *preset;             /* ecs|suricata|zeek|auto|none (enrich's preset names), default auto */
+		struct iocb_kv *fields;   /* path -> "KIND[,port=PATH][,host=PATH]"; checked by the enrich
+					   * module when the field map is built, not here */
+		size_t nfields;
+		char *on_miss;            /* pass|mark, default pass */
+		char *match_type;         /* threat.enrichments.matched.type, default indicator_match_rule */
+		char *provider;           /* indicator.provider fallback, default misp */
+		bool parent_domains;      /* domain indicators also match subdomains, default false */
+		uint64_t max_line;        /* bytes, default 1 MiB */
+		unsigned max_hits;        /* enrichments per event, default 32 */
+		unsigned threads;         /* enrichment worker threads, default 1 */
+		char *reject_file;        /* rejected lines go here; NULL = with the output */
+		bool hits_only;           /* write only enriched lines, default false */
+	} enrich;
+
 	char **intel;                     /* `intel:` list of files/dirs loaded at start */
 	size_t nintel;
 
@@ -113,6 +129,13 @@ void iocb_config_free(struct iocb_config *c);
 
 /* Write the effective configuration as YAML; secrets appear as "***". */
 int iocb_config_dump(const struct iocb_config *c, FILE *out) IOCB_MUST_USE;
+
+/*
+ * Parse a byte count the way the configuration reads sizes: digits with an
+ * optional KiB/MiB/GiB/TiB suffix. For command-line options that mirror a
+ * size key. Returns false on anything else (or overflow).
+ */
+bool iocb_config_parse_size(const char *text, uint64_t *out);
 
 /* Write the Markdown reference generated from the tables (docs/CONFIGURATION.md). */
 int iocb_config_docs(FILE *out) IOCB_MUST_USE;

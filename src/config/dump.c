@@ -143,6 +143,9 @@ static size_t dump_section(FILE *out, const struct iocb_config__section *sec, co
 		case IOCB_CT_PORT:
 			fprintf(out, " %u\n", (unsigned)*IOCB_CONFIG_FIELD(b, o->off, uint16_t));
 			break;
+		case IOCB_CT_UINT:
+			fprintf(out, " %u\n", *IOCB_CONFIG_FIELD(b, o->off, unsigned));
+			break;
 		case IOCB_CT_SIZE:
 			fputc(' ', out);
 			put_size(out, *IOCB_CONFIG_FIELD(b, o->off, uint64_t));
@@ -170,7 +173,9 @@ static size_t dump_section(FILE *out, const struct iocb_config__section *sec, co
 				fprintf(out, "%*s", indent + 2, "");
 				put_quoted(out, kv[k].key);
 				fputs(": ", out);
-				put_quoted(out, iocb_config__kv_is_secret(kv[k].key) ? "***" : kv[k].value);
+				put_quoted(out, (o->flags & IOCB_CF_SECRETS) && iocb_config__kv_is_secret(kv[k].key)
+							? "***"
+							: kv[k].value);
 				fputc('\n', out);
 			}
 			break;
@@ -248,8 +253,8 @@ static const char doc_intro[] =
 	"  control characters) is an error with its position.\n"
 	"- **Secrets.** The API key comes from exactly one of `misp.api.key`, `key_file` or\n"
 	"  `key_env`, is kept in a secret type, and never appears in messages, logs or dumps.\n"
-	"  Relative paths (`key_file`, `ca_file`, `store.path`, `intel`) are relative to the\n"
-	"  working directory.\n"
+	"  Relative paths (`key_file`, `ca_file`, `store.path`, `intel`, `enrich.reject_file`) are\n"
+	"  relative to the working directory.\n"
 	"\n"
 	"## Threat Bus configuration files\n"
 	"\n"
@@ -345,11 +350,14 @@ static void doc_row(FILE *out, const struct iocb_config__opt *o)
 	fputs(" | ", out);
 	switch (o->type) {
 	case IOCB_CT_PORT:
+	case IOCB_CT_UINT:
 	case IOCB_CT_DOUBLE:
 		fprintf(out, "%g to %g", o->min, o->max);
 		break;
 	case IOCB_CT_SIZE:
-		fputs("1MiB to 16TiB", out);
+		put_size(out, (uint64_t)o->min);
+		fputs(" to ", out);
+		put_size(out, (uint64_t)o->max);
 		break;
 	case IOCB_CT_STR:
 	case IOCB_CT_CSV:

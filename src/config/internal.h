@@ -66,6 +66,7 @@ enum iocb_config__type {
 	IOCB_CT_CSV,      /* string or list of strings, stored comma-joined */
 	IOCB_CT_BOOL,     /* true/false (also yes/no/on/off, as Threat Bus's YAML 1.1 reader) */
 	IOCB_CT_PORT,     /* integer into a uint16_t, bounds min..max */
+	IOCB_CT_UINT,     /* integer into an unsigned int, bounds min..max */
 	IOCB_CT_SIZE,     /* byte count into a uint64_t, with optional KiB/MiB/GiB/TiB suffix */
 	IOCB_CT_DOUBLE,   /* finite number into a double, bounds min..max */
 	IOCB_CT_ENUM,     /* one of `choices`, stored as its index in an int-sized enum */
@@ -84,6 +85,7 @@ enum iocb_config__type {
 #define IOCB_CF_ALT 0x4u      /* another location of a section listed elsewhere: not dumped,
 				 * not defaulted and not freed through this row */
 #define IOCB_CF_ONCE 0x8u     /* section may appear once across all its locations */
+#define IOCB_CF_SECRETS 0x10u /* KV: values of keys that look like credentials are dumped as "***" */
 
 struct iocb_config__section;
 

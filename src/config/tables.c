@@ -120,7 +120,7 @@ static const struct iocb_config__opt kafka_rows[] = {
 	ROW("poll_interval", IOCB_CT_DOUBLE, "1.0", 0.01, 3600, OFF(kafka.poll_interval), NO, NO, NULL, NULL, 0,
 	    "Longest wait of one consumer poll, in seconds."),
 	ROW("config", IOCB_CT_KV, NULL, 0, 1024, OFF(kafka.config), OFF(kafka.nconfig), NO, NULL, NULL,
-	    IOCB_CF_NULLABLE,
+	    IOCB_CF_NULLABLE | IOCB_CF_SECRETS,
 	    "librdkafka properties passed verbatim (e.g. `bootstrap.servers`, `group.id`); values are "
 	    "scalars kept as text. Values of keys naming a password, secret, key or token are dumped as `***`."),
 };
@@ -258,6 +258,63 @@ static const struct iocb_config__section logging_sec = {
 	"logging", logging_rows, N(logging_rows), 0, NO, "Logging.", NULL,
 };
 
+/* ---- enrich ---------------------------------------------------------------- */
+
+/*
+ * Names, not enum indexes: config does not depend on the enrich module, so
+ * the command that builds the field map converts them (iocb_enrich_preset_parse()).
+ */
+static const char *const enrich_presets[] = {"ecs", "suricata", "zeek", "auto", "none", NULL};
+static const char *const enrich_on_miss[] = {"pass", "mark", NULL};
+
+static const struct iocb_config__opt enrich_rows[] = {
+	ROW("preset", IOCB_CT_STR, "auto", 0, 0, OFF(enrich.preset), NO, NO, enrich_presets, NULL, 0,
+	    "Built-in field map: ECS (Elastic Agent, Filebeat), Suricata EVE, Zeek JSON, `auto` (all three; "
+	    "each line is classified by its marker keys) or `none` (only `fields`). "
+	    "`iocbus enrich --list-fields` prints the effective map."),
+	ROW("fields", IOCB_CT_KV, NULL, 0, 512, OFF(enrich.fields), OFF(enrich.nfields), NO, NULL, NULL,
+	    IOCB_CF_NULLABLE,
+	    "Fields added to the preset, each `dotted.path: KIND[,port=PATH][,host=PATH]`, e.g. "
+	    "`destination.ip: ip,port=destination.port` or `http.uri: uri,host=http.hostname`; KIND is one of "
+	    "`ip`, `domain`, `host`, `url`, `uri`, `hash`, `email`, `tls_fp`, `x509`, `user_agent`, `asn`, "
+	    "`mac`, `filename`, `port`, and `none` removes a preset field. Entries apply in order after the "
+	    "preset; `--field` options apply after them. Quote a spec inside a flow map (`{...}`), where "
+	    "a comma ends the value. Specs are checked when the field map is built (`iocbus check-config`, "
+	    "`iocbus enrich`)."),
+	ROW("on_miss", IOCB_CT_STR, "pass", 0, 0, OFF(enrich.on_miss), NO, NO, enrich_on_miss, NULL, 0,
+	    "What happens to an event without a match: `pass` copies it byte for byte, `mark` adds "
+	    "`\"misp\":{\"hit\":false}` (elastiMISPstash's marker)."),
+	ROW("match_type", IOCB_CT_STR, "indicator_match_rule", 1, 256, OFF(enrich.match_type), NO, NO, NULL,
+	    NULL, 0, "Value written to `threat.enrichments.matched.type`."),
+	ROW("provider", IOCB_CT_STR, "misp", 1, 256, OFF(enrich.provider), NO, NO, NULL, NULL, 0,
+	    "`threat.enrichments.indicator.provider` when the creator org of the matching event is unknown."),
+	ROW("parent_domains", IOCB_CT_BOOL, "false", 0, 0, OFF(enrich.parent_domains), NO, NO, NULL, NULL, 0,
+	    "Let a `domain` indicator also match its subdomains (`evil.example` matches `a.evil.example`)."),
+	ROW("max_line", IOCB_CT_SIZE, "1MiB", 1024, 1073741824.0, OFF(enrich.max_line), NO, NO, NULL, NULL, 0,
+	    "Longest line enriched, in bytes (KiB, MiB, GiB suffixes allowed). Longer lines are passed "
+	    "through unchanged in pieces, never held whole, and counted as `too_long` rejects. Each input "
+	    "block buffer is at least this large."),
+	ROW("max_hits", IOCB_CT_UINT, "32", 1, 4096, OFF(enrich.max_hits), NO, NO, NULL, NULL, 0,
+	    "Enrichments written per event at most; further matches are counted, not written."),
+	ROW("threads", IOCB_CT_UINT, "1", 1, 64, OFF(enrich.threads), NO, NO, NULL, NULL, 0,
+	    "Worker threads. 1 does everything on one thread; with more, the input is cut into blocks that "
+	    "workers enrich in parallel and the output keeps the input order."),
+	ROW("reject_file", IOCB_CT_STR, NULL, 1, 4096, OFF(enrich.reject_file), NO, NO, NULL, NULL,
+	    IOCB_CF_NULLABLE,
+	    "File that receives rejected lines (not JSON, truncated, too long, not an object) instead of "
+	    "the output; created or truncated. Unset: rejected lines stay in the output, unchanged."),
+	ROW("hits_only", IOCB_CT_BOOL, "false", 0, 0, OFF(enrich.hits_only), NO, NO, NULL, NULL, 0,
+	    "Write only enriched events; misses are dropped, rejected lines too unless `reject_file` is set."),
+};
+
+static const struct iocb_config__section enrich_sec = {
+	"enrich", enrich_rows, N(enrich_rows), 0, NO,
+	"`iocbus enrich`: matching the fields of JSON log lines (ECS, Suricata EVE, Zeek) against the store "
+	"and writing them back with `threat.enrichments` and `misp` added. Command-line options override "
+	"these keys.",
+	NULL,
+};
+
 /* ---- root ------------------------------------------------------------------ */
 
 static const struct iocb_config__opt root_rows[] = {
@@ -268,6 +325,7 @@ static const struct iocb_config__opt root_rows[] = {
 	ROW("intel", IOCB_CT_STRLIST, NULL, 0, 4096, OFF(intel), OFF(nintel), NO, NULL, NULL, IOCB_CF_NULLABLE,
 	    "Intel files or directories loaded at start."),
 	ROW("logging", IOCB_CT_SECTION, NULL, 0, 0, 0, NO, NO, NULL, &logging_sec, 0, "See `logging`."),
+	ROW("enrich", IOCB_CT_SECTION, NULL, 0, 0, 0, NO, NO, NULL, &enrich_sec, 0, "See `enrich`."),
 };
 
 const struct iocb_config__section iocb_config__root = {
@@ -283,6 +341,7 @@ const char *iocb_config__type_name(const struct iocb_config__opt *o)
 	case IOCB_CT_CSV: return "list of strings";
 	case IOCB_CT_BOOL: return "bool";
 	case IOCB_CT_PORT: return "integer";
+	case IOCB_CT_UINT: return "integer";
 	case IOCB_CT_SIZE: return "size";
 	case IOCB_CT_DOUBLE: return "number";
 	case IOCB_CT_ENUM: return "enum";

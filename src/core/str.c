@@ -86,3 +86,47 @@ char *iocb_str_dup(struct iocb_str s)
 {
 	return iocb_xstrndup(s.ptr, s.len);
 }
+
+/*
+ * Optimal-string-alignment distance (Levenshtein plus adjacent
+ * transposition) between a and b, both at most IOCB_STR_DISTANCE_MAX bytes (longer: limit + 1).
+ * Gives up early and returns `limit + 1` once every cell of a row exceeds
+ * `limit`, which keeps scanning the whole type table cheap.
+ */
+unsigned iocb_str_distance(const char *a, size_t la, const char *b, size_t lb, unsigned limit)
+{
+	unsigned rows[3][IOCB_STR_DISTANCE_MAX + 1];
+	unsigned *prev2 = rows[0], *prev = rows[1], *cur = rows[2];
+
+	if (la > IOCB_STR_DISTANCE_MAX || lb > IOCB_STR_DISTANCE_MAX || (la > lb ? la - lb > limit : lb - la > limit))
+		return limit + 1;
+	for (size_t j = 0; j <= lb; j++)
+		prev[j] = (unsigned)j;
+	for (size_t i = 1; i <= la; i++) {
+		unsigned row_min;
+
+		cur[0] = (unsigned)i;
+		row_min = cur[0];
+		for (size_t j = 1; j <= lb; j++) {
+			unsigned cost = a[i - 1] == b[j - 1] ? 0 : 1;
+			unsigned v = prev[j] + 1;
+
+			if (cur[j - 1] + 1 < v)
+				v = cur[j - 1] + 1;
+			if (prev[j - 1] + cost < v)
+				v = prev[j - 1] + cost;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && prev2[j - 2] + 1 < v)
+				v = prev2[j - 2] + 1;
+			cur[j] = v;
+			if (v < row_min)
+				row_min = v;
+		}
+		if (row_min > limit)
+			return limit + 1;
+		unsigned *t = prev2;
+		prev2 = prev;
+		prev = cur;
+		cur = t;
+	}
+	return prev[lb];
+}

@@ -65,4 +65,13 @@ bool iocb_str_to_i64(struct iocb_str s, int64_t *out);
 /* NUL-terminated heap copy (aborts on OOM). Caller frees. */
 char *iocb_str_dup(struct iocb_str s);
 
+/*
+ * Edit distance for "did you mean" suggestions: optimal string alignment
+ * (Levenshtein plus adjacent transpositions). Returns limit + 1 as soon as
+ * the distance must exceed `limit`, and for inputs longer than
+ * IOCB_STR_DISTANCE_MAX bytes.
+ */
+#define IOCB_STR_DISTANCE_MAX 64
+unsigned iocb_str_distance(const char *a, size_t la, const char *b, size_t lb, unsigned limit);
+
 #endif

@@ -77,52 +77,9 @@ void iocb_filter_spec_fini(struct iocb_filter_spec *s)
 
 /* ------------------------------------------------------------- suggestions */
 
-#define MAX_SUGGEST_LEN 64 /* names longer than this get no "did you mean" */
+#define MAX_SUGGEST_LEN IOCB_STR_DISTANCE_MAX /* names longer than this get no "did you mean" */
 #define MAX_WORDS 8        /* words compared by same_words() */
 
-/*
- * Optimal-string-alignment distance (Levenshtein plus adjacent
- * transposition) between a and b, both at most MAX_SUGGEST_LEN bytes.
- * Gives up early and returns `limit + 1` once every cell of a row exceeds
- * `limit`, which keeps scanning the whole type table cheap.
- */
-static unsigned osa_distance(const char *a, size_t la, const char *b, size_t lb, unsigned limit)
-{
-	unsigned rows[3][MAX_SUGGEST_LEN + 1];
-	unsigned *prev2 = rows[0], *prev = rows[1], *cur = rows[2];
-
-	if (la > lb ? la - lb > limit : lb - la > limit)
-		return limit + 1;
-	for (size_t j = 0; j <= lb; j++)
-		prev[j] = (unsigned)j;
-	for (size_t i = 1; i <= la; i++) {
-		unsigned row_min;
-
-		cur[0] = (unsigned)i;
-		row_min = cur[0];
-		for (size_t j = 1; j <= lb; j++) {
-			unsigned cost = a[i - 1] == b[j - 1] ? 0 : 1;
-			unsigned v = prev[j] + 1;
-
-			if (cur[j - 1] + 1 < v)
-				v = cur[j - 1] + 1;
-			if (prev[j - 1] + cost < v)
-				v = prev[j - 1] + cost;
-			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && prev2[j - 2] + 1 < v)
-				v = prev2[j - 2] + 1;
-			cur[j] = v;
-			if (v < row_min)
-				row_min = v;
-		}
-		if (row_min > limit)
-			return limit + 1;
-		unsigned *t = prev2;
-		prev2 = prev;
-		prev = cur;
-		cur = t;
-	}
-	return prev[lb];
-}
 
 /* Split s at '-' and '|' into at most MAX_WORDS views; false if more. */
 static bool split_words(struct iocb_str s, struct iocb_str *w, size_t *nw)
@@ -202,7 +159,7 @@ static const char *suggest_type(struct iocb_str name)
 		tl = strlen(t->name);
 		if (tl > MAX_SUGGEST_LEN)
 			continue;
-		d = osa_distance(name.ptr, name.len, t->name, tl, best_d - 1);
+		d = iocb_str_distance(name.ptr, name.len, t->name, tl, best_d - 1);
 		if (d < best_d) {
 			best_d = d;
 			best = t->name;

@@ -10,11 +10,9 @@
  * loop only around them. UTF-8 is validated where it occurs.
  */
 #include "json/json.h"
+#include "json/scan.h"
 
 #include <math.h>
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,7 +39,8 @@ void iocb_json_init(struct iocb_json_parser *p, const char *buf, size_t len, uns
 	p->multi = multi;
 }
 
-static int fail(struct iocb_json_parser *p, struct iocb_err *err, size_t at, const char *what)
+/* Errors are rare: keep them out of the hot paths' instruction stream. */
+__attribute__((noinline, cold)) static int fail(struct iocb_json_parser *p, struct iocb_err *err, size_t at, const char *what)
 {
 	p->state = 0xff; /* poison: further calls keep failing */
 	return iocb_err_set(err, IOCB_EPARSE, "byte %zu: %s", at, what);
@@ -49,12 +48,7 @@ static int fail(struct iocb_json_parser *p, struct iocb_err *err, size_t at, con
 
 static inline void skip_ws(struct iocb_json_parser *p)
 {
-	const char *b = p->buf;
-	size_t i = p->pos, n = p->len;
-
-	while (i < n && (b[i] == ' ' || b[i] == '\n' || b[i] == '\r' || b[i] == '\t'))
-		i++;
-	p->pos = i;
+	p->pos = iocb_json_lex_ws(p->buf, p->pos, p->len);
 }
 
 static inline bool top_is_obj(const struct iocb_json_parser *p)
@@ -63,14 +57,20 @@ static inline bool top_is_obj(const struct iocb_json_parser *p)
 	return (p->stack[d >> 3] >> (d & 7)) & 1;
 }
 
+const char iocb_json__depth_msg[] = "nesting too deep";
+
+__attribute__((noinline, cold)) static int depth_fail(struct iocb_json_parser *p, struct iocb_err *err, size_t at)
+{
+	p->state = 0xff;
+	return iocb_err_set(err, IOCB_ELIMIT, "byte %zu: nesting deeper than %u", at, p->max_depth);
+}
+
 static inline int push(struct iocb_json_parser *p, bool obj, struct iocb_err *err)
 {
 	unsigned d = p->depth;
 
-	if (d >= p->max_depth) {
-		p->state = 0xff;
-		return iocb_err_set(err, IOCB_ELIMIT, "byte %zu: nesting deeper than %u", p->pos, p->max_depth);
-	}
+	if (d >= p->max_depth)
+		return depth_fail(p, err, p->pos);
 	if (obj)
 		p->stack[d >> 3] |= (uint8_t)(1u << (d & 7));
 	else
@@ -79,182 +79,40 @@ static inline int push(struct iocb_json_parser *p, bool obj, struct iocb_err *er
 	return IOCB_OK;
 }
 
-/* Length of a valid UTF-8 sequence starting at s[0] (a byte >= 0x80), 0 if invalid. */
-static size_t utf8_seq(const unsigned char *s, size_t avail)
+#define hexval iocb_json__hexval
+#define utf8_seq iocb_json__utf8_seq
+
+static inline __attribute__((always_inline)) int scan_string(struct iocb_json_parser *p, struct iocb_json_tok *tok,
+							      struct iocb_err *err)
 {
-	unsigned char c = s[0];
+	struct iocb_json_lexerr le;
+	size_t end;
+	bool escaped;
 
-	if (c >= 0xc2 && c <= 0xdf) {
-		if (avail < 2 || (s[1] & 0xc0) != 0x80)
-			return 0;
-		return 2;
-	}
-	if (c >= 0xe0 && c <= 0xef) {
-		if (avail < 3 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80)
-			return 0;
-		if (c == 0xe0 && s[1] < 0xa0)
-			return 0; /* overlong */
-		if (c == 0xed && s[1] >= 0xa0)
-			return 0; /* UTF-16 surrogate */
-		return 3;
-	}
-	if (c >= 0xf0 && c <= 0xf4) {
-		if (avail < 4 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 || (s[3] & 0xc0) != 0x80)
-			return 0;
-		if (c == 0xf0 && s[1] < 0x90)
-			return 0; /* overlong */
-		if (c == 0xf4 && s[1] >= 0x90)
-			return 0; /* > U+10FFFF */
-		return 4;
-	}
-	return 0;
-}
-
-static inline int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c |= 0x20;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-#define ONES 0x0101010101010101ULL
-#define HIGHS 0x8080808080808080ULL
-
-/* Non-zero if any byte of x is zero. */
-static inline uint64_t has_zero(uint64_t x)
-{
-	return (x - ONES) & ~x & HIGHS;
-}
-
-/*
- * Scan a string whose opening quote is at p->pos. On success the token holds
- * the raw contents and p->pos is past the closing quote.
- */
-static int scan_string(struct iocb_json_parser *p, struct iocb_json_tok *tok, struct iocb_err *err)
-{
-	const unsigned char *b = (const unsigned char *)p->buf;
-	size_t start = p->pos + 1, i = start, n = p->len;
-	bool escaped = false;
-
-	for (;;) {
-		/* Fast path: skip plain bytes 16 (SSE2) or 8 (SWAR) at a time and
-		 * land exactly on the first byte that needs attention. */
-#ifdef __SSE2__
-		const __m128i q = _mm_set1_epi8('"'), bsl = _mm_set1_epi8('\\'), sp = _mm_set1_epi8(0x1f);
-		while (i + 16 <= n) {
-			__m128i x = _mm_loadu_si128((const __m128i *)(b + i));
-			/* bytes <= 0x1f (signed compare also flags >= 0x80, which we want too) */
-			__m128i ctl = _mm_cmpgt_epi8(_mm_add_epi8(sp, _mm_set1_epi8(1)), x);
-			__m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, q), _mm_cmpeq_epi8(x, bsl)), ctl);
-			unsigned mask = (unsigned)_mm_movemask_epi8(m);
-			if (mask) {
-				i += (size_t)__builtin_ctz(mask);
-				goto special;
-			}
-			i += 16;
-		}
-#endif
-		while (i + 8 <= n) {
-			uint64_t x;
-			memcpy(&x, b + i, 8);
-			uint64_t special = has_zero(x ^ (ONES * '"')) | has_zero(x ^ (ONES * '\\')) |
-					   ((x - ONES * 0x20) & ~x & HIGHS) | (x & HIGHS);
-			if (special) {
-				/* The lowest flagged byte is exact (borrows only propagate upwards). */
-				i += (size_t)__builtin_ctzll(special) / 8;
-				goto special;
-			}
-			i += 8;
-		}
-		while (i < n && b[i] >= 0x20 && b[i] < 0x80 && b[i] != '"' && b[i] != '\\')
-			i++;
-special:
-		if (i >= n)
-			return fail(p, err, p->pos, "unterminated string");
-		unsigned char c = b[i];
-		if (c == '"')
-			break;
-		if (c == '\\') {
-			escaped = true;
-			if (i + 1 >= n)
-				return fail(p, err, i, "unterminated string");
-			switch (b[i + 1]) {
-			case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
-				i += 2;
-				break;
-			case 'u':
-				if (i + 6 > n || hexval(b[i + 2]) < 0 || hexval(b[i + 3]) < 0 || hexval(b[i + 4]) < 0 ||
-				    hexval(b[i + 5]) < 0)
-					return fail(p, err, i, "bad \\u escape");
-				i += 6;
-				break;
-			default:
-				return fail(p, err, i, "bad escape in string");
-			}
-			continue;
-		}
-		if (c < 0x20)
-			return fail(p, err, i, "control character in string");
-		if (c >= 0x80) {
-			size_t k = utf8_seq(b + i, n - i);
-			if (!k)
-				return fail(p, err, i, "invalid UTF-8 in string");
-			i += k;
-			continue;
-		}
-		i++;
-	}
-	tok->s.ptr = p->buf + start;
-	tok->s.len = i - start;
+	if (iocb_json_lex_str(p->buf, p->pos, p->len, &end, &escaped, &le) < 0)
+		return fail(p, err, le.at, le.what);
+	tok->s.ptr = p->buf + p->pos + 1;
+	tok->s.len = end - p->pos - 2;
 	tok->escaped = escaped;
-	p->pos = i + 1;
+	p->pos = end;
 	return IOCB_OK;
 }
 
 static int scan_number(struct iocb_json_parser *p, struct iocb_json_tok *tok, struct iocb_err *err)
 {
-	const char *b = p->buf;
-	size_t i = p->pos, n = p->len, start = i;
+	struct iocb_json_lexerr le;
+	size_t end;
 
-	if (i < n && b[i] == '-')
-		i++;
-	if (i >= n)
-		return fail(p, err, start, "bad number");
-	if (b[i] == '0') {
-		i++;
-	} else if (b[i] >= '1' && b[i] <= '9') {
-		while (i < n && b[i] >= '0' && b[i] <= '9')
-			i++;
-	} else {
-		return fail(p, err, start, "bad number");
-	}
-	if (i < n && b[i] == '.') {
-		i++;
-		if (i >= n || b[i] < '0' || b[i] > '9')
-			return fail(p, err, start, "bad number");
-		while (i < n && b[i] >= '0' && b[i] <= '9')
-			i++;
-	}
-	if (i < n && (b[i] == 'e' || b[i] == 'E')) {
-		i++;
-		if (i < n && (b[i] == '+' || b[i] == '-'))
-			i++;
-		if (i >= n || b[i] < '0' || b[i] > '9')
-			return fail(p, err, start, "bad number");
-		while (i < n && b[i] >= '0' && b[i] <= '9')
-			i++;
-	}
+	if (iocb_json_lex_num(p->buf, p->pos, p->len, &end, &le) < 0)
+		return fail(p, err, le.at, le.what);
 	tok->type = IOCB_JSON_NUM;
-	tok->s.ptr = b + start;
-	tok->s.len = i - start;
-	p->pos = i;
+	tok->s.ptr = p->buf + p->pos;
+	tok->s.len = end - p->pos;
+	p->pos = end;
 	return IOCB_OK;
 }
 
-static int scan_value(struct iocb_json_parser *p, struct iocb_json_tok *tok, struct iocb_err *err)
+static inline __attribute__((always_inline)) int scan_value(struct iocb_json_parser *p, struct iocb_json_tok *tok, struct iocb_err *err)
 {
 	size_t i = p->pos;
 	int rc;
@@ -316,7 +174,7 @@ static int scan_value(struct iocb_json_parser *p, struct iocb_json_tok *tok, str
 	return IOCB_OK;
 }
 
-static int scan_key(struct iocb_json_parser *p, struct iocb_json_tok *tok, struct iocb_err *err)
+static inline __attribute__((always_inline)) int scan_key(struct iocb_json_parser *p, struct iocb_json_tok *tok, struct iocb_err *err)
 {
 	int rc;
 
@@ -336,7 +194,7 @@ static int scan_key(struct iocb_json_parser *p, struct iocb_json_tok *tok, struc
 	return IOCB_OK;
 }
 
-static int close_container(struct iocb_json_parser *p, struct iocb_json_tok *tok, bool obj)
+static inline __attribute__((always_inline)) int close_container(struct iocb_json_parser *p, struct iocb_json_tok *tok, bool obj)
 {
 	tok->type = obj ? IOCB_JSON_OBJ_END : IOCB_JSON_ARR_END;
 	tok->offset = p->pos;
@@ -401,19 +259,120 @@ int iocb_json_next(struct iocb_json_parser *p, struct iocb_json_tok *tok, struct
 
 int iocb_json_skip(struct iocb_json_parser *p, const struct iocb_json_tok *tok, struct iocb_err *err)
 {
-	struct iocb_json_tok t;
-	unsigned target;
-	int rc;
+	struct iocb_json_lexerr le;
+	size_t end;
 
 	if (tok->type != IOCB_JSON_OBJ && tok->type != IOCB_JSON_ARR)
 		return IOCB_OK;
-	target = p->depth - 1;
-	while (p->depth > target) {
-		rc = iocb_json_next(p, &t, err);
-		if (rc < 0)
-			return rc == IOCB_EEND ? fail(p, err, p->pos, "unexpected end of input") : rc;
-	}
+	/* The container is open (depth counted): skip its rest without tokens. */
+	if (iocb_json_lex_skip_rest(p->buf, p->pos, p->len, tok->type == IOCB_JSON_OBJ, p->max_depth - p->depth, &end,
+				    &le) < 0)
+		return le.what == iocb_json__depth_msg ? depth_fail(p, err, le.at) : fail(p, err, le.at, le.what);
+	p->pos = end;
+	p->depth--;
+	p->state = ST_AFTER;
 	return IOCB_OK;
+}
+
+int iocb_json_lex_skip_rest(const char *b, size_t i, size_t n, bool obj, unsigned depth_left, size_t *end,
+			    struct iocb_json_lexerr *e)
+{
+	enum { W_FIRST, W_KEY, W_VALUE, W_AFTER } want = W_FIRST;
+	/* One bit per open container (1 = object); level 0 is the one we start in. */
+	uint8_t stack[IOCB_JSON_MAX_DEPTH_LIMIT / 8 + 1];
+	unsigned d = 0;
+	size_t j;
+	bool escaped;
+
+	stack[0] = obj ? 1 : 0;
+	for (;;) {
+		bool in_obj = (stack[d >> 3] >> (d & 7)) & 1;
+
+		i = iocb_json_lex_ws(b, i, n);
+		switch (want) {
+		case W_FIRST:
+			if (i < n && b[i] == (in_obj ? '}' : ']'))
+				goto close;
+			want = in_obj ? W_KEY : W_VALUE;
+			continue;
+		case W_KEY:
+			if (i >= n)
+				return iocb_json__fail(e, i, "unexpected end of input, expected a key");
+			if (b[i] != '"')
+				return iocb_json__fail(e, i, "expected a string key");
+			if (iocb_json_lex_str(b, i, n, &j, &escaped, e) < 0)
+				return -1;
+			i = iocb_json_lex_ws(b, j, n);
+			if (i >= n || b[i] != ':')
+				return iocb_json__fail(e, i, "expected ':' after key");
+			i++;
+			want = W_VALUE;
+			continue;
+		case W_VALUE:
+			if (i >= n)
+				return iocb_json__fail(e, i, "unexpected end of input, expected a value");
+			if (b[i] == '{' || b[i] == '[') {
+				if (d + 1 > depth_left || d + 1 >= IOCB_JSON_MAX_DEPTH_LIMIT)
+					return iocb_json__fail(e, i, iocb_json__depth_msg);
+				d++;
+				if (b[i] == '{')
+					stack[d >> 3] |= (uint8_t)(1u << (d & 7));
+				else
+					stack[d >> 3] &= (uint8_t)~(1u << (d & 7));
+				i++;
+				want = W_FIRST;
+				continue;
+			}
+			if (iocb_json_lex_skip(b, i, n, 0, &j, e) < 0)
+				return -1;
+			i = j;
+			want = W_AFTER;
+			continue;
+		case W_AFTER:
+			if (i >= n)
+				return iocb_json__fail(e, i, "unexpected end of input");
+			if (b[i] == ',') {
+				i++;
+				want = in_obj ? W_KEY : W_VALUE;
+				continue;
+			}
+			if (b[i] != (in_obj ? '}' : ']'))
+				return iocb_json__fail(e, i, in_obj ? "expected ',' or '}'" : "expected ',' or ']'");
+			goto close;
+		}
+		continue;
+close:
+		if (d == 0) {
+			*end = i + 1;
+			return 0;
+		}
+		d--;
+		i++;
+		want = W_AFTER;
+	}
+}
+
+int iocb_json_lex_skip(const char *b, size_t i, size_t n, unsigned depth_left, size_t *end, struct iocb_json_lexerr *e)
+{
+	bool escaped;
+
+	if (i >= n)
+		return iocb_json__fail(e, i, "unexpected end of input, expected a value");
+	switch (b[i]) {
+	case '{':
+	case '[':
+		if (depth_left == 0)
+			return iocb_json__fail(e, i, iocb_json__depth_msg);
+		return iocb_json_lex_skip_rest(b, i + 1, n, b[i] == '{', depth_left - 1, end, e);
+	case '"':
+		return iocb_json_lex_str(b, i, n, end, &escaped, e);
+	case 't':
+	case 'f':
+	case 'n':
+		return iocb_json_lex_lit(b, i, n, end, e);
+	default:
+		return iocb_json_lex_num(b, i, n, end, e);
+	}
 }
 
 int iocb_json_skip_value(struct iocb_json_parser *p, struct iocb_err *err)

@@ -28,8 +28,8 @@ for c in load lookup check-config config; do check "$c --help" 0 "$bin" $c --hel
 check "unknown command" 2 "$bin" frobnicate
 
 check "load examples" 0 "$bin" load "${intel[@]}"
-has "load summary" "$work/out" "^loaded 25 indicator attributes from 2 input"
-has "load per type" "$work/out" "ip-dst  *5"
+has "load summary" "$work/out" "^loaded 36 indicator attributes from 2 input"
+has "load per type" "$work/out" "ip-dst  *6"
 has "load skip reason" "$work/out" "invalid_value  *1"
 has "load skip location" "$work/out" "attribute 9423e101-c685-5fdc-b58f-5aa0adf254f4: ip-dst value"
 

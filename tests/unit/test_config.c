@@ -155,6 +155,21 @@ static void assert_config_equal(const struct iocb_config *a, const struct iocb_c
 	assert_true(strv_eq(a->intel, a->nintel, b->intel, b->nintel));
 	assert_true(str_eq(a->log.level, b->log.level));
 	assert_true(str_eq(a->log.debug, b->log.debug));
+	assert_true(str_eq(a->enrich.preset, b->enrich.preset));
+	assert_int_equal(a->enrich.nfields, b->enrich.nfields);
+	for (size_t i = 0; i < a->enrich.nfields; i++) {
+		assert_string_equal(a->enrich.fields[i].key, b->enrich.fields[i].key);
+		assert_string_equal(a->enrich.fields[i].value, b->enrich.fields[i].value);
+	}
+	assert_true(str_eq(a->enrich.on_miss, b->enrich.on_miss));
+	assert_true(str_eq(a->enrich.match_type, b->enrich.match_type));
+	assert_true(str_eq(a->enrich.provider, b->enrich.provider));
+	assert_int_equal(a->enrich.parent_domains, b->enrich.parent_domains);
+	assert_int_equal(a->enrich.max_line, b->enrich.max_line);
+	assert_int_equal(a->enrich.max_hits, b->enrich.max_hits);
+	assert_int_equal(a->enrich.threads, b->enrich.threads);
+	assert_true(str_eq(a->enrich.reject_file, b->enrich.reject_file));
+	assert_int_equal(a->enrich.hits_only, b->enrich.hits_only);
 }
 
 static void assert_roundtrip(const struct iocb_config *c, bool with_key)
@@ -179,6 +194,34 @@ static bool has_warning(const struct iocb_config *c, const char *text)
 }
 
 /* ---- loading ------------------------------------------------------------------- */
+
+/* Expected scalar values of the enrich section. */
+struct enrich_want {
+	const char *preset, *on_miss, *match_type, *provider, *reject_file;
+	bool parent_domains, hits_only;
+	uint64_t max_line;
+	unsigned max_hits, threads;
+	size_t nfields;
+};
+
+static const struct enrich_want enrich_defaults = {
+	"auto", "pass", "indicator_match_rule", "misp", NULL, false, false, 1048576, 32, 1, 0,
+};
+
+static void check_enrich(const struct iocb_config *c, const struct enrich_want *w)
+{
+	assert_true(str_eq(c->enrich.preset, w->preset));
+	assert_true(str_eq(c->enrich.on_miss, w->on_miss));
+	assert_true(str_eq(c->enrich.match_type, w->match_type));
+	assert_true(str_eq(c->enrich.provider, w->provider));
+	assert_true(str_eq(c->enrich.reject_file, w->reject_file));
+	assert_int_equal(c->enrich.parent_domains, w->parent_domains);
+	assert_int_equal(c->enrich.hits_only, w->hits_only);
+	assert_int_equal(c->enrich.max_line, w->max_line);
+	assert_int_equal(c->enrich.max_hits, w->max_hits);
+	assert_int_equal(c->enrich.threads, w->threads);
+	assert_int_equal(c->enrich.nfields, w->nfields);
+}
 
 static void check_defaults(const struct iocb_config *c)
 {
@@ -205,6 +248,7 @@ static void check_defaults(const struct iocb_config *c)
 	assert_int_equal(c->nintel, 0);
 	assert_string_equal(c->log.level, "warn");
 	assert_null(c->log.debug);
+	check_enrich(c, &enrich_defaults);
 	assert_int_equal(c->nwarnings, 0);
 }
 
@@ -421,6 +465,65 @@ static void test_values(void **state)
 	iocb_config_free(c);
 }
 
+static void test_enrich_section(void **state)
+{
+	struct iocb_config *c;
+	char *d;
+
+	(void)state;
+	c = load_ok("enrich:\n"
+		    "  preset: zeek\n"
+		    "  fields:\n"
+		    "    http.uri: uri,host=http.host\n"
+		    "    \"event.key\": hash\n"
+		    "    id.resp_h: none\n"
+		    "  on_miss: mark\n"
+		    "  match_type: misp_match\n"
+		    "  provider: CIRCL\n"
+		    "  parent_domains: yes\n"
+		    "  max_line: 64KiB\n"
+		    "  max_hits: 4096\n"
+		    "  threads: 8\n"
+		    "  reject_file: /var/log/rejects.json\n"
+		    "  hits_only: true\n");
+	check_enrich(c, &(struct enrich_want){"zeek", "mark", "misp_match", "CIRCL", "/var/log/rejects.json", true,
+					       true, 65536, 4096, 8, 3});
+	/* Kept in file order: later entries override earlier ones when the map is built. */
+	assert_string_equal(c->enrich.fields[0].key, "http.uri");
+	assert_string_equal(c->enrich.fields[0].value, "uri,host=http.host");
+	assert_string_equal(c->enrich.fields[2].key, "id.resp_h");
+	assert_string_equal(c->enrich.fields[2].value, "none");
+	/* Field specs are not credentials: a path containing "key" is dumped as written. */
+	d = dump_str(c);
+	assert_non_null(strstr(d, "\"event.key\": \"hash\""));
+	assert_null(strstr(d, "***"));
+	free(d);
+	assert_roundtrip(c, true);
+	iocb_config_free(c);
+
+	/* Bounds are inclusive; a null reject_file and fields are the defaults. */
+	c = load_ok("enrich: {max_line: 1KiB, max_hits: 1, threads: 64, reject_file: ~, fields: ~}\n");
+	check_enrich(c, &(struct enrich_want){"auto", "pass", "indicator_match_rule", "misp", NULL, false, false, 1024,
+					       1, 64, 0});
+	assert_roundtrip(c, true);
+	iocb_config_free(c);
+
+	/* The size parser the command line shares with the file. */
+	{
+		uint64_t v = 0;
+
+		assert_true(iocb_config_parse_size("1MiB", &v));
+		assert_int_equal(v, 1048576);
+		assert_true(iocb_config_parse_size("4096", &v));
+		assert_int_equal(v, 4096);
+		assert_false(iocb_config_parse_size("1MB", &v));
+		assert_false(iocb_config_parse_size("", &v));
+		assert_false(iocb_config_parse_size("-1", &v));
+		assert_false(iocb_config_parse_size("99999999999TiB", &v));
+		assert_false(iocb_config_parse_size(NULL, &v));
+	}
+}
+
 /* ---- errors ---------------------------------------------------------------------- */
 
 struct bad_case {
@@ -435,9 +538,9 @@ static const struct bad_case bad_cases[] = {
 	{"misp:\n  zmq:\n    host: localhost\n    prot: 50000\n",
 	 "t.yaml:4:5: misp.zmq: unknown key 'prot' (expected one of: host, port)"},
 	{"mips:\n  zmq: {}\n",
-	 "t.yaml:1:1: unknown key 'mips' (expected one of: misp, plugins, store, intel, logging)"},
+	 "t.yaml:1:1: unknown key 'mips' (expected one of: misp, plugins, store, intel, logging, enrich)"},
 	{"backbones:\n  inmem:\n",
-	 "t.yaml:1:1: unknown key 'backbones' (expected one of: misp, plugins, store, intel, logging)"},
+	 "t.yaml:1:1: unknown key 'backbones' (expected one of: misp, plugins, store, intel, logging, enrich)"},
 	{"plugins:\n  apps:\n    mips:\n      zmq: {}\n",
 	 "t.yaml:3:5: plugins.apps: unknown key 'mips' (expected one of: misp, zeek, zmq, zmq-app, cif3, "
 	 "vast, suricata)"},
@@ -476,6 +579,25 @@ static const struct bad_case bad_cases[] = {
 	{"logging:\n  level: verbose\n", "t.yaml:2:10: logging.level: 'verbose' is not one of: error, warn, info, debug"},
 	{"intel: file.json\n", "t.yaml:1:8: intel: expected a list (write [x] for a single entry), got 'file.json'"},
 	{"misp: [1]\n", "t.yaml:1:7: misp: expected a map, got a list"},
+	/* enrich */
+	{"enrich:\n  preset: elastic\n",
+	 "t.yaml:2:11: enrich.preset: 'elastic' is not one of: ecs, suricata, zeek, auto, none"},
+	{"enrich:\n  on_miss: drop\n", "t.yaml:2:12: enrich.on_miss: 'drop' is not one of: pass, mark"},
+	{"enrich:\n  max_hits: 0\n", "t.yaml:2:13: enrich.max_hits: 0 is out of range 1..4096"},
+	{"enrich:\n  max_hits: 2.5\n", "t.yaml:2:13: enrich.max_hits: expected an integer, got '2.5'"},
+	{"enrich:\n  threads: 65\n", "t.yaml:2:12: enrich.threads: 65 is out of range 1..64"},
+	{"enrich:\n  max_line: 512\n", "t.yaml:2:13: enrich.max_line: 512 is out of range 1024..1073741824 bytes"},
+	{"enrich:\n  max_line: 2GiB\n",
+	 "t.yaml:2:13: enrich.max_line: 2GiB is out of range 1024..1073741824 bytes"},
+	{"enrich:\n  fields: [source.ip]\n", "t.yaml:2:11: enrich.fields: expected a map of properties, got a list"},
+	{"enrich:\n  fields:\n    source.ip: {kind: ip}\n",
+	 "t.yaml:3:16: enrich.fields: 'source.ip' needs a scalar value, got a map"},
+	{"enrich:\n  match_type: \"\"\n",
+	 "t.yaml:2:15: enrich.match_type: '' must be 1 to 256 characters long"},
+	{"enrich:\n  hits_only: 1\n", "t.yaml:2:14: enrich.hits_only: expected true or false, got '1'"},
+	{"enrich:\n  threds: 2\n",
+	 "t.yaml:2:3: enrich: unknown key 'threds' (expected one of: preset, fields, on_miss, match_type, provider, "
+	 "parent_domains, max_line, max_hits, threads, reject_file, hits_only)"},
 	{"- a\n- b\n", "t.yaml:1:1: the top level must be a map of sections, got a list"},
 	{"hello\n", "t.yaml:1:1: the top level must be a map of sections, got a scalar"},
 	/* ZMQ + Kafka, sections twice */
@@ -741,6 +863,9 @@ static void test_docs_current(void **state)
 	/* Every key of the reference appears in the generated text. */
 	assert_non_null(strstr(gen, "| `filter_org_field` |"));
 	assert_non_null(strstr(gen, "## `misp.api`"));
+	assert_non_null(strstr(gen, "## `enrich`"));
+	assert_non_null(strstr(gen, "| `max_line` | size | `1MiB` | 1KiB to 1GiB |"));
+	assert_non_null(strstr(gen, "| `map_size` | size | `8GiB` | 1MiB to 16TiB |"));
 	free(doc);
 	free(gen);
 }
@@ -754,6 +879,7 @@ int main(void)
 		cmocka_unit_test(test_kafka),
 		cmocka_unit_test(test_orgs_int_or_string),
 		cmocka_unit_test(test_values),
+		cmocka_unit_test(test_enrich_section),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_secret_literal),

@@ -1,0 +1,256 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The enrich engine through enrich.h: field-map specs and their errors, and
+ * the scanner's edge cases (flat vs nested paths, escaped keys, arrays,
+ * duplicate threat/misp keys, nesting caps, rejects). Whole-output cases
+ * live in tests/golden/enrich/; these check what is easier to state here.
+ */
+#include "enrich/enrich.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ingest/ingest.h"
+#include "json/json.h"
+
+static const char intel[] =
+	"{\"response\":{\"Attribute\":["
+	"{\"id\":\"1\",\"event_id\":\"7\",\"uuid\":\"11111111-1111-4111-8111-111111111111\",\"type\":\"ip-dst\","
+	"\"category\":\"Network activity\",\"value\":\"203.0.113.7\",\"to_ids\":true,\"timestamp\":\"1700000000\","
+	"\"Event\":{\"id\":\"7\",\"uuid\":\"77777777-7777-4777-8777-777777777777\",\"info\":\"t\",\"orgc_id\":\"1\"}},"
+	"{\"id\":\"2\",\"event_id\":\"7\",\"uuid\":\"22222222-2222-4222-8222-222222222222\",\"type\":\"domain\","
+	"\"category\":\"Network activity\",\"value\":\"evil.example\",\"to_ids\":true,\"timestamp\":\"1700000000\","
+	"\"Event\":{\"id\":\"7\",\"uuid\":\"77777777-7777-4777-8777-777777777777\",\"info\":\"t\",\"orgc_id\":\"1\"}},"
+	"{\"id\":\"3\",\"event_id\":\"7\",\"uuid\":\"33333333-3333-4333-8333-333333333333\",\"type\":\"ip-dst|port\","
+	"\"category\":\"Network activity\",\"value\":\"198.51.100.9|8080\",\"to_ids\":true,\"timestamp\":\"1700000000\","
+	"\"Event\":{\"id\":\"7\",\"uuid\":\"77777777-7777-4777-8777-777777777777\",\"info\":\"t\",\"orgc_id\":\"1\"}}"
+	"]}}";
+
+struct fx {
+	struct iocb_store *store;
+	struct iocb_ingest *ingest;
+	struct iocb_enrich_map *map;
+	struct iocb_enrich_opts opts;
+	struct iocb_enrich *e;
+	struct iocb_buf out;
+};
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	struct iocb_store_opts so;
+	struct iocb_err err = {0};
+
+	iocb_store_opts_default(&so);
+	assert_int_equal(iocb_store_open(&so, &f->store, &err), IOCB_OK);
+	f->ingest = iocb_ingest_new(f->store, NULL, 0);
+	assert_int_equal(iocb_ingest_doc(f->ingest, intel, sizeof(intel) - 1, "intel", &err), IOCB_OK);
+	assert_int_equal(iocb_store_commit(f->store, &err), IOCB_OK);
+	assert_int_equal(iocb_enrich_map_new(IOCB_PRESET_AUTO, NULL, 0, &f->map, &err), IOCB_OK);
+	iocb_enrich_opts_default(&f->opts);
+	f->opts.store = f->store;
+	f->opts.map = f->map;
+	f->opts.occurred = "T";
+	f->opts.max_depth = 8;
+	iocb_store_reader_register();
+	f->e = iocb_enrich_new(&f->opts);
+	assert_non_null(f->e);
+	iocb_buf_init(&f->out, 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	iocb_buf_fini(&f->out);
+	iocb_enrich_free(f->e);
+	iocb_store_reader_unregister();
+	iocb_enrich_map_free(f->map);
+	iocb_ingest_free(f->ingest);
+	iocb_store_free(f->store);
+	free(f);
+	return 0;
+}
+
+/* Enrich one line; returns the verdict, output in f->out. */
+static int run(struct fx *f, const char *line, enum iocb_enrich_reject *why)
+{
+	iocb_buf_reset(&f->out);
+	return iocb_enrich_line(f->e, line, strlen(line), &f->out, why);
+}
+
+static size_t count(const char *hay, const char *needle)
+{
+	size_t n = 0;
+
+	for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
+		n++;
+	return n;
+}
+
+static void test_map_specs(void **state)
+{
+	struct iocb_enrich_map *m = NULL;
+	struct iocb_err err = {0};
+	struct iocb_enrich_field_spec bad_kind[] = {{"x.y", "ipp"}};
+	struct iocb_enrich_field_spec bad_pair[] = {{"x.y", "domain,port=x.p"}};
+	struct iocb_enrich_field_spec bad_path[] = {{"x..y", "ip"}};
+	struct iocb_enrich_field_spec port_alone[] = {{"x.p", "port"}};
+	struct iocb_enrich_field_spec good[] = {{"observer.ip", "ip,port=observer.port"}, {"source.ip", "none"}};
+	struct iocb_enrich_field_info fi;
+	bool saw_observer = false, saw_source = false;
+
+	(void)state;
+	assert_int_equal(iocb_enrich_map_new(IOCB_PRESET_ECS, bad_kind, 1, &m, &err), IOCB_ECONFIG);
+	assert_non_null(strstr(err.msg, "enrich.fields.x.y"));
+	assert_non_null(strstr(err.msg, "did you mean 'ip'"));
+	assert_int_equal(iocb_enrich_map_new(IOCB_PRESET_ECS, bad_pair, 1, &m, &err), IOCB_ECONFIG);
+	assert_non_null(strstr(err.msg, "port= pairs only with kind ip"));
+	assert_int_equal(iocb_enrich_map_new(IOCB_PRESET_ECS, bad_path, 1, &m, &err), IOCB_ECONFIG);
+	assert_int_equal(iocb_enrich_map_new(IOCB_PRESET_ECS, port_alone, 1, &m, &err), IOCB_ECONFIG);
+	assert_null(m);
+	assert_int_equal(iocb_enrich_map_new(IOCB_PRESET_ECS, good, 2, &m, &err), IOCB_OK);
+	for (size_t i = 0; i < iocb_enrich_map_nfields(m); i++) {
+		iocb_enrich_map_field(m, i, &fi);
+		if (strcmp(fi.path, "observer.ip") == 0) {
+			saw_observer = true;
+			assert_int_equal(fi.kind, IOCB_EK_IP);
+			assert_string_equal(fi.pair, "observer.port");
+		}
+		saw_source |= strcmp(fi.path, "source.ip") == 0;
+	}
+	assert_true(saw_observer);
+	assert_false(saw_source);
+	iocb_enrich_map_free(m);
+}
+
+static void test_flat_nested_mixed(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(run(f, "{\"id.resp_h\":\"203.0.113.7\",\"_path\":\"conn\"}", NULL), IOCB_ENRICH_HIT);
+	assert_int_equal(run(f, "{\"id\":{\"resp_h\":\"203.0.113.7\"},\"_path\":\"conn\"}", NULL), IOCB_ENRICH_HIT);
+	assert_non_null(strstr(f->out.ptr, "\"field\":\"id.resp_h\""));
+	assert_int_equal(run(f, "{\"destination\":{\"ip\":\"203.0.113.7\"}}", NULL), IOCB_ENRICH_HIT);
+	assert_int_equal(run(f, "{\"destination.ip\":\"203.0.113.7\"}", NULL), IOCB_ENRICH_HIT);
+	/* An escaped key spells the same path. */
+	assert_int_equal(run(f, "{\"destin\\u0061tion\":{\"ip\":\"203.0.113.7\"}}", NULL), IOCB_ENRICH_HIT);
+	/* Not a mapped path. */
+	assert_int_equal(run(f, "{\"destinationx\":{\"ip\":\"203.0.113.7\"}}", NULL), IOCB_ENRICH_MISS);
+	assert_string_equal(f->out.ptr, "{\"destinationx\":{\"ip\":\"203.0.113.7\"}}");
+}
+
+static void test_arrays_and_escapes(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(run(f, "{\"_path\":\"dns\",\"answers\":[\"1.2.3.4\",\"EVIL.example.\"]}", NULL),
+			 IOCB_ENRICH_HIT);
+	assert_non_null(strstr(f->out.ptr, "\"atomic\":\"EVIL.example.\""));
+	assert_int_equal(run(f, "{\"event_type\":\"dns\",\"dns\":{\"answers\":[{\"rdata\":\"203.0.113.7\"}]}}", NULL),
+			 IOCB_ENRICH_HIT);
+	assert_int_equal(run(f, "{\"event_type\":\"tls\",\"tls\":{\"sni\":\"evil\\u002eexample\"}}", NULL),
+			 IOCB_ENRICH_HIT);
+	assert_non_null(strstr(f->out.ptr, "\"atomic\":\"evil.example\""));
+}
+
+static void test_port_pairing(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(run(f, "{\"src_ip\":\"10.0.0.1\",\"dest_ip\":\"198.51.100.9\",\"dest_port\":8080}", NULL),
+			 IOCB_ENRICH_HIT);
+	assert_int_equal(run(f, "{\"src_ip\":\"10.0.0.1\",\"dest_ip\":\"198.51.100.9\",\"dest_port\":443}", NULL),
+			 IOCB_ENRICH_MISS);
+	/* The port may come before the address, and an event without it still matches. */
+	assert_int_equal(run(f, "{\"dest_port\":\"8080\",\"dest_ip\":\"198.51.100.9\"}", NULL), IOCB_ENRICH_HIT);
+	assert_int_equal(run(f, "{\"dest_ip\":\"198.51.100.9\"}", NULL), IOCB_ENRICH_HIT);
+}
+
+static void test_existing_threat_misp(void **state)
+{
+	struct fx *f = *state;
+	struct iocb_err err = {0};
+
+	assert_int_equal(run(f,
+			     "{\"misp\":{\"hit\":\"none\",\"x\":1},\"destination\":{\"ip\":\"203.0.113.7\"},"
+			     "\"threat\":{\"enrichments\":[{\"old\":1}],\"f\":2},\"threat\":3,\"misp\":[]}",
+			     NULL),
+		  IOCB_ENRICH_HIT);
+	assert_int_equal(iocb_json_validate(f->out.ptr, f->out.len, 0, &err), IOCB_OK);
+	assert_int_equal(count(f->out.ptr, "\"threat\":"), 1);
+	assert_int_equal(count(f->out.ptr, "\"misp\":"), 1);
+	assert_int_equal(count(f->out.ptr, "\"hit\":"), 1);
+	assert_non_null(strstr(f->out.ptr, "\"enrichments\":[{\"old\":1},{\"indicator\""));
+	assert_non_null(strstr(f->out.ptr, "\"x\":1"));
+	assert_non_null(strstr(f->out.ptr, "\"f\":2"));
+	/* An empty object gets members without a leading comma. */
+	assert_int_equal(run(f, "{}", NULL), IOCB_ENRICH_MISS);
+	f->opts.on_miss = IOCB_ON_MISS_MARK;
+	assert_int_equal(run(f, " {} ", NULL), IOCB_ENRICH_MISS);
+	assert_string_equal(f->out.ptr, " {\"misp\":{\"hit\":false}} ");
+	f->opts.on_miss = IOCB_ON_MISS_PASS;
+}
+
+static void test_rejects(void **state)
+{
+	struct fx *f = *state;
+	enum iocb_enrich_reject why;
+	const char *deep = "{\"a\":{\"b\":{\"c\":{\"d\":{\"e\":{\"f\":{\"g\":{\"h\":{\"i\":1}}}}}}}}}";
+
+	assert_int_equal(run(f, "{\"destination\":{\"ip\":\"203.0.113.7\"}", &why), IOCB_ENRICH_REJECT);
+	assert_int_equal(why, IOCB_REJ_TRUNCATED);
+	assert_string_equal(f->out.ptr, "{\"destination\":{\"ip\":\"203.0.113.7\"}");
+	assert_int_equal(run(f, "{\"destination\":{\"ip\":\"203.0.113.7\"}}x", &why), IOCB_ENRICH_REJECT);
+	assert_int_equal(why, IOCB_REJ_NOT_JSON);
+	assert_int_equal(run(f, "{\"destination\":{\"ip\":\"203.0.113.7\",}}", &why), IOCB_ENRICH_REJECT);
+	assert_int_equal(why, IOCB_REJ_NOT_JSON);
+	assert_int_equal(run(f, "{\"s\":\"\xff\",\"destination\":{\"ip\":\"203.0.113.7\"}}", &why), IOCB_ENRICH_REJECT);
+	assert_int_equal(why, IOCB_REJ_NOT_JSON);
+	assert_int_equal(run(f, "[{\"destination\":{\"ip\":\"203.0.113.7\"}}]", &why), IOCB_ENRICH_REJECT);
+	assert_int_equal(why, IOCB_REJ_NOT_OBJECT);
+	assert_int_equal(run(f, deep, &why), IOCB_ENRICH_REJECT); /* max_depth 8 */
+	assert_int_equal(why, IOCB_REJ_NOT_JSON);
+	assert_int_equal(run(f, "   ", &why), IOCB_ENRICH_BLANK);
+	assert_true(iocb_enrich_stats(f->e)->rejected[IOCB_REJ_NOT_JSON] >= 3);
+	assert_non_null(strstr(iocb_enrich_stats(f->e)->first_reject, "byte"));
+}
+
+static void test_block_terminators(void **state)
+{
+	struct fx *f = *state;
+	const char in[] = "{\"a\":1}\n{\"dest_ip\":\"203.0.113.7\"}\r\nnot json\n\n{\"b\":2}";
+	struct iocb_buf rej;
+
+	iocb_buf_init(&rej, 0);
+	iocb_buf_reset(&f->out);
+	assert_int_equal(iocb_enrich_block(f->e, in, sizeof(in) - 1, 1, &f->out, &rej), IOCB_OK);
+	assert_string_equal(rej.ptr, "not json\n");
+	assert_int_equal(strncmp(f->out.ptr, "{\"a\":1}\n{\"dest_ip\":\"203.0.113.7\",\"threat\":", 42), 0);
+	assert_int_equal(count(f->out.ptr, "\n"), 3);
+	assert_non_null(strstr(f->out.ptr, "}}\r\n\n{\"b\":2}"));
+	assert_int_equal(f->out.ptr[f->out.len - 1], '}');
+	iocb_buf_fini(&rej);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_map_specs),
+		cmocka_unit_test_setup_teardown(test_flat_nested_mixed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_arrays_and_escapes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_port_pairing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_existing_threat_misp, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rejects, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_block_terminators, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
