@@ -188,6 +188,8 @@ static inline int iocb_json_lex_num(const char *b, size_t i, size_t n, size_t *e
 {
 	size_t start = i;
 
+	if (i < n && b[i] != '-' && (b[i] < '0' || b[i] > '9'))
+		return iocb_json__fail(e, start, "expected a JSON value");
 	if (i < n && b[i] == '-')
 		i++;
 	if (i >= n)
