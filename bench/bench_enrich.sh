@@ -267,7 +267,7 @@ run_iocbus() {
 	fi
 	cp "$tmp/stats.txt" "$out/enrich-stats-$name.txt"
 	echo "$round $name $(elapsed "$t0" "$t1") $(stats_rate "$tmp/stats.txt")" >> "$runs"
-	[ "$round" = 0 ] && echo "$name: ${cmd[*]}" >> "$out/enrich-commands.txt"
+	[ "$round" = 1 ] && echo "$name: ${cmd[*]}" >> "$out/enrich-commands.txt"
 	return 0
 }
 
@@ -293,7 +293,7 @@ run_jq() {
 	timeout 1800 "${PIN[@]}" jq -c --slurpfile t "$table" "$JQ_FILTER" "$input" > "$output"
 	t1=$(now)
 	echo "$round $name $(elapsed "$t0" "$t1") -" >> "$runs"
-	if [ "$round" = 0 ]; then
+	if [ "$round" = 1 ] && [ "$name" = jq ]; then
 		echo "$name: ${PIN[*]} jq -c --slurpfile t $table -f FILTER $input   (FILTER: see bench_enrich.sh)" \
 			>> "$out/enrich-commands.txt"
 	fi
@@ -380,7 +380,9 @@ if [ "$VERIFY" = 1 ]; then
 			same=NO
 		fi
 		echo "iocbus ECS: $EVENTS lines in; 1 thread: $n1 lines out, $h1 enriched; 2 threads: $n2 lines out, $h2 enriched; misses identical and in order: $same; generator put an indicator value in $(hits_of "$ecs")" >> "$checks"
-		[ "$n1" = "$EVENTS" ] && [ "$n2" = "$EVENTS" ] || die "iocbus ECS: line counts differ from the input ($n1, $n2)"
+		if [ "$n1" != "$EVENTS" ] || [ "$n2" != "$EVENTS" ]; then
+			die "iocbus ECS: line counts differ from the input ($n1, $n2)"
+		fi
 		[ "$same" = yes ] || die "iocbus ECS: unenriched lines differ between 1 and 2 threads"
 		rm -f "$tmp/o2.json"
 		# every line that was not enriched is the input line, byte for byte
@@ -567,6 +569,7 @@ END {
 	echo
 	echo "## Commands"
 	echo
+	# shellcheck disable=SC2016 # literal backquotes (Markdown code)
 	sed 's/^/- `/; s/$/`/' "$out/enrich-commands.txt"
 	echo
 	echo "Raw runs (round contender wall_s phase_events_per_s): \`$runs\`"

@@ -13,7 +13,7 @@ a field of its kind: IPs in destination.ip / dest_ip (ip-src values in the
 source address of an inbound connection), domains and hostnames in
 destination.domain, dns.question.name, tls.client.server_name / dns.rrname,
 http.hostname, tls.sni; URLs in url.full + url.original / http.hostname +
-http.url; hashes in file.hash.<md5|sha1|sha256> / fileinfo.<md5|sha1|sha256>.
+http.url (EVE: http:// URLs only, as Suricata sees no https URLs); hashes in file.hash.<md5|sha1|sha256> / fileinfo.<md5|sha1|sha256>.
 Every other value is drawn from pools that cannot match the generated intel:
 internal addresses are 10/8 (gen_misp.py never generates 10/8 addresses or
 CIDRs), external ones are checked against every IP and CIDR in --values,
@@ -493,6 +493,10 @@ def main(argv):
     t1 = time.monotonic()
     G_POOLS = build_pools(a.seed, intel)
     G_HITS = intel.hits
+    if a.format == "eve":
+        # Suricata sees a URL only in plain HTTP (http.hostname + http.url):
+        # an https:// URL indicator cannot appear in EVE, so EVE hits use the others.
+        G_HITS = [h for h in intel.hits if h[0] != "url" or h[1].startswith("http://")]
     nvalues = len(intel.values)
     intel.values = None  # (the jq table and indicators are written)
     # Generation makes no reference cycles: without the collector, a million
@@ -549,7 +553,7 @@ def main(argv):
         print("gen_events: %d %s events (%d with an indicator value, %.2f%%), %.1f MB, %.0f bytes/line%s; "
               "%d intel values, %d hit candidates; %.1f s (intel %.1f s, pools %.1f s, lines %.1f s = %.0f k lines/s)"
               % (a.events, a.format, nhit, 100.0 * nhit / max(a.events, 1), nbytes / 1e6, nbytes / max(a.events, 1),
-                 " + sentinel" if a.sentinel else "", nvalues, len(intel.hits), t3 - t0, t1 - t0,
+                 " + sentinel" if a.sentinel else "", nvalues, len(G_HITS), t3 - t0, t1 - t0,
                  t2 - t1, t3 - t2, a.events / max(t3 - t2, 1e-9) / 1e3), file=sys.stderr)
     return 0
 

