@@ -99,7 +99,6 @@ struct iocb_enrich {
 	char *norm;                     /* normalised / composed lookup key */
 	char *hostbuf;                  /* decoded pair host */
 	struct iocb_store_hit tmp[TMP_HITS];
-	bool prefetching;               /* match pass 1: lookups only prefetch */
 	struct mhit *hits;
 	size_t nhits;
 	struct iocb_buf atom;
@@ -689,10 +688,6 @@ static int lookup_str(struct iocb_enrich *e, const struct cand *c, enum iocb_mat
 
 	if (klen == 0)
 		return IOCB_OK;
-	if (e->prefetching) {
-		iocb_store_prefetch(e->o->store, mc, iocb_str_make(key, klen));
-		return IOCB_OK;
-	}
 	e->st.lookups++;
 	n = iocb_store_lookup(e->o->store, mc, iocb_str_make(key, klen), e->tmp, TMP_HITS);
 	return n ? take_hits(e, c, n, filt, atom, atom_len) : IOCB_OK;
@@ -752,10 +747,6 @@ static int lookup_ip_bytes(struct iocb_enrich *e, const struct cand *c, const ui
 	size_t n;
 	int rc;
 
-	if (e->prefetching) {
-		iocb_store_prefetch_ip(e->o->store, addr, v6);
-		return IOCB_OK;
-	}
 	e->st.lookups++;
 	n = iocb_store_lookup_ip(e->o->store, addr, v6, e->tmp, TMP_HITS);
 	rc = n ? take_hits(e, c, n, F_PORT, atom, atom_len) : IOCB_OK;
@@ -1023,28 +1014,14 @@ static int match_line(struct iocb_enrich *e)
 	} else {
 		e->st.by_preset[e->m->preset]++;
 	}
-	/*
-	 * Two passes: the first only prefetches the index slots every lookup
-	 * will read, so that a line's five or ten lookups into a large store
-	 * wait for memory together rather than one after another; the second
-	 * looks up. Normalising twice costs less than one cache miss.
-	 */
-	for (int pass = 0; pass < 2; pass++) {
-		e->prefetching = pass == 0 && e->ncands > 1;
-		if (pass == 0 && !e->prefetching)
+	for (size_t i = 0; i < e->ncands; i++) {
+		const struct cand *c = &e->cands[i];
+		if (e->m->auto_detect && lp != IOCB_PRESET_AUTO && !(e->m->fields[c->field].presets & (1u << lp)))
 			continue;
-		for (size_t i = 0; i < e->ncands; i++) {
-			const struct cand *c = &e->cands[i];
-			if (e->m->auto_detect && lp != IOCB_PRESET_AUTO && !(e->m->fields[c->field].presets & (1u << lp)))
-				continue;
-			rc = match_cand(e, c);
-			if (rc < 0) {
-				e->prefetching = false;
-				return rc;
-			}
-		}
+		rc = match_cand(e, c);
+		if (rc < 0)
+			return rc;
 	}
-	e->prefetching = false;
 	return IOCB_OK;
 }
 

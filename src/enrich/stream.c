@@ -137,12 +137,20 @@ static uint64_t count_nl(const char *p, size_t n)
 	uint64_t c = 0;
 	size_t i = 0;
 
-	/* 16 bytes a step: gcc -O2 leaves the plain byte loop scalar (a fifth of a core at 500 MB/s). */
+	/*
+	 * 16 bytes a step (gcc -O2 leaves the plain byte loop scalar): per-lane
+	 * byte counters, summed with psadbw before they can wrap; no popcount,
+	 * which baseline x86-64 lacks.
+	 */
 #ifdef __SSE2__
-	const __m128i nl = _mm_set1_epi8('\n');
-	for (; i + 16 <= n; i += 16)
-		c += (uint64_t)__builtin_popcount(
-			(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(p + i)), nl)));
+	const __m128i nl = _mm_set1_epi8('\n'), zero = _mm_setzero_si128();
+	while (i + 16 <= n) {
+		__m128i acc = zero;
+		for (unsigned k = 0; k < 255 && i + 16 <= n; k++, i += 16)
+			acc = _mm_sub_epi8(acc, _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(p + i)), nl));
+		__m128i sum = _mm_sad_epu8(acc, zero);
+		c += (uint64_t)_mm_cvtsi128_si64(sum) + (uint64_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(sum, sum));
+	}
 #endif
 	for (; i < n; i++)
 		c += p[i] == '\n';

@@ -141,40 +141,6 @@ size_t iocb_store__lookup_ip(const struct iocb_store *s, const uint8_t *addr, bo
 	return n;
 }
 
-/* Start loading the index slot a lookup of hash h will read first. */
-static void prefetch_slot(const struct iocb_store *s, uint64_t h)
-{
-	const struct store_tab *t = ST_LOAD(&s->vtab);
-
-	__builtin_prefetch(&t->slots[st_home(t, h)]);
-}
-
-void iocb_store_prefetch(const struct iocb_store *s, enum iocb_match_class mc, struct iocb_str value)
-{
-	if (mc <= IOCB_MC_NONE || mc >= IOCB_MC__COUNT || mc == IOCB_MC_IP || mc == IOCB_MC_PORT || value.len == 0)
-		return;
-	prefetch_slot(s, iocb_store__value_hash(mc, value.ptr, value.len, 0, ST_NOPLEN));
-}
-
-void iocb_store_prefetch_ip(const struct iocb_store *s, const uint8_t *addr, bool v6)
-{
-	unsigned __int128 a = iocb_store__ip_to_u128(addr, v6);
-	uint64_t bits[3];
-	uint8_t net[16];
-
-	prefetch_slot(s, iocb_store__value_hash(IOCB_MC_IP, addr, v6 ? 16 : 4, v6, ST_NOPLEN));
-	/* The prefixes iocb_store__lookup_ip() will probe. */
-	iocb_store__cidr_candidates(&s->cidr[v6], v6, a, v6 ? 128 : 32, bits);
-	for (int w = 2; w >= 0; w--) {
-		while (bits[w]) {
-			unsigned plen = (unsigned)w * 64 + 63 - (unsigned)__builtin_clzll(bits[w]);
-			bits[w] &= ~((uint64_t)1 << (plen % 64));
-			iocb_store__u128_to_ip(iocb_store__mask(a, v6, plen), v6, net);
-			prefetch_slot(s, iocb_store__value_hash(IOCB_MC_IP, net, v6 ? 16 : 4, v6, plen));
-		}
-	}
-}
-
 size_t iocb_store_lookup_ip(const struct iocb_store *s, const uint8_t *addr, bool v6, struct iocb_store_hit *out,
 			    size_t max)
 {

@@ -172,16 +172,6 @@ size_t iocb_store_lookup_ip(const struct iocb_store *s, const uint8_t *addr, boo
  */
 size_t iocb_store_lookup_any(const struct iocb_store *s, struct iocb_str raw, struct iocb_store_hit *out, size_t max);
 
-/*
- * Hints for batched lookups: start loading the index memory that a lookup
- * of this normalised value (or exact IP address) will touch first, so that
- * several lookups' cache misses overlap instead of following each other.
- * No effect on results; inside iocb_store_read_lock(). For an address,
- * the slots of the CIDR prefixes that may contain it are prefetched too.
- */
-void iocb_store_prefetch(const struct iocb_store *s, enum iocb_match_class mc, struct iocb_str value);
-void iocb_store_prefetch_ip(const struct iocb_store *s, const uint8_t *addr, bool v6);
-
 /* Find one attribute by uuid (inside the read lock); NULL if absent. */
 const struct iocb_store_attr *iocb_store_get(const struct iocb_store *s, struct iocb_str uuid);
 
