@@ -1,0 +1,927 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+"""A faithful MISP test server (REST + ZeroMQ publisher + test control plane).
+
+Follows ../shared/reference/misp.md (§1 ZeroMQ, §3 REST, §8 checklist) and mirrors
+the messages in ../shared/fixtures/misp/.  See tests/servers/README.md.
+
+Run:  /usr/bin/python3 tests/servers/misp_server.py [--rest-port 0] [--zmq-port 0]
+Prints `READY rest=<port> zmq=<port> key=<default key>` on stdout once listening.
+Exits on SIGTERM/SIGINT, on POST /_control/shutdown, or when stdin reaches EOF
+(unless --no-stdin-watch).
+"""
+import argparse
+import json
+import os
+import queue
+import re
+import signal
+import sys
+import threading
+import time
+import uuid as uuidlib
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit, parse_qs
+
+import zmq
+
+DEFAULT_KEY = "IocbusTestKey000000000000000000000000001"   # 40 chars
+NOPERM_KEY = "IocbusNoSightingKey000000000000000000002"    # 40 chars, no perm_sighting
+assert len(DEFAULT_KEY) == 40 and len(NOPERM_KEY) == 40
+
+AUTH_FAILED = ("Authentication failed. Please make sure you pass the API key of an "
+               "API enabled user along in the Authorization header.")
+NO_PERMISSION = "You do not have permission to use this functionality."
+INVALID_JSON = ("Invalid JSON input. Make sure that the JSON input is a correctly "
+                "formatted JSON string. This request has been blocked to avoid an "
+                "unfiltered request.")
+GET_NO_PARAMS = ("Restsearch queries using GET and no parameters are not allowed. If you "
+                 "have passed parameters via a JSON body, make sure you use POST requests.")
+SIGHTING_FAIL = "Could not add the Sighting. Reason: "
+HEARTBEAT_STATUS = [
+    "And when you're dead I will be still alive.",
+    "And believe me I am still alive.",
+    "I'm doing science and I'm still alive.",
+    "I feel FANTASTIC and I'm still alive.",
+    "While you're dying I'll be still alive.",
+]
+KNOWN_FORMATS = {"json", "csv", "text", "hashes", "cache", "count", "suricata", "snort",
+                 "stix", "stix2", "rpz", "netfilter", "openioc", "yara", "xml", "opendata",
+                 "kunai", "attack-sightings", "yara-json"}
+KEY_RE = re.compile(r"^[a-zA-Z0-9]{40}$")
+FIXTURES = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                         "..", "..", "..", "shared", "fixtures", "misp"))
+
+
+def php_json(obj):
+    """JsonTool::encode: compact, unescaped slashes and unicode (U+2028/9 escaped)."""
+    s = json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+    return s.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+def php_json_escaped(obj):
+    """CakePHP _serialize: compact, `\\/`-escaped slashes."""
+    return json.dumps(obj, separators=(",", ":")).replace("/", "\\/")
+
+
+def php_json_pretty(obj):
+    return json.dumps(obj, indent=4).replace("/", "\\/")
+
+
+def s(v):
+    return None if v is None else str(v)
+
+
+def cake_bool(v):
+    """DboSource::boolean: only 0, "0", false, "", null are false."""
+    if v is None or v is False or v == 0 or v == "" or v == "0":
+        return False
+    if isinstance(v, str) and v.strip().lower() == "exclude":
+        return False
+    return True
+
+
+class Error(Exception):
+    def __init__(self, status, message):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class Misp:
+    """In-memory MISP state. All access under self.lock."""
+
+    def __init__(self, publish):
+        self.lock = threading.RLock()
+        self.publish = publish          # publish(topic, obj)
+        self.orgs = {}                  # id -> org
+        self.keys = {}                  # key -> {org_id, perm_sighting, perm_sync}
+        self.tags = {}                  # name -> tag row
+        self.events = {}                # id -> event
+        self.attrs = {}                 # id -> attribute
+        self.sightings = []
+        self.next = {"org": 1, "event": 1, "attr": 1, "tag": 1, "sighting": 1,
+                     "eventtag": 1}
+        self.add_org("ORGNAME", "db47d0a6-8b78-4bcc-8417-83e8ff66c014")
+        self.add_key(DEFAULT_KEY, "1", True)
+        self.add_key(NOPERM_KEY, "1", False)
+
+    def _id(self, kind):
+        n = self.next[kind]
+        self.next[kind] = n + 1
+        return str(n)
+
+    # ---- orgs, keys, tags -------------------------------------------------
+    def add_org(self, name, uuid=None):
+        for o in self.orgs.values():
+            if o["name"] == name:
+                return o
+        o = {"id": self._id("org"), "name": name, "uuid": uuid or str(uuidlib.uuid4())}
+        self.orgs[o["id"]] = o
+        return o
+
+    def add_key(self, key, org_id="1", perm_sighting=True, perm_sync=False):
+        if not KEY_RE.match(key or ""):
+            raise Error(400, "key must match ^[a-zA-Z0-9]{40}$")
+        self.keys[key] = {"org_id": str(org_id), "perm_sighting": bool(perm_sighting),
+                          "perm_sync": bool(perm_sync)}
+        return {"key": key, **self.keys[key]}
+
+    def tag(self, name, colour=None, exportable=True):
+        t = self.tags.get(name)
+        if t is None:
+            t = {"id": self._id("tag"), "name": name, "colour": colour or "#0088cc",
+                 "exportable": bool(exportable), "org_id": "0", "user_id": "0",
+                 "hide_tag": False, "numerical_value": None,
+                 "is_galaxy": name.startswith("misp-galaxy:"), "is_custom_galaxy": False,
+                 "local_only": False}
+            self.tags[name] = t
+        return t
+
+    @staticmethod
+    def _tagspec(spec):
+        if isinstance(spec, dict):
+            return spec["name"], bool(spec.get("local", False))
+        return spec, False
+
+    # ---- lookups -------------------------------------------------------------
+    def event(self, ref):
+        ref = s(ref)
+        if ref in self.events:
+            return self.events[ref]
+        for e in self.events.values():
+            if e["uuid"] == ref:
+                return e
+        raise Error(404, "Invalid event")
+
+    def attr(self, ref):
+        ref = s(ref)
+        if ref in self.attrs:
+            return self.attrs[ref]
+        for a in self.attrs.values():
+            if a["uuid"] == ref:
+                return a
+        raise Error(404, "Invalid attribute")
+
+    @staticmethod
+    def now_after(old):
+        return str(max(int(time.time()), int(old or 0) + 1))
+
+    # ---- row shapes ----------------------------------------------------------
+    def event_row(self, e):
+        return {"id": e["id"], "org_id": e["org_id"], "date": e["date"], "info": e["info"],
+                "user_id": "1", "uuid": e["uuid"], "published": e["published"],
+                "analysis": e["analysis"], "attribute_count": str(sum(
+                    1 for a in self.attrs.values()
+                    if a["event_id"] == e["id"] and not a["deleted"])),
+                "orgc_id": e["orgc_id"], "timestamp": e["timestamp"],
+                "distribution": e["distribution"], "sharing_group_id": "0",
+                "proposal_email_lock": False, "locked": False,
+                "threat_level_id": e["threat_level_id"],
+                "publish_timestamp": e["publish_timestamp"], "sighting_timestamp": "0",
+                "disable_correlation": False, "extends_uuid": "", "protected": None}
+
+    def orgc(self, e):
+        o = self.orgs[e["orgc_id"]]
+        return {"id": o["id"], "uuid": o["uuid"], "name": o["name"]}
+
+    @staticmethod
+    def attr_row(a):
+        return {"id": a["id"], "event_id": a["event_id"], "object_id": "0",
+                "object_relation": None, "category": a["category"], "type": a["type"],
+                "value1": a["value1"], "value2": a["value2"], "to_ids": a["to_ids"],
+                "uuid": a["uuid"], "timestamp": a["timestamp"], "distribution": "5",
+                "sharing_group_id": "0", "comment": a["comment"], "deleted": a["deleted"],
+                "disable_correlation": False, "first_seen": None, "last_seen": None,
+                "value": a["value"]}
+
+    # ---- ZeroMQ messages -------------------------------------------------------
+    def zmq_attribute(self, a, action, event_published=None):
+        row = self.attr_row(a)
+        if a["tags"]:
+            row["Tag"] = [{"id": self.tags[n]["id"], "name": n,
+                           "colour": self.tags[n]["colour"],
+                           "exportable": self.tags[n]["exportable"], "local": loc}
+                          for n, loc in a["tags"]]
+        row["Sighting"] = []
+        e = self.events[a["event_id"]]
+        ev = {"id": e["id"], "date": e["date"], "info": e["info"], "uuid": e["uuid"],
+              "published": e["published"] if event_published is None else event_published,
+              "analysis": e["analysis"], "threat_level_id": e["threat_level_id"],
+              "org_id": e["org_id"], "orgc_id": e["orgc_id"],
+              "distribution": e["distribution"], "sharing_group_id": "0",
+              "Orgc": self.orgc(e)}
+        self.publish("misp_json_attribute", {"Attribute": row, "Event": ev, "action": action})
+
+    def zmq_event(self, e, action):
+        if action == "delete":
+            self.publish("misp_json_event", {"Event": self.event_row(e), "action": "delete"})
+            return
+        et = [{"id": et_id, "event_id": e["id"], "tag_id": self.tags[n]["id"], "local": loc,
+               "relationship_type": "",
+               "Tag": {k: self.tags[n][k] for k in ("id", "name", "colour", "exportable")}}
+              for n, loc, et_id in e["tags"]]
+        self.publish("misp_json_event", {"Event": self.event_row(e), "Orgc": self.orgc(e),
+                                         "EventTag": et, "action": action})
+
+    def zmq_tag(self, name, action, event_id, attribute_id=None, local=None):
+        t = dict(self.tags[name])
+        if attribute_id is not None:
+            t["attribute_id"] = attribute_id
+        t["event_id"] = event_id
+        if local is not None:
+            t["local"] = local
+        self.publish("misp_json_tag", {"Tag": t, "action": action})
+
+    # ---- control-plane mutations -------------------------------------------------
+    def ctl_event(self, p):
+        orgc = p.get("orgc")
+        orgc_id = self.add_org(orgc)["id"] if orgc else s(p.get("orgc_id", "1"))
+        if orgc_id not in self.orgs:
+            raise Error(400, "unknown orgc_id")
+        ts = s(p.get("timestamp") or int(time.time()))
+        e = {"id": self._id("event"), "uuid": p.get("uuid") or str(uuidlib.uuid4()),
+             "info": p.get("info", "test event"), "org_id": "1", "orgc_id": orgc_id,
+             "date": p.get("date") or time.strftime("%Y-%m-%d", time.gmtime(int(ts))),
+             "published": bool(p.get("published", False)), "analysis": "1",
+             "threat_level_id": s(p.get("threat_level_id", "2")),
+             "distribution": s(p.get("distribution", "1")), "timestamp": ts,
+             "publish_timestamp": "0", "tags": []}
+        for spec in p.get("tags", []):
+            n, loc = self._tagspec(spec)
+            self.tag(n)
+            e["tags"].append((n, loc, self._id("eventtag")))
+        self.events[e["id"]] = e
+        self.zmq_event(e, "add")
+        return self.event_row(e)
+
+    def ctl_attribute(self, p):
+        e = self.event(p.get("event_id") or p.get("event_uuid"))
+        typ, value = p["type"], str(p["value"])
+        v1, v2 = (value.split("|", 1) + [""])[:2] if "|" in typ else (value, "")
+        ts = s(p.get("timestamp") or int(time.time()))
+        a = {"id": self._id("attr"), "event_id": e["id"],
+             "uuid": p.get("uuid") or str(uuidlib.uuid4()), "type": typ,
+             "category": p.get("category", "Network activity"), "value1": v1, "value2": v2,
+             "value": value, "to_ids": bool(p.get("to_ids", True)),
+             "comment": p.get("comment", ""), "deleted": bool(p.get("deleted", False)),
+             "timestamp": ts, "tags": []}
+        for spec in p.get("tags", []):
+            n, loc = self._tagspec(spec)
+            self.tag(n)
+            a["tags"].append((n, loc))
+        self.attrs[a["id"]] = a
+        was = e["published"]
+        e["published"] = False          # the save unpublishes; the message shows the old value
+        e["timestamp"] = max(e["timestamp"], ts, key=int)
+        self.zmq_attribute(a, "add", event_published=was)
+        return self.attr_row(a)
+
+    def ctl_edit(self, p):
+        a = self.attr(p.get("id") or p.get("uuid"))
+        restore = a["deleted"] and p.get("deleted") is False
+        for k in ("category", "comment"):
+            if k in p:
+                a[k] = p[k]
+        if "to_ids" in p:
+            a["to_ids"] = bool(p["to_ids"])
+        if "type" in p:
+            a["type"] = p["type"]
+        if "value" in p or "type" in p:
+            value = str(p.get("value", a["value"]))
+            a["value1"], a["value2"] = ((value.split("|", 1) + [""])[:2]
+                                        if "|" in a["type"] else (value, ""))
+            a["value"] = value
+        if restore:
+            a["deleted"] = False
+        a["timestamp"] = s(p.get("timestamp") or self.now_after(a["timestamp"]))
+        self._touch_event(a)
+        self.zmq_attribute(a, "edit")
+        return self.attr_row(a)
+
+    def _touch_event(self, a):
+        e = self.events[a["event_id"]]
+        e["published"] = False
+        e["timestamp"] = max(e["timestamp"], a["timestamp"], key=int)
+
+    def ctl_tag_attr(self, p, attach):
+        a = self.attr(p.get("id") or p.get("uuid"))
+        name, local = p["tag"], bool(p.get("local", False))
+        if attach:
+            self.tag(name)
+            if any(n == name for n, _ in a["tags"]):
+                raise Error(400, "tag already attached")
+            a["tags"].append((name, local))
+        else:
+            match = [t for t in a["tags"] if t[0] == name]
+            if not match:
+                raise Error(404, "tag not attached")
+            local = match[0][1]
+            a["tags"].remove(match[0])
+        self.zmq_tag(name, "attached to attribute" if attach else "detached from attribute",
+                     a["event_id"], attribute_id=a["id"])
+        if not local:                   # MispAttribute::touch(): edit with bumped timestamp
+            a["timestamp"] = self.now_after(a["timestamp"])
+            self._touch_event(a)
+            self.zmq_attribute(a, "edit")
+        return self.attr_row(a)
+
+    def ctl_tag_event(self, p, attach):
+        e = self.event(p.get("id") or p.get("uuid"))
+        name, local = p["tag"], bool(p.get("local", False))
+        if attach:
+            self.tag(name)
+            e["tags"].append((name, local, self._id("eventtag")))
+        else:
+            match = [t for t in e["tags"] if t[0] == name]
+            if not match:
+                raise Error(404, "tag not attached")
+            local = match[0][1]
+            e["tags"].remove(match[0])
+        self.zmq_tag(name, "attached to event" if attach else "detached from event",
+                     e["id"], local=local)
+        return self.event_row(e)
+
+    def ctl_soft_delete(self, p):
+        a = self.attr(p.get("id") or p.get("uuid"))
+        if a["deleted"]:
+            raise Error(400, "already soft-deleted")
+        a["deleted"] = True
+        a["timestamp"] = self.now_after(a["timestamp"])
+        self._touch_event(a)
+        self.zmq_attribute(a, "soft-delete")
+        return self.attr_row(a)
+
+    def ctl_delete(self, p):
+        a = self.attr(p.get("id") or p.get("uuid"))
+        del self.attrs[a["id"]]
+        self.publish("misp_json_attribute", {"Attribute": self.attr_row(a),
+                                             "action": "delete"})
+        return self.attr_row(a)
+
+    def ctl_publish(self, p):
+        e = self.event(p.get("id") or p.get("uuid"))
+        e["published"] = True
+        e["publish_timestamp"] = self.now_after(e["publish_timestamp"])
+        host = self.orgs["1"]
+        ev = {k: v for k, v in self.event_row(e).items()
+              if k not in ("user_id", "sighting_timestamp", "protected")}
+        ev["Org"] = {"id": host["id"], "name": host["name"], "uuid": host["uuid"]}
+        ev["Orgc"] = {"id": e["orgc_id"], "name": self.orgs[e["orgc_id"]]["name"],
+                      "uuid": self.orgs[e["orgc_id"]]["uuid"]}
+        atts = []
+        for a in self.attrs.values():
+            if a["event_id"] != e["id"] or a["deleted"]:
+                continue
+            r = {k: v for k, v in self.attr_row(a).items() if k not in ("value1", "value2")}
+            r["Galaxy"], r["ShadowAttribute"] = [], []
+            if a["tags"]:
+                r["Tag"] = [self._full_tag(n, loc) for n, loc in a["tags"]]
+            atts.append(r)
+        ev["Attribute"] = atts
+        ev["ShadowAttribute"], ev["RelatedEvent"], ev["Galaxy"] = [], [], []
+        ev["Object"], ev["EventReport"] = [], []
+        if e["tags"]:
+            ev["Tag"] = [self._full_tag(n, loc) for n, loc, _ in e["tags"]]
+        self.publish("misp_json", {"Event": ev})
+        return self.event_row(e)
+
+    def _full_tag(self, n, loc):
+        t = self.tags[n]
+        return {"id": t["id"], "name": n, "colour": t["colour"], "exportable": t["exportable"],
+                "user_id": "0", "hide_tag": False, "numerical_value": None,
+                "is_galaxy": t["is_galaxy"], "is_custom_galaxy": False, "local_only": False,
+                "local": loc, "relationship_type": ""}
+
+    def ctl_delete_event(self, p):
+        e = self.event(p.get("id") or p.get("uuid"))
+        row = self.event_row(e)
+        # Event::quickDelete: raw SQL, no per-attribute messages.
+        for aid in [a["id"] for a in self.attrs.values() if a["event_id"] == e["id"]]:
+            del self.attrs[aid]
+        del self.events[e["id"]]
+        self.publish("misp_json_event", {"Event": row, "action": "delete"})
+        return row
+
+    # ---- REST ----------------------------------------------------------------------
+    def rest_search(self, f):
+        fmt = f.get("returnFormat", "json") or "json"
+        if fmt not in KNOWN_FORMATS:
+            raise Error(404, "Invalid output format.")
+        if fmt != "json":
+            raise Error(501, "misp_server.py emulates returnFormat json only")
+        res = [a for a in sorted(self.attrs.values(), key=lambda a: int(a["id"]))
+               if self._match(a, f)]
+        order = f.get("order")
+        if isinstance(order, str) and order.strip():
+            parts = order.strip().split()
+            col = parts[0].split(".")[-1]
+            if col in ("id", "event_id", "timestamp"):
+                res.sort(key=lambda a: int(a[col]),
+                         reverse=len(parts) > 1 and parts[1].lower() == "desc")
+            elif col in ("type", "category", "value"):
+                res.sort(key=lambda a: a[col],
+                         reverse=len(parts) > 1 and parts[1].lower() == "desc")
+        limit = _int_or_none(f.get("limit"))
+        if limit:
+            page = _int_or_none(f.get("page")) or 1
+            res = res[limit * (page - 1): limit * page]
+            count = len(res) + 1 if len(res) == limit else len(res)   # __iteratedFetch quirk
+        else:
+            count = len(res)
+        return [self._search_item(a, f) for a in res], count
+
+    def _search_item(self, a, f):
+        r = {k: v for k, v in self.attr_row(a).items() if k not in ("value1", "value2")}
+        e = self.events[a["event_id"]]
+        if cake_bool(f.get("includeEventUuid")):
+            r["event_uuid"] = e["uuid"]
+        if cake_bool(f.get("includeContext")):
+            o = self.orgs[e["orgc_id"]]
+            r["Event"] = {"id": e["id"], "orgc_id": e["orgc_id"], "org_id": e["org_id"],
+                          "date": e["date"], "threat_level_id": e["threat_level_id"],
+                          "info": e["info"], "published": e["published"], "uuid": e["uuid"],
+                          "analysis": e["analysis"], "timestamp": e["timestamp"],
+                          "distribution": e["distribution"],
+                          "publish_timestamp": e["publish_timestamp"],
+                          "sharing_group_id": "0", "extends_uuid": "",
+                          "Tag": [{"local": loc, "id": self.tags[n]["id"], "name": n,
+                                   "colour": self.tags[n]["colour"], "numerical_value": None}
+                                  for n, loc, _ in e["tags"]],
+                          "Orgc": {"id": o["id"], "name": o["name"], "uuid": o["uuid"],
+                                   "local": False}}
+        else:
+            r["Event"] = {"org_id": e["org_id"], "distribution": e["distribution"],
+                          "publish_timestamp": e["publish_timestamp"], "id": e["id"],
+                          "info": e["info"], "orgc_id": e["orgc_id"], "uuid": e["uuid"]}
+        tags = [{"id": self.tags[n]["id"], "name": n, "colour": self.tags[n]["colour"],
+                 "numerical_value": None, "is_galaxy": self.tags[n]["is_galaxy"],
+                 "local": loc} for n, loc in a["tags"]]
+        if cake_bool(f.get("includeEventTags")):
+            tags += [{"id": self.tags[n]["id"], "name": n, "colour": self.tags[n]["colour"],
+                      "numerical_value": None, "inherited": 1}
+                     for n, _, _ in e["tags"] if self.tags[n]["exportable"]]
+        if tags:
+            r["Tag"] = tags
+        return r
+
+    def _match(self, a, f):
+        e = self.events[a["event_id"]]
+        d = f.get("deleted")
+        if d is None or d == "" or (not isinstance(d, list) and not cake_bool(d)):
+            if a["deleted"]:
+                return False
+        elif isinstance(d, list):
+            allowed = {cake_bool(x) for x in d}
+            if a["deleted"] not in allowed:
+                return False
+        elif not a["deleted"]:          # 1 / "only"
+            return False
+        if "to_ids" in f and f["to_ids"] is not None and a["to_ids"] != cake_bool(f["to_ids"]):
+            return False
+        if ("published" in f and f["published"] is not None
+                and e["published"] != cake_bool(f["published"])):
+            return False
+        for key, val in (("timestamp", a["timestamp"]), ("attribute_timestamp", a["timestamp"]),
+                         ("event_timestamp", e["timestamp"]),
+                         ("publish_timestamp", e["publish_timestamp"]),
+                         ("last", e["publish_timestamp"])):
+            if f.get(key) not in (None, ""):
+                lo, hi = _time_range(f[key])
+                if int(val) < lo or (hi is not None and int(val) > hi):
+                    return False
+        for key, vals in (("type", [a["type"]]), ("category", [a["category"]]),
+                          ("value", [a["value1"], a["value2"]]),
+                          ("value1", [a["value1"]]), ("value2", [a["value2"]])):
+            if f.get(key) not in (None, "", []):
+                if not _str_filter(f[key], vals, ci=key.startswith("value")):
+                    return False
+        if f.get("eventid") not in (None, "", []):
+            if not _str_filter(f["eventid"], [e["id"], e["uuid"]], ci=True, like=False):
+                return False
+        if f.get("uuid") not in (None, "", []):
+            if not _str_filter(f["uuid"], [a["uuid"], e["uuid"]], ci=True, like=False):
+                return False
+        if f.get("org") not in (None, "", []):
+            o = self.orgs[e["orgc_id"]]
+            if not _str_filter(f["org"], [o["id"], o["name"], o["uuid"]], ci=True, like=False):
+                return False
+        if f.get("tags") not in (None, "", []):
+            if not self._tag_filter(f["tags"], a, e):
+                return False
+        return True
+
+    def _tag_filter(self, spec, a, e):
+        if isinstance(spec, dict):
+            ors, ands, nots = (_aslist(spec.get("OR")), _aslist(spec.get("AND")),
+                               _aslist(spec.get("NOT")))
+        else:
+            ors, ands, nots = [], [], []
+            for t in _aslist(spec):
+                (nots if t.startswith("!") else ors).append(t.lstrip("!"))
+        tagset = [n for n, _ in a["tags"]] + [n for n, _, _ in e["tags"]]
+
+        def hit(pat, names):
+            if pat.isdigit():
+                return any(self.tags[n]["id"] == pat for n in names)
+            return any(_like(pat, n, ci=False) for n in names)
+        known = list(self.tags)
+        if ors and not any(hit(p, known) for p in ors):
+            return False
+        if ors and not any(hit(p, tagset) for p in ors):
+            return False
+        if ands and not all(hit(p, tagset) for p in ands):
+            return False
+        if nots and any(hit(p, tagset) for p in nots):
+            return False
+        return True
+
+    def sightings_add(self, p, key):
+        if not self.keys[key]["perm_sighting"]:
+            raise Error(403, NO_PERMISSION)
+        typ = p.get("type", "0")
+        if str(typ) not in ("0", "1", "2") or isinstance(typ, bool):
+            return {"message": SIGHTING_FAIL +
+                    "Invalid type, please change it before you POST 1000000 sightings."}
+        ids = p.get("id") if p.get("id") not in (None, "") else p.get("uuid")
+        values = p.get("values")
+        if values is None and p.get("value") not in (None, ""):
+            values = [p["value"]]
+        if ids not in (None, ""):
+            hits = []
+            for ref in str(ids).split("|"):
+                try:
+                    hits.append(self.attr(ref.strip()))
+                except Error:
+                    pass
+        elif values:
+            vs = {str(v).lower() for v in _aslist(values)}
+            hits = [a for a in sorted(self.attrs.values(), key=lambda a: int(a["id"]))
+                    if a["value1"].lower() in vs or (a["value2"] and a["value2"].lower() in vs)]
+        else:
+            return {"message": SIGHTING_FAIL + "No valid attributes found."}
+        if not hits:
+            return {"message": SIGHTING_FAIL +
+                    "No valid attributes found that match the criteria."}
+        org_id = self.keys[key]["org_id"]
+        ts = str(int(p["timestamp"])) if p.get("timestamp") not in (None, "") \
+            else str(int(time.time()))
+        last = None
+        for a in hits:
+            if typ == "2":              # strict PHP === '2'
+                self.sightings = [x for x in self.sightings
+                                  if not (x["type"] == "2" and x["org_id"] == org_id
+                                          and x["attribute_id"] == a["id"])]
+            sg = {"id": self._id("sighting"), "attribute_id": a["id"],
+                  "event_id": a["event_id"], "org_id": org_id, "date_sighting": ts,
+                  "uuid": str(uuidlib.uuid4()), "source": str(p.get("source", "")).strip()[:255],
+                  "type": str(typ)}
+            self.sightings.append(sg)
+            e = self.events[a["event_id"]]
+            msg = dict(sg)
+            msg["Event"] = {"id": e["id"], "uuid": e["uuid"], "orgc_id": e["orgc_id"],
+                            "org_id": e["org_id"], "info": e["info"],
+                            "Orgc": {"name": self.orgs[e["orgc_id"]]["name"]}}
+            msg["Attribute"] = {"value": a["value"], "id": a["id"], "uuid": a["uuid"],
+                                "type": a["type"], "category": a["category"],
+                                "to_ids": a["to_ids"]}
+            self.publish("misp_json_sighting", {"Sighting": msg, "action": "add"})
+            last = sg
+        return {"Sighting": last}
+
+
+def _aslist(v):
+    if v is None:
+        return []
+    if isinstance(v, list):
+        return [str(x).strip() for x in v]
+    v = str(v).strip()
+    return [x.strip() for x in v.split("||")] if "||" in v else [v]
+
+
+def _like(pat, val, ci):
+    if "%" in pat:
+        rx = "^" + ".*".join(re.escape(p) for p in pat.split("%")) + "$"
+        return re.match(rx, val, re.I | re.S if ci else re.S) is not None
+    return pat.lower() == val.lower() if ci else pat == val
+
+
+def _str_filter(spec, vals, ci, like=True):
+    pats = _aslist(spec)
+    pos = [p for p in pats if not p.startswith("!")]
+    neg = [p[1:] for p in pats if p.startswith("!")]
+    m = (lambda p, v: _like(p, v, ci)) if like else \
+        (lambda p, v: p.lower() == v.lower() if ci else p == v)
+    if pos and not any(m(p, v) for p in pos for v in vals):
+        return False
+    if neg and any(m(p, v) for p in neg for v in vals):
+        return False
+    return True
+
+
+def _int_or_none(v):
+    if v is None or v == "":
+        return None
+    try:
+        return int(v)
+    except (TypeError, ValueError):
+        return None
+
+
+def _one_time(v):
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return int(v)
+    v = str(v).strip()
+    if re.fullmatch(r"\d+", v):
+        return int(v)
+    m = re.fullmatch(r"(\d+)([dhms])", v)
+    if m:
+        mult = {"d": 86400, "h": 3600, "m": 60, "s": 1}[m.group(2)]
+        return int(time.time()) - int(m.group(1)) * mult
+    return int(time.time()) + 1          # invalid: "now+1", matches nothing
+
+
+def _time_range(v):
+    if isinstance(v, list) and len(v) == 2:
+        lo, hi = _one_time(v[0]), _one_time(v[1])
+        return (lo, hi) if lo <= hi else (hi, lo)
+    return _one_time(v), None
+
+
+class Publisher(threading.Thread):
+    """Mirrors mispzmq.py: one queue drained to a PUB socket; heartbeat on idle timeout."""
+
+    def __init__(self, ctx, port, heartbeat, spaced):
+        super().__init__(daemon=True)
+        self.sock = ctx.socket(zmq.PUB)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        self.sock.bind("tcp://127.0.0.1:%s" % (port if port else "*"))
+        self.port = int(self.sock.getsockopt_string(zmq.LAST_ENDPOINT).rsplit(":", 1)[1])
+        self.q = queue.Queue()
+        self.heartbeat = heartbeat
+        self.spaced = spaced
+        self.start_time = int(time.time())
+        self.stop = threading.Event()
+
+    def publish(self, topic, obj):
+        self.q.put((topic + " " + php_json(obj)).encode("utf-8"))
+
+    def run(self):
+        while not self.stop.is_set():
+            try:
+                frame = self.q.get(timeout=self.heartbeat)
+            except queue.Empty:
+                up = int(time.time()) - self.start_time
+                hb = {"status": HEARTBEAT_STATUS[int(up / 10) % 5], "uptime": up}
+                body = json.dumps(hb) if self.spaced else php_json(hb)
+                frame = ("misp_json_self " + body).encode("utf-8")
+            if frame is None:
+                break
+            self.sock.send(frame)
+        self.sock.close()
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def version_string(self):
+        return "Apache"
+
+    def log_message(self, fmt, *args):
+        if self.server.app.verbose:
+            sys.stderr.write("misp_server: " + (fmt % args) + "\n")
+
+    def _send(self, status, body, headers=None, ctype="application/json; charset=UTF-8"):
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _error(self, status, message):
+        path = urlsplit(self.path).path
+        self._send(status, php_json_escaped({"name": message, "message": message,
+                                             "url": path}))
+
+    def _body(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n else b""
+
+    def do_GET(self):
+        self._dispatch("GET")
+
+    def do_POST(self):
+        self._dispatch("POST")
+
+    def _dispatch(self, method):
+        app = self.server.app
+        raw = self._body()
+        path = urlsplit(self.path).path
+        try:
+            if path.startswith("/_control/"):
+                return self._control(method, path, raw)
+            with app.misp.lock:
+                app.requests.append({"method": method, "path": path,
+                                     "body": raw.decode("utf-8", "replace")})
+                if app.fail_count > 0:
+                    app.fail_count -= 1
+                    status = app.fail_status
+                    return self._error(status, "Injected failure (misp_server.py)")
+            key = self._auth()
+            if key is None:
+                return self._error(403, AUTH_FAILED)
+            self._rest(method, path, raw, key)
+        except Error as e:
+            self._error(e.status, e.message)
+
+    def _auth(self):
+        hdr = self.headers.get("X-MISP-AUTH")
+        if hdr is None:
+            hdr = self.headers.get("Authorization")
+        if not hdr:
+            return None
+        for k in hdr.split(","):
+            k = k.strip()
+            if k.startswith("Basic") or not KEY_RE.match(k):
+                continue
+            if k in self.server.app.misp.keys:
+                return k
+        return None
+
+    def _json_body(self, raw):
+        if not raw.strip():
+            return None
+        ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if ctype != "application/json":
+            return None
+        try:
+            return json.loads(raw)
+        except ValueError:
+            raise Error(405, INVALID_JSON)
+
+    def _rest(self, method, path, raw, key):
+        m = self.server.app.misp
+        if path in ("/attributes/restSearch", "/attributes/restSearch/json"):
+            if method == "GET":
+                q = {k: v[-1] for k, v in parse_qs(urlsplit(self.path).query).items()}
+                if not q:
+                    raise Error(400, GET_NO_PARAMS)
+                f = q
+            else:
+                f = self._json_body(raw) or {}
+                if not isinstance(f, dict):
+                    raise Error(405, INVALID_JSON)
+                if isinstance(f.get("request"), dict):
+                    f = f["request"]
+            with m.lock:
+                items, count = m.rest_search(f)
+            body = ('{"response": {"Attribute": [' + ",".join(php_json(i) for i in items)
+                    + "]}}\n")
+            return self._send(200, body, {"X-Result-Count": str(count),
+                                          "X-Export-Module-Used": "json",
+                                          "X-Response-Format": "json",
+                                          "X-Skipped-Elements-Count": "0"})
+        if path == "/sightings/add" or path.startswith("/sightings/add/"):
+            if method != "POST":
+                raise Error(405, "Method not allowed")
+            p = self._json_body(raw) or {}
+            if not isinstance(p, dict):
+                raise Error(405, INVALID_JSON)
+            for w in ("request", "Sighting"):
+                if isinstance(p.get(w), dict):
+                    p = p[w]
+            tail = path[len("/sightings/add/"):] if path.startswith("/sightings/add/") else ""
+            if tail:
+                p = dict(p, id=tail)
+            with m.lock:
+                res = m.sightings_add(p, key)
+            ua = self.headers.get("User-Agent") or ""
+            compact = ua.startswith("PyMISP") or ua.startswith("MISP")
+            return self._send(200, php_json_escaped(res) if compact else php_json_pretty(res))
+        if path in ("/servers/getVersion", "/servers/getVersion.json"):
+            perms = m.keys[key]
+            return self._send(200, php_json_escaped({
+                "version": "2.5.1", "pymisp_recommended_version": "2.5.1",
+                "perm_sync": perms["perm_sync"], "perm_sighting": perms["perm_sighting"],
+                "perm_galaxy_editor": False, "perm_analyst_data": True, "uuid": "-",
+                "request_encoding": ["gzip", "br"], "filter_sightings": True}))
+        if path == "/servers/getPyMISPVersion.json":
+            return self._send(200, php_json_escaped({"version": "2.5.1"}))
+        fixture = {"/users/view/me": "rest/derived/users-view-me-response.json",
+                   "/users/view/me.json": "rest/derived/users-view-me-response.json",
+                   "/attributes/describeTypes.json": "pymisp/describeTypes.json"}.get(path)
+        if fixture and os.path.exists(os.path.join(FIXTURES, fixture)):
+            with open(os.path.join(FIXTURES, fixture), "rb") as fh:
+                return self._send(200, fh.read())
+        raise Error(404, "Not Found")
+
+    def _control(self, method, path, raw):
+        app = self.server.app
+        m = app.misp
+        try:
+            p = json.loads(raw) if raw.strip() else {}
+        except ValueError:
+            raise Error(400, "control: invalid JSON")
+        name = path[len("/_control/"):]
+        actions = {
+            "org": lambda: m.add_org(p["name"], p.get("uuid")),
+            "key": lambda: m.add_key(p["key"], p.get("org_id", "1"),
+                                     p.get("perm_sighting", True), p.get("perm_sync", False)),
+            "event": lambda: m.ctl_event(p),
+            "event/tag": lambda: m.ctl_tag_event(p, True),
+            "event/untag": lambda: m.ctl_tag_event(p, False),
+            "event/publish": lambda: m.ctl_publish(p),
+            "event/delete": lambda: m.ctl_delete_event(p),
+            "attribute": lambda: m.ctl_attribute(p),
+            "attribute/edit": lambda: m.ctl_edit(p),
+            "attribute/tag": lambda: m.ctl_tag_attr(p, True),
+            "attribute/untag": lambda: m.ctl_tag_attr(p, False),
+            "attribute/soft-delete": lambda: m.ctl_soft_delete(p),
+            "attribute/delete": lambda: m.ctl_delete(p),
+            "sightings": lambda: list(m.sightings),
+            "requests": lambda: list(app.requests),
+            "fail": lambda: app.set_fail(int(p.get("count", 1)), int(p.get("status", 503))),
+            "shutdown": lambda: {"ok": True},
+        }
+        if name not in actions:
+            raise Error(404, "unknown control action")
+        try:
+            with m.lock:
+                res = actions[name]()
+        except KeyError as e:
+            raise Error(400, "control: missing field %s" % e)
+        self._send(200, php_json(res if res is not None else {"ok": True}))
+        if name == "shutdown":          # only after the answer is written
+            self.wfile.flush()
+            app.stopping.set()
+
+
+class App:
+    def __init__(self, args):
+        self.verbose = args.verbose
+        self.ctx = zmq.Context()
+        self.pub = Publisher(self.ctx, args.zmq_port, args.heartbeat, args.heartbeat_spaced)
+        self.misp = Misp(self.pub.publish)
+        self.requests = []
+        self.fail_count = 0
+        self.fail_status = 503
+        self.stopping = threading.Event()
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", args.rest_port), Handler)
+        self.httpd.daemon_threads = True
+        self.httpd.app = self
+
+    def set_fail(self, count, status):
+        self.fail_count, self.fail_status = count, status
+        return {"count": count, "status": status}
+
+    def run(self, watch_stdin):
+        self.pub.start()
+        t = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        t.start()
+        if watch_stdin:
+            def watch():
+                try:
+                    while os.read(0, 4096):     # unbuffered: no lock held at exit
+                        pass
+                except (OSError, ValueError):
+                    pass
+                self.stopping.set()
+            threading.Thread(target=watch, daemon=True).start()
+        print("READY rest=%d zmq=%d key=%s" % (self.httpd.server_address[1], self.pub.port,
+                                               DEFAULT_KEY), flush=True)
+        while not self.stopping.wait(0.2):
+            pass
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.pub.stop.set()
+        self.pub.q.put(None)
+        self.pub.join(timeout=5)
+        self.ctx.term()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rest-port", type=int, default=0)
+    ap.add_argument("--zmq-port", type=int, default=0)
+    ap.add_argument("--heartbeat", type=float, default=10.0,
+                    help="seconds of idle before each misp_json_self (MISP: 10)")
+    ap.add_argument("--heartbeat-spaced", action="store_true",
+                    help="encode the heartbeat with json.dumps' spaced separators "
+                         "(mispzmq.py without orjson)")
+    ap.add_argument("--no-stdin-watch", action="store_true",
+                    help="do not exit when stdin reaches EOF")
+    ap.add_argument("-v", "--verbose", action="store_true")
+    args = ap.parse_args()
+    app = App(args)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: app.stopping.set())
+    app.run(not args.no_stdin_watch)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
