@@ -89,6 +89,8 @@ static size_t probe(const struct iocb_store *s, const struct st_key *k, int pref
 		    size_t max, size_t n)
 {
 	const struct store_tab *t = ST_LOAD(&s->vtab);
+	if (!st_filter_maybe(t, k->h))
+		return n;
 	uint64_t i = st_home(t, k->h), tag = k->h & 0xffff;
 	/* Event handles are only looked at while a removed event awaits its sweep. */
 	bool check_dead = ST_LOAD(&s->dead_pending) != 0;

@@ -224,8 +224,36 @@ struct store_tab {
 	uint64_t n;       /* number of slots */
 	uint64_t used;    /* writer: live entries */
 	uint64_t tombs;   /* writer: tombstones */
+	uint64_t *filter; /* presence filter, fmask + 1 words after the slots (see st_filter_*) */
+	uint64_t fmask;
 	uint64_t slots[]; /* the slots */
 };
+
+/*
+ * Presence filter: two bits per inserted hash in one 64-bit word, about 8
+ * bits per slot. A lookup whose bits are not both set cannot be in the
+ * table, so it ends in this small array (which stays in the CPU cache)
+ * instead of a random read of the large slot array: enrichment looks up
+ * mostly values that are absent. Removals leave their bits (false
+ * positives only cost a probe) until the next rebuild. The writer sets the
+ * bits before it publishes the slot.
+ */
+static inline uint64_t st_filter_bits(uint64_t h)
+{
+	return ((uint64_t)1 << ((h >> 16) & 63)) | ((uint64_t)1 << ((h >> 22) & 63));
+}
+
+static inline bool st_filter_maybe(const struct store_tab *t, uint64_t h)
+{
+	uint64_t b = st_filter_bits(h);
+	return (__atomic_load_n(&t->filter[(h >> 28) & t->fmask], __ATOMIC_ACQUIRE) & b) == b;
+}
+
+static inline void st_filter_add(struct store_tab *t, uint64_t h)
+{
+	uint64_t *w = &t->filter[(h >> 28) & t->fmask];
+	__atomic_store_n(w, __atomic_load_n(w, __ATOMIC_RELAXED) | st_filter_bits(h), __ATOMIC_RELEASE);
+}
 
 /* Rehash callback: the hash of a live slot value (writer, on resize). */
 typedef uint64_t (*iocb_store__rehash_cb)(const void *ctx, uint64_t slot);

@@ -1106,7 +1106,7 @@ void iocb_store_read_unlock(void)
 
 static uint64_t tab_bytes(const struct store_tab *t)
 {
-	return sizeof(*t) + t->n * 8;
+	return sizeof(*t) + (t->n + t->fmask + 1) * 8;
 }
 
 void iocb_store_stats(const struct iocb_store *cs, struct iocb_store_stats *out)

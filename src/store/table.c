@@ -97,8 +97,14 @@ uint64_t iocb_store__tab_size_for(uint64_t entries)
 struct store_tab *iocb_store__tab_new(uint64_t entries)
 {
 	uint64_t n = iocb_store__tab_size_for(entries);
-	struct store_tab *t = iocb_xcalloc(1, sizeof(*t) + n * sizeof(uint64_t));
+	uint64_t words = 1;
+
+	while (words * 8 < n)
+		words <<= 1; /* at least 8 filter bits per slot */
+	struct store_tab *t = iocb_xcalloc(1, sizeof(*t) + (n + words) * sizeof(uint64_t));
 	t->n = n;
+	t->filter = t->slots + n;
+	t->fmask = words - 1;
 	return t;
 }
 
@@ -111,6 +117,7 @@ static uint64_t place(struct store_tab *t, uint64_t h, uint64_t v)
 		if (cur == 0 || cur == ST_TOMB) {
 			if (cur == ST_TOMB)
 				t->tombs--;
+			st_filter_add(t, h);
 			ST_STORE(&t->slots[i], v);
 			t->used++;
 			return i;
