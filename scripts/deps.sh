@@ -8,7 +8,7 @@ set -euo pipefail
 PKGS=(
   build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
   libfyaml-dev liburcu-dev liblmdb-dev libidn2-dev libxxhash-dev libcmocka-dev
-  python3 python3-zmq librdkafka-dev kcat
+  python3 python3-zmq python3-confluent-kafka librdkafka-dev kcat
 )
 if [ "${1:-}" = "--list" ]; then printf '%s\n' "${PKGS[@]}"; exit 0; fi
 

@@ -6,6 +6,7 @@ Follows ../shared/reference/misp.md (§1 ZeroMQ, §3 REST, §8 checklist) and mi
 the messages in ../shared/fixtures/misp/.  See tests/servers/README.md.
 
 Run:  /usr/bin/python3 tests/servers/misp_server.py [--rest-port 0] [--zmq-port 0]
+      [--kafka-bootstrap HOST:PORT [--kafka-topic NAME=TOPIC ...]]
 Prints `READY rest=<port> zmq=<port> key=<default key>` on stdout once listening.
 Exits on SIGTERM/SIGINT, on POST /_control/shutdown, or when stdin reaches EOF
 (unless --no-stdin-watch).
@@ -91,9 +92,10 @@ class Error(Exception):
 class Misp:
     """In-memory MISP state. All access under self.lock."""
 
-    def __init__(self, publish):
+    def __init__(self, publish, publish_kafka=None):
         self.lock = threading.RLock()
         self.publish = publish          # publish(topic, obj)
+        self.publish_kafka = publish_kafka  # publish_kafka(name, obj): Kafka-only documents
         self.orgs = {}                  # id -> org
         self.keys = {}                  # key -> {org_id, perm_sighting, perm_sync}
         self.tags = {}                  # name -> tag row
@@ -384,7 +386,39 @@ class Misp:
         if e["tags"]:
             ev["Tag"] = [self._full_tag(n, loc) for n, loc, _ in e["tags"]]
         self.publish("misp_json", {"Event": ev})
+        if self.publish_kafka:
+            self.publish_kafka("event_publish", self._fetch_event_raw(ev, "publish"))
         return self.event_row(e)
+
+    @staticmethod
+    def _join_rows(tags, **ids):
+        """EventTag/AttributeTag rows around full tags (ids numbered per list)."""
+        return [dict({"id": str(i)}, **ids, tag_id=t["id"], local=t["local"],
+                     relationship_type="",
+                     Tag={k: v for k, v in t.items()
+                          if k not in ("local", "relationship_type")})
+                for i, t in enumerate(tags, 1)]
+
+    @staticmethod
+    def _fetch_event_raw(ev, action):
+        """Event::fetchEvent()'s CakePHP array (what JSONConverterTool::convert nests and
+        rewrites): associations beside `Event`, `EventTag`/`AttributeTag` join rows."""
+        ev = dict(ev)
+        raw = {"Event": None}
+        for k in ("Org", "Orgc", "Attribute", "ShadowAttribute", "RelatedEvent", "Galaxy",
+                  "Object", "EventReport"):
+            raw[k] = ev.pop(k)
+        raw["EventTag"] = Misp._join_rows(ev.pop("Tag", []), event_id=ev["id"])
+        atts = []
+        for a in raw["Attribute"]:
+            a = dict(a)
+            a["AttributeTag"] = Misp._join_rows(a.pop("Tag", []), attribute_id=a["id"],
+                                                event_id=a["event_id"])
+            atts.append(a)
+        raw["Attribute"] = atts
+        raw["Event"] = ev
+        raw["action"] = action
+        return raw
 
     def _full_tag(self, n, loc):
         t = self.tags[n]
@@ -681,6 +715,75 @@ class Publisher(threading.Thread):
         self.sock.close()
 
 
+# ZMQ topic -> KafkaPubTool topic name (§2); misp_json (publish) and misp_json_self have
+# no Kafka twin: publish goes to `event_publish` in fetchEvent() shape, no heartbeat.
+KAFKA_FROM_ZMQ = {"misp_json_event": "event", "misp_json_attribute": "attribute",
+                  "misp_json_tag": "tag", "misp_json_sighting": "sighting",
+                  "misp_json_object": "object",
+                  "misp_json_object_reference": "object_reference",
+                  "misp_json_user": "user", "misp_json_organisation": "organisation"}
+KAFKA_NAMES = ("event", "event_publish", "object", "object_reference", "attribute",
+               "shadow_attribute", "tag", "sighting", "user", "organisation", "audit")
+
+
+class KafkaPub:
+    """Mirrors KafkaPubTool::publishJson: json_encode without flags, null key, no headers,
+    unassigned partition, poll(0).  Unlike MISP, a poller thread serves delivery reports
+    and shutdown flushes with a bound, so tests see every message."""
+
+    def __init__(self, bootstrap, topics, verbose):
+        from confluent_kafka import Producer     # only needed with --kafka-bootstrap
+        self.topics = {n: "misp_" + n for n in KAFKA_NAMES}
+        self.topics.update(topics)
+        self.verbose = verbose
+        self.producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5,
+                                  "message.timeout.ms": 30000,
+                                  "socket.timeout.ms": 10000})
+        self.stop = threading.Event()
+        self.errors = 0
+        self.poller = threading.Thread(target=self._poll, daemon=True)
+        self.poller.start()
+
+    def _poll(self):
+        while not self.stop.is_set():
+            self.producer.poll(0.1)
+
+    def _report(self, err, msg):
+        if err is not None:
+            self.errors += 1
+            sys.stderr.write("misp_server: kafka delivery failed: %s\n" % err)
+
+    def publish(self, name, obj):
+        if obj.get("action") in ("", None):
+            obj = {k: v for k, v in obj.items() if k != "action"}
+        value = php_json_escaped(obj).encode("ascii")
+        deadline = time.monotonic() + 5.0      # never block the REST handler forever
+        while True:
+            try:
+                self.producer.produce(self.topics[name], value=value, key=None,
+                                      on_delivery=self._report)
+                break
+            except BufferError:
+                if time.monotonic() > deadline:
+                    self.errors += 1
+                    sys.stderr.write("misp_server: kafka queue full, dropped\n")
+                    return
+                self.producer.poll(0.1)
+        self.producer.poll(0)
+
+    def publish_zmq(self, topic, obj):
+        name = KAFKA_FROM_ZMQ.get(topic)
+        if name:
+            self.publish(name, obj)
+
+    def close(self, timeout=5.0):
+        self.stop.set()
+        self.poller.join(timeout=timeout)
+        left = self.producer.flush(timeout)
+        if left:
+            sys.stderr.write("misp_server: %d kafka messages undelivered\n" % left)
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
@@ -865,7 +968,18 @@ class App:
         self.verbose = args.verbose
         self.ctx = zmq.Context()
         self.pub = Publisher(self.ctx, args.zmq_port, args.heartbeat, args.heartbeat_spaced)
-        self.misp = Misp(self.pub.publish)
+        self.kafka = None
+        if args.kafka_bootstrap:
+            self.kafka = KafkaPub(args.kafka_bootstrap, dict(args.kafka_topic),
+                                  args.verbose)
+            kafka = self.kafka
+
+            def fanout(topic, obj):
+                self.pub.publish(topic, obj)
+                kafka.publish_zmq(topic, obj)
+            self.misp = Misp(fanout, kafka.publish)
+        else:
+            self.misp = Misp(self.pub.publish)
         self.requests = []
         self.fail_count = 0
         self.fail_status = 503
@@ -900,7 +1014,17 @@ class App:
         self.pub.stop.set()
         self.pub.q.put(None)
         self.pub.join(timeout=5)
+        if self.kafka:
+            self.kafka.close()
         self.ctx.term()
+
+
+def _kafka_topic(spec):
+    name, sep, topic = spec.partition("=")
+    if not sep or name not in KAFKA_NAMES or not topic:
+        raise argparse.ArgumentTypeError("expected NAME=TOPIC with NAME in "
+                                         + ",".join(KAFKA_NAMES))
+    return name, topic
 
 
 def main():
@@ -914,6 +1038,12 @@ def main():
                          "(mispzmq.py without orjson)")
     ap.add_argument("--no-stdin-watch", action="store_true",
                     help="do not exit when stdin reaches EOF")
+    ap.add_argument("--kafka-bootstrap", metavar="HOST:PORT",
+                    help="also produce to Kafka as MISP's KafkaPubTool does (§2)")
+    ap.add_argument("--kafka-topic", metavar="NAME=TOPIC", action="append", default=[],
+                    type=_kafka_topic,
+                    help="Plugin.Kafka_<NAME>_notifications_topic override, e.g. "
+                         "attribute=my_attrs (repeatable)")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
     app = App(args)
