@@ -83,7 +83,6 @@ struct iocb_enrich {
 	size_t len;
 	struct cand cands[MAX_CANDS];
 	size_t ncands;
-	bool cands_dropped;
 	struct pairval *pairs;
 	unsigned markers;
 	struct special sp[2];

@@ -167,13 +167,13 @@ static int lookup_ip_bytes(struct iocb_enrich *e, const struct cand *c, const ui
 }
 
 static int lookup_norm(struct iocb_enrich *e, const struct cand *c, enum iocb_norm norm, enum iocb_match_class mc,
-		       const char *v, size_t n, enum filt filt)
+		       const char *v, size_t n)
 {
 	size_t olen;
 
 	if (iocb_misp_normalize(norm, iocb_str_make(v, n), e->norm, NORM_CAP, &olen, NULL) < 0)
 		return IOCB_OK;
-	return lookup_str(e, c, mc, e->norm, olen, filt, v, n);
+	return lookup_str(e, c, mc, e->norm, olen, F_NONE, v, n);
 }
 
 /* Already in MISP's normal form: lower-case LDH labels, no leading/trailing or empty labels. */
@@ -375,17 +375,17 @@ static int match_cand(struct iocb_enrich *e, const struct cand *c)
 	case IOCB_EK_HASH:
 		return lookup_hex(e, c, IOCB_MC_HASH, v, n);
 	case IOCB_EK_TLS_FP:
-		return lookup_norm(e, c, IOCB_NORM_LOWER, IOCB_MC_TLS_FP, v, n, F_NONE);
+		return lookup_norm(e, c, IOCB_NORM_LOWER, IOCB_MC_TLS_FP, v, n);
 	case IOCB_EK_X509:
-		return lookup_norm(e, c, IOCB_NORM_X509, IOCB_MC_X509, v, n, F_NONE);
+		return lookup_norm(e, c, IOCB_NORM_X509, IOCB_MC_X509, v, n);
 	case IOCB_EK_EMAIL:
 		return lookup_email(e, c, v, n);
 	case IOCB_EK_USER_AGENT:
 		return lookup_str(e, c, IOCB_MC_USER_AGENT, v, n, F_NONE, v, n);
 	case IOCB_EK_ASN:
-		return lookup_norm(e, c, IOCB_NORM_ASN, IOCB_MC_ASN, v, n, F_NONE);
+		return lookup_norm(e, c, IOCB_NORM_ASN, IOCB_MC_ASN, v, n);
 	case IOCB_EK_MAC:
-		return lookup_norm(e, c, IOCB_NORM_MAC, IOCB_MC_MAC, v, n, F_NONE);
+		return lookup_norm(e, c, IOCB_NORM_MAC, IOCB_MC_MAC, v, n);
 	case IOCB_EK_FILENAME:
 		return lookup_str(e, c, IOCB_MC_FILENAME, v, n, F_NONE, v, n);
 	default:

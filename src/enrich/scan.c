@@ -26,16 +26,13 @@ static ptrdiff_t rd_obj(struct iocb_enrich *e, size_t i, size_t plen, unsigned d
 static void note_value(struct iocb_enrich *e, const struct iocb_enrich__entry *ent, size_t off, size_t len,
 		       bool escaped)
 {
-	if (ent->flags & IOCB_EF_FIELD) {
-		if (e->ncands == MAX_CANDS) {
-			e->cands_dropped = true;
-		} else {
-			struct cand *c = &e->cands[e->ncands++];
-			c->off = (uint32_t)off;
-			c->len = (uint32_t)len;
-			c->field = (uint16_t)ent->field;
-			c->escaped = escaped;
-		}
+	/* Values past MAX_CANDS in one line are not looked up (the line is still copied whole). */
+	if ((ent->flags & IOCB_EF_FIELD) && e->ncands < MAX_CANDS) {
+		struct cand *c = &e->cands[e->ncands++];
+		c->off = (uint32_t)off;
+		c->len = (uint32_t)len;
+		c->field = (uint16_t)ent->field;
+		c->escaped = escaped;
 	}
 	if ((ent->flags & IOCB_EF_PAIR) && !e->pairs[ent->pair_slot].set) {
 		struct pairval *pv = &e->pairs[ent->pair_slot];
@@ -296,7 +293,6 @@ int iocb_enrich__scan_line(struct iocb_enrich *e)
 	char msg[200];
 
 	e->ncands = 0;
-	e->cands_dropped = false;
 	e->markers = 0;
 	memset(e->sp, 0, sizeof(e->sp));
 	e->kept.n = e->old.n = e->dels.n = 0;

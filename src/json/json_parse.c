@@ -79,9 +79,6 @@ static inline int push(struct iocb_json_parser *p, bool obj, struct iocb_err *er
 	return IOCB_OK;
 }
 
-#define hexval iocb_json__hexval
-#define utf8_seq iocb_json__utf8_seq
-
 static inline __attribute__((always_inline)) int scan_string(struct iocb_json_parser *p, struct iocb_json_tok *tok,
 							      struct iocb_err *err)
 {
@@ -413,7 +410,8 @@ static size_t put_utf8(char *o, uint32_t cp)
 
 static uint32_t hex4(const unsigned char *s)
 {
-	return (uint32_t)(hexval(s[0]) << 12 | hexval(s[1]) << 8 | hexval(s[2]) << 4 | hexval(s[3]));
+	return (uint32_t)(iocb_json__hexval(s[0]) << 12 | iocb_json__hexval(s[1]) << 8 | iocb_json__hexval(s[2]) << 4 |
+			  iocb_json__hexval(s[3]));
 }
 
 int iocb_json_unescape(const struct iocb_json_tok *tok, char *out, size_t cap, size_t *out_len)
