@@ -173,6 +173,36 @@ static bool parse_double(const struct iocb_config__node *n, double *out)
 	return end == n->text + n->len && isfinite(*out);
 }
 
+/* Seconds: a plain number with an optional unit (ms, s, m, h, d), e.g. "30", "1.5s", "90m", "7d". */
+static bool parse_duration(const struct iocb_config__node *n, double *out)
+{
+	static const struct {
+		const char *sfx;
+		double mul;
+	} units[] = {{"ms", 0.001}, {"s", 1}, {"m", 60}, {"h", 3600}, {"d", 86400}};
+	size_t num = strspn(n->text, "0123456789.");
+	char *end = NULL;
+	double mul = 1;
+
+	if (num == 0 || n->len > 64 || strlen(n->text) != n->len)
+		return false;
+	if (num != n->len) {
+		size_t i;
+
+		for (i = 0; i < IOCB_ARRAY_LEN(units); i++)
+			if (strcmp(n->text + num, units[i].sfx) == 0)
+				break;
+		if (i == IOCB_ARRAY_LEN(units))
+			return false;
+		mul = units[i].mul;
+	}
+	*out = strtod(n->text, &end);
+	if (end != n->text + num || !isfinite(*out))
+		return false;
+	*out *= mul;
+	return true;
+}
+
 /* Bytes with an optional binary suffix; `text` is NUL-terminated and len bytes long. */
 static bool parse_size(const char *text, size_t len, uint64_t *out)
 {
@@ -549,6 +579,21 @@ static int set_opt(struct iocb_config__ctx *ctx, const struct iocb_config__opt *
 		if (v < o->min || v > o->max) {
 			iocb_config__quote(q, sizeof(q), n->text, n->len, 64);
 			return iocb_config__fail(ctx, n, path, "%s is out of range %g..%g", q, o->min, o->max);
+		}
+		*IOCB_CONFIG_FIELD(base, o->off, double) = v;
+		return IOCB_OK;
+	}
+	case IOCB_CT_DURATION: {
+		double v;
+
+		rc = need_text(ctx, n, path, "a duration", true);
+		if (rc < 0)
+			return rc;
+		if (!parse_duration(n, &v))
+			return expected(ctx, n, path, "a duration: seconds, or a number with ms, s, m, h or d", true);
+		if (v < o->min || v > o->max) {
+			iocb_config__quote(q, sizeof(q), n->text, n->len, 64);
+			return iocb_config__fail(ctx, n, path, "%s is out of range %gs..%gs", q, o->min, o->max);
 		}
 		*IOCB_CONFIG_FIELD(base, o->off, double) = v;
 		return IOCB_OK;

@@ -42,6 +42,14 @@ struct iocb_kv {
 	char *value; /* NUL-terminated (scalars are kept as text) */
 };
 
+/* One MISP-format feed (manifest.json + <uuid>.json), local or over HTTP(S). */
+struct iocb_config_feed {
+	char *name;                       /* unique label used in metrics and logs */
+	char *url;                        /* http://, https:// or a local directory */
+	double interval_s;                /* how often it is checked, default 3600 */
+	char *where;                      /* "file:line:col" of the item */
+};
+
 struct iocb_config {
 	char *path;                       /* file it was loaded from */
 
@@ -64,6 +72,9 @@ struct iocb_config {
 		bool present;
 		char *host;               /* default localhost */
 		uint16_t port;            /* default 50000 */
+		double heartbeat_timeout_s; /* silence that triggers a REST catch-up, default 30; 0 = off */
+		unsigned rcvhwm;          /* ZMQ_RCVHWM, messages queued in libzmq, default 100000 */
+		uint64_t max_message;     /* larger frames are counted and skipped, default 16 MiB */
 	} zmq;
 
 	struct {
@@ -73,7 +84,24 @@ struct iocb_config {
 		double poll_interval;     /* seconds, default 1.0 */
 		struct iocb_kv *config;   /* passed to librdkafka verbatim */
 		size_t nconfig;
+		uint64_t max_message;     /* larger messages are counted and skipped, default 16 MiB */
 	} kafka;
+
+	/*
+	 * `misp.pull`: REST restSearch intake. Present: an incremental pull every
+	 * `interval`. Absent but `api` set: the same client still runs the start-up
+	 * catch-up and the catch-ups that ZeroMQ gaps request, and reconciles.
+	 */
+	struct {
+		bool present;
+		double interval_s;        /* incremental pull period, default 60; 0 = only catch-ups */
+		double backfill_s;        /* first pull (no cursor): attributes newer than this; 0 = all */
+		double reconcile_s;       /* full reconcile period, default 3600; 0 = never */
+		unsigned page_size;       /* restSearch limit per page, default 5000 */
+		double retry_max_s;       /* longest backoff between failed requests, default 60 */
+		struct iocb_kv *params;   /* extra restSearch parameters, sent as JSON strings */
+		size_t nparams;
+	} pull;
 
 	struct {
 		char *path;               /* LMDB directory; NULL = memory only */
@@ -97,6 +125,16 @@ struct iocb_config {
 		char *reject_file;        /* rejected lines go here; NULL = with the output */
 		bool hits_only;           /* write only enriched lines, default false */
 	} enrich;
+
+	struct iocb_config_feed *feeds;   /* `feeds` list: MISP-format feeds followed by `iocbus run` */
+	size_t nfeeds;
+
+	struct {
+		bool enabled;             /* default true */
+		char *host;               /* listen address, default 127.0.0.1 */
+		uint16_t port;            /* default 8473; 0 = any free port (logged) */
+		unsigned max_connections; /* default 64 */
+	} http;
 
 	char **intel;                     /* `intel:` list of files/dirs loaded at start */
 	size_t nintel;

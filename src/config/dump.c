@@ -50,6 +50,27 @@ static void put_quoted(FILE *out, const char *s)
 	fputc('"', out);
 }
 
+static void put_double(FILE *out, double v);
+
+/* A duration in the largest unit that keeps it whole ("90s", "1h", "7d"), else seconds. */
+static void put_duration(FILE *out, double v)
+{
+	static const struct {
+		const char *sfx;
+		double mul;
+	} units[] = {{"d", 86400}, {"h", 3600}, {"m", 60}, {"s", 1}};
+
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		double q = v / units[i].mul;
+		if (v != 0 && q == (double)(uint64_t)q && q < 1e15) {
+			fprintf(out, "%llu%s", (unsigned long long)q, units[i].sfx);
+			return;
+		}
+	}
+	put_double(out, v);
+	fputc('s', out);
+}
+
 /* Shortest %g form that reads back to the same double. */
 static void put_double(FILE *out, double v)
 {
@@ -154,6 +175,11 @@ static size_t dump_section(FILE *out, const struct iocb_config__section *sec, co
 		case IOCB_CT_DOUBLE:
 			fputc(' ', out);
 			put_double(out, *IOCB_CONFIG_FIELD(b, o->off, double));
+			fputc('\n', out);
+			break;
+		case IOCB_CT_DURATION:
+			fputc(' ', out);
+			put_duration(out, *IOCB_CONFIG_FIELD(b, o->off, double));
 			fputc('\n', out);
 			break;
 		case IOCB_CT_ENUM:
@@ -353,6 +379,11 @@ static void doc_row(FILE *out, const struct iocb_config__opt *o)
 	case IOCB_CT_UINT:
 	case IOCB_CT_DOUBLE:
 		fprintf(out, "%g to %g", o->min, o->max);
+		break;
+	case IOCB_CT_DURATION:
+		put_duration(out, o->min);
+		fputs(" to ", out);
+		put_duration(out, o->max);
 		break;
 	case IOCB_CT_SIZE:
 		put_size(out, (uint64_t)o->min);

@@ -69,6 +69,7 @@ enum iocb_config__type {
 	IOCB_CT_UINT,     /* integer into an unsigned int, bounds min..max */
 	IOCB_CT_SIZE,     /* byte count into a uint64_t, with optional KiB/MiB/GiB/TiB suffix */
 	IOCB_CT_DOUBLE,   /* finite number into a double, bounds min..max */
+	IOCB_CT_DURATION, /* seconds into a double: a number with optional ms/s/m/h/d suffix, bounds in s */
 	IOCB_CT_ENUM,     /* one of `choices`, stored as its index in an int-sized enum */
 	IOCB_CT_STRLIST,  /* list of scalars kept as text: off = char **, off_n = size_t count */
 	IOCB_CT_KV,       /* map of scalar to scalar: off = struct iocb_kv *, off_n = size_t count */

@@ -107,6 +107,14 @@ static const struct iocb_config__opt zmq_rows[] = {
 	    "Host of MISP's ZeroMQ publisher (the misp-modules `zmq` plugin)."),
 	ROW("port", IOCB_CT_PORT, "50000", 1, 65535, OFF(zmq.port), NO, NO, NULL, NULL, 0,
 	    "Port of MISP's ZeroMQ publisher."),
+	ROW("heartbeat_timeout", IOCB_CT_DURATION, "30s", 0, 86400, OFF(zmq.heartbeat_timeout_s), NO, NO, NULL,
+	    NULL, 0,
+	    "MISP sends `misp_json_self` after 10 s without traffic; this long without any message counts as a "
+	    "gap and starts a REST catch-up from the cursor (needs `api`). 0 turns the check off."),
+	ROW("rcvhwm", IOCB_CT_UINT, "100000", 1, 100000000, OFF(zmq.rcvhwm), NO, NO, NULL, NULL, 0,
+	    "Messages libzmq may queue for iocbus (ZMQ_RCVHWM) while it is busy."),
+	ROW("max_message", IOCB_CT_SIZE, "16MiB", 1024, 1073741824.0, OFF(zmq.max_message), NO, NO, NULL, NULL,
+	    0, "Larger frames are counted (`too_large`) and skipped."),
 };
 
 static const struct iocb_config__section zmq_sec = {
@@ -123,6 +131,34 @@ static const struct iocb_config__opt kafka_rows[] = {
 	    IOCB_CF_NULLABLE | IOCB_CF_SECRETS,
 	    "librdkafka properties passed verbatim (e.g. `bootstrap.servers`, `group.id`); values are "
 	    "scalars kept as text. Values of keys naming a password, secret, key or token are dumped as `***`."),
+	ROW("max_message", IOCB_CT_SIZE, "16MiB", 1024, 1073741824.0, OFF(kafka.max_message), NO, NO, NULL,
+	    NULL, 0, "Larger messages are counted (`too_large`) and skipped; their offsets are still committed."),
+};
+
+static const struct iocb_config__opt pull_rows[] = {
+	ROW("interval", IOCB_CT_DURATION, "60s", 0, 86400 * 7, OFF(pull.interval_s), NO, NO, NULL, NULL, 0,
+	    "Period of the incremental pull (`timestamp` from the persisted cursor). 0: pull only at start, "
+	    "after ZeroMQ gaps and for reconciles."),
+	ROW("backfill", IOCB_CT_DURATION, "0s", 0, 86400.0 * 36500, OFF(pull.backfill_s), NO, NO, NULL, NULL, 0,
+	    "Window of the first pull, when no cursor is stored: attributes changed this recently. 0: all."),
+	ROW("reconcile", IOCB_CT_DURATION, "1h", 0, 86400 * 30, OFF(pull.reconcile_s), NO, NO, NULL, NULL, 0,
+	    "Period of the full reconcile: every attribute is fetched again and those MISP no longer returns "
+	    "(hard deletes while disconnected, sync with old timestamps) are removed. 0: never."),
+	ROW("page_size", IOCB_CT_UINT, "5000", 1, 1000000, OFF(pull.page_size), NO, NO, NULL, NULL, 0,
+	    "restSearch `limit` per request; pages are ordered by `Attribute.id`."),
+	ROW("retry_max", IOCB_CT_DURATION, "60s", 1, 3600, OFF(pull.retry_max_s), NO, NO, NULL, NULL, 0,
+	    "Longest wait between attempts while MISP is unreachable (exponential backoff with jitter from 1 s)."),
+	ROW("params", IOCB_CT_KV, NULL, 0, 64, OFF(pull.params), OFF(pull.nparams), NO, NULL, NULL,
+	    IOCB_CF_NULLABLE,
+	    "Extra restSearch parameters sent verbatim as strings (e.g. `published: \"1\"`, `tags: \"tlp:white\"`). "
+	    "They narrow what is fetched; the `filter` list still applies."),
+};
+
+static const struct iocb_config__section pull_sec = {
+	"misp.pull", pull_rows, N(pull_rows), 0, NO,
+	"Pull attributes from MISP's REST API (`/attributes/restSearch`, paged). Needs `api`. Works with or "
+	"without `zmq`/`kafka`; with them it backs the live feed up (catch-up after gaps, reconcile).",
+	NULL,
 };
 
 static const struct iocb_config__section kafka_sec = {
@@ -132,7 +168,7 @@ static const struct iocb_config__section kafka_sec = {
 
 /* ---- misp ----------------------------------------------------------------- */
 
-enum { MISP_API, MISP_FILTER, MISP_ORG_FIELD, MISP_EVENT_TAGS, MISP_ZMQ, MISP_KAFKA };
+enum { MISP_API, MISP_FILTER, MISP_ORG_FIELD, MISP_EVENT_TAGS, MISP_ZMQ, MISP_KAFKA, MISP_PULL };
 
 static int misp_check(struct iocb_config__ctx *ctx, void *base, const struct iocb_config__node *map,
 		      const struct iocb_config__node *const *vals)
@@ -144,6 +180,8 @@ static int misp_check(struct iocb_config__ctx *ctx, void *base, const struct ioc
 					 "zmq (line %d) and kafka are both configured; choose one, as Threat Bus "
 					 "does, or every attribute is delivered twice",
 					 vals[MISP_ZMQ]->line);
+	if (vals[MISP_PULL] && !c->api.present)
+		return iocb_config__fail(ctx, vals[MISP_PULL], "misp.pull", "needs `misp.api` (host and key)");
 	if (!c->api.present && !vals[MISP_ZMQ] && !vals[MISP_KAFKA])
 		iocb_config__warn(ctx, map, "misp", "no api, zmq or kafka: nothing will be received from MISP");
 	return IOCB_OK;
@@ -167,6 +205,8 @@ static const struct iocb_config__opt misp_rows[] = {
 			 "See `misp.zmq`."),
 	[MISP_KAFKA] = ROW("kafka", IOCB_CT_SECTION, NULL, 0, 0, 0, NO, OFF(kafka.present), NULL, &kafka_sec, 0,
 			   "See `misp.kafka`."),
+	[MISP_PULL] = ROW("pull", IOCB_CT_SECTION, NULL, 0, 0, 0, NO, OFF(pull.present), NULL, &pull_sec, 0,
+			  "See `misp.pull`."),
 };
 
 static const struct iocb_config__section misp_sec = {
@@ -315,6 +355,42 @@ static const struct iocb_config__section enrich_sec = {
 	NULL,
 };
 
+/* ---- feeds[], http ------------------------------------------------------------ */
+
+#define FOFF_FEED(f) offsetof(struct iocb_config_feed, f)
+
+static const struct iocb_config__opt feed_rows[] = {
+	ROW("name", IOCB_CT_STR, NULL, 1, 64, FOFF_FEED(name), NO, NO, NULL, NULL, IOCB_CF_REQUIRED,
+	    "Label in metrics and logs; unique."),
+	ROW("url", IOCB_CT_STR, NULL, 1, 4096, FOFF_FEED(url), NO, NO, NULL, NULL, IOCB_CF_REQUIRED,
+	    "Feed location: `http://` or `https://` URL of the directory holding `manifest.json`, or a local "
+	    "directory."),
+	ROW("interval", IOCB_CT_DURATION, "1h", 1, 86400 * 7, FOFF_FEED(interval_s), NO, NO, NULL, NULL, 0,
+	    "How often the manifest is checked (HTTP `If-None-Match`; only changed events are fetched)."),
+};
+
+static const struct iocb_config__section feed_sec = {
+	"feeds[]", feed_rows, N(feed_rows), sizeof(struct iocb_config_feed), FOFF_FEED(where),
+	"One MISP-format feed followed by `iocbus run`. Its attributes pass the `misp.filter` list and "
+	"disappear when the feed drops them.",
+	NULL,
+};
+
+static const struct iocb_config__opt http_rows[] = {
+	ROW("enabled", IOCB_CT_BOOL, "true", 0, 0, OFF(http.enabled), NO, NO, NULL, NULL, 0,
+	    "Serve `/metrics`, `/healthz` and `/v1/lookup` while `iocbus run` runs."),
+	ROW("host", IOCB_CT_STR, "127.0.0.1", 1, 255, OFF(http.host), NO, NO, NULL, NULL, 0,
+	    "Listen address (numeric IPv4 or IPv6). Loopback unless you change it: the endpoint has no auth."),
+	ROW("port", IOCB_CT_PORT, "8473", 0, 65535, OFF(http.port), NO, NO, NULL, NULL, 0,
+	    "Listen port; 0 picks a free port and logs it."),
+	ROW("max_connections", IOCB_CT_UINT, "64", 1, 4096, OFF(http.max_connections), NO, NO, NULL, NULL, 0,
+	    "Concurrent connections at most."),
+};
+
+static const struct iocb_config__section http_sec = {
+	"http", http_rows, N(http_rows), 0, NO, "The HTTP endpoint of `iocbus run`.", NULL,
+};
+
 /* ---- root ------------------------------------------------------------------ */
 
 static const struct iocb_config__opt root_rows[] = {
@@ -324,12 +400,34 @@ static const struct iocb_config__opt root_rows[] = {
 	ROW("store", IOCB_CT_SECTION, NULL, 0, 0, 0, NO, NO, NULL, &store_sec, 0, "See `store`."),
 	ROW("intel", IOCB_CT_STRLIST, NULL, 0, 4096, OFF(intel), OFF(nintel), NO, NULL, NULL, IOCB_CF_NULLABLE,
 	    "Intel files or directories loaded at start."),
+	ROW("feeds", IOCB_CT_LIST, NULL, 0, 32, OFF(feeds), OFF(nfeeds), NO, NULL, &feed_sec, IOCB_CF_NULLABLE,
+	    "MISP-format feeds (see `feeds[]`), at most 32."),
+	ROW("http", IOCB_CT_SECTION, NULL, 0, 0, 0, NO, NO, NULL, &http_sec, 0, "See `http`."),
 	ROW("logging", IOCB_CT_SECTION, NULL, 0, 0, 0, NO, NO, NULL, &logging_sec, 0, "See `logging`."),
 	ROW("enrich", IOCB_CT_SECTION, NULL, 0, 0, 0, NO, NO, NULL, &enrich_sec, 0, "See `enrich`."),
 };
 
+enum { ROOT_FEEDS = 4 }; /* index of the feeds row in root_rows */
+
+/* Feed names label metrics and persisted feed state, so they must be unique. */
+static int root_check(struct iocb_config__ctx *ctx, void *base, const struct iocb_config__node *map,
+		      const struct iocb_config__node *const *vals)
+{
+	struct iocb_config *c = base;
+
+	(void)map;
+	for (size_t i = 0; i < c->nfeeds; i++)
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(c->feeds[i].name, c->feeds[j].name) == 0)
+				return iocb_config__fail(ctx, vals[ROOT_FEEDS], "feeds",
+							 "name '%s' is used twice (%s and %s)", c->feeds[i].name,
+							 c->feeds[j].where ? c->feeds[j].where : "?",
+							 c->feeds[i].where ? c->feeds[i].where : "?");
+	return IOCB_OK;
+}
+
 const struct iocb_config__section iocb_config__root = {
-	"", root_rows, N(root_rows), 0, NO, "The top level of the file.", NULL,
+	"", root_rows, N(root_rows), 0, NO, "The top level of the file.", root_check,
 };
 
 /* ---- helpers --------------------------------------------------------------- */
@@ -344,6 +442,7 @@ const char *iocb_config__type_name(const struct iocb_config__opt *o)
 	case IOCB_CT_UINT: return "integer";
 	case IOCB_CT_SIZE: return "size";
 	case IOCB_CT_DOUBLE: return "number";
+	case IOCB_CT_DURATION: return "duration";
 	case IOCB_CT_ENUM: return "enum";
 	case IOCB_CT_STRLIST: return "list of strings";
 	case IOCB_CT_KV: return "map of scalars";
