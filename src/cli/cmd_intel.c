@@ -175,22 +175,9 @@ int iocb_cmd_lookup(int argc, char **argv)
 	iocb_store_reader_register();
 	iocb_store_read_lock();
 	for (size_t i = 0; i < nvals; i++) {
-		size_t n = iocb_store_lookup_any(env.store, iocb_str_c(vals[i]), hits, MAX_HITS);
 		iocb_buf_reset(&out);
 		iocb_jw_init(&w, &out);
-		iocb_jw_obj(&w);
-		iocb_jw_key(&w, "value");
-		iocb_jw_cstr(&w, vals[i]);
-		iocb_jw_key(&w, "matches");
-		iocb_jw_arr(&w);
-		for (size_t k = 0; k < n && k < MAX_HITS; k++)
-			iocb_store_hit_json(&w, &hits[k]);
-		iocb_jw_arr_end(&w);
-		if (n > MAX_HITS) {
-			iocb_jw_key(&w, "truncated");
-			iocb_jw_bool(&w, true);
-		}
-		iocb_jw_obj_end(&w);
+		size_t n = iocb_store_lookup_json(env.store, &w, iocb_str_c(vals[i]), hits, MAX_HITS);
 		if (n)
 			any = true;
 		fwrite(out.ptr, 1, out.len, stdout);

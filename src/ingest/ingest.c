@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "core/buf.h"
 #include "core/file.h"
 #include "core/log.h"
 #include "core/mem.h"
@@ -19,6 +20,14 @@ struct iocb_ingest {
 	const struct iocb_filter *filter; /* borrowed, may be NULL */
 	unsigned source;                  /* store source id */
 	struct iocb_ingest_stats st;      /* counters */
+	iocb_ingest_observer observe;     /* optional upsert observer */
+	void *observe_ud;
+	/* stored event tags borrowed for one filter check (see with_event_tags) */
+	struct iocb_misp_tag *tags;
+	size_t ntags, captags;
+	struct iocb_buf tagtext;
+	size_t max_tags;
+	struct iocb_misp_limits lim;      /* parser limits (keep_deleted for pulls) */
 };
 
 struct iocb_ingest *iocb_ingest_new(struct iocb_store *store, const struct iocb_filter *filter, unsigned source)
@@ -29,6 +38,9 @@ struct iocb_ingest *iocb_ingest_new(struct iocb_store *store, const struct iocb_
 	in->filter = filter;
 	in->source = source;
 	in->st.by_type = iocb_xcalloc(iocb_misp_type_count() + 1, sizeof(uint64_t));
+	iocb_buf_init(&in->tagtext, 1u << 20);
+	in->max_tags = 256;
+	iocb_misp_limits_default(&in->lim);
 	return in;
 }
 
@@ -37,6 +49,8 @@ void iocb_ingest_free(struct iocb_ingest *in)
 	if (!in)
 		return;
 	free(in->st.by_type);
+	free(in->tags);
+	iocb_buf_fini(&in->tagtext);
 	free(in);
 }
 
@@ -63,6 +77,74 @@ static void remove_attr(struct iocb_ingest *in, struct iocb_str uuid)
 	}
 }
 
+void iocb_ingest_set_keep_deleted(struct iocb_ingest *in, bool keep)
+{
+	in->lim.keep_deleted = keep;
+}
+
+void iocb_ingest_set_observer(struct iocb_ingest *in, iocb_ingest_observer fn, void *ud)
+{
+	in->observe = fn;
+	in->observe_ud = ud;
+}
+
+/* Writer-locked callback: copy the stored event's tag names into in->tags. */
+static void copy_event_tags(void *ud, const struct iocb_store_event *e)
+{
+	struct iocb_ingest *in = ud;
+	struct iocb_store_event_view v;
+
+	iocb_store_event_view(e, &v);
+	in->ntags = 0;
+	iocb_buf_reset(&in->tagtext);
+	for (size_t i = 0; i < v.ntags && i < in->max_tags; i++) {
+		struct iocb_str t = iocb_store_event_tag(e, i);
+		if (iocb_buf_append_str(&in->tagtext, t) < 0)
+			break;
+		if (in->ntags == in->captags) {
+			in->captags = in->captags ? 2 * in->captags : 16;
+			in->tags = iocb_xrealloc(in->tags, in->captags * sizeof(*in->tags));
+		}
+		/* offsets for now: the buffer may move while it grows */
+		in->tags[in->ntags].name = iocb_str_make(NULL, t.len);
+		in->tags[in->ntags].local = false;
+		in->tags[in->ntags].inherited = false;
+		in->ntags++;
+	}
+	size_t off = 0;
+	for (size_t i = 0; i < in->ntags; i++) {
+		in->tags[i].name.ptr = in->tagtext.ptr + off;
+		off += in->tags[i].name.len;
+	}
+}
+
+/*
+ * The filter decision for `a`. ZeroMQ/Kafka attribute messages carry their
+ * event's org but not its tags; when the filter may need them, borrow the
+ * tags the store learned for that event (event messages, REST, feeds).
+ */
+static bool filter_pass(struct iocb_ingest *in, const struct iocb_misp_attr *a)
+{
+	const struct iocb_misp_event *ev = a->event;
+
+	if (iocb_filter_pass(in->filter, a))
+		return true;
+	if (!ev || ev->tags_known || (!ev->uuid.len && !ev->id && !a->event_id))
+		return false;
+	if (iocb_store_event_with(in->store, ev->uuid, ev->id ? ev->id : a->event_id, copy_event_tags, in) !=
+		    IOCB_OK ||
+	    in->ntags == 0)
+		return false;
+	struct iocb_misp_event ev2 = *ev;
+	struct iocb_misp_attr a2 = *a;
+	ev2.tags = in->tags;
+	ev2.ntags = in->ntags;
+	ev2.tags_known = true;
+	a2.event = &ev2;
+	in->st.tag_lookups++;
+	return iocb_filter_pass(in->filter, &a2);
+}
+
 static int on_attr(void *ud, const struct iocb_misp_attr *a)
 {
 	struct iocb_ingest *in = ud;
@@ -70,7 +152,11 @@ static int on_attr(void *ud, const struct iocb_misp_attr *a)
 	bool removal = a->action == IOCB_ACT_DELETE || a->action == IOCB_ACT_SOFT_DELETE || a->deleted ||
 		       !a->indicator;
 
-	if (!removal && in->filter && !iocb_filter_pass(in->filter, a)) {
+	if (a->action <= IOCB_ACT_OTHER)
+		in->st.by_action[a->action]++;
+	if (a->timestamp > in->st.max_timestamp)
+		in->st.max_timestamp = a->timestamp;
+	if (!removal && in->filter && !filter_pass(in, a)) {
 		in->st.filtered++;
 		/* A live edit that leaves the whitelist must retract the indicator. */
 		if (a->action == IOCB_ACT_NONE)
@@ -88,6 +174,8 @@ static int on_attr(void *ud, const struct iocb_misp_attr *a)
 	}
 	in->st.upserts++;
 	in->st.by_type[a->type->id]++;
+	if (in->observe)
+		in->observe(in->observe_ud, a);
 	return IOCB_OK;
 }
 
@@ -143,7 +231,20 @@ int iocb_ingest_doc(struct iocb_ingest *in, const char *buf, size_t len, const c
 	struct iocb_misp_handlers h;
 
 	handlers(in, &h);
-	return iocb_misp_parse(buf, len, source_name, &h, NULL, &in->st.misp, err);
+	return iocb_misp_parse(buf, len, source_name, &h, &in->lim, &in->st.misp, err);
+}
+
+int iocb_ingest_zmq_frame(struct iocb_ingest *in, const char *buf, size_t len, struct iocb_str *topic,
+			  struct iocb_err *err)
+{
+	struct iocb_misp_handlers h;
+	struct iocb_str t = {0};
+
+	handlers(in, &h);
+	int rc = iocb_misp_parse_zmq_frame(buf, len, &t, &h, &in->lim, &in->st.misp, err);
+	if (topic)
+		*topic = t;
+	return rc;
 }
 
 static void file_error(struct iocb_ingest *in, const struct iocb_err *err)

@@ -15,6 +15,9 @@
  *
  * Attributes with to_ids=false are stored (the store hides them from
  * lookups unless configured), so clearing to_ids needs no special case.
+ * A message that does not carry its event's tags (ZeroMQ and Kafka
+ * attribute messages) is filtered with the tags the store learned for that
+ * event from event messages, REST rows or feeds.
  * One struct iocb_ingest is used by one thread at a time.
  */
 #ifndef IOCB_INGEST_INGEST_H
@@ -41,6 +44,9 @@ struct iocb_ingest_stats {
 	uint64_t files;                       /* files or feed directories read */
 	uint64_t bad_files;                   /* files that could not be read or were not JSON */
 	uint64_t *by_type;                    /* upserts per MISP type id (iocb_misp_type_count() entries) */
+	uint64_t by_action[IOCB_ACT_OTHER + 1]; /* attributes delivered per action (NONE = snapshot rows) */
+	uint64_t tag_lookups;                 /* filter checks that used event tags from the store */
+	uint64_t max_timestamp;               /* newest Attribute.timestamp delivered (MISP's clock) */
 	char samples[IOCB_SKIP__COUNT][IOCB_INGEST_SAMPLES][200]; /* first skip messages per reason */
 	unsigned nsamples[IOCB_SKIP__COUNT];
 	char last_error[512];                 /* last file-level error */
@@ -66,6 +72,28 @@ int iocb_ingest_path(struct iocb_ingest *in, const char *path, struct iocb_err *
 /* Apply one JSON document already in memory (no commit: call iocb_store_commit). */
 int iocb_ingest_doc(struct iocb_ingest *in, const char *buf, size_t len, const char *source_name,
 		    struct iocb_err *err) IOCB_MUST_USE;
+
+/*
+ * Apply one ZeroMQ frame "<topic> <json>" (no commit). *topic (may be NULL)
+ * gets the topic, a view into buf. Same rc as iocb_ingest_doc().
+ */
+int iocb_ingest_zmq_frame(struct iocb_ingest *in, const char *buf, size_t len, struct iocb_str *topic,
+			  struct iocb_err *err) IOCB_MUST_USE;
+
+/*
+ * Observe every attribute this object upserts (after the store accepted it):
+ * a reconcile collects the uuids it has seen. `a` is valid during the call.
+ * NULL removes the observer.
+ */
+typedef void (*iocb_ingest_observer)(void *ud, const struct iocb_misp_attr *a);
+void iocb_ingest_set_observer(struct iocb_ingest *in, iocb_ingest_observer fn, void *ud);
+
+/*
+ * Deliver soft-deleted rows of snapshots (restSearch with "deleted":[0,1])
+ * so that they remove the attribute instead of being skipped; an
+ * incremental pull needs this to see soft-deletes made during a gap.
+ */
+void iocb_ingest_set_keep_deleted(struct iocb_ingest *in, bool keep);
 
 /* Counters so far (owned by the ingest object). */
 const struct iocb_ingest_stats *iocb_ingest_stats(const struct iocb_ingest *in);

@@ -596,6 +596,7 @@ static void count_attr(struct iocb_store *s, const struct iocb_store_attr *r, in
 {
 	s->st.attrs += (uint64_t)(int64_t)d;
 	s->st.by_source[r->source] += (uint64_t)(int64_t)d;
+	s->st.by_type[s->types[r->type]->id & 255] += (uint64_t)(int64_t)d;
 	if (!(r->flags & ST_F_TO_IDS))
 		s->st.non_ids += (uint64_t)(int64_t)d;
 	r->ev->nattrs += (uint32_t)d;
@@ -965,6 +966,50 @@ static bool is_expired(const struct iocb_store *s, const struct iocb_store_attr 
 {
 	uint32_t ex = s->opts.expiry_s[r->source];
 	return r->ev->dead || (ex && (uint64_t)r->updated + ex <= now);
+}
+
+struct pred_ctx {
+	iocb_store_pred pred;
+	void *ud;
+};
+
+int iocb_store_remove_if(struct iocb_store *s, iocb_store_pred pred, void *ud, size_t *removed, struct iocb_err *err)
+{
+	struct store_tab *t;
+	size_t n = 0;
+
+	(void)err;
+	pthread_mutex_lock(&s->wlock);
+	t = s->utab; /* removals never resize */
+	for (uint64_t i = 0; i < t->n; i++) {
+		uint64_t v = t->slots[i];
+		if (v == 0 || v == ST_TOMB)
+			continue;
+		struct iocb_store_attr *r = slot_ptr(v);
+		if (r->ev->dead || !pred(ud, r))
+			continue;
+		n++;
+		attr_unlink(s, i, r);
+	}
+	pthread_mutex_unlock(&s->wlock);
+	if (removed)
+		*removed = n;
+	return IOCB_OK;
+}
+
+int iocb_store_event_with(struct iocb_store *s, struct iocb_str event_uuid, uint64_t event_id,
+			  void (*fn)(void *ud, const struct iocb_store_event *e), void *ud)
+{
+	uint8_t u[16];
+	bool has_uuid = event_uuid.len && iocb_store__uuid_parse(event_uuid, u);
+	struct iocb_store_event *e;
+
+	pthread_mutex_lock(&s->wlock);
+	e = event_find(s, has_uuid ? u : NULL, event_id);
+	if (e && !e->dead)
+		fn(ud, e);
+	pthread_mutex_unlock(&s->wlock);
+	return e && !e->dead ? IOCB_OK : IOCB_ENOTFOUND;
 }
 
 int iocb_store_expire(struct iocb_store *s, uint64_t now, size_t *removed, struct iocb_err *err)

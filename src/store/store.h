@@ -105,6 +105,26 @@ int iocb_store_event_upsert(struct iocb_store *s, const struct iocb_misp_event *
 int iocb_store_event_remove(struct iocb_store *s, struct iocb_str event_uuid, uint64_t event_id, size_t *removed,
 			    struct iocb_err *err) IOCB_MUST_USE;
 
+/*
+ * Remove every attribute `pred` selects, in one pass under the writer lock
+ * (a reconcile's mark and sweep, a filter change, a feed dropping events).
+ * `pred` sees each record (read it with iocb_store_attr_view()) and must not
+ * call store functions other than the views. *removed (may be NULL) gets the
+ * count. Readers see each removal at once; commit to make them durable.
+ */
+typedef bool (*iocb_store_pred)(void *ud, const struct iocb_store_attr *a);
+int iocb_store_remove_if(struct iocb_store *s, iocb_store_pred pred, void *ud, size_t *removed,
+			 struct iocb_err *err) IOCB_MUST_USE;
+
+/*
+ * Find an event by uuid (preferred) or numeric id, as iocb_store_event_remove()
+ * does, and call fn with it under the writer lock (read it with
+ * iocb_store_event_view() and iocb_store_event_tag(); fn must not call
+ * writer functions). IOCB_ENOTFOUND if there is no such event.
+ */
+int iocb_store_event_with(struct iocb_store *s, struct iocb_str event_uuid, uint64_t event_id,
+			  void (*fn)(void *ud, const struct iocb_store_event *e), void *ud) IOCB_MUST_USE;
+
 /* Remove attributes whose source expiry has passed at `now`. *removed may be NULL. */
 int iocb_store_expire(struct iocb_store *s, uint64_t now, size_t *removed, struct iocb_err *err) IOCB_MUST_USE;
 
@@ -195,6 +215,7 @@ struct iocb_store_attr_view {
 	int64_t first_seen_us;           /* INT64_MIN if unknown */
 	int64_t last_seen_us;
 	unsigned source;                 /* source id it came from */
+	uint64_t updated;                /* epoch seconds of its last upsert (the `now` given) */
 	size_t ntags;
 	const struct iocb_store_event *event; /* may be NULL if the attribute has no event */
 };
@@ -234,6 +255,17 @@ struct iocb_str iocb_store_event_tag(const struct iocb_store_event *e, size_t i)
  */
 void iocb_store_hit_json(struct iocb_jw *w, const struct iocb_store_hit *hit);
 
+/*
+ * The lookup answer shared by `iocbus lookup` and GET /v1/lookup: looks
+ * `raw` up with iocb_store_lookup_any() and writes
+ *   {"value":"<raw>","matches":[<iocb_store_hit_json>...]}
+ * plus "truncated":true when there were more than `max` matches.
+ * `scratch` holds max hits. Inside iocb_store_read_lock(). Returns the
+ * number of matches.
+ */
+size_t iocb_store_lookup_json(const struct iocb_store *s, struct iocb_jw *w, struct iocb_str raw,
+			      struct iocb_store_hit *scratch, size_t max);
+
 /* ------------------------------------------------------------ stats */
 
 struct iocb_store_stats {
@@ -243,6 +275,7 @@ struct iocb_store_stats {
 	uint64_t cidrs_v4, cidrs_v6;          /* CIDR prefixes indexed */
 	uint64_t non_ids;                     /* attributes with to_ids=false */
 	uint64_t by_source[IOCB_STORE_MAX_SOURCES];
+	uint64_t by_type[256];                /* attributes per MISP type id (iocb_misp_type_get()) */
 	uint64_t mem_bytes;                   /* approximate heap used by records and indexes */
 	uint64_t commits;                     /* commits since open */
 };

@@ -45,6 +45,7 @@ void iocb_store_attr_view(const struct iocb_store_attr *a, struct iocb_store_att
 	if (a->flags & ST_F_LS)
 		memcpy(&out->last_seen_us, tail, 8);
 	out->source = a->source;
+	out->updated = a->updated;
 	out->ntags = a->ntags;
 	out->event = ST_LOAD(&e->meta) ? e : NULL;
 }
@@ -229,4 +230,25 @@ void iocb_store_hit_json(struct iocb_jw *w, const struct iocb_store_hit *hit)
 	iocb_jw_obj_end(w);
 
 	iocb_jw_obj_end(w);
+}
+
+size_t iocb_store_lookup_json(const struct iocb_store *s, struct iocb_jw *w, struct iocb_str raw,
+			      struct iocb_store_hit *scratch, size_t max)
+{
+	size_t n = iocb_store_lookup_any(s, raw, scratch, max);
+
+	iocb_jw_obj(w);
+	iocb_jw_key(w, "value");
+	iocb_jw_str(w, raw);
+	iocb_jw_key(w, "matches");
+	iocb_jw_arr(w);
+	for (size_t k = 0; k < n && k < max; k++)
+		iocb_store_hit_json(w, &scratch[k]);
+	iocb_jw_arr_end(w);
+	if (n > max) {
+		iocb_jw_key(w, "truncated");
+		iocb_jw_bool(w, true);
+	}
+	iocb_jw_obj_end(w);
+	return n;
 }

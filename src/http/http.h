@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The HTTP endpoint of `iocbus run`, on libmicrohttpd, driven from a thread
+ * of our own (MHD in external-select mode), so the thread registers with the
+ * store's RCU before its first lookup and unregisters before it exits.
+ *
+ *   GET /metrics        Prometheus text format 0.0.4, from handlers->metrics
+ *   GET /healthz        200 "ok\n" or 503 with the reason, from handlers->health
+ *   GET /v1/lookup?value=V[&value=W...]
+ *                       200, one iocb_store_lookup_json() object per value,
+ *                       one per line (the bytes `iocbus lookup` prints);
+ *                       400 without a value or with more than 100 values;
+ *                       values are URL-decoded, at most 64 KiB each
+ *   anything else       404; methods other than GET/HEAD: 405
+ *
+ * Binds to opts.host (numeric IPv4/IPv6, loopback by default in the
+ * config); at most opts.max_connections connections, each with a 10 s idle
+ * timeout; request URLs over 8 KiB are refused by MHD's memory limit.
+ * Every response is built in a bounded buffer.
+ */
+#ifndef IOCB_HTTP_HTTP_H
+#define IOCB_HTTP_HTTP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/rc.h"
+#include "store/store.h"
+
+struct iocb_httpd_opts {
+	const char *host;          /* listen address, e.g. "127.0.0.1" or "::1" */
+	uint16_t port;             /* 0 = any free port */
+	unsigned max_connections;  /* default 64 */
+};
+
+struct iocb_httpd_handlers {
+	/* Append the whole /metrics body to out. On the HTTP thread. */
+	void (*metrics)(void *ud, struct iocb_buf *out);
+	/* true = healthy; append a short text body (one line) to out either way. */
+	bool (*health)(void *ud, struct iocb_buf *out);
+	void *ud;
+};
+
+struct iocb_httpd;
+
+/*
+ * Start serving. `store` is borrowed (lookups). *bound_port (may be NULL)
+ * gets the port actually bound. On success *out is owned by the caller.
+ */
+int iocb_httpd_start(const struct iocb_httpd_opts *opts, struct iocb_store *store,
+		     const struct iocb_httpd_handlers *h, struct iocb_httpd **out, uint16_t *bound_port,
+		     struct iocb_err *err) IOCB_MUST_USE;
+/* Stop, join the thread, free. NULL is a no-op. */
+void iocb_httpd_stop(struct iocb_httpd *d);
+
+#endif

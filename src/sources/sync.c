@@ -1,0 +1,256 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Shared state of the live MISP sources (see sync.h). */
+#include "sources/sources.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/log.h"
+#include "core/mem.h"
+#include "core/str.h"
+
+const char *iocb_sync_act_name(enum iocb_sync_act a)
+{
+	static const char *const names[IOCB_SA__COUNT] = {
+		"add", "edit", "soft_delete", "delete", "snapshot", "upsert", "remove", "filtered", "event_delete",
+	};
+	return (unsigned)a < IOCB_SA__COUNT ? names[a] : "?";
+}
+
+int64_t iocb_sync_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+double iocb_sync_mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void iocb_sync_init(struct iocb_sync *y, struct iocb_store *store, const struct iocb_filter *filter,
+		    const struct iocb_config *cfg)
+{
+	pthread_condattr_t ca;
+	char buf[32];
+	size_t n = 0;
+	uint64_t c = 0;
+
+	memset(y, 0, sizeof(*y));
+	y->store = store;
+	y->filter = filter;
+	y->cfg = cfg;
+	pthread_mutex_init(&y->mu_, NULL);
+	pthread_mutex_init(&y->commit_mu_, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&y->cv_, &ca);
+	pthread_condattr_destroy(&ca);
+	if (iocb_store_meta_get(store, IOCB_SYNC_CURSOR_KEY, buf, sizeof(buf), &n) == IOCB_OK &&
+	    !iocb_str_to_u64(iocb_str_make(buf, n), &c)) {
+		iocb_log(IOCB_LOG_WARN, "sync", "\"stored cursor is not a number; starting without one\"");
+		c = 0;
+	}
+	y->cursor_ = c;
+	y->persisted_ = c;
+}
+
+void iocb_sync_fini(struct iocb_sync *y)
+{
+	for (size_t i = 0; i < y->nmetrics_; i++)
+		free(y->metrics_[i]);
+	pthread_cond_destroy(&y->cv_);
+	pthread_mutex_destroy(&y->mu_);
+	pthread_mutex_destroy(&y->commit_mu_);
+	memset(y, 0, sizeof(*y));
+}
+
+struct iocb_sync_metrics *iocb_sync_metrics_add(struct iocb_sync *y, const char *name)
+{
+	struct iocb_sync_metrics *m;
+
+	if (y->nmetrics_ == IOCB_SYNC_MAX_SOURCES)
+		return NULL;
+	m = iocb_xcalloc(1, sizeof(*m));
+	snprintf(m->name, sizeof(m->name), "%s", name);
+	y->metrics_[y->nmetrics_++] = m;
+	return m;
+}
+
+size_t iocb_sync_metrics_count(const struct iocb_sync *y)
+{
+	return y->nmetrics_;
+}
+
+struct iocb_sync_metrics *iocb_sync_metrics_get(const struct iocb_sync *y, size_t i)
+{
+	return i < y->nmetrics_ ? y->metrics_[i] : NULL;
+}
+
+void iocb_sync_publish(struct iocb_sync *y, struct iocb_sync_metrics *m, const struct iocb_ingest_stats *st,
+		       bool advance_cursor)
+{
+	uint64_t before = IOCB_M_GET(m->acts[IOCB_SA_UPSERT]) + IOCB_M_GET(m->acts[IOCB_SA_REMOVE]) +
+			  IOCB_M_GET(m->acts[IOCB_SA_EVENT_DELETE]);
+
+	IOCB_M_SET(m->acts[IOCB_SA_ADD], st->by_action[IOCB_ACT_ADD]);
+	IOCB_M_SET(m->acts[IOCB_SA_EDIT], st->by_action[IOCB_ACT_EDIT]);
+	IOCB_M_SET(m->acts[IOCB_SA_SOFT_DELETE], st->by_action[IOCB_ACT_SOFT_DELETE]);
+	IOCB_M_SET(m->acts[IOCB_SA_DELETE], st->by_action[IOCB_ACT_DELETE]);
+	IOCB_M_SET(m->acts[IOCB_SA_SNAPSHOT], st->by_action[IOCB_ACT_NONE]);
+	IOCB_M_SET(m->acts[IOCB_SA_UPSERT], st->upserts);
+	IOCB_M_SET(m->acts[IOCB_SA_REMOVE], st->removes);
+	IOCB_M_SET(m->acts[IOCB_SA_FILTERED], st->filtered);
+	IOCB_M_SET(m->acts[IOCB_SA_EVENT_DELETE], st->event_removes);
+	for (unsigned r = 0; r < IOCB_SKIP__COUNT; r++)
+		IOCB_M_SET(m->rejects[r], st->misp.skipped[r] + m->own_rejects[r]);
+	if (st->upserts + st->removes + st->event_removes != before)
+		IOCB_M_SET(m->last_update_us, iocb_sync_now_us());
+	if (advance_cursor)
+		iocb_sync_cursor_advance(y, st->max_timestamp);
+}
+
+uint64_t iocb_sync_cursor(const struct iocb_sync *y)
+{
+	return __atomic_load_n(&y->cursor_, __ATOMIC_ACQUIRE);
+}
+
+void iocb_sync_cursor_advance(struct iocb_sync *y, uint64_t ts)
+{
+	uint64_t cur = __atomic_load_n(&y->cursor_, __ATOMIC_RELAXED);
+
+	while (ts > cur && !__atomic_compare_exchange_n(&y->cursor_, &cur, ts, true, __ATOMIC_RELEASE,
+							__ATOMIC_RELAXED))
+		;
+}
+
+int iocb_sync_commit(struct iocb_sync *y, struct iocb_err *err)
+{
+	char buf[32];
+	uint64_t safe;
+	int rc = IOCB_OK, n;
+
+	pthread_mutex_lock(&y->commit_mu_);
+	safe = iocb_sync_cursor(y);
+	pthread_mutex_lock(&y->mu_);
+	/* Never persist past the start of a gap that has not been caught up yet. */
+	if (y->catchup_pending_ && y->catchup_from_ < safe)
+		safe = y->catchup_from_;
+	if (y->running_from_ && y->running_from_ < safe)
+		safe = y->running_from_;
+	bool write = safe != y->persisted_;
+	pthread_mutex_unlock(&y->mu_);
+	if (write) {
+		n = snprintf(buf, sizeof(buf), "%" PRIu64, safe);
+		rc = iocb_store_meta_set(y->store, IOCB_SYNC_CURSOR_KEY, iocb_str_make(buf, (size_t)n), err);
+	}
+	if (rc == IOCB_OK)
+		rc = iocb_store_commit(y->store, err);
+	if (rc == IOCB_OK && write) {
+		pthread_mutex_lock(&y->mu_);
+		y->persisted_ = safe;
+		pthread_mutex_unlock(&y->mu_);
+	}
+	pthread_mutex_unlock(&y->commit_mu_);
+	if (rc < 0)
+		iocb_log(IOCB_LOG_ERROR, "sync", "\"store commit failed\" error=\"%s\"", err ? err->msg : "?");
+	return rc;
+}
+
+void iocb_sync_request_catchup(struct iocb_sync *y, uint64_t from, const char *why)
+{
+	if (!y->cfg || !y->cfg->api.present) {
+		iocb_log(IOCB_LOG_WARN, "sync", "\"gap in the live feed; no misp.api to catch up from\" why=\"%s\"", why);
+		return;
+	}
+	pthread_mutex_lock(&y->mu_);
+	if (!y->catchup_pending_ || from < y->catchup_from_)
+		y->catchup_from_ = from;
+	y->catchup_pending_ = true;
+	pthread_cond_broadcast(&y->cv_);
+	pthread_mutex_unlock(&y->mu_);
+	iocb_log(IOCB_LOG_INFO, "sync", "\"catch-up requested\" why=\"%s\" from=%" PRIu64, why, from);
+}
+
+bool iocb_sync_take_catchup(struct iocb_sync *y, uint64_t *from)
+{
+	bool got;
+
+	pthread_mutex_lock(&y->mu_);
+	got = y->catchup_pending_;
+	if (got) {
+		*from = y->catchup_from_;
+		/* 0 means "everything"; keep it distinct from "none running" */
+		y->running_from_ = y->catchup_from_ ? y->catchup_from_ : 1;
+		y->catchup_pending_ = false;
+	}
+	pthread_mutex_unlock(&y->mu_);
+	return got;
+}
+
+void iocb_sync_pull_begin(struct iocb_sync *y, uint64_t from)
+{
+	pthread_mutex_lock(&y->mu_);
+	y->running_from_ = from ? from : 1;
+	pthread_mutex_unlock(&y->mu_);
+}
+
+void iocb_sync_pull_end(struct iocb_sync *y, bool ok)
+{
+	pthread_mutex_lock(&y->mu_);
+	if (!ok && y->running_from_) {
+		uint64_t from = y->running_from_ == 1 ? 0 : y->running_from_;
+		if (!y->catchup_pending_ || from < y->catchup_from_)
+			y->catchup_from_ = from;
+		y->catchup_pending_ = true;
+	}
+	y->running_from_ = 0;
+	pthread_mutex_unlock(&y->mu_);
+}
+
+void iocb_sync_stop(struct iocb_sync *y)
+{
+	__atomic_store_n(&y->stop_, 1, __ATOMIC_RELEASE);
+	pthread_mutex_lock(&y->mu_);
+	pthread_cond_broadcast(&y->cv_);
+	pthread_mutex_unlock(&y->mu_);
+}
+
+bool iocb_sync_stopping(const struct iocb_sync *y)
+{
+	return __atomic_load_n(&y->stop_, __ATOMIC_ACQUIRE) != 0;
+}
+
+bool iocb_sync_sleep(struct iocb_sync *y, double seconds, bool wake_on_catchup)
+{
+	struct timespec ts;
+	double end = iocb_sync_mono() + (seconds > 0 ? seconds : 0);
+
+	pthread_mutex_lock(&y->mu_);
+	while (!iocb_sync_stopping(y) && !(wake_on_catchup && y->catchup_pending_)) {
+		double left = end - iocb_sync_mono();
+		if (left <= 0)
+			break;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		double t = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 + left;
+		ts.tv_sec = (time_t)t;
+		ts.tv_nsec = (long)((t - floor(t)) * 1e9);
+		if (ts.tv_nsec >= 1000000000L)
+			ts.tv_nsec = 999999999L;
+		int rc = pthread_cond_timedwait(&y->cv_, &y->mu_, &ts);
+		if (rc != 0 && rc != ETIMEDOUT)
+			break;
+	}
+	pthread_mutex_unlock(&y->mu_);
+	return !iocb_sync_stopping(y);
+}
