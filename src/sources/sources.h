@@ -151,6 +151,13 @@ void iocb_sync_publish(struct iocb_sync *y, struct iocb_sync_metrics *m, const s
 /* The cursor: newest MISP Attribute.timestamp applied; 0 = none (first start). */
 uint64_t iocb_sync_cursor(const struct iocb_sync *y);
 void iocb_sync_cursor_advance(struct iocb_sync *y, uint64_t ts);
+/*
+ * Forget the cursor for this generation (daemon, before sources start): the
+ * pull source then starts with a full reconcile, as on a first start. A
+ * reload that changes the filter does this, so attributes the new filter
+ * lets through are fetched and those it rejects are swept.
+ */
+void iocb_sync_cursor_reset(struct iocb_sync *y);
 
 /*
  * Commit the store, writing first the cursor as far as it is safe

@@ -134,6 +134,11 @@ void iocb_sync_cursor_advance(struct iocb_sync *y, uint64_t ts)
 		;
 }
 
+void iocb_sync_cursor_reset(struct iocb_sync *y)
+{
+	__atomic_store_n(&y->cursor_, 0, __ATOMIC_RELEASE);
+}
+
 int iocb_sync_commit(struct iocb_sync *y, struct iocb_err *err)
 {
 	char buf[32];

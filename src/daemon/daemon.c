@@ -1,0 +1,476 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * `iocbus run` (see daemon.h). The main thread owns everything here: it
+ * starts and stops source generations and is the only writer of `gen`.
+ * The HTTP thread reads the current generation for /metrics under gen_mu,
+ * which the main thread also holds while it swaps generations, so a
+ * scrape never sees a half-torn-down struct iocb_sync.
+ */
+#include "daemon/daemon.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "config/config.h"
+#include "core/buf.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "filter/filter.h"
+#include "http/http.h"
+#include "ingest/ingest.h"
+#include "sources/sources.h"
+#include "store/store.h"
+
+#define MAX_RUNNING 8 /* zmq or kafka, pull, feeds */
+
+/* One configuration generation: the config, its filter, the sources. */
+struct generation {
+	struct iocb_config *cfg;                 /* owned */
+	struct iocb_filter *filter;              /* owned */
+	struct iocb_sync sync;                   /* shared state of the sources */
+	struct iocb_source *running[MAX_RUNNING]; /* started sources, joined on stop */
+	size_t nrunning;
+	bool started;                            /* sync initialised and sources started */
+};
+
+struct daemon {
+	const struct iocb_daemon_opts *opts;     /* borrowed */
+	struct iocb_store *store;                /* owned; lives across reloads */
+	struct iocb_httpd *http;                 /* owned */
+	pthread_mutex_t gen_mu;                  /* guards `gen` against the HTTP thread */
+	struct generation *gen;                  /* current generation (owned) */
+	uint64_t reloads_ok;                     /* SIGHUP reloads applied */
+	uint64_t reloads_failed;                 /* SIGHUP reloads rejected (bad file) */
+	uint64_t refiltered;                     /* attributes removed by filter changes */
+	int64_t started_us;                      /* wall clock at start */
+	bool stopping;                           /* SIGTERM seen */
+};
+
+/* ------------------------------------------------------------ HTTP callbacks */
+
+static void metrics_cb(void *ud, struct iocb_buf *out)
+{
+	struct daemon *d = ud;
+	int rc = 0;
+
+	pthread_mutex_lock(&d->gen_mu);
+	if (d->gen && d->gen->started)
+		iocb_sync_metrics_render(&d->gen->sync, out);
+	rc |= iocb_buf_printf(out,
+			      "# HELP iocbus_config_reloads_total SIGHUP reloads by result.\n"
+			      "# TYPE iocbus_config_reloads_total counter\n"
+			      "iocbus_config_reloads_total{result=\"ok\"} %" PRIu64 "\n"
+			      "iocbus_config_reloads_total{result=\"error\"} %" PRIu64 "\n"
+			      "# HELP iocbus_filter_removed_total Attributes removed because a reloaded filter rejects them.\n"
+			      "# TYPE iocbus_filter_removed_total counter\n"
+			      "iocbus_filter_removed_total %" PRIu64 "\n"
+			      "# HELP iocbus_start_time_seconds Wall-clock time the daemon started.\n"
+			      "# TYPE iocbus_start_time_seconds gauge\n"
+			      "iocbus_start_time_seconds %.3f\n",
+			      d->reloads_ok, d->reloads_failed, d->refiltered, (double)d->started_us / 1e6);
+	pthread_mutex_unlock(&d->gen_mu);
+	(void)rc; /* a full buffer truncates the scrape; the HTTP module caps it */
+}
+
+static bool health_cb(void *ud, struct iocb_buf *out)
+{
+	struct daemon *d = ud;
+	bool ok;
+	int rc = 0;
+
+	pthread_mutex_lock(&d->gen_mu);
+	ok = !d->stopping && d->gen && d->gen->started;
+	rc |= iocb_buf_append_c(out, ok ? "ok" : "stopping");
+	if (ok)
+		for (size_t i = 0; i < iocb_sync_metrics_count(&d->gen->sync); i++) {
+			struct iocb_sync_metrics *m = iocb_sync_metrics_get(&d->gen->sync, i);
+			rc |= iocb_buf_printf(out, " %s=%s", m->name, IOCB_M_GET(m->up) ? "up" : "down");
+		}
+	rc |= iocb_buf_putc(out, '\n');
+	pthread_mutex_unlock(&d->gen_mu);
+	(void)rc;
+	return ok;
+}
+
+/* ------------------------------------------------------------ generations */
+
+static void gen_free(struct generation *g)
+{
+	if (!g)
+		return;
+	iocb_filter_free(g->filter);
+	iocb_config_free(g->cfg);
+	free(g);
+}
+
+/* Build a generation from a loaded config (takes ownership of cfg, even on failure). */
+static int gen_new(struct iocb_config *cfg, struct generation **out, struct iocb_err *err)
+{
+	struct generation *g = iocb_xcalloc(1, sizeof(*g));
+	int rc;
+
+	g->cfg = cfg;
+	rc = iocb_filter_new(cfg->filters, cfg->nfilters, &cfg->filter_opts, &g->filter, err);
+	if (rc < 0) {
+		gen_free(g);
+		return rc;
+	}
+	*out = g;
+	return IOCB_OK;
+}
+
+typedef int (*start_fn)(struct iocb_sync *y, struct iocb_source **out, struct iocb_err *err);
+
+static void gen_stop(struct generation *g)
+{
+	if (!g->started)
+		return;
+	iocb_sync_stop(&g->sync);
+	for (size_t i = g->nrunning; i-- > 0;)
+		g->running[i]->join(g->running[i]);
+	g->nrunning = 0;
+	struct iocb_err err = {0};
+	if (iocb_sync_commit(&g->sync, &err) < 0)
+		iocb_log(IOCB_LOG_ERROR, "daemon", "\"final commit failed\" error=\"%s\"", err.msg);
+}
+
+/* Start the sources the configuration asks for. A source that fails to start is an error. */
+static int gen_start(struct daemon *d, struct generation *g, bool reset_cursor, struct iocb_err *err)
+{
+	const struct iocb_config *c = g->cfg;
+	struct {
+		bool want;
+		start_fn fn;
+		const char *name;
+	} plan[] = {
+		{c->api.present, iocb_pull_source_start, "pull"},
+		{c->zmq.present, iocb_zmq_source_start, "zmq"},
+		{c->kafka.present, iocb_kafka_source_start, "kafka"},
+		{c->nfeeds > 0, iocb_feed_source_start, "feeds"},
+	};
+	int rc = IOCB_OK;
+
+	iocb_sync_init(&g->sync, d->store, g->filter, g->cfg);
+	if (reset_cursor)
+		iocb_sync_cursor_reset(&g->sync);
+	g->started = true;
+	for (size_t i = 0; i < IOCB_ARRAY_LEN(plan); i++) {
+		struct iocb_source *src = NULL;
+		if (!plan[i].want)
+			continue;
+		rc = plan[i].fn(&g->sync, &src, err);
+		if (rc < 0) {
+			iocb_log(IOCB_LOG_ERROR, "daemon", "\"cannot start source\" source=%s error=\"%s\"", plan[i].name,
+				 err->msg);
+			break;
+		}
+		if (src)
+			g->running[g->nrunning++] = src;
+	}
+	if (rc < 0) {
+		gen_stop(g);
+		return rc;
+	}
+	iocb_log(IOCB_LOG_INFO, "daemon", "\"sources started\" count=%zu cursor=%" PRIu64, g->nrunning,
+		 iocb_sync_cursor(&g->sync));
+	return IOCB_OK;
+}
+
+static void gen_retire(struct daemon *d, struct generation *g)
+{
+	gen_stop(g);
+	pthread_mutex_lock(&d->gen_mu);
+	if (d->gen == g)
+		d->gen = NULL;
+	if (g->started)
+		iocb_sync_fini(&g->sync);
+	g->started = false;
+	pthread_mutex_unlock(&d->gen_mu);
+	gen_free(g);
+}
+
+/* ------------------------------------------------------------ filter change */
+
+struct refilter {
+	const struct iocb_filter *filter;        /* the new filter */
+	struct iocb_misp_tag atags[256];         /* scratch: attribute tags */
+	struct iocb_misp_tag etags[256];         /* scratch: event tags */
+};
+
+/* Rebuild what the filter reads (type, tags, creator org, event tags) from a stored record. */
+static bool refilter_reject(void *ud, const struct iocb_store_attr *a)
+{
+	struct refilter *r = ud;
+	struct iocb_store_attr_view v;
+	struct iocb_misp_event ev = {0};
+	struct iocb_misp_attr ma = {0};
+
+	iocb_store_attr_view(a, &v);
+	ma.type = v.type;
+	ma.indicator = true;
+	ma.uuid = iocb_str_make(v.uuid, strlen(v.uuid));
+	ma.value = v.value;
+	ma.to_ids = v.to_ids;
+	for (size_t i = 0; i < v.ntags && i < IOCB_ARRAY_LEN(r->atags); i++) {
+		r->atags[i].name = iocb_store_attr_tag(a, i);
+		r->atags[i].local = false;
+		r->atags[i].inherited = false;
+		ma.ntags = i + 1;
+	}
+	ma.tags = r->atags;
+	if (v.event) {
+		struct iocb_store_event_view e;
+		iocb_store_event_view(v.event, &e);
+		ev.id = e.id;
+		ev.orgc_id = e.orgc_id;
+		ev.has_orgc_id = e.orgc_id != 0;
+		ev.orgc_name = e.orgc_name;
+		ev.orgc_uuid = e.orgc_uuid;
+		for (size_t i = 0; i < e.ntags && i < IOCB_ARRAY_LEN(r->etags); i++) {
+			r->etags[i].name = iocb_store_event_tag(v.event, i);
+			r->etags[i].local = false;
+			r->etags[i].inherited = false;
+			ev.ntags = i + 1;
+		}
+		ev.tags = r->etags;
+		ev.tags_known = true;
+	}
+	ma.event = &ev;
+	return !iocb_filter_pass(r->filter, &ma);
+}
+
+/*
+ * The store keeps the creator org only; a filter on owner-org ids
+ * (filter_org_field: org_id) cannot be re-checked from it.
+ */
+static bool refilter_possible(const struct iocb_config *c)
+{
+	if (c->filter_opts.org_field != IOCB_FILTER_ORG)
+		return true;
+	for (size_t i = 0; i < c->nfilters; i++)
+		if (c->filters[i].has_orgs && c->filters[i].norgs)
+			return false;
+	return true;
+}
+
+static void refilter_store(struct daemon *d, const struct generation *g)
+{
+	struct refilter *r = iocb_xcalloc(1, sizeof(*r));
+	struct iocb_err err = {0};
+	size_t n = 0;
+
+	if (!refilter_possible(g->cfg)) {
+		iocb_log(IOCB_LOG_WARN, "daemon",
+			 "\"filter changed; org_id entries cannot be re-checked against stored attributes, the reconcile "
+			 "will\"");
+		free(r);
+		return;
+	}
+	r->filter = g->filter;
+	if (iocb_store_remove_if(d->store, refilter_reject, r, &n, &err) < 0)
+		iocb_log(IOCB_LOG_ERROR, "daemon", "\"refilter failed\" error=\"%s\"", err.msg);
+	d->refiltered += n;
+	free(r);
+	if (iocb_store_commit(d->store, &err) < 0)
+		iocb_log(IOCB_LOG_ERROR, "daemon", "\"commit failed\" error=\"%s\"", err.msg);
+	iocb_log(IOCB_LOG_INFO, "daemon", "\"filter changed\" removed=%zu", n);
+}
+
+/* ------------------------------------------------------------ reload */
+
+static bool str_eq_null(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+static bool strlist_equal(char **a, size_t na, char **b, size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++)
+		if (strcmp(a[i], b[i]) != 0)
+			return false;
+	return true;
+}
+
+/* Same filter list and options (order matters only for messages, but a reorder is rare: treat it as a change). */
+static bool filters_equal(const struct iocb_config *a, const struct iocb_config *b)
+{
+	if (a->nfilters != b->nfilters || a->filter_opts.org_field != b->filter_opts.org_field ||
+	    a->filter_opts.event_tags != b->filter_opts.event_tags)
+		return false;
+	for (size_t i = 0; i < a->nfilters; i++) {
+		const struct iocb_filter_spec *x = &a->filters[i], *y = &b->filters[i];
+		if (x->has_orgs != y->has_orgs || x->has_types != y->has_types || x->has_tags != y->has_tags ||
+		    !strlist_equal(x->orgs, x->norgs, y->orgs, y->norgs) ||
+		    !strlist_equal(x->types, x->ntypes, y->types, y->ntypes) ||
+		    !strlist_equal(x->tags, x->ntags, y->tags, y->ntags))
+			return false;
+	}
+	return true;
+}
+
+static void reload(struct daemon *d)
+{
+	struct iocb_config *cfg = NULL;
+	struct generation *ng = NULL, *old = d->gen;
+	struct iocb_err err = {0};
+	enum iocb_log_level lvl;
+
+	iocb_log(IOCB_LOG_INFO, "daemon", "\"reloading\" config=\"%s\"", d->opts->config_path);
+	if (iocb_config_load(d->opts->config_path, &cfg, &err) < 0 || gen_new(cfg, &ng, &err) < 0) {
+		d->reloads_failed++;
+		iocb_log(IOCB_LOG_ERROR, "daemon", "\"reload rejected; keeping the running configuration\" error=\"%s\"",
+			 err.msg);
+		return;
+	}
+	if (!str_eq_null(ng->cfg->store.path, old->cfg->store.path) ||
+	    ng->cfg->store.match_non_ids != old->cfg->store.match_non_ids ||
+	    ng->cfg->http.port != old->cfg->http.port || !str_eq_null(ng->cfg->http.host, old->cfg->http.host) ||
+	    ng->cfg->http.enabled != old->cfg->http.enabled)
+		iocb_log(IOCB_LOG_WARN, "daemon", "\"store and http settings change only on restart\"");
+	if (ng->cfg->log.level && iocb_log_level_parse(ng->cfg->log.level, &lvl))
+		iocb_log_set_level(lvl);
+	bool filter_changed = !filters_equal(old->cfg, ng->cfg);
+	gen_retire(d, old);
+	if (filter_changed)
+		refilter_store(d, ng);
+	pthread_mutex_lock(&d->gen_mu);
+	d->gen = ng;
+	pthread_mutex_unlock(&d->gen_mu);
+	if (gen_start(d, ng, filter_changed, &err) < 0) {
+		/* The new file parsed but a source cannot start (e.g. a bad librdkafka
+		 * property): run with what we have rather than with nothing. */
+		d->reloads_failed++;
+		return;
+	}
+	d->reloads_ok++;
+	iocb_log(IOCB_LOG_INFO, "daemon", "\"reloaded\" filter_changed=%s", filter_changed ? "true" : "false");
+}
+
+/* ------------------------------------------------------------ run */
+
+static int open_store(struct daemon *d, const struct iocb_config *c, struct iocb_err *err)
+{
+	struct iocb_store_opts so;
+
+	iocb_store_opts_default(&so);
+	so.path = c->store.path;
+	so.match_non_ids = c->store.match_non_ids;
+	if (c->store.map_size)
+		so.map_size = c->store.map_size;
+	so.durable = c->store.durable;
+	return iocb_store_open(&so, &d->store, err);
+}
+
+static void load_intel(struct daemon *d, const struct generation *g)
+{
+	struct iocb_ingest *in;
+	struct iocb_err err = {0};
+
+	if (!g->cfg->nintel)
+		return;
+	in = iocb_ingest_new(d->store, g->filter, IOCB_SRCID_INTEL);
+	for (size_t i = 0; i < g->cfg->nintel; i++)
+		if (iocb_ingest_path(in, g->cfg->intel[i], &err) < 0)
+			iocb_log(IOCB_LOG_ERROR, "daemon", "\"cannot load intel\" error=\"%s\"", err.msg);
+	iocb_log(IOCB_LOG_INFO, "daemon", "\"intel loaded\" files=%zu upserts=%" PRIu64, g->cfg->nintel,
+		 iocb_ingest_stats(in)->upserts);
+	iocb_ingest_free(in);
+}
+
+int iocb_daemon_run(const struct iocb_daemon_opts *o)
+{
+	struct daemon d = {0};
+	struct iocb_config *cfg = NULL;
+	struct iocb_err err = {0};
+	sigset_t set;
+	enum iocb_log_level lvl;
+	int code = 2;
+
+	d.opts = o;
+	d.started_us = iocb_sync_now_us();
+	pthread_mutex_init(&d.gen_mu, NULL);
+	/* Block before any thread exists so every thread inherits the mask. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (iocb_config_load(o->config_path, &cfg, &err) < 0) {
+		fprintf(stderr, "iocbus: %s\n", err.msg);
+		goto out;
+	}
+	if (cfg->log.level && iocb_log_level_parse(cfg->log.level, &lvl))
+		iocb_log_set_level(lvl);
+	if (cfg->log.debug)
+		iocb_log_set_debug_modules(cfg->log.debug);
+	if (gen_new(cfg, &d.gen, &err) < 0) {
+		fprintf(stderr, "iocbus: %s\n", err.msg);
+		goto out;
+	}
+	if (open_store(&d, d.gen->cfg, &err) < 0) {
+		fprintf(stderr, "iocbus: %s\n", err.msg);
+		goto out;
+	}
+	load_intel(&d, d.gen);
+	if (d.gen->cfg->http.enabled) {
+		struct iocb_httpd_opts ho = {
+			.host = d.gen->cfg->http.host,
+			.port = o->http_port >= 0 ? (uint16_t)o->http_port : d.gen->cfg->http.port,
+			.max_connections = d.gen->cfg->http.max_connections,
+		};
+		struct iocb_httpd_handlers hh = {metrics_cb, health_cb, &d};
+		uint16_t port = 0;
+		if (iocb_httpd_start(&ho, d.store, &hh, &d.http, &port, &err) < 0) {
+			fprintf(stderr, "iocbus: http: %s\n", err.msg);
+			goto out;
+		}
+	}
+	if (gen_start(&d, d.gen, false, &err) < 0) {
+		fprintf(stderr, "iocbus: %s\n", err.msg);
+		goto out;
+	}
+	iocb_log(IOCB_LOG_INFO, "daemon", "\"running\" config=\"%s\"", o->config_path);
+
+	for (;;) {
+		struct timespec tmo = {1, 0};
+		int sig = sigtimedwait(&set, NULL, &tmo);
+		if (sig == SIGHUP) {
+			reload(&d);
+		} else if (sig == SIGTERM || sig == SIGINT) {
+			iocb_log(IOCB_LOG_INFO, "daemon", "\"stopping\" signal=%s", sig == SIGTERM ? "TERM" : "INT");
+			break;
+		} else if (sig < 0 && errno != EAGAIN && errno != EINTR) {
+			iocb_log(IOCB_LOG_ERROR, "daemon", "\"sigtimedwait failed\" errno=%d", errno);
+			break;
+		}
+	}
+	code = 0;
+out:
+	pthread_mutex_lock(&d.gen_mu);
+	d.stopping = true;
+	pthread_mutex_unlock(&d.gen_mu);
+	if (d.gen)
+		gen_retire(&d, d.gen);
+	iocb_httpd_stop(d.http);
+	if (d.store) {
+		if (iocb_store_commit(d.store, &err) < 0) {
+			iocb_log(IOCB_LOG_ERROR, "daemon", "\"final commit failed\" error=\"%s\"", err.msg);
+			code = 2;
+		}
+		iocb_store_free(d.store);
+	}
+	pthread_mutex_destroy(&d.gen_mu);
+	if (code == 0)
+		iocb_log(IOCB_LOG_INFO, "daemon", "\"stopped\"");
+	return code;
+}
