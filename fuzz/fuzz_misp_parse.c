@@ -46,9 +46,21 @@ static int on_event(void *ud, const struct iocb_misp_event *e, enum iocb_misp_ac
 	return 0;
 }
 
+static int on_tag(void *ud, const struct iocb_misp_tag_change *t)
+{
+	(void)ud;
+	if (t->event_id == 0 || t->name.len == 0)
+		abort();
+	volatile char sink = 0;
+	for (size_t k = 0; k < t->name.len; k++)
+		sink ^= t->name.ptr[k];
+	(void)sink;
+	return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct iocb_misp_handlers h = {on_attr, on_event, NULL, NULL};
+	struct iocb_misp_handlers h = {on_attr, on_event, NULL, NULL, on_tag};
 	struct iocb_misp_stats st = {0};
 	struct iocb_str topic;
 

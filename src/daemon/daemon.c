@@ -197,86 +197,18 @@ static void gen_retire(struct daemon *d, struct generation *g)
 
 /* ------------------------------------------------------------ filter change */
 
-struct refilter {
-	const struct iocb_filter *filter;        /* the new filter */
-	struct iocb_misp_tag atags[256];         /* scratch: attribute tags */
-	struct iocb_misp_tag etags[256];         /* scratch: event tags */
-};
-
-/* Rebuild what the filter reads (type, tags, creator org, event tags) from a stored record. */
-static bool refilter_reject(void *ud, const struct iocb_store_attr *a)
-{
-	struct refilter *r = ud;
-	struct iocb_store_attr_view v;
-	struct iocb_misp_event ev = {0};
-	struct iocb_misp_attr ma = {0};
-
-	iocb_store_attr_view(a, &v);
-	ma.type = v.type;
-	ma.indicator = true;
-	ma.uuid = iocb_str_make(v.uuid, strlen(v.uuid));
-	ma.value = v.value;
-	ma.to_ids = v.to_ids;
-	for (size_t i = 0; i < v.ntags && i < IOCB_ARRAY_LEN(r->atags); i++) {
-		r->atags[i].name = iocb_store_attr_tag(a, i);
-		r->atags[i].local = false;
-		r->atags[i].inherited = false;
-		ma.ntags = i + 1;
-	}
-	ma.tags = r->atags;
-	if (v.event) {
-		struct iocb_store_event_view e;
-		iocb_store_event_view(v.event, &e);
-		ev.id = e.id;
-		ev.orgc_id = e.orgc_id;
-		ev.has_orgc_id = e.orgc_id != 0;
-		ev.orgc_name = e.orgc_name;
-		ev.orgc_uuid = e.orgc_uuid;
-		for (size_t i = 0; i < e.ntags && i < IOCB_ARRAY_LEN(r->etags); i++) {
-			r->etags[i].name = iocb_store_event_tag(v.event, i);
-			r->etags[i].local = false;
-			r->etags[i].inherited = false;
-			ev.ntags = i + 1;
-		}
-		ev.tags = r->etags;
-		ev.tags_known = true;
-	}
-	ma.event = &ev;
-	return !iocb_filter_pass(r->filter, &ma);
-}
-
-/*
- * The store keeps the creator org only; a filter on owner-org ids
- * (filter_org_field: org_id) cannot be re-checked from it.
- */
-static bool refilter_possible(const struct iocb_config *c)
-{
-	if (c->filter_opts.org_field != IOCB_FILTER_ORG)
-		return true;
-	for (size_t i = 0; i < c->nfilters; i++)
-		if (c->filters[i].has_orgs && c->filters[i].norgs)
-			return false;
-	return true;
-}
-
+/* Remove what the new filter rejects (see iocb_ingest_refilter); the pull's reconcile fetches what it admits. */
 static void refilter_store(struct daemon *d, const struct generation *g)
 {
-	struct refilter *r = iocb_xcalloc(1, sizeof(*r));
+	struct iocb_ingest *in = iocb_ingest_new(d->store, g->filter, IOCB_SRCID_MISP);
 	struct iocb_err err = {0};
 	size_t n = 0;
 
-	if (!refilter_possible(g->cfg)) {
-		iocb_log(IOCB_LOG_WARN, "daemon",
-			 "\"filter changed; org_id entries cannot be re-checked against stored attributes, the reconcile "
-			 "will\"");
-		free(r);
-		return;
-	}
-	r->filter = g->filter;
-	if (iocb_store_remove_if(d->store, refilter_reject, r, &n, &err) < 0)
-		iocb_log(IOCB_LOG_ERROR, "daemon", "\"refilter failed\" error=\"%s\"", err.msg);
+	if (iocb_ingest_refilter(in, 0, &n, &err) < 0)
+		iocb_log(IOCB_LOG_WARN, "daemon", "\"filter changed; stored attributes not re-checked\" why=\"%s\"",
+			 err.msg);
+	iocb_ingest_free(in);
 	d->refiltered += n;
-	free(r);
 	if (iocb_store_commit(d->store, &err) < 0)
 		iocb_log(IOCB_LOG_ERROR, "daemon", "\"commit failed\" error=\"%s\"", err.msg);
 	iocb_log(IOCB_LOG_INFO, "daemon", "\"filter changed\" removed=%zu", n);

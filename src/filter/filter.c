@@ -381,6 +381,16 @@ static bool tag_ok(const struct iocb_filter *f, const struct compiled *c, const 
 	return false;
 }
 
+bool iocb_filter_needs_owner_org(const struct iocb_filter *f)
+{
+	if (!f || f->pass_all || f->org_field != IOCB_FILTER_ORG)
+		return false;
+	for (size_t i = 0; i < f->n; i++)
+		if (f->f[i].use_orgs && f->f[i].norg_ids)
+			return true;
+	return false;
+}
+
 bool iocb_filter_pass(const struct iocb_filter *f, const struct iocb_misp_attr *a)
 {
 	if (!f || f->pass_all)

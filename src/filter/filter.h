@@ -82,6 +82,13 @@ void iocb_filter_free(struct iocb_filter *f);
  */
 bool iocb_filter_pass(const struct iocb_filter *f, const struct iocb_misp_attr *a);
 
+/*
+ * True when some filter compares owner-org ids (org_field IOCB_FILTER_ORG
+ * with numeric org entries): the store keeps only the creator org, so such
+ * a filter cannot be re-checked against stored attributes.
+ */
+bool iocb_filter_needs_owner_org(const struct iocb_filter *f);
+
 /* Number of filters in the list (0 = pass all). */
 size_t iocb_filter_count(const struct iocb_filter *f);
 

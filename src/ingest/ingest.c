@@ -206,6 +206,138 @@ static int on_event(void *ud, const struct iocb_misp_event *ev, enum iocb_misp_a
 	return IOCB_OK;
 }
 
+/* Scratch of one refilter pass: what the filter reads, rebuilt from a stored record. */
+struct refilter {
+	const struct iocb_filter *filter;        /* borrowed */
+	uint64_t event_id;                       /* 0 = every attribute */
+	struct iocb_misp_tag atags[256];         /* attribute tags of the record being judged */
+	struct iocb_misp_tag etags[256];         /* its event's tags */
+};
+
+static bool refilter_reject(void *ud, const struct iocb_store_attr *a)
+{
+	struct refilter *r = ud;
+	struct iocb_store_attr_view v;
+	struct iocb_store_event_view e;
+	struct iocb_misp_event ev = {0};
+	struct iocb_misp_attr ma = {0};
+
+	iocb_store_attr_view(a, &v);
+	if (r->event_id) {
+		if (!v.event)
+			return false;
+		iocb_store_event_view(v.event, &e);
+		if (e.id != r->event_id)
+			return false;
+	}
+	ma.type = v.type;
+	ma.indicator = true;
+	ma.uuid = iocb_str_make(v.uuid, strlen(v.uuid));
+	ma.value = v.value;
+	ma.to_ids = v.to_ids;
+	for (size_t i = 0; i < v.ntags && i < IOCB_ARRAY_LEN(r->atags); i++) {
+		r->atags[i].name = iocb_store_attr_tag(a, i);
+		r->atags[i].local = false;
+		r->atags[i].inherited = false;
+		ma.ntags = i + 1;
+	}
+	ma.tags = r->atags;
+	if (v.event) {
+		iocb_store_event_view(v.event, &e);
+		ev.id = e.id;
+		ev.orgc_id = e.orgc_id;
+		ev.has_orgc_id = e.orgc_id != 0;
+		ev.orgc_name = e.orgc_name;
+		ev.orgc_uuid = e.orgc_uuid;
+		for (size_t i = 0; i < e.ntags && i < IOCB_ARRAY_LEN(r->etags); i++) {
+			r->etags[i].name = iocb_store_event_tag(v.event, i);
+			r->etags[i].local = false;
+			r->etags[i].inherited = false;
+			ev.ntags = i + 1;
+		}
+		ev.tags = r->etags;
+		ev.tags_known = true;
+	}
+	ma.event = &ev;
+	return !iocb_filter_pass(r->filter, &ma);
+}
+
+int iocb_ingest_refilter(struct iocb_ingest *in, uint64_t event_id, size_t *removed, struct iocb_err *err)
+{
+	struct refilter *r;
+	size_t n = 0;
+	int rc;
+
+	if (removed)
+		*removed = 0;
+	if (!in->filter || iocb_filter_count(in->filter) == 0)
+		return IOCB_OK;
+	if (iocb_filter_needs_owner_org(in->filter))
+		return iocb_err_set(err, IOCB_EUNSUPPORTED,
+				    "the filter compares owner-org ids (filter_org_field: org_id), which the store does "
+				    "not keep");
+	r = iocb_xcalloc(1, sizeof(*r));
+	r->filter = in->filter;
+	r->event_id = event_id;
+	rc = iocb_store_remove_if(in->store, refilter_reject, r, &n, err);
+	free(r);
+	in->st.refiltered += n;
+	in->st.removes += n;
+	if (removed)
+		*removed = n;
+	return rc;
+}
+
+/* Event tag attached/detached: the new tag list of the stored event (see copy_event_tags). */
+static int on_tag(void *ud, const struct iocb_misp_tag_change *t)
+{
+	struct iocb_ingest *in = ud;
+	struct iocb_err err = {0};
+	struct iocb_misp_event ev = {0};
+	size_t w = 0, removed = 0;
+	bool present = false;
+
+	if (iocb_store_event_with(in->store, IOCB_STR_NULL, t->event_id, copy_event_tags, in) != IOCB_OK)
+		return IOCB_OK; /* an event we hold nothing of: nothing to change */
+	for (size_t i = 0; i < in->ntags; i++) {
+		if (iocb_str_eq(in->tags[i].name, t->name)) {
+			present = true;
+			if (!t->attached)
+				continue;
+		}
+		in->tags[w++] = in->tags[i];
+	}
+	if (t->attached && !present) {
+		if (in->ntags == in->captags) {
+			/* the names point into tagtext, which does not move here */
+			in->captags = in->captags ? 2 * in->captags : 16;
+			in->tags = iocb_xrealloc(in->tags, in->captags * sizeof(*in->tags));
+		}
+		in->tags[w].name = t->name;
+		in->tags[w].local = t->local;
+		in->tags[w].inherited = false;
+		w++;
+	}
+	if (t->attached == present)
+		return IOCB_OK; /* already so */
+	ev.id = t->event_id;
+	ev.tags = in->tags;
+	ev.ntags = w;
+	ev.tags_known = true;
+	ev.analysis = -1;
+	if (iocb_store_event_upsert(in->store, &ev, &err) < 0) {
+		in->st.store_errors++;
+		iocb_log(IOCB_LOG_WARN, "ingest", "\"store event tag update failed\" error=\"%s\"", err.msg);
+		return IOCB_OK;
+	}
+	in->st.tag_changes++;
+	if (!t->attached && iocb_ingest_refilter(in, t->event_id, &removed, &err) < 0 && err.rc != IOCB_EUNSUPPORTED)
+		iocb_log(IOCB_LOG_WARN, "ingest", "\"refilter after untag failed\" error=\"%s\"", err.msg);
+	iocb_log(IOCB_LOG_DEBUG, "ingest", "\"event tag %s\" event_id=%llu removed=%zu", t->attached ? "attached" : "detached",
+		 (unsigned long long)t->event_id, removed);
+	return IOCB_OK;
+}
+
 static void on_skip(void *ud, enum iocb_misp_skip reason, const char *detail)
 {
 	struct iocb_ingest *in = ud;
@@ -223,6 +355,7 @@ static void handlers(struct iocb_ingest *in, struct iocb_misp_handlers *h)
 	h->on_attr = on_attr;
 	h->on_event = on_event;
 	h->on_skip = on_skip;
+	h->on_tag = on_tag;
 	h->ud = in;
 }
 

@@ -12,6 +12,11 @@
  *   indicator; soft-delete; delete                    -> remove by uuid
  *   event delete                                      -> remove the event
  *   event add / edit                                  -> refresh event metadata
+ *   event tag attached / detached (misp_json_tag)     -> the stored event tags
+ *                                                       change; after a detach
+ *                                                       the event's attributes
+ *                                                       are checked again
+ *                                                       (iocb_ingest_refilter)
  *
  * Attributes with to_ids=false are stored (the store hides them from
  * lookups unless configured), so clearing to_ids needs no special case.
@@ -47,6 +52,8 @@ struct iocb_ingest_stats {
 	uint64_t by_action[IOCB_ACT_OTHER + 1]; /* attributes delivered per action (NONE = snapshot rows) */
 	uint64_t tag_lookups;                 /* filter checks that used event tags from the store */
 	uint64_t max_timestamp;               /* newest Attribute.timestamp delivered (MISP's clock) */
+	uint64_t tag_changes;                 /* event tags attached / detached and applied */
+	uint64_t refiltered;                  /* attributes removed by iocb_ingest_refilter() */
 	char samples[IOCB_SKIP__COUNT][IOCB_INGEST_SAMPLES][200]; /* first skip messages per reason */
 	unsigned nsamples[IOCB_SKIP__COUNT];
 	char last_error[512];                 /* last file-level error */
@@ -94,6 +101,16 @@ void iocb_ingest_set_observer(struct iocb_ingest *in, iocb_ingest_observer fn, v
  * incremental pull needs this to see soft-deletes made during a gap.
  */
 void iocb_ingest_set_keep_deleted(struct iocb_ingest *in, bool keep);
+
+/*
+ * Remove stored attributes the filter rejects, judged on what the store
+ * keeps (type, attribute tags, creator org, event tags): every attribute
+ * when event_id is 0 (a new filter), else those of MISP event `event_id`
+ * (a tag was detached from it). Skipped, with IOCB_EUNSUPPORTED, when
+ * iocb_filter_needs_owner_org(). No commit. *removed may be NULL.
+ */
+int iocb_ingest_refilter(struct iocb_ingest *in, uint64_t event_id, size_t *removed,
+			 struct iocb_err *err) IOCB_MUST_USE;
 
 /* Counters so far (owned by the ingest object). */
 const struct iocb_ingest_stats *iocb_ingest_stats(const struct iocb_ingest *in);

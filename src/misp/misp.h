@@ -231,11 +231,26 @@ typedef int (*iocb_misp_event_cb)(void *ud, const struct iocb_misp_event *ev, en
 /* A skipped item: reason, human text with location ("byte 1234", "attribute <uuid>"). */
 typedef void (*iocb_misp_skip_cb)(void *ud, enum iocb_misp_skip reason, const char *detail);
 
+/*
+ * A tag attached to or detached from an event (misp_json_tag / Kafka
+ * misp_tag with action "attached to event" / "detached from event"). Tag
+ * changes on attributes are not reported here: MISP follows them with an
+ * attribute edit that carries the new tag list.
+ */
+struct iocb_misp_tag_change {
+	uint64_t event_id;           /* Tag.event_id (instance-local), never 0 when delivered */
+	struct iocb_str name;        /* Tag.name, exact */
+	bool attached;               /* attached (true) or detached (false) */
+	bool local;                  /* Tag.local (absent = false) */
+};
+typedef int (*iocb_misp_tag_cb)(void *ud, const struct iocb_misp_tag_change *t);
+
 struct iocb_misp_handlers {
 	iocb_misp_attr_cb on_attr;   /* required */
 	iocb_misp_event_cb on_event; /* optional: event headers, event delete messages */
 	iocb_misp_skip_cb on_skip;   /* optional */
 	void *ud;                    /* passed to every callback */
+	iocb_misp_tag_cb on_tag;     /* optional: event tag attached / detached */
 };
 
 struct iocb_misp_limits {
@@ -274,7 +289,8 @@ int iocb_misp_parse_feed_dir(const char *dir, const struct iocb_misp_handlers *h
 /*
  * Parse one ZeroMQ frame "<topic> <json>". The topic is returned in *topic
  * (a view into buf). Heartbeats (misp_json_self) and topics without
- * attributes produce no callbacks. Same return codes as iocb_misp_parse().
+ * attributes produce no callbacks (misp_json_tag is parsed only when
+ * h->on_tag is set). Same return codes as iocb_misp_parse().
  */
 int iocb_misp_parse_zmq_frame(const char *buf, size_t len, struct iocb_str *topic,
 			      const struct iocb_misp_handlers *h, const struct iocb_misp_limits *lim,

@@ -1084,8 +1084,49 @@ static int handle_response(struct ctx *c, struct iocb_json_parser *p, const stru
 }
 
 /* The top-level object; its '{' was consumed. */
+/* {"Tag":{...,"name","event_id","local"?},"action":"attached to event"} -> on_tag. */
+static int handle_tag_change(struct ctx *c, size_t tag_off, bool attached)
+{
+	struct iocb_json_parser sp;
+	struct iocb_json_tok open, k, v;
+	struct iocb_misp_tag_change t = {0};
+	bool has_name = false;
+	int rc;
+
+	sub_parser(c, &sp, tag_off);
+	rc = iocb_json_next(&sp, &open, c->err);
+	while (rc >= 0 && (rc = next_member(c, &sp, &k, &v)) > 0) {
+		if (key_is(&k, "name") && v.type == IOCB_JSON_STR) {
+			if (tok_string(&c->ev_arena, &v, &t.name) == IOCB_OK)
+				has_name = t.name.len > 0;
+		} else if (key_is(&k, "event_id")) {
+			if (!tok_u64(&v, &t.event_id))
+				t.event_id = 0;
+		} else if (key_is(&k, "local")) {
+			if (!tok_bool(&v, &t.local))
+				t.local = false;
+		}
+		rc = iocb_json_skip(&sp, &v, c->err);
+	}
+	if (rc < 0)
+		return json_fail(c, rc, tag_off);
+	if (!has_name || !t.event_id) {
+		skip(c, IOCB_SKIP_MISSING_FIELD, "%s: byte %zu: event tag change without Tag.name or Tag.event_id",
+		     c->source, tag_off);
+		return IOCB_OK;
+	}
+	t.attached = attached;
+	rc = c->h->on_tag(c->h->ud, &t);
+	if (rc < 0)
+		c->cb_rc = rc;
+	iocb_arena_reset(&c->ev_arena);
+	return rc;
+}
+
 static int handle_top_object(struct ctx *c, struct iocb_json_parser *p, size_t top_off)
 {
+	size_t tag_off = 0;
+	int tag_change = 0; /* 1 attached to event, -1 detached from event */
 	struct iocb_json_tok k, v;
 	size_t attr_off = 0, event_off = 0, orgc_off = 0, evtags_off = 0, attr_list_off = 0;
 	unsigned bare_event_keys = 0;
@@ -1127,11 +1168,17 @@ static int handle_top_object(struct ctx *c, struct iocb_json_parser *p, size_t t
 		} else if (key_is(&k, "info") || key_is(&k, "uuid") || key_is(&k, "date") ||
 			   key_is(&k, "threat_level_id")) {
 			bare_event_keys++;
+		} else if (key_is(&k, "Tag") && v.type == IOCB_JSON_OBJ) {
+			tag_off = v.offset;
 		} else if (key_is(&k, "action") && v.type == IOCB_JSON_STR) {
 			size_t n;
-			if (iocb_json_unescape(&v, act, sizeof(act), &n) == IOCB_OK)
+			if (iocb_json_unescape(&v, act, sizeof(act), &n) == IOCB_OK) {
 				action = parse_action(iocb_str_make(act, n));
-			else
+				if (iocb_str_eq_c(iocb_str_make(act, n), "attached to event"))
+					tag_change = 1;
+				else if (iocb_str_eq_c(iocb_str_make(act, n), "detached from event"))
+					tag_change = -1;
+			} else
 				action = IOCB_ACT_OTHER;
 		}
 		rc = iocb_json_skip(p, &v, c->err);
@@ -1155,6 +1202,8 @@ static int handle_top_object(struct ctx *c, struct iocb_json_parser *p, size_t t
 	}
 	if (attr_off)
 		return handle_attr_notification(c, attr_off, event_off, action);
+	if (tag_off && tag_change && !event_off && c->h->on_tag)
+		return handle_tag_change(c, tag_off, tag_change > 0);
 	if (event_off) {
 		/*
 		 * misp_json (publish, no action) and feed/event files carry the full
@@ -1265,9 +1314,9 @@ int iocb_misp_parse_zmq_frame(const char *buf, size_t len, struct iocb_str *topi
 	*topic = iocb_str_make(buf, tlen);
 	if (iocb_str_eq_c(*topic, "misp_json_self"))
 		return IOCB_OK;
-	/* Only these topics carry attributes or event state. */
+	/* Only these topics carry attributes or event state (tags: event tag changes). */
 	if (!iocb_str_eq_c(*topic, "misp_json") && !iocb_str_eq_c(*topic, "misp_json_attribute") &&
-	    !iocb_str_eq_c(*topic, "misp_json_event"))
+	    !iocb_str_eq_c(*topic, "misp_json_event") && !(h->on_tag && iocb_str_eq_c(*topic, "misp_json_tag")))
 		return IOCB_OK;
 	return iocb_misp_parse(sp + 1, len - tlen - 1, "zmq", h, lim, stats, err);
 }
