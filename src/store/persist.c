@@ -329,6 +329,8 @@ static int put_events(struct iocb_store *s, MDB_txn *txn, struct iocb_err *err)
 	size_t n = s->ndirty_events;
 	int mrc;
 
+	if (n == 0)
+		return IOCB_OK; /* a commit of metadata only (qsort wants a non-NULL array) */
 	qsort(s->dirty_events, n, sizeof(uint64_t), cmpu64);
 	for (size_t i = 0; i < n; i++) {
 		if (i && s->dirty_events[i] == s->dirty_events[i - 1])

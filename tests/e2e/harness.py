@@ -223,7 +223,9 @@ class Iocbus:
             json.dump(c, f, indent=1)
         os.replace(self.config_path + ".tmp", self.config_path)
 
-    def start(self, timeout=20):
+    def start(self, timeout=20, wait_live=True):
+        """Start and wait for /healthz; with wait_live, also until the ZeroMQ subscriber is connected
+        (a PUB drops what it sends before the subscription arrives, so tests act after that)."""
         self.logf = open(self.log_path, "ab")
         self.proc = subprocess.Popen([BIN, "run", "-c", self.config_path], stdin=subprocess.PIPE,
                                      stdout=self.logf, stderr=self.logf)
@@ -231,6 +233,14 @@ class Iocbus:
                    what="iocbus /healthz")
         if self.proc.poll() is not None:
             raise AssertionError("iocbus run exited %d:\n%s" % (self.proc.returncode, self.log()[-3000:]))
+        if wait_live and "zmq" in self.config.get("misp", {}):
+            try:
+                wait_until(lambda: self.metric("iocbus_source_up", source="zmq") == 1, timeout,
+                           what="ZeroMQ subscriber connected")
+            except AssertionError as e:
+                raise AssertionError("%s; exit %r; log tail:\n%s" % (e, self.proc.poll(), self.log()[-3000:]))
+            # libzmq sends the subscription right after connecting; give it a moment to land
+            time.sleep(0.2)
 
     def _healthz_status(self):
         try:
