@@ -50,10 +50,11 @@ int iocb_cmd_check_config(int argc, char **argv)
 	}
 	rc = validate(argv[1], &cfg);
 	if (rc == IOCB_EXIT_OK) {
-		printf("%s: OK (%zu filter(s); source: %s; API %s; store: %s)\n", argv[1], cfg->nfilters,
-		       cfg->zmq.present ? "zmq" : cfg->kafka.present ? "kafka" : "none",
+		printf("%s: OK (%zu filter(s); source: %s; API %s%s; %zu feed(s); store: %s; http: %s)\n", argv[1],
+		       cfg->nfilters, cfg->zmq.present ? "zmq" : cfg->kafka.present ? "kafka" : "none",
 		       cfg->api.present ? "configured" : "not configured",
-		       cfg->store.path ? cfg->store.path : "memory");
+		       cfg->pull.present ? ", pulled" : "", cfg->nfeeds,
+		       cfg->store.path ? cfg->store.path : "memory", cfg->http.enabled ? "on" : "off");
 	}
 	iocb_config_free(cfg);
 	return rc;
