@@ -1,1 +1,515 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The HTTP endpoint of `iocbus run` (see http.h for the routes).
+ *
+ * libmicrohttpd runs in external-polling mode with its epoll backend
+ * (MHD_USE_EPOLL without an internal thread): MHD exposes one epoll fd, and
+ * our own thread poll()s it together with an eventfd that iocb_httpd_stop()
+ * writes. Every MHD callback therefore runs on that one thread, which is
+ * what lets it register with the store's RCU once at start, hold the read
+ * lock only around each single lookup (a writer's grace period never waits
+ * for more than one lookup), and unregister before it exits. It also means
+ * a slow handler delays every other connection: the handlers are in-memory
+ * and bounded (at most 100 lookups of at most IOCB_HTTP_MAX_HITS hits, one
+ * metrics rendering), so one thread is plenty for a scrape endpoint.
+ *
+ * Requests are bounded before they reach us: MHD refuses a request that
+ * does not fit in its per-connection memory pool, and we refuse a request
+ * target longer than IOCB_HTTP_MAX_URI itself (the URI log callback sees the
+ * raw target before MHD parses it). Every response body is built in a
+ * capped iocb_buf and handed to MHD without a copy.
+ */
+#include "http/http.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "core/log.h"
+#include "core/mem.h"
+#include "json/json.h"
+
+/*
+ * Hits written per looked-up value; past it the object says "truncated":true.
+ * (`iocbus lookup` uses 1024: the bytes are the same up to 32 hits.)
+ */
+#define IOCB_HTTP_MAX_HITS 32
+/* Values per /v1/lookup request, and bytes per value (after URL decoding). */
+#define IOCB_HTTP_MAX_VALUES 100
+#define IOCB_HTTP_MAX_VALUE ((size_t)64 * 1024)
+/* Longest request target (path and query, raw) we serve; longer gets 414. */
+#define IOCB_HTTP_MAX_URI ((size_t)8 * 1024)
+/*
+ * MHD's per-connection pool: holds the request line, headers and the
+ * parsed arguments, so it also bounds the whole request head.
+ */
+#define IOCB_HTTP_CONN_MEMORY ((size_t)32 * 1024)
+/* Idle seconds before MHD closes a connection. */
+#define IOCB_HTTP_CONN_TIMEOUT 10u
+/*
+ * Caps on response bodies. MHD keeps each until the client has read it, so
+ * max_connections slow readers can pin that many: a lookup answer (at most
+ * 100 x 32 hits, normally a few MiB) gets 16 MiB, the one /metrics
+ * exposition 64 MiB. Past the cap the answer is a 500.
+ */
+#define IOCB_HTTP_MAX_LOOKUP_BODY ((size_t)16 * 1024 * 1024)
+#define IOCB_HTTP_MAX_METRICS_BODY ((size_t)64 * 1024 * 1024)
+/* MHD diagnostics logged per second at most, after start. */
+#define IOCB_HTTP_LOG_PER_SEC 10
+
+#define CT_JSON "application/json"
+#define CT_NDJSON "application/x-ndjson"
+#define CT_TEXT "text/plain; charset=utf-8"
+#define CT_METRICS "text/plain; version=0.0.4; charset=utf-8"
+
+struct iocb_httpd {
+	struct MHD_Daemon *mhd;            /* the daemon; owned, stopped in iocb_httpd_stop() */
+	struct iocb_store *store;          /* borrowed: lookups */
+	struct iocb_httpd_handlers h;      /* copy of the caller's handlers */
+	pthread_t thread;                  /* the polling thread */
+	bool thread_started;               /* thread must be joined */
+	int wake_fd;                       /* eventfd: written by stop to wake the thread; -1 none */
+	int epoll_fd;                      /* MHD's epoll fd (owned by MHD) */
+	int stop;                          /* atomic: set by iocb_httpd_stop() */
+	bool started;                      /* MHD is up: its messages go to the log, not start_err */
+	struct iocb_store_hit *hits;       /* HTTP thread only: lookup scratch, IOCB_HTTP_MAX_HITS */
+	char addr[INET6_ADDRSTRLEN + 16];  /* "host:port" or "[v6]:port", for logs */
+	char start_err[256];               /* first MHD message during start, for the error report */
+	time_t log_sec;                    /* HTTP thread only: second of the current log window */
+	unsigned log_count;                /* HTTP thread only: MHD messages logged in that second */
+};
+
+/* Values of the `value` arguments of one /v1/lookup request (views into MHD's pool). */
+struct lookup_args {
+	struct iocb_str v[IOCB_HTTP_MAX_VALUES]; /* the first IOCB_HTTP_MAX_VALUES values, in order */
+	size_t n;                                /* values seen, may exceed IOCB_HTTP_MAX_VALUES */
+	bool too_long;                           /* one value exceeded IOCB_HTTP_MAX_VALUE */
+};
+
+/* ------------------------------------------------------------ logging */
+
+/* MHD's diagnostics: captured for the error report while starting, then logged (rate-limited). */
+IOCB_PRINTF(2, 0)
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	struct iocb_httpd *d = cls;
+	char msg[256];
+	size_t n;
+	time_t now;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+		msg[--n] = '\0';
+	for (size_t i = 0; i < n; i++)
+		if (msg[i] == '"' || msg[i] == '\\' || (unsigned char)msg[i] < 0x20)
+			msg[i] = '\'';
+	if (!d->started) {
+		/* The first message names the cause (bind: address in use...). */
+		if (!d->start_err[0])
+			snprintf(d->start_err, sizeof(d->start_err), "%s", msg);
+		return;
+	}
+	now = time(NULL);
+	if (now != d->log_sec) {
+		d->log_sec = now;
+		d->log_count = 0;
+	}
+	if (d->log_count++ < IOCB_HTTP_LOG_PER_SEC)
+		iocb_log(IOCB_LOG_WARN, "http", "\"libmicrohttpd\" detail=\"%s\"", msg);
+}
+
+/*
+ * Sees the raw request target before MHD parses it. Its return value becomes
+ * the request's context pointer: we use it to carry the target's length
+ * (plus one, so it is never NULL; the handler adds SEEN_HEADERS) to the
+ * access handler without allocating, which could leak if MHD later drops
+ * the request before the handler runs.
+ */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+	return (void *)(uintptr_t)(strlen(uri) + 1);
+}
+
+/* ------------------------------------------------------------ responses */
+
+/*
+ * Queue body (ownership of body->ptr passes to MHD whatever happens) with
+ * status and content type. Returns what MHD_queue_response() returned.
+ */
+static enum MHD_Result respond(struct MHD_Connection *c, unsigned status, const char *ctype, struct iocb_buf *body,
+			       bool allow_hdr)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	if (body->len)
+		r = MHD_create_response_from_buffer_with_free_callback(body->len, body->ptr, free);
+	else
+		r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+	if (!r || !body->len)
+		free(body->ptr);
+	body->ptr = NULL;
+	body->len = body->cap = 0;
+	if (!r)
+		return MHD_NO;
+	ret = MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	if (ret == MHD_YES)
+		ret = MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	if (ret == MHD_YES && allow_hdr)
+		ret = MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+	if (ret == MHD_YES)
+		ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/* {"error":"<msg>"} with the given status. */
+static enum MHD_Result respond_error(struct MHD_Connection *c, unsigned status, const char *msg)
+{
+	struct iocb_buf b;
+	struct iocb_jw w;
+
+	iocb_buf_init(&b, 1024);
+	iocb_jw_init(&w, &b);
+	iocb_jw_obj(&w);
+	iocb_jw_key(&w, "error");
+	iocb_jw_cstr(&w, msg);
+	iocb_jw_obj_end(&w);
+	if (iocb_jw_rc(&w) == IOCB_OK && iocb_buf_putc(&b, '\n') == IOCB_OK)
+		return respond(c, status, CT_JSON, &b, status == MHD_HTTP_METHOD_NOT_ALLOWED);
+	iocb_buf_fini(&b);
+	return MHD_NO;
+}
+
+/* ------------------------------------------------------------ routes */
+
+static enum MHD_Result route_metrics(struct iocb_httpd *d, struct MHD_Connection *c)
+{
+	struct iocb_buf b;
+
+	iocb_buf_init(&b, IOCB_HTTP_MAX_METRICS_BODY);
+	if (d->h.metrics)
+		d->h.metrics(d->h.ud, &b);
+	/*
+	 * The handler cannot report failure: iocb_sync_metrics_render() rolls
+	 * its output back when it hits the cap, so an empty body here means
+	 * the exposition did not fit (it always has at least the cursor).
+	 */
+	if (d->h.metrics && b.len == 0) {
+		iocb_buf_fini(&b);
+		return respond_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "metrics exposition too large");
+	}
+	return respond(c, MHD_HTTP_OK, CT_METRICS, &b, false);
+}
+
+static enum MHD_Result route_health(struct iocb_httpd *d, struct MHD_Connection *c)
+{
+	struct iocb_buf b;
+	bool ok = true;
+	int rc = IOCB_OK;
+
+	iocb_buf_init(&b, (size_t)64 * 1024);
+	if (d->h.health)
+		ok = d->h.health(d->h.ud, &b);
+	if (b.len == 0)
+		rc = iocb_buf_append_c(&b, ok ? "ok" : "unhealthy");
+	if (rc == IOCB_OK && b.ptr[b.len - 1] != '\n')
+		rc = iocb_buf_putc(&b, '\n');
+	if (rc < 0) {
+		iocb_buf_fini(&b);
+		return respond_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "health text too long");
+	}
+	return respond(c, ok ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, CT_TEXT, &b, false);
+}
+
+/* MHD_get_connection_values_n iterator: collect every `value` argument. */
+static enum MHD_Result collect_value(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+				     const char *value, size_t value_size)
+{
+	struct lookup_args *a = cls;
+
+	if (key_size != 5 || memcmp(key, "value", 5) != 0)
+		return MHD_YES;
+	/* "?value" without '=' comes as NULL: the same as an empty value. */
+	if (!value)
+		value_size = 0;
+	if (value_size > IOCB_HTTP_MAX_VALUE)
+		a->too_long = true;
+	if (a->n < IOCB_HTTP_MAX_VALUES)
+		a->v[a->n] = iocb_str_make(value ? value : "", value_size);
+	a->n++;
+	return MHD_YES;
+}
+
+static enum MHD_Result route_lookup(struct iocb_httpd *d, struct MHD_Connection *c)
+{
+	struct lookup_args a;
+	struct iocb_buf b;
+	struct iocb_jw w;
+	int rc = IOCB_OK;
+
+	a.n = 0;
+	a.too_long = false;
+	if (MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, collect_value, &a) < 0)
+		return MHD_NO;
+	if (a.n == 0)
+		return respond_error(c, MHD_HTTP_BAD_REQUEST, "missing value parameter");
+	if (a.n > IOCB_HTTP_MAX_VALUES)
+		return respond_error(c, MHD_HTTP_BAD_REQUEST, "more than 100 values");
+	if (a.too_long)
+		return respond_error(c, MHD_HTTP_BAD_REQUEST, "value longer than 65536 bytes");
+
+	iocb_buf_init(&b, IOCB_HTTP_MAX_LOOKUP_BODY);
+	for (size_t i = 0; i < a.n && rc == IOCB_OK; i++) {
+		iocb_jw_init(&w, &b);
+		iocb_store_read_lock();
+		(void)iocb_store_lookup_json(d->store, &w, a.v[i], d->hits, IOCB_HTTP_MAX_HITS);
+		iocb_store_read_unlock();
+		rc = iocb_jw_rc(&w);
+		if (rc == IOCB_OK)
+			rc = iocb_buf_putc(&b, '\n');
+	}
+	if (rc < 0) {
+		iocb_buf_fini(&b);
+		return respond_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "response too large");
+	}
+	return respond(c, MHD_HTTP_OK, CT_NDJSON, &b, false);
+}
+
+/* Set in the request context once the access handler has seen the request's headers. */
+#define SEEN_HEADERS ((uintptr_t)1 << (sizeof(uintptr_t) * 8 - 1))
+
+/* True when the request announces a body (a GET or HEAD should not have one). */
+static bool has_body(struct MHD_Connection *c)
+{
+	const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+	return MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING) ||
+	       (cl && strcmp(cl, "0") != 0);
+}
+
+/*
+ * The access handler. MHD calls it once the headers are in, then once per
+ * chunk of body, then once more with the request complete. A response
+ * queued on the first call is an "early" one, after which MHD closes the
+ * connection (it will not read a body we did not want), so only requests we
+ * refuse outright (wrong method, GET with a body, target too long) are
+ * answered there; the routes answer on the last call and keep-alive works.
+ */
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+				  const char *version, const char *upload_data, size_t *upload_data_size,
+				  void **req_cls)
+{
+	struct iocb_httpd *d = cls;
+	uintptr_t ctx = (uintptr_t)*req_cls;
+	size_t uri_len = (size_t)(ctx & ~SEEN_HEADERS);
+	bool get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+	enum { R_NONE, R_METRICS, R_HEALTH, R_LOOKUP } route = R_NONE;
+
+	if (strcmp(url, "/metrics") == 0)
+		route = R_METRICS;
+	else if (strcmp(url, "/healthz") == 0)
+		route = R_HEALTH;
+	else if (strcmp(url, "/v1/lookup") == 0)
+		route = R_LOOKUP;
+	if (!(ctx & SEEN_HEADERS)) {
+		*req_cls = (void *)(ctx | SEEN_HEADERS);
+		if (uri_len == 0 || uri_len - 1 > IOCB_HTTP_MAX_URI)
+			return respond_error(c, MHD_HTTP_URI_TOO_LONG, "request target longer than 8192 bytes");
+		/* HEAD runs the GET handler; MHD sends its headers without the body. */
+		if (!get && route == R_NONE)
+			return respond_error(c, MHD_HTTP_NOT_FOUND, "not found");
+		if (!get)
+			return respond_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed");
+		if (has_body(c))
+			return respond_error(c, MHD_HTTP_BAD_REQUEST, "request body not allowed");
+		return MHD_YES;
+	}
+	/* Not reached with a body (refused above); never answer twice. */
+	if (*upload_data_size != 0)
+		return MHD_NO;
+	switch (route) {
+	case R_METRICS:
+		return route_metrics(d, c);
+	case R_HEALTH:
+		return route_health(d, c);
+	case R_LOOKUP:
+		return route_lookup(d, c);
+	case R_NONE:
+		break;
+	}
+	return respond_error(c, MHD_HTTP_NOT_FOUND, "not found");
+}
+
+/* ------------------------------------------------------------ thread */
+
+static void *serve(void *arg)
+{
+	struct iocb_httpd *d = arg;
+
+	iocb_store_reader_register();
+	while (!__atomic_load_n(&d->stop, __ATOMIC_ACQUIRE)) {
+		struct pollfd pfd[2] = {{.fd = d->epoll_fd, .events = POLLIN}, {.fd = d->wake_fd, .events = POLLIN}};
+		MHD_UNSIGNED_LONG_LONG to = 0;
+		int timeout = -1;
+
+		if (MHD_get_timeout(d->mhd, &to) == MHD_YES)
+			timeout = to > INT_MAX ? INT_MAX : (int)to;
+		if (poll(pfd, 2, timeout) < 0 && errno != EINTR) {
+			iocb_log(IOCB_LOG_ERROR, "http", "\"poll failed; endpoint stopped\" error=\"%s\"",
+				 strerror(errno));
+			break;
+		}
+		if (pfd[1].revents) {
+			uint64_t v;
+			/* Only drains the counter; the stop flag is what ends the loop. */
+			if (read(d->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+				break;
+			continue;
+		}
+		(void)MHD_run(d->mhd);
+	}
+	iocb_store_reader_unregister();
+	return NULL;
+}
+
+/* ------------------------------------------------------------ start / stop */
+
+/* Parse a numeric host and port into ss. */
+static int parse_addr(const char *host, uint16_t port, struct sockaddr_storage *ss, struct iocb_err *err)
+{
+	struct addrinfo hints, *res = NULL;
+	int g;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICHOST | AI_PASSIVE;
+	g = getaddrinfo(host, NULL, &hints, &res);
+	if (g != 0 || !res || res->ai_addrlen > sizeof(*ss)) {
+		if (res)
+			freeaddrinfo(res);
+		return iocb_err_set(err, IOCB_EINVAL, "http.host '%s' is not a numeric IPv4 or IPv6 address", host);
+	}
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	freeaddrinfo(res);
+	if (ss->ss_family == AF_INET)
+		((struct sockaddr_in *)ss)->sin_port = htons(port);
+	else
+		((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
+	return IOCB_OK;
+}
+
+void iocb_httpd_stop(struct iocb_httpd *d)
+{
+	uint64_t one = 1;
+
+	if (!d)
+		return;
+	if (d->thread_started) {
+		__atomic_store_n(&d->stop, 1, __ATOMIC_RELEASE);
+		/* An eventfd write of 1 cannot block or fail short of overflow. */
+		if (write(d->wake_fd, &one, sizeof(one)) < 0)
+			iocb_log(IOCB_LOG_ERROR, "http", "\"cannot wake the HTTP thread\" error=\"%s\"",
+				 strerror(errno));
+		pthread_join(d->thread, NULL);
+	}
+	/* Closes every connection, idle or not, without waiting for clients. */
+	if (d->mhd)
+		MHD_stop_daemon(d->mhd);
+	if (d->wake_fd >= 0)
+		close(d->wake_fd);
+	free(d->hits);
+	free(d);
+}
+
+int iocb_httpd_start(const struct iocb_httpd_opts *opts, struct iocb_store *store, const struct iocb_httpd_handlers *h,
+		     struct iocb_httpd **out, uint16_t *bound_port, struct iocb_err *err)
+{
+	struct iocb_httpd *d;
+	struct sockaddr_storage ss = {0};
+	const union MHD_DaemonInfo *info;
+	const char *host = opts->host && opts->host[0] ? opts->host : "127.0.0.1";
+	unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+	unsigned maxconn = opts->max_connections ? opts->max_connections : 64;
+	uint16_t port;
+	int rc;
+
+	*out = NULL;
+	d = iocb_xcalloc(1, sizeof(*d));
+	d->wake_fd = -1;
+	d->store = store;
+	if (h)
+		d->h = *h;
+	rc = parse_addr(host, opts->port, &ss, err);
+	if (rc < 0)
+		goto fail;
+	if (MHD_is_feature_supported(MHD_FEATURE_EPOLL) != MHD_YES) {
+		rc = iocb_err_set(err, IOCB_EUNSUPPORTED, "libmicrohttpd was built without epoll support");
+		goto fail;
+	}
+	if (ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	d->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (d->wake_fd < 0) {
+		rc = iocb_err_set(err, IOCB_EIO, "eventfd: %s", strerror(errno));
+		goto fail;
+	}
+	d->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, d,
+				  MHD_OPTION_EXTERNAL_LOGGER, mhd_log, d,
+				  MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+				  MHD_OPTION_CONNECTION_LIMIT, maxconn,
+				  MHD_OPTION_CONNECTION_TIMEOUT, IOCB_HTTP_CONN_TIMEOUT,
+				  MHD_OPTION_CONNECTION_MEMORY_LIMIT, IOCB_HTTP_CONN_MEMORY,
+				  MHD_OPTION_URI_LOG_CALLBACK, on_uri, d,
+				  MHD_OPTION_END);
+	if (!d->mhd) {
+		rc = iocb_err_set(err, IOCB_EIO, "cannot listen on %s port %u: %s", host, (unsigned)opts->port,
+				  d->start_err[0] ? d->start_err : "libmicrohttpd failed to start");
+		goto fail;
+	}
+	info = MHD_get_daemon_info(d->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+	if (!info || info->epoll_fd < 0) {
+		rc = iocb_err_set(err, IOCB_EIO, "libmicrohttpd gave no epoll fd");
+		goto fail;
+	}
+	d->epoll_fd = info->epoll_fd;
+	info = MHD_get_daemon_info(d->mhd, MHD_DAEMON_INFO_BIND_PORT);
+	port = info && info->port ? info->port : opts->port;
+	if (port == 0) {
+		rc = iocb_err_set(err, IOCB_EIO, "cannot tell which port %s was bound to", host);
+		goto fail;
+	}
+	snprintf(d->addr, sizeof(d->addr), ss.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", host, (unsigned)port);
+	d->hits = iocb_xcalloc(IOCB_HTTP_MAX_HITS, sizeof(*d->hits));
+	d->started = true;
+	rc = pthread_create(&d->thread, NULL, serve, d);
+	if (rc != 0) {
+		rc = iocb_err_set(err, IOCB_EIO, "cannot start the HTTP thread: %s", strerror(rc));
+		goto fail;
+	}
+	d->thread_started = true;
+	iocb_log(IOCB_LOG_INFO, "http", "\"http listening\" addr=%s", d->addr);
+	if (bound_port)
+		*bound_port = port;
+	*out = d;
+	return IOCB_OK;
+fail:
+	iocb_httpd_stop(d);
+	return rc;
+}

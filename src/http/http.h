@@ -8,9 +8,13 @@
  *   GET /healthz        200 "ok\n" or 503 with the reason, from handlers->health
  *   GET /v1/lookup?value=V[&value=W...]
  *                       200, one iocb_store_lookup_json() object per value,
- *                       one per line (the bytes `iocbus lookup` prints);
+ *                       one per line: the bytes `iocbus lookup` prints, except
+ *                       that at most 32 matches are written per value (then
+ *                       "truncated":true; the CLI writes up to 1024), so many
+ *                       slow clients cannot pin large bodies;
  *                       400 without a value or with more than 100 values;
- *                       values are URL-decoded, at most 64 KiB each
+ *                       values are URL-decoded (a bare '+' is a space: send
+ *                       %2B); the request target is capped at 8 KiB (414)
  *   anything else       404; methods other than GET/HEAD: 405
  *
  * Binds to opts.host (numeric IPv4/IPv6, loopback by default in the
