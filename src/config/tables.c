@@ -140,7 +140,8 @@ static const struct iocb_config__opt pull_rows[] = {
 	    "Period of the incremental pull (`timestamp` from the persisted cursor). 0: pull only at start, "
 	    "after ZeroMQ gaps and for reconciles."),
 	ROW("backfill", IOCB_CT_DURATION, "0s", 0, 86400.0 * 36500, OFF(pull.backfill_s), NO, NO, NULL, NULL, 0,
-	    "Window of the first pull, when no cursor is stored: attributes changed this recently. 0: all."),
+	    "Window of the first pull (no cursor stored) and of every reconcile: attributes changed this "
+	    "recently; at a reconcile, MISP attributes older than the window leave the store. 0: all."),
 	ROW("reconcile", IOCB_CT_DURATION, "1h", 0, 86400 * 30, OFF(pull.reconcile_s), NO, NO, NULL, NULL, 0,
 	    "Period of the full reconcile: every attribute is fetched again and those MISP no longer returns "
 	    "(hard deletes while disconnected, sync with old timestamps) are removed. 0: never."),

@@ -37,6 +37,14 @@ struct iocb_http_opts {
 	double connect_timeout_s; /* default 10 */
 	size_t max_body;        /* largest response body accepted, default 1 GiB */
 	const char *user_agent; /* default "iocbus/<version>" */
+	/*
+	 * Optional: polled (about every second, and on progress) during a
+	 * transfer; returning true aborts it with IOCB_EIO ("aborted"), so a
+	 * stopping daemon need not wait for timeout_s. Called on the requesting
+	 * thread.
+	 */
+	bool (*abort_cb)(void *ud);
+	void *abort_ud;
 };
 
 void iocb_http_opts_default(struct iocb_http_opts *o);

@@ -96,6 +96,8 @@ struct iocb_sync_metrics {
 	/* source thread only (plain fields): items it skipped before the ingest
 	 * saw them (oversized frames...); iocb_sync_publish() adds them to rejects */
 	uint64_t own_rejects[IOCB_SKIP__COUNT];
+	uint64_t own_removes;           /* removals of the source's own sweeps (iocb_store_remove_if),
+					 * added to acts[remove] by iocb_sync_publish() */
 };
 
 /*

@@ -109,12 +109,12 @@ void iocb_sync_publish(struct iocb_sync *y, struct iocb_sync_metrics *m, const s
 	IOCB_M_SET(m->acts[IOCB_SA_DELETE], st->by_action[IOCB_ACT_DELETE]);
 	IOCB_M_SET(m->acts[IOCB_SA_SNAPSHOT], st->by_action[IOCB_ACT_NONE]);
 	IOCB_M_SET(m->acts[IOCB_SA_UPSERT], st->upserts);
-	IOCB_M_SET(m->acts[IOCB_SA_REMOVE], st->removes);
+	IOCB_M_SET(m->acts[IOCB_SA_REMOVE], st->removes + m->own_removes);
 	IOCB_M_SET(m->acts[IOCB_SA_FILTERED], st->filtered);
 	IOCB_M_SET(m->acts[IOCB_SA_EVENT_DELETE], st->event_removes);
 	for (unsigned r = 0; r < IOCB_SKIP__COUNT; r++)
 		IOCB_M_SET(m->rejects[r], st->misp.skipped[r] + m->own_rejects[r]);
-	if (st->upserts + st->removes + st->event_removes != before)
+	if (st->upserts + st->removes + m->own_removes + st->event_removes != before)
 		IOCB_M_SET(m->last_update_us, iocb_sync_now_us());
 	if (advance_cursor)
 		iocb_sync_cursor_advance(y, st->max_timestamp);
