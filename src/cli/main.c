@@ -17,6 +17,7 @@ static const char usage[] =
 	"  load          load MISP intel and report what was loaded and skipped\n"
 	"  lookup        look values up and print matching indicators as JSON\n"
 	"  enrich        enrich JSON log lines (ECS, Suricata EVE, Zeek) with matching indicators\n"
+	"  run           the daemon: follow MISP (ZeroMQ, Kafka, REST, feeds), serve /metrics and /v1/lookup\n"
 	"  check-config  validate a configuration file\n"
 	"  config        dump the effective configuration, or print its reference\n"
 	"\n"
@@ -31,6 +32,7 @@ static const struct cmd cmds[] = {
 	{"load", iocb_cmd_load},
 	{"lookup", iocb_cmd_lookup},
 	{"enrich", iocb_cmd_enrich},
+	{"run", iocb_cmd_run},
 	{"check-config", iocb_cmd_check_config},
 	{"config", iocb_cmd_config},
 };
