@@ -354,6 +354,10 @@ int iocb_daemon_run(const struct iocb_daemon_opts *o)
 		goto out;
 	}
 	load_intel(&d, d.gen);
+	if (d.gen->cfg->kafka.present && !d.gen->cfg->store.path && !d.gen->cfg->api.present)
+		iocb_log(IOCB_LOG_WARN, "daemon",
+			 "\"memory-only store with Kafka and no misp.api: committed offsets skip what was consumed "
+			 "before a restart; set store.path or misp.api\"");
 	if (d.gen->cfg->http.enabled) {
 		struct iocb_httpd_opts ho = {
 			.host = d.gen->cfg->http.host,

@@ -167,7 +167,12 @@ static int on_attr(void *ud, const struct iocb_misp_attr *a)
 		remove_attr(in, a->uuid);
 		return IOCB_OK;
 	}
-	if (iocb_store_upsert(in->store, a, in->source, now_s(), &err) < 0) {
+	int rc = iocb_store_upsert_newer(in->store, a, in->source, now_s(), &err);
+	if (rc == IOCB_EEXIST) {
+		in->st.stale++; /* an older version arriving after a newer one */
+		return IOCB_OK;
+	}
+	if (rc < 0) {
 		in->st.store_errors++;
 		iocb_log(IOCB_LOG_WARN, "ingest", "\"store upsert failed\" error=\"%s\"", err.msg);
 		return IOCB_OK;

@@ -18,6 +18,9 @@
  *                                                       are checked again
  *                                                       (iocb_ingest_refilter)
  *
+ * An add, edit or snapshot row older (Attribute.timestamp) than the stored
+ * version is ignored and counted as stale: Kafka partitions and REST pages
+ * racing the live feed can deliver versions out of order.
  * Attributes with to_ids=false are stored (the store hides them from
  * lookups unless configured), so clearing to_ids needs no special case.
  * A message that does not carry its event's tags (ZeroMQ and Kafka
@@ -53,6 +56,7 @@ struct iocb_ingest_stats {
 	uint64_t tag_lookups;                 /* filter checks that used event tags from the store */
 	uint64_t max_timestamp;               /* newest Attribute.timestamp delivered (MISP's clock) */
 	uint64_t tag_changes;                 /* event tags attached / detached and applied */
+	uint64_t stale;                       /* updates older than the stored version, ignored */
 	uint64_t refiltered;                  /* attributes removed by iocb_ingest_refilter() */
 	char samples[IOCB_SKIP__COUNT][IOCB_INGEST_SAMPLES][200]; /* first skip messages per reason */
 	unsigned nsamples[IOCB_SKIP__COUNT];

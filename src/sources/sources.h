@@ -71,6 +71,7 @@ enum iocb_sync_act {
 	IOCB_SA_REMOVE,       /* store removals that resulted (attributes found and removed) */
 	IOCB_SA_FILTERED,     /* attributes the filter rejected */
 	IOCB_SA_EVENT_DELETE, /* events removed */
+	IOCB_SA_STALE,        /* versions older than the stored one, ignored */
 	IOCB_SA__COUNT
 };
 const char *iocb_sync_act_name(enum iocb_sync_act a); /* "add", "soft_delete", ... */

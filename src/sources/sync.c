@@ -17,7 +17,7 @@
 const char *iocb_sync_act_name(enum iocb_sync_act a)
 {
 	static const char *const names[IOCB_SA__COUNT] = {
-		"add", "edit", "soft_delete", "delete", "snapshot", "upsert", "remove", "filtered", "event_delete",
+		"add", "edit", "soft_delete", "delete", "snapshot", "upsert", "remove", "filtered", "event_delete", "stale",
 	};
 	return (unsigned)a < IOCB_SA__COUNT ? names[a] : "?";
 }
@@ -112,6 +112,7 @@ void iocb_sync_publish(struct iocb_sync *y, struct iocb_sync_metrics *m, const s
 	IOCB_M_SET(m->acts[IOCB_SA_REMOVE], st->removes + m->own_removes);
 	IOCB_M_SET(m->acts[IOCB_SA_FILTERED], st->filtered);
 	IOCB_M_SET(m->acts[IOCB_SA_EVENT_DELETE], st->event_removes);
+	IOCB_M_SET(m->acts[IOCB_SA_STALE], st->stale);
 	for (unsigned r = 0; r < IOCB_SKIP__COUNT; r++)
 		IOCB_M_SET(m->rejects[r], st->misp.skipped[r] + m->own_rejects[r]);
 	if (st->upserts + st->removes + m->own_removes + st->event_removes != before)

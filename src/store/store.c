@@ -827,8 +827,23 @@ static int remove_locked(struct iocb_store *s, const uint8_t u[16])
 	return visible ? IOCB_OK : IOCB_ENOTFOUND;
 }
 
+static int upsert(struct iocb_store *s, const struct iocb_misp_attr *a, unsigned source, uint64_t now, bool only_newer,
+		  struct iocb_err *err);
+
 int iocb_store_upsert(struct iocb_store *s, const struct iocb_misp_attr *a, unsigned source, uint64_t now,
 		      struct iocb_err *err)
+{
+	return upsert(s, a, source, now, false, err);
+}
+
+int iocb_store_upsert_newer(struct iocb_store *s, const struct iocb_misp_attr *a, unsigned source, uint64_t now,
+			    struct iocb_err *err)
+{
+	return upsert(s, a, source, now, true, err);
+}
+
+static int upsert(struct iocb_store *s, const struct iocb_misp_attr *a, unsigned source, uint64_t now, bool only_newer,
+		  struct iocb_err *err)
 {
 	uint8_t u[16];
 	struct iocb_store_attr *r = NULL, *old;
@@ -847,6 +862,13 @@ int iocb_store_upsert(struct iocb_store *s, const struct iocb_misp_attr *a, unsi
 		(void)remove_locked(s, u);
 		rc = IOCB_OK;
 		goto out;
+	}
+	if (only_newer && a->timestamp) {
+		const struct iocb_store_attr *cur = iocb_store__utab_find(s, u, NULL);
+		if (cur && cur->timestamp > a->timestamp) {
+			rc = IOCB_EEXIST;
+			goto out;
+		}
 	}
 	if (a->event) {
 		struct iocb_misp_event evc = *a->event;

@@ -87,6 +87,16 @@ void iocb_store_free(struct iocb_store *s);
 int iocb_store_upsert(struct iocb_store *s, const struct iocb_misp_attr *a, unsigned source, uint64_t now,
 		      struct iocb_err *err) IOCB_MUST_USE;
 
+/*
+ * Same, unless the stored record of a->uuid carries a newer
+ * Attribute.timestamp than a->timestamp (0 = unknown: always applied): then
+ * nothing changes and IOCB_EEXIST is returned. Updates can arrive late: MISP
+ * produces to Kafka with a null key, so an add and its edit may sit in
+ * different partitions, and a REST page can race the live feed.
+ */
+int iocb_store_upsert_newer(struct iocb_store *s, const struct iocb_misp_attr *a, unsigned source, uint64_t now,
+			    struct iocb_err *err) IOCB_MUST_USE;
+
 /* Remove one attribute by uuid. IOCB_ENOTFOUND if absent (not an error for callers). */
 int iocb_store_remove(struct iocb_store *s, struct iocb_str attr_uuid, struct iocb_err *err) IOCB_MUST_USE;
 

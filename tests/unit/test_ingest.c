@@ -107,6 +107,17 @@ static void test_actions_and_counters(void **state)
 	frame(&f, attr_frame(b, sizeof(b), "edit", U1, "ip-dst", "192.0.2.2", true, NULL));
 	assert_int_equal(hits(&f, "192.0.2.1"), 0);
 	assert_int_equal(hits(&f, "192.0.2.2"), 1);
+	/* An older version arriving late (another Kafka partition) changes nothing. */
+	{
+		char old[2048];
+		attr_frame(old, sizeof(old), "edit", U1, "ip-dst", "192.0.2.9", true, NULL);
+		char *ts = strstr(old, "1729500060");
+		memcpy(ts, "1729500059", 10);
+		frame(&f, old);
+		assert_int_equal(hits(&f, "192.0.2.9"), 0);
+		assert_int_equal(hits(&f, "192.0.2.2"), 1);
+		assert_int_equal(iocb_ingest_stats(f.in)->stale, 1);
+	}
 	frame(&f, attr_frame(b, sizeof(b), "edit", U1, "ip-dst", "192.0.2.2", false, NULL));
 	assert_int_equal(hits(&f, "192.0.2.2"), 0); /* to_ids cleared: hidden */
 	frame(&f, attr_frame(b, sizeof(b), "soft-delete", U1, "ip-dst", "192.0.2.2", true, NULL));
@@ -115,7 +126,7 @@ static void test_actions_and_counters(void **state)
 	assert_int_equal(hits(&f, "a.example"), 0);
 	st = iocb_ingest_stats(f.in);
 	assert_int_equal(st->by_action[IOCB_ACT_ADD], 2);
-	assert_int_equal(st->by_action[IOCB_ACT_EDIT], 2);
+	assert_int_equal(st->by_action[IOCB_ACT_EDIT], 3);
 	assert_int_equal(st->by_action[IOCB_ACT_SOFT_DELETE], 1);
 	assert_int_equal(st->by_action[IOCB_ACT_DELETE], 1);
 	assert_int_equal(st->removes, 2);
