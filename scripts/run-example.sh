@@ -3,7 +3,9 @@
 # Build iocbus (release preset) and run the main job on the bundled example
 # data: load the example MISP feed and restSearch dump, then enrich the
 # example ECS, Suricata EVE and Zeek logs with it, printing one line per hit
-# and enrich's summary. No MISP or Elasticsearch needed.
+# and enrich's summary; then run the daemon against the MISP test server and
+# show /v1/lookup following adds, edits and deletes. No MISP or
+# Elasticsearch needed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
@@ -43,3 +45,9 @@ PY
 done
 echo
 echo "(full enriched events: $bin enrich ${intel[*]} --hits-only LOG)"
+
+# The daemon: iocbus run following a MISP (the MISP test server stands in)
+# and the example feed; every change is looked up over HTTP as it lands.
+echo
+echo "== iocbus run (MISP: tests/servers/misp_server.py; feed: examples/intel/feed)"
+/usr/bin/python3 -W ignore scripts/daemon-demo.py "$bin"

@@ -145,6 +145,7 @@ class Misp:
             except OSError:
                 pass
         _stop(self.proc)
+        self.proc.stdout.close()
         self.log.close()
 
     def __enter__(self):
@@ -169,6 +170,7 @@ class KafkaMock:
         except OSError:
             pass
         _stop(self.proc)
+        self.proc.stdout.close()
 
     def __enter__(self):
         return self
@@ -297,13 +299,18 @@ class Iocbus:
             self.proc.kill()
             self.proc.wait(5)
             raise AssertionError("iocbus did not stop within %ds after SIGTERM" % timeout)
-        self.logf.close()
+        self._close_io()
         return rc
+
+    def _close_io(self):
+        for f in (self.logf, self.proc.stdin):
+            if f and not f.closed:
+                f.close()
 
     def kill9(self):
         self.proc.kill()
         self.proc.wait(10)
-        self.logf.close()
+        self._close_io()
 
     def restart(self):
         if self.proc and self.proc.poll() is None:
@@ -316,6 +323,8 @@ class Iocbus:
                 self.term()
             except AssertionError:
                 pass
+        if self.proc is not None:
+            self._close_io()
         if self.tmp:
             self.tmp.cleanup()
 
