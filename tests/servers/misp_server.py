@@ -12,6 +12,8 @@ Exits on SIGTERM/SIGINT, on POST /_control/shutdown, or when stdin reaches EOF
 (unless --no-stdin-watch).
 """
 import argparse
+import bisect
+import gc
 import json
 import os
 import queue
@@ -21,6 +23,7 @@ import sys
 import threading
 import time
 import uuid as uuidlib
+import errno
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit, parse_qs
 
@@ -102,6 +105,8 @@ class Misp:
         self.events = {}                # id -> event
         self.attrs = {}                 # id -> attribute
         self.sightings = []
+        self._heads = {}                # attribute id -> encoded row part (fast path)
+        self._fx = None                 # fast-path index, rebuilt after any mutation
         self.next = {"org": 1, "event": 1, "attr": 1, "tag": 1, "sighting": 1,
                      "eventtag": 1}
         self.add_org("ORGNAME", "db47d0a6-8b78-4bcc-8417-83e8ff66c014")
@@ -189,12 +194,15 @@ class Misp:
 
     @staticmethod
     def attr_row(a):
-        return {"id": a["id"], "event_id": a["event_id"], "object_id": "0",
-                "object_relation": None, "category": a["category"], "type": a["type"],
-                "value1": a["value1"], "value2": a["value2"], "to_ids": a["to_ids"],
-                "uuid": a["uuid"], "timestamp": a["timestamp"], "distribution": "5",
-                "sharing_group_id": "0", "comment": a["comment"], "deleted": a["deleted"],
-                "disable_correlation": False, "first_seen": None, "last_seen": None,
+        g = a.get
+        return {"id": a["id"], "event_id": a["event_id"], "object_id": g("object_id", "0"),
+                "object_relation": g("object_relation"), "category": a["category"],
+                "type": a["type"], "value1": a["value1"], "value2": a["value2"],
+                "to_ids": a["to_ids"], "uuid": a["uuid"], "timestamp": a["timestamp"],
+                "distribution": g("distribution", "5"),
+                "sharing_group_id": g("sharing_group_id", "0"), "comment": a["comment"],
+                "deleted": a["deleted"], "disable_correlation": g("disable_correlation", False),
+                "first_seen": g("first_seen"), "last_seen": g("last_seen"),
                 "value": a["value"]}
 
     # ---- ZeroMQ messages -------------------------------------------------------
@@ -281,6 +289,7 @@ class Misp:
 
     def ctl_edit(self, p):
         a = self.attr(p.get("id") or p.get("uuid"))
+        self.invalidate(a)
         restore = a["deleted"] and p.get("deleted") is False
         for k in ("category", "comment"):
             if k in p:
@@ -308,6 +317,7 @@ class Misp:
 
     def ctl_tag_attr(self, p, attach):
         a = self.attr(p.get("id") or p.get("uuid"))
+        self.invalidate(a)
         name, local = p["tag"], bool(p.get("local", False))
         if attach:
             self.tag(name)
@@ -346,6 +356,7 @@ class Misp:
 
     def ctl_soft_delete(self, p):
         a = self.attr(p.get("id") or p.get("uuid"))
+        self.invalidate(a)
         if a["deleted"]:
             raise Error(400, "already soft-deleted")
         a["deleted"] = True
@@ -356,6 +367,7 @@ class Misp:
 
     def ctl_delete(self, p):
         a = self.attr(p.get("id") or p.get("uuid"))
+        self.invalidate(a)
         del self.attrs[a["id"]]
         self.publish("misp_json_attribute", {"Attribute": self.attr_row(a),
                                              "action": "delete"})
@@ -432,18 +444,36 @@ class Misp:
         row = self.event_row(e)
         # Event::quickDelete: raw SQL, no per-attribute messages.
         for aid in [a["id"] for a in self.attrs.values() if a["event_id"] == e["id"]]:
-            del self.attrs[aid]
+            self.invalidate(self.attrs.pop(aid))
         del self.events[e["id"]]
         self.publish("misp_json_event", {"Event": row, "action": "delete"})
         return row
 
     # ---- REST ----------------------------------------------------------------------
-    def rest_search(self, f):
+    def rest_search_body(self, f, path=None):
+        """The restSearch body and X-Result-Count. `path` forces "general" or "fast"
+        (self-test only); by default the fast path answers whenever it can."""
         fmt = f.get("returnFormat", "json") or "json"
         if fmt not in KNOWN_FORMATS:
             raise Error(404, "Invalid output format.")
         if fmt != "json":
             raise Error(501, "misp_server.py emulates returnFormat json only")
+        head, tail = b'{"response": {"Attribute": [', b"]}}\n"
+        if path != "general" and self._fast_ok(f):
+            # cached items are b"," + item (UTF-8): the page goes out as a list of
+            # buffers (sendmsg), never joined; the first one without its comma
+            items, count = self._fast_search(f)
+            if items:
+                items[0] = memoryview(items[0])[1:]
+            return [head] + items + [tail], count, "fast"
+        if path == "fast":
+            raise Error(400, "misp_server.py: this request cannot take the fast path")
+        res, count = self.rest_search(f)
+        return [head + ",".join(php_json(i) for i in res).encode("utf-8") + tail], count, \
+            "general"
+
+    def rest_search(self, f):
+        """General path: every filter, one dict per item (php_json'd by the caller)."""
         res = [a for a in sorted(self.attrs.values(), key=lambda a: int(a["id"]))
                if self._match(a, f)]
         order = f.get("order")
@@ -456,48 +486,293 @@ class Misp:
             elif col in ("type", "category", "value"):
                 res.sort(key=lambda a: a[col],
                          reverse=len(parts) > 1 and parts[1].lower() == "desc")
-        limit = _int_or_none(f.get("limit"))
-        if limit:
-            page = _int_or_none(f.get("page")) or 1
-            res = res[limit * (page - 1): limit * page]
-            count = len(res) + 1 if len(res) == limit else len(res)   # __iteratedFetch quirk
-        else:
-            count = len(res)
+        res, count = _page(res, f)
         return [self._search_item(a, f) for a in res], count
+
+    def _event_ctx(self, e):
+        o = self.orgs[e["orgc_id"]]
+        return {"id": e["id"], "orgc_id": e["orgc_id"], "org_id": e["org_id"],
+                "date": e["date"], "threat_level_id": e["threat_level_id"],
+                "info": e["info"], "published": e["published"], "uuid": e["uuid"],
+                "analysis": e["analysis"], "timestamp": e["timestamp"],
+                "distribution": e["distribution"],
+                "publish_timestamp": e["publish_timestamp"],
+                "sharing_group_id": "0", "extends_uuid": "",
+                "Tag": [{"local": loc, "id": self.tags[n]["id"], "name": n,
+                         "colour": self.tags[n]["colour"], "numerical_value": None}
+                        for n, loc, _ in e["tags"]],
+                "Orgc": {"id": o["id"], "name": o["name"], "uuid": o["uuid"],
+                         "local": False}}
+
+    @staticmethod
+    def _event_min(e):
+        return {"org_id": e["org_id"], "distribution": e["distribution"],
+                "publish_timestamp": e["publish_timestamp"], "id": e["id"],
+                "info": e["info"], "orgc_id": e["orgc_id"], "uuid": e["uuid"]}
+
+    def _attr_tag(self, n, loc):
+        t = self.tags[n]
+        return {"id": t["id"], "name": n, "colour": t["colour"], "numerical_value": None,
+                "is_galaxy": t["is_galaxy"], "local": loc}
+
+    def _inherited_tags(self, e):
+        return [{"id": self.tags[n]["id"], "name": n, "colour": self.tags[n]["colour"],
+                 "numerical_value": None, "inherited": 1}
+                for n, _, _ in e["tags"] if self.tags[n]["exportable"]]
 
     def _search_item(self, a, f):
         r = {k: v for k, v in self.attr_row(a).items() if k not in ("value1", "value2")}
         e = self.events[a["event_id"]]
         if cake_bool(f.get("includeEventUuid")):
             r["event_uuid"] = e["uuid"]
-        if cake_bool(f.get("includeContext")):
-            o = self.orgs[e["orgc_id"]]
-            r["Event"] = {"id": e["id"], "orgc_id": e["orgc_id"], "org_id": e["org_id"],
-                          "date": e["date"], "threat_level_id": e["threat_level_id"],
-                          "info": e["info"], "published": e["published"], "uuid": e["uuid"],
-                          "analysis": e["analysis"], "timestamp": e["timestamp"],
-                          "distribution": e["distribution"],
-                          "publish_timestamp": e["publish_timestamp"],
-                          "sharing_group_id": "0", "extends_uuid": "",
-                          "Tag": [{"local": loc, "id": self.tags[n]["id"], "name": n,
-                                   "colour": self.tags[n]["colour"], "numerical_value": None}
-                                  for n, loc, _ in e["tags"]],
-                          "Orgc": {"id": o["id"], "name": o["name"], "uuid": o["uuid"],
-                                   "local": False}}
-        else:
-            r["Event"] = {"org_id": e["org_id"], "distribution": e["distribution"],
-                          "publish_timestamp": e["publish_timestamp"], "id": e["id"],
-                          "info": e["info"], "orgc_id": e["orgc_id"], "uuid": e["uuid"]}
-        tags = [{"id": self.tags[n]["id"], "name": n, "colour": self.tags[n]["colour"],
-                 "numerical_value": None, "is_galaxy": self.tags[n]["is_galaxy"],
-                 "local": loc} for n, loc in a["tags"]]
+        r["Event"] = self._event_ctx(e) if cake_bool(f.get("includeContext")) \
+            else self._event_min(e)
+        if a.get("object") is not None:
+            r["Object"] = a["object"]
+        tags = [self._attr_tag(n, loc) for n, loc in a["tags"]]
         if cake_bool(f.get("includeEventTags")):
-            tags += [{"id": self.tags[n]["id"], "name": n, "colour": self.tags[n]["colour"],
-                      "numerical_value": None, "inherited": 1}
-                     for n, _, _ in e["tags"] if self.tags[n]["exportable"]]
+            tags += self._inherited_tags(e)
         if tags:
             r["Tag"] = tags
         return r
+
+    # ---- REST fast path ------------------------------------------------------------
+    # Paged full pulls and catch-ups of `iocbus run` (returnFormat, limit, page, order
+    # by id, includeContext, includeEventTags, includeEventUuid, timestamp, deleted)
+    # on a large preloaded state: rows kept in id order, the attribute part of each
+    # item encoded once (self._heads, per attribute), items per shape built lazily
+    # and cached, pages answered as slices + join. Any mutation drops the derived
+    # index (self._fx); mutated attributes also lose their head. Output is
+    # byte-identical to the general path (tests/servers/test_misp_server.py checks).
+    FAST_KEYS = {"returnFormat", "limit", "page", "order", "includeContext",
+                 "includeEventTags", "includeEventUuid", "timestamp", "attribute_timestamp",
+                 "deleted"}
+    # keys the general path reads that the fast path does not implement
+    SLOW_KEYS = ("event_timestamp", "publish_timestamp", "last", "type", "category", "value",
+                 "value1", "value2", "eventid", "uuid", "org", "tags")
+
+    def stats(self):
+        deleted = sum(1 for a in self.attrs.values() if a["deleted"])
+        return {"attributes": len(self.attrs), "deleted": deleted, "events": len(self.events),
+                "tags": len(self.tags), "orgs": len(self.orgs)}
+
+    def invalidate(self, a=None):
+        self._fx = None
+        if a is not None:
+            self._heads.pop(a["id"], None)
+
+    def _fast_ok(self, f):
+        for k in ("to_ids", "published"):
+            if f.get(k) is not None:
+                return False
+        for k in self.SLOW_KEYS:
+            if f.get(k) not in (None, "", []):
+                return False
+        order = f.get("order")
+        if isinstance(order, str) and order.strip():
+            parts = order.strip().split()
+            col = parts[0].split(".")[-1]
+            desc = len(parts) > 1 and parts[1].lower() == "desc"
+            if col in ("event_id", "timestamp", "type", "category", "value") or \
+                    (col == "id" and desc):
+                return False
+        return True
+
+    def _fast_index(self):
+        fx = self._fx
+        if fx is None:
+            rows = list(self.attrs.values())
+            ids = [int(a["id"]) for a in rows]
+            if any(ids[i] > ids[i + 1] for i in range(len(ids) - 1)):
+                order = sorted(range(len(rows)), key=ids.__getitem__)
+                rows = [rows[i] for i in order]
+            fx = self._fx = {"rows": rows, "ts": None, "sel": {}, "items": {}, "ev": {},
+                             "inh": {}, "tag": {}}
+        return fx
+
+    def _fast_select(self, fx, f):
+        """Positions (in id order) of the rows the deleted/timestamp filters keep."""
+        rows = fx["rows"]
+        d = f.get("deleted")
+        if d is None or d == "" or (not isinstance(d, list) and not cake_bool(d)):
+            allowed = (False,)
+        elif isinstance(d, list):
+            allowed = tuple({cake_bool(x) for x in d})
+        else:
+            allowed = (True,)
+        ranges = []
+        for key in ("timestamp", "attribute_timestamp"):
+            if f.get(key) not in (None, ""):
+                ranges.append(_time_range(f[key]))
+        lo = max([r[0] for r in ranges], default=None)
+        his = [r[1] for r in ranges if r[1] is not None]
+        hi = min(his) if his else None
+        ck = (tuple(sorted(allowed)), lo, hi)
+        sel = fx["sel"].get(ck)
+        if sel is not None:
+            return sel
+        if lo is None and hi is None:
+            cand = range(len(rows))
+        else:
+            if fx["ts"] is None:        # (timestamp, position), sorted
+                fx["ts"] = sorted((int(a["timestamp"]), i) for i, a in enumerate(rows))
+            ts = fx["ts"]
+            i0 = bisect.bisect_left(ts, (lo, -1)) if lo is not None else 0
+            i1 = bisect.bisect_right(ts, (hi, len(rows))) if hi is not None else len(ts)
+            cand = sorted(p for _, p in ts[i0:i1])
+        if len(allowed) == 2:
+            sel = list(cand)
+        elif not allowed:               # "deleted": [] matches nothing
+            sel = []
+        else:
+            want = allowed[0]
+            sel = [p for p in cand if rows[p]["deleted"] == want]
+        fx["sel"][ck] = sel
+        return sel
+
+    def _head(self, a):
+        h = self._heads.get(a["id"])
+        if h is None:
+            r = self.attr_row(a)
+            del r["value1"], r["value2"]
+            h = self._heads[a["id"]] = php_json(r)[:-1]
+        return h
+
+    def _fast_search(self, f):
+        fx = self._fast_index()
+        sel, count = _page(self._fast_select(fx, f), f)
+        ctx = cake_bool(f.get("includeContext"))
+        inh = cake_bool(f.get("includeEventTags"))
+        euu = cake_bool(f.get("includeEventUuid"))
+        shape = (ctx, inh, euu)
+        items = fx["items"].get(shape)
+        if items is None:
+            items = fx["items"][shape] = [None] * len(fx["rows"])
+        rows, evs, tagc, inhc = fx["rows"], fx["ev"], fx["tag"], fx["inh"]
+        out = []
+        for p in sel:
+            s = items[p]
+            if s is None:
+                a = rows[p]
+                e = self.events[a["event_id"]]
+                ek = (e["id"], ctx)
+                ev = evs.get(ek)
+                if ev is None:
+                    ev = evs[ek] = php_json(self._event_ctx(e) if ctx else self._event_min(e))
+                parts = [self._head(a)]
+                if euu:
+                    parts.append(',"event_uuid":' + php_json(e["uuid"]))
+                parts.append(',"Event":')
+                parts.append(ev)
+                if a.get("object") is not None:
+                    parts.append(',"Object":' + php_json(a["object"]))
+                tl = []
+                for n, loc in a["tags"]:
+                    tk = (n, loc)
+                    t = tagc.get(tk)
+                    if t is None:
+                        t = tagc[tk] = php_json(self._attr_tag(n, loc))
+                    tl.append(t)
+                if inh and e["tags"]:
+                    it = inhc.get(e["id"])
+                    if it is None:
+                        it = inhc[e["id"]] = [php_json(t) for t in self._inherited_tags(e)]
+                    tl.extend(it)
+                if tl:
+                    parts.append(',"Tag":[' + ",".join(tl) + "]")
+                parts.append("}")
+                s = items[p] = ("," + "".join(parts)).encode("utf-8")
+            out.append(s)
+        return out, count
+
+    # ---- preload ---------------------------------------------------------------------
+    def preload(self, path):
+        """Load a restSearch-shaped file ({"response":{"Attribute":[...]}}, items with
+        Event context, optional Object and Tag; `"inherited":1` tags become event tags)
+        into the state, without ZeroMQ messages. Returns (attributes, events, seconds)."""
+        t0 = time.monotonic()
+        gc.disable()
+        try:
+            for chunk in _rs_chunks(path):
+                self._preload_items(chunk)
+        finally:
+            gc.enable()
+        self.next["attr"] = max([int(i) for i in self.attrs] + [self.next["attr"] - 1]) + 1
+        self.next["event"] = max([int(i) for i in self.events] + [self.next["event"] - 1]) + 1
+        self.next["org"] = max([int(i) for i in self.orgs] + [self.next["org"] - 1]) + 1
+        self.next["tag"] = max([int(t["id"]) for t in self.tags.values()]
+                               + [self.next["tag"] - 1]) + 1
+        for e in self.events.values():
+            if e["tags"] is None:       # no attribute of it carried a tag
+                e["tags"] = []
+            if not e["date"]:
+                e["date"] = time.strftime("%Y-%m-%d", time.gmtime(int(e["timestamp"])))
+        self._fx = None
+        gc.freeze()                     # keep the collector off the preloaded objects
+        return len(self.attrs), len(self.events), time.monotonic() - t0
+
+    def _preload_org(self, oid):
+        if oid not in self.orgs:
+            self.orgs[oid] = {"id": oid, "name": "ORG-%s" % oid,
+                              "uuid": str(uuidlib.uuid5(uuidlib.NAMESPACE_URL,
+                                                        "iocbus-org-%s" % oid))}
+
+    def _preload_items(self, items):
+        attrs, events, tags, heads = self.attrs, self.events, self.tags, self._heads
+        enc = _PHP_ENC
+        for a in items:
+            ev = a.pop("Event")
+            obj = a.pop("Object", None)
+            tl = a.pop("Tag", None)
+            eid = a["event_id"]
+            e = events.get(eid)
+            if e is None:
+                for k in ("org_id", "orgc_id"):
+                    self._preload_org(ev[k])
+                pts = ev.get("publish_timestamp", "0")
+                e = events[eid] = {
+                    "id": eid, "uuid": ev["uuid"], "info": ev["info"],
+                    "org_id": ev["org_id"], "orgc_id": ev["orgc_id"], "date": "",
+                    "published": pts not in ("0", 0, None), "analysis": "1",
+                    "threat_level_id": "2", "distribution": ev.get("distribution", "1"),
+                    "timestamp": a["timestamp"], "publish_timestamp": pts, "tags": None}
+            elif int(a["timestamp"]) > int(e["timestamp"]):
+                e["timestamp"] = a["timestamp"]
+            # the row part as the general path encodes it, when the file has exactly
+            # its keys in its order (otherwise _head() encodes it on first use)
+            if tuple(a) == RS_ROW_KEYS:
+                h = enc(a)
+                if "\u2028" in h or "\u2029" in h:
+                    h = h.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+                heads[a["id"]] = h[:-1]
+            typ, value = a["type"], a["value"]
+            if "|" in typ:
+                v1, _, v2 = value.partition("|")
+            else:
+                v1, v2 = value, ""
+            a["value1"], a["value2"] = v1, v2
+            own = []
+            if tl:
+                inh = []
+                for t in tl:
+                    n = t["name"]
+                    if n not in tags:
+                        tags[n] = {"id": str(t["id"]), "name": n, "colour": t["colour"],
+                                   "exportable": True, "org_id": "0", "user_id": "0",
+                                   "hide_tag": False, "numerical_value": None,
+                                   "is_galaxy": bool(t.get("is_galaxy",
+                                                           n.startswith("misp-galaxy:"))),
+                                   "is_custom_galaxy": False, "local_only": False}
+                    if t.get("inherited"):
+                        inh.append(n)
+                    else:
+                        own.append((n, bool(t.get("local", False))))
+                if e["tags"] is None:
+                    e["tags"] = [(n, False, self._id("eventtag")) for n in inh]
+            a["tags"] = own
+            if obj is not None:
+                a["object"] = obj
+            attrs[a["id"]] = a
 
     def _match(self, a, f):
         e = self.events[a["event_id"]]
@@ -624,6 +899,81 @@ class Misp:
         return {"Sighting": last}
 
 
+RS_ROW_KEYS = ("id", "event_id", "object_id", "object_relation", "category", "type", "to_ids",
+               "uuid", "timestamp", "distribution", "sharing_group_id", "comment", "deleted",
+               "disable_correlation", "first_seen", "last_seen", "value")
+_PHP_ENC = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+def _page(res, f):
+    """limit/page slicing and X-Result-Count (with __iteratedFetch's count+1 quirk)."""
+    limit = _int_or_none(f.get("limit"))
+    if limit:
+        page = _int_or_none(f.get("page")) or 1
+        res = res[limit * (page - 1): limit * page]
+        return res, (len(res) + 1 if len(res) == limit else len(res))
+    return res, len(res)
+
+
+_NON_ASCII = re.compile(rb"[\x80-\xff]")
+_ITEM_SEP = b'},{"id":'
+
+
+def _loads_piece(raw, pos, stop):
+    """json.loads of the items in raw[pos:stop] (comma-separated objects). ASCII runs
+    are decoded as ASCII (cheap); only the items holding non-ASCII bytes go through
+    the UTF-8 decoder, so one emoji does not make a whole piece a UCS-4 string."""
+    out = []
+    while pos < stop:
+        m = _NON_ASCII.search(raw, pos, stop)
+        if m is None:
+            out.extend(json.loads("[" + raw[pos:stop].decode("ascii") + "]"))
+            break
+        b = raw.rfind(_ITEM_SEP, pos, m.start())
+        if b >= 0:                      # ASCII items before the one holding it
+            out.extend(json.loads("[" + raw[pos:b + 1].decode("ascii") + "]"))
+            pos = b + 2
+        e = raw.find(_ITEM_SEP, m.end(), stop)
+        e = stop if e < 0 else e + 1
+        out.extend(json.loads(b"[" + raw[pos:e] + b"]"))
+        pos = e + 1
+    return out
+
+
+def _rs_chunks(path, chunk=16 << 20):
+    """Parse a restSearch file's Attribute list in pieces of about `chunk` bytes: one
+    json.loads of a whole 600 MB file is slow (a single huge str) and holds it all.
+    Pieces are cut before `},{"id":`; a cut that falls inside a string leaves a piece
+    that does not parse, which is then merged with the next one (and a piece whose
+    ASCII/UTF-8 split went wrong for the same reason is parsed whole)."""
+    with open(path, "rb") as fh:
+        raw = fh.read()
+    start = raw.find(b"[", raw.find(b'"Attribute"')) + 1
+    if not raw.startswith(b"{") or start <= 0:
+        raise ValueError("%s: not a restSearch response" % path)
+    end = raw.rfind(b"]")               # the list ends at the last ] (then "}}\n")
+    if raw.find(b"{", start, end) < 0:  # an empty list
+        return
+    pos = start
+    cut_from = pos
+    while pos < end:
+        cut = raw.find(_ITEM_SEP, cut_from + chunk, end) if cut_from + chunk < end else -1
+        stop = end if cut < 0 else cut + 1
+        try:
+            try:
+                items = _loads_piece(raw, pos, stop)
+            except ValueError:
+                items = json.loads(b"[" + raw[pos:stop] + b"]")
+        except ValueError:
+            if stop >= end:
+                raise
+            cut_from = stop             # the cut was inside a string: take more
+            continue
+        yield items
+        pos = stop + 1                  # past the comma
+        cut_from = pos
+
+
 def _aslist(v):
     if v is None:
         return []
@@ -683,36 +1033,88 @@ def _time_range(v):
 
 
 class Publisher(threading.Thread):
-    """Mirrors mispzmq.py: one queue drained to a PUB socket; heartbeat on idle timeout."""
+    """Mirrors mispzmq.py: one queue drained to a PUB socket; heartbeat on idle timeout.
+    control("stop") closes the socket (frames published meanwhile are dropped and no
+    heartbeat is sent, like a publisher that is down); control("start") binds again on
+    the same port. Both run on this thread (ZeroMQ sockets are not thread-safe)."""
 
     def __init__(self, ctx, port, heartbeat, spaced):
         super().__init__(daemon=True)
-        self.sock = ctx.socket(zmq.PUB)
-        self.sock.setsockopt(zmq.LINGER, 0)
-        self.sock.bind("tcp://127.0.0.1:%s" % (port if port else "*"))
-        self.port = int(self.sock.getsockopt_string(zmq.LAST_ENDPOINT).rsplit(":", 1)[1])
+        self.ctx = ctx
+        self.port = port
+        self.sock = None
+        self._bind()
         self.q = queue.Queue()
         self.heartbeat = heartbeat
         self.spaced = spaced
         self.start_time = int(time.time())
         self.stop = threading.Event()
+        self.dropped = 0
+
+    def _bind(self):
+        sock = self.ctx.socket(zmq.PUB)
+        sock.setsockopt(zmq.LINGER, 0)
+        deadline = time.monotonic() + 5.0
+        while True:                     # the old listener may take a moment to go away
+            try:
+                sock.bind("tcp://127.0.0.1:%s" % (self.port if self.port else "*"))
+                break
+            except zmq.ZMQError as e:
+                if e.errno != errno.EADDRINUSE or not self.port or \
+                        time.monotonic() > deadline:
+                    sock.close()
+                    raise
+                time.sleep(0.02)
+        self.port = int(sock.getsockopt_string(zmq.LAST_ENDPOINT).rsplit(":", 1)[1])
+        self.sock = sock
 
     def publish(self, topic, obj):
         self.q.put((topic + " " + php_json(obj)).encode("utf-8"))
 
+    def control(self, what, timeout=10.0):
+        """Stop or start the socket from another thread; returns the state after it."""
+        done = threading.Event()
+        res = {}
+        self.q.put(("ctl", what, done, res))
+        if not done.wait(timeout):
+            raise Error(500, "publisher did not answer")
+        if "error" in res:
+            raise Error(500, res["error"])
+        return res
+
+    def _control(self, what, res):
+        try:
+            if what == "stop" and self.sock is not None:
+                self.sock.close()
+                self.sock = None
+            elif what == "start" and self.sock is None:
+                self._bind()
+        except zmq.ZMQError as e:
+            res["error"] = "zmq %s: %s" % (what, e)
+        res.update({"zmq": "stopped" if self.sock is None else "started",
+                    "port": self.port, "dropped": self.dropped})
+
     def run(self):
         while not self.stop.is_set():
             try:
-                frame = self.q.get(timeout=self.heartbeat)
+                item = self.q.get(timeout=self.heartbeat if self.sock is not None else None)
             except queue.Empty:
                 up = int(time.time()) - self.start_time
                 hb = {"status": HEARTBEAT_STATUS[int(up / 10) % 5], "uptime": up}
                 body = json.dumps(hb) if self.spaced else php_json(hb)
-                frame = ("misp_json_self " + body).encode("utf-8")
-            if frame is None:
+                item = ("misp_json_self " + body).encode("utf-8")
+            if item is None:
                 break
-            self.sock.send(frame)
-        self.sock.close()
+            if isinstance(item, tuple):
+                self._control(item[1], item[3])
+                item[2].set()
+                continue
+            if self.sock is None:
+                self.dropped += 1       # the publisher is down: the message is lost
+                continue
+            self.sock.send(item)
+        if self.sock is not None:
+            self.sock.close()
 
 
 # ZMQ topic -> KafkaPubTool topic name (§2); misp_json (publish) and misp_json_self have
@@ -784,6 +1186,9 @@ class KafkaPub:
             sys.stderr.write("misp_server: %d kafka messages undelivered\n" % left)
 
 
+READ_ONLY_CONTROL = {"sightings", "requests", "stats", "fail", "shutdown", "zmq/stop", "zmq/start"}
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
@@ -795,15 +1200,31 @@ class Handler(BaseHTTPRequestHandler):
             sys.stderr.write("misp_server: " + (fmt % args) + "\n")
 
     def _send(self, status, body, headers=None, ctype="application/json; charset=UTF-8"):
+        """`body`: str, bytes, or a list of bytes-like buffers sent one after the
+        other (scatter-gather: a 40 MB page is never copied into one string)."""
         if isinstance(body, str):
             body = body.encode("utf-8")
+        parts = body if isinstance(body, list) else [body]
         self.send_response(status)
         self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Length", str(sum(len(p) for p in parts)))
         for k, v in (headers or {}).items():
             self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(body)
+        self.end_headers()              # unbuffered wfile: the headers are out
+        if len(parts) == 1:
+            self.wfile.write(parts[0])
+            return
+        sock, i = self.connection, 0
+        while i < len(parts):
+            batch = parts[i:i + 512]    # IOV_MAX is 1024
+            n = sock.sendmsg(batch)
+            for b in batch:             # skip what went out; resume a partial buffer
+                if n >= len(b):
+                    n -= len(b)
+                    i += 1
+                else:
+                    parts[i] = memoryview(b)[n:]
+                    break
 
     def _error(self, status, message):
         path = urlsplit(self.path).path
@@ -880,14 +1301,14 @@ class Handler(BaseHTTPRequestHandler):
                     raise Error(405, INVALID_JSON)
                 if isinstance(f.get("request"), dict):
                     f = f["request"]
+            force = self.headers.get("X-Test-Search-Path")    # self-test only
             with m.lock:
-                items, count = m.rest_search(f)
-            body = ('{"response": {"Attribute": [' + ",".join(php_json(i) for i in items)
-                    + "]}}\n")
-            return self._send(200, body, {"X-Result-Count": str(count),
-                                          "X-Export-Module-Used": "json",
-                                          "X-Response-Format": "json",
-                                          "X-Skipped-Elements-Count": "0"})
+                body, count, used = m.rest_search_body(f, force)
+            headers = {"X-Result-Count": str(count), "X-Export-Module-Used": "json",
+                       "X-Response-Format": "json", "X-Skipped-Elements-Count": "0"}
+            if force is not None:
+                headers["X-Test-Search-Path"] = used
+            return self._send(200, body, headers)
         if path == "/sightings/add" or path.startswith("/sightings/add/"):
             if method != "POST":
                 raise Error(405, "Method not allowed")
@@ -948,12 +1369,17 @@ class Handler(BaseHTTPRequestHandler):
             "sightings": lambda: list(m.sightings),
             "requests": lambda: list(app.requests),
             "fail": lambda: app.set_fail(int(p.get("count", 1)), int(p.get("status", 503))),
+            "stats": lambda: m.stats(),
+            "zmq/stop": lambda: app.pub.control("stop"),
+            "zmq/start": lambda: app.pub.control("start"),
             "shutdown": lambda: {"ok": True},
         }
         if name not in actions:
             raise Error(404, "unknown control action")
         try:
             with m.lock:
+                if name not in READ_ONLY_CONTROL:
+                    m.invalidate()
                 res = actions[name]()
         except KeyError as e:
             raise Error(400, "control: missing field %s" % e)
@@ -980,6 +1406,10 @@ class App:
             self.misp = Misp(fanout, kafka.publish)
         else:
             self.misp = Misp(self.pub.publish)
+        if args.preload:
+            n, ne, dt = self.misp.preload(args.preload)
+            sys.stderr.write("misp_server: preloaded %d attributes in %d events from %s "
+                             "in %.1f s\n" % (n, ne, args.preload, dt))
         self.requests = []
         self.fail_count = 0
         self.fail_status = 503
@@ -1044,6 +1474,10 @@ def main():
                     type=_kafka_topic,
                     help="Plugin.Kafka_<NAME>_notifications_topic override, e.g. "
                          "attribute=my_attrs (repeatable)")
+    ap.add_argument("--preload", metavar="FILE",
+                    help="load a restSearch-shaped JSON file ({\"response\":{\"Attribute\":"
+                         "[...]}}, items with Event context, e.g. bench/gen_misp.py output) "
+                         "into the state before listening; no ZeroMQ messages")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
     app = App(args)

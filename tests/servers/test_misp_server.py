@@ -28,10 +28,11 @@ WAIT = 5.0
 class Base(unittest.TestCase):
     """Starts a server per test; helpers only."""
     heartbeat = 30.0
+    extra_args = []
 
     def setUp(self):
         self.proc = subprocess.Popen(
-            [sys.executable, SERVER, "--heartbeat", str(self.heartbeat)],
+            [sys.executable, SERVER, "--heartbeat", str(self.heartbeat)] + self.extra_args,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline()
         self.assertTrue(line.startswith("READY "), line)
@@ -109,8 +110,10 @@ class Base(unittest.TestCase):
         except urllib.error.HTTPError as e:
             return e.code, dict(e.headers), e.read()
 
-    def search(self, filters):
-        st, hd, body = self.http("/attributes/restSearch", {"request": filters})
+    def search(self, filters, headers=None):
+        h = {"Authorization": KEY}
+        h.update(headers or {})
+        st, hd, body = self.http("/attributes/restSearch", {"request": filters}, headers=h)
         self.assertEqual(st, 200, body)
         return hd, body, json.loads(body)["response"]["Attribute"]
 
@@ -515,6 +518,212 @@ class LifecycleTest(Base):
     def test_control_shutdown(self):
         self.assertEqual(self.ctl("shutdown"), {"ok": True})
         self.assertEqual(self.proc.wait(timeout=5), 0)
+
+
+class ZmqStopStartTest(Base):
+    heartbeat = 0.5
+
+    def _sync_subscription(self):
+        self.recv("misp_json_self", timeout=5)      # heartbeats prove the subscription
+
+    def _resync(self, info):
+        """After a restart: throwaway events until one arrives (reconnect + slow joiner)."""
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline:
+            self.ctl("event", {"info": info})
+            while self.sub.poll(200):
+                t, _, body = self.sub.recv().partition(b" ")
+                if t == b"misp_json_event" and json.loads(body)["Event"]["info"] == info:
+                    return
+        self.fail("no message after zmq/start")
+
+    def test_stop_drops_and_start_rebinds(self):
+        self.assertEqual(self.ctl("zmq/stop")["zmq"], "stopped")
+        self.assertEqual(self.ctl("zmq/stop")["zmq"], "stopped")     # idempotent
+        self.drain()
+        self.ctl("event", {"info": "while-down"})
+        self.assertFalse(self.sub.poll(1500), "frame or heartbeat while stopped")
+        r = self.ctl("zmq/start")
+        self.assertEqual((r["zmq"], r["port"]), ("started", self.zport))
+        self.assertGreaterEqual(r["dropped"], 1)
+        seen = []
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline and "after" not in seen:
+            self.ctl("event", {"info": "after"})
+            while self.sub.poll(200):
+                t, _, body = self.sub.recv().partition(b" ")
+                if t == b"misp_json_event":
+                    seen.append(json.loads(body)["Event"]["info"])
+        self.assertIn("after", seen)
+        self.assertNotIn("while-down", seen)                        # never delivered
+        self.recv("misp_json_self", timeout=5)                      # heartbeats resume
+        # the REST side never stopped
+        self.assertEqual(self.http("/servers/getVersion", method="GET")[0], 200)
+
+
+class EventTagsAtCreationTest(Base):
+    def test_event_tags_from_creation(self):
+        e = self.ctl("event", {"info": "white", "tags": ["tlp:white",
+                                                         {"name": "internal", "local": True}]})
+        m = self.recv("misp_json_event")
+        self.assertEqual([(t["Tag"]["name"], t["local"]) for t in m["EventTag"]],
+                         [("tlp:white", False), ("internal", True)])
+        self.ctl("attribute", {"event_id": e["id"], "type": "domain", "value": "w.example"})
+        self.recv("misp_json_attribute")
+        _, _, items = self.search({"returnFormat": "json", "tags": "tlp:white",
+                                   "includeEventTags": 1, "includeContext": 1})
+        self.assertEqual([a["value"] for a in items], ["w.example"])
+        self.assertEqual([t["name"] for t in items[0]["Tag"] if t.get("inherited")],
+                         ["tlp:white", "internal"])
+        self.assertEqual([t["name"] for t in items[0]["Event"]["Tag"]],
+                         ["tlp:white", "internal"])
+
+
+GEN = os.path.join(HERE, "..", "..", "bench", "gen_misp.py")
+PRELOAD = None
+
+
+def preload_file():
+    """A small (1,500 attributes) gen_misp.py restSearch file with inherited event tags, objects, odd
+    comments and CIDRs (made once per test run)."""
+    global PRELOAD
+    if PRELOAD is None:
+        import tempfile
+        fd, PRELOAD = tempfile.mkstemp(prefix="misp_preload.", suffix=".json")
+        os.close(fd)
+        subprocess.run([sys.executable, GEN, "--attributes", "1500", "--events", "150",
+                        "--seed", "7", "--include-event-tags", "--object-fraction", "0.2",
+                        "--odd-comment-fraction", "0.05", "--quiet", "-o", PRELOAD],
+                       check=True, timeout=60)
+    return PRELOAD
+
+
+@unittest.skipUnless(os.path.exists(GEN), "bench/gen_misp.py not found")
+class PreloadFastPathTest(Base):
+    """--preload, and the fast restSearch path byte for byte against the general one."""
+
+    def setUp(self):
+        self.extra_args = ["--preload", preload_file()]
+        super().setUp()
+
+    def both(self, f):
+        """(body, X-Result-Count) by both paths; asserts they agree and fast was taken."""
+        hf, bf, _ = self.search(f, {"X-Test-Search-Path": "fast"})
+        hg, bg, _ = self.search(f, {"X-Test-Search-Path": "general"})
+        self.assertEqual(hf["X-Test-Search-Path"], "fast", f)
+        self.assertEqual(hg["X-Test-Search-Path"], "general", f)
+        self.assertEqual(hf["X-Result-Count"], hg["X-Result-Count"], f)
+        self.assertEqual(bf, bg, f)
+        # and the default (no test header) is the fast path's answer, MISP's headers only
+        h, b, _ = self.search(f)
+        self.assertEqual(b, bf)
+        self.assertNotIn("X-Test-Search-Path", h)
+        return bf, int(hf["X-Result-Count"])
+
+    def shapes(self):
+        for ctx in (None, 0, 1, "yes"):
+            for inh in (None, 1):
+                for euu in (None, 1):
+                    f = {"returnFormat": "json"}
+                    for k, v in (("includeContext", ctx), ("includeEventTags", inh),
+                                 ("includeEventUuid", euu)):
+                        if v is not None:
+                            f[k] = v
+                    yield f
+
+    def test_preloaded_state(self):
+        with open(preload_file(), encoding="utf-8") as fh:
+            want = json.load(fh)["response"]["Attribute"]
+        _, body, items = self.search({"returnFormat": "json", "includeEventTags": 1})
+        self.assertEqual(len(items), len(want))
+        # same items as the file (the file encodes non-ASCII as \\uXXXX, MISP raw)
+        self.assertEqual(items, want)
+        self.assertEqual(body, b'{"response": {"Attribute": ['
+                         + b",".join(json.dumps(i, separators=(",", ":"), ensure_ascii=False)
+                                     .encode() for i in want) + b"]}}\n")
+        # event tags became real event tags: the general path's filters see them
+        tagged = [a for a in want if any(t["name"] == "tlp:red" for t in a.get("Tag", []))]
+        self.assertTrue(any(t.get("inherited") and t["name"] == "tlp:red"
+                            for a in tagged for t in a["Tag"]))
+        got = self.search({"returnFormat": "json", "tags": "tlp:red"})[2]
+        self.assertEqual(len(got), len(tagged))
+        # new ids continue after the preloaded ones; control actions work on them
+        e = self.ctl("event", {"info": "after preload"})
+        self.assertGreater(int(e["id"]), max(int(a["event_id"]) for a in want))
+        a = self.ctl("attribute", {"event_id": want[0]["event_id"], "type": "domain",
+                                   "value": "new.example"})
+        self.assertGreater(int(a["id"]), max(int(a["id"]) for a in want))
+
+    def test_fast_equals_general(self):
+        ts = sorted(int(a["timestamp"]) for a in self.search({"returnFormat": "json"})[2])
+        mid = ts[len(ts) // 2]
+        for f in self.shapes():
+            self.both(f)
+        base = {"returnFormat": "json", "includeContext": 1, "includeEventTags": 1,
+                "order": "Attribute.id ASC"}
+        for extra in ({"timestamp": mid}, {"timestamp": str(mid)},
+                      {"timestamp": [ts[10], mid]}, {"attribute_timestamp": mid},
+                      {"timestamp": ts[-1] + 1}, {"deleted": [0, 1]}, {"deleted": 1},
+                      {"deleted": "only"}, {"deleted": 0}, {"deleted": []}, {"order": "id"},
+                      {"order": None, "limit": None, "page": None}, {"timestamp": "bogus"},
+                      {"to_ids": None, "tags": [], "type": ""}):
+            self.both(dict(base, **extra))
+        # paging: every page, with the count+1 quirk, concatenates to the whole
+        whole = json.loads(self.both(base)[0])["response"]["Attribute"]
+        got, page = [], 1
+        while True:
+            body, count = self.both(dict(base, limit=700, page=page, deleted=[0, 1]))
+            items = json.loads(body)["response"]["Attribute"]
+            self.assertEqual(count, len(items) + (1 if len(items) == 700 else 0))
+            got += items
+            if len(items) < 700:
+                break
+            page += 1
+        self.assertEqual([a["id"] for a in got], [a["id"] for a in whole])
+        self.both(dict(base, limit=700, page=99))
+        self.both(dict(base, limit=100, page=3, timestamp=mid))
+        # filters the fast path does not implement go to the general path
+        hd, _, _ = self.search({"returnFormat": "json", "type": "ip-dst"},
+                               {"X-Test-Search-Path": "auto"})
+        self.assertEqual(hd["X-Test-Search-Path"], "general")
+        for f in ({"to_ids": 1}, {"order": "Attribute.id DESC"}, {"order": "timestamp"}):
+            st, _, _ = self.http("/attributes/restSearch", dict(returnFormat="json", **f),
+                                 headers={"Authorization": KEY,
+                                          "X-Test-Search-Path": "fast"})
+            self.assertEqual(st, 400, f)
+
+    def test_fast_equals_general_after_mutations(self):
+        items = self.search({"returnFormat": "json"})[2]
+        base = {"returnFormat": "json", "includeContext": 1, "includeEventTags": 1,
+                "limit": 500, "page": 1, "deleted": [0, 1]}
+        self.both(base)                                  # fill the caches first
+        a0, a1, a2, a3 = items[0], items[1], items[2], items[-1]
+        self.ctl("attribute/edit", {"id": a0["id"], "comment": "edited \u2028 / ü"})
+        self.ctl("attribute/soft-delete", {"id": a1["id"]})
+        self.ctl("attribute/tag", {"id": a2["id"], "tag": "Feed-new"})
+        self.ctl("event/tag", {"id": a0["event_id"], "tag": "tlp:green"})
+        self.ctl("attribute/delete", {"id": a3["id"]})
+        self.ctl("attribute", {"event_id": a0["event_id"], "type": "ip-dst",
+                               "value": "198.51.100.1", "timestamp": 1})
+        e = self.ctl("event", {"info": "new", "tags": ["tlp:white"]})
+        self.ctl("attribute", {"event_id": e["id"], "type": "url",
+                               "value": "http://x.example/a"})
+        for f in self.shapes():
+            self.both(f)
+        self.both(base)
+        self.both(dict(base, limit=None, page=None))
+        self.both(dict(base, deleted=None, timestamp=1))
+        body, _ = self.both({"returnFormat": "json", "deleted": 1})
+        self.assertEqual([a["id"] for a in json.loads(body)["response"]["Attribute"]],
+                         [a1["id"]])
+        self.ctl("event/delete", {"id": a0["event_id"]})
+        self.both(base)
+        self.both(dict(base, limit=None))
+
+
+def tearDownModule():
+    if PRELOAD:
+        os.unlink(PRELOAD)
 
 
 if __name__ == "__main__":
