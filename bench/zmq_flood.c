@@ -4,7 +4,9 @@
  * (bench/bench_run.sh, issue #4 target (a)). Not a test.
  *
  *   zmq_flood --port PORT [--count N] [--rate MSG_S] [--type ip|domain|mixed]
- *             [--seed S] [--marker VALUE] [--wait-timeout S] [--linger-ms MS]
+ *             [--seed S] [--marker VALUE] [--wait-timeout S] [--linger-ms MS] [--hold-s S]
+ * (--hold-s: after sending, print the result line and stay connected S seconds
+ * instead of closing, so a slow subscriber can drain; kill it when done)
  *
  * Binds an XPUB socket on tcp://127.0.0.1:PORT (MISP's publisher binds, the
  * subscriber connects) and builds N `misp_json_attribute` add frames in
@@ -140,14 +142,14 @@ static int build(struct frames *f, size_t n, const char *kind, uint64_t seed, co
 static void usage(void)
 {
 	fprintf(stderr, "usage: zmq_flood --port PORT [--count N] [--rate MSG_S] [--type ip|domain|mixed]\n"
-			"                 [--seed S] [--marker VALUE] [--wait-timeout S] [--linger-ms MS]\n");
+			"                 [--seed S] [--marker VALUE] [--wait-timeout S] [--linger-ms MS] [--hold-s S]\n");
 }
 
 int main(int argc, char **argv)
 {
 	long port = 0, linger_ms = 120000;
 	size_t count = 1000000;
-	double rate = 0, wait_s = 60;
+	double rate = 0, wait_s = 60, hold_s = 0;
 	uint64_t seed = 1;
 	const char *kind = "ip", *marker = "marker.zmq-flood.example";
 	/* options come in pairs: "--name value" */
@@ -173,6 +175,8 @@ int main(int argc, char **argv)
 			wait_s = strtod(v, NULL);
 		else if (strcmp(a, "--linger-ms") == 0)
 			linger_ms = strtol(v, NULL, 10);
+		else if (strcmp(a, "--hold-s") == 0)
+			hold_s = strtod(v, NULL);
 		else {
 			usage();
 			return 2;
@@ -241,6 +245,23 @@ int main(int argc, char **argv)
 		}
 	}
 	double send_s = mono_s() - m0, t_last = wall_s();
+	if (hold_s > 0) {
+		/*
+		 * Stay connected while the subscriber drains: closing a TCP socket
+		 * with unread input (the subscriber's ZMTP heartbeats) sends a
+		 * reset, and the subscriber's kernel then drops what it had not read
+		 * yet. MISP's publisher does not go away after a burst either.
+		 */
+		printf("zmq_flood sent=%zu marker=1 bytes=%zu build_s=%.3f t_first=%.6f t_last=%.6f send_s=%.4f rate=%.0f "
+		       "flushed=held\n",
+		       count, fr.off[fr.n], build_s, t_first, t_last, send_s, (double)fr.n / send_s);
+		fflush(stdout);
+		struct timespec ts = {(time_t)hold_s, (long)((hold_s - (double)(time_t)hold_s) * 1e9)};
+		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+			;
+		rc = 0;
+		goto out;
+	}
 	zmq_close(sock); /* linger: libzmq keeps sending what is queued */
 	sock = NULL;
 	double f0 = mono_s();

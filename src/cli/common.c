@@ -92,6 +92,7 @@ int iocb_cli_env_open(struct iocb_cli_env *env, bool quiet)
 	if (env->cfg->store.map_size)
 		so.map_size = env->cfg->store.map_size;
 	so.durable = env->cfg->store.durable;
+	so.expected_attrs = env->cfg->store.expected_attributes;
 	if (iocb_store_open(&so, &env->store, &err) < 0) {
 		fprintf(stderr, "iocbus: %s\n", err.msg);
 		return IOCB_EXIT_ERROR;

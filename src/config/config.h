@@ -108,6 +108,7 @@ struct iocb_config {
 		bool match_non_ids;       /* default false */
 		uint64_t map_size;        /* bytes, default 8 GiB */
 		bool durable;             /* default true */
+		unsigned expected_attributes; /* pre-size the indexes for this many attributes; default 0 */
 	} store;
 
 	struct {

@@ -273,6 +273,11 @@ static const struct iocb_config__opt store_rows[] = {
 	    NULL, 0, "Largest size of the LMDB map: bytes, or a number with KiB, MiB, GiB or TiB."),
 	ROW("durable", IOCB_CT_BOOL, "true", 0, 0, OFF(store.durable), NO, NO, NULL, NULL, 0,
 	    "Sync every store commit to disk; off trades crash safety for speed."),
+	ROW("expected_attributes", IOCB_CT_UINT, "0", 0, 1000000000, OFF(store.expected_attributes), NO, NO, NULL,
+	    NULL, 0,
+	    "Size the indexes for about this many attributes up front (a persisted store sizes them from its "
+	    "contents anyway). Saves the rehashing of growing tables during a first large intake; 0 grows as "
+	    "needed. The pre-sized indexes take about 30 bytes per attribute they were sized for."),
 };
 
 static const struct iocb_config__section store_sec = {
