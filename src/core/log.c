@@ -66,3 +66,20 @@ void iocb_log_(enum iocb_log_level lvl, const char *module, const char *fmt, ...
 	/* One write per line so lines from different threads do not interleave. */
 	fprintf(stderr, "%s\n", line);
 }
+
+bool iocb_ratelimit_ok(struct iocb_ratelimit *rl, uint64_t *suppressed)
+{
+	struct timespec ts;
+	double now;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	if (rl->last != 0 && now - rl->last < rl->interval_s) {
+		rl->suppressed++;
+		return false;
+	}
+	rl->last = now;
+	*suppressed = rl->suppressed;
+	rl->suppressed = 0;
+	return true;
+}

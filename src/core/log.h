@@ -14,6 +14,7 @@
 #define IOCB_CORE_LOG_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "core/rc.h"
 
@@ -33,6 +34,23 @@ bool iocb_log_level_parse(const char *s, enum iocb_log_level *out);
 bool iocb_log_enabled(enum iocb_log_level lvl, const char *module);
 
 void iocb_log_(enum iocb_log_level lvl, const char *module, const char *fmt, ...) IOCB_PRINTF(3, 4);
+
+/*
+ * A rate limit for warnings about bad input: at most one line per interval,
+ * the next one saying how many were dropped. One per message source, used
+ * by one thread (no locking).
+ */
+struct iocb_ratelimit {
+	double interval_s;   /* shortest time between two lines */
+	double last;         /* monotonic time of the last line logged, 0 = never */
+	uint64_t suppressed; /* lines dropped since then */
+};
+
+/*
+ * True when a line may be logged now; *suppressed then gets the number of
+ * lines dropped before it (and the count restarts). False counts a drop.
+ */
+bool iocb_ratelimit_ok(struct iocb_ratelimit *rl, uint64_t *suppressed);
 
 /* `fmt` is the rest of the line after msg=, e.g. "\"loaded\" n=%zu". */
 #define iocb_log(lvl, module, ...)                                              \

@@ -294,8 +294,7 @@ struct feed {
 	uint8_t stray[16];                /* the last such other event uuid */
 	uint64_t swept;                   /* attributes the sweeps removed (acts[remove] adds them) */
 	uint64_t committed;               /* ingest change count at the last commit (skip empty commits) */
-	double warn_next;                 /* monotonic time before which warnings are suppressed */
-	uint64_t warn_suppressed;         /* warnings suppressed since the last one logged */
+	struct iocb_ratelimit warn;       /* one warning per FEED_WARN_EVERY_S at most */
 };
 
 /* The running source: every feed and the one thread that serves them. */
@@ -360,17 +359,14 @@ static bool is_http(const char *url)
 /* Counted, rate-limited warning about one file of a feed. Feed thread. */
 static void feed_fail(struct feed *f, const char *file, const char *why)
 {
-	double now = iocb_sync_mono();
+	uint64_t suppressed;
 
 	IOCB_M_ADD(f->m->errors, 1);
-	if (now < f->warn_next) {
-		f->warn_suppressed++;
+	f->warn.interval_s = FEED_WARN_EVERY_S;
+	if (!iocb_ratelimit_ok(&f->warn, &suppressed))
 		return;
-	}
 	iocb_log(IOCB_LOG_WARN, "feed", "\"feed file failed; keeping the previous state\" feed=%s url=\"%s\" file=%s "
-		 "error=\"%s\" suppressed=%" PRIu64, f->cfg->name, f->where, file, why, f->warn_suppressed);
-	f->warn_suppressed = 0;
-	f->warn_next = now + FEED_WARN_EVERY_S;
+		 "error=\"%s\" suppressed=%" PRIu64, f->cfg->name, f->where, file, why, suppressed);
 }
 
 static void fetch_init(struct fetch *x)

@@ -41,12 +41,6 @@
 #define BATCH_NS 2000000LL /* ...or about this much time (2 ms) */
 #define BATCH_CLOCK_EVERY 16 /* messages between two clock reads while draining */
 
-/* At most one warning per second; the next one says how many were dropped. */
-struct ratelimit {
-	double last;         /* monotonic time of the last warning logged, 0 never */
-	uint64_t suppressed; /* warnings dropped since then */
-};
-
 struct kafka_source {
 	struct iocb_source base;     /* first member: what the daemon holds */
 	struct iocb_sync *y;         /* borrowed: shared sync state */
@@ -62,7 +56,7 @@ struct kafka_source {
 	rd_kafka_topic_partition_list_t *pending; /* applied, not stored yet: offset+1 per partition; NULL none */
 	bool applied;                /* the current batch handed something to the ingest */
 	bool dirty;                  /* applied but not committed (the last commit failed) */
-	struct ratelimit rl;         /* warnings about bad messages and broker errors */
+	struct iocb_ratelimit rl;        /* warnings about bad messages and broker errors */
 };
 
 /* True for librdkafka property names whose values must never be echoed. */
@@ -81,28 +75,13 @@ static bool secret_key(const char *key)
 	return false;
 }
 
-/* True when a warning may be logged now; *suppressed gets the count dropped before it. */
-static bool ratelimit_ok(struct ratelimit *rl, uint64_t *suppressed)
-{
-	double now = iocb_sync_mono();
-
-	if (rl->last != 0 && now - rl->last < 1.0) {
-		rl->suppressed++;
-		return false;
-	}
-	rl->last = now;
-	*suppressed = rl->suppressed;
-	rl->suppressed = 0;
-	return true;
-}
-
 /* A rate-limited warning about a message or a broker error. */
 static void warn_limited(struct kafka_source *s, const char *what, const char *topic, int32_t partition,
 			 int64_t offset, const char *detail)
 {
 	uint64_t suppressed;
 
-	if (!iocb_log_enabled(IOCB_LOG_WARN, MOD) || !ratelimit_ok(&s->rl, &suppressed))
+	if (!iocb_log_enabled(IOCB_LOG_WARN, MOD) || !iocb_ratelimit_ok(&s->rl, &suppressed))
 		return;
 	iocb_log_(IOCB_LOG_WARN, MOD,
 		  "\"%s\" topic=\"%s\" partition=%" PRId32 " offset=%" PRId64 " error=\"%s\" suppressed=%" PRIu64, what,
@@ -421,6 +400,7 @@ int iocb_kafka_source_start(struct iocb_sync *y, struct iocb_source **out, struc
 	if (cfg->kafka.ntopics == 0)
 		return iocb_err_set(err, IOCB_ECONFIG, "misp.kafka.topics: no topic to subscribe to");
 	s = iocb_xcalloc(1, sizeof(*s));
+	s->rl.interval_s = 1.0; /* at most one warning a second */
 	s->base.kind = "kafka";
 	s->base.join = kafka_source_join;
 	s->y = y;

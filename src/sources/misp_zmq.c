@@ -52,12 +52,6 @@
 #define ZMTP_HEARTBEAT_TIMEOUT_MS 15000
 #define LOG_TOPIC_MAX 64   /* topic bytes shown in a warning */
 
-/* At most one warning per second; the next one says how many were dropped. */
-struct ratelimit {
-	double last;        /* monotonic time of the last warning logged, 0 never */
-	uint64_t suppressed; /* warnings dropped since then */
-};
-
 struct zmq_source {
 	struct iocb_source base;     /* first member: what the daemon holds */
 	struct iocb_sync *y;         /* borrowed: shared sync state */
@@ -82,7 +76,7 @@ struct zmq_source {
 	double last_msg;             /* monotonic time of the last frame (or of start) */
 	bool silent;                 /* silence already reported (catch-up asked) */
 	bool dirty;                  /* applied but not committed yet (commit failed) */
-	struct ratelimit rl;         /* warnings about bad frames and errors */
+	struct iocb_ratelimit rl;        /* warnings about bad frames and errors */
 };
 
 /* Copy up to LOG_TOPIC_MAX bytes of a topic, made safe for a quoted log value. */
@@ -102,28 +96,13 @@ static void topic_for_log(const char *p, size_t len, char *out, size_t cap)
 	out[n] = '\0';
 }
 
-/* True when a warning may be logged now; *suppressed gets the count dropped before it. */
-static bool ratelimit_ok(struct ratelimit *rl, uint64_t *suppressed)
-{
-	double now = iocb_sync_mono();
-
-	if (rl->last != 0 && now - rl->last < 1.0) {
-		rl->suppressed++;
-		return false;
-	}
-	rl->last = now;
-	*suppressed = rl->suppressed;
-	rl->suppressed = 0;
-	return true;
-}
-
 /* A rate-limited warning about one frame: `what` is a fixed phrase, `detail` may be NULL. */
 static void warn_frame(struct zmq_source *s, const char *what, const char *frame, size_t len, const char *detail)
 {
 	char topic[LOG_TOPIC_MAX + 1];
 	uint64_t suppressed;
 
-	if (!iocb_log_enabled(IOCB_LOG_WARN, MOD) || !ratelimit_ok(&s->rl, &suppressed))
+	if (!iocb_log_enabled(IOCB_LOG_WARN, MOD) || !iocb_ratelimit_ok(&s->rl, &suppressed))
 		return;
 	topic_for_log(frame, len, topic, sizeof(topic));
 	iocb_log_(IOCB_LOG_WARN, MOD, "\"%s\" topic=\"%s\" bytes=%zu error=\"%s\" suppressed=%" PRIu64, what, topic,
@@ -291,7 +270,7 @@ static void receive_batch(struct zmq_source *s)
 				IOCB_M_ADD(s->m->errors, 1);
 				if (iocb_log_enabled(IOCB_LOG_WARN, MOD)) {
 					uint64_t sup;
-					if (ratelimit_ok(&s->rl, &sup))
+					if (iocb_ratelimit_ok(&s->rl, &sup))
 						iocb_log_(IOCB_LOG_WARN, MOD, "\"receive failed\" error=\"%s\" suppressed=%" PRIu64,
 							  zmq_strerror(errno), sup);
 				}
@@ -440,6 +419,7 @@ int iocb_zmq_source_start(struct iocb_sync *y, struct iocb_source **out, struct 
 		return iocb_err_set(err, IOCB_ECONFIG, "zmq: misp.zmq is not configured");
 	host = cfg->zmq.host ? cfg->zmq.host : "localhost";
 	s = iocb_xcalloc(1, sizeof(*s));
+	s->rl.interval_s = 1.0; /* at most one warning a second */
 	s->base.kind = "zmq";
 	s->base.join = zmq_source_join;
 	s->y = y;

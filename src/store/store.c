@@ -863,12 +863,12 @@ static int upsert(struct iocb_store *s, const struct iocb_misp_attr *a, unsigned
 		rc = IOCB_OK;
 		goto out;
 	}
-	if (only_newer && a->timestamp) {
-		const struct iocb_store_attr *cur = iocb_store__utab_find(s, u, NULL);
-		if (cur && cur->timestamp > a->timestamp) {
-			rc = IOCB_EEXIST;
-			goto out;
-		}
+	/* One probe serves the staleness check and the replacement below (attr_build
+	 * and the event upsert do not touch the uuid table). */
+	old = (struct iocb_store_attr *)iocb_store__utab_find(s, u, &slot);
+	if (only_newer && a->timestamp && old && old->timestamp > a->timestamp) {
+		rc = IOCB_EEXIST;
+		goto out;
 	}
 	if (a->event) {
 		struct iocb_misp_event evc = *a->event;
@@ -881,7 +881,6 @@ static int upsert(struct iocb_store *s, const struct iocb_misp_attr *a, unsigned
 	rc = attr_build(s, a, u, source, now, ev, &r, err);
 	if (rc < 0)
 		goto out;
-	old = (struct iocb_store_attr *)iocb_store__utab_find(s, u, &slot);
 	if (old) {
 		iocb_store__reindex(s, old, r);
 		iocb_store__utab_set(s, slot, r);
