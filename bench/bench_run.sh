@@ -46,6 +46,8 @@
 #   LAT_SAMPLES [2000]    latency samples
 #   LAT_RATE [200]        samples per second
 #   LAT_LOADS ["0 10000"] background msg/s per latency run (one run each)
+#   LAT_PROBE [c]         c: bench/latency_probe.c (release build), py: latency_probe.py
+#   LAT_GAP_US [50]       C probe: µs between two lookups of one sample
 #   ATTRS [1000000]       attributes in the REST data (events: ATTRS/10, --seed 1)
 #   PAGE_SIZE [50000]     misp.pull.page_size
 #   REST_TIMEOUT [600]    seconds for the preload and for the backfill
@@ -64,6 +66,8 @@ APPLY_TIMEOUT=${APPLY_TIMEOUT:-180}
 LAT_SAMPLES=${LAT_SAMPLES:-2000}
 LAT_RATE=${LAT_RATE:-200}
 LAT_LOADS=${LAT_LOADS:-0 10000}
+LAT_PROBE=${LAT_PROBE:-c}
+LAT_GAP_US=${LAT_GAP_US:-50}
 ATTRS=${ATTRS:-1000000}
 INTEL_EVENTS=${INTEL_EVENTS:-$((ATTRS / 10))}
 PAGE_SIZE=${PAGE_SIZE:-50000}
@@ -75,6 +79,11 @@ PY=/usr/bin/python3
 out=bench/out
 bin=build/release/src/cli/iocbus
 flood=build/release/bench/zmq_flood
+if [ "$LAT_PROBE" = c ]; then
+	probe=(build/release/bench/latency_probe --poll-gap-us "$LAT_GAP_US")
+else
+	probe=("$PY" bench/latency_probe.py)
+fi
 KEY=IocbusTestKey000000000000000000000000001
 mkdir -p "$out"
 if [ "$(nproc)" -ge 2 ]; then
@@ -289,7 +298,7 @@ if has_part latency; then
 		cfg=$tmp/lat.yaml
 		printf 'misp:\n  zmq: {host: 127.0.0.1, port: %s, heartbeat_timeout: 0s}\nhttp: {host: 127.0.0.1, port: %s}\nlogging: {level: warn}\n' \
 			"$zport" "$hport" > "$cfg"
-		spawn "$tmp/probe.pid" "${AUX[@]}" $PY bench/latency_probe.py --zmq-port "$zport" --http-port "$hport" \
+		spawn "$tmp/probe.pid" "${AUX[@]}" "${probe[@]}" --zmq-port "$zport" --http-port "$hport" \
 			--samples "$LAT_SAMPLES" --rate "$LAT_RATE" --load "$load" \
 			--samples-out "$out/run-latency-$load.txt" > "$tmp/probe.out" 2> "$tmp/probe.err"
 		spawn "$tmp/daemon.pid" "${PIN[@]}" "$bin" run -c "$cfg" 2> "$tmp/daemon-lat.log"
@@ -300,7 +309,7 @@ if has_part latency; then
 		[ -n "$line" ] || { cat "$tmp/probe.err" "$tmp/daemon-lat.log" >&2; die "latency: the probe printed nothing"; }
 		say "  $line"
 		echo "latency $load $line" >> "$runs"
-		echo "latency (load $load): ${PIN[*]} $bin run -c CFG   (CFG: $(tr '\n' ' ' < "$cfg")); ${AUX[*]} $PY bench/latency_probe.py --zmq-port P --http-port H --samples $LAT_SAMPLES --rate $LAT_RATE --load $load" >> "$out/run-commands.txt"
+		echo "latency (load $load): ${PIN[*]} $bin run -c CFG   (CFG: $(tr '\n' ' ' < "$cfg")); ${AUX[*]} ${probe[*]} --zmq-port P --http-port H --samples $LAT_SAMPLES --rate $LAT_RATE --load $load" >> "$out/run-commands.txt"
 	done
 fi
 
@@ -412,7 +421,7 @@ fi
 				END {printf "| %s | %s | %s | %s | %s | %s | %s | %s µs |\n", load, v["samples"], v["p50_ms"], v["p90_ms"], v["p99_ms"], v["max_ms"], v["timeouts"], v["poll_rtt_us"]}' <<<"$rest"
 		done < <(grep '^latency ' "$runs")
 		echo
-		echo "Latency = time of the lookup answer that first matched − time just before the send; the probe polls back to back on one keep-alive connection, so the resolution is one lookup round trip (last column). Samples paced at $LAT_RATE/s."
+		echo "Latency = time of the lookup answer that first matched − time just before the send; the probe ($LAT_PROBE: bench/latency_probe.c or .py) polls one keep-alive connection (the C probe waits $LAT_GAP_US µs between polls so as not to keep the daemon's core busy), so the resolution is one lookup round trip (last column) plus that gap. Samples paced at $LAT_RATE/s."
 		echo
 	fi
 	if grep -q '^rest-daemon ' "$runs"; then

@@ -7,13 +7,17 @@
 #include <string.h>
 #include <time.h>
 
-/* Process-wide by design (see log.h); written only before threads start. */
-static enum iocb_log_level g_level = IOCB_LOG_WARN;
+/*
+ * Process-wide by design (see log.h). The level may change while threads
+ * log (a daemon reload), so it is read and written atomically; the debug
+ * module list is written only before threads start.
+ */
+static int g_level = IOCB_LOG_WARN;
 static char g_debug_modules[256];
 
 void iocb_log_set_level(enum iocb_log_level lvl)
 {
-	g_level = lvl;
+	__atomic_store_n(&g_level, (int)lvl, __ATOMIC_RELAXED);
 }
 
 void iocb_log_set_debug_modules(const char *list)
@@ -38,7 +42,7 @@ bool iocb_log_enabled(enum iocb_log_level lvl, const char *module)
 {
 	char pat[64];
 
-	if (lvl <= g_level)
+	if ((int)lvl <= __atomic_load_n(&g_level, __ATOMIC_RELAXED))
 		return true;
 	if (lvl != IOCB_LOG_DEBUG || !g_debug_modules[0] || !module)
 		return false;

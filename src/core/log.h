@@ -4,7 +4,8 @@
  *
  * The logger is the one piece of process-wide state in iocbus (like syslog):
  * every thread logs, and passing a logger through every call would add noise
- * without benefit. It is configured once by main before threads start.
+ * without benefit. It is configured by main before threads start; the level
+ * may also change later (a daemon reload), the debug module list may not.
  * iocb_log() checks the level before formatting. Lines look like
  *   ts=2026-11-23T10:00:00.123Z level=warn module=misp msg="..." k=v
  * Secrets must never be passed to the logger; configuration keeps them in
@@ -25,7 +26,7 @@ enum iocb_log_level {
 	IOCB_LOG_DEBUG = 3,
 };
 
-/* Set the level (default WARN). Call before starting threads. */
+/* Set the level (default WARN). Any thread, any time. */
 void iocb_log_set_level(enum iocb_log_level lvl);
 /* Enable debug for a comma-separated list of modules ("misp,store"). */
 void iocb_log_set_debug_modules(const char *list);

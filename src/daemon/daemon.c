@@ -141,8 +141,23 @@ static void gen_stop(struct generation *g)
 		iocb_log(IOCB_LOG_ERROR, "daemon", "\"final commit failed\" error=\"%s\"", err.msg);
 }
 
-/* Start the sources the configuration asks for. A source that fails to start is an error. */
+/*
+ * Start the sources the configuration asks for. A source that fails to
+ * start is an error. Holds gen_mu throughout: the HTTP thread must not see
+ * the sync half initialised or its metrics table growing (sources register
+ * their counters while they start; none of them takes gen_mu).
+ */
+static int gen_start_locked(struct daemon *d, struct generation *g, bool reset_cursor, struct iocb_err *err);
+
 static int gen_start(struct daemon *d, struct generation *g, bool reset_cursor, struct iocb_err *err)
+{
+	pthread_mutex_lock(&d->gen_mu);
+	int rc = gen_start_locked(d, g, reset_cursor, err);
+	pthread_mutex_unlock(&d->gen_mu);
+	return rc;
+}
+
+static int gen_start_locked(struct daemon *d, struct generation *g, bool reset_cursor, struct iocb_err *err)
 {
 	const struct iocb_config *c = g->cfg;
 	struct {
