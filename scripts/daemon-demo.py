@@ -57,7 +57,7 @@ def main():
                    name in ("iocbus_store_attributes_total", "iocbus_misp_cursor_timestamp_seconds") or \
                    (name == "iocbus_source_up"):
                     lab = ",".join('%s="%s"' % kv for kv in sorted(labels.items()))
-                    print("  %s{%s} %g" % (name, lab, v))
+                    print("  %s%s %.15g" % (name, "{%s}" % lab if lab else "", v))
             rc = d.term()
             print("iocbus run stopped on SIGTERM, exit %d" % rc)
             return rc
