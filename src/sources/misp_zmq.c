@@ -51,6 +51,9 @@
 #define ZMTP_HEARTBEAT_IVL_MS 5000
 #define ZMTP_HEARTBEAT_TIMEOUT_MS 15000
 #define LOG_TOPIC_MAX 64   /* topic bytes shown in a warning */
+/* Behind for this long (every batch full): libzmq's queue (rcvhwm) may have
+ * filled and MISP's publisher, whose SNDHWM is 1000, then drops silently. */
+#define BACKLOG_CATCHUP_S 1.0
 
 struct zmq_source {
 	struct iocb_source base;     /* first member: what the daemon holds */
@@ -72,6 +75,8 @@ struct zmq_source {
 	bool ever_connected;         /* a connection was made at least once */
 	bool retried;                /* a connect attempt failed before the first connection */
 	bool disconnected;           /* DISCONNECTED seen and no CONNECTED since */
+	double backlog_since;        /* monotonic start of the current backlog, 0 = none */
+	uint64_t backlog_cursor;     /* the cursor when it began (catch-up start) */
 	uint64_t gap_cursor;         /* cursor when the connection dropped */
 	double last_msg;             /* monotonic time of the last frame (or of start) */
 	bool silent;                 /* silence already reported (catch-up asked) */
@@ -252,13 +257,37 @@ static void skip_multipart(struct zmq_source *s, uint64_t *nbytes)
 	}
 }
 
+/*
+ * A batch that ends without draining the socket means a backlog. When one
+ * lasted BACKLOG_CATCHUP_S or more, the publisher may have dropped frames
+ * (nothing tells us): once drained, catch up from the cursor held when the
+ * backlog began. The hourly reconcile would repair it too, but later.
+ */
+static void check_backlog(struct zmq_source *s, double t0, bool drained)
+{
+	if (!drained) {
+		if (s->backlog_since == 0) {
+			s->backlog_since = t0;
+			s->backlog_cursor = iocb_sync_cursor(s->y);
+		}
+		return;
+	}
+	if (s->backlog_since != 0 && iocb_sync_mono() - s->backlog_since >= BACKLOG_CATCHUP_S) {
+		iocb_log(IOCB_LOG_INFO, MOD, "\"caught up with a backlog; checking for frames the publisher dropped\" seconds=%.1f",
+			 iocb_sync_mono() - s->backlog_since);
+		if (s->y->cfg->api.present)
+			request_catchup(s, s->backlog_cursor, "zmq backlog");
+	}
+	s->backlog_since = 0;
+}
+
 /* Drain the SUB socket for one batch, apply, publish, commit. */
 static void receive_batch(struct zmq_source *s)
 {
 	double t0 = iocb_sync_mono();
 	uint64_t nmsg = 0, nbytes = 0;
 	size_t nhb = 0;
-	bool applied = false;
+	bool applied = false, drained = false;
 
 	while (nmsg < BATCH_MAX) {
 		int rc = zmq_msg_recv(&s->msg, s->sub, ZMQ_DONTWAIT);
@@ -266,6 +295,7 @@ static void receive_batch(struct zmq_source *s)
 		if (rc < 0) {
 			if (errno == EINTR)
 				continue;
+			drained = true;
 			if (errno != EAGAIN && errno != ETERM) {
 				IOCB_M_ADD(s->m->errors, 1);
 				if (iocb_log_enabled(IOCB_LOG_WARN, MOD)) {
@@ -302,6 +332,7 @@ static void receive_batch(struct zmq_source *s)
 			IOCB_M_SET(s->m->up, 1);
 	}
 	publish_commit(s, applied);
+	check_backlog(s, t0, drained);
 }
 
 /* No frame for heartbeat_timeout: ask for a catch-up, once per silence. */

@@ -239,6 +239,9 @@ double iocb_sync_mono(void);
  *     connection dropped (iocb_sync_request_catchup);
  *   - no message at all (heartbeats included) for heartbeat_timeout also
  *     requests a catch-up, once per silence;
+ *   - a backlog (every batch full) of a second or more may have made MISP's
+ *     publisher drop frames (its SNDHWM is 1000, and nothing tells us): once
+ *     drained, a catch-up from the cursor held when the backlog began;
  *   - a frame larger than max_message, not JSON, multi-part or of an
  *     unknown shape is counted (rejects by reason) and skipped, with a
  *     rate-limited warning giving its topic and byte offset; intake goes on.

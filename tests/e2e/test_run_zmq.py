@@ -269,6 +269,38 @@ class OwnPublisherTest(unittest.TestCase):
         self.assertGreaterEqual(int(m.group(1)), 1)
         self.assertEqual(d.term(), 0)
 
+    def test_backlog_asks_for_a_catch_up(self):
+        # MISP's publisher queues 1000 frames per subscriber and then drops without a
+        # word: after a backlog of a second or more, iocbus catches up over REST.
+        misp = Misp(heartbeat=10)
+        self.addCleanup(misp.close)
+        self.pub = OwnPublisher()
+        self.addCleanup(self.pub.close)
+        cfg = {"misp": misp.misp_config()}
+        cfg["misp"]["zmq"] = {"host": "127.0.0.1", "port": self.pub.port, "heartbeat_timeout": "0s"}
+        d = Iocbus(cfg, start=False)
+        self.addCleanup(d.close)
+        d.start(wait_live=False)
+        self.pub.wait_subscription()
+        wait_until(lambda: d.metric("iocbus_source_up", source="pull") == 1, what="start-up pull done")
+        tmpl = frame_template()
+        sent = 0
+        for chunk in (60000, 120000, 240000):   # until the daemon has been behind for a second
+            for i in range(sent, sent + chunk):
+                self.pub.sock.send(attr_frame(tmpl, i)[0])
+            sent += chunk
+            wait_until(lambda: d.metric("iocbus_source_messages_total", source="zmq") == sent, timeout=240,
+                       interval=0.25, what="%d frames received" % sent)
+            if "caught up with a backlog" in d.log():
+                break
+        self.assertIn("caught up with a backlog", d.log(), "no backlog of a second after %d frames" % sent)
+        wait_until(lambda: (d.metric("iocbus_source_catchups_total", source="zmq") or 0) >= 1,
+                   what="catch-up requested")
+        wait_until(lambda: any('"timestamp"' in (r.get("body") or "") for r in misp.control("requests")),
+                   timeout=30, what="REST catch-up with a timestamp")
+        self.assertEqual(d.metric("iocbus_store_attributes_total"), sent)
+        self.assertEqual(d.term(), 0)
+
     def test_100k_attributes_zero_loss(self):
         n = 100000
         d = self.start()
