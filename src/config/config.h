@@ -75,6 +75,8 @@ struct iocb_config {
 		double heartbeat_timeout_s; /* silence that triggers a REST catch-up, default 30; 0 = off */
 		unsigned rcvhwm;          /* ZMQ_RCVHWM, messages queued in libzmq, default 100000 */
 		uint64_t max_message;     /* larger frames are counted and skipped, default 16 MiB */
+		char *username;           /* ZMQ PLAIN user (MISP's Plugin.ZeroMQ_username), NULL = no auth */
+		struct iocb_secret password; /* its password; never logged */
 	} zmq;
 
 	struct {

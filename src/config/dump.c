@@ -132,8 +132,8 @@ static size_t dump_section(FILE *out, const struct iocb_config__section *sec, co
 			const struct iocb_secret *s = IOCB_CONFIG_FIELD(b, o->off, struct iocb_secret);
 
 			/* Read from key_file / key_env: those rows say where, the key stays out. */
-			if (!iocb_secret_str(s) || *IOCB_CONFIG_FIELD(b, o->off_n, char *) ||
-			    *IOCB_CONFIG_FIELD(b, o->off_has, char *))
+			if (!iocb_secret_str(s) || (o->off_n != NO && *IOCB_CONFIG_FIELD(b, o->off_n, char *)) ||
+			    (o->off_has != NO && *IOCB_CONFIG_FIELD(b, o->off_has, char *)))
 				continue;
 		}
 		if (written == 0 && lead)

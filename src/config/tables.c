@@ -102,6 +102,8 @@ static const struct iocb_config__section api_sec = {
 
 /* ---- misp.zmq, misp.kafka ------------------------------------------------ */
 
+enum { ZMQ_USER = 5, ZMQ_PASSWORD = 6 }; /* row indexes used by zmq_check */
+
 static const struct iocb_config__opt zmq_rows[] = {
 	ROW("host", IOCB_CT_STR, "localhost", 1, 1024, OFF(zmq.host), NO, NO, NULL, NULL, 0,
 	    "Host of MISP's ZeroMQ publisher (the misp-modules `zmq` plugin)."),
@@ -115,11 +117,31 @@ static const struct iocb_config__opt zmq_rows[] = {
 	    "Messages libzmq may queue for iocbus (ZMQ_RCVHWM) while it is busy."),
 	ROW("max_message", IOCB_CT_SIZE, "16MiB", 1024, 1073741824.0, OFF(zmq.max_message), NO, NO, NULL, NULL,
 	    0, "Larger frames are counted (`too_large`) and skipped."),
+	[ZMQ_USER] = ROW("username", IOCB_CT_STR, NULL, 1, 255, OFF(zmq.username), NO, NO, NULL, NULL,
+			 IOCB_CF_NULLABLE,
+			 "ZeroMQ PLAIN user name, when MISP sets `Plugin.ZeroMQ_username` (PLAIN is cleartext: "
+			 "keep the link on a trusted network). Needs `password`."),
+	[ZMQ_PASSWORD] = ROW("password", IOCB_CT_SECRET, NULL, 1, 255, OFF(zmq.password), NO, NO, NULL, NULL, 0,
+			     "Password of `username` (`Plugin.ZeroMQ_password`). Never logged or dumped (shown as "
+			     "`***`)."),
 };
+
+static int zmq_check(struct iocb_config__ctx *ctx, void *base, const struct iocb_config__node *map,
+		     const struct iocb_config__node *const *vals)
+{
+	const struct iocb_config *c = base;
+
+	/* Judged on the values: `username: null` (what `config dump` writes) is no user. */
+	if (!c->zmq.username != !iocb_secret_str(&c->zmq.password))
+		return iocb_config__fail(ctx, vals[ZMQ_USER] ? vals[ZMQ_USER] : vals[ZMQ_PASSWORD] ? vals[ZMQ_PASSWORD] : map,
+					 "misp.zmq",
+					 "username and password go together (MISP's ZeroMQ PLAIN authentication)");
+	return IOCB_OK;
+}
 
 static const struct iocb_config__section zmq_sec = {
 	"misp.zmq", zmq_rows, N(zmq_rows), 0, NO,
-	"Receive attributes from MISP's ZeroMQ feed. Not together with `kafka`.", NULL,
+	"Receive attributes from MISP's ZeroMQ feed. Not together with `kafka`.", zmq_check,
 };
 
 static const struct iocb_config__opt kafka_rows[] = {

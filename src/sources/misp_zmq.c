@@ -165,7 +165,9 @@ static void drain_monitor(struct zmq_source *s)
 		zmq_msg_close(&ev);
 
 		switch (event) {
-		case ZMQ_EVENT_CONNECTED:
+		/* Connected means the ZMTP handshake is done (PLAIN credentials
+		 * accepted): only then can the subscription flow. */
+		case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
 			if (s->disconnected) {
 				IOCB_M_ADD(s->m->reconnects, 1);
 				iocb_log(IOCB_LOG_INFO, MOD, "\"reconnected\" endpoint=\"%s\"", s->endpoint);
@@ -210,6 +212,21 @@ static void drain_monitor(struct zmq_source *s)
 			if (!s->ever_connected)
 				s->retried = true;
 			break;
+		case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
+		case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
+		case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL: {
+			uint64_t sup;
+			IOCB_M_ADD(s->m->errors, 1);
+			if (!s->ever_connected)
+				s->retried = true;
+			if (iocb_ratelimit_ok(&s->rl, &sup))
+				iocb_log(IOCB_LOG_ERROR, MOD,
+					 "\"the publisher refused the ZeroMQ handshake%s; libzmq retries\" endpoint=\"%s\" "
+					 "suppressed=%" PRIu64,
+					 event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ? " (misp.zmq.username / password)" : "",
+					 s->endpoint, sup);
+			break;
+		}
 		default:
 			break;
 		}
@@ -498,13 +515,25 @@ int iocb_zmq_source_start(struct iocb_sync *y, struct iocb_source **out, struct 
 		if (rc < 0)
 			goto out;
 	}
+	if (cfg->zmq.username) {
+		const char *pw = iocb_secret_str(&cfg->zmq.password);
+		/* MISP's Plugin.ZeroMQ_username / _password: ZMQ PLAIN (cleartext). */
+		if (zmq_setsockopt(s->sub, ZMQ_PLAIN_USERNAME, cfg->zmq.username, strlen(cfg->zmq.username)) < 0 ||
+		    zmq_setsockopt(s->sub, ZMQ_PLAIN_PASSWORD, pw ? pw : "", pw ? strlen(pw) : 0) < 0) {
+			rc = iocb_err_set(err, IOCB_EIO, "zmq: setting the PLAIN credentials failed: %s",
+					  zmq_strerror(errno));
+			goto out;
+		}
+	}
 	if (zmq_setsockopt(s->sub, ZMQ_SUBSCRIBE, TOPIC_PREFIX, sizeof(TOPIC_PREFIX) - 1) < 0) {
 		rc = iocb_err_set(err, IOCB_EIO, "zmq: subscribe failed: %s", zmq_strerror(errno));
 		goto out;
 	}
 	/* The monitor first, so that the first connection's events are seen. */
 	if (zmq_socket_monitor(s->sub, MONITOR_ENDPOINT,
-			       ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CONNECT_RETRIED) < 0) {
+			       ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CONNECT_RETRIED |
+				       ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+				       ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) < 0) {
 		rc = iocb_err_set(err, IOCB_EIO, "zmq: socket monitor failed: %s", zmq_strerror(errno));
 		goto out;
 	}

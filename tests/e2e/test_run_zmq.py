@@ -201,6 +201,32 @@ def attr_frame(tmpl, i):
     return tmpl.replace("@U@", u).replace("@V@", ip).replace("@I@", str(100000 + i)).encode(), ip
 
 
+class PlainAuthTest(unittest.TestCase):
+    """MISP with Plugin.ZeroMQ_username/_password: PLAIN through a ZAP handler."""
+
+    def test_plain_credentials(self):
+        misp = Misp(heartbeat=1, args=["--zmq-user", "iocbus", "--zmq-password", "s3cret-zmq"])
+        self.addCleanup(misp.close)
+        ev = misp.control("event", info="plain")
+        # right credentials: live intake works (no api: nothing but ZeroMQ can deliver)
+        cfg = {"misp": {"zmq": {"host": "127.0.0.1", "port": misp.zmq_port, "username": "iocbus",
+                                "password": "s3cret-zmq"}}}
+        with Iocbus(cfg) as d:
+            misp.control("attribute", event_id=ev["id"], type="ip-dst", value="192.0.2.77")
+            wait_until(lambda: d.hits("192.0.2.77") == 1, what="add over PLAIN")
+            self.assertNotIn("s3cret-zmq", d.log())
+        # wrong password: refused, counted, logged without the password, never up
+        cfg["misp"]["zmq"]["password"] = "wrong-password"
+        with Iocbus(cfg, start=False) as d:
+            d.start(wait_live=False)
+            wait_until(lambda: "refused the ZeroMQ handshake" in d.log(), timeout=20, what="refusal logged")
+            self.assertGreaterEqual(d.metric("iocbus_source_errors_total", source="zmq"), 1)
+            self.assertEqual(d.metric("iocbus_source_up", source="zmq"), 0)
+            misp.control("attribute", event_id=ev["id"], type="ip-dst", value="192.0.2.78")
+            self.assertEqual(d.hits("192.0.2.78"), 0)
+            self.assertNotIn("wrong-password", d.log())
+
+
 class OwnPublisher:
     """An XPUB socket of our own on a free port: send() waits for nothing, but start()
     returns only once the daemon's subscription arrived (no slow-joiner loss)."""

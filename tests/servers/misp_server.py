@@ -1038,11 +1038,12 @@ class Publisher(threading.Thread):
     heartbeat is sent, like a publisher that is down); control("start") binds again on
     the same port. Both run on this thread (ZeroMQ sockets are not thread-safe)."""
 
-    def __init__(self, ctx, port, heartbeat, spaced):
+    def __init__(self, ctx, port, heartbeat, spaced, plain=None):
         super().__init__(daemon=True)
         self.ctx = ctx
         self.port = port
         self.sock = None
+        self.plain = plain              # (user, password) when Plugin.ZeroMQ_username is set
         self._bind()
         self.q = queue.Queue()
         self.heartbeat = heartbeat
@@ -1054,6 +1055,8 @@ class Publisher(threading.Thread):
     def _bind(self):
         sock = self.ctx.socket(zmq.PUB)
         sock.setsockopt(zmq.LINGER, 0)
+        if self.plain:                  # mispzmq.py: ZAP handler for PLAIN, then plain_server
+            sock.plain_server = True
         deadline = time.monotonic() + 5.0
         while True:                     # the old listener may take a moment to go away
             try:
@@ -1393,7 +1396,17 @@ class App:
     def __init__(self, args):
         self.verbose = args.verbose
         self.ctx = zmq.Context()
-        self.pub = Publisher(self.ctx, args.zmq_port, args.heartbeat, args.heartbeat_spaced)
+        self.auth = None
+        plain = None
+        if args.zmq_user:
+            # As mispzmq.py: a ThreadAuthenticator (ZAP handler) for PLAIN on domain '*' with
+            # the one user; without a ZAP handler libzmq would admit any PLAIN client.
+            from zmq.auth.thread import ThreadAuthenticator
+            self.auth = ThreadAuthenticator(self.ctx)
+            self.auth.start()
+            self.auth.configure_plain(domain="*", passwords={args.zmq_user: args.zmq_password})
+            plain = (args.zmq_user, args.zmq_password)
+        self.pub = Publisher(self.ctx, args.zmq_port, args.heartbeat, args.heartbeat_spaced, plain)
         self.kafka = None
         if args.kafka_bootstrap:
             self.kafka = KafkaPub(args.kafka_bootstrap, dict(args.kafka_topic),
@@ -1446,6 +1459,8 @@ class App:
         self.pub.join(timeout=5)
         if self.kafka:
             self.kafka.close()
+        if self.auth:
+            self.auth.stop()
         self.ctx.term()
 
 
@@ -1463,6 +1478,9 @@ def main():
     ap.add_argument("--zmq-port", type=int, default=0)
     ap.add_argument("--heartbeat", type=float, default=10.0,
                     help="seconds of idle before each misp_json_self (MISP: 10)")
+    ap.add_argument("--zmq-user", help="require ZMQ PLAIN authentication with this user "
+                    "(Plugin.ZeroMQ_username); needs --zmq-password")
+    ap.add_argument("--zmq-password", default="", help="Plugin.ZeroMQ_password")
     ap.add_argument("--heartbeat-spaced", action="store_true",
                     help="encode the heartbeat with json.dumps' spaced separators "
                          "(mispzmq.py without orjson)")
@@ -1480,6 +1498,8 @@ def main():
                          "into the state before listening; no ZeroMQ messages")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
+    if args.zmq_user and not args.zmq_password:
+        ap.error("--zmq-user needs a non-empty --zmq-password (as MISP requires)")
     app = App(args)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: app.stopping.set())

@@ -536,7 +536,7 @@ static const struct bad_case bad_cases[] = {
 	{"misp:\n  filter:\n    - org: [1]\n",
 	 "t.yaml:3:7: misp.filter[0]: unknown key 'org' (expected one of: orgs, types, tags)"},
 	{"misp:\n  zmq:\n    host: localhost\n    prot: 50000\n",
-	 "t.yaml:4:5: misp.zmq: unknown key 'prot' (expected one of: host, port, heartbeat_timeout, rcvhwm, max_message)"},
+	 "t.yaml:4:5: misp.zmq: unknown key 'prot' (expected one of: host, port, heartbeat_timeout, rcvhwm, max_message, username, password)"},
 	{"mips:\n  zmq: {}\n",
 	 "t.yaml:1:1: unknown key 'mips' (expected one of: misp, plugins, store, intel, feeds, http, logging, enrich)"},
 	{"backbones:\n  inmem:\n",
@@ -684,6 +684,33 @@ static void assert_no_secret(const char *text)
 {
 	if (strstr(text, SECRET))
 		fail_msg("the API key leaked into: %s", text);
+}
+
+/* misp.zmq PLAIN credentials: both or neither; the password never dumped or quoted. */
+static void test_zmq_plain(void **state)
+{
+	const char *ok = "misp:\n  zmq: {host: h, username: iocbus, password: " SECRET "}\n";
+	const char *lone = "misp:\n  zmq: {host: h, password: " SECRET "}\n";
+	const char *bad = "misp:\n  zmq: {host: h, username: iocbus, password: [" SECRET "]}\n";
+	struct iocb_config *c = NULL;
+	struct iocb_err err = {0};
+	char *d;
+
+	(void)state;
+	c = load_ok(ok);
+	assert_string_equal(c->zmq.username, "iocbus");
+	assert_string_equal(iocb_secret_str(&c->zmq.password), SECRET);
+	d = dump_str(c);
+	assert_no_secret(d);
+	assert_non_null(strstr(d, "password: \"***\""));
+	free(d);
+	iocb_config_free(c);
+	c = NULL;
+	assert_int_equal(iocb_config_load_string("t.yaml", lone, strlen(lone), &c, &err), IOCB_ECONFIG);
+	assert_non_null(strstr(err.msg, "username and password go together"));
+	assert_no_secret(err.msg);
+	assert_int_equal(iocb_config_load_string("t.yaml", bad, strlen(bad), &c, &err), IOCB_ECONFIG);
+	assert_no_secret(err.msg);
 }
 
 static void test_secret_literal(void **state)
@@ -883,6 +910,7 @@ int main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_secret_literal),
+		cmocka_unit_test(test_zmq_plain),
 		cmocka_unit_test(test_secret_key_file),
 		cmocka_unit_test(test_secret_key_env),
 		cmocka_unit_test(test_dump_roundtrip_everything),
