@@ -809,11 +809,12 @@ class Handler(BaseHTTPRequestHandler):
         if path.startswith("/_control/") or path == "/_control":
             return self.control(path, query)
         if self.server.control_only:
-            raw = self.read_raw_body(1 << 20)
+            self.read_raw_body(1 << 20)
             return self.send(404, {"error": "control port: only /_control/ is served"}, product=False)
         st = self.state
         method = self.command
-        is_bulk = method in ("POST", "PUT") and (path == "/_bulk" or path.endswith("/_bulk"))
+        segs = path.strip("/").split("/")
+        is_bulk = method in ("POST", "PUT") and segs[-1] == "_bulk" and len(segs) <= 2
         log = {"method": method, "path": self.path,
                "headers": {k: (v.split(" ", 1)[0] + " <redacted>" if k.lower() == "authorization" else v)
                            for k, v in self.headers.items()},
@@ -1031,6 +1032,8 @@ class Handler(BaseHTTPRequestHandler):
             if method in ("GET", "HEAD"):
                 return self.send(200, self.cluster_info(), head=head, log=log)
             return self.bad_method(path, method, "GET, HEAD", log)
+        if parts[-1] == "_bulk" and len(parts) <= 2:
+            return self.bad_method(path, method, "POST, PUT", log)
         if parts[0] == "_license" and len(parts) == 1:
             if method != "GET":
                 return self.bad_method(path, method, "GET, PUT, DELETE", log)
@@ -1137,7 +1140,6 @@ class Handler(BaseHTTPRequestHandler):
 
     # ---- control plane -----------------------------------------------------------------
     def control(self, path, query):
-        st = self.state
         try:
             raw = self.read_raw_body(16 << 20)
         except BodyTooLarge:

@@ -351,6 +351,9 @@ class BulkContract(Base):
         self.assertEqual(self.jreq("GET", "/_ilm/policy/p")[2]["p"]["version"], 1)
         st, _, r = self.jreq("GET", "/_license")
         self.assertEqual((st, r["license"]["status"]), (200, "active"))
+        st, _, r = self.jreq("GET", "/_bulk")
+        self.assertEqual((st, r["error"]), (405, "Incorrect HTTP method for uri [/_bulk] and method [GET], "
+                                                 "allowed: [POST, PUT]"))
         st, _, r = self.jreq("GET", "/nope/_x")
         self.assertEqual((st, r["error"]), (400, "no handler found for uri [/nope/_x] and method [GET]"))
 
