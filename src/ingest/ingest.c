@@ -21,6 +21,8 @@ struct iocb_ingest {
 	unsigned source;                  /* store source id */
 	struct iocb_ingest_stats st;      /* counters */
 	iocb_ingest_observer observe;     /* optional upsert observer */
+	iocb_ingest_event_hook tagged;    /* optional: an event gained a tag */
+	void *tagged_ud;
 	void *observe_ud;
 	/* stored event tags borrowed for one filter check (see with_event_tags) */
 	struct iocb_misp_tag *tags;
@@ -75,6 +77,12 @@ static void remove_attr(struct iocb_ingest *in, struct iocb_str uuid)
 		in->st.store_errors++;
 		iocb_log(IOCB_LOG_WARN, "ingest", "\"store remove failed\" error=\"%s\"", err.msg);
 	}
+}
+
+void iocb_ingest_set_event_tagged_hook(struct iocb_ingest *in, iocb_ingest_event_hook fn, void *ud)
+{
+	in->tagged = fn;
+	in->tagged_ud = ud;
 }
 
 void iocb_ingest_set_keep_deleted(struct iocb_ingest *in, bool keep)
@@ -302,8 +310,12 @@ static int on_tag(void *ud, const struct iocb_misp_tag_change *t)
 	size_t w = 0, removed = 0;
 	bool present = false;
 
-	if (iocb_store_event_with(in->store, IOCB_STR_NULL, t->event_id, copy_event_tags, in) != IOCB_OK)
-		return IOCB_OK; /* an event we hold nothing of: nothing to change */
+	if (iocb_store_event_with(in->store, IOCB_STR_NULL, t->event_id, copy_event_tags, in) != IOCB_OK) {
+		/* An event we hold nothing of (perhaps all filtered out): MISP may now send some. */
+		if (t->attached && in->tagged && in->filter && iocb_filter_count(in->filter))
+			in->tagged(in->tagged_ud, t->event_id);
+		return IOCB_OK;
+	}
 	for (size_t i = 0; i < in->ntags; i++) {
 		if (iocb_str_eq(in->tags[i].name, t->name)) {
 			present = true;
@@ -336,6 +348,8 @@ static int on_tag(void *ud, const struct iocb_misp_tag_change *t)
 		return IOCB_OK;
 	}
 	in->st.tag_changes++;
+	if (t->attached && in->tagged && in->filter && iocb_filter_count(in->filter))
+		in->tagged(in->tagged_ud, t->event_id);
 	if (!t->attached && iocb_ingest_refilter(in, t->event_id, &removed, &err) < 0 && err.rc != IOCB_EUNSUPPORTED)
 		iocb_log(IOCB_LOG_WARN, "ingest", "\"refilter after untag failed\" error=\"%s\"", err.msg);
 	iocb_log(IOCB_LOG_DEBUG, "ingest", "\"event tag %s\" event_id=%llu removed=%zu", t->attached ? "attached" : "detached",

@@ -116,6 +116,15 @@ void iocb_ingest_set_keep_deleted(struct iocb_ingest *in, bool keep);
 int iocb_ingest_refilter(struct iocb_ingest *in, uint64_t event_id, size_t *removed,
 			 struct iocb_err *err) IOCB_MUST_USE;
 
+/*
+ * Called after a tag was attached to a stored event while a non-empty
+ * filter is in force: attributes of that event the filter rejected before
+ * may pass now, and only MISP can send them again (the daemon asks the REST
+ * pull for the event). NULL removes the hook.
+ */
+typedef void (*iocb_ingest_event_hook)(void *ud, uint64_t event_id);
+void iocb_ingest_set_event_tagged_hook(struct iocb_ingest *in, iocb_ingest_event_hook fn, void *ud);
+
 /* Counters so far (owned by the ingest object). */
 const struct iocb_ingest_stats *iocb_ingest_stats(const struct iocb_ingest *in);
 

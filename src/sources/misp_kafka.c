@@ -384,6 +384,12 @@ out:
 	return rc;
 }
 
+/* ingest hook: a tag attached to an event may let its filtered attributes pass. */
+static void event_tagged(void *ud, uint64_t event_id)
+{
+	iocb_sync_request_event_refresh(ud, event_id);
+}
+
 int iocb_kafka_source_start(struct iocb_sync *y, struct iocb_source **out, struct iocb_err *err)
 {
 	const struct iocb_config *cfg = y->cfg;
@@ -413,6 +419,7 @@ int iocb_kafka_source_start(struct iocb_sync *y, struct iocb_source **out, struc
 		goto out;
 	}
 	s->in = iocb_ingest_new(y->store, y->filter, IOCB_SRCID_MISP);
+	iocb_ingest_set_event_tagged_hook(s->in, event_tagged, y);
 
 	rc = build_conf(s, cfg, &conf, err);
 	if (rc < 0)

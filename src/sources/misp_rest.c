@@ -65,9 +65,10 @@ enum pull_kind {
 	PULL_CATCHUP = 0,     /* start-up from the cursor or requested by a source */
 	PULL_INCREMENTAL,     /* periodic, from the cursor */
 	PULL_RECONCILE,       /* everything, then sweep */
+	PULL_EVENTS,          /* the attributes of some events again (a tag was attached) */
 };
 
-static const char *const kind_names[] = {"catchup", "incremental", "reconcile"};
+static const char *const kind_names[] = {"catchup", "incremental", "reconcile", "events"};
 
 /* restSearch parameters the pull sets itself; misp.pull.params cannot override them. */
 static const char *const own_params[] = {"returnFormat", "limit",   "page",           "order",
@@ -96,6 +97,8 @@ struct pull_source {
 	struct iocb_sync_metrics *m;  /* owned by y: our counters ("pull") */
 	struct iocb_ingest *in;       /* owned: applies pages (source IOCB_SRCID_MISP) */
 	struct iocb_http_client *http; /* owned: one kept-alive connection to misp.api.host */
+	uint64_t event_ids[64];       /* PULL_EVENTS: the events being fetched again */
+	size_t nevent_ids;            /* how many */
 	pthread_t thread;             /* the pull thread */
 	bool thread_started;          /* pthread_create succeeded (join must wait) */
 	unsigned limit;               /* page size */
@@ -327,7 +330,14 @@ static int build_request(struct pull_source *p, enum pull_kind kind, uint64_t fr
 		iocb_jw_key(&w, "timestamp");
 		iocb_jw_u64(&w, from);
 	}
-	if (kind != PULL_RECONCILE) {
+	if (kind == PULL_EVENTS) {
+		iocb_jw_key(&w, "eventid");
+		iocb_jw_arr(&w);
+		for (size_t i = 0; i < p->nevent_ids; i++)
+			iocb_jw_u64(&w, p->event_ids[i]);
+		iocb_jw_arr_end(&w);
+	}
+	if (kind != PULL_RECONCILE && kind != PULL_EVENTS) {
 		iocb_jw_key(&w, "deleted");
 		iocb_jw_arr(&w);
 		iocb_jw_u64(&w, 0);
@@ -552,7 +562,7 @@ restart:
 	memset(&tot, 0, sizeof(tot));
 	up0 = st->upserts;
 	rm0 = st->removes;
-	iocb_ingest_set_keep_deleted(p->in, kind != PULL_RECONCILE);
+	iocb_ingest_set_keep_deleted(p->in, kind != PULL_RECONCILE && kind != PULL_EVENTS);
 	if (kind == PULL_RECONCILE) {
 		set_clear(&p->seen);
 		p->sweep_start = wall_s();
@@ -710,6 +720,13 @@ static void *pull_main(void *arg)
 	while (!iocb_sync_stopping(p->y)) {
 		double now = iocb_sync_mono(), wait = PULL_IDLE_MAX_S;
 
+		p->nevent_ids = iocb_sync_take_event_refresh(p->y, p->event_ids, IOCB_ARRAY_LEN(p->event_ids));
+		if (p->nevent_ids) {
+			/* A failure is not retried: the next reconcile covers these events. */
+			if (!pull_pinned(p, PULL_EVENTS, 0, iocb_sync_cursor(p->y)) && iocb_sync_stopping(p->y))
+				break;
+			continue;
+		}
 		if (iocb_sync_take_catchup(p->y, &from)) {
 			bool ok = pull_run(p, PULL_CATCHUP, from, true);
 			pull_finish(p, ok);

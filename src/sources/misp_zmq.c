@@ -454,6 +454,12 @@ static int set_int(void *sock, int opt, int v, const char *name, struct iocb_err
 	return IOCB_OK;
 }
 
+/* ingest hook: a tag attached to an event may let its filtered attributes pass. */
+static void event_tagged(void *ud, uint64_t event_id)
+{
+	iocb_sync_request_event_refresh(ud, event_id);
+}
+
 int iocb_zmq_source_start(struct iocb_sync *y, struct iocb_source **out, struct iocb_err *err)
 {
 	const struct iocb_config *cfg = y->cfg;
@@ -486,6 +492,7 @@ int iocb_zmq_source_start(struct iocb_sync *y, struct iocb_source **out, struct 
 		goto out;
 	}
 	s->in = iocb_ingest_new(y->store, y->filter, IOCB_SRCID_MISP);
+	iocb_ingest_set_event_tagged_hook(s->in, event_tagged, y);
 
 	s->ctx = zmq_ctx_new();
 	if (!s->ctx) {

@@ -59,6 +59,7 @@ enum {
 #define IOCB_SYNC_CURSOR_KEY "misp.cursor"
 
 #define IOCB_SYNC_MAX_SOURCES 40
+#define IOCB_SYNC_MAX_EVENT_REFRESH 256 /* events waiting for a REST refresh at most */
 
 /* What a source did, as counted in /metrics (iocbus_updates_total{action=...}). */
 enum iocb_sync_act {
@@ -128,6 +129,8 @@ struct iocb_sync {
 	uint64_t catchup_from_;           /* under mu_: min `from` of pending requests */
 	uint64_t running_from_;           /* under mu_: `from` of the catch-up in progress, 0 none */
 	uint64_t persisted_;              /* under mu_: cursor value last written to meta */
+	uint64_t events_[IOCB_SYNC_MAX_EVENT_REFRESH]; /* under mu_: MISP event ids to fetch again */
+	size_t nevents_;                  /* under mu_ */
 	pthread_mutex_t commit_mu_;       /* one commit at a time (meta + store) */
 	struct iocb_sync_metrics *metrics_[IOCB_SYNC_MAX_SOURCES];
 	size_t nmetrics_;
@@ -195,12 +198,23 @@ void iocb_sync_pull_begin(struct iocb_sync *y, uint64_t from);
  */
 void iocb_sync_pull_end(struct iocb_sync *y, bool ok);
 
+/*
+ * Ask the pull source to fetch MISP event `event_id`'s attributes again
+ * (a tag attached to it may let attributes the filter rejected pass now).
+ * Duplicates are merged; past IOCB_SYNC_MAX_EVENT_REFRESH pending ids the
+ * request is dropped with a warning (the next reconcile covers it). Without
+ * an API configured nothing happens.
+ */
+void iocb_sync_request_event_refresh(struct iocb_sync *y, uint64_t event_id);
+/* Pull source: take up to max pending event ids into ids; returns how many. */
+size_t iocb_sync_take_event_refresh(struct iocb_sync *y, uint64_t *ids, size_t max);
+
 /* Stop: every source's wait returns and its loop ends. */
 void iocb_sync_stop(struct iocb_sync *y);
 bool iocb_sync_stopping(const struct iocb_sync *y);
 /*
- * Sleep up to `seconds`, returning early on stop, or on a catch-up request
- * when `wake_on_catchup`. Returns false when stopping.
+ * Sleep up to `seconds`, returning early on stop, or on a catch-up or
+ * event refresh request when `wake_on_catchup`. Returns false when stopping.
  */
 bool iocb_sync_sleep(struct iocb_sync *y, double seconds, bool wake_on_catchup);
 

@@ -224,6 +224,42 @@ void iocb_sync_pull_end(struct iocb_sync *y, bool ok)
 	pthread_mutex_unlock(&y->mu_);
 }
 
+void iocb_sync_request_event_refresh(struct iocb_sync *y, uint64_t event_id)
+{
+	bool dropped = false;
+
+	if (!y->cfg || !y->cfg->api.present || event_id == 0)
+		return;
+	pthread_mutex_lock(&y->mu_);
+	size_t i;
+	for (i = 0; i < y->nevents_ && y->events_[i] != event_id; i++)
+		;
+	if (i == y->nevents_) {
+		if (y->nevents_ < IOCB_SYNC_MAX_EVENT_REFRESH)
+			y->events_[y->nevents_++] = event_id;
+		else
+			dropped = true;
+	}
+	pthread_cond_broadcast(&y->cv_);
+	pthread_mutex_unlock(&y->mu_);
+	if (dropped)
+		iocb_log(IOCB_LOG_WARN, "sync", "\"too many events waiting for a refresh; the next reconcile covers it\" "
+			 "event_id=%" PRIu64, event_id);
+}
+
+size_t iocb_sync_take_event_refresh(struct iocb_sync *y, uint64_t *ids, size_t max)
+{
+	size_t n;
+
+	pthread_mutex_lock(&y->mu_);
+	n = y->nevents_ < max ? y->nevents_ : max;
+	memcpy(ids, y->events_, n * sizeof(*ids));
+	memmove(y->events_, y->events_ + n, (y->nevents_ - n) * sizeof(*ids));
+	y->nevents_ -= n;
+	pthread_mutex_unlock(&y->mu_);
+	return n;
+}
+
 void iocb_sync_stop(struct iocb_sync *y)
 {
 	__atomic_store_n(&y->stop_, 1, __ATOMIC_RELEASE);
@@ -243,7 +279,7 @@ bool iocb_sync_sleep(struct iocb_sync *y, double seconds, bool wake_on_catchup)
 	double end = iocb_sync_mono() + (seconds > 0 ? seconds : 0);
 
 	pthread_mutex_lock(&y->mu_);
-	while (!iocb_sync_stopping(y) && !(wake_on_catchup && y->catchup_pending_)) {
+	while (!iocb_sync_stopping(y) && !(wake_on_catchup && (y->catchup_pending_ || y->nevents_))) {
 		double left = end - iocb_sync_mono();
 		if (left <= 0)
 			break;

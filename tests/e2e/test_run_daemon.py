@@ -83,6 +83,22 @@ class DaemonTest(unittest.TestCase):
             self.misp.control("event/untag", id=white["id"], tag="tlp:white")
             wait_until(lambda: d.hits("198.51.100.7") == 0, what="untag retracts")
 
+    def test_event_tag_attach_fetches_what_now_passes(self):
+        # The attribute was filtered out when it arrived; tagging its event makes it pass,
+        # and only MISP has it: iocbus asks the REST API for that event's attributes.
+        cfg = {"misp": self.misp.misp_config(zmq=True, filters=[{"tags": ["tlp:white"]}])}
+        with Iocbus(cfg) as d:
+            ev = self.event(info="tagged later")
+            self.attr(ev, "domain", "later.example")
+            wait_until(lambda: (d.metric("iocbus_updates_total", source="zmq", action="filtered") or 0) >= 1,
+                       what="filtered on arrival")
+            self.assertEqual(d.hits("later.example"), 0)
+            n_req = len(self.misp.control("requests"))
+            self.misp.control("event/tag", id=ev["id"], tag="tlp:white")
+            wait_until(lambda: d.hits("later.example") == 1, timeout=20, what="fetched after the tag")
+            bodies = [r.get("body") or "" for r in self.misp.control("requests")[n_req:]]
+            self.assertTrue(any('"eventid"' in b for b in bodies), bodies)
+
     def test_restart_with_store_and_cursor_catches_up(self):
         ev = self.event(info="restart")
         with tempfile.TemporaryDirectory() as store:

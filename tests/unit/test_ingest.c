@@ -134,6 +134,13 @@ static void test_actions_and_counters(void **state)
 	fx_close(&f);
 }
 
+static uint64_t tagged_event;
+static void on_tagged(void *ud, uint64_t event_id)
+{
+	(void)ud;
+	tagged_event = event_id;
+}
+
 static void test_stored_event_tags_feed_filter(void **state)
 {
 	struct fx f;
@@ -141,6 +148,8 @@ static void test_stored_event_tags_feed_filter(void **state)
 
 	(void)state;
 	fx_open(&f, "tlp:white");
+	tagged_event = 0;
+	iocb_ingest_set_event_tagged_hook(f.in, on_tagged, NULL);
 	/* Before the event is known, an untagged attribute fails the tag filter. */
 	frame(&f, attr_frame(b, sizeof(b), "add", U1, "ip-dst", "192.0.2.1", true, NULL));
 	assert_int_equal(hits(&f, "192.0.2.1"), 0);
@@ -160,9 +169,11 @@ static void test_stored_event_tags_feed_filter(void **state)
 	assert_int_equal(hits(&f, "b.example"), 1);
 	assert_int_equal(iocb_ingest_stats(f.in)->tag_changes, 1);
 	assert_int_equal(iocb_ingest_stats(f.in)->refiltered, 1);
-	/* Attaching it again is stored: the next message passes. */
+	/* Attaching it again is stored, and the daemon is told (MISP may now send more). */
+	assert_int_equal(tagged_event, 0);
 	frame(&f, "misp_json_tag {\"Tag\":{\"id\":\"7\",\"name\":\"tlp:white\",\"event_id\":\"3\"},"
 		  "\"action\":\"attached to event\"}");
+	assert_int_equal(tagged_event, 3);
 	frame(&f, attr_frame(b, sizeof(b), "edit", U1, "ip-dst", "192.0.2.1", true, NULL));
 	assert_int_equal(hits(&f, "192.0.2.1"), 1);
 	/* A tag change for an unknown event, or without a name, changes nothing and does not fail. */
