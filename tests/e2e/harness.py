@@ -91,7 +91,28 @@ def _stop(proc, timeout=10):
         return proc.wait(5)
 
 
-class Misp:
+class ServerProcess:
+    """A test server child with stdin and stdout on pipes (it exits when its stdin closes):
+    subclasses set self.proc; close() stops it and releases the pipes."""
+
+    proc = None
+
+    def close(self):
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        _stop(self.proc)
+        self.proc.stdout.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class Misp(ServerProcess):
     """The MISP test server. control() drives it; misp_config() is the matching `misp:` section."""
 
     def __init__(self, heartbeat=10, kafka_bootstrap=None, kafka_topics=(), args=(), logdir=None):
@@ -139,23 +160,11 @@ class Misp:
         return m
 
     def close(self):
-        if self.proc.stdin:
-            try:
-                self.proc.stdin.close()
-            except OSError:
-                pass
-        _stop(self.proc)
-        self.proc.stdout.close()
+        super().close()
         self.log.close()
 
-    def __enter__(self):
-        return self
 
-    def __exit__(self, *exc):
-        self.close()
-
-
-class KafkaMock:
+class KafkaMock(ServerProcess):
     """librdkafka's mock cluster; .bootstrap is HOST:PORT. topics like "misp_attribute:1"."""
 
     def __init__(self, topics=("misp_attribute:1",), brokers=1):
@@ -163,20 +172,6 @@ class KafkaMock:
                                      stdout=subprocess.PIPE)
         line = _read_ready(self.proc, "READY", 30)
         self.bootstrap = line.split("bootstraps=", 1)[1].strip()
-
-    def close(self):
-        try:
-            self.proc.stdin.close()
-        except OSError:
-            pass
-        _stop(self.proc)
-        self.proc.stdout.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 _METRIC = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$')

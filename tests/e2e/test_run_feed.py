@@ -24,7 +24,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import PY, ROOT, Iocbus, _read_ready, _stop, wait_until  # noqa: E402
+from harness import PY, ROOT, Iocbus, ServerProcess, _read_ready, wait_until  # noqa: E402
 
 FEED_SERVER = os.path.join(ROOT, "tests/servers/feed_server.py")
 EXAMPLE = os.path.join(ROOT, "examples/intel/feed")
@@ -35,7 +35,7 @@ ATTR_RANSOM_DOMAIN = "90c54691-bb8f-5f1e-808b-25a38bd8b5d7"  # domain ransom-dro
 WAIT = 20.0
 
 
-class FeedServer:
+class FeedServer(ServerProcess):
     """tests/servers/feed_server.py over `directory`; .url is the feed URL."""
 
     def __init__(self, directory):
@@ -66,20 +66,6 @@ class FeedServer:
 
     def fail(self, count, status=503):
         self._call("POST", "/_control/fail", {"count": count, "status": status})
-
-    def close(self):
-        try:
-            self.proc.stdin.close()
-        except OSError:
-            pass
-        _stop(self.proc)
-        self.proc.stdout.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 def feed_cfg(url, **extra):
