@@ -144,6 +144,10 @@ class Misp(ServerProcess):
         finally:
             c.close()
 
+    def attribute(self, event, typ, value, **kw):
+        """Add an attribute to `event` (a control-plane event row) through MISP."""
+        return self.control("attribute", event_id=event["id"], type=typ, value=value, **kw)
+
     def misp_config(self, zmq=False, api=True, pull=None, key=None, filters=None, heartbeat_timeout=None):
         """A `misp:` section pointing at this server."""
         m = {}
@@ -162,6 +166,24 @@ class Misp(ServerProcess):
     def close(self):
         super().close()
         self.log.close()
+
+
+def check_attribute_lifecycle(misp, d, a, b):
+    """Drive MISP through an attribute's life and check /v1/lookup follows each step: a is
+    an ip-dst 192.0.2.1 attribute already matchable, b a domain gone.example one. The same
+    sequence for every live source (ZeroMQ, Kafka)."""
+    misp.control("attribute/edit", id=a["id"], value="192.0.2.2")
+    wait_until(lambda: d.hits("192.0.2.2") == 1, what="edited value")
+    if d.hits("192.0.2.1") != 0:
+        raise AssertionError("old value still matches after the edit")
+    misp.control("attribute/edit", id=a["id"], to_ids=False)
+    wait_until(lambda: d.hits("192.0.2.2") == 0, what="to_ids off")
+    misp.control("attribute/edit", id=a["id"], to_ids=True)
+    wait_until(lambda: d.hits("192.0.2.2") == 1, what="to_ids on again")
+    misp.control("attribute/soft-delete", id=a["id"])
+    wait_until(lambda: d.hits("192.0.2.2") == 0, what="soft-delete")
+    misp.control("attribute/delete", id=b["id"])
+    wait_until(lambda: d.hits("gone.example") == 0, what="delete")
 
 
 class KafkaMock(ServerProcess):

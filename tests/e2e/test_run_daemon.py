@@ -23,7 +23,7 @@ class DaemonTest(unittest.TestCase):
         return self.misp.control("event", **kw)
 
     def attr(self, event, typ, value, **kw):
-        return self.misp.control("attribute", event_id=event["id"], type=typ, value=value, **kw)
+        return self.misp.attribute(event, typ, value, **kw)
 
     def test_bad_config_at_start_exits_2_with_location(self):
         with tempfile.TemporaryDirectory() as d:

@@ -22,7 +22,7 @@ import unittest
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import BIN, Iocbus, KafkaMock, Misp, wait_until  # noqa: E402
+from harness import BIN, Iocbus, KafkaMock, Misp, check_attribute_lifecycle, wait_until  # noqa: E402
 
 TOPICS = ["misp_attribute", "misp_event"]
 
@@ -70,7 +70,7 @@ class KafkaTest(unittest.TestCase):
         return ev
 
     def attr(self, event, typ, value, **kw):
-        return self.misp.control("attribute", event_id=event["id"], type=typ, value=value, **kw)
+        return self.misp.attribute(event, typ, value, **kw)
 
     def test_add_edit_to_ids_soft_delete_delete_event_delete(self):
         d = self.daemon()
@@ -81,17 +81,7 @@ class KafkaTest(unittest.TestCase):
         wait_until(lambda: d.hits("gone.example") == 1, what="second add")
         self.assertGreaterEqual(d.metric("iocbus_source_reconnects_total", source="kafka"), 1)
 
-        self.misp.control("attribute/edit", id=a["id"], value="192.0.2.2")
-        wait_until(lambda: d.hits("192.0.2.2") == 1, what="edited value")
-        self.assertEqual(d.hits("192.0.2.1"), 0, "old value still matches after the edit")
-        self.misp.control("attribute/edit", id=a["id"], to_ids=False)
-        wait_until(lambda: d.hits("192.0.2.2") == 0, what="to_ids off")
-        self.misp.control("attribute/edit", id=a["id"], to_ids=True)
-        wait_until(lambda: d.hits("192.0.2.2") == 1, what="to_ids on again")
-        self.misp.control("attribute/soft-delete", id=a["id"])
-        wait_until(lambda: d.hits("192.0.2.2") == 0, what="soft-delete")
-        self.misp.control("attribute/delete", id=b["id"])
-        wait_until(lambda: d.hits("gone.example") == 0, what="delete")
+        check_attribute_lifecycle(self.misp, d, a, b)
 
         other = self.event(d, info="to delete")
         vals = ["198.51.100.%d" % i for i in range(1, 4)]

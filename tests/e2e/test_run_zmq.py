@@ -18,7 +18,7 @@ import unittest
 import zmq
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Iocbus, Misp, wait_until  # noqa: E402
+from harness import Iocbus, Misp, check_attribute_lifecycle, wait_until  # noqa: E402
 
 FIXTURES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                         "..", "shared", "fixtures", "misp", "zmq")
@@ -47,7 +47,7 @@ class MispZmqTest(unittest.TestCase):
         return self.misp.control("event", **kw)
 
     def attr(self, event, typ, value, **kw):
-        return self.misp.control("attribute", event_id=event["id"], type=typ, value=value, **kw)
+        return self.misp.attribute(event, typ, value, **kw)
 
     def daemon(self, **kw):
         d = Iocbus({"misp": self.misp.misp_config(zmq=True, **kw)})
@@ -62,19 +62,7 @@ class MispZmqTest(unittest.TestCase):
         wait_until(lambda: d.hits("192.0.2.1") == 1, what="add")
         wait_until(lambda: d.hits("gone.example") == 1, what="second add")
 
-        self.misp.control("attribute/edit", id=a["id"], value="192.0.2.2")
-        wait_until(lambda: d.hits("192.0.2.2") == 1, what="edited value")
-        self.assertEqual(d.hits("192.0.2.1"), 0, "old value still matches after the edit")
-
-        self.misp.control("attribute/edit", id=a["id"], to_ids=False)
-        wait_until(lambda: d.hits("192.0.2.2") == 0, what="to_ids off")
-        self.misp.control("attribute/edit", id=a["id"], to_ids=True)
-        wait_until(lambda: d.hits("192.0.2.2") == 1, what="to_ids on again")
-
-        self.misp.control("attribute/soft-delete", id=a["id"])
-        wait_until(lambda: d.hits("192.0.2.2") == 0, what="soft-delete")
-        self.misp.control("attribute/delete", id=b["id"])
-        wait_until(lambda: d.hits("gone.example") == 0, what="delete")
+        check_attribute_lifecycle(self.misp, d, a, b)
 
         at_least(d, "iocbus_updates_total", 2, source="zmq", action="add")
         at_least(d, "iocbus_updates_total", 3, source="zmq", action="edit")
