@@ -9,7 +9,7 @@ PKGS=(
   build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
   libfyaml-dev liburcu-dev liblmdb-dev libidn2-dev libxxhash-dev libcmocka-dev
   python3 python3-zmq python3-confluent-kafka librdkafka-dev kcat
-  libzmq3-dev libcurl4-openssl-dev libmicrohttpd-dev
+  libzmq3-dev libcurl4-openssl-dev libmicrohttpd-dev libdeflate-dev zlib1g-dev
 )
 if [ "${1:-}" = "--list" ]; then printf '%s\n' "${PKGS[@]}"; exit 0; fi
 

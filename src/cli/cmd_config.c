@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* `iocbus check-config` and `iocbus config dump|docs`. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
+#include "core/mem.h"
+#include "enrich/enrich.h"
 
 static const char check_usage[] =
 	"usage: iocbus check-config FILE\n"
@@ -36,6 +39,29 @@ static int validate(const char *path, struct iocb_config **cfg)
 	if (iocb_cli_enrich_map(*cfg, NULL, NULL, 0, &m) != IOCB_EXIT_OK)
 		return IOCB_EXIT_ERROR;
 	iocb_enrich_map_free(m);
+	/* Each input's own map: its preset, then enrich.fields, then its fields (as the pipeline builds it). */
+	for (size_t i = 0; i < (*cfg)->ninputs; i++) {
+		const struct iocb_config_input *in = &(*cfg)->inputs[i];
+		struct iocb_enrich_field_spec *specs = iocb_xcalloc((*cfg)->enrich.nfields + in->nfields + 1, sizeof(*specs));
+		enum iocb_enrich_preset p;
+		size_t n = 0;
+		int rc;
+
+		for (size_t k = 0; k < (*cfg)->enrich.nfields; k++)
+			specs[n++] = (struct iocb_enrich_field_spec){(*cfg)->enrich.fields[k].key, (*cfg)->enrich.fields[k].value};
+		for (size_t k = 0; k < in->nfields; k++)
+			specs[n++] = (struct iocb_enrich_field_spec){in->fields[k].key, in->fields[k].value};
+		rc = iocb_enrich_preset_parse(in->preset ? in->preset : (*cfg)->enrich.preset, &p);
+		if (rc == IOCB_OK)
+			rc = iocb_enrich_map_new(p, specs, n, &m, &err);
+		free(specs);
+		if (rc < 0) {
+			fprintf(stderr, "iocbus: %s: inputs[%s]: %s\n", in->where ? in->where : path, in->name, err.msg);
+			return IOCB_EXIT_ERROR;
+		}
+		iocb_enrich_map_free(m);
+		m = NULL;
+	}
 	return IOCB_EXIT_OK;
 }
 
@@ -55,6 +81,15 @@ int iocb_cmd_check_config(int argc, char **argv)
 		       cfg->api.present ? "configured" : "not configured",
 		       cfg->pull.present ? ", pulled" : "", cfg->nfeeds,
 		       cfg->store.path ? cfg->store.path : "memory", cfg->http.enabled ? "on" : "off");
+		if (cfg->ninputs) {
+			printf("%s: pipeline: %zu input(s):", argv[1], cfg->ninputs);
+			for (size_t i = 0; i < cfg->ninputs; i++)
+				printf(" %s(%s)", cfg->inputs[i].name, cfg->inputs[i].type);
+			printf("; %zu output(s):", cfg->noutputs);
+			for (size_t i = 0; i < cfg->noutputs; i++)
+				printf(" %s(%s)", cfg->outputs[i].name, cfg->outputs[i].type);
+			printf("; state: %s\n", cfg->pipeline.state_dir ? cfg->pipeline.state_dir : "memory only");
+		}
 	}
 	iocb_config_free(cfg);
 	return rc;

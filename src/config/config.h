@@ -50,6 +50,75 @@ struct iocb_config_feed {
 	char *where;                      /* "file:line:col" of the item */
 };
 
+#define IOCB_CONFIG_MAX_INPUTS 32
+#define IOCB_CONFIG_MAX_OUTPUTS 8
+
+/*
+ * One log input of `iocbus run` (`inputs[]`). Which keys apply depends on
+ * `type`; the loader refuses keys of another type.
+ */
+struct iocb_config_input {
+	char *name;                       /* unique: metrics label, checkpoint file name */
+	char *type;                       /* file|stdin|tcp|kafka */
+	char *preset;                     /* field preset (enrich's names); NULL = enrich.preset */
+	struct iocb_kv *fields;           /* extra field specs, applied after enrich.fields */
+	size_t nfields;
+	uint64_t max_line;                /* longer lines are rejected (too_long); 0 = enrich.max_line */
+	/* file */
+	char *path;                       /* the file followed (rotation by rename or copytruncate) */
+	char *start_at;                   /* beginning|end: where a file without checkpoint starts */
+	double poll_interval_s;           /* growth/rotation check when idle, default 0.25 */
+	/* tcp */
+	char *host;                       /* default 127.0.0.1 */
+	uint16_t port;                    /* required; 0 = any free port (logged) */
+	unsigned max_connections;         /* default 64 */
+	double idle_timeout_s;            /* a silent connection is closed after this, default 300; 0 never */
+	/* kafka */
+	char **topics;
+	size_t ntopics;
+	struct iocb_kv *kafka;            /* librdkafka properties, verbatim (bootstrap.servers, group.id) */
+	size_t nkafka;
+	char *where;                      /* "file:line:col" of the item */
+};
+
+/* One log output of `iocbus run` (`outputs[]`). */
+struct iocb_config_output {
+	char *name;                       /* unique: metrics label, spool directory name */
+	char *type;                       /* stdout|file|elasticsearch|kafka */
+	/* file */
+	char *path;
+	bool fsync;                       /* fdatasync before a batch counts as delivered, default false */
+	/* elasticsearch */
+	char **hosts;                     /* base URLs, tried in turn */
+	size_t nhosts;
+	char *index;                      /* target index, alias or data stream */
+	bool data_stream;                 /* target is a data stream: action create, default false */
+	char *action;                     /* index|create, default index (create when data_stream) */
+	char *pipeline;                   /* ingest pipeline query parameter, NULL none */
+	char *username;                   /* Basic auth user, with password */
+	struct iocb_secret password;
+	struct iocb_secret api_key;       /* "id:api_key" or the encoded form: Authorization: ApiKey */
+	struct iocb_secret bearer;        /* Authorization: Bearer */
+	bool tls_verify;                  /* default true */
+	char *ca_file;
+	unsigned compression_level;       /* gzip request bodies: 0 off, 1..12, default 1 */
+	uint64_t flush_bytes;             /* uncompressed bulk body, default 5 MiB */
+	unsigned flush_events;            /* default 10000 */
+	double flush_interval_s;          /* default 1 */
+	unsigned max_in_flight;           /* concurrent bulk requests, default 4 */
+	double timeout_s;                 /* one request, default 60 */
+	double retry_initial_s;           /* first backoff, default 0.5 */
+	double retry_max_s;               /* longest backoff, default 60 */
+	char *document_id;                /* none|hash: _id = hash of the input line (idempotent replays) */
+	char *dead_letter;                /* file for 400/404 items; NULL = <state_dir>/<name>.dead.ndjson */
+	/* kafka */
+	char *topic;
+	char *key;                        /* none|id|<dotted field path>, default none */
+	struct iocb_kv *kafka;            /* librdkafka properties, verbatim */
+	size_t nkafka;
+	char *where;
+};
+
 struct iocb_config {
 	char *path;                       /* file it was loaded from */
 
@@ -138,6 +207,22 @@ struct iocb_config {
 		uint16_t port;            /* default 8473; 0 = any free port (logged) */
 		unsigned max_connections; /* default 64 */
 	} http;
+
+	struct iocb_config_input *inputs; /* `inputs` list: log events enriched by `iocbus run` */
+	size_t ninputs;
+	struct iocb_config_output *outputs; /* `outputs` list: where enriched events go */
+	size_t noutputs;
+
+	/* `pipeline`: how events move from inputs to outputs. */
+	struct {
+		char *state_dir;          /* checkpoints and spools; NULL = memory only (no resume) */
+		uint64_t batch_bytes;     /* an input hands over batches of at most this, default 1 MiB */
+		double batch_interval_s;  /* a partial batch waits at most this, default 0.2 */
+		uint64_t queue_bytes;     /* per output, in memory, default 64 MiB */
+		uint64_t spool_max;       /* per output, on disk past queue_bytes, default 1 GiB; 0 = no spool */
+		bool spool_fsync;         /* fdatasync each spooled batch, default false */
+		double shutdown_timeout_s; /* delivery allowed at stop before spooling, default 10 */
+	} pipeline;
 
 	char **intel;                     /* `intel:` list of files/dirs loaded at start */
 	size_t nintel;

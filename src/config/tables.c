@@ -419,6 +419,253 @@ static const struct iocb_config__section http_sec = {
 	"http", http_rows, N(http_rows), 0, NO, "The HTTP endpoint of `iocbus run`.", NULL,
 };
 
+/* ---- inputs[], outputs[], pipeline ------------------------------------------- */
+
+static const char *const input_types[] = {"file", "stdin", "tcp", "kafka", NULL};
+static const char *const output_types[] = {"stdout", "file", "elasticsearch", "kafka", NULL};
+static const char *const start_ats[] = {"beginning", "end", NULL};
+static const char *const es_actions[] = {"index", "create", NULL};
+static const char *const doc_ids[] = {"none", "hash", NULL};
+
+#define IOFF(f) offsetof(struct iocb_config_input, f)
+
+enum { IN_NAME, IN_TYPE, IN_PRESET, IN_FIELDS, IN_MAX_LINE, IN_PATH, IN_START_AT, IN_POLL, IN_HOST, IN_PORT,
+       IN_MAXCONN, IN_IDLE, IN_TOPICS, IN_KAFKA, IN__COUNT };
+
+static const struct iocb_config__opt input_rows[] = {
+	[IN_NAME] = ROW("name", IOCB_CT_STR, NULL, 1, 64, IOFF(name), NO, NO, NULL, NULL, IOCB_CF_REQUIRED,
+			"Label in metrics and logs, and the name of the input's checkpoint file; unique."),
+	[IN_TYPE] = ROW("type", IOCB_CT_STR, NULL, 0, 0, IOFF(type), NO, NO, input_types, NULL, IOCB_CF_REQUIRED,
+			"`file` (follow a file like `tail -F`), `stdin`, `tcp` (newline-delimited JSON listener) or "
+			"`kafka` (consumer group)."),
+	[IN_PRESET] = ROW("preset", IOCB_CT_STR, NULL, 0, 0, IOFF(preset), NO, NO, enrich_presets, NULL,
+			  IOCB_CF_NULLABLE, "Field preset of this input's events; default `enrich.preset`."),
+	[IN_FIELDS] = ROW("fields", IOCB_CT_KV, NULL, 0, 512, IOFF(fields), IOFF(nfields), NO, NULL, NULL,
+			  IOCB_CF_NULLABLE,
+			  "Fields added for this input after `enrich.fields`, in the same `path: KIND[,...]` form."),
+	[IN_MAX_LINE] = ROW("max_line", IOCB_CT_SIZE, "0", 0, 1073741824.0, IOFF(max_line), NO, NO, NULL, NULL, 0,
+			    "Longest line, in bytes; longer lines are dropped in pieces and counted as `too_long`. "
+			    "0 = `enrich.max_line`."),
+	[IN_PATH] = ROW("path", IOCB_CT_STR, NULL, 1, 4096, IOFF(path), NO, NO, NULL, NULL, IOCB_CF_NULLABLE,
+			"`file`: the file followed. Rotation by rename (the old file is read to its end first) "
+			"and by truncation are followed."),
+	[IN_START_AT] = ROW("start_at", IOCB_CT_STR, "beginning", 0, 0, IOFF(start_at), NO, NO, start_ats, NULL, 0,
+			    "`file`: where a file without a checkpoint is started, `beginning` or `end`."),
+	[IN_POLL] = ROW("poll_interval", IOCB_CT_DURATION, "250ms", 0.01, 60, IOFF(poll_interval_s), NO, NO, NULL,
+			NULL, 0, "`file`: how often an idle file is checked for growth and rotation."),
+	[IN_HOST] = ROW("host", IOCB_CT_STR, "127.0.0.1", 1, 255, IOFF(host), NO, NO, NULL, NULL, 0,
+			"`tcp`: listen address (numeric). Loopback unless you change it: the listener has no auth."),
+	[IN_PORT] = ROW("port", IOCB_CT_PORT, "0", 0, 65535, IOFF(port), NO, NO, NULL, NULL, 0,
+			"`tcp`: listen port (required); 0 picks a free port and logs it."),
+	[IN_MAXCONN] = ROW("max_connections", IOCB_CT_UINT, "64", 1, 4096, IOFF(max_connections), NO, NO, NULL,
+			   NULL, 0, "`tcp`: connections at once; more are accepted and closed at once, and counted."),
+	[IN_IDLE] = ROW("idle_timeout", IOCB_CT_DURATION, "300s", 0, 86400, IOFF(idle_timeout_s), NO, NO, NULL, NULL,
+			0, "`tcp`: a connection silent this long is closed; 0 never."),
+	[IN_TOPICS] = ROW("topics", IOCB_CT_STRLIST, NULL, 1, 256, IOFF(topics), IOFF(ntopics), NO, NULL, NULL,
+			  IOCB_CF_NULLABLE, "`kafka`: topics consumed (required)."),
+	[IN_KAFKA] = ROW("kafka", IOCB_CT_KV, NULL, 0, 256, IOFF(kafka), IOFF(nkafka), NO, NULL, NULL,
+			 IOCB_CF_NULLABLE,
+			 "`kafka`: librdkafka consumer properties, verbatim (`bootstrap.servers`, `group.id` — "
+			 "default `iocbus-logs`). Offsets are committed only for events every output settled."),
+};
+
+/* Which rows each type may use (name, type, preset, fields and max_line are common). */
+static int io_check_keys(struct iocb_config__ctx *ctx, const struct iocb_config__node *const *vals,
+			 const struct iocb_config__opt *rows, size_t nrows, size_t ncommon, const char *section,
+			 const char *type, const unsigned char *allowed)
+{
+	for (size_t i = ncommon; i < nrows; i++)
+		if (vals[i] && !allowed[i])
+			return iocb_config__fail(ctx, vals[i], section, "`%s` does not apply to type %s", rows[i].key,
+						 type);
+	return IOCB_OK;
+}
+
+static int input_check(struct iocb_config__ctx *ctx, void *base, const struct iocb_config__node *map,
+		       const struct iocb_config__node *const *vals)
+{
+	const struct iocb_config_input *in = base;
+	unsigned char ok[IN__COUNT] = {0};
+	const char *t = in->type;
+
+	if (strcmp(t, "file") == 0) {
+		ok[IN_PATH] = ok[IN_START_AT] = ok[IN_POLL] = 1;
+		if (!in->path)
+			return iocb_config__fail(ctx, map, "inputs[]", "type file needs `path`");
+	} else if (strcmp(t, "tcp") == 0) {
+		ok[IN_HOST] = ok[IN_PORT] = ok[IN_MAXCONN] = ok[IN_IDLE] = 1;
+		if (!vals[IN_PORT])
+			return iocb_config__fail(ctx, map, "inputs[]", "type tcp needs `port` (0 picks a free one)");
+	} else if (strcmp(t, "kafka") == 0) {
+		ok[IN_TOPICS] = ok[IN_KAFKA] = 1;
+		if (!in->ntopics)
+			return iocb_config__fail(ctx, map, "inputs[]", "type kafka needs `topics`");
+	}
+	return io_check_keys(ctx, vals, input_rows, IN__COUNT, IN_PATH, "inputs[]", t, ok);
+}
+
+static const struct iocb_config__section input_sec = {
+	"inputs[]", input_rows, N(input_rows), sizeof(struct iocb_config_input), IOFF(where),
+	"One source of log events for `iocbus run`: each line is enriched with the live store and handed "
+	"to every output. Keys other than the common ones (`name`, `type`, `preset`, `fields`, `max_line`) "
+	"belong to one type.",
+	input_check,
+};
+
+#define OOFF(f) offsetof(struct iocb_config_output, f)
+
+enum { OUT_NAME, OUT_TYPE, OUT_PATH, OUT_FSYNC, OUT_HOSTS, OUT_INDEX, OUT_DATA_STREAM, OUT_ACTION, OUT_PIPELINE,
+       OUT_USER, OUT_PASSWORD, OUT_API_KEY, OUT_BEARER, OUT_TLS_VERIFY, OUT_CA, OUT_COMPRESSION, OUT_FLUSH_BYTES,
+       OUT_FLUSH_EVENTS, OUT_FLUSH_INTERVAL, OUT_IN_FLIGHT, OUT_TIMEOUT, OUT_RETRY_INITIAL, OUT_RETRY_MAX,
+       OUT_DOC_ID, OUT_DEAD_LETTER, OUT_TOPIC, OUT_KEY, OUT_KAFKA, OUT__COUNT };
+
+static const struct iocb_config__opt output_rows[] = {
+	[OUT_NAME] = ROW("name", IOCB_CT_STR, NULL, 1, 64, OOFF(name), NO, NO, NULL, NULL, IOCB_CF_REQUIRED,
+			 "Label in metrics and logs, and the name of the output's spool directory; unique."),
+	[OUT_TYPE] = ROW("type", IOCB_CT_STR, NULL, 0, 0, OOFF(type), NO, NO, output_types, NULL, IOCB_CF_REQUIRED,
+			 "`stdout`, `file`, `elasticsearch` (`_bulk`) or `kafka` (producer)."),
+	[OUT_PATH] = ROW("path", IOCB_CT_STR, NULL, 1, 4096, OOFF(path), NO, NO, NULL, NULL, IOCB_CF_NULLABLE,
+			 "`file`: the file appended to (created if missing)."),
+	[OUT_FSYNC] = ROW("fsync", IOCB_CT_BOOL, "false", 0, 0, OOFF(fsync), NO, NO, NULL, NULL, 0,
+			  "`file`: fdatasync before a batch counts as delivered (survives power loss, not only "
+			  "crashes)."),
+	[OUT_HOSTS] = ROW("hosts", IOCB_CT_STRLIST, NULL, 1, 64, OOFF(hosts), OOFF(nhosts), NO, NULL, NULL,
+			  IOCB_CF_NULLABLE,
+			  "`elasticsearch`: base URLs (`https://es1:9200`); requests go round-robin and move on "
+			  "from a host that fails."),
+	[OUT_INDEX] = ROW("index", IOCB_CT_STR, NULL, 1, 255, OOFF(index), NO, NO, NULL, NULL, IOCB_CF_NULLABLE,
+			  "`elasticsearch`: target index, alias or data stream (required)."),
+	[OUT_DATA_STREAM] = ROW("data_stream", IOCB_CT_BOOL, "false", 0, 0, OOFF(data_stream), NO, NO, NULL, NULL, 0,
+				"`elasticsearch`: the target is a data stream, so documents are sent with `create`."),
+	[OUT_ACTION] = ROW("action", IOCB_CT_STR, "index", 0, 0, OOFF(action), NO, NO, es_actions, NULL, 0,
+			   "`elasticsearch`: bulk action, `index` or `create` (a 409 on `create` counts as "
+			   "delivered: the document is there already)."),
+	[OUT_PIPELINE] = ROW("pipeline", IOCB_CT_STR, NULL, 1, 255, OOFF(pipeline), NO, NO, NULL, NULL,
+			     IOCB_CF_NULLABLE, "`elasticsearch`: ingest pipeline (`pipeline` query parameter)."),
+	[OUT_USER] = ROW("username", IOCB_CT_STR, NULL, 1, 255, OOFF(username), NO, NO, NULL, NULL, IOCB_CF_NULLABLE,
+			 "`elasticsearch`: Basic auth user; needs `password`."),
+	[OUT_PASSWORD] = ROW("password", IOCB_CT_SECRET, NULL, 1, 1024, OOFF(password), NO, NO, NULL, NULL, 0,
+			     "`elasticsearch`: Basic auth password. Never logged or dumped."),
+	[OUT_API_KEY] = ROW("api_key", IOCB_CT_SECRET, NULL, 1, 4096, OOFF(api_key), NO, NO, NULL, NULL, 0,
+			    "`elasticsearch`: API key, `id:api_key` or the encoded form (`Authorization: ApiKey`). "
+			    "Never logged or dumped."),
+	[OUT_BEARER] = ROW("bearer", IOCB_CT_SECRET, NULL, 1, 4096, OOFF(bearer), NO, NO, NULL, NULL, 0,
+			   "`elasticsearch`: bearer token (`Authorization: Bearer`). Never logged or dumped."),
+	[OUT_TLS_VERIFY] = ROW("tls_verify", IOCB_CT_BOOL, "true", 0, 0, OOFF(tls_verify), NO, NO, NULL, NULL, 0,
+			       "`elasticsearch`: verify the server certificate."),
+	[OUT_CA] = ROW("ca_file", IOCB_CT_STR, NULL, 1, 4096, OOFF(ca_file), NO, NO, NULL, NULL, IOCB_CF_NULLABLE,
+		       "`elasticsearch`: CA file to verify the server with."),
+	[OUT_COMPRESSION] = ROW("compression_level", IOCB_CT_UINT, "1", 0, 12, OOFF(compression_level), NO, NO, NULL,
+				NULL, 0, "`elasticsearch`: gzip level of request bodies, 0 = off (as Logstash's "
+				"`compression_level`, default 1)."),
+	[OUT_FLUSH_BYTES] = ROW("flush_bytes", IOCB_CT_SIZE, "5MiB", 1024, 104857600.0, OOFF(flush_bytes), NO, NO,
+				NULL, NULL, 0,
+				"`elasticsearch`: a bulk request is sent once its uncompressed body reaches this."),
+	[OUT_FLUSH_EVENTS] = ROW("flush_events", IOCB_CT_UINT, "10000", 1, 1000000, OOFF(flush_events), NO, NO, NULL,
+				 NULL, 0, "`elasticsearch`: ... or once it holds this many events."),
+	[OUT_FLUSH_INTERVAL] = ROW("flush_interval", IOCB_CT_DURATION, "1s", 0, 60, OOFF(flush_interval_s), NO, NO,
+				   NULL, NULL, 0, "`elasticsearch`: ... or this long after its first event."),
+	[OUT_IN_FLIGHT] = ROW("max_in_flight", IOCB_CT_UINT, "4", 1, 64, OOFF(max_in_flight), NO, NO, NULL, NULL, 0,
+			      "`elasticsearch`: bulk requests at once."),
+	[OUT_TIMEOUT] = ROW("timeout", IOCB_CT_DURATION, "60s", 0.1, 3600, OOFF(timeout_s), NO, NO, NULL, NULL, 0,
+			    "`elasticsearch`: one request; a request that takes longer is retried."),
+	[OUT_RETRY_INITIAL] = ROW("retry_initial", IOCB_CT_DURATION, "500ms", 0.001, 3600, OOFF(retry_initial_s), NO,
+				  NO, NULL, NULL, 0,
+				  "`elasticsearch`: first backoff after a failure (doubling, with full jitter)."),
+	[OUT_RETRY_MAX] = ROW("retry_max", IOCB_CT_DURATION, "60s", 0.001, 86400, OOFF(retry_max_s), NO, NO, NULL,
+			      NULL, 0,
+			      "`elasticsearch`: longest backoff. Retries never stop: events are never dropped "
+			      "for an outage."),
+	[OUT_DOC_ID] = ROW("document_id", IOCB_CT_STR, "none", 0, 0, OOFF(document_id), NO, NO, doc_ids, NULL, 0,
+			   "`elasticsearch`: `hash` sets `_id` to a 128-bit hash of the input line, so a replay "
+			   "after a crash overwrites (`index`) or is refused as a duplicate (`create`) instead of "
+			   "indexing twice."),
+	[OUT_DEAD_LETTER] = ROW("dead_letter", IOCB_CT_STR, NULL, 1, 4096, OOFF(dead_letter), NO, NO, NULL, NULL,
+				IOCB_CF_NULLABLE,
+				"`elasticsearch`: file receiving events refused for good (item 400/404) with the "
+				"reason; default `<state_dir>/<name>.dead.ndjson`, or stderr without a state_dir."),
+	[OUT_TOPIC] = ROW("topic", IOCB_CT_STR, NULL, 1, 249, OOFF(topic), NO, NO, NULL, NULL, IOCB_CF_NULLABLE,
+			  "`kafka`: topic produced to (required)."),
+	[OUT_KEY] = ROW("key", IOCB_CT_STR, "none", 1, 255, OOFF(key), NO, NO, NULL, NULL, 0,
+			"`kafka`: message key: `none`, `id` (hash of the input line) or a dotted field path of the "
+			"event (`source.ip`)."),
+	[OUT_KAFKA] = ROW("kafka", IOCB_CT_KV, NULL, 0, 256, OOFF(kafka), OOFF(nkafka), NO, NULL, NULL,
+			  IOCB_CF_NULLABLE,
+			  "`kafka`: librdkafka producer properties, verbatim; `enable.idempotence` and `acks=all` "
+			  "are always set."),
+};
+
+static int output_check(struct iocb_config__ctx *ctx, void *base, const struct iocb_config__node *map,
+			const struct iocb_config__node *const *vals)
+{
+	const struct iocb_config_output *o = base;
+	unsigned char ok[OUT__COUNT] = {0};
+	const char *t = o->type;
+
+	if (strcmp(t, "file") == 0) {
+		ok[OUT_PATH] = ok[OUT_FSYNC] = 1;
+		if (!o->path)
+			return iocb_config__fail(ctx, map, "outputs[]", "type file needs `path`");
+	} else if (strcmp(t, "elasticsearch") == 0) {
+		for (size_t i = OUT_HOSTS; i <= OUT_DEAD_LETTER; i++)
+			ok[i] = 1;
+		if (!o->nhosts || !o->index)
+			return iocb_config__fail(ctx, map, "outputs[]", "type elasticsearch needs `hosts` and `index`");
+		for (size_t i = 0; i < o->nhosts; i++)
+			if (strncmp(o->hosts[i], "http://", 7) != 0 && strncmp(o->hosts[i], "https://", 8) != 0)
+				return iocb_config__fail(ctx, vals[OUT_HOSTS], "outputs[]",
+							 "host '%s' is not an http:// or https:// URL", o->hosts[i]);
+		if (!o->username != !iocb_secret_str(&o->password))
+			return iocb_config__fail(ctx, vals[OUT_USER] ? vals[OUT_USER] : vals[OUT_PASSWORD], "outputs[]",
+						 "username and password go together");
+		if ((o->username != NULL) + (iocb_secret_str(&o->api_key) != NULL) +
+			    (iocb_secret_str(&o->bearer) != NULL) > 1)
+			return iocb_config__fail(ctx, map, "outputs[]",
+						 "use one of username/password, api_key and bearer");
+		if (o->data_stream && vals[OUT_ACTION] && strcmp(o->action, "create") != 0)
+			return iocb_config__fail(ctx, vals[OUT_ACTION], "outputs[]",
+						 "a data stream accepts only `create`");
+	} else if (strcmp(t, "kafka") == 0) {
+		ok[OUT_TOPIC] = ok[OUT_KEY] = ok[OUT_KAFKA] = 1;
+		if (!o->topic)
+			return iocb_config__fail(ctx, map, "outputs[]", "type kafka needs `topic`");
+	}
+	return io_check_keys(ctx, vals, output_rows, OUT__COUNT, OUT_PATH, "outputs[]", t, ok);
+}
+
+static const struct iocb_config__section output_sec = {
+	"outputs[]", output_rows, N(output_rows), sizeof(struct iocb_config_output), OOFF(where),
+	"One destination of enriched events. Every event goes to every output; an input's position moves "
+	"on only when every output has delivered, dead-lettered or spooled it. Keys other than `name` and "
+	"`type` belong to one type.",
+	output_check,
+};
+
+static const struct iocb_config__opt pipeline_rows[] = {
+	ROW("state_dir", IOCB_CT_STR, NULL, 1, 4096, OFF(pipeline.state_dir), NO, NO, NULL, NULL, IOCB_CF_NULLABLE,
+	    "Directory for input checkpoints, output spools and dead letters; created if missing. Unset: "
+	    "nothing survives a restart (file inputs start over by `start_at`, nothing is spooled)."),
+	ROW("batch_bytes", IOCB_CT_SIZE, "1MiB", 4096, 268435456.0, OFF(pipeline.batch_bytes), NO, NO, NULL, NULL, 0,
+	    "An input hands its lines on in batches of at most this many bytes."),
+	ROW("batch_interval", IOCB_CT_DURATION, "200ms", 0.001, 60, OFF(pipeline.batch_interval_s), NO, NO, NULL,
+	    NULL, 0, "A partial batch waits at most this long."),
+	ROW("queue_bytes", IOCB_CT_SIZE, "64MiB", 65536, 68719476736.0, OFF(pipeline.queue_bytes), NO, NO, NULL,
+	    NULL, 0, "Per output: batches held in memory while it is slow or down; past this they go to its spool."),
+	ROW("spool_max", IOCB_CT_SIZE, "1GiB", 0, 1099511627776.0, OFF(pipeline.spool_max), NO, NO, NULL, NULL, 0,
+	    "Per output: on-disk spool under `state_dir`; when full, inputs wait (backpressure). 0 = no "
+	    "spool: inputs wait as soon as the memory queue is full."),
+	ROW("spool_fsync", IOCB_CT_BOOL, "false", 0, 0, OFF(pipeline.spool_fsync), NO, NO, NULL, NULL, 0,
+	    "fdatasync each spooled batch before its input moves on (survives power loss, not only "
+	    "crashes)."),
+	ROW("shutdown_timeout", IOCB_CT_DURATION, "10s", 0, 3600, OFF(pipeline.shutdown_timeout_s), NO, NO, NULL,
+	    NULL, 0, "At stop, outputs deliver for up to this long; what is left goes to the spool."),
+};
+
+static const struct iocb_config__section pipeline_sec = {
+	"pipeline", pipeline_rows, N(pipeline_rows), 0, NO,
+	"How events move from `inputs` to `outputs` in `iocbus run`: batches, memory queues, spools.", NULL,
+};
+
 /* ---- root ------------------------------------------------------------------ */
 
 static const struct iocb_config__opt root_rows[] = {
@@ -433,9 +680,14 @@ static const struct iocb_config__opt root_rows[] = {
 	ROW("http", IOCB_CT_SECTION, NULL, 0, 0, 0, NO, NO, NULL, &http_sec, 0, "See `http`."),
 	ROW("logging", IOCB_CT_SECTION, NULL, 0, 0, 0, NO, NO, NULL, &logging_sec, 0, "See `logging`."),
 	ROW("enrich", IOCB_CT_SECTION, NULL, 0, 0, 0, NO, NO, NULL, &enrich_sec, 0, "See `enrich`."),
+	ROW("inputs", IOCB_CT_LIST, NULL, 0, IOCB_CONFIG_MAX_INPUTS, OFF(inputs), OFF(ninputs), NO, NULL, &input_sec,
+	    IOCB_CF_NULLABLE, "Log inputs of `iocbus run` (see `inputs[]`)."),
+	ROW("outputs", IOCB_CT_LIST, NULL, 0, IOCB_CONFIG_MAX_OUTPUTS, OFF(outputs), OFF(noutputs), NO, NULL,
+	    &output_sec, IOCB_CF_NULLABLE, "Outputs of the enriched events (see `outputs[]`); needed with `inputs`."),
+	ROW("pipeline", IOCB_CT_SECTION, NULL, 0, 0, 0, NO, NO, NULL, &pipeline_sec, 0, "See `pipeline`."),
 };
 
-enum { ROOT_FEEDS = 4 }; /* index of the feeds row in root_rows */
+enum { ROOT_FEEDS = 4, ROOT_INPUTS = 8, ROOT_OUTPUTS = 9 }; /* indexes of rows in root_rows */
 
 /* Feed names label metrics and persisted feed state, so they must be unique. */
 static int root_check(struct iocb_config__ctx *ctx, void *base, const struct iocb_config__node *map,
@@ -451,6 +703,20 @@ static int root_check(struct iocb_config__ctx *ctx, void *base, const struct ioc
 							 "name '%s' is used twice (%s and %s)", c->feeds[i].name,
 							 c->feeds[j].where ? c->feeds[j].where : "?",
 							 c->feeds[i].where ? c->feeds[i].where : "?");
+	for (size_t i = 0; i < c->ninputs; i++)
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(c->inputs[i].name, c->inputs[j].name) == 0)
+				return iocb_config__fail(ctx, vals[ROOT_INPUTS], "inputs", "name '%s' is used twice",
+							 c->inputs[i].name);
+	for (size_t i = 0; i < c->noutputs; i++)
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(c->outputs[i].name, c->outputs[j].name) == 0)
+				return iocb_config__fail(ctx, vals[ROOT_OUTPUTS], "outputs", "name '%s' is used twice",
+							 c->outputs[i].name);
+	if (c->ninputs && !c->noutputs)
+		return iocb_config__fail(ctx, vals[ROOT_INPUTS], "inputs", "inputs need at least one entry in `outputs`");
+	if (c->noutputs && !c->ninputs)
+		return iocb_config__fail(ctx, vals[ROOT_OUTPUTS], "outputs", "outputs need at least one entry in `inputs`");
 	return IOCB_OK;
 }
 

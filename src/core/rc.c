@@ -21,6 +21,7 @@ const char *iocb_rc_str(int rc)
 	case IOCB_ECONFIG: return "IOCB_ECONFIG";
 	case IOCB_EUNSUPPORTED: return "IOCB_EUNSUPPORTED";
 	case IOCB_EEND: return "IOCB_EEND";
+	case IOCB_ECANCELED: return "IOCB_ECANCELED";
 	}
 	return "IOCB_E?";
 }

@@ -34,6 +34,7 @@ enum iocb_rc {
 	IOCB_ECONFIG = -10,    /* configuration error */
 	IOCB_EUNSUPPORTED = -11, /* valid but not handled (e.g. non-atomic type) */
 	IOCB_EEND = -12,       /* end of input / iteration */
+	IOCB_ECANCELED = -13,  /* stopped: the operation was given up because the process is stopping */
 };
 
 /* Name of a return code ("IOCB_EPARSE"), never NULL. Any thread. */

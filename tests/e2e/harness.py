@@ -34,6 +34,7 @@ BIN = os.environ.get("IOCB_BIN") or os.path.join(ROOT, "build/dev/src/cli/iocbus
 KAFKA_MOCK = os.environ.get("IOCB_KAFKA_MOCK") or os.path.join(ROOT, "build/dev/tests/servers/kafka_mock")
 PY = "/usr/bin/python3"
 MISP_SERVER = os.path.join(ROOT, "tests/servers/misp_server.py")
+ES_SERVER = os.path.join(ROOT, "tests/servers/es_server.py")
 
 
 def free_port():
@@ -166,6 +167,46 @@ class Misp(ServerProcess):
     def close(self):
         super().close()
         self.log.close()
+        if not os.environ.get("IOCB_KEEP_LOGS"):
+            os.unlink(self.log.name)
+
+
+class Es(ServerProcess):
+    """The Elasticsearch _bulk test server (tests/servers/es_server.py). control() drives its
+    fault injection; the control port stays up while the ES port is `down`."""
+
+    def __init__(self, args=()):
+        self.proc = subprocess.Popen([PY, ES_SERVER, "--port", "0", "--control-port", "0"] + list(args),
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        line = _read_ready(self.proc, "READY", 30)
+        kv = dict(p.split("=", 1) for p in line.split()[1:])
+        self.port = int(kv["port"])
+        self.control_port = int(kv["control"])
+        self.url = "http://127.0.0.1:%d" % self.port
+
+    def control(self, action, query="", **body):
+        """POST /_control/<action> on the control port; returns the decoded answer."""
+        c = http.client.HTTPConnection("127.0.0.1", self.control_port, timeout=30)
+        try:
+            c.request("POST", "/_control/" + action + query, json.dumps(body), {"Content-Type": "application/json"})
+            r = c.getresponse()
+            data = r.read()
+            if r.status >= 300:
+                raise AssertionError("es control %s -> %d %s" % (action, r.status, data[:300]))
+            return json.loads(data) if data else None
+        finally:
+            c.close()
+
+    def docs(self, index=None):
+        """Every stored document ({_index,_id,_source,...}), of `index` when given."""
+        return self.control("docs", query="?index=" + index if index else "")["docs"]
+
+    def output_config(self, name="es", index="logs-iocbus", **kw):
+        """An `outputs[]` entry for this server (fast retries for tests)."""
+        o = {"name": name, "type": "elasticsearch", "hosts": [self.url], "index": index,
+             "retry_initial": "50ms", "retry_max": "500ms", "flush_interval": "100ms", "timeout": "10s"}
+        o.update(kw)
+        return o
 
 
 def check_attribute_lifecycle(misp, d, a, b):

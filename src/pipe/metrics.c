@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Prometheus text of the pipeline: iocbus_input_*, iocbus_output_*, iocbus_spool_* (docs/METRICS.md). */
+#include <inttypes.h>
+#include <string.h>
+
+#include "pipe/queue.h"
+
+
+#define PR(...) (void)!iocb_buf_printf(out, __VA_ARGS__)
+
+static void head(struct iocb_buf *out, const char *name, const char *type, const char *help)
+{
+	PR("# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* A counter or gauge per input, read with `get`. */
+#define IN_FAMILY(nm_, ty_, hp_, ex_)                                                              \
+	do {                                                                                           \
+		head(out, nm_, ty_, hp_);                                                           \
+		for (size_t i = 0; i < v.nins; i++) {                                                  \
+			const struct iocb_pin *in = v.ins[i];                                          \
+			PR("%s{input=\"%s\",type=\"%s\"} %" PRId64 "\n", nm_, in->cfg->name, in->cfg->type, \
+			   (int64_t)(ex_));                                                           \
+		}                                                                                      \
+	} while (0)
+
+#define OUT_FAMILY(nm_, ty_, hp_, ex_)                                                             \
+	do {                                                                                           \
+		head(out, nm_, ty_, hp_);                                                           \
+		for (size_t i = 0; i < v.nouts; i++) {                                                 \
+			const struct iocb_pout *o = v.outs[i];                                         \
+			PR("%s{output=\"%s\",type=\"%s\"} %" PRId64 "\n", nm_, o->cfg->name, o->cfg->type,  \
+			   (int64_t)(ex_));                                                           \
+		}                                                                                      \
+	} while (0)
+
+static void by_status(struct iocb_buf *out, const struct iocb_pipe_view *vp, const char *name, const char *help,
+		      size_t field_off)
+{
+	head(out, name, "counter", help);
+	for (size_t i = 0; i < vp->nouts; i++) {
+		const struct iocb_pout *o = vp->outs[i];
+		const uint64_t *arr = (const uint64_t *)((const char *)&o->m + field_off);
+
+		for (size_t s = 0; s < IOCB_PIPE_STATUS_MAX; s++) {
+			uint64_t n = __atomic_load_n(&arr[s], __ATOMIC_RELAXED);
+
+			if (!n)
+				continue;
+			if (s == 0)
+				PR("%s{output=\"%s\",status=\"transport\"} %" PRIu64 "\n", name, o->cfg->name, n);
+			else
+				PR("%s{output=\"%s\",status=\"%zu\"} %" PRIu64 "\n", name, o->cfg->name, s, n);
+		}
+	}
+}
+
+void iocb_pipe_metrics_render(struct iocb_pipe *p, struct iocb_buf *out)
+{
+	struct iocb_pipe_view v;
+
+	if (!p)
+		return;
+	iocb_pipe_view_(p, &v);
+	IN_FAMILY("iocbus_input_lines_total", "counter", "Lines read by the input, blank and rejected ones included.",
+		  IOCB_M_GET(in->m.lines));
+	IN_FAMILY("iocbus_input_events_total", "counter", "JSON events handed on to the outputs.",
+		  IOCB_M_GET(in->m.events));
+	IN_FAMILY("iocbus_input_bytes_total", "counter", "Bytes read by the input.", IOCB_M_GET(in->m.bytes));
+	IN_FAMILY("iocbus_input_matched_total", "counter", "Events enriched with at least one indicator.",
+		  IOCB_M_GET(in->m.matched));
+	head(out, "iocbus_input_rejects_total", "counter",
+	     "Lines passed on unenriched (or dropped when too long), by reason.");
+	for (size_t i = 0; i < v.nins; i++)
+		for (size_t r = 0; r < IOCB_REJ__COUNT; r++)
+			PR("iocbus_input_rejects_total{input=\"%s\",reason=\"%s\"} %" PRIu64 "\n", v.ins[i]->cfg->name,
+			   iocb_enrich_reject_name((enum iocb_enrich_reject)r), IOCB_M_GET(v.ins[i]->m.rejects[r]));
+	IN_FAMILY("iocbus_input_batches_total", "counter", "Batches handed to the outputs.",
+		  IOCB_M_GET(in->m.batches));
+	IN_FAMILY("iocbus_input_acked_batches_total", "counter",
+		  "Batches every output settled (delivered, dead-lettered or spooled); the input's position follows.",
+		  IOCB_M_GET(in->m.acked));
+	IN_FAMILY("iocbus_input_errors_total", "counter", "Read errors, broker errors, refused connections.",
+		  IOCB_M_GET(in->m.errors));
+	IN_FAMILY("iocbus_input_connections_total", "counter", "tcp: connections accepted.",
+		  IOCB_M_GET(in->m.connections));
+	IN_FAMILY("iocbus_input_open_connections", "gauge", "tcp: connections open now.",
+		  IOCB_M_GET(in->m.open_connections));
+	IN_FAMILY("iocbus_input_rotations_total", "counter", "file: rotations followed.",
+		  IOCB_M_GET(in->m.rotations));
+	IN_FAMILY("iocbus_input_truncations_total", "counter", "file: truncations seen.",
+		  IOCB_M_GET(in->m.truncations));
+	IN_FAMILY("iocbus_input_position_bytes", "gauge", "file: committed offset in the current file.",
+		  IOCB_M_GET(in->m.position));
+	head(out, "iocbus_input_blocked_seconds_total", "counter",
+	     "Time the input waited for its outputs (backpressure).");
+	for (size_t i = 0; i < v.nins; i++)
+		PR("iocbus_input_blocked_seconds_total{input=\"%s\",type=\"%s\"} %.3f\n", v.ins[i]->cfg->name,
+		   v.ins[i]->cfg->type, (double)IOCB_M_GET(v.ins[i]->m.blocked_us) / 1e6);
+
+	OUT_FAMILY("iocbus_output_events_total", "counter", "Events delivered.", IOCB_M_GET(o->m.events));
+	OUT_FAMILY("iocbus_output_bytes_total", "counter", "Bytes of the events delivered (uncompressed).",
+		   IOCB_M_GET(o->m.bytes));
+	OUT_FAMILY("iocbus_output_sent_bytes_total", "counter", "Bytes sent on the wire (compressed).",
+		   IOCB_M_GET(o->m.bytes_sent));
+	OUT_FAMILY("iocbus_output_batches_total", "counter", "Batches settled.", IOCB_M_GET(o->m.batches));
+	OUT_FAMILY("iocbus_output_requests_total", "counter", "Requests completed (bulk requests, writes, messages).",
+		   IOCB_M_GET(o->m.requests));
+	OUT_FAMILY("iocbus_output_duplicates_total", "counter",
+		   "Elasticsearch: items refused with 409 on create (already indexed), counted as delivered.",
+		   IOCB_M_GET(o->m.duplicates));
+	OUT_FAMILY("iocbus_output_splits_total", "counter", "Elasticsearch: requests split after a 413.",
+		   IOCB_M_GET(o->m.splits));
+	by_status(out, &v, "iocbus_output_retries_total", "Whole requests retried, by HTTP status (transport = no answer).",
+		  offsetof(struct iocb_pout_metrics, retries));
+	by_status(out, &v, "iocbus_output_item_retries_total", "Bulk items retried, by item status.",
+		  offsetof(struct iocb_pout_metrics, item_retries));
+	by_status(out, &v, "iocbus_output_dead_letter_total", "Events written to the dead-letter file, by status.",
+		  offsetof(struct iocb_pout_metrics, dead));
+	OUT_FAMILY("iocbus_output_errors_total", "counter", "Other output errors.", IOCB_M_GET(o->m.errors));
+	OUT_FAMILY("iocbus_output_lost_total", "counter",
+		   "Events dropped at shutdown because no spool could keep them (needs pipeline.state_dir).",
+		   IOCB_M_GET(o->m.lost));
+	OUT_FAMILY("iocbus_output_up", "gauge", "1 when the output's last request succeeded.", IOCB_M_GET(o->m.up));
+	OUT_FAMILY("iocbus_output_in_flight", "gauge", "Requests or messages outstanding.",
+		   IOCB_M_GET(o->m.in_flight));
+	OUT_FAMILY("iocbus_output_queue_bytes", "gauge", "Bytes queued in memory for the output.",
+		   IOCB_M_GET(o->m.queue_bytes));
+	OUT_FAMILY("iocbus_output_queue_batches", "gauge", "Batches queued in memory for the output.",
+		   IOCB_M_GET(o->m.queue_batches));
+	OUT_FAMILY("iocbus_spool_bytes", "gauge", "Bytes in the output's on-disk spool.", IOCB_M_GET(o->m.spool_bytes));
+	OUT_FAMILY("iocbus_spool_segments", "gauge", "Segment files in the output's spool.",
+		   IOCB_M_GET(o->m.spool_segments));
+	OUT_FAMILY("iocbus_spool_written_batches_total", "counter", "Batches written to the spool.",
+		   IOCB_M_GET(o->m.spooled));
+	OUT_FAMILY("iocbus_spool_replayed_batches_total", "counter", "Batches read back from the spool.",
+		   IOCB_M_GET(o->m.replayed));
+	head(out, "iocbus_output_request_duration_seconds", "histogram",
+	     "Duration of output requests (bulk requests, writes, produce to delivery report).");
+	for (size_t i = 0; i < v.nouts; i++) {
+		const struct iocb_pout *o = v.outs[i];
+		uint64_t cum = 0;
+
+		for (size_t k = 0; k < 12; k++) {
+			cum += IOCB_M_GET(o->m.lat_bucket[k]);
+			PR("iocbus_output_request_duration_seconds_bucket{output=\"%s\",le=\"%g\"} %" PRIu64 "\n",
+			   o->cfg->name, iocb_pout_lat_bounds[k], cum);
+		}
+		cum += IOCB_M_GET(o->m.lat_bucket[12]);
+		PR("iocbus_output_request_duration_seconds_bucket{output=\"%s\",le=\"+Inf\"} %" PRIu64 "\n",
+		   o->cfg->name, cum);
+		PR("iocbus_output_request_duration_seconds_sum{output=\"%s\"} %.6f\n", o->cfg->name,
+		   (double)IOCB_M_GET(o->m.lat_sum_us) / 1e6);
+		PR("iocbus_output_request_duration_seconds_count{output=\"%s\"} %" PRIu64 "\n", o->cfg->name,
+		   IOCB_M_GET(o->m.lat_count));
+	}
+}

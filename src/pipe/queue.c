@@ -1,0 +1,269 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * One output's queue: memory first, then the spool, then backpressure.
+ *
+ * Why this order: memory is cheapest while an output keeps up; the spool
+ * keeps memory bounded through a long outage while inputs that cannot
+ * replay (TCP, stdin) go on; backpressure is the last resort and reaches
+ * the inputs (a file input stops reading, a TCP sender's window fills up).
+ */
+#include "pipe/queue.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/log.h"
+#include "core/mem.h"
+
+struct iocb_pq {
+	struct iocb_pipe *pipe;
+	struct iocb_pout *out;
+	struct iocb_spool *spool;      /* owned, may be NULL */
+	uint64_t max_bytes;
+	pthread_mutex_t mu;
+	pthread_cond_t cv_pop;         /* something to pop, or closed */
+	pthread_cond_t cv_push;        /* room, or stopping */
+	struct iocb_pbatch **ring;     /* memory FIFO, grows */
+	size_t cap, head, count;
+	uint64_t bytes;
+	bool closed;
+	void (*notify)(void *ctx);
+	void *notify_ctx;
+};
+
+struct iocb_pq *iocb_pq_new(struct iocb_pipe *p, struct iocb_pout *out, uint64_t max_bytes, struct iocb_spool *spool)
+{
+	struct iocb_pq *q = iocb_xcalloc(1, sizeof(*q));
+	pthread_condattr_t ca;
+
+	q->pipe = p;
+	q->out = out;
+	q->spool = spool;
+	q->max_bytes = max_bytes;
+	pthread_mutex_init(&q->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_cond_init(&q->cv_pop, &ca);
+	pthread_cond_init(&q->cv_push, &ca);
+	pthread_condattr_destroy(&ca);
+	q->cap = 64;
+	q->ring = iocb_xcalloc(q->cap, sizeof(*q->ring));
+	return q;
+}
+
+void iocb_pq_spill_rest(struct iocb_pq *q)
+{
+	for (;;) {
+		struct iocb_pbatch *b = NULL;
+
+		pthread_mutex_lock(&q->mu);
+		if (q->count) {
+			b = q->ring[q->head];
+			q->head = (q->head + 1) % q->cap;
+			q->count--;
+			q->bytes -= b->len;
+		}
+		pthread_mutex_unlock(&q->mu);
+		if (!b)
+			break;
+		iocb_pq_spill(q, b);
+	}
+	IOCB_M_SET(q->out->m.queue_bytes, 0);
+	IOCB_M_SET(q->out->m.queue_batches, 0);
+}
+
+void iocb_pq_free(struct iocb_pq *q)
+{
+	if (!q)
+		return;
+	iocb_pq_spill_rest(q);
+	iocb_spool_close(q->spool);
+	pthread_mutex_destroy(&q->mu);
+	pthread_cond_destroy(&q->cv_pop);
+	pthread_cond_destroy(&q->cv_push);
+	free(q->ring);
+	free(q);
+}
+
+void iocb_pq_set_notify(struct iocb_pq *q, void (*fn)(void *ctx), void *ctx)
+{
+	pthread_mutex_lock(&q->mu);
+	q->notify = fn;
+	q->notify_ctx = ctx;
+	pthread_mutex_unlock(&q->mu);
+}
+
+static void notify(struct iocb_pq *q)
+{
+	void (*fn)(void *);
+	void *ctx;
+
+	pthread_mutex_lock(&q->mu);
+	fn = q->notify;
+	ctx = q->notify_ctx;
+	pthread_mutex_unlock(&q->mu);
+	if (fn)
+		fn(ctx);
+}
+
+static void enqueue_locked(struct iocb_pq *q, struct iocb_pbatch *b)
+{
+	if (q->count == q->cap) {
+		struct iocb_pbatch **n = iocb_xcalloc(q->cap * 2, sizeof(*n));
+
+		for (size_t i = 0; i < q->count; i++)
+			n[i] = q->ring[(q->head + i) % q->cap];
+		free(q->ring);
+		q->ring = n;
+		q->head = 0;
+		q->cap *= 2;
+	}
+	q->ring[(q->head + q->count) % q->cap] = b;
+	q->count++;
+	q->bytes += b->len;
+	IOCB_M_SET(q->out->m.queue_bytes, (int64_t)q->bytes);
+	IOCB_M_SET(q->out->m.queue_batches, (int64_t)q->count);
+}
+
+int iocb_pq_push(struct iocb_pq *q, struct iocb_pbatch *b)
+{
+	bool spool_full = false;
+
+	pthread_mutex_lock(&q->mu);
+	for (;;) {
+		/* An empty queue always takes one batch, however large: progress over precision. */
+		if (q->count == 0 || q->bytes + b->len <= q->max_bytes) {
+			enqueue_locked(q, b);
+			pthread_cond_signal(&q->cv_pop);
+			pthread_mutex_unlock(&q->mu);
+			notify(q);
+			return IOCB_OK;
+		}
+		if (q->spool && !spool_full) {
+			int rc;
+
+			pthread_mutex_unlock(&q->mu);
+			rc = iocb_spool_append(q->spool, b, false);
+			if (rc == IOCB_OK) {
+				iocb_pbatch_settle(b);
+				notify(q);
+				return IOCB_OK;
+			}
+			/* Full (or failing): wait for memory room, try the spool again now and then. */
+			spool_full = true;
+			pthread_mutex_lock(&q->mu);
+			continue;
+		}
+		if (iocb_pipe_stopping_(q->pipe)) {
+			pthread_mutex_unlock(&q->mu);
+			iocb_pq_spill(q, b);
+			return IOCB_ECANCELED;
+		}
+		iocb_pipe_cv_wait(&q->cv_push, &q->mu, 0.1);
+		spool_full = false;
+	}
+}
+
+struct iocb_pbatch *iocb_pq_pop(struct iocb_pq *q, double timeout_s)
+{
+	double end = iocb_pipe_mono() + (timeout_s > 0 ? timeout_s : 0);
+	struct iocb_pbatch *b;
+
+	pthread_mutex_lock(&q->mu);
+	for (;;) {
+		if (q->count) {
+			b = q->ring[q->head];
+			q->ring[q->head] = NULL;
+			q->head = (q->head + 1) % q->cap;
+			q->count--;
+			q->bytes -= b->len;
+			IOCB_M_SET(q->out->m.queue_bytes, (int64_t)q->bytes);
+			IOCB_M_SET(q->out->m.queue_batches, (int64_t)q->count);
+			pthread_cond_broadcast(&q->cv_push);
+			pthread_mutex_unlock(&q->mu);
+			return b;
+		}
+		/* A closed queue leaves the spool for the next start: shutdown should not wait for a backlog. */
+		if (q->closed)
+			break;
+		if (q->spool) {
+			pthread_mutex_unlock(&q->mu);
+			b = iocb_spool_read(q->spool);
+			if (b)
+				return b;
+			pthread_mutex_lock(&q->mu);
+			if (q->count || q->closed)
+				continue;
+		}
+		double left = end - iocb_pipe_mono();
+		if (left <= 0)
+			break;
+		iocb_pipe_cv_wait(&q->cv_pop, &q->mu, left < 0.25 ? left : 0.25);
+	}
+	pthread_mutex_unlock(&q->mu);
+	return NULL;
+}
+
+bool iocb_pq_closed(struct iocb_pq *q)
+{
+	bool r;
+
+	pthread_mutex_lock(&q->mu);
+	r = q->closed && q->count == 0;
+	pthread_mutex_unlock(&q->mu);
+	return r;
+}
+
+bool iocb_pq_idle(struct iocb_pq *q)
+{
+	bool r;
+
+	pthread_mutex_lock(&q->mu);
+	r = q->count == 0;
+	pthread_mutex_unlock(&q->mu);
+	return r && (!q->spool || !iocb_spool_has_unread(q->spool));
+}
+
+double iocb_pq_shutdown_left(struct iocb_pq *q)
+{
+	if (!iocb_pipe_stopping_(q->pipe))
+		return 1e9;
+	return iocb_pipe_deadline_(q->pipe) - iocb_pipe_mono();
+}
+
+void iocb_pq_close(struct iocb_pq *q)
+{
+	pthread_mutex_lock(&q->mu);
+	q->closed = true;
+	pthread_cond_broadcast(&q->cv_pop);
+	pthread_cond_broadcast(&q->cv_push);
+	pthread_mutex_unlock(&q->mu);
+	notify(q);
+}
+
+void iocb_pq_wake(struct iocb_pq *q)
+{
+	pthread_mutex_lock(&q->mu);
+	pthread_cond_broadcast(&q->cv_pop);
+	pthread_cond_broadcast(&q->cv_push);
+	pthread_mutex_unlock(&q->mu);
+	notify(q);
+}
+
+void iocb_pq_spill(struct iocb_pq *q, struct iocb_pbatch *b)
+{
+	if (b->spool) {
+		/* Read from the spool and not delivered: it is still in its segment, which stays (outstanding). */
+		iocb_pbatch_settle_undelivered_(b);
+		return;
+	}
+	if (q->spool && iocb_spool_append(q->spool, b, true) == IOCB_OK) {
+		iocb_pbatch_settle(b);
+		return;
+	}
+	IOCB_M_ADD(q->out->m.lost, b->nlines);
+	iocb_log(IOCB_LOG_ERROR, "pipe", "\"events lost at shutdown: no spool to keep them\" output=\"%s\" events=%u",
+		 q->out->cfg->name, b->nlines);
+	iocb_pbatch_settle(b);
+}
