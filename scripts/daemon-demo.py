@@ -4,9 +4,15 @@
 (tests/servers/misp_server.py) stands in for MISP, the bundled example feed
 is followed too. Adds, edits and deletes an attribute through MISP and
 prints how long /v1/lookup took to follow each change, then a few /metrics
-lines. Usage: scripts/daemon-demo.py [IOCBUS_BINARY]"""
+lines. Then the log pipeline: the example logs are tailed, enriched and
+delivered to the Elasticsearch test server (tests/servers/es_server.py);
+iocbus is killed with SIGKILL and restarted to show nothing is lost or
+indexed twice. Usage: scripts/daemon-demo.py [IOCBUS_BINARY]"""
+import glob
+import json
 import os
 import sys
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -60,7 +66,59 @@ def main():
                     print("  %s%s %.15g" % (name, "{%s}" % lab if lab else "", v))
             rc = d.term()
             print("iocbus run stopped on SIGTERM, exit %d" % rc)
+            return rc or pipeline_demo()
+
+
+def lines(paths):
+    return sum(1 for p in paths for ln in open(p, "rb") if ln.strip())
+
+
+def pipeline_demo():
+    logs = sorted(glob.glob(os.path.join(ROOT, "examples/logs/*")))
+    n = lines(logs)
+    print()
+    print("== iocbus run log pipeline: %d example log events -> enrich -> Elasticsearch test server" % n)
+    with harness.Es() as es, tempfile.TemporaryDirectory(prefix="iocbus-demo-") as tmp:
+        cfg = {
+            "feeds": [{"name": "example", "url": os.path.join(ROOT, "examples/intel/feed"), "interval": "1h"}],
+            "inputs": [{"name": os.path.basename(p).split(".")[0], "type": "file", "path": p} for p in logs],
+            "outputs": [es.output_config(index="logs-iocbus-demo", document_id="hash", action="create")],
+            "pipeline": {"state_dir": os.path.join(tmp, "state"), "batch_interval": "50ms"},
+        }
+        count = lambda: es.control("stats")["docs"].get("logs-iocbus-demo", 0)  # noqa: E731
+        with harness.Iocbus(cfg, workdir=tmp) as d:
+            t0 = time.monotonic()
+            settled = lambda: (d.metric("iocbus_output_events_total", output="es") or 0) + \
+                (d.metric("iocbus_output_dead_letter_total", output="es") or 0)  # noqa: E731
+            harness.wait_until(lambda: settled() == n, timeout=20, what="every event settled")
+            print("  %d documents in Elasticsearch after %.0f ms (gzip _bulk, _id = hash of the line)"
+                  % (count(), (time.monotonic() - t0) * 1000))
+            with open(os.path.join(tmp, "state", "es.dead.ndjson")) as f:
+                dead = [json.loads(ln) for ln in f]
+            print("  %d lines that are not JSON objects went to the dead-letter file with ES's reason, e.g. %d %s"
+                  % (len(dead), dead[0]["status"], dead[0]["reason"]) if dead else "  no dead letters")
+            hits = [x for x in es.docs("logs-iocbus-demo") if x["_source"].get("misp", {}).get("hit")]
+            print("  %d enriched; e.g. %s" % (len(hits), json_brief(hits[0]["_source"]) if hits else "-"))
+            d.kill9()
+            print("  kill -9 iocbus, then restart: it resumes from its checkpoints (written at most once a second,")
+            print("  so it may replay from further back: replays are refused as 409 duplicates, never indexed twice)")
+            d.start()
+            time.sleep(1.5)
+            print("  documents now: %d; duplicates refused after the restart: %d"
+                  % (count(), d.metric("iocbus_output_duplicates_total", output="es") or 0))
+            for name, labels, v in d.metrics():
+                if name in ("iocbus_input_events_total", "iocbus_output_events_total",
+                            "iocbus_input_matched_total") and v:
+                    print("  %s{%s} %.15g" % (name, ",".join('%s="%s"' % kv for kv in sorted(labels.items())), v))
+            rc = d.term()
+            print("iocbus run stopped on SIGTERM, exit %d" % rc)
             return rc
+
+
+def json_brief(src):
+    en = src["threat"]["enrichments"][0]
+    return "%s=%s matched %s (event \"%s\")" % (en["matched"]["field"], en["matched"]["atomic"],
+                                                 en["indicator"]["type"], ", ".join(src["misp"]["eventinfo"]))
 
 
 if __name__ == "__main__":
