@@ -385,7 +385,14 @@ int iocb_pipe_submit(struct iocb_pin *in, const char *buf, size_t len, const str
 	/* Enrich line by line: blank lines are dropped (a blank line would break Elasticsearch's NDJSON framing). */
 	memcpy(&prev, st, sizeof(prev));
 	prev.by_field = prev.by_type = NULL;
-	iocb_buf_reset(&in->out_);
+	/*
+	 * The output buffer becomes the batch's data (no copy): start each batch
+	 * with a fresh one sized for the input plus room for enrichments, so it
+	 * rarely grows while lines are appended.
+	 */
+	iocb_buf_init(&in->out_, 0);
+	if (len && iocb_buf_reserve(&in->out_, len + len / 4 + 4096) < 0)
+		iocb_buf_init(&in->out_, 0); /* grows as needed instead */
 	b = iocb_xcalloc(1, sizeof(*b));
 	if (p->need_ids)
 		b->ids = iocb_xmalloc(len / 2 + 64);
@@ -425,9 +432,8 @@ int iocb_pipe_submit(struct iocb_pin *in, const char *buf, size_t len, const str
 	IOCB_M_ADD(in->m.batches, 1);
 
 	b->len = in->out_.len;
-	b->data = iocb_xmalloc(b->len ? b->len : 1);
-	if (b->len)
-		memcpy(b->data, in->out_.ptr, b->len);
+	b->data = in->out_.ptr ? in->out_.ptr : iocb_xmalloc(1);
+	iocb_buf_init(&in->out_, 0); /* the batch owns the memory now */
 	b->nlines = (uint32_t)nlines;
 	if (!nlines) {
 		free(b->ids);
