@@ -678,10 +678,13 @@ fail:
 	__atomic_store_n(&p->stopping, 1, __ATOMIC_RELEASE);
 	for (size_t i = 0; i < p->nouts; i++)
 		iocb_pq_close(p->outs[i]->q);
-	for (size_t i = 0; i < started_out; i++)
-		p->outs[i]->ops->join(p->outs[i]);
-	for (size_t i = 0; i < started_in; i++)
-		p->ins[i]->ops->join(p->ins[i]);
+	/* Every init that succeeded (ops set) is joined: join frees what init built, started or not. */
+	for (size_t i = 0; i < p->nouts; i++)
+		if (p->outs[i]->ops)
+			p->outs[i]->ops->join(p->outs[i]);
+	for (size_t i = 0; i < p->nins; i++)
+		if (p->ins[i]->ops)
+			p->ins[i]->ops->join(p->ins[i]);
 	pipe_free(p);
 	return rc;
 }
