@@ -68,7 +68,6 @@ struct kafka_in {
 
 	/* input thread only (librdkafka callbacks included, see the file comment) */
 	struct iocb_buf batch;           /* whole lines, each ending in '\n' */
-	uint32_t batch_lines;            /* lines in `batch` */
 	rd_kafka_topic_partition_list_t *batch_offs; /* offsets the batch covers; NULL = none yet */
 	double batch_t0;                 /* monotonic time of the batch's first message */
 	struct kin_ack *ack_head, *ack_tail; /* submitted, not acked yet, in order */
@@ -134,13 +133,16 @@ static void kin_acked(struct iocb_pin *in, const struct iocb_pin_pos *pos)
 	if (!a)
 		return;
 	/* Acks come in submission order: `a` is the head of our FIFO. */
-	if (a == k->ack_head) {
-		k->ack_head = a->next;
-		if (!k->ack_head)
-			k->ack_tail = NULL;
-		k->outstanding--;
-	} else {
+	if (a != k->ack_head)
 		iocb_log(IOCB_LOG_ERROR, MOD, "\"kafka ack out of order\" input=\"%s\"", in->cfg->name);
+	for (struct kin_ack **pp = &k->ack_head, *prev = NULL; *pp; prev = *pp, pp = &(*pp)->next) {
+		if (*pp == a) {
+			*pp = a->next;
+			if (k->ack_tail == a)
+				k->ack_tail = prev;
+			k->outstanding--;
+			break;
+		}
 	}
 	/* A batch cut inside a long message covers no whole message: nothing to store. */
 	e = a->offs ? rd_kafka_offsets_store(k->rk, a->offs) : RD_KAFKA_RESP_ERR_NO_ERROR;
@@ -174,7 +176,6 @@ static void free_unacked(struct kafka_in *k)
 static void batch_reset(struct kafka_in *k)
 {
 	iocb_buf_reset(&k->batch);
-	k->batch_lines = 0;
 	if (k->batch_offs)
 		rd_kafka_topic_partition_list_destroy(k->batch_offs);
 	k->batch_offs = NULL;
@@ -222,7 +223,6 @@ static int batch_submit(struct kafka_in *k)
 		free(a);
 	}
 	iocb_buf_reset(&k->batch);
-	k->batch_lines = 0;
 	return rc;
 }
 
@@ -272,9 +272,7 @@ static int add_line(struct kafka_in *k, const char *p, size_t n, const char *top
 	if (iocb_buf_append(&k->batch, p, n) < 0 || iocb_buf_putc(&k->batch, '\n') < 0) {
 		IOCB_M_ADD(k->in->m.errors, 1);
 		warn_limited(k, "line dropped: out of batch memory", topic, partition, offset, NULL);
-		return IOCB_OK;
 	}
-	k->batch_lines++;
 	return IOCB_OK;
 }
 

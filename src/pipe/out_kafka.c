@@ -694,6 +694,8 @@ static void *kout_thread(void *arg)
 		}
 		if (!k->head && iocb_pq_closed(q))
 			break; /* everything delivered and nothing more will come */
+		if (!k->head && IOCB_M_GET(k->out->m.failing_since_us))
+			IOCB_M_SET(k->out->m.failing_since_us, 0); /* nothing undelivered: nothing is failing (/healthz) */
 		rd_kafka_poll(k->rk, next_wait_ms(k));
 	}
 	IOCB_M_SET(k->out->m.in_flight, 0);
