@@ -10,14 +10,6 @@
 #include <string.h>
 
 #include "pipe/es_bulk.h"
-/*
- * fuzz/CMakeLists.txt links fuzz_<module>_* with iocb_<module>, and there is
- * no iocb_es: until it maps "es" to iocb_pipe, the pure protocol code is
- * compiled in here (it needs only iocb_json and iocb_core, which the
- * fallback links). Harmless once the mapping exists: the archive member is
- * then simply not pulled.
- */
-#include "pipe/es_bulk.c"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -7,7 +7,10 @@
 #include "pipe/es_bulk.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "core/mem.h"
 
 size_t iocb_es_action_line(char *dst, bool create, const char *id_hex)
 {
@@ -124,6 +127,61 @@ int iocb_es_base64(struct iocb_buf *out, const char *src, size_t len)
 	}
 	out->ptr[out->len] = '\0';
 	return IOCB_OK;
+}
+
+int iocb_es_auth_header(struct iocb_buf *out, const char *username, const char *password, const char *api_key,
+			const char *bearer)
+{
+	int rc = IOCB_OK;
+
+	if (api_key && *api_key) {
+		rc = iocb_buf_append_c(out, "Authorization: ApiKey ");
+		/* "id:api_key" is encoded here (as Logstash does); the encoded form is used as is. */
+		if (rc == IOCB_OK)
+			rc = strchr(api_key, ':') ? iocb_es_base64(out, api_key, strlen(api_key))
+						  : iocb_buf_append_c(out, api_key);
+	} else if (bearer && *bearer) {
+		rc = iocb_buf_append_c(out, "Authorization: Bearer ");
+		if (rc == IOCB_OK)
+			rc = iocb_buf_append_c(out, bearer);
+	} else if (username && *username) {
+		struct iocb_buf up;
+
+		iocb_buf_init(&up, 0);
+		rc = iocb_buf_append_c(&up, username);
+		if (rc == IOCB_OK)
+			rc = iocb_buf_putc(&up, ':');
+		if (rc == IOCB_OK && password)
+			rc = iocb_buf_append_c(&up, password);
+		if (rc == IOCB_OK)
+			rc = iocb_buf_append_c(out, "Authorization: Basic ");
+		if (rc == IOCB_OK)
+			rc = iocb_es_base64(out, up.ptr, up.len);
+		/* The joined secret must not linger in freed memory. */
+		if (up.ptr)
+			explicit_bzero(up.ptr, up.cap);
+		iocb_buf_fini(&up);
+	}
+	return rc;
+}
+
+char *iocb_es_host_for_log(const char *url)
+{
+	const char *p = strstr(url, "://"), *h, *end, *at;
+	size_t sl = p ? (size_t)(p + 3 - url) : 0, hl;
+	char *s;
+
+	h = p ? p + 3 : url;
+	end = h + strcspn(h, "/?#");
+	at = memchr(h, '@', (size_t)(end - h));
+	if (at)
+		h = at + 1;
+	hl = (size_t)(end - h);
+	s = iocb_xmalloc(sl + hl + 1);
+	memcpy(s, url, sl);
+	memcpy(s + sl, h, hl);
+	s[sl + hl] = '\0';
+	return s;
 }
 
 /* ---------------------------------------------------------------- responses */

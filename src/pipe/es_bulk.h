@@ -63,6 +63,24 @@ int iocb_es_bulk_url(struct iocb_buf *out, const char *host, const char *index, 
  */
 int iocb_es_base64(struct iocb_buf *out, const char *src, size_t len) IOCB_MUST_USE;
 
+/*
+ * Append the Authorization header line for the configured credentials
+ * (first that is set wins): `Authorization: ApiKey <k>` (k = base64 of
+ * api_key when it holds ':' as "id:api_key", else api_key as given, the
+ * already-encoded form), `Authorization: Bearer <bearer>`, or
+ * `Authorization: Basic base64(username:password)`. Appends nothing when
+ * none is set. The caller wipes `out` after use (it holds a secret).
+ * IOCB_ELIMIT past out's cap.
+ */
+int iocb_es_auth_header(struct iocb_buf *out, const char *username, const char *password, const char *api_key,
+			const char *bearer) IOCB_MUST_USE;
+
+/*
+ * "scheme://host:port" of a base URL, without userinfo, path or query: the
+ * form that may appear in logs. Heap copy, owned by the caller.
+ */
+char *iocb_es_host_for_log(const char *url);
+
 /* One item of a response. */
 struct iocb_es_item {
 	int status;                  /* HTTP status of the action; 0 when the item had none */

@@ -489,8 +489,14 @@ static void mark_failing(struct es_out *o)
 
 static void mark_ok(struct es_out *o)
 {
+	int64_t since = IOCB_M_GET(o->out->m.failing_since_us);
+
 	IOCB_M_SET(o->out->m.up, 1);
-	IOCB_M_SET(o->out->m.failing_since_us, 0);
+	if (since) {
+		IOCB_M_SET(o->out->m.failing_since_us, 0);
+		iocb_log(IOCB_LOG_INFO, MOD, "\"elasticsearch output recovered\" output=\"%s\" failing_s=%.1f", o->cfg->name,
+			 (double)(iocb_pipe_now_us() - since) / 1e6);
+	}
 }
 
 /* Put r back in the active list to be tried again after a backoff. */
@@ -807,6 +813,9 @@ static void es_free(struct es_out *o)
 {
 	if (!o)
 		return;
+	/* Only an empty filling request can be left here: the thread settled or spilled every batch. */
+	if (o->filling)
+		req_destroy(o->filling);
 	while (o->free_reqs) {
 		struct es_req *r = o->free_reqs;
 		o->free_reqs = r->next;
@@ -862,62 +871,6 @@ static void es_join(struct iocb_pout *out)
 
 static const struct iocb_pout_ops es_ops = {"elasticsearch", es_start, es_join};
 
-/* "scheme://host:port" of a base URL, without userinfo or path (safe to log). */
-static char *host_for_log(const char *url)
-{
-	const char *p = strstr(url, "://"), *h, *end, *at;
-
-	h = p ? p + 3 : url;
-	end = h + strcspn(h, "/?#");
-	at = memchr(h, '@', (size_t)(end - h));
-	if (at)
-		h = at + 1;
-	{
-		size_t sl = p ? (size_t)(p + 3 - url) : 0;
-		char *s = iocb_xmalloc(sl + (size_t)(end - h) + 1);
-		memcpy(s, url, sl);
-		memcpy(s + sl, h, (size_t)(end - h));
-		s[sl + (size_t)(end - h)] = '\0';
-		return s;
-	}
-}
-
-/* The Authorization header line (Basic, ApiKey or Bearer) into hdr, or nothing. */
-static int auth_header(const struct iocb_config_output *c, struct iocb_buf *hdr)
-{
-	const char *key = iocb_secret_str(&c->api_key), *bearer = iocb_secret_str(&c->bearer);
-	const char *pw = iocb_secret_str(&c->password);
-	int rc = IOCB_OK;
-
-	if (key && *key) {
-		rc = iocb_buf_append_c(hdr, "Authorization: ApiKey ");
-		/* "id:api_key" is encoded here (as Logstash does); the encoded form is used as is. */
-		if (rc == IOCB_OK)
-			rc = strchr(key, ':') ? iocb_es_base64(hdr, key, strlen(key)) : iocb_buf_append_c(hdr, key);
-	} else if (bearer && *bearer) {
-		rc = iocb_buf_append_c(hdr, "Authorization: Bearer ");
-		if (rc == IOCB_OK)
-			rc = iocb_buf_append_c(hdr, bearer);
-	} else if (c->username && *c->username) {
-		struct iocb_buf up;
-
-		iocb_buf_init(&up, 0);
-		rc = iocb_buf_append_c(&up, c->username);
-		if (rc == IOCB_OK)
-			rc = iocb_buf_putc(&up, ':');
-		if (rc == IOCB_OK && pw)
-			rc = iocb_buf_append_c(&up, pw);
-		if (rc == IOCB_OK)
-			rc = iocb_buf_append_c(hdr, "Authorization: Basic ");
-		if (rc == IOCB_OK)
-			rc = iocb_es_base64(hdr, up.ptr, up.len);
-		if (up.ptr)
-			explicit_bzero(up.ptr, up.cap);
-		iocb_buf_fini(&up);
-	}
-	return rc;
-}
-
 static struct curl_slist *slist_add(struct curl_slist *l, const char *h, bool *ok)
 {
 	struct curl_slist *n = curl_slist_append(l, h);
@@ -927,6 +880,18 @@ static struct curl_slist *slist_add(struct curl_slist *l, const char *h, bool *o
 		return l;
 	}
 	return n;
+}
+
+/* Which Authorization scheme iocb_es_auth_header() picks (for the start-up log line; never the value). */
+static const char *auth_kind(const struct iocb_config_output *c)
+{
+	const char *k = iocb_secret_str(&c->api_key), *b = iocb_secret_str(&c->bearer);
+
+	if (k && *k)
+		return "apikey";
+	if (b && *b)
+		return "bearer";
+	return c->username && *c->username ? "basic" : "none";
 }
 
 int iocb_pout_es_init(struct iocb_pout *out, struct iocb_err *err)
@@ -973,7 +938,7 @@ int iocb_pout_es_init(struct iocb_pout *out, struct iocb_err *err)
 			goto fail;
 		}
 		o->urls[i] = iocb_xstrdup(b.ptr);
-		o->host_names[i] = host_for_log(c->hosts[i]);
+		o->host_names[i] = iocb_es_host_for_log(c->hosts[i]);
 	}
 
 	if (c->compression_level > 0) {
@@ -988,7 +953,8 @@ int iocb_pout_es_init(struct iocb_pout *out, struct iocb_err *err)
 	o->hdr_plain = slist_add(o->hdr_plain, "Content-Type: application/x-ndjson", &ok);
 	o->hdr_plain = slist_add(o->hdr_plain, "Expect:", &ok);
 	iocb_buf_reset(&b);
-	rc = auth_header(c, &b);
+	rc = iocb_es_auth_header(&b, c->username, iocb_secret_str(&c->password), iocb_secret_str(&c->api_key),
+				 iocb_secret_str(&c->bearer));
 	if (rc < 0) {
 		rc = iocb_err_set(err, IOCB_ECONFIG, "%s: outputs[%s]: credentials too long", where, c->name);
 		goto fail;
@@ -1016,6 +982,12 @@ int iocb_pout_es_init(struct iocb_pout *out, struct iocb_err *err)
 	out->ops = &es_ops;
 	out->impl = o;
 	out->needs_ids = o->ids;
+	iocb_log(IOCB_LOG_INFO, MOD,
+		 "\"elasticsearch output\" output=\"%s\" host=\"%s\" hosts=%zu index=\"%s\" action=%s ids=%s gzip=%u "
+		 "max_in_flight=%u auth=%s",
+		 c->name, o->host_names[0], o->nhosts, c->index ? c->index : "", o->create ? "create" : "index",
+		 o->ids ? "hash" : "none", c->compression_level, o->max_in_flight,
+		 auth_kind(c));
 	return IOCB_OK;
 fail:
 	if (b.ptr)

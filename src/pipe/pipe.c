@@ -524,7 +524,9 @@ static int build_map(const struct iocb_config *cfg, const struct iocb_config_inp
 	if (rc < 0 && err) {
 		char msg[sizeof(err->msg)];
 
-		snprintf(msg, sizeof(msg), "%s: inputs[%s]: %s", ic->where ? ic->where : "?", ic->name, err->msg);
+		/* A long message is cut: the location and input name come first. */
+		if (snprintf(msg, sizeof(msg), "%s: inputs[%s]: %s", ic->where ? ic->where : "?", ic->name, err->msg) < 0)
+			msg[0] = 0;
 		memcpy(err->msg, msg, sizeof(msg));
 	}
 	return rc;

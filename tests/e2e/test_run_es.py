@@ -9,14 +9,24 @@ nothing is lost: a restart with the right ones delivers everything from the
 spool); per-item 400 and 404 dead-lettered with the event and the reason;
 per-item 429/503 and whole-request 503 retried; 409 on create counted as a
 delivered duplicate; 413 split down to requests that fit, and one event too
-large alone dead-lettered with 413; data streams with `create`.
-Outage / kill -9 scenarios are in the lead's pipeline tests.
+large alone dead-lettered with 413; a whole-request 400 dead-lettered;
+failover from a host that refuses connections (then skipped for its
+backoff); TLS (ca_file, verification failing without it, tls_verify: false)
+through a TLS proxy in front of the double; a request still in flight at the shutdown deadline aborted, its
+batches spooled and delivered after the restart; data streams with `create`
+(and `index` refused per item). Outage / kill -9 scenarios are in the lead's
+pipeline tests.
 """
 import base64
 import json
 import os
 import re
+import socket
+import ssl
+import subprocess
 import sys
+import tempfile
+import threading
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -170,11 +180,35 @@ class DeliveryTest(EsOutputTest):
         self.assertEqual(d.metric("iocbus_output_up", output="es"), 1)
         self.assertEqual(d.term(), 0)
 
+    def test_shutdown_spills_in_flight(self):
+        # a request still waiting for its answer at the shutdown deadline is aborted and its batches
+        # spooled (once each); the restart delivers them. With ids, a document stored twice is one document.
+        n = 300
+        self.es.control("slow", seconds=20, count=1)
+        d = self.run_daemon([event(i) for i in range(n)], {"document_id": "hash", "timeout": "60s"},
+                            pipeline={"shutdown_timeout": "1s"})
+        at_least(d, "iocbus_output_in_flight", 1, output="es")
+        self.assertEqual(d.metric("iocbus_output_events_total", output="es"), 0)
+        self.assertEqual(d.term(timeout=15), 0)
+        self.assertIn("undelivered batches spooled", d.log())
+        d.start()
+        wait_until(lambda: self.count() == n, timeout=30, what="%d documents after the restart" % n)
+        at_least(d, "iocbus_output_events_total", n, output="es")
+        self.assertEqual(sorted(x["_source"]["n"] for x in self.es.docs("logs-iocbus")), list(range(n)))
+        self.assertEqual(d.term(), 0)
+
     def test_transport_failover(self):
-        # the first host refuses connections: every request fails over to the second
-        n = 100
-        d = self.run_daemon([event(i) for i in range(n)], {"hosts": ["http://127.0.0.1:9", self.es.url]})
+        # the first host refuses connections: requests fail over to the second, and the dead host is
+        # then skipped for its backoff instead of costing every other request a failed connect
+        n = 3000
+        d = self.run_daemon([event(i) for i in range(n)], {"hosts": ["http://127.0.0.1:9", self.es.url],
+                                                          "flush_events": 100, "retry_initial": "2s",
+                                                          "retry_max": "5s"},
+                            pipeline={"batch_bytes": "8KiB"})
         wait_until(lambda: self.count() == n, timeout=30, what="%d documents" % n)
+        bulk = self.es.control("stats")["bulk_requests"]
+        self.assertGreaterEqual(bulk, 10)
+        self.assertLessEqual(d.metric("iocbus_output_retries_total", output="es", status="transport"), 3)
         self.assertEqual(d.term(), 0)
 
     def test_create_duplicates(self):
@@ -240,6 +274,99 @@ class DataStreamTest(EsOutputTest):
         wait_until(lambda: len(dead_letters(self.dead_path)) == 3, timeout=30, what="3 dead letters")
         self.assertIn("only write ops with an op_type of create are allowed in data streams",
                       dead_letters(self.dead_path)[0]["reason"])
+        self.assertEqual(d.term(), 0)
+
+
+class TlsProxy:
+    """TLS in front of the ES double (which speaks plain HTTP): a self-signed certificate for
+    127.0.0.1 made with openssl, one thread per direction per connection, on loopback."""
+
+    def __init__(self, target_port):
+        self.dir = tempfile.TemporaryDirectory(prefix="iocbus-tls-")
+        self.cert = os.path.join(self.dir.name, "cert.pem")
+        key = os.path.join(self.dir.name, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                        "-nodes", "-keyout", key, "-out", self.cert, "-days", "1", "-subj", "/CN=127.0.0.1",
+                        "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True, timeout=30)
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(self.cert, key)
+        self.target = target_port
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.url = "https://127.0.0.1:%d" % self.port
+        self.closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self.closed:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+
+    def _serve(self, c):
+        try:
+            c.settimeout(30)
+            t = self.ctx.wrap_socket(c, server_side=True)
+        except (OSError, ssl.SSLError):
+            c.close()   # the client refused our certificate
+            return
+        u = socket.create_connection(("127.0.0.1", self.target), timeout=30)
+
+        def pump(a, b):
+            try:
+                while True:
+                    data = a.recv(65536)
+                    if not data:
+                        break
+                    b.sendall(data)
+            except OSError:
+                pass
+            for x in (a, b):
+                try:
+                    x.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+        th = threading.Thread(target=pump, args=(u, t), daemon=True)
+        th.start()
+        pump(t, u)
+        th.join(30)
+        t.close()
+        u.close()
+
+    def close(self):
+        self.closed = True
+        self.sock.close()
+        self.dir.cleanup()
+
+
+class TlsTest(EsOutputTest):
+    def setUp(self):
+        super().setUp()
+        self.proxy = TlsProxy(self.es.port)
+        self.addCleanup(self.proxy.close)
+
+    def test_ca_file(self):
+        n = 100
+        d = self.run_daemon([event(i) for i in range(n)], {"hosts": [self.proxy.url], "ca_file": self.proxy.cert})
+        wait_until(lambda: self.count() == n, timeout=30, what="%d documents over TLS" % n)
+        self.assertEqual(d.term(), 0)
+
+    def test_verification_fails_without_ca(self):
+        d = self.run_daemon([event(i) for i in range(10)], {"hosts": [self.proxy.url]})
+        at_least(d, "iocbus_output_retries_total", 2, output="es", status="transport")
+        self.assertEqual(self.count(), 0)
+        self.assertIn("certificate", d.log())
+        self.assertEqual(d.term(), 0)
+
+    def test_verify_off(self):
+        n = 20
+        d = self.run_daemon([event(i) for i in range(n)], {"hosts": [self.proxy.url], "tls_verify": False})
+        wait_until(lambda: self.count() == n, timeout=30, what="%d documents over TLS" % n)
         self.assertEqual(d.term(), 0)
 
 

@@ -98,6 +98,56 @@ static void test_base64(void **state)
 	}
 }
 
+static void test_auth_header(void **state)
+{
+	struct iocb_buf b;
+
+	(void)state;
+	iocb_buf_init(&b, 0);
+	assert_int_equal(iocb_es_auth_header(&b, "elastic", "changeme", NULL, NULL), IOCB_OK);
+	assert_string_equal(b.ptr, "Authorization: Basic ZWxhc3RpYzpjaGFuZ2VtZQ==");
+	iocb_buf_reset(&b);
+	/* id:key is encoded; the encoded form is sent as is; api_key wins over the others. */
+	assert_int_equal(iocb_es_auth_header(&b, "u", "p", "VuaCfGcBCdbkQm-e5aOx:ui2lp2axTNmsyakw9tvNnw", "tok"), IOCB_OK);
+	assert_string_equal(b.ptr, "Authorization: ApiKey VnVhQ2ZHY0JDZGJrUW0tZTVhT3g6dWkybHAyYXhUTm1zeWFrdzl0dk5udw==");
+	iocb_buf_reset(&b);
+	assert_int_equal(iocb_es_auth_header(&b, NULL, NULL, "VnVhQ2ZHY0JDZGJr", NULL), IOCB_OK);
+	assert_string_equal(b.ptr, "Authorization: ApiKey VnVhQ2ZHY0JDZGJr");
+	iocb_buf_reset(&b);
+	assert_int_equal(iocb_es_auth_header(&b, "u", "p", "", "tok"), IOCB_OK);
+	assert_string_equal(b.ptr, "Authorization: Bearer tok");
+	iocb_buf_reset(&b);
+	assert_int_equal(iocb_es_auth_header(&b, "u", NULL, NULL, NULL), IOCB_OK);
+	assert_string_equal(b.ptr, "Authorization: Basic dTo=");
+	iocb_buf_reset(&b);
+	assert_int_equal(iocb_es_auth_header(&b, NULL, "p", NULL, NULL), IOCB_OK);
+	assert_int_equal(b.len, 0);
+	iocb_buf_fini(&b);
+	iocb_buf_init(&b, 20);
+	assert_int_equal(iocb_es_auth_header(&b, NULL, NULL, NULL, "a-rather-long-token-value"), IOCB_ELIMIT);
+	iocb_buf_fini(&b);
+}
+
+static void test_host_for_log(void **state)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{"http://127.0.0.1:9200", "http://127.0.0.1:9200"},
+		{"https://elastic:s3cret@es.example:9243/prefix/?x=1", "https://es.example:9243"},
+		{"es.example:9200/", "es.example:9200"},
+		{"http://user@h", "http://h"},
+		{"", ""},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *s = iocb_es_host_for_log(cases[i].in);
+		assert_string_equal(s, cases[i].out);
+		free(s);
+	}
+}
+
 static int parse(const char *body, size_t expected, struct iocb_es_item *items, struct iocb_es_resp *r)
 {
 	return iocb_es_parse_response(body, strlen(body), expected, items, r, NULL);
@@ -327,6 +377,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_action_line),      cmocka_unit_test(test_body),
 		cmocka_unit_test(test_url),              cmocka_unit_test(test_base64),
+		cmocka_unit_test(test_auth_header),      cmocka_unit_test(test_host_for_log),
 		cmocka_unit_test(test_parse_ok_trimmed), cmocka_unit_test(test_parse_full),
 		cmocka_unit_test(test_parse_mixed_errors), cmocka_unit_test(test_parse_garbage),
 		cmocka_unit_test(test_error_reason),     cmocka_unit_test(test_verdict),
