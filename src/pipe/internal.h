@@ -96,11 +96,13 @@ struct iocb_pq;
 
 /*
  * Take one reference of b (the caller's batch counted this holder in
- * b->pending already). Blocks while full; returns IOCB_ECANCELED when the pipe
+ * b->pending already). Blocks while full, adding the time waited to
+ * *blocked_us (may be NULL) as it goes, so /metrics shows a long block
+ * while it lasts; returns IOCB_ECANCELED when the pipe
  * stops while blocked (the batch was then spooled if a spool exists, else
  * settled as lost, counted in iocb_pout_metrics.lost).
  */
-int iocb_pq_push(struct iocb_pq *q, struct iocb_pbatch *b) IOCB_MUST_USE;
+int iocb_pq_push(struct iocb_pq *q, struct iocb_pbatch *b, int64_t *blocked_us) IOCB_MUST_USE;
 
 /*
  * Next batch for the output (its thread), waiting up to timeout_s (0 = do

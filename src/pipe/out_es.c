@@ -85,6 +85,7 @@ struct es_req {
 	double first_at;             /* monotonic: first batch added (filling) */
 	double started;              /* monotonic: transfer started */
 	bool sending;
+	bool after_transport_error;  /* waiting out a backoff because no answer came */
 	char curl_err[CURL_ERROR_SIZE];
 	struct es_req *next;         /* in es_out.active or es_out.free_reqs */
 };
@@ -250,6 +251,7 @@ static struct es_req *req_get(struct es_out *o)
 	r->attempt = 0;
 	r->host = pick_host(o);
 	r->not_before = 0;
+	r->after_transport_error = false;
 	r->first_at = 0;
 	r->sending = false;
 	r->next = NULL;
@@ -507,6 +509,7 @@ static void retry_later(struct es_out *o, struct es_req *r, unsigned slot)
 	IOCB_M_ADD(o->out->m.retries[slot], 1);
 	mark_failing(o);
 	r->attempt++;
+	r->after_transport_error = slot == 0;
 	if (slot == 0)
 		host_failed(o, r->host);
 	r->host = pick_host(o);
@@ -532,6 +535,25 @@ static void warn_limited(struct es_out *o, struct iocb_ratelimit *rl, enum iocb_
 		  suppressed);
 }
 
+/*
+ * A request just succeeded: requests still sitting out a backoff because
+ * the cluster did not answer (up to retry_max, 60 s) go now. Without this,
+ * after an outage the oldest batches wait out their backoff while newer
+ * ones are delivered, and the inputs' ack rings fill up behind them.
+ * Backoffs after an answer (429, 5xx) are kept: the cluster asked for them.
+ */
+static void wake_after_outage(struct es_out *o)
+{
+	double now = iocb_pipe_mono();
+
+	for (struct es_req *w = o->active; w; w = w->next)
+		if (!w->sending && w->after_transport_error && w->not_before > now) {
+			w->not_before = now;
+			w->attempt = 0;
+			w->after_transport_error = false;
+		}
+}
+
 /* The response of a 2xx request: settle, retry or dead-letter each item. */
 static void judge_items(struct es_out *o, struct es_req *r, long status)
 {
@@ -553,6 +575,7 @@ static void judge_items(struct es_out *o, struct es_req *r, long status)
 		return;
 	}
 	mark_ok(o);
+	wake_after_outage(o);
 	if (!resp.detailed) {
 		for (size_t i = 0; i < r->nitems; i++)
 			item_delivered(o, &r->items[i]);

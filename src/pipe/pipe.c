@@ -369,13 +369,13 @@ int iocb_pipe_submit(struct iocb_pin *in, const char *buf, size_t len, const str
 	iocb_pin_poll_acks(in);
 	pthread_mutex_lock(&in->mu_);
 	while (in->count_ == in->cap_) {
-		if (!t0)
-			t0 = iocb_pipe_now_us();
 		if (iocb_pipe_stopping_(p)) {
 			pthread_mutex_unlock(&in->mu_);
 			return IOCB_ECANCELED;
 		}
+		t0 = iocb_pipe_now_us();
 		iocb_pipe_cv_wait(&in->cv_, &in->mu_, 0.1);
+		IOCB_M_ADD(in->m.blocked_us, iocb_pipe_now_us() - t0); /* counted as it goes: a long block shows */
 		pthread_mutex_unlock(&in->mu_);
 		iocb_pin_poll_acks(in);
 		pthread_mutex_lock(&in->mu_);
@@ -450,17 +450,9 @@ int iocb_pipe_submit(struct iocb_pin *in, const char *buf, size_t len, const str
 
 	/* Shares: one per output plus ours, so no output can finish it while we still push. */
 	b->pending = nlines ? (int)p->nouts + 1 : 1;
-	if (nlines) {
-		int64_t tb = iocb_pipe_now_us();
-
+	if (nlines)
 		for (size_t i = 0; i < p->nouts; i++)
-			(void)!iocb_pq_push(p->outs[i]->q, b); /* ECANCELED: spilled or counted lost; ack follows */
-		tb = iocb_pipe_now_us() - tb;
-		if (tb > 1000)
-			IOCB_M_ADD(in->m.blocked_us, tb);
-	}
-	if (t0)
-		IOCB_M_ADD(in->m.blocked_us, iocb_pipe_now_us() - t0);
+			(void)!iocb_pq_push(p->outs[i]->q, b, &in->m.blocked_us); /* ECANCELED: spilled or lost; ack follows */
 	iocb_pbatch_settle(b);
 	iocb_pin_poll_acks(in);
 	return IOCB_OK;

@@ -126,7 +126,7 @@ static void enqueue_locked(struct iocb_pq *q, struct iocb_pbatch *b)
 	IOCB_M_SET(q->out->m.queue_batches, (int64_t)q->count);
 }
 
-int iocb_pq_push(struct iocb_pq *q, struct iocb_pbatch *b)
+int iocb_pq_push(struct iocb_pq *q, struct iocb_pbatch *b, int64_t *blocked_us)
 {
 	bool spool_full = false;
 
@@ -160,7 +160,13 @@ int iocb_pq_push(struct iocb_pq *q, struct iocb_pbatch *b)
 			iocb_pq_spill(q, b);
 			return IOCB_ECANCELED;
 		}
-		iocb_pipe_cv_wait(&q->cv_push, &q->mu, 0.1);
+		{
+			int64_t t0 = iocb_pipe_now_us();
+
+			iocb_pipe_cv_wait(&q->cv_push, &q->mu, 0.1);
+			if (blocked_us)
+				IOCB_M_ADD(*blocked_us, iocb_pipe_now_us() - t0);
+		}
 		spool_full = false;
 	}
 }
