@@ -117,6 +117,7 @@ struct es_out {
 	struct es_req *active_tail;
 	size_t nactive;
 	size_t nsending;
+	double last_probe;            /* monotonic: last early retry while the cluster did not answer */
 	struct es_req *free_reqs;
 	size_t nfree;
 	struct iocb_ratelimit rl;    /* warnings (transport, parse) */
@@ -707,6 +708,35 @@ static bool filling_full(const struct es_out *o)
 	return r && (r->body.len >= o->flush_bytes || r->nitems >= o->flush_events);
 }
 
+#define ES_PROBE_S 5.0 /* while nothing answers, one waiting request is tried this often */
+
+/*
+ * While every request waits out a backoff after a transport error (the
+ * cluster is down), try the one due first every ES_PROBE_S instead of
+ * letting backoffs grow to retry_max: a refused connection costs nothing,
+ * and its success (wake_after_outage) releases the rest. So delivery
+ * resumes within about ES_PROBE_S of the cluster coming back, as
+ * Logstash's health checks do, with the request itself as the probe.
+ * Returns the seconds until the next probe (or a large number).
+ */
+static double probe_outage(struct es_out *o, double now)
+{
+	struct es_req *first = NULL;
+
+	if (o->nsending)
+		return 1e9;
+	for (struct es_req *r = o->active; r; r = r->next)
+		if (r->after_transport_error && r->not_before > now && (!first || r->not_before < first->not_before))
+			first = r;
+	if (!first)
+		return 1e9;
+	if (now - o->last_probe < ES_PROBE_S)
+		return o->last_probe + ES_PROBE_S - now;
+	o->last_probe = now;
+	first->not_before = now;
+	return ES_PROBE_S;
+}
+
 /* Start every waiting request whose time has come. */
 static void start_ready(struct es_out *o, double now)
 {
@@ -776,7 +806,7 @@ static void *es_main(void *arg)
 	struct iocb_pq *q = o->out->q;
 
 	for (;;) {
-		double now, wait = 1.0, left;
+		double now, wait = 1.0, left, probe_wait;
 		int running = 0;
 
 		left = iocb_pq_shutdown_left(q);
@@ -803,6 +833,7 @@ static void *es_main(void *arg)
 		if (o->filling && o->filling->nitems && o->nactive < o->max_in_flight &&
 		    (filling_full(o) || now - o->filling->first_at >= o->flush_interval || iocb_pq_closed(q)))
 			flush_filling(o);
+		probe_wait = probe_outage(o, now);
 		start_ready(o, now);
 		curl_multi_perform(o->multi, &running);
 		collect_done(o);
@@ -819,6 +850,8 @@ static void *es_main(void *arg)
 		for (struct es_req *r = o->active; r; r = r->next)
 			if (!r->sending && r->not_before - now < wait)
 				wait = r->not_before - now;
+		if (probe_wait < wait)
+			wait = probe_wait;
 		if (left < wait)
 			wait = left;
 		if (iocb_pq_closed(q) && wait > 0.05)

@@ -111,6 +111,25 @@ class TestAtLeastOnce(PipeCase):
             self.assertGreaterEqual(d.metric("iocbus_input_matched_total", input="logs"), n // 10)
             self.assertEqual(d.metric("iocbus_output_lost_total", output="es"), 0)
 
+    def test_delivery_resumes_soon_after_an_outage(self):
+        """A first backoff of up to 30 s (retry_initial) after a refused connection, yet delivery
+        resumes within seconds of Elasticsearch coming back: while nothing answers, the waiting
+        request is tried every 5 s, and a success releases everything else that waits."""
+        n = 3000
+        with Iocbus(self.config(retry_initial="30s", retry_max="60s", flush_events=500, max_in_flight=1),
+                    workdir=self.dir) as d:
+            write_events(self.log_file, 0, 1000)
+            wait_until(lambda: self.count() >= 1000, timeout=30, what="first events delivered")
+            self.es.control("down")
+            write_events(self.log_file, 1000, n - 1000)
+            wait_until(lambda: (d.metric("iocbus_output_retries_total", output="es", status="transport") or 0) >= 2,
+                       timeout=30, what="failed attempts while down")
+            time.sleep(2)
+            self.es.control("up")
+            t0 = time.monotonic()
+            self.check_all(n, timeout=40)
+            self.assertLess(time.monotonic() - t0, 9, "delivery resumed within about the 5 s probe interval")
+
     def test_429_5xx_drops_and_item_retries(self):
         """Whole-request 429 and 503, connections dropped without an answer, and per-item 429/503:
         all retried with backoff until delivered; counted by status. One fault at a time (the
