@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* String view helpers (see str.h). */
 #include "core/str.h"
+#include "core/rc.h"
 
 #include "core/mem.h"
 
@@ -129,4 +130,19 @@ unsigned iocb_str_distance(const char *a, size_t la, const char *b, size_t lb, u
 		cur = t;
 	}
 	return prev[lb];
+}
+
+bool iocb_str_secret_name(const char *key)
+{
+	static const char *const words[] = {"password", "secret", "key", "token"};
+	size_t klen = strlen(key);
+
+	for (size_t i = 0; i < IOCB_ARRAY_LEN(words); i++) {
+		size_t wlen = strlen(words[i]);
+
+		for (size_t at = 0; at + wlen <= klen; at++)
+			if (strncasecmp(key + at, words[i], wlen) == 0)
+				return true;
+	}
+	return false;
 }

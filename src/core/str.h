@@ -60,6 +60,12 @@ struct iocb_str iocb_str_trim(struct iocb_str s);
  * Returns false on empty input, a non-digit, or overflow.
  */
 bool iocb_str_to_u64(struct iocb_str s, uint64_t *out);
+/*
+ * True when a property name looks like it holds a secret (contains
+ * "password", "secret", "key" or "token", any case): its value must never
+ * be echoed in errors or logs (librdkafka properties, for instance).
+ */
+bool iocb_str_secret_name(const char *key);
 bool iocb_str_to_i64(struct iocb_str s, int64_t *out);
 
 /* NUL-terminated heap copy (aborts on OOM). Caller frees. */

@@ -31,6 +31,7 @@
  * threads and go straight to iocb_log().
  */
 #include "pipe/internal.h"
+#include "pipe/kafka_conf.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -41,6 +42,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "core/str.h"
 #include "core/log.h"
 #include "core/mem.h"
 
@@ -85,21 +87,6 @@ static void pipeline_params(struct kafka_in *k)
 	k->shutdown_timeout_s = cfg->pipeline.shutdown_timeout_s;
 }
 
-/* True for librdkafka property names whose values must never be echoed. */
-static bool secret_key(const char *key)
-{
-	static const char *const words[] = {"password", "secret", "key", "token"};
-	size_t klen = strlen(key);
-
-	for (size_t i = 0; i < IOCB_ARRAY_LEN(words); i++) {
-		size_t wlen = strlen(words[i]);
-		for (size_t at = 0; at + wlen <= klen; at++) {
-			if (strncasecmp(key + at, words[i], wlen) == 0)
-				return true;
-		}
-	}
-	return false;
-}
 
 static bool truthy(const char *v)
 {
@@ -532,19 +519,10 @@ static const struct iocb_pin_ops kafka_in_ops = {
 
 /* ------------------------------------------------------------------- init */
 
-/* Set one property; the error names the key, and the value only if it is not a secret. */
 static int conf_set(struct kafka_in *k, rd_kafka_conf_t *conf, const char *key, const char *value,
 		    struct iocb_err *err)
 {
-	char errstr[512];
-	rd_kafka_conf_res_t r = rd_kafka_conf_set(conf, key, value, errstr, sizeof(errstr));
-	const char *where = k->in->cfg->where ? k->in->cfg->where : "inputs";
-
-	if (r == RD_KAFKA_CONF_OK)
-		return IOCB_OK;
-	if (r != RD_KAFKA_CONF_UNKNOWN && secret_key(key))
-		return iocb_err_set(err, IOCB_ECONFIG, "%s: %s: kafka: invalid value for \"%s\"", where, k->label, key);
-	return iocb_err_set(err, IOCB_ECONFIG, "%s: %s: kafka: %s", where, k->label, errstr);
+	return iocb_pipe_kafka_set(conf, k->in->cfg->where ? k->in->cfg->where : "inputs", k->label, key, value, err);
 }
 
 /* Our defaults, then the user's properties verbatim, then the forced ones. */

@@ -34,6 +34,7 @@
  * from its own threads and go straight to iocb_log().
  */
 #include "pipe/internal.h"
+#include "pipe/kafka_conf.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -43,6 +44,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "core/str.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "json/json.h"
@@ -107,21 +109,6 @@ struct kafka_out {
 
 /* ---------------------------------------------------------------- helpers */
 
-/* True for librdkafka property names whose values must never be echoed. */
-static bool secret_key(const char *key)
-{
-	static const char *const words[] = {"password", "secret", "key", "token"};
-	size_t klen = strlen(key);
-
-	for (size_t i = 0; i < IOCB_ARRAY_LEN(words); i++) {
-		size_t wlen = strlen(words[i]);
-		for (size_t at = 0; at + wlen <= klen; at++) {
-			if (strncasecmp(key + at, words[i], wlen) == 0)
-				return true;
-		}
-	}
-	return false;
-}
 
 static void warn_limited(struct kafka_out *k, const char *what, const char *detail)
 {
@@ -759,15 +746,7 @@ static const struct iocb_pout_ops kafka_out_ops = {
 static int conf_set(struct kafka_out *k, rd_kafka_conf_t *conf, const char *key, const char *value,
 		    struct iocb_err *err)
 {
-	char errstr[512];
-	rd_kafka_conf_res_t r = rd_kafka_conf_set(conf, key, value, errstr, sizeof(errstr));
-	const char *where = k->out->cfg->where ? k->out->cfg->where : "outputs";
-
-	if (r == RD_KAFKA_CONF_OK)
-		return IOCB_OK;
-	if (r != RD_KAFKA_CONF_UNKNOWN && secret_key(key))
-		return iocb_err_set(err, IOCB_ECONFIG, "%s: %s: kafka: invalid value for \"%s\"", where, k->label, key);
-	return iocb_err_set(err, IOCB_ECONFIG, "%s: %s: kafka: %s", where, k->label, errstr);
+	return iocb_pipe_kafka_set(conf, k->out->cfg->where ? k->out->cfg->where : "outputs", k->label, key, value, err);
 }
 
 /* Keys the user may not weaken: the value we force, and the alias names of each. */

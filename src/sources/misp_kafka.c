@@ -59,21 +59,6 @@ struct kafka_source {
 	struct iocb_ratelimit rl;        /* warnings about bad messages and broker errors */
 };
 
-/* True for librdkafka property names whose values must never be echoed. */
-static bool secret_key(const char *key)
-{
-	static const char *const words[] = {"password", "secret", "key", "token"};
-	size_t klen = strlen(key);
-
-	for (size_t i = 0; i < IOCB_ARRAY_LEN(words); i++) {
-		size_t wlen = strlen(words[i]);
-		for (size_t at = 0; at + wlen <= klen; at++) {
-			if (strncasecmp(key + at, words[i], wlen) == 0)
-				return true;
-		}
-	}
-	return false;
-}
 
 /* A rate-limited warning about a message or a broker error. */
 static void warn_limited(struct kafka_source *s, const char *what, const char *topic, int32_t partition,
@@ -318,7 +303,7 @@ static int conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, s
 		return IOCB_OK;
 	if (r == RD_KAFKA_CONF_UNKNOWN)
 		return iocb_err_set(err, IOCB_ECONFIG, "misp.kafka.config: %s", errstr);
-	if (secret_key(key))
+	if (iocb_str_secret_name(key))
 		return iocb_err_set(err, IOCB_ECONFIG, "misp.kafka.config: invalid value for \"%s\"", key);
 	return iocb_err_set(err, IOCB_ECONFIG, "misp.kafka.config: %s", errstr);
 }
