@@ -47,6 +47,8 @@
 #                        `iocbus load --store`; file: --intel the restSearch file
 # Generated data is cached in bench/out/ and regenerated when a generator changes.
 set -euo pipefail
+# shellcheck source=bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$(dirname "$0")/.."
 
 EVENTS=${EVENTS:-1000000}
@@ -76,43 +78,14 @@ if [ "$ncpu" -ge 2 ]; then cpu_main=0; cpu_aux=1; else cpu_main=0; cpu_aux=0; fi
 PIN=(taskset -c "$cpu_main")
 AUX=(taskset -c "$cpu_aux")
 
-say() { printf '%s\n' "$*" >&2; }
-die() { say "bench_enrich: $*"; exit 1; }
-now() { echo "$EPOCHREALTIME"; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.4f", b - a}'; }
 
 # ------------------------------------------------------------ cleanup
 
-tmp=$(mktemp -d /tmp/iocbus-bench.XXXXXX)   # sockets: short paths (108-byte limit)
-PIDFILES=()
-cleanup() {
-	local f p
-	for f in "${PIDFILES[@]+"${PIDFILES[@]}"}"; do
-		[ -s "$f" ] || continue
-		p=$(cat "$f")
-		kill "$p" 2>/dev/null || true
-	done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+BENCH_NAME=bench_enrich
+bench_tmpdir iocbus-bench
 
 # Run "$@" in the background with its own pid in file $1 (exec keeps the pid).
-spawn() {
-	local pidfile=$1
-	shift
-	PIDFILES+=("$pidfile")
-	sh -c 'echo $$ > "$0"; exec "$@"' "$pidfile" "$@" &
-}
-kill_pidfile() {
-	local p
-	[ -s "$1" ] || return 0
-	p=$(cat "$1")
-	kill "$p" 2>/dev/null || true
-	for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-	kill -9 "$p" 2>/dev/null || true
-	rm -f "$1"
-}
 
 # ------------------------------------------------------------ prerequisites
 
@@ -343,14 +316,6 @@ run_fever() {
 }
 
 # CPU in use by anything (% of all CPUs) over one second, from /proc/stat
-cpu_busy() {
-	local a b
-	a=$(head -n 1 /proc/stat)
-	sleep 1
-	b=$(head -n 1 /proc/stat)
-	printf '%s\n%s\n' "$a" "$b" | awk '{idle[NR] = $5 + $6; t = 0; for (i = 2; i <= NF; i++) t += $i; tot[NR] = t}
-		END {dt = tot[2] - tot[1]; printf "%.0f", (dt > 0 ? 100 * (dt - (idle[2] - idle[1])) / dt : 0)}'
-}
 busy_before=$(cpu_busy)
 if [ "$busy_before" -gt 10 ]; then
 	say "bench_enrich: warning: $busy_before % of the CPUs busy before the benchmark; figures will be low:"

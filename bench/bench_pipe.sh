@@ -78,6 +78,8 @@
 #   DAEMON_ENV [""]           environment for iocbus (`run` and `enrich`), e.g.
 #                             "GLIBC_TUNABLES=glibc.malloc.mmap_threshold=33554432"
 set -euo pipefail
+# shellcheck source=bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$(dirname "$0")/.."
 
 PARTS=${PARTS:-throughput outage}
@@ -120,69 +122,13 @@ DENV=(env)
 # shellcheck disable=SC2206 # split on purpose: VAR=value words
 [ -n "$DAEMON_ENV" ] && DENV=(env $DAEMON_ENV)
 
-say() { printf '%s\n' "$*" >&2; }
-die() { say "bench_pipe: $*"; exit 1; }
-now() { echo "$EPOCHREALTIME"; }
-has_part() { case " $PARTS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
-kv() { sed -n "s/.*\<$1=\([^ ]*\).*/\1/p" <<<"$2"; }
 
 # ------------------------------------------------------------ cleanup
 
-tmp=$(mktemp -d /tmp/iocbus-bench-pipe.XXXXXX)
-PIDFILES=()
-cleanup() {
-	local f p
-	for f in "${PIDFILES[@]+"${PIDFILES[@]}"}"; do
-		[ -s "$f" ] || continue
-		p=$(cat "$f")
-		kill "$p" 2>/dev/null || true
-	done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+BENCH_NAME=bench_pipe
+bench_tmpdir iocbus-bench-pipe
 
 # Run "$@" in the background with its own pid in file $1 (exec keeps the pid).
-spawn() {
-	local pidfile=$1
-	shift
-	PIDFILES+=("$pidfile")
-	sh -c 'echo $$ > "$0"; exec "$@"' "$pidfile" "$@" &
-}
-pid_of() {
-	local _
-	for _ in $(seq 100); do [ -s "$1" ] && break; sleep 0.05; done
-	cat "$1"
-}
-kill_pidfile() { # kill_pidfile FILE [SIGNAL]: signal, wait up to 10 s, then SIGKILL
-	local p _
-	for _ in $(seq 100); do [ -s "$1" ] && break; sleep 0.05; done
-	[ -s "$1" ] || return 0
-	p=$(cat "$1")
-	kill "-${2:-TERM}" "$p" 2>/dev/null || true
-	for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-	kill -9 "$p" 2>/dev/null || true
-	rm -f "$1"
-}
-free_port() {
-	$PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-wait_http() { # wait_http PORT SECONDS
-	local _
-	for _ in $(seq $(($2 * 20))); do
-		curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$1/metrics" && return 0
-		sleep 0.05
-	done
-	return 1
-}
-cpu_busy() {
-	local a b
-	a=$(head -n 1 /proc/stat)
-	sleep 1
-	b=$(head -n 1 /proc/stat)
-	printf '%s\n%s\n' "$a" "$b" | awk '{idle[NR] = $5 + $6; t = 0; for (i = 2; i <= NF; i++) t += $i; tot[NR] = t}
-		END {dt = tot[2] - tot[1]; printf "%.0f", (dt > 0 ? 100 * (dt - (idle[2] - idle[1])) / dt : 0)}'
-}
 
 # ------------------------------------------------------------ build and data
 

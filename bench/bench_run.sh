@@ -54,6 +54,8 @@
 #   CPU_DAEMON [1], CPU_AUX [0]   CPUs for the daemon / publisher, probe, server
 #   SKIP_BUILD=1          do not (re)build the release preset
 set -euo pipefail
+# shellcheck source=bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$(dirname "$0")/.."
 
 PARTS=${PARTS:-zmq latency rest}
@@ -96,44 +98,13 @@ fi
 PIN=(taskset -c "$CPU_DAEMON")
 AUX=(taskset -c "$CPU_AUX")
 
-say() { printf '%s\n' "$*" >&2; }
-die() { say "bench_run: $*"; exit 1; }
-now() { echo "$EPOCHREALTIME"; }
-has_part() { case " $PARTS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 
 # ------------------------------------------------------------ cleanup
 
-tmp=$(mktemp -d /tmp/iocbus-bench-run.XXXXXX)
-PIDFILES=()
-cleanup() {
-	local f p
-	for f in "${PIDFILES[@]+"${PIDFILES[@]}"}"; do
-		[ -s "$f" ] || continue
-		p=$(cat "$f")
-		kill "$p" 2>/dev/null || true
-	done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+BENCH_NAME=bench_run
+bench_tmpdir iocbus-bench-run
 
 # Run "$@" in the background with its own pid in file $1 (exec keeps the pid).
-spawn() {
-	local pidfile=$1
-	shift
-	PIDFILES+=("$pidfile")
-	sh -c 'echo $$ > "$0"; exec "$@"' "$pidfile" "$@" &
-}
-kill_pidfile() {
-	local p _
-	for _ in $(seq 100); do [ -s "$1" ] && break; sleep 0.05; done   # spawn writes it
-	[ -s "$1" ] || return 0
-	p=$(cat "$1")
-	kill "$p" 2>/dev/null || true
-	for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-	kill -9 "$p" 2>/dev/null || true
-	rm -f "$1"
-}
 wait_pidfile() { # wait_pidfile FILE SECONDS: until the process is gone
 	local p _
 	for _ in $(seq 100); do [ -s "$1" ] && break; sleep 0.05; done   # spawn writes it
@@ -141,9 +112,6 @@ wait_pidfile() { # wait_pidfile FILE SECONDS: until the process is gone
 	p=$(cat "$1")
 	for _ in $(seq $(($2 * 10))); do kill -0 "$p" 2>/dev/null || return 0; sleep 0.1; done
 	return 1
-}
-free_port() {
-	$PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
 # ------------------------------------------------------------ prerequisites
@@ -208,17 +176,6 @@ else:
     t = time.time()
 print("t_done=%.6f adds=%d total=%d messages=%d ok=%d polls=%d" % (t, adds, total, msgs, ok, polls))
 EOF
-}
-kv() { # kv KEY LINE: value of KEY=... in LINE
-	sed -n "s/.*\<$1=\([^ ]*\).*/\1/p" <<<"$2"
-}
-wait_http() { # wait_http PORT SECONDS
-	local _
-	for _ in $(seq $(($2 * 20))); do
-		curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$1/metrics" && return 0
-		sleep 0.05
-	done
-	return 1
 }
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
