@@ -703,6 +703,19 @@ static int kout_start(struct iocb_pout *out, struct iocb_err *err)
 	return IOCB_OK;
 }
 
+/* The librdkafka handles and the state itself (no batch may be held any more). */
+static void kout_free(struct kafka_out *k)
+{
+	if (k->rkt)
+		rd_kafka_topic_destroy(k->rkt);
+	if (k->rk)
+		rd_kafka_destroy(k->rk);
+	if (k->conf)
+		rd_kafka_conf_destroy(k->conf);
+	pthread_mutex_destroy(&k->rk_mu);
+	free(k);
+}
+
 static void kout_join(struct iocb_pout *out)
 {
 	struct kafka_out *k = out->impl;
@@ -724,14 +737,7 @@ static void kout_join(struct iocb_pout *out)
 		}
 	}
 	retry_free_all(k);
-	if (k->rkt)
-		rd_kafka_topic_destroy(k->rkt);
-	if (k->rk)
-		rd_kafka_destroy(k->rk);
-	if (k->conf)
-		rd_kafka_conf_destroy(k->conf);
-	pthread_mutex_destroy(&k->rk_mu);
-	free(k);
+	kout_free(k);
 	out->impl = NULL;
 }
 
@@ -871,15 +877,7 @@ int iocb_pout_kafka_init(struct iocb_pout *out, struct iocb_err *err)
 	k = NULL;
 	rc = IOCB_OK;
 out:
-	if (k) {
-		if (k->rkt)
-			rd_kafka_topic_destroy(k->rkt);
-		if (k->rk)
-			rd_kafka_destroy(k->rk);
-		if (k->conf)
-			rd_kafka_conf_destroy(k->conf);
-		pthread_mutex_destroy(&k->rk_mu);
-		free(k);
-	}
+	if (k)
+		kout_free(k);
 	return rc;
 }

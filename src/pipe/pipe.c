@@ -295,9 +295,7 @@ bool iocb_pin_drain(struct iocb_pin *in)
 		iocb_pin_poll_acks(in);
 		pthread_mutex_lock(&in->mu_);
 		empty = in->count_ == 0;
-		if (!empty && !in->ended_ && !iocb_pipe_stopping_(p))
-			iocb_pipe_cv_wait(&in->cv_, &in->mu_, 0.1);
-		else if (!empty)
+		if (!empty)
 			iocb_pipe_cv_wait(&in->cv_, &in->mu_, 0.1);
 		pthread_mutex_unlock(&in->mu_);
 		if (empty)
