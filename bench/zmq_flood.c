@@ -11,7 +11,7 @@
  * Binds an XPUB socket on tcp://127.0.0.1:PORT (MISP's publisher binds, the
  * subscriber connects) and builds N `misp_json_attribute` add frames in
  * MISP's exact compact shape (field set and order of
- * ../shared/fixtures/misp/zmq/misp_json_attribute-add-cidr-untagged.json:
+ * tests/fixtures/misp/zmq/misp_json_attribute-add-cidr-untagged.json:
  * value1/value2, `Sighting: []`, the Event with `Orgc`), each with its own
  * attribute id and uuid v4 and a unique value (ip-dst 10.x.y.z, or domains
  * fN.flood.example), 100 attributes per event. All frames are built before

@@ -20,8 +20,8 @@ import zmq
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Iocbus, Misp, check_attribute_lifecycle, wait_until  # noqa: E402
 
-FIXTURES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                        "..", "shared", "fixtures", "misp", "zmq")
+FIXTURES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                        "fixtures", "misp", "zmq")
 # A misp_json_attribute add exactly as MISP 2.5 sends it (§1.5), used as the template of our frames.
 TEMPLATE = os.path.join(FIXTURES, "wire-frames.txt")
 

@@ -3,7 +3,7 @@
 """A faithful MISP test server (REST + ZeroMQ publisher + test control plane).
 
 Follows ../shared/reference/misp.md (§1 ZeroMQ, §3 REST, §8 checklist) and mirrors
-the messages in ../shared/fixtures/misp/.  See tests/servers/README.md.
+the messages in tests/fixtures/misp/.  See tests/servers/README.md.
 
 Run:  /usr/bin/python3 tests/servers/misp_server.py [--rest-port 0] [--zmq-port 0]
       [--kafka-bootstrap HOST:PORT [--kafka-topic NAME=TOPIC ...]]
@@ -54,7 +54,7 @@ KNOWN_FORMATS = {"json", "csv", "text", "hashes", "cache", "count", "suricata", 
                  "kunai", "attack-sightings", "yara-json"}
 KEY_RE = re.compile(r"^[a-zA-Z0-9]{40}$")
 FIXTURES = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                         "..", "..", "..", "shared", "fixtures", "misp"))
+                                         "..", "fixtures", "misp"))
 
 
 def php_json(obj):
@@ -1341,7 +1341,7 @@ class Handler(BaseHTTPRequestHandler):
         fixture = {"/users/view/me": "rest/derived/users-view-me-response.json",
                    "/users/view/me.json": "rest/derived/users-view-me-response.json",
                    "/attributes/describeTypes.json": "pymisp/describeTypes.json"}.get(path)
-        if fixture and os.path.exists(os.path.join(FIXTURES, fixture)):
+        if fixture:
             with open(os.path.join(FIXTURES, fixture), "rb") as fh:
                 return self._send(200, fh.read())
         raise Error(404, "Not Found")

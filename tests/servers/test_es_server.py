@@ -1,12 +1,12 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: Apache-2.0
-"""Self-test of tests/servers/es_server.py against ../shared/reference/elastic.md §4.
+"""Self-test of tests/servers/es_server.py against ../shared/reference/elastic.md §4
+and the response samples in tests/fixtures/elastic/.
 
 Starts the server as a subprocess on ephemeral loopback ports (one per test class,
 state reset between tests through /_control/reset) and uses bounded waits only.
 """
 import base64
-import glob
 import gzip
 import http.client
 import json
@@ -20,8 +20,7 @@ import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SERVER = os.path.join(HERE, "es_server.py")
-FIXTURES = os.environ.get("IOCB_FIXTURES_DIR") or \
-    os.path.normpath(os.path.join(HERE, "..", "..", "..", "shared", "fixtures"))
+FIXTURES = os.path.normpath(os.path.join(HERE, "..", "fixtures"))
 WAIT = 5.0
 NDJSON = {"Content-Type": "application/x-ndjson"}
 
@@ -374,53 +373,91 @@ class BulkContract(Base):
         self.assertEqual(s["bytes_received"], len(body))
         self.assertEqual(s["docs"], {"l": 2})
 
-    def test_fixture_shapes(self):
-        """Compare with any Elasticsearch response samples under ../shared/fixtures/
-        (none are staged yet: elastic.md §4 is the only source). A `_bulk` response
-        sample is matched item by item on (action, status): same keys (ES 7's `_type`
-        and `failure_store` aside) and JSON types; an error sample on its shape."""
-        files = []
-        for d in ("elasticsearch", "elastic", "es"):
-            files += glob.glob(os.path.join(FIXTURES, d, "**", "*.json"), recursive=True)
-        samples = []
-        for f in files:
-            try:
-                with open(f) as fh:
-                    samples.append((f, json.load(fh)))
-            except ValueError:
-                continue
-        if not samples:
-            self.skipTest("no Elasticsearch response fixtures under ../shared/fixtures/")
-        _, _, r = self.bulk(nd(
-            {"index": {"_index": "fx", "_id": "1"}}, {}, {"index": {"_index": "fx", "_id": "1"}}, {},
-            {"create": {"_index": "fx", "_id": "1"}}, {}, {"delete": {"_index": "fx", "_id": "1"}},
-            {"delete": {"_index": "fx", "_id": "1"}}, {"update": {"_index": "fx", "_id": "2"}}, {"doc": {}},
-            {"create": {"_index": "fx", "_id": "3"}}, {}, {"update": {"_index": "fx", "_id": "3"}}, {"doc": {"a": 1}}))
-        ours = {}
-        for item in r["items"]:
+
+def shape(obj):
+    """Keys and JSON types, recursively, without the values. A list is the sorted set of
+    its elements' shapes, so a two-element header list matches a three-element one."""
+    if isinstance(obj, dict):
+        return {k: shape(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return ["list"] + sorted({json.dumps(shape(x), sort_keys=True) for x in obj})
+    return type(obj).__name__
+
+
+class FixtureShapes(Base):
+    """es_server.py against the handwritten Elasticsearch 8 response samples in
+    tests/fixtures/elastic/ (written from elastic.md §4, see tests/fixtures/SOURCES.md):
+    for each sample the same request is sent, and the answer must have the same keys at
+    every level, the same JSON types and, for `_bulk`, the same (action, status) per item.
+    A missing sample is an error, never a skip."""
+    args = ["--user", "elastic:changeme"]
+    AUTH = {"Authorization": "Basic " + base64.b64encode(b"elastic:changeme").decode()}
+
+    def sample(self, name):
+        with open(os.path.join(FIXTURES, "elastic", name), encoding="utf-8") as fh:
+            return json.load(fh)
+
+    def assert_shape(self, got, name):
+        want = self.sample(name)
+        self.assertEqual(shape(got), shape(want), name)
+        if isinstance(want.get("items"), list):
+            pairs = lambda r: [(a, b["status"]) for it in r["items"] for a, b in it.items()]
+            self.assertEqual(pairs(got), pairs(want), name)
+
+    def authed_bulk(self, *objs, path="/_bulk"):
+        st, _, r = self.bulk(nd(*objs), path=path, headers=self.AUTH)
+        self.assertEqual(st, 200, r)
+        return r
+
+    def test_root(self):
+        st, _, r = self.jreq("GET", "/", headers=self.AUTH)
+        self.assertEqual(st, 200)
+        self.assert_shape(r, "root-response.json")
+
+    def test_bulk_mixed(self):
+        r = self.authed_bulk(
+            {"index": {"_index": "fx", "_id": "1"}}, {"a": 1},
+            {"index": {"_index": "fx", "_id": "1"}}, {"a": 2},
+            {"create": {"_index": "fx", "_id": "1"}}, {"a": 3},
+            {"delete": {"_index": "fx", "_id": "1"}},
+            {"delete": {"_index": "fx", "_id": "1"}},
+            {"update": {"_index": "fx", "_id": "2"}}, {"doc": {"a": 4}},
+            {"create": {"_index": "fx", "_id": "3"}}, {"a": 5},
+            {"update": {"_index": "fx", "_id": "3"}}, {"doc": {"a": 6}})
+        self.assert_shape(r, "bulk-response-mixed.json")
+
+    def test_bulk_filter_path(self):
+        # what Logstash sends: a successful item shrinks to its status
+        self.authed_bulk({"create": {"_index": "logs", "_id": "a"}}, {})
+        r = self.authed_bulk({"create": {"_index": "logs", "_id": "b"}}, {},
+                             {"create": {"_index": "logs", "_id": "a"}}, {},
+                             path="/_bulk?filter_path=errors,items.*.error,items.*.status")
+        self.assert_shape(r, "bulk-response-filter_path.json")
+
+    def test_bulk_item_errors(self):
+        # es_server injects one item error per request, so each sample item is checked alone
+        want = self.sample("bulk-response-item-errors.json")
+        self.assertEqual(len(want["items"]), 4)
+        for item in want["items"]:
             (action, body), = item.items()
-            ours.setdefault((action, body["status"]), body)
-        types = lambda o: {k: type(v).__name__ for k, v in o.items()
-                           if k not in ("_type", "failure_store", "error") and v is not None}
-        compared = 0
-        for f, sample in samples:
-            if isinstance(sample, dict) and isinstance(sample.get("items"), list):
-                self.assertIsInstance(sample.get("errors"), bool, f)
-                self.assertIsInstance(sample.get("took"), int, f)
-                for item in sample["items"]:
-                    (action, body), = item.items()
-                    mine = ours.get((action, body.get("status")))
-                    if mine is None:
-                        continue
-                    self.assertEqual(types(body), types(mine), (f, item))
-                    self.assertEqual("error" in body, "error" in mine, (f, item))
-                    compared += 1
-            elif isinstance(sample, dict) and isinstance(sample.get("error"), dict):
-                self.assertEqual(set(sample), {"error", "status"}, f)
-                self.assertIn("root_cause", sample["error"], f)
-                compared += 1
-        if not compared:
-            self.skipTest("fixtures present but none is a _bulk response or an error body")
+            self.ctl("item_errors", {"count": 1, "status": body["status"], "type": body["error"]["type"]})
+            r = self.authed_bulk({action: {"_index": body["_index"], "_id": body["_id"]}}, {"a": 1})
+            self.assertTrue(r["errors"])
+            self.assertEqual(shape(r["items"][0]), shape(item), item)
+            self.assertEqual(shape({k: v for k, v in r.items() if k != "items"}),
+                             shape({k: v for k, v in want.items() if k != "items"}))
+
+    def test_error_401(self):
+        st, _, r = self.bulk(nd({"index": {"_index": "fx"}}, {}))
+        self.assertEqual(st, 401)
+        self.assert_shape(r, "error-401-security_exception.json")
+
+    def test_error_429(self):
+        for etype in ("es_rejected_execution_exception", "circuit_breaking_exception"):
+            self.ctl("reject", {"count": 1, "status": 429, "type": etype})
+            st, _, r = self.bulk(nd({"index": {"_index": "fx"}}, {}), headers=self.AUTH)
+            self.assertEqual(st, 429)
+            self.assert_shape(r, "error-429-%s.json" % etype)
 
 
 class MaxContentLength(Base):

@@ -159,13 +159,10 @@ class MispKafkaTest(unittest.TestCase):
         self.assertIn(b'"comment":"seen 2024\\/10"', attr[1][0])
         self.assertEqual(list(attr[5][1]), ["Attribute", "action"])
         self.assertTrue(attr[4][1]["Attribute"]["deleted"])
-        fx = os.path.join(tms.HERE, "..", "..", "..", "shared", "fixtures", "misp", "kafka")
         for name, i in (("misp_attribute-add", 0), ("misp_attribute-delete", 5)):
-            path = os.path.join(fx, name + ".value.json")
-            if os.path.exists(path):
-                with open(path, "rb") as fh:
-                    want = json.loads(fh.read())
-                self.assertEqual(key_tree(attr[i][1]), key_tree(want), name)
+            with open(os.path.join(tms.FIXTURES, "kafka", name + ".value.json"), "rb") as fh:
+                want = json.loads(fh.read())
+            self.assertEqual(key_tree(attr[i][1]), key_tree(want), name)
 
         ev = t["misp_event"]
         self.assertEqual([d["action"] for _, d in ev], ["add", "delete"])
