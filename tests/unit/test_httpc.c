@@ -517,6 +517,55 @@ static void test_body_limit(void **state)
 	iocb_http_client_free(c);
 }
 
+/*
+ * Issue #11 item 7: after an oversized answer (or a gzip bomb) the body
+ * buffer used to keep its size, up to max_body, for the life of a reused
+ * response. Past keep_body it is given back after use; a small one is kept.
+ */
+static void test_body_memory_given_back(void **state)
+{
+	struct server *s = *state;
+	struct iocb_http_opts o;
+	struct iocb_http_client *c = NULL;
+	struct iocb_http_resp r;
+	struct iocb_err err = {0};
+	char base[64], body[700];
+
+	snprintf(base, sizeof(base), "http://127.0.0.1:%d/", s->port);
+	iocb_http_opts_default(&o);
+	assert_int_equal(o.keep_body, IOCB_HTTP_KEEP_BODY);
+	o.base_url = base;
+	o.max_body = BODY_CAP;
+	o.keep_body = 256;
+	o.timeout_s = o.connect_timeout_s = 5;
+	assert_int_equal(iocb_http_client_new(&o, &c, &err), IOCB_OK);
+	iocb_http_resp_init(&r);
+	memset(body, 'b', sizeof(body));
+
+	/* A large answer, used, then done with: the memory goes back. */
+	assert_int_equal(iocb_http_request(c, "POST", "/echo", body, sizeof(body), NULL, &r, &err), IOCB_OK);
+	assert_true(r.body.len > sizeof(body));
+	assert_true(r.body.cap > 256);
+	iocb_http_resp_done(&r);
+	assert_int_equal(r.body.len, 0);
+	assert_int_equal(r.body.cap, 0);
+	assert_null(r.body.ptr);
+
+	/* Oversized, found while writing: the failed request gives it back itself. */
+	assert_int_equal(iocb_http_request(c, "GET", "/bigchunk", NULL, 0, NULL, &r, &err), IOCB_ELIMIT);
+	assert_int_equal(r.body.cap, 0);
+
+	/* A small answer keeps its buffer for the next request. */
+	assert_int_equal(iocb_http_request(c, "GET", "/ok", NULL, 0, NULL, &r, &err), IOCB_OK);
+	assert_string_equal(r.body.ptr, "{\"ok\":true}");
+	iocb_http_resp_done(&r);
+	assert_true(r.body.cap > 0 && r.body.cap <= 256);
+	assert_int_equal(r.body.len, 0);
+
+	iocb_http_resp_fini(&r);
+	iocb_http_client_free(c);
+}
+
 static void test_hang_times_out(void **state)
 {
 	struct server *s = *state;
@@ -630,6 +679,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_not_modified, server_start, server_stop),
 		cmocka_unit_test_setup_teardown(test_gzip, server_start, server_stop),
 		cmocka_unit_test_setup_teardown(test_body_limit, server_start, server_stop),
+		cmocka_unit_test_setup_teardown(test_body_memory_given_back, server_start, server_stop),
 		cmocka_unit_test_setup_teardown(test_hang_times_out, server_start, server_stop),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test_setup_teardown(test_status_is_not_an_error, server_start, server_stop),
