@@ -6,7 +6,7 @@
  * thread, one poll loop, canned answers chosen by the request path), so the
  * client is exercised over real sockets without any network:
  *
- *   /ok          200, ETag, X-Result-Count, Content-Type, kept alive
+ *   /ok          200, ETag, X-Result-Count, Content-Type, Date, kept alive
  *   /etag        304 when If-None-Match matches the ETag, else 200
  *   /echo        200 whose body is the request as received (head + body)
  *   /gzip        200 with Content-Encoding: gzip (stored deflate block,
@@ -147,7 +147,8 @@ static void answer(struct server *s, struct client *c, const char *req, size_t r
 
 	if (strcmp(path, "/ok") == 0) {
 		reply(c->fd, "200 OK",
-		      "ETag: \"v1\"\r\nX-Result-Count: 6\r\nContent-Type: application/json; charset=UTF-8\r\n",
+		      "ETag: \"v1\"\r\nX-Result-Count: 6\r\nContent-Type: application/json; charset=UTF-8\r\n"
+		      "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n",
 		      "{\"ok\":true}", 11);
 	} else if (strcmp(path, "/etag") == 0) {
 		if (strstr(req, "\r\nIf-None-Match: \"v1\"\r\n"))
@@ -404,6 +405,7 @@ static void test_ok_headers(void **state)
 	assert_true(r.has_result_count);
 	assert_int_equal(r.result_count, 6);
 	assert_string_equal(r.content_type, "application/json; charset=UTF-8");
+	assert_int_equal(r.date, 784111777); /* the server's clock bounds the MISP cursor */
 	assert_int_equal(r.body.len, 11);
 	assert_string_equal(r.body.ptr, "{\"ok\":true}");
 
