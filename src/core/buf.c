@@ -22,6 +22,16 @@ void iocb_buf_fini(struct iocb_buf *b)
 	b->len = b->cap = 0;
 }
 
+void iocb_buf_trim(struct iocb_buf *b, size_t keep)
+{
+	if (b->cap > keep) {
+		free(b->ptr);
+		b->ptr = NULL;
+		b->cap = 0;
+	}
+	iocb_buf_reset(b);
+}
+
 int iocb_buf_reserve(struct iocb_buf *b, size_t n)
 {
 	size_t need, ncap;

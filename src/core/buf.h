@@ -35,6 +35,13 @@ static inline void iocb_buf_reset(struct iocb_buf *b)
 		b->ptr[0] = '\0';
 }
 
+/*
+ * Forget the contents; give the memory back too when more than `keep`
+ * bytes are allocated, so one oversized message does not pin its buffer
+ * for the life of a long-lived owner.
+ */
+void iocb_buf_trim(struct iocb_buf *b, size_t keep);
+
 /* Make room for `n` more bytes. IOCB_ELIMIT past max. */
 int iocb_buf_reserve(struct iocb_buf *b, size_t n) IOCB_MUST_USE;
 int iocb_buf_append(struct iocb_buf *b, const void *p, size_t n) IOCB_MUST_USE;

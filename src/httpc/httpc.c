@@ -15,7 +15,8 @@
  * key or the query is replaced by the generic text of its error code.
  *
  * Bounds: the response body goes into a struct iocb_buf capped at
- * opts.max_body; the write callback returns 0 past it, which aborts the
+ * opts.max_body, whose memory is given back after use (failure, or
+ * iocb_http_resp_done()) once it grew past opts.keep_body; the write callback returns 0 past it, which aborts the
  * transfer (CURLE_WRITE_ERROR), and the request fails with IOCB_ELIMIT.
  * CURLOPT_MAXFILESIZE rejects an announced oversized Content-Length early.
  */
@@ -46,6 +47,7 @@ struct iocb_http_client {
 	char *auth_line;               /* "Authorization: <key>" or NULL; owned, wiped on free */
 	const char *api_key;           /* points into auth_line (for scrubbing error texts), or NULL */
 	size_t max_body;               /* body cap in bytes */
+	size_t keep_body;              /* body memory a response keeps between requests */
 	struct iocb_buf url;           /* scratch: the URL of the current request */
 	char errbuf[CURL_ERROR_SIZE];  /* libcurl's detailed error text of the last transfer */
 	bool (*abort_cb)(void *ud);    /* see iocb_http_opts; NULL = never abort */
@@ -90,6 +92,7 @@ void iocb_http_opts_default(struct iocb_http_opts *o)
 	o->timeout_s = 30;
 	o->connect_timeout_s = 10;
 	o->max_body = (size_t)1 << 30;
+	o->keep_body = IOCB_HTTP_KEEP_BODY;
 	o->user_agent = NULL;
 }
 
@@ -105,16 +108,23 @@ void iocb_http_resp_fini(struct iocb_http_resp *r)
 	memset(r, 0, sizeof(*r));
 }
 
-/* Reset a response for reuse, keeping the body's memory; its cap becomes max. */
-static void resp_reset(struct iocb_http_resp *r, size_t max)
+void iocb_http_resp_done(struct iocb_http_resp *r)
 {
-	iocb_buf_reset(&r->body);
+	iocb_buf_trim(&r->body, r->keep_body);
+}
+
+/* Reset a response for reuse, keeping the body's memory up to keep; its cap becomes max. */
+static void resp_reset(struct iocb_http_resp *r, size_t max, size_t keep)
+{
+	r->keep_body = keep;
+	iocb_buf_trim(&r->body, keep);
 	r->body.max = max;
 	r->status = 0;
 	r->etag[0] = '\0';
 	r->has_result_count = false;
 	r->result_count = 0;
 	r->content_type[0] = '\0';
+	r->date = 0;
 }
 
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
@@ -155,6 +165,7 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
 		r->content_type[0] = '\0';
 		r->has_result_count = false;
 		r->result_count = 0;
+		r->date = 0;
 		return n;
 	}
 	colon = memchr(ptr, ':', n);
@@ -166,6 +177,11 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
 		copy_field(r->etag, sizeof(r->etag), value);
 	} else if (iocb_str_eq_nocase(name, IOCB_STR_LIT("Content-Type"))) {
 		copy_field(r->content_type, sizeof(r->content_type), value);
+	} else if (iocb_str_eq_nocase(name, IOCB_STR_LIT("Date"))) {
+		char d[64];
+		copy_field(d, sizeof(d), value);
+		time_t t = d[0] ? curl_getdate(d, NULL) : -1;
+		r->date = t > 0 ? (uint64_t)t : 0;
 	} else if (iocb_str_eq_nocase(name, IOCB_STR_LIT("X-Result-Count"))) {
 		uint64_t v;
 		if (iocb_str_to_u64(value, &v)) {
@@ -244,6 +260,7 @@ int iocb_http_client_new(const struct iocb_http_opts *opts, struct iocb_http_cli
 	c = iocb_xcalloc(1, sizeof(*c));
 	iocb_buf_init(&c->url, HTTPC_MAX_URL);
 	c->max_body = opts->max_body ? opts->max_body : (size_t)1 << 30;
+	c->keep_body = opts->keep_body ? opts->keep_body : IOCB_HTTP_KEEP_BODY;
 	blen = opts->base_url ? strlen(opts->base_url) : 0;
 	while (blen > 0 && opts->base_url[blen - 1] == '/')
 		blen--;
@@ -358,7 +375,7 @@ int iocb_http_request(struct iocb_http_client *c, const char *method, const char
 	long status = 0;
 	int rc = IOCB_OK;
 
-	resp_reset(resp, c->max_body);
+	resp_reset(resp, c->max_body, c->keep_body);
 	c->errbuf[0] = '\0';
 	if (build_url(c, path) < 0) {
 		rc = iocb_err_set(err, IOCB_ELIMIT, "%s %.*s: URL longer than %d bytes", method, IOCB_STR_FMT(shown),
@@ -429,6 +446,9 @@ int iocb_http_request(struct iocb_http_client *c, const char *method, const char
 	if (!resp->body.ptr && iocb_buf_reserve(&resp->body, 0) == IOCB_OK)
 		resp->body.ptr[0] = '\0';
 out:
+	/* A failed transfer's partial body is of no use; an oversized one may be up to max_body. */
+	if (rc < 0)
+		iocb_http_resp_done(resp);
 	/* The handle must not keep pointers into this call's stack or the caller's body. */
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
 	curl_easy_setopt(h, CURLOPT_POSTFIELDS, NULL);

@@ -36,6 +36,8 @@ struct iocb_http_opts {
 	double timeout_s;       /* whole request, default 30 */
 	double connect_timeout_s; /* default 10 */
 	size_t max_body;        /* largest response body accepted, default 1 GiB */
+	size_t keep_body;       /* body memory a response keeps between requests, default
+				 * IOCB_HTTP_KEEP_BODY: a larger buffer is freed after use */
 	const char *user_agent; /* default "iocbus/<version>" */
 	/*
 	 * Optional: polled (about every second, and on progress) during a
@@ -46,6 +48,9 @@ struct iocb_http_opts {
 	bool (*abort_cb)(void *ud);
 	void *abort_ud;
 };
+
+/* Default keep_body: a restSearch page of usual size is reused page to page, an outsized one is not kept. */
+#define IOCB_HTTP_KEEP_BODY ((size_t)8 << 20)
 
 void iocb_http_opts_default(struct iocb_http_opts *o);
 
@@ -63,10 +68,19 @@ struct iocb_http_resp {
 	bool has_result_count;   /* X-Result-Count header present (MISP restSearch) */
 	uint64_t result_count;   /* its value */
 	char content_type[128];  /* Content-Type header; "" if none */
+	uint64_t date;           /* Date header, epoch seconds (the server's clock); 0 if none or unreadable */
+	size_t keep_body;        /* the client's keep_body, set by iocb_http_request() */
 };
 
 void iocb_http_resp_init(struct iocb_http_resp *r);
 void iocb_http_resp_fini(struct iocb_http_resp *r);
+/*
+ * The caller is done with the body: forget it, and free its memory when it
+ * grew past keep_body (one oversized or gzip-bomb answer would otherwise
+ * hold up to max_body for as long as the response is reused). A failed
+ * request does this itself.
+ */
+void iocb_http_resp_done(struct iocb_http_resp *r);
 
 /*
  * One request. `path` is appended to base_url ("/attributes/restSearch"),

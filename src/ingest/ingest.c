@@ -30,6 +30,9 @@ struct iocb_ingest {
 	struct iocb_buf tagtext;
 	size_t max_tags;
 	struct iocb_misp_limits lim;      /* parser limits (keep_deleted for pulls) */
+	uint64_t source_now;              /* MISP's clock (REST Date header), 0 = use the local clock */
+	bool skip_unchanged;              /* a version already stored from this source is not written again */
+	struct iocb_ratelimit future_rl;  /* the future-timestamp warning: once an hour at most */
 };
 
 struct iocb_ingest *iocb_ingest_new(struct iocb_store *store, const struct iocb_filter *filter, unsigned source)
@@ -43,6 +46,7 @@ struct iocb_ingest *iocb_ingest_new(struct iocb_store *store, const struct iocb_
 	iocb_buf_init(&in->tagtext, 1u << 20);
 	in->max_tags = 256;
 	iocb_misp_limits_default(&in->lim);
+	in->future_rl.interval_s = 3600;
 	return in;
 }
 
@@ -64,6 +68,57 @@ const struct iocb_ingest_stats *iocb_ingest_stats(const struct iocb_ingest *in)
 static uint64_t now_s(void)
 {
 	return (uint64_t)time(NULL);
+}
+
+void iocb_ingest_set_source_clock(struct iocb_ingest *in, uint64_t now)
+{
+	in->source_now = now;
+}
+
+void iocb_ingest_set_skip_unchanged(struct iocb_ingest *in, bool skip)
+{
+	in->skip_unchanged = skip;
+}
+
+/*
+ * Whether `a` is ahead of MISP's clock (the source's, else ours) by more
+ * than the skew allowance. Such an attribute is still applied, but it must
+ * not move the cursor: a catch-up from a cursor in the future fetches
+ * nothing. Counted as a reject reason, warned about at most once an hour.
+ */
+static bool future_ts(struct iocb_ingest *in, const struct iocb_misp_attr *a)
+{
+	uint64_t now = in->source_now ? in->source_now : now_s(), suppressed = 0;
+
+	if (a->timestamp <= now + IOCB_INGEST_FUTURE_SKEW_S)
+		return false;
+	in->st.misp.skipped[IOCB_SKIP_FUTURE_TIMESTAMP]++;
+	if (iocb_log_enabled(IOCB_LOG_WARN, "ingest") && iocb_ratelimit_ok(&in->future_rl, &suppressed))
+		iocb_log(IOCB_LOG_WARN, "ingest",
+			 "\"attribute timestamp in the future; kept, but the cursor ignores it\" uuid=\"%.*s\" "
+			 "timestamp=%llu misp_now=%llu more_since_last_warning=%llu",
+			 IOCB_STR_FMT(a->uuid), (unsigned long long)a->timestamp, (unsigned long long)now,
+			 (unsigned long long)suppressed);
+	return true;
+}
+
+/* The stored record of `a` is this very version, from this source (nothing to write). */
+static bool unchanged(struct iocb_ingest *in, const struct iocb_misp_attr *a)
+{
+	const struct iocb_store_attr *r;
+	struct iocb_store_attr_view v;
+	bool same = false;
+
+	if (!a->timestamp)
+		return false;
+	iocb_store_read_lock();
+	r = iocb_store_get(in->store, a->uuid);
+	if (r) {
+		iocb_store_attr_view(r, &v);
+		same = v.timestamp == a->timestamp && v.source == in->source;
+	}
+	iocb_store_read_unlock();
+	return same;
 }
 
 static void remove_attr(struct iocb_ingest *in, struct iocb_str uuid)
@@ -162,7 +217,7 @@ static int on_attr(void *ud, const struct iocb_misp_attr *a)
 
 	if (a->action <= IOCB_ACT_OTHER)
 		in->st.by_action[a->action]++;
-	if (a->timestamp > in->st.max_timestamp)
+	if (!future_ts(in, a) && a->timestamp > in->st.max_timestamp)
 		in->st.max_timestamp = a->timestamp;
 	if (!removal && in->filter && !filter_pass(in, a)) {
 		in->st.filtered++;
@@ -173,6 +228,10 @@ static int on_attr(void *ud, const struct iocb_misp_attr *a)
 	}
 	if (removal) {
 		remove_attr(in, a->uuid);
+		return IOCB_OK;
+	}
+	if (in->skip_unchanged && unchanged(in, a)) {
+		in->st.unchanged++;
 		return IOCB_OK;
 	}
 	int rc = iocb_store_upsert_newer(in->store, a, in->source, now_s(), &err);

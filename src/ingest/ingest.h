@@ -41,6 +41,16 @@
 #include "store/store.h"
 
 #define IOCB_INGEST_SAMPLES 5 /* skip messages kept per reason for reports */
+/*
+ * How far an Attribute.timestamp may be ahead of MISP's clock (the source's
+ * clock, iocb_ingest_set_source_clock(), else the local one) before it is
+ * counted as IOCB_SKIP_FUTURE_TIMESTAMP. Such attributes are applied as
+ * usual but do not count in max_timestamp, so they never move the MISP
+ * cursor: one attribute dated 2100 would otherwise make every later
+ * catch-up start in the future. Five minutes covers clocks a little apart
+ * and the second MISP takes between stamping and sending.
+ */
+#define IOCB_INGEST_FUTURE_SKEW_S 300
 
 struct iocb_ingest_stats {
 	struct iocb_misp_stats misp;          /* parser counters (attributes seen, skips by reason) */
@@ -54,9 +64,11 @@ struct iocb_ingest_stats {
 	uint64_t *by_type;                    /* upserts per MISP type id (iocb_misp_type_count() entries) */
 	uint64_t by_action[IOCB_ACT_OTHER + 1]; /* attributes delivered per action (NONE = snapshot rows) */
 	uint64_t tag_lookups;                 /* filter checks that used event tags from the store */
-	uint64_t max_timestamp;               /* newest Attribute.timestamp delivered (MISP's clock) */
+	uint64_t max_timestamp;               /* newest Attribute.timestamp delivered (MISP's clock), future
+					       * ones (misp.skipped[IOCB_SKIP_FUTURE_TIMESTAMP]) left out */
 	uint64_t tag_changes;                 /* event tags attached / detached and applied */
 	uint64_t stale;                       /* updates older than the stored version, ignored */
+	uint64_t unchanged;                   /* versions already stored, not written again (skip_unchanged) */
 	uint64_t refiltered;                  /* attributes removed by iocb_ingest_refilter() */
 	char samples[IOCB_SKIP__COUNT][IOCB_INGEST_SAMPLES][200]; /* first skip messages per reason */
 	unsigned nsamples[IOCB_SKIP__COUNT];
@@ -105,6 +117,23 @@ void iocb_ingest_set_observer(struct iocb_ingest *in, iocb_ingest_observer fn, v
  * incremental pull needs this to see soft-deletes made during a gap.
  */
 void iocb_ingest_set_keep_deleted(struct iocb_ingest *in, bool keep);
+
+/*
+ * MISP's clock, epoch seconds, for the documents applied next (the REST
+ * pull passes each answer's Date header); 0 (the default) = the local
+ * clock. Timestamps past it by IOCB_INGEST_FUTURE_SKEW_S are future ones.
+ */
+void iocb_ingest_set_source_clock(struct iocb_ingest *in, uint64_t now);
+
+/*
+ * Leave alone an add, edit or snapshot row whose uuid is stored with the
+ * same Attribute.timestamp from this source: that version is applied
+ * already (MISP stamps every change). Then nothing is written and it is
+ * counted in `unchanged`, not `upserts`. The incremental pull sets it: its
+ * window starts at the cursor, so it gets the newest attribute again each
+ * time. A reconcile must not (its sweep and expiry go by the upsert time).
+ */
+void iocb_ingest_set_skip_unchanged(struct iocb_ingest *in, bool skip);
 
 /*
  * Remove stored attributes the filter rejects, judged on what the store

@@ -208,6 +208,8 @@ enum iocb_misp_skip {
 	IOCB_SKIP_TOO_LARGE,         /* a field or message beyond the configured caps */
 	IOCB_SKIP_DELETED,           /* soft-deleted attribute in a snapshot (not an error) */
 	IOCB_SKIP_IO,                /* a file of a feed is missing or unreadable */
+	IOCB_SKIP_FUTURE_TIMESTAMP,  /* Attribute.timestamp ahead of MISP's clock: kept, only counted
+				      * (the ingest sets it, never the parser; see ingest.h) */
 	IOCB_SKIP__COUNT
 };
 

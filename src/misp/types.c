@@ -719,6 +719,7 @@ static const char *const skip_names[IOCB_SKIP__COUNT] = {
 	[IOCB_SKIP_TOO_LARGE] = "too_large",
 	[IOCB_SKIP_DELETED] = "deleted",
 	[IOCB_SKIP_IO] = "io",
+	[IOCB_SKIP_FUTURE_TIMESTAMP] = "future_timestamp",
 };
 
 const char *iocb_misp_skip_name(enum iocb_misp_skip r)

@@ -112,7 +112,7 @@ struct pull_source {
 	double next_incremental;      /* monotonic time the next incremental pull is due */
 	double next_reconcile;        /* monotonic time the next reconcile is due */
 	struct iocb_buf req;          /* request body scratch */
-	struct iocb_http_resp resp;   /* response scratch (body memory reused page to page) */
+	struct iocb_http_resp resp;   /* response scratch (body memory reused page to page, up to keep_body) */
 	struct uuid_set seen;         /* reconcile marks */
 	uint64_t sweep_start;         /* reconcile: epoch seconds it started (sweep predicate) */
 };
@@ -499,9 +499,12 @@ static enum page_result pull_page(struct pull_source *p, enum pull_kind kind, ui
 	IOCB_M_SET(p->m->last_message_us, iocb_sync_now_us());
 
 	memset(&err, 0, sizeof(err));
+	/* MISP's own clock bounds the cursor (0 without a Date header: the local clock does). */
+	iocb_ingest_set_source_clock(p->in, p->resp.date);
 	rc = iocb_ingest_doc(p->in, p->resp.body.ptr, p->resp.body.len, "restSearch", &err);
 	if (rc == IOCB_OK)
 		rc = count_rows(p->resp.body.ptr, p->resp.body.len, &rows, &err);
+	iocb_http_resp_done(&p->resp); /* an outsized page must not stay allocated until the next pull */
 	/* Whatever was applied before a break is kept and committed. */
 	iocb_sync_publish(p->y, p->m, iocb_ingest_stats(p->in), true);
 	if (!commit_page(p))
@@ -563,6 +566,8 @@ restart:
 	up0 = st->upserts;
 	rm0 = st->removes;
 	iocb_ingest_set_keep_deleted(p->in, kind != PULL_RECONCILE && kind != PULL_EVENTS);
+	/* A window from the cursor gets the newest attribute again every time: an idle MISP must cost no write. */
+	iocb_ingest_set_skip_unchanged(p->in, kind == PULL_CATCHUP || kind == PULL_INCREMENTAL);
 	if (kind == PULL_RECONCILE) {
 		set_clear(&p->seen);
 		p->sweep_start = wall_s();

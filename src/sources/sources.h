@@ -16,8 +16,12 @@
  * next HTTP page) and nothing accepted is dropped in between.
  *
  * The MISP cursor is the newest Attribute.timestamp (MISP's clock) applied
- * from any MISP source. It is persisted in the store's metadata
- * ("misp.cursor") in the same LMDB transaction as the data it covers.
+ * from any MISP source, never past MISP's clock plus
+ * IOCB_INGEST_FUTURE_SKEW_S: attributes dated further ahead are stored but
+ * left out (ingest.h), and a persisted cursor found in the future at start
+ * is dropped (a full reconcile, as on a first start). It is persisted in
+ * the store's metadata ("misp.cursor") in the same LMDB transaction as the
+ * data it covers.
  * When a source sees a gap (ZeroMQ reconnect, missing heartbeat) it asks
  * for a REST catch-up from the cursor it had *before* the gap; until that
  * catch-up has been applied and committed, the persisted cursor does not
@@ -73,6 +77,7 @@ enum iocb_sync_act {
 	IOCB_SA_FILTERED,     /* attributes the filter rejected */
 	IOCB_SA_EVENT_DELETE, /* events removed */
 	IOCB_SA_STALE,        /* versions older than the stored one, ignored */
+	IOCB_SA_UNCHANGED,    /* versions already stored, not written again (pull windows) */
 	IOCB_SA__COUNT
 };
 const char *iocb_sync_act_name(enum iocb_sync_act a); /* "add", "soft_delete", ... */

@@ -17,7 +17,8 @@
 const char *iocb_sync_act_name(enum iocb_sync_act a)
 {
 	static const char *const names[IOCB_SA__COUNT] = {
-		"add", "edit", "soft_delete", "delete", "snapshot", "upsert", "remove", "filtered", "event_delete", "stale",
+		"add", "edit", "soft_delete", "delete", "snapshot", "upsert",
+		"remove", "filtered", "event_delete", "stale", "unchanged",
 	};
 	return (unsigned)a < IOCB_SA__COUNT ? names[a] : "?";
 }
@@ -59,6 +60,17 @@ void iocb_sync_init(struct iocb_sync *y, struct iocb_store *store, const struct 
 	if (iocb_store_meta_get(store, IOCB_SYNC_CURSOR_KEY, buf, sizeof(buf), &n) == IOCB_OK &&
 	    !iocb_str_to_u64(iocb_str_make(buf, n), &c)) {
 		iocb_log(IOCB_LOG_WARN, "sync", "\"stored cursor is not a number; starting without one\"");
+		c = 0;
+	}
+	/*
+	 * A store written before future timestamps were left out may hold a
+	 * cursor in the future (one attribute dated 2100 did it). Every
+	 * catch-up from it would fetch nothing, and when it went wrong is not
+	 * known: start over with a full reconcile, as on a first start.
+	 */
+	if (c > (uint64_t)time(NULL) + IOCB_INGEST_FUTURE_SKEW_S) {
+		iocb_log(IOCB_LOG_WARN, "sync",
+			 "\"stored cursor is in the future; dropped, a full reconcile runs instead\" cursor=%" PRIu64, c);
 		c = 0;
 	}
 	y->cursor_ = c;
@@ -113,6 +125,7 @@ void iocb_sync_publish(struct iocb_sync *y, struct iocb_sync_metrics *m, const s
 	IOCB_M_SET(m->acts[IOCB_SA_FILTERED], st->filtered);
 	IOCB_M_SET(m->acts[IOCB_SA_EVENT_DELETE], st->event_removes);
 	IOCB_M_SET(m->acts[IOCB_SA_STALE], st->stale);
+	IOCB_M_SET(m->acts[IOCB_SA_UNCHANGED], st->unchanged);
 	for (unsigned r = 0; r < IOCB_SKIP__COUNT; r++)
 		IOCB_M_SET(m->rejects[r], st->misp.skipped[r] + m->own_rejects[r]);
 	if (st->upserts + st->removes + m->own_removes + st->event_removes != before)

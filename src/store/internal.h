@@ -383,7 +383,8 @@ struct store_meta_kv {
 /* Writer: set a meta value (dirty: write it at the next commit). */
 void iocb_store__meta_put(struct iocb_store *s, const char *key, struct iocb_str value, bool dirty);
 int iocb_store__persist_open(struct iocb_store *s, struct iocb_err *err);
-int iocb_store__persist_commit(struct iocb_store *s, struct iocb_err *err);
+/* Writer: write what changed in one LMDB transaction; *wrote says whether there was anything. */
+int iocb_store__persist_commit(struct iocb_store *s, bool *wrote, struct iocb_err *err);
 void iocb_store__persist_close(struct iocb_store *s);
 
 /* ------------------------------------------------------------ the store */

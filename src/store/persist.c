@@ -401,12 +401,13 @@ static int put_meta(struct iocb_store *s, MDB_txn *txn, struct iocb_err *err)
 	return IOCB_OK;
 }
 
-int iocb_store__persist_commit(struct iocb_store *s, struct iocb_err *err)
+int iocb_store__persist_commit(struct iocb_store *s, bool *wrote, struct iocb_err *err)
 {
 	MDB_txn *txn;
 	bool meta_dirty = false;
 	int rc, mrc;
 
+	*wrote = false;
 	for (struct store_meta_kv *kv = s->meta; kv; kv = kv->next)
 		meta_dirty |= kv->dirty;
 	if (!s->ndirty_attrs && !s->ndirty_events && !meta_dirty && s->dict_saved_strs == s->nstrs &&
@@ -423,6 +424,7 @@ int iocb_store__persist_commit(struct iocb_store *s, struct iocb_err *err)
 	mrc = mdb_txn_commit(txn);
 	if (mrc)
 		return lmdb_err(err, s, "commit", mrc);
+	*wrote = true;
 	s->dict_saved_strs = s->nstrs;
 	s->dict_saved_types = s->ntypes;
 	for (struct store_meta_kv *kv = s->meta; kv; kv = kv->next)

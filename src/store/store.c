@@ -1053,8 +1053,11 @@ int iocb_store_expire(struct iocb_store *s, uint64_t now, size_t *removed, struc
 int iocb_store_commit(struct iocb_store *s, struct iocb_err *err)
 {
 	int rc = IOCB_OK;
+	bool changed, wrote = false;
 
 	pthread_mutex_lock(&s->wlock);
+	/* A commit with nothing to write is not counted: an idle source must not look busy. */
+	changed = s->ndirty_attrs || s->ndirty_events || s->ndead || s->nretired;
 	if (s->ndead) {
 		(void)sweep(s, is_dead, 0);
 		for (size_t i = 0; i < s->ndead; i++) {
@@ -1067,7 +1070,7 @@ int iocb_store_commit(struct iocb_store *s, struct iocb_err *err)
 	iocb_store__cidr_rebuild(s, false, false);
 	iocb_store__cidr_rebuild(s, true, false);
 	if (s->p) {
-		rc = iocb_store__persist_commit(s, err);
+		rc = iocb_store__persist_commit(s, &wrote, err);
 		if (rc < 0)
 			goto out; /* dirty lists kept: the next commit retries */
 	}
@@ -1078,7 +1081,8 @@ int iocb_store_commit(struct iocb_store *s, struct iocb_err *err)
 		TSAN_ACQUIRE();
 		free_retired(s);
 	}
-	s->st.commits++;
+	if (changed || wrote)
+		s->st.commits++;
 out:
 	pthread_mutex_unlock(&s->wlock);
 	return rc;

@@ -287,7 +287,7 @@ struct iocb_store_stats {
 	uint64_t by_source[IOCB_STORE_MAX_SOURCES];
 	uint64_t by_type[256];                /* attributes per MISP type id (iocb_misp_type_get()) */
 	uint64_t mem_bytes;                   /* approximate heap used by records and indexes */
-	uint64_t commits;                     /* commits since open */
+	uint64_t commits;                     /* commits since open that had something to write */
 };
 
 /* Snapshot of the counters. Any thread. */

@@ -200,6 +200,34 @@ class PullTest(unittest.TestCase):
         self.assertEqual(first["deleted"], [0, 1])
         self.assertIn('kind=catchup from=%d' % int(cursor), d.log())
 
+    def test_idle_pull_writes_nothing(self):
+        # Issue #11 item 7: an idle MISP made every incremental pull upsert its newest attribute again
+        # and commit (its window starts at the cursor), which also kept the update age near zero.
+        work = tempfile.TemporaryDirectory(prefix="iocbus-pull-")
+        self.addCleanup(work.cleanup)
+        for i in range(3):
+            self.attr("10.8.0.%d" % i)
+        d = self.daemon({"interval": "1s", "reconcile": "0s"}, workdir=work.name,
+                        store=os.path.join(work.name, "store"))
+        self.wait(d, lambda: all(d.hits("10.8.0.%d" % i) == 1 for i in range(3)), what="first load")
+        pages = lambda: self.pull_metric(d, "iocbus_source_messages_total")  # noqa: E731
+        # the first load and one incremental pull are over
+        self.wait(d, lambda: pages() >= 2, what="an incremental pull")
+        commits = d.metric("iocbus_store_commits_total")
+        upserts = self.pull_metric(d, "iocbus_updates_total", action="upsert")
+        age = self.pull_metric(d, "iocbus_source_last_update_age_seconds")
+        n = pages()
+        self.wait(d, lambda: pages() >= n + 4, 15, what="four idle pulls")
+        self.assertEqual(self.pull_metric(d, "iocbus_updates_total", action="upsert"), upserts, "idle pull upserted")
+        self.assertEqual(d.metric("iocbus_store_commits_total"), commits, "idle pull committed")
+        self.assertGreaterEqual(self.pull_metric(d, "iocbus_updates_total", action="unchanged"), 4)
+        self.assertGreater(self.pull_metric(d, "iocbus_source_last_update_age_seconds"), age + 2,
+                           "the update age must keep growing while nothing changes")
+        # and a change is still applied (and committed)
+        self.attr("10.8.0.9")
+        self.wait(d, lambda: d.hits("10.8.0.9") == 1, what="an add after the idle pulls")
+        self.wait(d, lambda: d.metric("iocbus_store_commits_total") > commits, what="its commit")
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

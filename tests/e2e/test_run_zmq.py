@@ -13,6 +13,8 @@ import json
 import os
 import re
 import sys
+import tempfile
+import time
 import unittest
 
 import zmq
@@ -142,6 +144,45 @@ class MispZmqTest(unittest.TestCase):
         # live again
         self.attr(ev, "ip-dst", "192.0.2.52")
         wait_until(lambda: d.hits("192.0.2.52") == 1, what="live after the restart")
+
+    def test_future_timestamp_does_not_poison_the_cursor(self):
+        # Issue #11 item 3: one attribute dated 2100 used to set the cursor to 2100, so the catch-up
+        # after a gap started in the future and missed what was added during the gap, restart or not.
+        work = self.enterContext(tempfile.TemporaryDirectory(prefix="iocbus-e2e-"))
+        d = Iocbus({"misp": self.misp.misp_config(zmq=True), "store": {"path": os.path.join(work, "store")}},
+                   workdir=work)
+        self.addCleanup(d.close)
+        # the catch-up asked for when the subscription started is over: it must not fill the gap below
+        at_least(d, "iocbus_source_catchups_total", 1, source="pull")
+        ev = self.event(info="future")
+        self.attr(ev, "ip-dst", "192.0.2.60")
+        self.attr(ev, "ip-dst", "192.0.2.61", timestamp=4102444800)    # 2100-01-01
+        wait_until(lambda: d.hits("192.0.2.61") == 1, what="future attribute stored")
+        self.assertEqual(d.hits("192.0.2.60"), 1)
+
+        self.misp.control("zmq/stop")
+        wait_until(lambda: d.metric("iocbus_source_up", source="zmq") == 0, what="disconnect seen")
+        self.attr(ev, "ip-dst", "192.0.2.62")     # lost on ZeroMQ, only the catch-up can bring it
+        self.misp.control("zmq/start")
+        wait_until(lambda: d.metric("iocbus_source_reconnects_total", source="zmq") >= 1, timeout=15,
+                   what="reconnect")
+        wait_until(lambda: d.hits("192.0.2.62") == 1, timeout=20, what="gap filled by the catch-up")
+        self.assertEqual(d.hits("192.0.2.61"), 1, "the future attribute is kept")
+        at_least(d, "iocbus_rejects_total", 1, source="zmq", reason="future_timestamp")
+        # the catch-up got it again over REST (judged against the Date header MISP answers with)
+        at_least(d, "iocbus_rejects_total", 1, source="pull", reason="future_timestamp")
+        ceiling = time.time() + 3600
+        self.assertLess(d.metric("iocbus_misp_cursor_timestamp_seconds"), ceiling, "cursor in the future")
+        # once per source (ZeroMQ, then the catch-up), not once per message
+        self.assertLessEqual(d.log().count("attribute timestamp in the future"), 2, d.log()[-3000:])
+
+        # across a restart: added while the daemon is down, fetched by the start-up catch-up
+        self.assertEqual(d.term(), 0)
+        self.attr(ev, "ip-dst", "192.0.2.63")
+        d.start()
+        wait_until(lambda: d.hits("192.0.2.63") == 1, timeout=20, what="start-up catch-up")
+        self.assertEqual(d.hits("192.0.2.61"), 1)
+        self.assertLess(d.metric("iocbus_misp_cursor_timestamp_seconds"), ceiling, "cursor in the future")
 
 
 class HeartbeatTest(unittest.TestCase):

@@ -6,7 +6,7 @@
  * thread, one poll loop, canned answers chosen by the request path), so the
  * client is exercised over real sockets without any network:
  *
- *   /ok          200, ETag, X-Result-Count, Content-Type, kept alive
+ *   /ok          200, ETag, X-Result-Count, Content-Type, Date, kept alive
  *   /etag        304 when If-None-Match matches the ETag, else 200
  *   /echo        200 whose body is the request as received (head + body)
  *   /gzip        200 with Content-Encoding: gzip (stored deflate block,
@@ -147,7 +147,8 @@ static void answer(struct server *s, struct client *c, const char *req, size_t r
 
 	if (strcmp(path, "/ok") == 0) {
 		reply(c->fd, "200 OK",
-		      "ETag: \"v1\"\r\nX-Result-Count: 6\r\nContent-Type: application/json; charset=UTF-8\r\n",
+		      "ETag: \"v1\"\r\nX-Result-Count: 6\r\nContent-Type: application/json; charset=UTF-8\r\n"
+		      "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n",
 		      "{\"ok\":true}", 11);
 	} else if (strcmp(path, "/etag") == 0) {
 		if (strstr(req, "\r\nIf-None-Match: \"v1\"\r\n"))
@@ -404,6 +405,7 @@ static void test_ok_headers(void **state)
 	assert_true(r.has_result_count);
 	assert_int_equal(r.result_count, 6);
 	assert_string_equal(r.content_type, "application/json; charset=UTF-8");
+	assert_int_equal(r.date, 784111777); /* the server's clock bounds the MISP cursor */
 	assert_int_equal(r.body.len, 11);
 	assert_string_equal(r.body.ptr, "{\"ok\":true}");
 
@@ -513,6 +515,55 @@ static void test_body_limit(void **state)
 	/* The client is still usable afterwards. */
 	assert_int_equal(iocb_http_request(c, "GET", "/ok", NULL, 0, NULL, &r, &err), IOCB_OK);
 	assert_int_equal(r.status, 200);
+	iocb_http_resp_fini(&r);
+	iocb_http_client_free(c);
+}
+
+/*
+ * Issue #11 item 7: after an oversized answer (or a gzip bomb) the body
+ * buffer used to keep its size, up to max_body, for the life of a reused
+ * response. Past keep_body it is given back after use; a small one is kept.
+ */
+static void test_body_memory_given_back(void **state)
+{
+	struct server *s = *state;
+	struct iocb_http_opts o;
+	struct iocb_http_client *c = NULL;
+	struct iocb_http_resp r;
+	struct iocb_err err = {0};
+	char base[64], body[700];
+
+	snprintf(base, sizeof(base), "http://127.0.0.1:%d/", s->port);
+	iocb_http_opts_default(&o);
+	assert_int_equal(o.keep_body, IOCB_HTTP_KEEP_BODY);
+	o.base_url = base;
+	o.max_body = BODY_CAP;
+	o.keep_body = 256;
+	o.timeout_s = o.connect_timeout_s = 5;
+	assert_int_equal(iocb_http_client_new(&o, &c, &err), IOCB_OK);
+	iocb_http_resp_init(&r);
+	memset(body, 'b', sizeof(body));
+
+	/* A large answer, used, then done with: the memory goes back. */
+	assert_int_equal(iocb_http_request(c, "POST", "/echo", body, sizeof(body), NULL, &r, &err), IOCB_OK);
+	assert_true(r.body.len > sizeof(body));
+	assert_true(r.body.cap > 256);
+	iocb_http_resp_done(&r);
+	assert_int_equal(r.body.len, 0);
+	assert_int_equal(r.body.cap, 0);
+	assert_null(r.body.ptr);
+
+	/* Oversized, found while writing: the failed request gives it back itself. */
+	assert_int_equal(iocb_http_request(c, "GET", "/bigchunk", NULL, 0, NULL, &r, &err), IOCB_ELIMIT);
+	assert_int_equal(r.body.cap, 0);
+
+	/* A small answer keeps its buffer for the next request. */
+	assert_int_equal(iocb_http_request(c, "GET", "/ok", NULL, 0, NULL, &r, &err), IOCB_OK);
+	assert_string_equal(r.body.ptr, "{\"ok\":true}");
+	iocb_http_resp_done(&r);
+	assert_true(r.body.cap > 0 && r.body.cap <= 256);
+	assert_int_equal(r.body.len, 0);
+
 	iocb_http_resp_fini(&r);
 	iocb_http_client_free(c);
 }
@@ -630,6 +681,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_not_modified, server_start, server_stop),
 		cmocka_unit_test_setup_teardown(test_gzip, server_start, server_stop),
 		cmocka_unit_test_setup_teardown(test_body_limit, server_start, server_stop),
+		cmocka_unit_test_setup_teardown(test_body_memory_given_back, server_start, server_stop),
 		cmocka_unit_test_setup_teardown(test_hang_times_out, server_start, server_stop),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test_setup_teardown(test_status_is_not_an_error, server_start, server_stop),
