@@ -51,24 +51,39 @@ static long rss_anon_kb(void)
 	return kb;
 }
 
+/* The option at argv[i]: returns the items it used (1 or 2), 0 if it is a value, -1 on error. */
+static int one_opt(struct iocb_cli_env *env, int argc, char **argv, int i, const char *usage)
+{
+	if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+		fputs(usage, stdout);
+		exit(IOCB_EXIT_OK);
+	}
+	int used = iocb_cli_common_opt(env, argc, argv, i);
+	if (used != 0)
+		return used;
+	if (argv[i][0] == '-' && argv[i][1] != '\0') {
+		fprintf(stderr, "iocbus: unknown option %s\n%s", argv[i], usage);
+		return -1;
+	}
+	return 0;
+}
+
 static int parse_args(struct iocb_cli_env *env, int argc, char **argv, const char *usage, const char **vals,
 		      size_t *nvals, bool bare_is_intel)
 {
+	bool opts_end = false;
+
 	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-			fputs(usage, stdout);
-			exit(IOCB_EXIT_OK);
-		}
-		int used = iocb_cli_common_opt(env, argc, argv, i);
-		if (used < 0)
-			return -1;
-		if (used > 0) {
-			i += used - 1;
+		if (iocb_cli_end_of_opts(argv[i], &opts_end))
 			continue;
-		}
-		if (argv[i][0] == '-' && argv[i][1] != '\0') {
-			fprintf(stderr, "iocbus: unknown option %s\n%s", argv[i], usage);
-			return -1;
+		if (!opts_end) {
+			int used = one_opt(env, argc, argv, i, usage);
+			if (used < 0)
+				return -1;
+			if (used > 0) {
+				i += used - 1;
+				continue;
+			}
 		}
 		if (bare_is_intel) {
 			if (env->nintel >= sizeof(env->intel) / sizeof(env->intel[0]))
