@@ -19,6 +19,7 @@
  */
 #include "store/store.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <urcu.h>
 
@@ -1052,7 +1053,11 @@ int iocb_store_expire(struct iocb_store *s, uint64_t now, size_t *removed, struc
 
 int iocb_store_commit(struct iocb_store *s, struct iocb_err *err)
 {
+	struct iocb_err local = {0};
 	int rc = IOCB_OK;
+
+	if (!err)
+		err = &local; /* the message is kept for iocb_store_stats() */
 
 	pthread_mutex_lock(&s->wlock);
 	if (s->ndead) {
@@ -1068,8 +1073,14 @@ int iocb_store_commit(struct iocb_store *s, struct iocb_err *err)
 	iocb_store__cidr_rebuild(s, true, false);
 	if (s->p) {
 		rc = iocb_store__persist_commit(s, err);
-		if (rc < 0)
+		if (rc < 0) {
+			s->st.commit_errors++;
+			s->st.commit_failing = true;
+			snprintf(s->st.commit_error, sizeof(s->st.commit_error), "%s", err->msg);
 			goto out; /* dirty lists kept: the next commit retries */
+		}
+		s->st.commit_failing = false;
+		s->st.commit_error[0] = '\0';
 	}
 	s->ndirty_attrs = 0;
 	s->ndirty_events = 0;

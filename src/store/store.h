@@ -288,6 +288,9 @@ struct iocb_store_stats {
 	uint64_t by_type[256];                /* attributes per MISP type id (iocb_misp_type_get()) */
 	uint64_t mem_bytes;                   /* approximate heap used by records and indexes */
 	uint64_t commits;                     /* commits since open */
+	uint64_t commit_errors;               /* commits that failed to persist since open */
+	bool commit_failing;                  /* the last commit failed: changes since are in memory only */
+	char commit_error[200];               /* that failure's message ("" when the last commit worked) */
 };
 
 /* Snapshot of the counters. Any thread. */
