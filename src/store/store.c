@@ -753,6 +753,7 @@ int iocb_store_open(const struct iocb_store_opts *opts, struct iocb_store **out,
 	if (!s->opts.map_size)
 		s->opts.map_size = (size_t)8 << 30;
 	pthread_mutex_init(&s->wlock, NULL);
+	pthread_mutex_init(&s->cmu, NULL);
 	s->noev.store = s;
 	/* composites and headroom: ~1.15 value entries per attribute */
 	s->vtab = iocb_store__tab_new(opts->expected_attrs + opts->expected_attrs / 7);
@@ -812,6 +813,7 @@ void iocb_store_free(struct iocb_store *s)
 	free(s->evkey);
 	iocb_store__slab_fini(&s->slab);
 	pthread_mutex_destroy(&s->wlock);
+	pthread_mutex_destroy(&s->cmu);
 	free(s);
 }
 
@@ -1073,14 +1075,18 @@ int iocb_store_commit(struct iocb_store *s, struct iocb_err *err)
 	iocb_store__cidr_rebuild(s, true, false);
 	if (s->p) {
 		rc = iocb_store__persist_commit(s, err);
+		pthread_mutex_lock(&s->cmu);
 		if (rc < 0) {
 			s->st.commit_errors++;
 			s->st.commit_failing = true;
 			snprintf(s->st.commit_error, sizeof(s->st.commit_error), "%s", err->msg);
-			goto out; /* dirty lists kept: the next commit retries */
+		} else {
+			s->st.commit_failing = false;
+			s->st.commit_error[0] = '\0';
 		}
-		s->st.commit_failing = false;
-		s->st.commit_error[0] = '\0';
+		pthread_mutex_unlock(&s->cmu);
+		if (rc < 0)
+			goto out; /* dirty lists kept: the next commit retries */
 	}
 	s->ndirty_attrs = 0;
 	s->ndirty_events = 0;
@@ -1184,6 +1190,19 @@ void iocb_store_read_unlock(void)
 static uint64_t tab_bytes(const struct store_tab *t)
 {
 	return sizeof(*t) + (t->n + t->fmask + 1) * 8;
+}
+
+bool iocb_store_commit_failing(const struct iocb_store *cs, char *reason, size_t cap)
+{
+	struct iocb_store *s = (struct iocb_store *)cs;
+	bool failing;
+
+	pthread_mutex_lock(&s->cmu);
+	failing = s->st.commit_failing;
+	if (reason && cap)
+		snprintf(reason, cap, "%s", s->st.commit_error);
+	pthread_mutex_unlock(&s->cmu);
+	return failing;
 }
 
 void iocb_store_stats(const struct iocb_store *cs, struct iocb_store_stats *out)

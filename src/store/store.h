@@ -293,7 +293,15 @@ struct iocb_store_stats {
 	char commit_error[200];               /* that failure's message ("" when the last commit worked) */
 };
 
-/* Snapshot of the counters. Any thread. */
+/* Snapshot of the counters. Any thread; waits for a commit in progress. */
 void iocb_store_stats(const struct iocb_store *s, struct iocb_store_stats *out);
+
+/*
+ * Whether the last commit failed (what it carried is in memory only, and
+ * the next commit retries it); its message goes to reason (cap bytes,
+ * NUL-terminated; "" when it worked; reason may be NULL). Any thread; never
+ * waits for a commit in progress, so /healthz can call it.
+ */
+bool iocb_store_commit_failing(const struct iocb_store *s, char *reason, size_t cap);
 
 #endif
