@@ -27,7 +27,8 @@ static const char store_usage[] =
 	"rebuild  set a damaged DIR/data.mdb aside as data.mdb.damaged-<time> and\n"
 	"         start an empty store; refill it with 'iocbus load --store DIR ...'\n"
 	"         or let 'iocbus run' refetch from MISP. An intact store is left\n"
-	"         alone unless --force. Exit status: 0 done, 2 on error.\n";
+	"         alone unless --force. Stop 'iocbus run' on DIR first.\n"
+	"         Exit status: 0 done, 2 on error.\n";
 
 /* Open and load DIR (which must hold a store); prints the verdict. */
 static int check(const char *dir, bool quiet)

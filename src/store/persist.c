@@ -94,10 +94,13 @@ static int damaged(struct iocb_err *err, const struct iocb_store *s, const char 
 			    s->opts.path, what, s->opts.path, s->opts.path);
 }
 
-/* Errors of an open or a read that mean the file is not what LMDB wrote. */
+/*
+ * Errors of an open or a read that mean the file is not what LMDB wrote.
+ * (MDB_VERSION_MISMATCH is not one: that file is whole, for another LMDB.)
+ */
 static bool is_damage(int mrc)
 {
-	return mrc == MDB_INVALID || mrc == MDB_CORRUPTED || mrc == MDB_PAGE_NOTFOUND || mrc == MDB_VERSION_MISMATCH;
+	return mrc == MDB_INVALID || mrc == MDB_CORRUPTED || mrc == MDB_PAGE_NOTFOUND;
 }
 
 static int open_err(struct iocb_err *err, const struct iocb_store *s, const char *what, int mrc)
@@ -141,8 +144,12 @@ static int check_size(struct iocb_store *s, struct iocb_err *err)
 	char what[200];
 	int mrc;
 
-	if ((mrc = mdb_env_info(s->p->env, &info)) || (mrc = mdb_env_stat(s->p->env, &st)) ||
-	    (mrc = mdb_env_get_fd(s->p->env, &fd)))
+	mrc = mdb_env_info(s->p->env, &info);
+	if (!mrc)
+		mrc = mdb_env_stat(s->p->env, &st);
+	if (!mrc)
+		mrc = mdb_env_get_fd(s->p->env, &fd);
+	if (mrc)
 		return lmdb_err(err, s, "env info", mrc);
 	if (fstat(fd, &fs) < 0)
 		return iocb_err_set(err, IOCB_EIO, "store: %s: stat: %s", s->opts.path, strerror(errno));
