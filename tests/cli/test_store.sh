@@ -49,6 +49,10 @@ gen 5000 "$work/intel.json"
 gen 12000 "$work/big.json"
 
 # ---- item 4: truncated store
+check "store --help" 0 "$bin" store --help
+has "store usage" "$work/out" "iocbus store check DIR"
+check "store without a verb" 2 "$bin" store
+check "store check of no store" 2 "$bin" store check "$work/none"
 check "load into store" 0 "$bin" load --store "$work/good" "$work/intel.json"
 check "store check of an intact store" 0 "$bin" store check "$work/good"
 has "store check report" "$work/out" "ok: 5000 attributes"
