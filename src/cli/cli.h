@@ -37,6 +37,12 @@ struct iocb_cli_env {
  * (1 or 2), 0 if not a common option, -1 on a usage error (message printed).
  */
 int iocb_cli_common_opt(struct iocb_cli_env *env, int argc, char **argv, int i);
+/*
+ * getopt's "--": true when `a` is the first "--" of the command line (skip
+ * it); from then on *ended is set and every item is an operand, even one
+ * that starts with '-' (a value such as "-1" or a file named "-x").
+ */
+bool iocb_cli_end_of_opts(const char *a, bool *ended);
 /* Load the configuration only (--config, or the defaults) and apply its log settings. */
 int iocb_cli_env_config(struct iocb_cli_env *env);
 /* Load config (unless loaded), build filter and store, load config intel + --intel paths. */
@@ -61,5 +67,6 @@ int iocb_cmd_check_config(int argc, char **argv);
 int iocb_cmd_config(int argc, char **argv);
 int iocb_cmd_enrich(int argc, char **argv);
 int iocb_cmd_run(int argc, char **argv);
+int iocb_cmd_store(int argc, char **argv);
 
 #endif

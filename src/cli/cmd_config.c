@@ -68,9 +68,14 @@ static int validate(const char *path, struct iocb_config **cfg)
 int iocb_cmd_check_config(int argc, char **argv)
 {
 	struct iocb_config *cfg = NULL;
+	bool opts_end = false;
 	int rc;
 
-	if (argc != 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+	if (argc == 3 && iocb_cli_end_of_opts(argv[1], &opts_end)) {
+		argv++; /* "check-config -- FILE": FILE may start with '-' */
+		argc--;
+	}
+	if (argc != 2 || (!opts_end && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0))) {
 		fputs(check_usage, argc == 2 ? stdout : stderr);
 		return argc == 2 ? IOCB_EXIT_OK : IOCB_EXIT_ERROR;
 	}
@@ -98,8 +103,13 @@ int iocb_cmd_check_config(int argc, char **argv)
 int iocb_cmd_config(int argc, char **argv)
 {
 	struct iocb_config *cfg = NULL;
+	bool opts_end = false;
 	int rc;
 
+	if (argc == 4 && strcmp(argv[1], "dump") == 0 && iocb_cli_end_of_opts(argv[2], &opts_end)) {
+		argv[2] = argv[3]; /* "config dump -- FILE" */
+		argc--;
+	}
 	if (argc == 2 && strcmp(argv[1], "docs") == 0)
 		return iocb_config_docs(stdout) < 0 ? IOCB_EXIT_ERROR : IOCB_EXIT_OK;
 	if (argc == 3 && strcmp(argv[1], "dump") == 0) {

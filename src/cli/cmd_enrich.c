@@ -199,11 +199,19 @@ static int parse_args(struct enrich_args *a, int argc, char **argv)
 		{"--list-fields", offsetof(struct enrich_args, list_fields)},
 	};
 
+	bool opts_end = false;
+
 	for (int i = 1; i < argc; i++) {
 		const char *arg = argv[i];
 		size_t k;
 		int used;
 
+		if (iocb_cli_end_of_opts(arg, &opts_end))
+			continue;
+		if (opts_end) {
+			a->inputs[a->ninputs++] = arg;
+			continue;
+		}
 		if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
 			fputs(enrich_usage, stdout);
 			return 1;

@@ -23,7 +23,8 @@ static const char load_usage[] =
 	"      --store DIR     persistent store directory (LMDB)\n"
 	"      --non-ids       also match attributes whose to_ids is false\n"
 	"\n"
-	"Exit status: 0 when every input was read, 2 when one could not be.\n";
+	"Exit status: 0 when every input was read (and, with a store, saved), 2 when\n"
+	"one could not be read or the store could not be written.\n";
 
 static const char lookup_usage[] =
 	"usage: iocbus lookup [--config FILE] [--store DIR] [--intel PATH]... [--non-ids] VALUE...\n"
@@ -51,24 +52,39 @@ static long rss_anon_kb(void)
 	return kb;
 }
 
+/* The option at argv[i]: returns the items it used (1 or 2), 0 if it is a value, -1 on error. */
+static int one_opt(struct iocb_cli_env *env, int argc, char **argv, int i, const char *usage)
+{
+	if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+		fputs(usage, stdout);
+		exit(IOCB_EXIT_OK);
+	}
+	int used = iocb_cli_common_opt(env, argc, argv, i);
+	if (used != 0)
+		return used;
+	if (argv[i][0] == '-' && argv[i][1] != '\0') {
+		fprintf(stderr, "iocbus: unknown option %s\n%s", argv[i], usage);
+		return -1;
+	}
+	return 0;
+}
+
 static int parse_args(struct iocb_cli_env *env, int argc, char **argv, const char *usage, const char **vals,
 		      size_t *nvals, bool bare_is_intel)
 {
+	bool opts_end = false;
+
 	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-			fputs(usage, stdout);
-			exit(IOCB_EXIT_OK);
-		}
-		int used = iocb_cli_common_opt(env, argc, argv, i);
-		if (used < 0)
-			return -1;
-		if (used > 0) {
-			i += used - 1;
+		if (iocb_cli_end_of_opts(argv[i], &opts_end))
 			continue;
-		}
-		if (argv[i][0] == '-' && argv[i][1] != '\0') {
-			fprintf(stderr, "iocbus: unknown option %s\n%s", argv[i], usage);
-			return -1;
+		if (!opts_end) {
+			int used = one_opt(env, argc, argv, i, usage);
+			if (used < 0)
+				return -1;
+			if (used > 0) {
+				i += used - 1;
+				continue;
+			}
 		}
 		if (bare_is_intel) {
 			if (env->nintel >= sizeof(env->intel) / sizeof(env->intel[0]))
@@ -130,13 +146,23 @@ int iocb_cmd_load(int argc, char **argv)
 	printf("store: %llu attributes, %llu events, %llu CIDR ranges, %llu not for IDS (to_ids false)\n",
 	       (unsigned long long)ss.attrs, (unsigned long long)ss.events,
 	       (unsigned long long)(ss.cidrs_v4 + ss.cidrs_v6), (unsigned long long)ss.non_ids);
-	/* Give freed parser and pipeline buffers back before measuring. */
+	/*
+	 * Per attribute, the store's own records and indexes: the process's
+	 * resident memory also holds LMDB's dirty pages of the last write
+	 * transaction and what malloc keeps, which says little about the store.
+	 * The process figure is still shown, trimmed first, as a whole.
+	 */
 	malloc_trim(0);
 	long anon_kb = rss_anon_kb();
+	printf("memory: %.1f MiB in the store's records and indexes, %.0f bytes per attribute",
+	       (double)ss.mem_bytes / (1024 * 1024), ss.attrs ? (double)ss.mem_bytes / (double)ss.attrs : 0.0);
 	if (anon_kb > 0)
-		printf("memory: %.1f MiB resident (anonymous), %.0f bytes per attribute\n", (double)anon_kb / 1024,
-		       ss.attrs ? (double)anon_kb * 1024 / (double)ss.attrs : 0.0);
-	rc = st->bad_files ? IOCB_EXIT_ERROR : IOCB_EXIT_OK;
+		printf("; the process holds %.1f MiB resident (anonymous)", (double)anon_kb / 1024);
+	putchar('\n');
+	if (ss.commit_failing)
+		/* Everything above is in memory only; a 0 here would promise a store that is not on disk. */
+		printf("NOT SAVED: the store could not be written: %s\n", ss.commit_error);
+	rc = st->bad_files || ss.commit_failing ? IOCB_EXIT_ERROR : IOCB_EXIT_OK;
 out:
 	iocb_cli_env_close(&env);
 	return rc;

@@ -22,9 +22,16 @@ static const char run_usage[] =
 int iocb_cmd_run(int argc, char **argv)
 {
 	struct iocb_daemon_opts o = {NULL, -1};
+	bool opts_end = false;
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
+		if (iocb_cli_end_of_opts(a, &opts_end))
+			continue;
+		if (opts_end) {
+			fprintf(stderr, "iocbus: run takes no operands, got '%s'\n%s", a, run_usage);
+			return IOCB_EXIT_ERROR;
+		}
 		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
 			fputs(run_usage, stdout);
 			return IOCB_EXIT_OK;

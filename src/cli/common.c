@@ -45,6 +45,14 @@ int iocb_cli_common_opt(struct iocb_cli_env *env, int argc, char **argv, int i)
 	return used;
 }
 
+bool iocb_cli_end_of_opts(const char *a, bool *ended)
+{
+	if (*ended || strcmp(a, "--") != 0)
+		return false;
+	*ended = true;
+	return true;
+}
+
 double iocb_cli_now(void)
 {
 	struct timespec ts;

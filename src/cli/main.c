@@ -20,6 +20,7 @@ static const char usage[] =
 	"  run           the daemon: follow MISP (ZeroMQ, Kafka, REST, feeds), serve /metrics and /v1/lookup\n"
 	"  check-config  validate a configuration file\n"
 	"  config        dump the effective configuration, or print its reference\n"
+	"  store         check a persistent store, or set a damaged one aside\n"
 	"\n"
 	"Run 'iocbus <command> --help' for a command's options; --version prints the version.\n";
 
@@ -35,6 +36,7 @@ static const struct cmd cmds[] = {
 	{"run", iocb_cmd_run},
 	{"check-config", iocb_cmd_check_config},
 	{"config", iocb_cmd_config},
+	{"store", iocb_cmd_store},
 };
 
 int main(int argc, char **argv)

@@ -86,12 +86,19 @@ static void metrics_cb(void *ud, struct iocb_buf *out)
 static bool health_cb(void *ud, struct iocb_buf *out)
 {
 	struct daemon *d = ud;
-	bool ok;
+	char why[200];
+	bool ok, store_failing;
 	int rc = 0;
 
+	/*
+	 * A store whose commits fail still answers lookups from memory, and a
+	 * restart would lose what is not persisted without curing a full disk:
+	 * "degraded" with 200, like a failing output, plus the reason.
+	 */
+	store_failing = iocb_store_commit_failing(d->store, why, sizeof(why));
 	pthread_mutex_lock(&d->gen_mu);
 	ok = !d->stopping && d->gen && d->gen->started;
-	rc |= iocb_buf_append_c(out, ok ? "ok" : "stopping");
+	rc |= iocb_buf_append_c(out, !ok ? "stopping" : store_failing ? "degraded" : "ok");
 	if (ok)
 		for (size_t i = 0; i < iocb_sync_metrics_count(&d->gen->sync); i++) {
 			struct iocb_sync_metrics *m = iocb_sync_metrics_get(&d->gen->sync, i);
@@ -100,6 +107,8 @@ static bool health_cb(void *ud, struct iocb_buf *out)
 	/* Informative only: restarting iocbus does not cure an Elasticsearch outage, the spool rides it out. */
 	if (ok && d->pipe)
 		rc |= iocb_buf_printf(out, " outputs=%s", iocb_pipe_healthy(d->pipe) ? "up" : "failing");
+	if (ok && store_failing)
+		rc |= iocb_buf_printf(out, " store=failing (%s)", why);
 	rc |= iocb_buf_putc(out, '\n');
 	pthread_mutex_unlock(&d->gen_mu);
 	(void)rc;

@@ -278,6 +278,9 @@ static void render_store(struct render *r, struct iocb_sync *y)
 	sample_u64(r, &mem, NULL, st.mem_bytes);
 	struct fam commits = {"iocbus_store_commits_total", "counter", "Store commits since it was opened.", false};
 	sample_u64(r, &commits, NULL, st.commits);
+	struct fam cerr = {"iocbus_store_commit_errors_total", "counter",
+			   "Store commits that failed to persist (full disk, full map, I/O error).", false};
+	sample_u64(r, &cerr, NULL, st.commit_errors);
 }
 
 void iocb_sync_metrics_render(struct iocb_sync *y, struct iocb_buf *out)

@@ -236,7 +236,8 @@ bool iocb_sync_sleep(struct iocb_sync *y, double seconds, bool wake_on_catchup);
  * iocbus_store_attributes{type} (types with at least one attribute),
  * iocbus_store_attributes_total, iocbus_store_events,
  * iocbus_store_non_ids_attributes, iocbus_store_cidrs{family},
- * iocbus_store_memory_bytes, iocbus_store_commits_total. Every family has
+ * iocbus_store_memory_bytes, iocbus_store_commits_total,
+ * iocbus_store_commit_errors_total. Every family has
  * # HELP and # TYPE lines. Any thread (reads counters with relaxed loads).
  */
 void iocb_sync_metrics_render(struct iocb_sync *y, struct iocb_buf *out);

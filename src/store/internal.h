@@ -433,6 +433,8 @@ struct iocb_store {
 	struct store_persist *p;            /* LMDB state, NULL for memory-only */
 
 	struct iocb_store_stats st;         /* writer-maintained counters (read under wlock) */
+	pthread_mutex_t cmu;                /* also guards st.commit_* (written under both locks), so
+					       that iocb_store_commit_failing() never waits for a commit */
 	uint64_t str_bytes;                 /* interned strings' memory */
 	uint8_t *scratch;                   /* writer: event metadata being built */
 	size_t scratch_cap;                 /* its capacity */

@@ -27,8 +27,10 @@
 
 #include <errno.h>
 #include <lmdb.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include "core/mem.h"
 
@@ -43,9 +45,121 @@ struct store_persist {
 	MDB_dbi meta;   /* key -> value */
 };
 
+/*
+ * Below this much free space, an EIO from a commit is taken for a full file
+ * system: LMDB turns a short write (the disk filled during the write) into
+ * EIO, and after one the file system has at most a few blocks left.
+ */
+#define FULL_FS_BYTES ((uint64_t)4 << 20)
+
+/*
+ * The plain reason for an LMDB or OS error code `mrc`, written to buf.
+ * EIO is checked against the store's free space (see FULL_FS_BYTES).
+ */
+static const char *reason(const struct iocb_store *s, int mrc, char *buf, size_t cap)
+{
+	struct statvfs vfs;
+
+	switch (mrc) {
+	case MDB_MAP_FULL:
+		snprintf(buf, cap, "store map full: store.map_size (%zu bytes) is too small; raise it", s->opts.map_size);
+		return buf;
+	case ENOSPC:
+		return "no space left on device";
+	case EDQUOT:
+		return "disk quota exceeded";
+	case EIO:
+		if (statvfs(s->opts.path, &vfs) == 0 && (uint64_t)vfs.f_bavail * vfs.f_frsize < FULL_FS_BYTES)
+			return "no space left on device";
+		return "input/output error (a failing disk?)";
+	default:
+		return mdb_strerror(mrc); /* LMDB's own codes, and strerror() for the OS's */
+	}
+}
+
 static int lmdb_err(struct iocb_err *err, const struct iocb_store *s, const char *what, int mrc)
 {
-	return iocb_err_set(err, IOCB_EIO, "store: %s: %s: %s", s->opts.path, what, mdb_strerror(mrc));
+	char buf[160];
+
+	return iocb_err_set(err, IOCB_EIO, "store: %s: %s: %s", s->opts.path, what, reason(s, mrc, buf, sizeof(buf)));
+}
+
+/* The one message for a store that cannot be read safely: what is wrong and what to do. */
+static int damaged(struct iocb_err *err, const struct iocb_store *s, const char *what)
+{
+	return iocb_err_set(err, IOCB_EPARSE,
+			    "store damaged: %s/data.mdb: %s; 'iocbus store rebuild %s' sets it aside and starts an "
+			    "empty store, then reload it with 'iocbus load --store %s' or let 'iocbus run' refetch "
+			    "it from MISP",
+			    s->opts.path, what, s->opts.path, s->opts.path);
+}
+
+/*
+ * Errors of an open or a read that mean the file is not what LMDB wrote.
+ * (MDB_VERSION_MISMATCH is not one: that file is whole, for another LMDB.)
+ */
+static bool is_damage(int mrc)
+{
+	return mrc == MDB_INVALID || mrc == MDB_CORRUPTED || mrc == MDB_PAGE_NOTFOUND;
+}
+
+static int open_err(struct iocb_err *err, const struct iocb_store *s, const char *what, int mrc)
+{
+	char buf[200];
+
+	if (!is_damage(mrc))
+		return lmdb_err(err, s, what, mrc);
+	snprintf(buf, sizeof(buf), "%s: %s", what, mdb_strerror(mrc));
+	if (mrc == MDB_INVALID) {
+		/* Its meta pages could not be read whole: say how short the file is. */
+		char file[4096];
+		struct stat fs;
+		snprintf(file, sizeof(file), "%s/data.mdb", s->opts.path);
+		if (stat(file, &fs) == 0)
+			snprintf(buf, sizeof(buf), "%s: no valid LMDB meta pages in its %lld bytes (truncated or overwritten)",
+				 what, (long long)fs.st_size);
+	}
+	return damaged(err, s, buf);
+}
+
+/* A cursor scan ends with MDB_NOTFOUND; anything else means a page could not be read. */
+static int scan_end(struct iocb_err *err, const struct iocb_store *s, const char *what, int mrc)
+{
+	return mrc == MDB_NOTFOUND ? IOCB_OK : open_err(err, s, what, mrc);
+}
+
+/*
+ * LMDB maps data.mdb and trusts it: a page past the end of a truncated file
+ * is a SIGBUS at the first touch, with no message. Before anything reads a
+ * page, compare the file's size with what the newest meta page (which
+ * mdb_env_open read with pread, so it is safe) says is in use: pages
+ * 0..me_last_pgno of ms_psize bytes.
+ */
+static int check_size(struct iocb_store *s, struct iocb_err *err)
+{
+	MDB_envinfo info;
+	MDB_stat st;
+	mdb_filehandle_t fd;
+	struct stat fs;
+	char what[200];
+	int mrc;
+
+	mrc = mdb_env_info(s->p->env, &info);
+	if (!mrc)
+		mrc = mdb_env_stat(s->p->env, &st);
+	if (!mrc)
+		mrc = mdb_env_get_fd(s->p->env, &fd);
+	if (mrc)
+		return lmdb_err(err, s, "env info", mrc);
+	if (fstat(fd, &fs) < 0)
+		return iocb_err_set(err, IOCB_EIO, "store: %s: stat: %s", s->opts.path, strerror(errno));
+	uint64_t used = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+	if ((uint64_t)fs.st_size >= used)
+		return IOCB_OK;
+	snprintf(what, sizeof(what),
+		 "the file is %lld bytes but LMDB's meta page records %llu bytes in use (it was truncated)",
+		 (long long)fs.st_size, (unsigned long long)used);
+	return damaged(err, s, what);
 }
 
 static void be32(uint8_t *p, uint32_t v)
@@ -98,7 +212,7 @@ static int load_dict(struct iocb_store *s, MDB_txn *txn, struct iocb_err *err)
 	mdb_cursor_close(c);
 	s->dict_saved_strs = s->nstrs;
 	s->dict_saved_types = s->ntypes;
-	return IOCB_OK;
+	return scan_end(err, s, "dict", mrc);
 }
 
 static int load_events(struct iocb_store *s, MDB_txn *txn, struct iocb_err *err)
@@ -121,7 +235,7 @@ static int load_events(struct iocb_store *s, MDB_txn *txn, struct iocb_err *err)
 		iocb_store__load_event(s, rbe64(k.mv_data), m);
 	}
 	mdb_cursor_close(c);
-	return IOCB_OK;
+	return scan_end(err, s, "events", mrc);
 }
 
 static int load_attrs(struct iocb_store *s, MDB_txn *txn, struct iocb_err *err)
@@ -154,9 +268,12 @@ static int load_attrs(struct iocb_store *s, MDB_txn *txn, struct iocb_err *err)
 		iocb_store__load_attr(s, r);
 	}
 	mdb_cursor_close(c);
-	if (bad)
-		return iocb_err_set(err, IOCB_EPARSE, "store: %s: %zu corrupt attribute records", s->opts.path, bad);
-	return IOCB_OK;
+	if (bad) {
+		char what[64];
+		snprintf(what, sizeof(what), "%zu corrupt attribute records", bad);
+		return damaged(err, s, what);
+	}
+	return scan_end(err, s, "attrs", mrc);
 }
 
 static int load_meta(struct iocb_store *s, MDB_txn *txn, struct iocb_err *err)
@@ -177,7 +294,7 @@ static int load_meta(struct iocb_store *s, MDB_txn *txn, struct iocb_err *err)
 		iocb_store__meta_put(s, key, iocb_str_make(v.mv_data, v.mv_size), false);
 	}
 	mdb_cursor_close(c);
-	return IOCB_OK;
+	return scan_end(err, s, "meta", mrc);
 }
 
 int iocb_store__persist_open(struct iocb_store *s, struct iocb_err *err)
@@ -200,15 +317,17 @@ int iocb_store__persist_open(struct iocb_store *s, struct iocb_err *err)
 		return lmdb_err(err, s, "map size", mrc);
 	mrc = mdb_env_open(p->env, s->opts.path, s->opts.durable ? 0 : MDB_NOSYNC, 0600);
 	if (mrc)
-		return lmdb_err(err, s, "open", mrc);
+		return open_err(err, s, "open", mrc);
+	if ((rc = check_size(s, err)) < 0)
+		return rc;
 	mrc = mdb_txn_begin(p->env, NULL, 0, &txn);
 	if (mrc)
-		return lmdb_err(err, s, "begin", mrc);
+		return open_err(err, s, "begin", mrc);
 	if ((mrc = mdb_dbi_open(txn, "attrs", MDB_CREATE, &p->attrs)) ||
 	    (mrc = mdb_dbi_open(txn, "events", MDB_CREATE, &p->events)) ||
 	    (mrc = mdb_dbi_open(txn, "dict", MDB_CREATE, &p->dict)) ||
 	    (mrc = mdb_dbi_open(txn, "meta", MDB_CREATE, &p->meta))) {
-		rc = lmdb_err(err, s, "open databases", mrc);
+		rc = open_err(err, s, "open databases", mrc);
 		goto out;
 	}
 	k.mv_data = (void *)FORMAT_KEY;

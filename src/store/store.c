@@ -19,6 +19,7 @@
  */
 #include "store/store.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <urcu.h>
 
@@ -752,6 +753,7 @@ int iocb_store_open(const struct iocb_store_opts *opts, struct iocb_store **out,
 	if (!s->opts.map_size)
 		s->opts.map_size = (size_t)8 << 30;
 	pthread_mutex_init(&s->wlock, NULL);
+	pthread_mutex_init(&s->cmu, NULL);
 	s->noev.store = s;
 	/* composites and headroom: ~1.15 value entries per attribute */
 	s->vtab = iocb_store__tab_new(opts->expected_attrs + opts->expected_attrs / 7);
@@ -811,6 +813,7 @@ void iocb_store_free(struct iocb_store *s)
 	free(s->evkey);
 	iocb_store__slab_fini(&s->slab);
 	pthread_mutex_destroy(&s->wlock);
+	pthread_mutex_destroy(&s->cmu);
 	free(s);
 }
 
@@ -1052,8 +1055,12 @@ int iocb_store_expire(struct iocb_store *s, uint64_t now, size_t *removed, struc
 
 int iocb_store_commit(struct iocb_store *s, struct iocb_err *err)
 {
+	struct iocb_err local = {0};
 	int rc = IOCB_OK;
 	bool changed, wrote = false;
+
+	if (!err)
+		err = &local; /* the message is kept for iocb_store_stats() */
 
 	pthread_mutex_lock(&s->wlock);
 	/* A commit with nothing to write is not counted: an idle source must not look busy. */
@@ -1071,6 +1078,16 @@ int iocb_store_commit(struct iocb_store *s, struct iocb_err *err)
 	iocb_store__cidr_rebuild(s, true, false);
 	if (s->p) {
 		rc = iocb_store__persist_commit(s, &wrote, err);
+		pthread_mutex_lock(&s->cmu);
+		if (rc < 0) {
+			s->st.commit_errors++;
+			s->st.commit_failing = true;
+			snprintf(s->st.commit_error, sizeof(s->st.commit_error), "%s", err->msg);
+		} else {
+			s->st.commit_failing = false;
+			s->st.commit_error[0] = '\0';
+		}
+		pthread_mutex_unlock(&s->cmu);
 		if (rc < 0)
 			goto out; /* dirty lists kept: the next commit retries */
 	}
@@ -1177,6 +1194,19 @@ void iocb_store_read_unlock(void)
 static uint64_t tab_bytes(const struct store_tab *t)
 {
 	return sizeof(*t) + (t->n + t->fmask + 1) * 8;
+}
+
+bool iocb_store_commit_failing(const struct iocb_store *cs, char *reason, size_t cap)
+{
+	struct iocb_store *s = (struct iocb_store *)cs;
+	bool failing;
+
+	pthread_mutex_lock(&s->cmu);
+	failing = s->st.commit_failing;
+	if (reason && cap)
+		snprintf(reason, cap, "%s", s->st.commit_error);
+	pthread_mutex_unlock(&s->cmu);
+	return failing;
 }
 
 void iocb_store_stats(const struct iocb_store *cs, struct iocb_store_stats *out)

@@ -288,9 +288,20 @@ struct iocb_store_stats {
 	uint64_t by_type[256];                /* attributes per MISP type id (iocb_misp_type_get()) */
 	uint64_t mem_bytes;                   /* approximate heap used by records and indexes */
 	uint64_t commits;                     /* commits since open that had something to write */
+	uint64_t commit_errors;               /* commits that failed to persist since open */
+	bool commit_failing;                  /* the last commit failed: changes since are in memory only */
+	char commit_error[200];               /* that failure's message ("" when the last commit worked) */
 };
 
-/* Snapshot of the counters. Any thread. */
+/* Snapshot of the counters. Any thread; waits for a commit in progress. */
 void iocb_store_stats(const struct iocb_store *s, struct iocb_store_stats *out);
+
+/*
+ * Whether the last commit failed (what it carried is in memory only, and
+ * the next commit retries it); its message goes to reason (cap bytes,
+ * NUL-terminated; "" when it worked; reason may be NULL). Any thread; never
+ * waits for a commit in progress, so /healthz can call it.
+ */
+bool iocb_store_commit_failing(const struct iocb_store *s, char *reason, size_t cap);
 
 #endif

@@ -39,6 +39,17 @@ has "CIDR containment" "$work/out" '"prefix":24'
 check "lookup normalises" 0 "$bin" lookup "${intel[@]}" C2.EVIL-UPDATE.EXAMPLE.
 has "domain|ip part" "$work/out" '"type":"domain|ip"'
 check "lookup miss" 1 "$bin" lookup "${intel[@]}" 192.0.2.200
+# "--" ends the options, as getopt has it: what follows are values, even "-1" or "--store".
+check "lookup -- VALUE" 0 "$bin" lookup "${intel[@]}" -- 198.51.100.99
+has "lookup -- VALUE looked the value up" "$work/out" '"value":"198.51.100.99"'
+check "lookup -- -VALUE" 1 "$bin" lookup "${intel[@]}" -- -1 --store
+has "a value after -- that looks like an option" "$work/out" '"value":"--store"'
+check "load -- PATH" 0 "$bin" load -- "$src/examples/intel/restsearch.json"
+printf '{"source":{"ip":"198.51.100.99"}}\n' >"$work/-x.ndjson"
+check "enrich -- -FILE" 0 bash -c 'cd "$1" && shift && "$@"' _ "$work" "$bin" enrich "${intel[@]}" -- -x.ndjson
+has "enrich read the file after --" "$work/out" "198.51.100.99"
+check "run -- OPERAND" 2 "$bin" run -c /nonexistent.yaml -- extra
+has "run refuses operands" "$work/err" "takes no operands"
 check "non-IDS hidden" 1 "$bin" lookup "${intel[@]}" e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
 check "non-IDS with --non-ids" 0 "$bin" lookup --non-ids "${intel[@]}" e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
 check "lookup error: missing intel" 2 "$bin" lookup --intel "$work/nope.json" 1.2.3.4
@@ -64,6 +75,8 @@ plugins:
 YAML
 check "check-config ok" 0 "$bin" check-config "$work/ok.yaml"
 check "config dump" 0 "$bin" config dump "$work/ok.yaml"
+check "check-config -- FILE" 0 "$bin" check-config -- "$work/ok.yaml"
+check "config dump -- FILE" 0 "$bin" config dump -- "$work/ok.yaml"
 if grep -q SECRETKEY "$work/out" "$work/err"; then bad "API key printed by config dump"; else ok; fi
 sed 's/orgs:/org:/' "$work/ok.yaml" >"$work/typo.yaml"
 check "misspelt filter key" 2 "$bin" check-config "$work/typo.yaml"

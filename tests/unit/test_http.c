@@ -992,6 +992,8 @@ static void test_metrics_render(void **state)
 	assert_line(t, "# TYPE iocbus_source_up gauge");
 	assert_line(t, "# TYPE iocbus_store_attributes_total gauge");
 	assert_line(t, "# TYPE iocbus_store_commits_total counter");
+	assert_line(t, "iocbus_store_commit_errors_total 0");
+	assert_line(t, "# TYPE iocbus_store_commit_errors_total counter");
 	assert_non_null(strstr(t, "\niocbus_store_memory_bytes "));
 
 	/* Ages: only sources that had one; no source updated yet, so no family at all. */
@@ -1001,14 +1003,14 @@ static void test_metrics_render(void **state)
 	assert_true(a >= 2.5 && a < 60.0);
 	assert_null(strstr(t, "iocbus_source_last_message_age_seconds{source=\"feed"));
 	assert_null(strstr(t, "iocbus_source_last_update_age_seconds"));
-	/* 20 families, the update age one being absent. */
-	assert_int_equal(check_exposition(t), 19);
+	/* 21 families, the update age one being absent. */
+	assert_int_equal(check_exposition(t), 20);
 
 	IOCB_M_SET(feed->last_update_us, now - 1000);
 	iocb_buf_reset(&out);
 	iocb_sync_metrics_render(&y, &out);
 	t = out.ptr;
-	assert_int_equal(check_exposition(t), 20);
+	assert_int_equal(check_exposition(t), 21);
 	assert_line(t, "# HELP iocbus_source_last_update_age_seconds Seconds since the source last changed the store.");
 	age = strstr(t, "\niocbus_source_last_update_age_seconds{source=\"feed:a\\\"b\\\\c\\nd\"} ");
 	assert_non_null(age);
@@ -1034,7 +1036,7 @@ static void test_metrics_render_no_sources(void **state)
 	iocb_sync_metrics_render(&y, &out);
 	assert_null(strstr(out.ptr, "source="));
 	assert_line(out.ptr, "iocbus_misp_cursor_timestamp_seconds 0");
-	assert_int_equal(check_exposition(out.ptr), 8);
+	assert_int_equal(check_exposition(out.ptr), 9);
 	iocb_buf_fini(&out);
 	iocb_sync_fini(&y);
 }
@@ -1093,8 +1095,8 @@ static void test_metrics_route_render(void **state)
 	get(f, "/metrics", &r);
 	__atomic_store_n(&f->ctx.sync, NULL, __ATOMIC_RELEASE);
 	assert_int_equal(r.status, 200);
-	/* 20 families but the two ages (the source never received anything). */
-	assert_int_equal(check_exposition(body(&r)), 18);
+	/* 21 families but the two ages (the source never received anything). */
+	assert_int_equal(check_exposition(body(&r)), 19);
 	assert_line(body(&r), "iocbus_source_up{source=\"pull\"} 0");
 	resp_fini(&r);
 	iocb_sync_fini(&y);

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -781,6 +782,94 @@ static void test_persist_bad_version(void **state)
 	free(dir);
 }
 
+/* Fill a store with n ip-dst attributes (uuids from `from`), committing once. */
+static int fill(struct iocb_store *s, uint64_t from, uint64_t n, struct iocb_err *err)
+{
+	struct tattr t;
+	char ip[32];
+
+	for (uint64_t i = from; i < from + n; i++) {
+		snprintf(ip, sizeof(ip), "10.%u.%u.%u", (unsigned)(i >> 16 & 255), (unsigned)(i >> 8 & 255),
+			 (unsigned)(i & 255));
+		upsert(s, mk(&t, i + 1, "ip-dst", ip, NULL, -1, 1, true));
+	}
+	return iocb_store_commit(s, err);
+}
+
+/* A data.mdb shorter than LMDB's meta page says is refused, never mapped and touched (SIGBUS). */
+static void test_persist_truncated(void **state)
+{
+	char *dir = mktmp();
+	struct iocb_store *s = open_path(dir);
+	struct iocb_store_opts o;
+	struct iocb_err err;
+	char file[512];
+	struct stat fs;
+	(void)state;
+
+	assert_int_equal(fill(s, 0, 3000, &err), IOCB_OK);
+	iocb_store_free(s);
+	snprintf(file, sizeof(file), "%s/data.mdb", dir);
+	assert_int_equal(stat(file, &fs), 0);
+	iocb_store_opts_default(&o);
+	o.path = dir;
+	o.map_size = 64 << 20;
+	const off_t cuts[] = {fs.st_size / 2, fs.st_size - 4096, 4096};
+	for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
+		assert_int_equal(truncate(file, cuts[i]), 0);
+		s = NULL;
+		assert_int_equal(iocb_store_open(&o, &s, &err), IOCB_EPARSE);
+		assert_null(s);
+		assert_non_null(strstr(err.msg, "store damaged: "));
+		assert_non_null(strstr(err.msg, "iocbus store rebuild"));
+	}
+	rmtree(dir);
+	free(dir);
+}
+
+/* A commit that cannot be written is counted, named and retried; the next that works clears it. */
+static void test_persist_commit_failure(void **state)
+{
+	char *dir = mktmp();
+	struct iocb_store_opts o;
+	struct iocb_store *s = NULL;
+	struct iocb_store_stats st;
+	struct iocb_err err;
+	char why[200];
+	(void)state;
+
+	iocb_store_opts_default(&o);
+	o.path = dir;
+	o.map_size = 1 << 20; /* about 7000 such attributes */
+	o.durable = false;
+	assert_int_equal(iocb_store_open(&o, &s, &err), IOCB_OK);
+	assert_false(iocb_store_commit_failing(s, why, sizeof(why)));
+	assert_int_equal(fill(s, 0, 12000, &err), IOCB_EIO);
+	assert_non_null(strstr(err.msg, "store map full: store.map_size (1048576 bytes) is too small"));
+	assert_true(iocb_store_commit_failing(s, why, sizeof(why)));
+	assert_string_equal(why, err.msg);
+	assert_int_equal(iocb_store_commit(s, &err), IOCB_EIO); /* still pending, retried, fails again */
+	iocb_store_stats(s, &st);
+	assert_int_equal(st.commit_errors, 2);
+	assert_true(st.commit_failing);
+	assert_int_equal(st.attrs, 12000); /* served from memory meanwhile */
+
+	/* Less to write: the retry succeeds and the failure clears. */
+	size_t removed = 0;
+	char evu[37];
+	mkuuid(evu, 0xe, 1);
+	assert_int_equal(iocb_store_event_remove(s, iocb_str_c(evu), 0, &removed, &err), IOCB_OK);
+	assert_int_equal(removed, 12000);
+	assert_int_equal(fill(s, 0, 100, &err), IOCB_OK);
+	assert_false(iocb_store_commit_failing(s, why, sizeof(why)));
+	assert_string_equal(why, "");
+	iocb_store_stats(s, &st);
+	assert_int_equal(st.commit_errors, 2);
+	iocb_store_free(s);
+	rmtree(dir);
+	free(dir);
+}
+
 /* ------------------------------------------------------------ concurrency */
 
 struct conc {
@@ -1001,6 +1090,8 @@ int main(void)
 		cmocka_unit_test(test_hit_json),
 		cmocka_unit_test(test_persist_roundtrip),
 		cmocka_unit_test(test_persist_bad_version),
+		cmocka_unit_test(test_persist_truncated),
+		cmocka_unit_test(test_persist_commit_failure),
 		cmocka_unit_test(test_concurrency),
 		cmocka_unit_test(test_resize_under_readers),
 		cmocka_unit_test(test_resize_stable),
