@@ -479,6 +479,39 @@ static void test_lookup_url_decoding(void **state)
 	resp_fini(&r);
 }
 
+/*
+ * Issue #11 item 7: a value with a NUL is not the value before it. MHD hands
+ * over the decoded length, but the IP parse used to stop at the NUL.
+ */
+static void test_lookup_nul(void **state)
+{
+	static const char *const target[] = {
+		"/v1/lookup?value=198.51.100.7%00garbage", "/v1/lookup?value=203.0.113.1%00garbage",
+		"/v1/lookup?value=198.51.100.7%00",        "/v1/lookup?value=evil.example%00",
+		"/v1/lookup?value=a%2Bb.exe%00",           "/v1/lookup?value=d41d8cd98f00b204e9800998ecf8427e%00",
+	};
+	static const char *const value[] = {
+		"198.51.100.7\\u0000garbage", "203.0.113.1\\u0000garbage", "198.51.100.7\\u0000",
+		"evil.example\\u0000",        "a+b.exe\\u0000",            "d41d8cd98f00b204e9800998ecf8427e\\u0000",
+	};
+	struct fix *f = *state;
+	struct resp r;
+	char want[256];
+
+	for (size_t i = 0; i < sizeof(target) / sizeof(target[0]); i++) {
+		get(f, target[i], &r);
+		assert_int_equal(r.status, 200);
+		snprintf(want, sizeof(want), "{\"value\":\"%s\",\"matches\":[]}\n", value[i]);
+		assert_string_equal(body(&r), want);
+		resp_fini(&r);
+	}
+	/* The same values without the NUL do match. */
+	get(f, "/v1/lookup?value=198.51.100.7&value=203.0.113.1&value=evil.example", &r);
+	assert_int_equal(r.status, 200);
+	assert_null(strstr(body(&r), "\"matches\":[]"));
+	resp_fini(&r);
+}
+
 static void test_lookup_bad_requests(void **state)
 {
 	struct fix *f = *state;
@@ -1343,6 +1376,7 @@ int main(void)
 		cmocka_unit_test(test_lookup_miss),
 		cmocka_unit_test(test_lookup_two_values),
 		cmocka_unit_test(test_lookup_url_decoding),
+		cmocka_unit_test(test_lookup_nul),
 		cmocka_unit_test(test_lookup_bad_requests),
 		cmocka_unit_test(test_uri_limit),
 		cmocka_unit_test(test_not_found),
