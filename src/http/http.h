@@ -48,7 +48,11 @@ struct iocb_httpd_opts {
 };
 
 struct iocb_httpd_handlers {
-	/* Append the whole /metrics body to out. On the HTTP thread (MHD's). */
+	/*
+	 * Append the whole /metrics body to out. On the HTTP thread (MHD's),
+	 * which is a store RCU reader only during /v1/lookup: the handlers must
+	 * not look the store up (iocb_store_stats() takes no read lock: fine).
+	 */
 	void (*metrics)(void *ud, struct iocb_buf *out);
 	/* true = healthy; append a short text body (one line) to out either way. */
 	bool (*health)(void *ud, struct iocb_buf *out);
