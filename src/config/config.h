@@ -206,6 +206,8 @@ struct iocb_config {
 		char *host;               /* listen address, default 127.0.0.1 */
 		uint16_t port;            /* default 8473; 0 = any free port (logged) */
 		unsigned max_connections; /* default 64 */
+		double idle_timeout_s;    /* default 10 s: a connection without traffic this long is closed */
+		double header_timeout_s;  /* default 5 s: time to send a whole request head */
 	} http;
 
 	struct iocb_config_input *inputs; /* `inputs` list: log events enriched by `iocbus run` */

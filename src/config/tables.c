@@ -412,7 +412,14 @@ static const struct iocb_config__opt http_rows[] = {
 	ROW("port", IOCB_CT_PORT, "8473", 0, 65535, OFF(http.port), NO, NO, NULL, NULL, 0,
 	    "Listen port; 0 picks a free port and logs it."),
 	ROW("max_connections", IOCB_CT_UINT, "64", 1, 4096, OFF(http.max_connections), NO, NO, NULL, NULL, 0,
-	    "Concurrent connections at most."),
+	    "Concurrent connections at most; more wait in the listen backlog until one closes."),
+	ROW("idle_timeout", IOCB_CT_DURATION, "10s", 1, 86400, OFF(http.idle_timeout_s), NO, NO, NULL, NULL, 0,
+	    "A connection that sends and reads nothing this long is closed (rounded up to whole seconds). "
+	    "Any byte restarts it: `header_timeout` is what stops slow senders."),
+	ROW("header_timeout", IOCB_CT_DURATION, "5s", 0.1, 3600, OFF(http.header_timeout_s), NO, NO, NULL, NULL, 0,
+	    "A client must send a whole request head within this long of connecting, or of its previous "
+	    "answer on a kept-alive connection; otherwise the connection is closed, however slowly bytes "
+	    "trickle in, and counted in `iocbus_http_header_timeouts_total`."),
 };
 
 static const struct iocb_config__section http_sec = {

@@ -297,7 +297,10 @@ static void reload(struct daemon *d)
 	if (!str_eq_null(ng->cfg->store.path, old->cfg->store.path) ||
 	    ng->cfg->store.match_non_ids != old->cfg->store.match_non_ids ||
 	    ng->cfg->http.port != old->cfg->http.port || !str_eq_null(ng->cfg->http.host, old->cfg->http.host) ||
-	    ng->cfg->http.enabled != old->cfg->http.enabled)
+	    ng->cfg->http.enabled != old->cfg->http.enabled ||
+	    ng->cfg->http.max_connections != old->cfg->http.max_connections ||
+	    ng->cfg->http.idle_timeout_s != old->cfg->http.idle_timeout_s ||
+	    ng->cfg->http.header_timeout_s != old->cfg->http.header_timeout_s)
 		iocb_log(IOCB_LOG_WARN, "daemon", "\"store, http and log pipeline (inputs, outputs, pipeline) settings change only on restart\"");
 	if (ng->cfg->log.level && iocb_log_level_parse(ng->cfg->log.level, &lvl))
 		iocb_log_set_level(lvl);
@@ -412,6 +415,8 @@ int iocb_daemon_run(const struct iocb_daemon_opts *o)
 			.host = d.gen->cfg->http.host,
 			.port = o->http_port >= 0 ? (uint16_t)o->http_port : d.gen->cfg->http.port,
 			.max_connections = d.gen->cfg->http.max_connections,
+			.idle_timeout_s = d.gen->cfg->http.idle_timeout_s,
+			.header_timeout_s = d.gen->cfg->http.header_timeout_s,
 		};
 		struct iocb_httpd_handlers hh = {metrics_cb, health_cb, &d};
 		uint16_t port = 0;

@@ -136,7 +136,8 @@ static bool parse_ip(const char *s, size_t n, uint8_t addr[16], bool *v6)
 	const char *pct = memchr(s, '%', n);
 	if (pct)
 		n = (size_t)(pct - s);
-	if (n == 0 || n >= sizeof(buf))
+	/* inet_pton stops at a NUL: "1.2.3.4\0x" is not 1.2.3.4. */
+	if (n == 0 || n >= sizeof(buf) || memchr(s, '\0', n))
 		return false;
 	memcpy(buf, s, n);
 	buf[n] = '\0';
@@ -277,6 +278,13 @@ static const char *decode(struct iocb_enrich *e, char *buf, uint32_t off, uint32
 		return e->line + off;
 	}
 	if (iocb_json_unescape(&t, buf, VAL_CAP, out) < 0)
+		return NULL;
+	/*
+	 * "\u0000" is the only way a NUL gets into a value, and no indicator
+	 * has one: the value is not looked up, so "203.0.113.1\u0000x" cannot
+	 * match 203.0.113.1 through a C-string parse that stops at the NUL.
+	 */
+	if (memchr(buf, '\0', *out))
 		return NULL;
 	return buf;
 }

@@ -2,16 +2,39 @@
 /*
  * The HTTP endpoint of `iocbus run` (see http.h for the routes).
  *
- * libmicrohttpd runs in external-polling mode with its epoll backend
- * (MHD_USE_EPOLL without an internal thread): MHD exposes one epoll fd, and
- * our own thread poll()s it together with an eventfd that iocb_httpd_stop()
- * writes. Every MHD callback therefore runs on that one thread, which is
- * what lets it register with the store's RCU once at start, hold the read
- * lock only around each single lookup (a writer's grace period never waits
- * for more than one lookup), and unregister before it exits. It also means
- * a slow handler delays every other connection: the handlers are in-memory
- * and bounded (at most 100 lookups of at most IOCB_HTTP_MAX_HITS hits, one
- * metrics rendering), so one thread is plenty for a scrape endpoint.
+ * libmicrohttpd runs its own single polling thread (MHD_USE_INTERNAL_POLLING_THREAD
+ * with its epoll backend). An earlier version drove MHD in external mode from
+ * a poll(..., -1) loop of ours; at http.max_connections MHD takes the listen
+ * socket out of its epoll set and puts it back only at the start of its next
+ * run, which that loop never made once the connections had gone: the
+ * endpoint stopped accepting for good. MHD's own loop re-arms the listen
+ * socket on every turn, so reaching the limit now only delays new clients
+ * until a connection closes.
+ *
+ * Every MHD callback runs on that one thread, so the lookup scratch needs no
+ * lock. The thread is MHD's, with no start or exit hook for us, so it
+ * registers as a store RCU reader around each /v1/lookup request only
+ * (registration is a mutex and a list insert: cheap next to a request) and
+ * holds the read lock only around each single lookup, so a writer's grace
+ * period never waits for more than one lookup. A slow handler delays every
+ * other connection: the handlers are in-memory and bounded (at most 100
+ * lookups of at most IOCB_HTTP_MAX_HITS hits, one metrics rendering), so
+ * one thread is plenty for a scrape endpoint.
+ *
+ * Two clocks bound a connection. MHD's connection timeout (idle_timeout)
+ * closes one that sends and reads nothing for that long; any byte resets
+ * it, so on its own it cannot stop a client that trickles its request
+ * head a byte every few seconds (slowloris), and max_connections such
+ * clients would shut everyone else out for as long as they like. So each
+ * connection also gets a header deadline (header_timeout) from when it is
+ * accepted, and again from the end of each answered request on a kept-alive
+ * connection: the whole next request head must be in by then. MHD has no
+ * timer of its own for that, so a small sweeper thread of ours keeps one
+ * slot per connection (fd and deadline, filled from MHD's connection
+ * notifications under `lock`) and shutdown()s the socket of a connection
+ * past its deadline; MHD then sees end-of-file and closes it on its thread.
+ * MHD reports a connection closed before it closes the fd, and the slot is
+ * cleared under the same lock, so the sweeper never touches a reused fd.
  *
  * Requests are bounded before they reach us: MHD refuses a request that
  * does not fit in its per-connection memory pool, and we refuse a request
@@ -26,13 +49,12 @@
 #include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <poll.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -58,8 +80,9 @@
  * parsed arguments, so it also bounds the whole request head.
  */
 #define IOCB_HTTP_CONN_MEMORY ((size_t)32 * 1024)
-/* Idle seconds before MHD closes a connection. */
-#define IOCB_HTTP_CONN_TIMEOUT 10u
+/* Defaults of http.idle_timeout and http.header_timeout, in seconds. */
+#define IOCB_HTTP_IDLE_TIMEOUT 10.0
+#define IOCB_HTTP_HEADER_TIMEOUT 5.0
 /*
  * Caps on response bodies. MHD keeps each until the client has read it, so
  * max_connections slow readers can pin that many: a lookup answer (at most
@@ -76,21 +99,36 @@
 #define CT_TEXT "text/plain; charset=utf-8"
 #define CT_METRICS "text/plain; version=0.0.4; charset=utf-8"
 
+/* One open connection, for the header deadline (see the file comment). */
+struct conn_slot {
+	int fd;          /* the connection's socket, owned by MHD; -1: slot free */
+	double deadline; /* monotonic second by which its request head must be in; 0: none (answering) */
+};
+
 struct iocb_httpd {
 	struct MHD_Daemon *mhd;            /* the daemon; owned, stopped in iocb_httpd_stop() */
 	struct iocb_store *store;          /* borrowed: lookups */
 	struct iocb_httpd_handlers h;      /* copy of the caller's handlers */
-	pthread_t thread;                  /* the polling thread */
-	bool thread_started;               /* thread must be joined */
-	int wake_fd;                       /* eventfd: written by stop to wake the thread; -1 none */
-	int epoll_fd;                      /* MHD's epoll fd (owned by MHD) */
-	int stop;                          /* atomic: set by iocb_httpd_stop() */
-	bool started;                      /* MHD is up: its messages go to the log, not start_err */
+	double header_timeout;             /* seconds a request head may take (http.header_timeout) */
+	int started;                       /* atomic: MHD is up, its messages go to the log, not start_err */
 	struct iocb_store_hit *hits;       /* HTTP thread only: lookup scratch, IOCB_HTTP_MAX_HITS */
 	char addr[INET6_ADDRSTRLEN + 16];  /* "host:port" or "[v6]:port", for logs */
 	char start_err[256];               /* first MHD message during start, for the error report */
 	time_t log_sec;                    /* HTTP thread only: second of the current log window */
 	unsigned log_count;                /* HTTP thread only: MHD messages logged in that second */
+
+	pthread_mutex_t lock;              /* guards the fields below */
+	pthread_cond_t cond;               /* lock: signalled when a deadline is armed or on stop */
+	struct conn_slot *slots;           /* lock: one per possible connection (max_connections) */
+	unsigned nslots;                   /* number of slots, fixed at start */
+	unsigned nconns;                   /* lock: slots in use */
+	uint64_t header_timeouts;          /* lock: connections closed for a late request head */
+	double wake_at;                    /* lock: deadline the sweeper sleeps until; 0: none */
+	struct iocb_ratelimit timeout_log; /* sweeper only: header timeout warnings */
+	bool stop;                         /* lock: the sweeper must exit */
+	bool lock_init;                    /* lock and cond were initialised */
+	pthread_t sweeper;                 /* enforces the header deadlines */
+	bool sweeper_started;              /* sweeper must be joined */
 };
 
 /* Values of the `value` arguments of one /v1/lookup request (views into MHD's pool). */
@@ -118,7 +156,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	for (size_t i = 0; i < n; i++)
 		if (msg[i] == '"' || msg[i] == '\\' || (unsigned char)msg[i] < 0x20)
 			msg[i] = '\'';
-	if (!d->started) {
+	if (!__atomic_load_n(&d->started, __ATOMIC_ACQUIRE)) {
 		/* The first message names the cause (bind: address in use...). */
 		if (!d->start_err[0])
 			snprintf(d->start_err, sizeof(d->start_err), "%s", msg);
@@ -143,6 +181,131 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 {
 	return (void *)(uintptr_t)(strlen(uri) + 1);
+}
+
+/* ------------------------------------------------------------ header deadlines */
+
+static double mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Start (arm) or stop the header clock of a slot. With d->lock held. */
+static void set_deadline_locked(struct iocb_httpd *d, struct conn_slot *sl, bool arm)
+{
+	sl->deadline = arm ? mono() + d->header_timeout : 0;
+	/* Deadlines are armed in time order, so the sweeper rarely needs waking. */
+	if (arm && (d->wake_at == 0 || sl->deadline < d->wake_at))
+		pthread_cond_signal(&d->cond);
+}
+
+/* The same for connection c, from an MHD callback (on the MHD thread). */
+static void set_deadline(struct iocb_httpd *d, struct MHD_Connection *c, bool arm)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct conn_slot *sl = ci ? ci->socket_context : NULL;
+
+	if (!sl)
+		return;
+	pthread_mutex_lock(&d->lock);
+	set_deadline_locked(d, sl, arm);
+	pthread_mutex_unlock(&d->lock);
+}
+
+/*
+ * MHD's connection notifications: a new connection takes a slot with its
+ * header clock running; a closed one frees it. MHD calls CLOSED before it
+ * closes the socket, which is what keeps the sweeper off reused fds.
+ */
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	struct iocb_httpd *d = cls;
+	struct conn_slot *sl = *socket_context;
+	const union MHD_ConnectionInfo *ci;
+
+	if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+		if (!sl)
+			return;
+		pthread_mutex_lock(&d->lock);
+		sl->fd = -1;
+		sl->deadline = 0;
+		d->nconns--;
+		pthread_mutex_unlock(&d->lock);
+		*socket_context = NULL;
+		return;
+	}
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (!ci)
+		return;
+	pthread_mutex_lock(&d->lock);
+	/* MHD admits at most nslots connections, so a slot is always free. */
+	for (unsigned i = 0; i < d->nslots && !sl; i++)
+		if (d->slots[i].fd < 0)
+			sl = &d->slots[i];
+	if (sl) {
+		sl->fd = ci->connect_fd;
+		d->nconns++;
+		set_deadline_locked(d, sl, true);
+	}
+	pthread_mutex_unlock(&d->lock);
+	*socket_context = sl;
+}
+
+/* A request is over (answered, or the connection is going): the next request head's clock starts. */
+static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls, enum MHD_RequestTerminationCode toe)
+{
+	(void)req_cls;
+	(void)toe;
+	set_deadline(cls, c, true);
+}
+
+/* The sweeper thread: shuts down the connections whose request head is late. */
+static void *sweep(void *arg)
+{
+	struct iocb_httpd *d = arg;
+
+	pthread_mutex_lock(&d->lock);
+	while (!d->stop) {
+		double now = mono(), next = 0;
+		uint64_t dropped = 0, suppressed = 0;
+
+		for (unsigned i = 0; i < d->nslots; i++) {
+			struct conn_slot *sl = &d->slots[i];
+			if (sl->fd < 0 || sl->deadline == 0)
+				continue;
+			if (sl->deadline <= now) {
+				/* MHD reads end-of-file and closes the connection on its own thread. */
+				(void)shutdown(sl->fd, SHUT_RDWR);
+				sl->deadline = 0;
+				dropped++;
+			} else if (next == 0 || sl->deadline < next) {
+				next = sl->deadline;
+			}
+		}
+		d->header_timeouts += dropped;
+		if (dropped && iocb_ratelimit_ok(&d->timeout_log, &suppressed))
+			iocb_log(IOCB_LOG_WARN, "http",
+				 "\"connections closed: request head not complete within http.header_timeout\" "
+				 "addr=%s closed=%" PRIu64 " header_timeout=%.3f suppressed=%" PRIu64,
+				 d->addr, dropped, d->header_timeout, suppressed);
+		d->wake_at = next;
+		if (next == 0) {
+			pthread_cond_wait(&d->cond, &d->lock);
+		} else {
+			struct timespec ts;
+			ts.tv_sec = (time_t)next;
+			ts.tv_nsec = (long)((next - floor(next)) * 1e9);
+			if (ts.tv_nsec > 999999999L)
+				ts.tv_nsec = 999999999L;
+			(void)pthread_cond_timedwait(&d->cond, &d->lock, &ts);
+		}
+	}
+	pthread_mutex_unlock(&d->lock);
+	return NULL;
 }
 
 /* ------------------------------------------------------------ responses */
@@ -198,6 +361,27 @@ static enum MHD_Result respond_error(struct MHD_Connection *c, unsigned status, 
 
 /* ------------------------------------------------------------ routes */
 
+/* The endpoint's own families, after the handler's. */
+static int append_metrics(struct iocb_httpd *d, struct iocb_buf *b)
+{
+	unsigned conns;
+	uint64_t timeouts;
+
+	pthread_mutex_lock(&d->lock);
+	conns = d->nconns;
+	timeouts = d->header_timeouts;
+	pthread_mutex_unlock(&d->lock);
+	return iocb_buf_printf(b,
+			       "# HELP iocbus_http_connections Open connections to the HTTP endpoint.\n"
+			       "# TYPE iocbus_http_connections gauge\n"
+			       "iocbus_http_connections %u\n"
+			       "# HELP iocbus_http_header_timeouts_total Connections closed because the request head "
+			       "was not complete within http.header_timeout.\n"
+			       "# TYPE iocbus_http_header_timeouts_total counter\n"
+			       "iocbus_http_header_timeouts_total %" PRIu64 "\n",
+			       conns, timeouts);
+}
+
 static enum MHD_Result route_metrics(struct iocb_httpd *d, struct MHD_Connection *c)
 {
 	struct iocb_buf b;
@@ -211,6 +395,10 @@ static enum MHD_Result route_metrics(struct iocb_httpd *d, struct MHD_Connection
 	 * the exposition did not fit (it always has at least the cursor).
 	 */
 	if (d->h.metrics && b.len == 0) {
+		iocb_buf_fini(&b);
+		return respond_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "metrics exposition too large");
+	}
+	if (append_metrics(d, &b) < 0) {
 		iocb_buf_fini(&b);
 		return respond_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "metrics exposition too large");
 	}
@@ -275,6 +463,8 @@ static enum MHD_Result route_lookup(struct iocb_httpd *d, struct MHD_Connection 
 		return respond_error(c, MHD_HTTP_BAD_REQUEST, "value longer than 65536 bytes");
 
 	iocb_buf_init(&b, IOCB_HTTP_MAX_LOOKUP_BODY);
+	/* MHD's thread has no exit hook for us: it is a reader for this request only. */
+	iocb_store_reader_register();
 	for (size_t i = 0; i < a.n && rc == IOCB_OK; i++) {
 		iocb_jw_init(&w, &b);
 		iocb_store_read_lock();
@@ -284,6 +474,7 @@ static enum MHD_Result route_lookup(struct iocb_httpd *d, struct MHD_Connection 
 		if (rc == IOCB_OK)
 			rc = iocb_buf_putc(&b, '\n');
 	}
+	iocb_store_reader_unregister();
 	if (rc < 0) {
 		iocb_buf_fini(&b);
 		return respond_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "response too large");
@@ -329,6 +520,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		route = R_LOOKUP;
 	if (!(ctx & SEEN_HEADERS)) {
 		*req_cls = (void *)(ctx | SEEN_HEADERS);
+		/* The head is in: the header clock stops until this request is answered. */
+		set_deadline(d, c, false);
 		if (uri_len == 0 || uri_len - 1 > IOCB_HTTP_MAX_URI)
 			return respond_error(c, MHD_HTTP_URI_TOO_LONG, "request target longer than 8192 bytes");
 		/* HEAD runs the GET handler; MHD sends its headers without the body. */
@@ -354,38 +547,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		break;
 	}
 	return respond_error(c, MHD_HTTP_NOT_FOUND, "not found");
-}
-
-/* ------------------------------------------------------------ thread */
-
-static void *serve(void *arg)
-{
-	struct iocb_httpd *d = arg;
-
-	iocb_store_reader_register();
-	while (!__atomic_load_n(&d->stop, __ATOMIC_ACQUIRE)) {
-		struct pollfd pfd[2] = {{.fd = d->epoll_fd, .events = POLLIN}, {.fd = d->wake_fd, .events = POLLIN}};
-		MHD_UNSIGNED_LONG_LONG to = 0;
-		int timeout = -1;
-
-		if (MHD_get_timeout(d->mhd, &to) == MHD_YES)
-			timeout = to > INT_MAX ? INT_MAX : (int)to;
-		if (poll(pfd, 2, timeout) < 0 && errno != EINTR) {
-			iocb_log(IOCB_LOG_ERROR, "http", "\"poll failed; endpoint stopped\" error=\"%s\"",
-				 strerror(errno));
-			break;
-		}
-		if (pfd[1].revents) {
-			uint64_t v;
-			/* Only drains the counter; the stop flag is what ends the loop. */
-			if (read(d->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-				break;
-			continue;
-		}
-		(void)MHD_run(d->mhd);
-	}
-	iocb_store_reader_unregister();
-	return NULL;
 }
 
 /* ------------------------------------------------------------ start / stop */
@@ -417,25 +578,31 @@ static int parse_addr(const char *host, uint16_t port, struct sockaddr_storage *
 
 void iocb_httpd_stop(struct iocb_httpd *d)
 {
-	uint64_t one = 1;
-
 	if (!d)
 		return;
-	if (d->thread_started) {
-		__atomic_store_n(&d->stop, 1, __ATOMIC_RELEASE);
-		/* An eventfd write of 1 cannot block or fail short of overflow. */
-		if (write(d->wake_fd, &one, sizeof(one)) < 0)
-			iocb_log(IOCB_LOG_ERROR, "http", "\"cannot wake the HTTP thread\" error=\"%s\"",
-				 strerror(errno));
-		pthread_join(d->thread, NULL);
-	}
-	/* Closes every connection, idle or not, without waiting for clients. */
+	/* Joins MHD's thread and closes every connection, idle or not, without waiting for clients. */
 	if (d->mhd)
 		MHD_stop_daemon(d->mhd);
-	if (d->wake_fd >= 0)
-		close(d->wake_fd);
+	if (d->sweeper_started) {
+		pthread_mutex_lock(&d->lock);
+		d->stop = true;
+		pthread_cond_signal(&d->cond);
+		pthread_mutex_unlock(&d->lock);
+		pthread_join(d->sweeper, NULL);
+	}
+	if (d->lock_init) {
+		pthread_cond_destroy(&d->cond);
+		pthread_mutex_destroy(&d->lock);
+	}
+	free(d->slots);
 	free(d->hits);
 	free(d);
+}
+
+/* Seconds of a duration option, or its default when unset (0). */
+static double or_default(double v, double def)
+{
+	return v > 0 ? v : def;
 }
 
 int iocb_httpd_start(const struct iocb_httpd_opts *opts, struct iocb_store *store, const struct iocb_httpd_handlers *h,
@@ -445,17 +612,31 @@ int iocb_httpd_start(const struct iocb_httpd_opts *opts, struct iocb_store *stor
 	struct sockaddr_storage ss = {0};
 	const union MHD_DaemonInfo *info;
 	const char *host = opts->host && opts->host[0] ? opts->host : "127.0.0.1";
-	unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
 	unsigned maxconn = opts->max_connections ? opts->max_connections : 64;
+	double idle = ceil(or_default(opts->idle_timeout_s, IOCB_HTTP_IDLE_TIMEOUT));
+	pthread_condattr_t ca;
 	uint16_t port;
 	int rc;
 
 	*out = NULL;
 	d = iocb_xcalloc(1, sizeof(*d));
-	d->wake_fd = -1;
 	d->store = store;
 	if (h)
 		d->h = *h;
+	d->header_timeout = or_default(opts->header_timeout_s, IOCB_HTTP_HEADER_TIMEOUT);
+	d->timeout_log.interval_s = 10;
+	d->nslots = maxconn;
+	d->slots = iocb_xcalloc(maxconn, sizeof(*d->slots));
+	for (unsigned i = 0; i < maxconn; i++)
+		d->slots[i].fd = -1;
+	d->hits = iocb_xcalloc(IOCB_HTTP_MAX_HITS, sizeof(*d->hits));
+	pthread_mutex_init(&d->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&d->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	d->lock_init = true;
 	rc = parse_addr(host, opts->port, &ss, err);
 	if (rc < 0)
 		goto fail;
@@ -465,46 +646,38 @@ int iocb_httpd_start(const struct iocb_httpd_opts *opts, struct iocb_store *stor
 	}
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
-	d->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (d->wake_fd < 0) {
-		rc = iocb_err_set(err, IOCB_EIO, "eventfd: %s", strerror(errno));
-		goto fail;
-	}
 	d->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, d,
 				  MHD_OPTION_EXTERNAL_LOGGER, mhd_log, d,
 				  MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 				  MHD_OPTION_CONNECTION_LIMIT, maxconn,
-				  MHD_OPTION_CONNECTION_TIMEOUT, IOCB_HTTP_CONN_TIMEOUT,
+				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(idle < UINT_MAX ? idle : UINT_MAX),
 				  MHD_OPTION_CONNECTION_MEMORY_LIMIT, IOCB_HTTP_CONN_MEMORY,
 				  MHD_OPTION_URI_LOG_CALLBACK, on_uri, d,
+				  MHD_OPTION_NOTIFY_CONNECTION, on_connection, d,
+				  MHD_OPTION_NOTIFY_COMPLETED, on_completed, d,
 				  MHD_OPTION_END);
 	if (!d->mhd) {
 		rc = iocb_err_set(err, IOCB_EIO, "cannot listen on %s port %u: %s", host, (unsigned)opts->port,
 				  d->start_err[0] ? d->start_err : "libmicrohttpd failed to start");
 		goto fail;
 	}
-	info = MHD_get_daemon_info(d->mhd, MHD_DAEMON_INFO_EPOLL_FD);
-	if (!info || info->epoll_fd < 0) {
-		rc = iocb_err_set(err, IOCB_EIO, "libmicrohttpd gave no epoll fd");
-		goto fail;
-	}
-	d->epoll_fd = info->epoll_fd;
+	__atomic_store_n(&d->started, 1, __ATOMIC_RELEASE);
 	info = MHD_get_daemon_info(d->mhd, MHD_DAEMON_INFO_BIND_PORT);
 	port = info && info->port ? info->port : opts->port;
 	if (port == 0) {
 		rc = iocb_err_set(err, IOCB_EIO, "cannot tell which port %s was bound to", host);
 		goto fail;
 	}
+	/* Written before the sweeper starts, which logs it. */
 	snprintf(d->addr, sizeof(d->addr), ss.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", host, (unsigned)port);
-	d->hits = iocb_xcalloc(IOCB_HTTP_MAX_HITS, sizeof(*d->hits));
-	d->started = true;
-	rc = pthread_create(&d->thread, NULL, serve, d);
+	rc = pthread_create(&d->sweeper, NULL, sweep, d);
 	if (rc != 0) {
-		rc = iocb_err_set(err, IOCB_EIO, "cannot start the HTTP thread: %s", strerror(rc));
+		rc = iocb_err_set(err, IOCB_EIO, "cannot start the HTTP sweeper thread: %s", strerror(rc));
 		goto fail;
 	}
-	d->thread_started = true;
-	iocb_log(IOCB_LOG_INFO, "http", "\"http listening\" addr=%s", d->addr);
+	d->sweeper_started = true;
+	iocb_log(IOCB_LOG_INFO, "http", "\"http listening\" addr=%s max_connections=%u idle_timeout=%.0f header_timeout=%.3f",
+		 d->addr, maxconn, idle, d->header_timeout);
 	if (bound_port)
 		*bound_port = port;
 	*out = d;

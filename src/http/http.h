@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The HTTP endpoint of `iocbus run`, on libmicrohttpd, driven from a thread
- * of our own (MHD in external-select mode), so the thread registers with the
- * store's RCU before its first lookup and unregisters before it exits.
+ * The HTTP endpoint of `iocbus run`, on libmicrohttpd's own polling thread
+ * (epoll), which registers with the store's RCU around each lookup request.
  *
  *   GET /metrics        Prometheus text format 0.0.4, from handlers->metrics
  *   GET /healthz        200 "ok\n" or 503 with the reason, from handlers->health
@@ -18,9 +17,17 @@
  *   anything else       404; methods other than GET/HEAD: 405
  *
  * Binds to opts.host (numeric IPv4/IPv6, loopback by default in the
- * config); at most opts.max_connections connections, each with a 10 s idle
- * timeout; request URLs over 8 KiB are refused by MHD's memory limit.
- * Every response is built in a bounded buffer.
+ * config); at most opts.max_connections connections (more wait in the
+ * listen backlog until one closes). A connection is closed after
+ * opts.idle_timeout_s without traffic, and when its request head is not
+ * complete opts.header_timeout_s after it was accepted or after its
+ * previous request was answered, however slowly it trickles in (slowloris).
+ * Request URLs over 8 KiB are refused by MHD's memory limit. Every
+ * response is built in a bounded buffer. /metrics appends the endpoint's
+ * own families (iocbus_http_*) to what handlers->metrics writes.
+ *
+ * Threads: libmicrohttpd's one internal thread runs every handler; a
+ * second thread of this module enforces the header deadline.
  */
 #ifndef IOCB_HTTP_HTTP_H
 #define IOCB_HTTP_HTTP_H
@@ -36,10 +43,16 @@ struct iocb_httpd_opts {
 	const char *host;          /* listen address, e.g. "127.0.0.1" or "::1" */
 	uint16_t port;             /* 0 = any free port */
 	unsigned max_connections;  /* default 64 */
+	double idle_timeout_s;     /* close after this long without traffic; 0 = 10 s; rounded up to whole s */
+	double header_timeout_s;   /* a request head must be in this long after accept / the last answer; 0 = 5 s */
 };
 
 struct iocb_httpd_handlers {
-	/* Append the whole /metrics body to out. On the HTTP thread. */
+	/*
+	 * Append the whole /metrics body to out. On the HTTP thread (MHD's),
+	 * which is a store RCU reader only during /v1/lookup: the handlers must
+	 * not look the store up (iocb_store_stats() takes no read lock: fine).
+	 */
 	void (*metrics)(void *ud, struct iocb_buf *out);
 	/* true = healthy; append a short text body (one line) to out either way. */
 	bool (*health)(void *ud, struct iocb_buf *out);

@@ -164,7 +164,8 @@ static bool parse_ip(struct iocb_str v, uint8_t addr[16], bool *v6, int *plen)
 			return false;
 		*plen = (int)p;
 	}
-	if (alen == 0 || alen >= sizeof(buf))
+	/* inet_pton stops at a NUL: "1.2.3.4\0x" is not 1.2.3.4. */
+	if (alen == 0 || alen >= sizeof(buf) || memchr(v.ptr, '\0', alen))
 		return false;
 	memcpy(buf, v.ptr, alen);
 	buf[alen] = '\0';

@@ -93,7 +93,12 @@ size_t iocb_store_lookup_any(const struct iocb_store *s, struct iocb_str raw, st
 	int plen;
 	size_t n = 0;
 
-	if (!v.len)
+	/*
+	 * No indicator contains a NUL (iocb_misp_normalize refuses them), and a
+	 * value with one is not the value before it: "203.0.113.1%00x" from the
+	 * HTTP lookup must not match 203.0.113.1.
+	 */
+	if (!v.len || memchr(v.ptr, '\0', v.len))
 		return 0;
 	if (iocb_store__parse_ip(v, addr, &v6, &plen)) {
 		unsigned bits = v6 ? 128 : 32;

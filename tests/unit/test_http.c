@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <regex.h>
 #include <setjmp.h>
@@ -24,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
@@ -477,6 +479,39 @@ static void test_lookup_url_decoding(void **state)
 	resp_fini(&r);
 }
 
+/*
+ * Issue #11 item 7: a value with a NUL is not the value before it. MHD hands
+ * over the decoded length, but the IP parse used to stop at the NUL.
+ */
+static void test_lookup_nul(void **state)
+{
+	static const char *const target[] = {
+		"/v1/lookup?value=198.51.100.7%00garbage", "/v1/lookup?value=203.0.113.1%00garbage",
+		"/v1/lookup?value=198.51.100.7%00",        "/v1/lookup?value=evil.example%00",
+		"/v1/lookup?value=a%2Bb.exe%00",           "/v1/lookup?value=d41d8cd98f00b204e9800998ecf8427e%00",
+	};
+	static const char *const value[] = {
+		"198.51.100.7\\u0000garbage", "203.0.113.1\\u0000garbage", "198.51.100.7\\u0000",
+		"evil.example\\u0000",        "a+b.exe\\u0000",            "d41d8cd98f00b204e9800998ecf8427e\\u0000",
+	};
+	struct fix *f = *state;
+	struct resp r;
+	char want[256];
+
+	for (size_t i = 0; i < sizeof(target) / sizeof(target[0]); i++) {
+		get(f, target[i], &r);
+		assert_int_equal(r.status, 200);
+		snprintf(want, sizeof(want), "{\"value\":\"%s\",\"matches\":[]}\n", value[i]);
+		assert_string_equal(body(&r), want);
+		resp_fini(&r);
+	}
+	/* The same values without the NUL do match. */
+	get(f, "/v1/lookup?value=198.51.100.7&value=203.0.113.1&value=evil.example", &r);
+	assert_int_equal(r.status, 200);
+	assert_null(strstr(body(&r), "\"matches\":[]"));
+	resp_fini(&r);
+}
+
 static void test_lookup_bad_requests(void **state)
 {
 	struct fix *f = *state;
@@ -633,6 +668,9 @@ static void test_healthz(void **state)
 	resp_fini(&r);
 }
 
+static size_t check_exposition(const char *text);
+static void assert_line(const char *text, const char *line);
+
 static void test_metrics_route(void **state)
 {
 	struct fix *f = *state;
@@ -642,7 +680,10 @@ static void test_metrics_route(void **state)
 	get(f, "/metrics", &r);
 	assert_int_equal(r.status, 200);
 	assert_header(&r, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
-	assert_string_equal(body(&r), "# HELP t_x A test.\n# TYPE t_x gauge\nt_x 1\n");
+	/* The handler's families, then the endpoint's own (iocbus_http_*). */
+	assert_true(strncmp(body(&r), "# HELP t_x A test.\n# TYPE t_x gauge\nt_x 1\n# HELP iocbus_http_connections ", 60) == 0);
+	assert_line(body(&r), "iocbus_http_header_timeouts_total 0");
+	assert_int_equal(check_exposition(body(&r)), 3);
 	assert_int_equal(__atomic_load_n(&f->ctx.metrics_calls, __ATOMIC_RELAXED), before + 1);
 	resp_fini(&r);
 
@@ -837,6 +878,257 @@ static void test_stop_with_idle_connections(void **state)
 		assert_true(k == 0 || (k < 0 && errno == ECONNRESET));
 		close(idle[i]);
 	}
+}
+
+/* ------------------------------------------------------------ connection limit and deadlines */
+
+/* Start a second endpoint over the fixture's store with the given limits. */
+static struct iocb_httpd *start_limited(struct fix *f, unsigned maxconn, double idle_s, double header_s,
+					uint16_t *port)
+{
+	struct iocb_httpd_opts o = {.host = "127.0.0.1",
+				    .port = 0,
+				    .max_connections = maxconn,
+				    .idle_timeout_s = idle_s,
+				    .header_timeout_s = header_s};
+	struct iocb_httpd_handlers h = {h_metrics, h_health, &f->ctx};
+	struct iocb_httpd *d = NULL;
+	struct iocb_err err;
+
+	if (iocb_httpd_start(&o, f->store, &h, &d, port, &err) != IOCB_OK)
+		fail_msg("start: %s", err.msg);
+	return d;
+}
+
+/* Make sure this process may hold n more descriptors (raise the soft limit up to the hard one). */
+static void need_fds(rlim_t n)
+{
+	struct rlimit rl;
+
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < n) {
+		if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < n)
+			fail_msg("this test needs %lu descriptors; the hard limit is %lu (ulimit -Hn)",
+				 (unsigned long)n, (unsigned long)rl.rlim_max);
+		rl.rlim_cur = n;
+		assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	}
+}
+
+/* Connect, send a GET of `target` and read until `want` has arrived; at most `limit_s` seconds. */
+static bool answered_within(uint16_t port, const char *target, const char *want, double limit_s, double *took)
+{
+	char req[256], buf[4096];
+	size_t n = 0;
+	double t0 = mono();
+	int fd = connect_to(AF_INET, port);
+	bool ok = false;
+
+	snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", target);
+	send_all(fd, req, strlen(req));
+	while (n < sizeof(buf) - 1) {
+		double left = t0 + limit_s - mono();
+		struct timeval tv;
+		ssize_t k;
+		if (left <= 0)
+			break;
+		tv.tv_sec = (time_t)left;
+		tv.tv_usec = (suseconds_t)((left - (double)tv.tv_sec) * 1e6) + 1;
+		assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+		k = recv(fd, buf + n, sizeof(buf) - 1 - n, 0);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+		n += (size_t)k;
+		buf[n] = '\0';
+		if (strstr(buf, want)) {
+			ok = true;
+			break;
+		}
+	}
+	*took = mono() - t0;
+	close(fd);
+	return ok;
+}
+
+/*
+ * Issue #11 item 2: max_connections idle keep-alive clients that got their
+ * answer, then 2,000 concurrent connections; once all of them have closed,
+ * /healthz answers within 2 s. (The external poll loop this replaced never
+ * accepted again after the limit had been reached.)
+ */
+static void test_limit_recovers(void **state)
+{
+	enum { MAXCONN = 4, FLOOD = 2000 };
+	struct fix *f = *state;
+	static const char req[] = "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n";
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	int idle[MAXCONN], *flood = calloc(FLOOD, sizeof(int));
+	uint16_t port = 0;
+	char buf[1024];
+	double took;
+	/* Idle and header timeouts far beyond the test: only the limit is exercised. */
+	struct iocb_httpd *d = start_limited(f, MAXCONN, 60, 60, &port);
+
+	assert_non_null(flood);
+	need_fds(FLOOD + 256);
+	for (int i = 0; i < MAXCONN; i++) {
+		size_t n = 0;
+		idle[i] = connect_to(AF_INET, port);
+		send_all(idle[i], req, sizeof(req) - 1);
+		while (!memmem(buf, n, "\r\n\r\nok\n", 7)) {
+			ssize_t k = recv(idle[i], buf + n, sizeof(buf) - n, 0);
+			assert_true(k > 0);
+			n += (size_t)k;
+		}
+	}
+	/* The limit is reached: these wait in the listen backlog. */
+	sa.sin_port = htons(port);
+	for (int i = 0; i < FLOOD; i++) {
+		flood[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		assert_true(flood[i] >= 0);
+		if (connect(flood[i], (struct sockaddr *)&sa, sizeof(sa)) == 0 || errno == EINPROGRESS)
+			(void)send(flood[i], req, sizeof(req) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+	}
+	for (int i = 0; i < FLOOD; i++)
+		close(flood[i]);
+	for (int i = 0; i < MAXCONN; i++)
+		close(idle[i]);
+	if (!answered_within(port, "/healthz", "\r\n\r\nok\n", 2.0, &took))
+		fail_msg("/healthz did not answer within 2 s after the clients closed");
+	fprintf(stderr, "# /healthz answered %.3f s after %d idle + %d flood clients closed\n", took, MAXCONN,
+		FLOOD);
+	/* And the endpoint goes on: the limit is free again. */
+	assert_true(answered_within(port, "/healthz", "\r\n\r\nok\n", 2.0, &took));
+	iocb_httpd_stop(d);
+	free(flood);
+}
+
+/* 100 clients sending their request head one byte every 5 s, against an endpoint. */
+struct trickle {
+	uint16_t port;          /* the endpoint */
+	int fd[100];            /* the slow clients; -1 once the server closed it */
+	double closed_at[100];  /* seconds after the start when the server closed it */
+	int probe;              /* a /healthz request, -1 once answered */
+	char pbuf[2048];        /* what the probe read */
+	size_t plen;            /* bytes in pbuf */
+	double probe_at;        /* seconds after the start when /healthz answered */
+};
+
+/*
+ * Issue #11 item 2: slowloris. Two endpoints with header_timeout 6 s and an
+ * idle timeout (30 s) that the trickle keeps resetting: B (max_connections
+ * 128) keeps answering /healthz during the attack; A (max_connections 100)
+ * is full, so its /healthz waits, and must answer within 2 s of the header
+ * deadline passing. Every slow client is closed by the server between its
+ * second byte (5 s) and the deadline plus 2 s, however slowly it sends.
+ */
+static void test_slowloris(void **state)
+{
+	enum { SLOW = 100 };
+	static const char head[] = "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n";
+	static const double deadline = 6.0, grace = 2.0;
+	struct fix *f = *state;
+	struct trickle *t = calloc(2, sizeof(*t));
+	struct iocb_httpd *d[2];
+	struct pollfd pfd[2 * (SLOW + 1)];
+	size_t sent = 1;
+	double t0, took;
+	struct resp r;
+
+	assert_non_null(t);
+	need_fds(1024);
+	d[0] = start_limited(f, SLOW, 30, deadline, &t[0].port);
+	d[1] = start_limited(f, 128, 30, deadline, &t[1].port);
+	for (int e = 0; e < 2; e++)
+		for (int i = 0; i < SLOW; i++) {
+			t[e].fd[i] = connect_to(AF_INET, t[e].port);
+			send_all(t[e].fd[i], head, 1);
+		}
+	t0 = mono();
+	/* B has room: it answers at once, attack or not. */
+	if (!answered_within(t[1].port, "/healthz", "\r\n\r\nok\n", 2.0, &took))
+		fail_msg("/healthz of an endpoint below its limit did not answer within 2 s during the attack");
+	/* A is full: its probe waits in the backlog until the deadline frees it. */
+	t[0].probe = connect_to(AF_INET, t[0].port);
+	send_all(t[0].probe, "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", 53);
+	t[1].probe = -1;
+	for (;;) {
+		double now = mono() - t0, wait = deadline + grace + 0.5 - now;
+		nfds_t n = 0;
+		int open = 0;
+		if (wait <= 0)
+			break;
+		/* The next byte of every slow client, 5 s after the previous one. */
+		if (now >= 5.0 * (double)sent && sent < sizeof(head) - 1) {
+			for (int e = 0; e < 2; e++)
+				for (int i = 0; i < SLOW; i++)
+					if (t[e].fd[i] >= 0)
+						(void)send(t[e].fd[i], head + sent, 1, MSG_NOSIGNAL);
+			sent++;
+		}
+		if (5.0 * (double)sent - now < wait)
+			wait = 5.0 * (double)sent - now;
+		for (int e = 0; e < 2; e++) {
+			for (int i = 0; i < SLOW; i++)
+				if (t[e].fd[i] >= 0) {
+					pfd[n++] = (struct pollfd){.fd = t[e].fd[i], .events = POLLIN};
+					open++;
+				}
+			if (t[e].probe >= 0)
+				pfd[n++] = (struct pollfd){.fd = t[e].probe, .events = POLLIN};
+		}
+		if (open == 0 && t[0].probe < 0)
+			break;
+		assert_true(poll(pfd, n, (int)(wait * 1000) + 1) >= 0);
+		now = mono() - t0;
+		for (nfds_t k = 0; k < n; k++) {
+			if (!pfd[k].revents)
+				continue;
+			for (int e = 0; e < 2; e++) {
+				if (pfd[k].fd == t[e].probe) {
+					ssize_t got = recv(t[e].probe, t[e].pbuf + t[e].plen, sizeof(t[e].pbuf) - 1 - t[e].plen, 0);
+					if (got > 0)
+						t[e].plen += (size_t)got;
+					t[e].pbuf[t[e].plen] = '\0';
+					if (got <= 0 || strstr(t[e].pbuf, "\r\n\r\nok\n")) {
+						t[e].probe_at = now;
+						close(t[e].probe);
+						t[e].probe = -1;
+					}
+				}
+				for (int i = 0; i < SLOW; i++)
+					if (pfd[k].fd == t[e].fd[i]) {
+						char b[64];
+						/* A slow client never gets an answer: any event is the server closing. */
+						(void)recv(t[e].fd[i], b, sizeof(b), MSG_DONTWAIT);
+						t[e].closed_at[i] = now;
+						close(t[e].fd[i]);
+						t[e].fd[i] = -1;
+					}
+			}
+		}
+	}
+	fprintf(stderr, "# slowloris: full endpoint's /healthz answered after %.3f s (deadline %.1f s)\n",
+		t[0].probe_at, deadline);
+	if (t[0].probe >= 0 || !strstr(t[0].pbuf, "\r\n\r\nok\n"))
+		fail_msg("/healthz of the full endpoint did not answer within %.0f s of the header deadline", grace);
+	for (int e = 0; e < 2; e++)
+		for (int i = 0; i < SLOW; i++) {
+			if (t[e].fd[i] >= 0)
+				fail_msg("slow client %d of endpoint %d still open %.1f s after the start", i, e,
+					 deadline + grace);
+			/* Its second byte (at 5 s) did not buy it more time, and it was not dropped before. */
+			assert_true(t[e].closed_at[i] >= 5.0);
+		}
+	get(&(struct fix){.port = t[1].port}, "/metrics", &r);
+	assert_int_equal(r.status, 200);
+	assert_line(body(&r), "iocbus_http_header_timeouts_total 100");
+	resp_fini(&r);
+	iocb_httpd_stop(d[0]);
+	iocb_httpd_stop(d[1]);
+	free(t);
 }
 
 /* ------------------------------------------------------------ metrics rendering */
@@ -1095,8 +1387,8 @@ static void test_metrics_route_render(void **state)
 	get(f, "/metrics", &r);
 	__atomic_store_n(&f->ctx.sync, NULL, __ATOMIC_RELEASE);
 	assert_int_equal(r.status, 200);
-	/* 21 families but the two ages (the source never received anything). */
-	assert_int_equal(check_exposition(body(&r)), 19);
+	/* 21 families but the two ages (the source never received anything), then the endpoint's 2. */
+	assert_int_equal(check_exposition(body(&r)), 21);
 	assert_line(body(&r), "iocbus_source_up{source=\"pull\"} 0");
 	resp_fini(&r);
 	iocb_sync_fini(&y);
@@ -1109,6 +1401,7 @@ int main(void)
 		cmocka_unit_test(test_lookup_miss),
 		cmocka_unit_test(test_lookup_two_values),
 		cmocka_unit_test(test_lookup_url_decoding),
+		cmocka_unit_test(test_lookup_nul),
 		cmocka_unit_test(test_lookup_bad_requests),
 		cmocka_unit_test(test_uri_limit),
 		cmocka_unit_test(test_not_found),
@@ -1122,6 +1415,8 @@ int main(void)
 		cmocka_unit_test(test_port_in_use),
 		cmocka_unit_test(test_ipv6_no_handlers),
 		cmocka_unit_test(test_stop_with_idle_connections),
+		cmocka_unit_test(test_limit_recovers),
+		cmocka_unit_test(test_slowloris),
 		cmocka_unit_test(test_metrics_render),
 		cmocka_unit_test(test_metrics_render_no_sources),
 		cmocka_unit_test(test_metrics_render_cap),
