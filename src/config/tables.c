@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "core/mem.h"
+#include "core/str.h"
 
 #define OFF(f) offsetof(struct iocb_config, f)
 #define NO IOCB_CONFIG_NO_OFF
@@ -152,7 +153,8 @@ static const struct iocb_config__opt kafka_rows[] = {
 	ROW("config", IOCB_CT_KV, NULL, 0, 1024, OFF(kafka.config), OFF(kafka.nconfig), NO, NULL, NULL,
 	    IOCB_CF_NULLABLE | IOCB_CF_SECRETS,
 	    "librdkafka properties passed verbatim (e.g. `bootstrap.servers`, `group.id`); values are "
-	    "scalars kept as text. Values of keys naming a password, secret, key or token are dumped as `***`."),
+	    "scalars kept as text. Values of keys naming a password, secret, key, token, credential, `oauthbearer.config` or "
+	    "`jaas` are dumped and logged as `***`."),
 	ROW("max_message", IOCB_CT_SIZE, "16MiB", 1024, 1073741824.0, OFF(kafka.max_message), NO, NO, NULL,
 	    NULL, 0, "Larger messages are counted (`too_large`) and skipped; their offsets are still committed."),
 };
@@ -464,9 +466,11 @@ static const struct iocb_config__opt input_rows[] = {
 	[IN_TOPICS] = ROW("topics", IOCB_CT_STRLIST, NULL, 1, 256, IOFF(topics), IOFF(ntopics), NO, NULL, NULL,
 			  IOCB_CF_NULLABLE, "`kafka`: topics consumed (required)."),
 	[IN_KAFKA] = ROW("kafka", IOCB_CT_KV, NULL, 0, 256, IOFF(kafka), IOFF(nkafka), NO, NULL, NULL,
-			 IOCB_CF_NULLABLE,
+			 IOCB_CF_NULLABLE | IOCB_CF_SECRETS,
 			 "`kafka`: librdkafka consumer properties, verbatim (`bootstrap.servers`, `group.id` — "
-			 "default `iocbus-logs`). Offsets are committed only for events every output settled."),
+			 "default `iocbus-logs`). Offsets are committed only for events every output settled. Secret "
+			 "properties (`sasl.password`, `sasl.oauthbearer.config`, ... as in `misp.kafka.config`) are "
+			 "dumped and logged as `***`."),
 };
 
 /* Which rows each type may use (name, type, preset, fields and max_line are common). */
@@ -590,9 +594,9 @@ static const struct iocb_config__opt output_rows[] = {
 			"`kafka`: message key: `none`, `id` (hash of the input line) or a dotted field path of the "
 			"event (`source.ip`)."),
 	[OUT_KAFKA] = ROW("kafka", IOCB_CT_KV, NULL, 0, 256, OOFF(kafka), OOFF(nkafka), NO, NULL, NULL,
-			  IOCB_CF_NULLABLE,
+			  IOCB_CF_NULLABLE | IOCB_CF_SECRETS,
 			  "`kafka`: librdkafka producer properties, verbatim; `enable.idempotence` and `acks=all` "
-			  "are always set."),
+			  "are always set. Secret properties are dumped and logged as `***`, as in `misp.kafka.config`."),
 };
 
 static int output_check(struct iocb_config__ctx *ctx, void *base, const struct iocb_config__node *map,
@@ -612,9 +616,13 @@ static int output_check(struct iocb_config__ctx *ctx, void *base, const struct i
 		if (!o->nhosts || !o->index)
 			return iocb_config__fail(ctx, map, "outputs[]", "type elasticsearch needs `hosts` and `index`");
 		for (size_t i = 0; i < o->nhosts; i++)
-			if (strncmp(o->hosts[i], "http://", 7) != 0 && strncmp(o->hosts[i], "https://", 8) != 0)
+			if (strncmp(o->hosts[i], "http://", 7) != 0 && strncmp(o->hosts[i], "https://", 8) != 0) {
+				char shown[256];
+
+				(void)iocb_str_redact_url(o->hosts[i], shown, sizeof(shown));
 				return iocb_config__fail(ctx, vals[OUT_HOSTS], "outputs[]",
-							 "host '%s' is not an http:// or https:// URL", o->hosts[i]);
+							 "host '%s' is not an http:// or https:// URL", shown);
+			}
 		if (!o->username != !iocb_secret_str(&o->password))
 			return iocb_config__fail(ctx, vals[OUT_USER] ? vals[OUT_USER] : vals[OUT_PASSWORD], "outputs[]",
 						 "username and password go together");
@@ -747,22 +755,6 @@ const char *iocb_config__type_name(const struct iocb_config__opt *o)
 	case IOCB_CT_IGNORED: return "ignored";
 	}
 	return "?";
-}
-
-bool iocb_config__kv_is_secret(const char *key)
-{
-	static const char *const words[] = {"password", "secret", "key", "token", "oauthbearer.config",
-					    "jaas", NULL};
-	char low[128];
-	size_t n = strnlen(key, sizeof(low) - 1);
-
-	for (size_t i = 0; i < n; i++)
-		low[i] = (char)((key[i] >= 'A' && key[i] <= 'Z') ? key[i] + 32 : key[i]);
-	low[n] = '\0';
-	for (size_t i = 0; words[i]; i++)
-		if (strstr(low, words[i]))
-			return true;
-	return false;
 }
 
 /* Set the secret, wiping whatever it held. Takes ownership of v. */
