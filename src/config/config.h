@@ -244,7 +244,17 @@ struct iocb_config {
  */
 int iocb_config_load(const char *path, struct iocb_config **out, struct iocb_err *err) IOCB_MUST_USE;
 
-/* Same, from a string in memory (`name` is used in messages). */
+/*
+ * Read `path` once and build `n` independent configurations from its bytes
+ * into out[0..n-1] (all or none; the caller owns them and frees each).
+ * `iocbus run` keeps one for its reloadable sources and gives the other to
+ * the pipeline, which outlives reloads: reading the file twice would give
+ * the second reader of a pipe or FIFO (`-c <(...)`) an empty file.
+ * Warnings are logged once. Errors as iocb_config_load().
+ */
+int iocb_config_load_copies(const char *path, struct iocb_config **out, size_t n, struct iocb_err *err) IOCB_MUST_USE;
+
+/* Same as iocb_config_load(), from a string in memory (`name` is used in messages). */
 int iocb_config_load_string(const char *name, const char *yaml, size_t len, struct iocb_config **out,
 			    struct iocb_err *err) IOCB_MUST_USE;
 
