@@ -123,8 +123,23 @@ double iocb_pq_shutdown_left(struct iocb_pq *q);
  */
 void iocb_pq_set_notify(struct iocb_pq *q, void (*fn)(void *ctx), void *ctx);
 
-/* Write b to the spool (at shutdown, or an output that gives up on memory) and settle it. */
+/*
+ * Write b to the spool (at shutdown, or an output that gives up on memory) and
+ * settle it. Without a spool that takes it, its events are dropped: counted in
+ * iocbus_output_lost_total and logged with the reason.
+ */
 void iocb_pq_spill(struct iocb_pq *q, struct iocb_pbatch *b);
+
+/* What one output's shutdown spill did with its batches, for one summary line. */
+struct iocb_pq_tally {
+	size_t kept;          /* batches now in the spool, delivered after the next start */
+	size_t lost;          /* batches dropped: no spool would take them */
+	uint64_t lost_events; /* events in those */
+};
+/* iocb_pq_spill() that adds to *t instead of logging; returns true if b was kept. */
+bool iocb_pq_spill_tally(struct iocb_pq *q, struct iocb_pbatch *b, struct iocb_pq_tally *t);
+/* Log the summary of t: kept and dropped batches, each line only when there are some. */
+void iocb_pq_tally_log(const struct iocb_pq *q, const struct iocb_pq_tally *t);
 
 /* ============================================================ dead letters */
 
