@@ -222,6 +222,8 @@ struct iocb_config {
 		uint64_t spool_max;       /* per output, on disk past queue_bytes, default 1 GiB; 0 = no spool */
 		bool spool_fsync;         /* fdatasync each spooled batch, default false */
 		double shutdown_timeout_s; /* delivery allowed at stop before spooling, default 10 */
+		uint64_t dead_letter_max_bytes; /* cap of one dead-letter file, default 100 MiB; 0 = none */
+		unsigned dead_letter_max_files; /* rotated dead-letter files kept, default 5; 0 = drop past the cap */
 	} pipeline;
 
 	char **intel;                     /* `intel:` list of files/dirs loaded at start */

@@ -667,6 +667,16 @@ static const struct iocb_config__opt pipeline_rows[] = {
 	    "crashes)."),
 	ROW("shutdown_timeout", IOCB_CT_DURATION, "10s", 0, 3600, OFF(pipeline.shutdown_timeout_s), NO, NO, NULL,
 	    NULL, 0, "At stop, outputs deliver for up to this long; what is left goes to the spool."),
+	ROW("dead_letter_max_bytes", IOCB_CT_SIZE, "100MiB", 0, 1099511627776.0, OFF(pipeline.dead_letter_max_bytes),
+	    NO, NO, NULL, NULL, 0,
+	    "Per output: size cap of the dead-letter file. A letter that would take it past this rotates it "
+	    "(`.1` is the newest old file); a letter larger than the cap is dropped. 0 = no cap. Dropped "
+	    "letters are counted in `iocbus_output_dead_letter_dropped_total`. Not applied to stderr."),
+	ROW("dead_letter_max_files", IOCB_CT_UINT, "5", 0, 1000, OFF(pipeline.dead_letter_max_files), NO, NO, NULL,
+	    NULL, 0,
+	    "Per output: rotated dead-letter files kept; the oldest is deleted and its letters counted as "
+	    "dropped. 0 = no rotation: once the file is full, new letters are dropped (and counted). Disk "
+	    "use is at most `dead_letter_max_bytes` times this plus one."),
 };
 
 static const struct iocb_config__section pipeline_sec = {

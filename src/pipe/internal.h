@@ -150,7 +150,13 @@ void iocb_pq_tally_log(const struct iocb_pq *q, const struct iocb_pq_tally *t);
  * Thread-safe; write errors are logged (rate-limited) and counted.
  */
 struct iocb_pdlq;
-int iocb_pdlq_open(const char *path, struct iocb_pdlq **out, struct iocb_err *err) IOCB_MUST_USE;
+/*
+ * Open the dead-letter file `path` (NULL: stderr) with a cap of max_bytes per
+ * file (0 = none) and max_files rotated files kept; letters dropped past the
+ * cap are added to *dropped (an output metric).
+ */
+int iocb_pdlq_open(const char *path, uint64_t max_bytes, unsigned max_files, uint64_t *dropped,
+		   struct iocb_pdlq **out, struct iocb_err *err) IOCB_MUST_USE;
 void iocb_pdlq_close(struct iocb_pdlq *d);
 void iocb_pdlq_write(struct iocb_pdlq *d, const char *output, int status, const char *reason, const char *line,
 		     size_t len);
@@ -187,6 +193,7 @@ struct iocb_pout_metrics {
 	uint64_t retries[IOCB_PIPE_STATUS_MAX];      /* whole-request retries by status (0 = transport) */
 	uint64_t item_retries[IOCB_PIPE_STATUS_MAX]; /* per-item retries by status */
 	uint64_t dead[IOCB_PIPE_STATUS_MAX];         /* lines dead-lettered by status */
+	uint64_t dead_dropped;       /* dead letters dropped past the file's size cap (or rotated away) */
 	uint64_t errors;             /* other errors (dead-letter write failures, broker errors) */
 	uint64_t lost;               /* lines dropped at shutdown with no spool to hold them */
 	int64_t up;                  /* 1 when the last request succeeded */
