@@ -265,6 +265,15 @@ struct iocb_config *iocb_config_default(void);
 
 void iocb_config_free(struct iocb_config *c);
 
+/*
+ * Log one warning for each setting that weakens security: TLS verification
+ * off (misp.api `ssl: false` with an https host, Elasticsearch `tls_verify:
+ * false`, Kafka `enable.ssl.certificate.verification: false`) and a listener
+ * without authentication (http, `tcp` inputs) on a non-loopback address.
+ * `iocbus run` calls it once at start. Returns the number of warnings.
+ */
+size_t iocb_config_warn_exposure(const struct iocb_config *c);
+
 /* Write the effective configuration as YAML; secrets appear as "***". */
 int iocb_config_dump(const struct iocb_config *c, FILE *out) IOCB_MUST_USE;
 

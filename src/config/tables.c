@@ -456,7 +456,8 @@ static const struct iocb_config__opt input_rows[] = {
 	[IN_POLL] = ROW("poll_interval", IOCB_CT_DURATION, "250ms", 0.01, 60, IOFF(poll_interval_s), NO, NO, NULL,
 			NULL, 0, "`file`: how often an idle file is checked for growth and rotation."),
 	[IN_HOST] = ROW("host", IOCB_CT_STR, "127.0.0.1", 1, 255, IOFF(host), NO, NO, NULL, NULL, 0,
-			"`tcp`: listen address (numeric). Loopback unless you change it: the listener has no auth."),
+			"`tcp`: listen address (numeric). Loopback unless you change it: the listener has no auth, "
+			"so `iocbus run` warns at start about a non-loopback address."),
 	[IN_PORT] = ROW("port", IOCB_CT_PORT, "0", 0, 65535, IOFF(port), NO, NO, NULL, NULL, 0,
 			"`tcp`: listen port (required); 0 picks a free port and logs it."),
 	[IN_MAXCONN] = ROW("max_connections", IOCB_CT_UINT, "64", 1, 4096, IOFF(max_connections), NO, NO, NULL,
@@ -556,7 +557,7 @@ static const struct iocb_config__opt output_rows[] = {
 	[OUT_BEARER] = ROW("bearer", IOCB_CT_SECRET, NULL, 1, 4096, OOFF(bearer), NO, NO, NULL, NULL, 0,
 			   "`elasticsearch`: bearer token (`Authorization: Bearer`). Never logged or dumped."),
 	[OUT_TLS_VERIFY] = ROW("tls_verify", IOCB_CT_BOOL, "true", 0, 0, OOFF(tls_verify), NO, NO, NULL, NULL, 0,
-			       "`elasticsearch`: verify the server certificate."),
+			       "`elasticsearch`: verify the server certificate; `false` is warned about at start."),
 	[OUT_CA] = ROW("ca_file", IOCB_CT_STR, NULL, 1, 4096, OOFF(ca_file), NO, NO, NULL, NULL, IOCB_CF_NULLABLE,
 		       "`elasticsearch`: CA file to verify the server with."),
 	[OUT_COMPRESSION] = ROW("compression_level", IOCB_CT_UINT, "1", 0, 12, OOFF(compression_level), NO, NO, NULL,

@@ -405,6 +405,7 @@ int iocb_daemon_run(const struct iocb_daemon_opts *o)
 		iocb_log_set_level(lvl);
 	if (cfg->log.debug)
 		iocb_log_set_debug_modules(cfg->log.debug);
+	(void)iocb_config_warn_exposure(cfg); /* once: a reload does not repeat them */
 	if (gen_new(cfg, &d.gen, &err) < 0) {
 		fprintf(stderr, "iocbus: %s\n", err.msg);
 		goto out;
