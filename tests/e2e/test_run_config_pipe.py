@@ -18,7 +18,7 @@ import tempfile
 import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import BIN, wait_until  # noqa: E402
+from harness import BIN, report, wait_until  # noqa: E402
 
 LINES = "".join('{"n":%d,"source":{"ip":"192.0.2.%d"}}\n' % (i, i) for i in range(20)).encode()
 
@@ -83,10 +83,7 @@ def main():
             n = got.count(b"\n")
             if rc != 0 or n != 20:
                 failures.append("%s: exit %d, %d of 20 lines delivered; log:\n%s" % (how, rc, n, log[-2000:]))
-    if failures:
-        print("\n".join(failures))
-        sys.exit(1)
-    print("ok: the pipeline section is in force with -c <(...) and with a FIFO")
+    report(failures, "the pipeline section is in force with -c <(...) and with a FIFO")
 
 
 if __name__ == "__main__":

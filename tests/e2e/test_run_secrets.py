@@ -15,7 +15,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import BIN, Iocbus, free_port, wait_until  # noqa: E402
+from harness import BIN, Iocbus, free_port, report, wait_until  # noqa: E402
 
 SECRETS = {name: "Sx%s-%s-9c1" % (name, "q7") for name in (
     "apikey", "zmqpw", "mispsasl", "mispoauth", "hostpw", "feedpw", "feedq", "insasl", "inoauth",
@@ -85,11 +85,8 @@ def main():
             log = d.log()
         if leaked(log):
             failures.append("iocbus run logged %s" % leaked(log))
-    if failures:
-        print("\n".join(failures))
-        print("---- log tail ----\n" + log[-3000:])
-        sys.exit(1)
-    print("ok: no secret in config dump, check-config or the daemon's log (%d bytes)" % len(log))
+    report(failures, "no secret in config dump, check-config or the daemon's log (%d bytes)" % len(log),
+           "---- log tail ----\n" + log[-3000:])
 
 
 if __name__ == "__main__":

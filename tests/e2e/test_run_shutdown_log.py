@@ -14,7 +14,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Iocbus, free_port, wait_until  # noqa: E402
+from harness import Iocbus, free_port, report, wait_until  # noqa: E402
 
 N = 40
 
@@ -64,12 +64,8 @@ def main():
             failures.append("state_dir: the log says events were dropped")
         if rc or rc2:
             failures.append("exit codes %r %r" % (rc, rc2))
-    if failures:
-        print("\n".join(failures))
-        print("---- shutdown lines without state_dir ----\n" + text)
-        print("---- with state_dir ----\n" + text2)
-        sys.exit(1)
-    print("ok:\n" + text + "\n" + text2)
+    report(failures, "\n" + text + "\n" + text2,
+           "---- shutdown lines without state_dir ----\n%s\n---- with state_dir ----\n%s" % (text, text2))
 
 
 if __name__ == "__main__":
