@@ -2,7 +2,6 @@
 /* String view helpers (see str.h). */
 #include "core/str.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include "core/rc.h"
 
@@ -167,16 +166,15 @@ static void put(struct redact_out *o, const char *s, size_t n)
 	o->len += n;
 }
 
-/* Length of "scheme://" at the start of s (RFC 3986 scheme), or 0. */
+/*
+ * Length of "scheme://" up to the first "://" of s, or 0. The scheme is not
+ * checked: a malformed one must not let its password through.
+ */
 static size_t scheme_len(const char *s)
 {
-	size_t i = 0;
+	const char *p = strstr(s, "://");
 
-	if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z')))
-		return 0;
-	while (s[i] && (isalnum((unsigned char)s[i]) || s[i] == '+' || s[i] == '-' || s[i] == '.'))
-		i++;
-	return strncmp(s + i, "://", 3) == 0 ? i + 3 : 0;
+	return p ? (size_t)(p - s) + 3 : 0;
 }
 
 /* Query "a=1&b=2" (up to '#' or the end): values of secret names as "***". */

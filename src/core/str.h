@@ -75,8 +75,8 @@ bool iocb_str_secret_name(const char *key);
  * short if it does not fit) with its secrets replaced by "***": the password
  * of a userinfo ("https://user:***@host"; a userinfo without ':' may be a
  * token and becomes "***" whole) and the values of query parameters whose
- * names iocb_str_secret_name() flags. A string that is not an URL
- * ("scheme://...") is copied unchanged. Returns the length of the full
+ * names iocb_str_secret_name() flags. A string without "://" is copied
+ * unchanged; anything before the first "://" counts as the scheme. Returns the length of the full
  * redacted text (as snprintf), so a result >= cap means it was cut.
  */
 size_t iocb_str_redact_url(const char *url, char *out, size_t cap);

@@ -797,6 +797,7 @@ static void test_redact_url(void **state)
 		{"https://h/feed?token=" SECRET "#frag", "https://h/feed?token=***#frag"},
 		{"https://h/a@b", "https://h/a@b"},
 		{"/var/lib/u:p@x", "/var/lib/u:p@x"},
+		{"my_scheme://u:" SECRET "@h", "my_scheme://u:***@h"}, /* a malformed scheme hides nothing */
 		{"", ""},
 	};
 	char small[12];
