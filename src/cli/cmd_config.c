@@ -81,6 +81,7 @@ int iocb_cmd_check_config(int argc, char **argv)
 	}
 	rc = validate(argv[1], &cfg);
 	if (rc == IOCB_EXIT_OK) {
+		(void)iocb_config_warn_exposure(cfg); /* the warnings `iocbus run` logs at start */
 		printf("%s: OK (%zu filter(s); source: %s; API %s%s; %zu feed(s); store: %s; http: %s)\n", argv[1],
 		       cfg->nfilters, cfg->zmq.present ? "zmq" : cfg->kafka.present ? "kafka" : "none",
 		       cfg->api.present ? "configured" : "not configured",

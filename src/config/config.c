@@ -832,8 +832,9 @@ void iocb_config_free(struct iocb_config *c)
 	free(c);
 }
 
-int iocb_config_load_string(const char *name, const char *yaml, size_t len, struct iocb_config **out,
-			    struct iocb_err *err)
+/* iocb_config_load_string(), logging the warnings only when `log_warnings` (a second copy stays quiet). */
+static int load_bytes(const char *name, const char *yaml, size_t len, struct iocb_config **out, struct iocb_err *err,
+		      bool log_warnings)
 {
 	struct iocb_config__node *root = NULL;
 	struct iocb_config *c = NULL;
@@ -861,7 +862,7 @@ int iocb_config_load_string(const char *name, const char *yaml, size_t len, stru
 		if (rc < 0)
 			goto out;
 	}
-	for (size_t i = 0; i < c->nwarnings; i++)
+	for (size_t i = 0; log_warnings && i < c->nwarnings; i++)
 		iocb_log(IOCB_LOG_WARN, "config", "\"%s\"", c->warnings[i]);
 	*out = c;
 	c = NULL;
@@ -872,12 +873,19 @@ out:
 	return rc;
 }
 
-int iocb_config_load(const char *path, struct iocb_config **out, struct iocb_err *err)
+int iocb_config_load_string(const char *name, const char *yaml, size_t len, struct iocb_config **out,
+			    struct iocb_err *err)
+{
+	return load_bytes(name, yaml, len, out, err, true);
+}
+
+int iocb_config_load_copies(const char *path, struct iocb_config **out, size_t n, struct iocb_err *err)
 {
 	struct iocb_file_map m;
-	int rc;
+	int rc = IOCB_OK;
 
-	*out = NULL;
+	for (size_t i = 0; i < n; i++)
+		out[i] = NULL;
 	rc = iocb_file_map(path, IOCB_CONFIG_MAX_BYTES, &m, err);
 	if (rc == IOCB_ELIMIT)
 		return iocb_err_set(err, IOCB_ECONFIG, "%s: larger than the %zu-byte limit", path,
@@ -887,9 +895,22 @@ int iocb_config_load(const char *path, struct iocb_config **out, struct iocb_err
 			err->rc = IOCB_EIO;
 		return IOCB_EIO;
 	}
-	rc = iocb_config_load_string(path, m.data, m.len, out, err);
+	/* Every copy from the same bytes: a pipe or FIFO (`-c <(...)`) can be read only once. */
+	for (size_t i = 0; i < n && rc == IOCB_OK; i++) {
+		rc = load_bytes(path, m.data, m.len, &out[i], err, i == 0);
+		if (rc == IOCB_OK)
+			out[i]->path = iocb_xstrdup(path);
+	}
 	iocb_file_unmap(&m);
-	if (rc == IOCB_OK)
-		(*out)->path = iocb_xstrdup(path);
+	if (rc < 0)
+		for (size_t i = 0; i < n; i++) {
+			iocb_config_free(out[i]);
+			out[i] = NULL;
+		}
 	return rc;
+}
+
+int iocb_config_load(const char *path, struct iocb_config **out, struct iocb_err *err)
+{
+	return iocb_config_load_copies(path, out, 1, err);
 }

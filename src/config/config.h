@@ -224,6 +224,8 @@ struct iocb_config {
 		uint64_t spool_max;       /* per output, on disk past queue_bytes, default 1 GiB; 0 = no spool */
 		bool spool_fsync;         /* fdatasync each spooled batch, default false */
 		double shutdown_timeout_s; /* delivery allowed at stop before spooling, default 10 */
+		uint64_t dead_letter_max_bytes; /* cap of one dead-letter file, default 100 MiB; 0 = none */
+		unsigned dead_letter_max_files; /* rotated dead-letter files kept, default 5; 0 = drop past the cap */
 	} pipeline;
 
 	char **intel;                     /* `intel:` list of files/dirs loaded at start */
@@ -246,7 +248,17 @@ struct iocb_config {
  */
 int iocb_config_load(const char *path, struct iocb_config **out, struct iocb_err *err) IOCB_MUST_USE;
 
-/* Same, from a string in memory (`name` is used in messages). */
+/*
+ * Read `path` once and build `n` independent configurations from its bytes
+ * into out[0..n-1] (all or none; the caller owns them and frees each).
+ * `iocbus run` keeps one for its reloadable sources and gives the other to
+ * the pipeline, which outlives reloads: reading the file twice would give
+ * the second reader of a pipe or FIFO (`-c <(...)`) an empty file.
+ * Warnings are logged once. Errors as iocb_config_load().
+ */
+int iocb_config_load_copies(const char *path, struct iocb_config **out, size_t n, struct iocb_err *err) IOCB_MUST_USE;
+
+/* Same as iocb_config_load(), from a string in memory (`name` is used in messages). */
 int iocb_config_load_string(const char *name, const char *yaml, size_t len, struct iocb_config **out,
 			    struct iocb_err *err) IOCB_MUST_USE;
 
@@ -254,6 +266,15 @@ int iocb_config_load_string(const char *name, const char *yaml, size_t len, stru
 struct iocb_config *iocb_config_default(void);
 
 void iocb_config_free(struct iocb_config *c);
+
+/*
+ * Log one warning for each setting that weakens security: TLS verification
+ * off (misp.api `ssl: false` with an https host, Elasticsearch `tls_verify:
+ * false`, Kafka `enable.ssl.certificate.verification: false`) and a listener
+ * without authentication (http, `tcp` inputs) on a non-loopback address.
+ * `iocbus run` calls it once at start. Returns the number of warnings.
+ */
+size_t iocb_config_warn_exposure(const struct iocb_config *c);
 
 /* Write the effective configuration as YAML; secrets appear as "***". */
 int iocb_config_dump(const struct iocb_config *c, FILE *out) IOCB_MUST_USE;

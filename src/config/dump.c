@@ -10,7 +10,9 @@
  * are never written: a literal `key` is dumped as "***", a key read from a
  * file or the environment is dumped as its `key_file` / `key_env` (which is
  * what makes the dump reload to the same key), and Kafka properties that look
- * like credentials are dumped as "***".
+ * like credentials and the passwords inside URLs are dumped as "***", by the
+ * same rule the logs and errors use (iocb_str_secret_name() and
+ * iocb_str_redact_url() in core/str).
  *
  * The Markdown reference walks the same tables in the same order, so the
  * documentation cannot describe a key, default or bound the parser does not
@@ -24,6 +26,7 @@
 #include <string.h>
 
 #include "config/internal.h"
+#include "core/str.h"
 
 #define NO IOCB_CONFIG_NO_OFF
 
@@ -48,6 +51,19 @@ static void put_quoted(FILE *out, const char *s)
 		}
 	}
 	fputc('"', out);
+}
+
+/*
+ * A string value, quoted, with the password of any URL in it and secret
+ * query parameters as "***" (iocb_str_redact_url(): misp.api.host,
+ * feeds[].url, outputs[].hosts and whatever else holds an URL).
+ */
+static void put_value(FILE *out, const char *v)
+{
+	char *r = iocb_str_redact_url_dup(v);
+
+	put_quoted(out, r);
+	free(r);
 }
 
 static void put_double(FILE *out, double v);
@@ -104,7 +120,7 @@ static void put_strlist(FILE *out, char *const *v, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		if (i)
 			fputs(", ", out);
-		put_quoted(out, v[i]);
+		put_value(out, v[i]);
 	}
 	fputc(']', out);
 }
@@ -149,7 +165,7 @@ static size_t dump_section(FILE *out, const struct iocb_config__section *sec, co
 
 			fputc(' ', out);
 			if (v)
-				put_quoted(out, v);
+				put_value(out, v);
 			else
 				fputs("null", out);
 			fputc('\n', out);
@@ -199,7 +215,7 @@ static size_t dump_section(FILE *out, const struct iocb_config__section *sec, co
 				fprintf(out, "%*s", indent + 2, "");
 				put_quoted(out, kv[k].key);
 				fputs(": ", out);
-				put_quoted(out, (o->flags & IOCB_CF_SECRETS) && iocb_config__kv_is_secret(kv[k].key)
+				put_quoted(out, (o->flags & IOCB_CF_SECRETS) && iocb_str_secret_name(kv[k].key)
 							? "***"
 							: kv[k].value);
 				fputc('\n', out);
@@ -279,6 +295,10 @@ static const char doc_intro[] =
 	"  control characters) is an error with its position.\n"
 	"- **Secrets.** The API key comes from exactly one of `misp.api.key`, `key_file` or\n"
 	"  `key_env`, is kept in a secret type, and never appears in messages, logs or dumps.\n"
+	"  The same holds for every `password`, `api_key` and `bearer`, for Kafka properties whose\n"
+	"  names hold `password`, `secret`, `key`, `token`, `credential`, `oauthbearer.config` or\n"
+	"  `jaas`, and for the password of any URL (`https://user:***@host`) and URL query\n"
+	"  parameters with such names: dumps, logs and errors all show them as `***`.\n"
 	"  Relative paths (`key_file`, `ca_file`, `store.path`, `intel`, `enrich.reject_file`) are\n"
 	"  relative to the working directory.\n"
 	"\n"

@@ -166,7 +166,5 @@ bool iocb_config__parse_bool(const struct iocb_config__node *n, bool *out);
 
 /* Human name of a type for docs and messages ("list of strings"). */
 const char *iocb_config__type_name(const struct iocb_config__opt *o);
-/* True if a kafka config key names a secret (its value is dumped as "***"). */
-bool iocb_config__kv_is_secret(const char *key);
 
 #endif

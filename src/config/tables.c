@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "core/mem.h"
+#include "core/str.h"
 
 #define OFF(f) offsetof(struct iocb_config, f)
 #define NO IOCB_CONFIG_NO_OFF
@@ -152,7 +153,8 @@ static const struct iocb_config__opt kafka_rows[] = {
 	ROW("config", IOCB_CT_KV, NULL, 0, 1024, OFF(kafka.config), OFF(kafka.nconfig), NO, NULL, NULL,
 	    IOCB_CF_NULLABLE | IOCB_CF_SECRETS,
 	    "librdkafka properties passed verbatim (e.g. `bootstrap.servers`, `group.id`); values are "
-	    "scalars kept as text. Values of keys naming a password, secret, key or token are dumped as `***`."),
+	    "scalars kept as text. Values of keys naming a password, secret, key, token, credential, `oauthbearer.config` or "
+	    "`jaas` are dumped and logged as `***`."),
 	ROW("max_message", IOCB_CT_SIZE, "16MiB", 1024, 1073741824.0, OFF(kafka.max_message), NO, NO, NULL,
 	    NULL, 0, "Larger messages are counted (`too_large`) and skipped; their offsets are still committed."),
 };
@@ -461,7 +463,8 @@ static const struct iocb_config__opt input_rows[] = {
 	[IN_POLL] = ROW("poll_interval", IOCB_CT_DURATION, "250ms", 0.01, 60, IOFF(poll_interval_s), NO, NO, NULL,
 			NULL, 0, "`file`: how often an idle file is checked for growth and rotation."),
 	[IN_HOST] = ROW("host", IOCB_CT_STR, "127.0.0.1", 1, 255, IOFF(host), NO, NO, NULL, NULL, 0,
-			"`tcp`: listen address (numeric). Loopback unless you change it: the listener has no auth."),
+			"`tcp`: listen address (numeric). Loopback unless you change it: the listener has no auth, "
+			"so `iocbus run` warns at start about a non-loopback address."),
 	[IN_PORT] = ROW("port", IOCB_CT_PORT, "0", 0, 65535, IOFF(port), NO, NO, NULL, NULL, 0,
 			"`tcp`: listen port (required); 0 picks a free port and logs it."),
 	[IN_MAXCONN] = ROW("max_connections", IOCB_CT_UINT, "64", 1, 4096, IOFF(max_connections), NO, NO, NULL,
@@ -471,9 +474,11 @@ static const struct iocb_config__opt input_rows[] = {
 	[IN_TOPICS] = ROW("topics", IOCB_CT_STRLIST, NULL, 1, 256, IOFF(topics), IOFF(ntopics), NO, NULL, NULL,
 			  IOCB_CF_NULLABLE, "`kafka`: topics consumed (required)."),
 	[IN_KAFKA] = ROW("kafka", IOCB_CT_KV, NULL, 0, 256, IOFF(kafka), IOFF(nkafka), NO, NULL, NULL,
-			 IOCB_CF_NULLABLE,
+			 IOCB_CF_NULLABLE | IOCB_CF_SECRETS,
 			 "`kafka`: librdkafka consumer properties, verbatim (`bootstrap.servers`, `group.id` — "
-			 "default `iocbus-logs`). Offsets are committed only for events every output settled."),
+			 "default `iocbus-logs`). Offsets are committed only for events every output settled. Secret "
+			 "properties (`sasl.password`, `sasl.oauthbearer.config`, ... as in `misp.kafka.config`) are "
+			 "dumped and logged as `***`."),
 };
 
 /* Which rows each type may use (name, type, preset, fields and max_line are common). */
@@ -559,7 +564,7 @@ static const struct iocb_config__opt output_rows[] = {
 	[OUT_BEARER] = ROW("bearer", IOCB_CT_SECRET, NULL, 1, 4096, OOFF(bearer), NO, NO, NULL, NULL, 0,
 			   "`elasticsearch`: bearer token (`Authorization: Bearer`). Never logged or dumped."),
 	[OUT_TLS_VERIFY] = ROW("tls_verify", IOCB_CT_BOOL, "true", 0, 0, OOFF(tls_verify), NO, NO, NULL, NULL, 0,
-			       "`elasticsearch`: verify the server certificate."),
+			       "`elasticsearch`: verify the server certificate; `false` is warned about at start."),
 	[OUT_CA] = ROW("ca_file", IOCB_CT_STR, NULL, 1, 4096, OOFF(ca_file), NO, NO, NULL, NULL, IOCB_CF_NULLABLE,
 		       "`elasticsearch`: CA file to verify the server with."),
 	[OUT_COMPRESSION] = ROW("compression_level", IOCB_CT_UINT, "1", 0, 12, OOFF(compression_level), NO, NO, NULL,
@@ -597,9 +602,9 @@ static const struct iocb_config__opt output_rows[] = {
 			"`kafka`: message key: `none`, `id` (hash of the input line) or a dotted field path of the "
 			"event (`source.ip`)."),
 	[OUT_KAFKA] = ROW("kafka", IOCB_CT_KV, NULL, 0, 256, OOFF(kafka), OOFF(nkafka), NO, NULL, NULL,
-			  IOCB_CF_NULLABLE,
+			  IOCB_CF_NULLABLE | IOCB_CF_SECRETS,
 			  "`kafka`: librdkafka producer properties, verbatim; `enable.idempotence` and `acks=all` "
-			  "are always set."),
+			  "are always set. Secret properties are dumped and logged as `***`, as in `misp.kafka.config`."),
 };
 
 static int output_check(struct iocb_config__ctx *ctx, void *base, const struct iocb_config__node *map,
@@ -619,9 +624,13 @@ static int output_check(struct iocb_config__ctx *ctx, void *base, const struct i
 		if (!o->nhosts || !o->index)
 			return iocb_config__fail(ctx, map, "outputs[]", "type elasticsearch needs `hosts` and `index`");
 		for (size_t i = 0; i < o->nhosts; i++)
-			if (strncmp(o->hosts[i], "http://", 7) != 0 && strncmp(o->hosts[i], "https://", 8) != 0)
+			if (strncmp(o->hosts[i], "http://", 7) != 0 && strncmp(o->hosts[i], "https://", 8) != 0) {
+				char shown[256];
+
+				(void)iocb_str_redact_url(o->hosts[i], shown, sizeof(shown));
 				return iocb_config__fail(ctx, vals[OUT_HOSTS], "outputs[]",
-							 "host '%s' is not an http:// or https:// URL", o->hosts[i]);
+							 "host '%s' is not an http:// or https:// URL", shown);
+			}
 		if (!o->username != !iocb_secret_str(&o->password))
 			return iocb_config__fail(ctx, vals[OUT_USER] ? vals[OUT_USER] : vals[OUT_PASSWORD], "outputs[]",
 						 "username and password go together");
@@ -666,6 +675,16 @@ static const struct iocb_config__opt pipeline_rows[] = {
 	    "crashes)."),
 	ROW("shutdown_timeout", IOCB_CT_DURATION, "10s", 0, 3600, OFF(pipeline.shutdown_timeout_s), NO, NO, NULL,
 	    NULL, 0, "At stop, outputs deliver for up to this long; what is left goes to the spool."),
+	ROW("dead_letter_max_bytes", IOCB_CT_SIZE, "100MiB", 0, 1099511627776.0, OFF(pipeline.dead_letter_max_bytes),
+	    NO, NO, NULL, NULL, 0,
+	    "Per output: size cap of the dead-letter file. A letter that would take it past this rotates it "
+	    "(`.1` is the newest old file); a letter larger than the cap is dropped. 0 = no cap. Dropped "
+	    "letters are counted in `iocbus_output_dead_letter_dropped_total`. Not applied to stderr."),
+	ROW("dead_letter_max_files", IOCB_CT_UINT, "5", 0, 1000, OFF(pipeline.dead_letter_max_files), NO, NO, NULL,
+	    NULL, 0,
+	    "Per output: rotated dead-letter files kept; the oldest is deleted and its letters counted as "
+	    "dropped. 0 = no rotation: once the file is full, new letters are dropped (and counted). Disk "
+	    "use is at most `dead_letter_max_bytes` times this plus one."),
 };
 
 static const struct iocb_config__section pipeline_sec = {
@@ -754,22 +773,6 @@ const char *iocb_config__type_name(const struct iocb_config__opt *o)
 	case IOCB_CT_IGNORED: return "ignored";
 	}
 	return "?";
-}
-
-bool iocb_config__kv_is_secret(const char *key)
-{
-	static const char *const words[] = {"password", "secret", "key", "token", "oauthbearer.config",
-					    "jaas", NULL};
-	char low[128];
-	size_t n = strnlen(key, sizeof(low) - 1);
-
-	for (size_t i = 0; i < n; i++)
-		low[i] = (char)((key[i] >= 'A' && key[i] <= 'Z') ? key[i] + 32 : key[i]);
-	low[n] = '\0';
-	for (size_t i = 0; words[i]; i++)
-		if (strstr(low, words[i]))
-			return true;
-	return false;
 }
 
 /* Set the secret, wiping whatever it held. Takes ownership of v. */

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* String view helpers (see str.h). */
 #include "core/str.h"
+
+#include <stdio.h>
 #include "core/rc.h"
 
 #include "core/mem.h"
@@ -134,7 +136,8 @@ unsigned iocb_str_distance(const char *a, size_t la, const char *b, size_t lb, u
 
 bool iocb_str_secret_name(const char *key)
 {
-	static const char *const words[] = {"password", "secret", "key", "token"};
+	static const char *const words[] = {"password", "secret", "key", "token", "credential", "oauthbearer.config",
+					    "jaas"};
 	size_t klen = strlen(key);
 
 	for (size_t i = 0; i < IOCB_ARRAY_LEN(words); i++) {
@@ -145,4 +148,111 @@ bool iocb_str_secret_name(const char *key)
 				return true;
 	}
 	return false;
+}
+
+/* Appends to a bounded buffer, counting what did not fit (snprintf's rule). */
+struct redact_out {
+	char *p;    /* destination */
+	size_t cap; /* its size */
+	size_t len; /* bytes the full text has so far */
+};
+
+static void put(struct redact_out *o, const char *s, size_t n)
+{
+	if (o->len < o->cap) {
+		size_t room = o->cap - o->len - 1;
+		memcpy(o->p + o->len, s, n < room ? n : room);
+	}
+	o->len += n;
+}
+
+/*
+ * Length of "scheme://" up to the first "://" of s, or 0. The scheme is not
+ * checked: a malformed one must not let its password through.
+ */
+static size_t scheme_len(const char *s)
+{
+	const char *p = strstr(s, "://");
+
+	return p ? (size_t)(p - s) + 3 : 0;
+}
+
+/* Query "a=1&b=2" (up to '#' or the end): values of secret names as "***". */
+static void put_query(struct redact_out *o, const char *q, size_t n)
+{
+	while (n > 0) {
+		size_t pl = 0, kl;
+		char name[128];
+
+		while (pl < n && q[pl] != '&' && q[pl] != ';')
+			pl++;
+		kl = 0;
+		while (kl < pl && q[kl] != '=')
+			kl++;
+		snprintf(name, sizeof(name), "%.*s", (int)kl, q);
+		if (kl < pl && iocb_str_secret_name(name)) {
+			put(o, q, kl + 1);
+			put(o, "***", 3);
+		} else {
+			put(o, q, pl);
+		}
+		if (pl < n)
+			put(o, q + pl, 1);
+		q += pl < n ? pl + 1 : pl;
+		n -= pl < n ? pl + 1 : pl;
+	}
+}
+
+size_t iocb_str_redact_url(const char *url, char *out, size_t cap)
+{
+	struct redact_out o = {out, cap, 0};
+	size_t sl = scheme_len(url);
+
+	if (!sl) {
+		put(&o, url, strlen(url));
+	} else {
+		const char *auth = url + sl;
+		size_t alen = strcspn(auth, "/?#");
+		const char *at = NULL, *rest, *q;
+
+		/* The userinfo ends at the last '@' of the authority (a password may hold an '@'). */
+		for (size_t i = alen; i > 0; i--)
+			if (auth[i - 1] == '@') {
+				at = auth + i - 1;
+				break;
+			}
+		put(&o, url, sl);
+		if (at) {
+			const char *colon = memchr(auth, ':', (size_t)(at - auth));
+
+			if (colon)
+				put(&o, auth, (size_t)(colon - auth) + 1);
+			put(&o, "***", 3);
+			auth = at;
+			alen -= (size_t)(at - (url + sl));
+		}
+		rest = auth + alen;
+		put(&o, auth, (size_t)(rest - auth) + strcspn(rest, "?#"));
+		q = rest + strcspn(rest, "?#");
+		if (*q == '?') {
+			size_t ql = strcspn(q + 1, "#");
+
+			put(&o, "?", 1);
+			put_query(&o, q + 1, ql);
+			q += 1 + ql;
+		}
+		put(&o, q, strlen(q));
+	}
+	if (cap)
+		out[o.len < cap ? o.len : cap - 1] = '\0';
+	return o.len;
+}
+
+char *iocb_str_redact_url_dup(const char *url)
+{
+	size_t n = iocb_str_redact_url(url, NULL, 0);
+	char *s = iocb_xmalloc(n + 1);
+
+	(void)iocb_str_redact_url(url, s, n + 1);
+	return s;
 }

@@ -61,11 +61,27 @@ struct iocb_str iocb_str_trim(struct iocb_str s);
  */
 bool iocb_str_to_u64(struct iocb_str s, uint64_t *out);
 /*
- * True when a property name looks like it holds a secret (contains
- * "password", "secret", "key" or "token", any case): its value must never
- * be echoed in errors or logs (librdkafka properties, for instance).
+ * The one secret-redaction rule of iocbus, used by `config dump`, logs and
+ * error messages alike.
+ *
+ * iocb_str_secret_name: true when a property or parameter name looks like
+ * it holds a secret (contains "password", "secret", "key", "token",
+ * "credential", "oauthbearer.config" or "jaas", any case): its value must
+ * never be echoed (librdkafka properties, URL query parameters).
  */
 bool iocb_str_secret_name(const char *key);
+/*
+ * Copy `url` into out (size cap, always NUL-terminated when cap > 0, cut
+ * short if it does not fit) with its secrets replaced by "***": the password
+ * of a userinfo ("https://user:***@host"; a userinfo without ':' may be a
+ * token and becomes "***" whole) and the values of query parameters whose
+ * names iocb_str_secret_name() flags. A string without "://" is copied
+ * unchanged; anything before the first "://" counts as the scheme. Returns the length of the full
+ * redacted text (as snprintf), so a result >= cap means it was cut.
+ */
+size_t iocb_str_redact_url(const char *url, char *out, size_t cap);
+/* Same into a heap copy the caller frees (aborts on OOM). */
+char *iocb_str_redact_url_dup(const char *url);
 bool iocb_str_to_i64(struct iocb_str s, int64_t *out);
 
 /* NUL-terminated heap copy (aborts on OOM). Caller frees. */

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "config/config.h"
@@ -286,9 +287,17 @@ static void reload(struct daemon *d)
 	struct generation *ng = NULL, *old = d->gen;
 	struct iocb_err err = {0};
 	enum iocb_log_level lvl;
+	struct stat st;
 
 	iocb_log(IOCB_LOG_INFO, "daemon", "\"reloading\" config=\"%s\"", d->opts->config_path);
-	if (iocb_config_load(d->opts->config_path, &cfg, &err) < 0 || gen_new(cfg, &ng, &err) < 0) {
+	/*
+	 * A pipe (`-c <(...)`) was used up at start and would read as an empty
+	 * file (every source stopped), and a FIFO would block this thread.
+	 */
+	if (stat(d->opts->config_path, &st) == 0 && !S_ISREG(st.st_mode))
+		(void)iocb_err_set(&err, IOCB_ECONFIG, "%s is not a regular file (a pipe is read once, at start)",
+				   d->opts->config_path);
+	if (err.rc < 0 || iocb_config_load(d->opts->config_path, &cfg, &err) < 0 || gen_new(cfg, &ng, &err) < 0) {
 		d->reloads_failed++;
 		iocb_log(IOCB_LOG_ERROR, "daemon", "\"reload rejected; keeping the running configuration\" error=\"%s\"",
 			 err.msg);
@@ -389,14 +398,26 @@ int iocb_daemon_run(const struct iocb_daemon_opts *o)
 	 */
 	mallopt(M_MMAP_THRESHOLD, 32 << 20);
 
-	if (iocb_config_load(o->config_path, &cfg, &err) < 0) {
-		fprintf(stderr, "iocbus: %s\n", err.msg);
-		goto out;
+	/*
+	 * One read of the file for both copies: the pipeline keeps its own (it
+	 * outlives reloads, which free the generation's configuration), and a
+	 * second read of a pipe (`-c <(...)`) would find it empty.
+	 */
+	{
+		struct iocb_config *two[2];
+
+		if (iocb_config_load_copies(o->config_path, two, 2, &err) < 0) {
+			fprintf(stderr, "iocbus: %s\n", err.msg);
+			goto out;
+		}
+		cfg = two[0];
+		d.pipe_cfg = two[1];
 	}
 	if (cfg->log.level && iocb_log_level_parse(cfg->log.level, &lvl))
 		iocb_log_set_level(lvl);
 	if (cfg->log.debug)
 		iocb_log_set_debug_modules(cfg->log.debug);
+	(void)iocb_config_warn_exposure(cfg); /* once: a reload does not repeat them */
 	if (gen_new(cfg, &d.gen, &err) < 0) {
 		fprintf(stderr, "iocbus: %s\n", err.msg);
 		goto out;
@@ -430,11 +451,9 @@ int iocb_daemon_run(const struct iocb_daemon_opts *o)
 		goto out;
 	}
 	if (d.gen->cfg->ninputs) {
-		/* Its own copy: the pipeline outlives reloads, which free the generation's configuration. */
 		struct iocb_pipe *pipe = NULL;
 
-		if (iocb_config_load(o->config_path, &d.pipe_cfg, &err) < 0 ||
-		    iocb_pipe_start(d.store, d.pipe_cfg, &pipe, &err) < 0) {
+		if (iocb_pipe_start(d.store, d.pipe_cfg, &pipe, &err) < 0) {
 			fprintf(stderr, "iocbus: %s\n", err.msg);
 			goto out;
 		}

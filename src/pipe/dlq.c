@@ -3,6 +3,14 @@
  * Dead letters: events an output refused for good, one JSON object per line,
  * with the event as a JSON string (it may not even be valid JSON: that can
  * be why it was refused).
+ *
+ * A file has a size cap (pipeline.dead_letter_max_bytes), so an output that
+ * refuses everything cannot fill the disk: a letter that would take the file
+ * past it rotates the file (path -> path.1 -> path.2 ..., at most
+ * pipeline.dead_letter_max_files kept; the letters of the oldest, deleted,
+ * are counted as dropped), or, with no rotated files allowed, is dropped and
+ * counted. The disk used is at most max_bytes * (max_files + 1). stderr has
+ * no cap.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -10,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -22,21 +31,30 @@
 #define DLQ_MAX_LINE (64u << 20)
 
 struct iocb_pdlq {
-	int fd;            /* 2 (stderr) when no file */
-	bool own;
-	char *path;
-	pthread_mutex_t mu;
-	struct iocb_buf buf;
-	struct iocb_ratelimit rl;
+	int fd;              /* 2 (stderr) when no file */
+	bool own;            /* fd is our file (not stderr) */
+	char *path;          /* the file, NULL for stderr */
+	uint64_t max_bytes;  /* size cap of one file; 0 = none */
+	unsigned max_files;  /* rotated files kept (path.1 .. path.N) */
+	uint64_t size;       /* bytes in the current file; under mu */
+	uint64_t *dropped;   /* counter of letters dropped past the cap (the output's metrics) */
+	pthread_mutex_t mu;  /* serialises writers: buf, fd, size */
+	struct iocb_buf buf; /* the letter being written */
+	struct iocb_ratelimit rl;      /* write failures */
+	struct iocb_ratelimit rl_drop; /* drops past the cap */
 };
 
-int iocb_pdlq_open(const char *path, struct iocb_pdlq **out, struct iocb_err *err)
+int iocb_pdlq_open(const char *path, uint64_t max_bytes, unsigned max_files, uint64_t *dropped,
+		   struct iocb_pdlq **out, struct iocb_err *err)
 {
 	struct iocb_pdlq *d = iocb_xcalloc(1, sizeof(*d));
 
 	*out = NULL;
 	d->fd = 2;
+	d->dropped = dropped;
 	if (path) {
+		struct stat st;
+
 		d->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 		if (d->fd < 0) {
 			int e = errno;
@@ -46,10 +64,15 @@ int iocb_pdlq_open(const char *path, struct iocb_pdlq **out, struct iocb_err *er
 		}
 		d->own = true;
 		d->path = iocb_xstrdup(path);
+		d->max_bytes = max_bytes;
+		d->max_files = max_files;
+		if (fstat(d->fd, &st) == 0)
+			d->size = (uint64_t)st.st_size;
 	}
 	pthread_mutex_init(&d->mu, NULL);
 	iocb_buf_init(&d->buf, DLQ_MAX_LINE);
 	d->rl.interval_s = 5;
+	d->rl_drop.interval_s = 5;
 	*out = d;
 	return IOCB_OK;
 }
@@ -64,6 +87,83 @@ void iocb_pdlq_close(struct iocb_pdlq *d)
 	pthread_mutex_destroy(&d->mu);
 	free(d->path);
 	free(d);
+}
+
+/* Letters (lines) in a file about to be deleted, so that they are counted as dropped. */
+static uint64_t count_lines(const char *path)
+{
+	char buf[65536];
+	uint64_t n = 0;
+	ssize_t r;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	while ((r = read(fd, buf, sizeof(buf))) > 0 || (r < 0 && errno == EINTR))
+		for (ssize_t i = 0; i < r; i++)
+			n += buf[i] == '\n';
+	close(fd);
+	return n;
+}
+
+/* "path.i" (path alone for i == 0) into out. */
+static void numbered(char *out, size_t cap, const char *path, unsigned i)
+{
+	if (i)
+		snprintf(out, cap, "%s.%u", path, i);
+	else
+		snprintf(out, cap, "%s", path);
+}
+
+/*
+ * Rotate: delete path.N (its letters counted as dropped), move path.i to
+ * path.i+1 and path to path.1, open a new path. Under d->mu. Returns false
+ * if no new file could be opened (the letter is then dropped).
+ */
+static bool rotate(struct iocb_pdlq *d)
+{
+	size_t cap = strlen(d->path) + 16;
+	char *from = iocb_xmalloc(cap), *to = iocb_xmalloc(cap);
+	uint64_t gone;
+	int fd;
+
+	numbered(to, cap, d->path, d->max_files);
+	gone = count_lines(to);
+	if (unlink(to) == 0 && gone)
+		IOCB_M_ADD(*d->dropped, gone);
+	for (unsigned i = d->max_files; i > 0; i--) {
+		numbered(from, cap, d->path, i - 1);
+		numbered(to, cap, d->path, i);
+		(void)rename(from, to); /* a missing older file is fine */
+	}
+	free(from);
+	free(to);
+	fd = open(d->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return false;
+	close(d->fd);
+	d->fd = fd;
+	d->size = 0;
+	iocb_log(IOCB_LOG_INFO, "pipe", "\"dead-letter file rotated\" file=\"%s\" kept=%u dropped_letters=%" PRIu64,
+		 d->path, d->max_files, gone);
+	return true;
+}
+
+/* Room for `len` more bytes, rotating if allowed; false: drop the letter (counted). Under d->mu. */
+static bool make_room(struct iocb_pdlq *d, const char *output, size_t len)
+{
+	uint64_t suppressed;
+
+	if (!d->own || !d->max_bytes || d->size + len <= d->max_bytes)
+		return true;
+	if (len <= d->max_bytes && d->max_files && rotate(d))
+		return true;
+	IOCB_M_ADD(*d->dropped, 1);
+	if (iocb_ratelimit_ok(&d->rl_drop, &suppressed))
+		iocb_log(IOCB_LOG_WARN, "pipe", "\"dead letter dropped: the file is at its size cap\" file=\"%s\" "
+			 "output=\"%s\" max_bytes=%" PRIu64 " max_files=%u suppressed=%" PRIu64,
+			 d->path, output, d->max_bytes, d->max_files, suppressed);
+	return false;
 }
 
 void iocb_pdlq_write(struct iocb_pdlq *d, const char *output, int status, const char *reason, const char *line,
@@ -102,6 +202,10 @@ void iocb_pdlq_write(struct iocb_pdlq *d, const char *output, int status, const 
 		iocb_jw_obj_end(&w);
 		rc = iocb_jw_rc(&w) ? -1 : iocb_buf_putc(&d->buf, '\n');
 	}
+	if (rc == 0 && !make_room(d, output, d->buf.len)) {
+		pthread_mutex_unlock(&d->mu);
+		return;
+	}
 	if (rc == 0) {
 		size_t off = 0;
 
@@ -116,6 +220,7 @@ void iocb_pdlq_write(struct iocb_pdlq *d, const char *output, int status, const 
 			}
 			off += (size_t)w;
 		}
+		d->size += off;
 	}
 	if (rc != 0 && iocb_ratelimit_ok(&d->rl, &suppressed))
 		iocb_log(IOCB_LOG_ERROR, "pipe", "\"dead-letter write failed\" file=\"%s\" output=\"%s\" error=\"%s\" "

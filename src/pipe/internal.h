@@ -123,8 +123,23 @@ double iocb_pq_shutdown_left(struct iocb_pq *q);
  */
 void iocb_pq_set_notify(struct iocb_pq *q, void (*fn)(void *ctx), void *ctx);
 
-/* Write b to the spool (at shutdown, or an output that gives up on memory) and settle it. */
+/*
+ * Write b to the spool (at shutdown, or an output that gives up on memory) and
+ * settle it. Without a spool that takes it, its events are dropped: counted in
+ * iocbus_output_lost_total and logged with the reason.
+ */
 void iocb_pq_spill(struct iocb_pq *q, struct iocb_pbatch *b);
+
+/* What one output's shutdown spill did with its batches, for one summary line. */
+struct iocb_pq_tally {
+	size_t kept;          /* batches now in the spool, delivered after the next start */
+	size_t lost;          /* batches dropped: no spool would take them */
+	uint64_t lost_events; /* events in those */
+};
+/* iocb_pq_spill() that adds to *t instead of logging; returns true if b was kept. */
+bool iocb_pq_spill_tally(struct iocb_pq *q, struct iocb_pbatch *b, struct iocb_pq_tally *t);
+/* Log the summary of t: kept and dropped batches, each line only when there are some. */
+void iocb_pq_tally_log(const struct iocb_pq *q, const struct iocb_pq_tally *t);
 
 /* ============================================================ dead letters */
 
@@ -135,7 +150,13 @@ void iocb_pq_spill(struct iocb_pq *q, struct iocb_pbatch *b);
  * Thread-safe; write errors are logged (rate-limited) and counted.
  */
 struct iocb_pdlq;
-int iocb_pdlq_open(const char *path, struct iocb_pdlq **out, struct iocb_err *err) IOCB_MUST_USE;
+/*
+ * Open the dead-letter file `path` (NULL: stderr) with a cap of max_bytes per
+ * file (0 = none) and max_files rotated files kept; letters dropped past the
+ * cap are added to *dropped (an output metric).
+ */
+int iocb_pdlq_open(const char *path, uint64_t max_bytes, unsigned max_files, uint64_t *dropped,
+		   struct iocb_pdlq **out, struct iocb_err *err) IOCB_MUST_USE;
 void iocb_pdlq_close(struct iocb_pdlq *d);
 void iocb_pdlq_write(struct iocb_pdlq *d, const char *output, int status, const char *reason, const char *line,
 		     size_t len);
@@ -172,6 +193,7 @@ struct iocb_pout_metrics {
 	uint64_t retries[IOCB_PIPE_STATUS_MAX];      /* whole-request retries by status (0 = transport) */
 	uint64_t item_retries[IOCB_PIPE_STATUS_MAX]; /* per-item retries by status */
 	uint64_t dead[IOCB_PIPE_STATUS_MAX];         /* lines dead-lettered by status */
+	uint64_t dead_dropped;       /* dead letters dropped past the file's size cap (or rotated away) */
 	uint64_t errors;             /* other errors (dead-letter write failures, broker errors) */
 	uint64_t lost;               /* lines dropped at shutdown with no spool to hold them */
 	int64_t up;                  /* 1 when the last request succeeded */

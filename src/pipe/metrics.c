@@ -117,6 +117,9 @@ void iocb_pipe_metrics_render(struct iocb_pipe *p, struct iocb_buf *out)
 		  offsetof(struct iocb_pout_metrics, item_retries));
 	by_status(out, &v, "iocbus_output_dead_letter_total", "Events written to the dead-letter file, by status.",
 		  offsetof(struct iocb_pout_metrics, dead));
+	OUT_FAMILY("iocbus_output_dead_letter_dropped_total", "counter",
+		   "Dead letters dropped past the file's size cap, or deleted with the oldest rotated file.",
+		   IOCB_M_GET(o->m.dead_dropped));
 	OUT_FAMILY("iocbus_output_errors_total", "counter", "Other output errors.", IOCB_M_GET(o->m.errors));
 	OUT_FAMILY("iocbus_output_lost_total", "counter",
 		   "Events dropped at shutdown because no spool could keep them (needs pipeline.state_dir).",

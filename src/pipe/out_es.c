@@ -770,11 +770,11 @@ static void collect_done(struct es_out *o)
 	}
 }
 
-/* Past the shutdown deadline: abort transfers, spool every held batch once, free everything. */
+/* Past the shutdown deadline: abort transfers, spool (or drop, without a spool) every held batch once, free everything. */
 static void abandon(struct es_out *o)
 {
 	struct es_req *r, *n;
-	size_t nb = 0;
+	struct iocb_pq_tally t = {0};
 
 	for (r = o->active; r; r = n) {
 		n = r->next;
@@ -790,14 +790,11 @@ static void abandon(struct es_out *o)
 	}
 	for (struct es_batch *eb = o->held.next, *en; eb != &o->held; eb = en) {
 		en = eb->next;
-		iocb_pq_spill(o->out->q, eb->b);
+		(void)iocb_pq_spill_tally(o->out->q, eb->b, &t);
 		free(eb);
-		nb++;
 	}
 	o->held.prev = o->held.next = &o->held;
-	if (nb)
-		iocb_log(IOCB_LOG_WARN, MOD, "\"shutdown deadline: undelivered batches spooled\" output=\"%s\" batches=%zu",
-			 o->cfg->name, nb);
+	iocb_pq_tally_log(o->out->q, &t);
 }
 
 static void *es_main(void *arg)

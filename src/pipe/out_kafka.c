@@ -625,12 +625,13 @@ static void recover_fatal(struct kafka_out *k)
 /*
  * Shutdown deadline passed: purge, settle what got delivered meanwhile, and
  * spill every batch not fully delivered (once each), plus what the queue
- * still holds in memory.
+ * still holds in memory, to the spool or, without one, dropped (one summary
+ * line says which).
  */
 static void give_up(struct kafka_out *k)
 {
 	struct iocb_pbatch *b;
-	size_t spilled = 0;
+	struct iocb_pq_tally t = {0};
 
 	k->discarding = true;
 	purge_all(k);
@@ -638,21 +639,15 @@ static void give_up(struct kafka_out *k)
 	while (k->head) {
 		struct kbatch *kb = k->head;
 		kbatch_unlink(k, kb);
-		iocb_pq_spill(k->out->q, kb->b);
+		(void)iocb_pq_spill_tally(k->out->q, kb->b, &t);
 		kb->b = NULL;
-		spilled++;
 		if (kb->dr_pending == 0)
 			free(kb);
 		/* else: a late report frees it (on_delivery); if none comes, rd_kafka_destroy drops it. */
 	}
-	while ((b = iocb_pq_pop(k->out->q, 0)) != NULL) {
-		iocb_pq_spill(k->out->q, b);
-		spilled++;
-	}
-	if (spilled)
-		iocb_log(IOCB_LOG_WARN, MOD,
-			 "\"kafka output: shutdown deadline reached, batches spooled\" output=\"%s\" batches=%zu",
-			 k->out->cfg->name, spilled);
+	while ((b = iocb_pq_pop(k->out->q, 0)) != NULL)
+		(void)iocb_pq_spill_tally(k->out->q, b, &t);
+	iocb_pq_tally_log(k->out->q, &t);
 }
 
 static void *kout_thread(void *arg)

@@ -605,7 +605,8 @@ static int add_output(struct iocb_pipe *p, const struct iocb_config_output *oc, 
 		dlq_path = iocb_xstrdup(oc->dead_letter);
 	else if (cfg->pipeline.state_dir)
 		dlq_path = path_join(cfg->pipeline.state_dir, oc->name, ".dead.ndjson");
-	rc = iocb_pdlq_open(dlq_path, &o->dlq, err);
+	rc = iocb_pdlq_open(dlq_path, cfg->pipeline.dead_letter_max_bytes, cfg->pipeline.dead_letter_max_files,
+			    &o->m.dead_dropped, &o->dlq, err);
 	free(dlq_path);
 	if (rc < 0)
 		return rc;

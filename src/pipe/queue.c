@@ -10,6 +10,7 @@
 #include "pipe/queue.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -257,19 +258,56 @@ void iocb_pq_wake(struct iocb_pq *q)
 	notify(q);
 }
 
-void iocb_pq_spill(struct iocb_pq *q, struct iocb_pbatch *b)
+/* Why a spilled batch could not be kept, for the logs. */
+static const char *lost_why(const struct iocb_pq *q)
 {
+	return q->spool ? "the spool refused them (full or failing)"
+			: "no spool to keep them (pipeline.state_dir unset or spool_max 0)";
+}
+
+bool iocb_pq_spill_tally(struct iocb_pq *q, struct iocb_pbatch *b, struct iocb_pq_tally *t)
+{
+	uint32_t n = b->nlines;
+
 	if (b->spool) {
 		/* Read from the spool and not delivered: it is still in its segment, which stays (outstanding). */
 		iocb_pbatch_settle_undelivered_(b);
-		return;
+		if (t)
+			t->kept++;
+		return true;
 	}
 	if (q->spool && iocb_spool_append(q->spool, b, true) == IOCB_OK) {
 		iocb_pbatch_settle(b);
-		return;
+		if (t)
+			t->kept++;
+		return true;
 	}
-	IOCB_M_ADD(q->out->m.lost, b->nlines);
-	iocb_log(IOCB_LOG_ERROR, "pipe", "\"events lost at shutdown: no spool to keep them\" output=\"%s\" events=%u",
-		 q->out->cfg->name, b->nlines);
+	IOCB_M_ADD(q->out->m.lost, n);
 	iocb_pbatch_settle(b);
+	if (t) {
+		t->lost++;
+		t->lost_events += n;
+	} else {
+		iocb_log(IOCB_LOG_ERROR, "pipe", "\"events dropped at shutdown: %s\" output=\"%s\" events=%u", lost_why(q),
+			 q->out->cfg->name, n);
+	}
+	return false;
+}
+
+void iocb_pq_spill(struct iocb_pq *q, struct iocb_pbatch *b)
+{
+	(void)iocb_pq_spill_tally(q, b, NULL);
+}
+
+void iocb_pq_tally_log(const struct iocb_pq *q, const struct iocb_pq_tally *t)
+{
+	if (t->kept)
+		iocb_log(IOCB_LOG_WARN, "pipe",
+			 "\"shutdown deadline: undelivered batches kept in the spool for the next start\" output=\"%s\" "
+			 "batches=%zu",
+			 q->out->cfg->name, t->kept);
+	if (t->lost)
+		iocb_log(IOCB_LOG_ERROR, "pipe",
+			 "\"shutdown deadline: undelivered events dropped: %s\" output=\"%s\" batches=%zu events=%" PRIu64,
+			 lost_why(q), q->out->cfg->name, t->lost, t->lost_events);
 }

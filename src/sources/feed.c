@@ -51,6 +51,7 @@
 #include "core/file.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/str.h"
 #include "httpc/httpc.h"
 #include "json/json.h"
 #include "sources/internal.h"
@@ -279,7 +280,7 @@ struct feed {
 	struct iocb_ingest *in;           /* applies this feed's documents; owned */
 	struct iocb_http_client *http;    /* HTTP(S) feeds; NULL for local ones; owned */
 	char *dir;                        /* local feeds: the directory; owned */
-	char where[512];                  /* URL without userinfo/query (or the dir), for logs */
+	char where[512];                  /* URL with secrets as *** (or the dir), for logs */
 	double next_due;                  /* monotonic time of the next round */
 	char man_tag[FEED_TAG_MAX];       /* manifest ETag / identity of "want"; "" none */
 	bool have_want;                   /* a manifest was parsed since start */
@@ -330,25 +331,6 @@ static void uuids_fini(struct uuids *s)
 {
 	free(s->v);
 	memset(s, 0, sizeof(*s));
-}
-
-/* The URL without userinfo, query or fragment (what logs may show). */
-static void safe_where(const char *url, char *out, size_t cap)
-{
-	const char *host = strstr(url, "://");
-	size_t n;
-
-	if (!host) {
-		snprintf(out, cap, "%s", url);
-		return;
-	}
-	host += 3;
-	size_t hl = strcspn(host, "/?#");
-	const char *at = memchr(host, '@', hl);
-	const char *h = at ? at + 1 : host;
-	const char *path = host + hl;
-	n = strcspn(path, "?#");
-	snprintf(out, cap, "%.*s%.*s%.*s", (int)(host - url), url, (int)(host + hl - h), h, (int)n, path);
 }
 
 static bool is_http(const char *url)
@@ -728,7 +710,7 @@ static int feed_setup(struct iocb_sync *y, struct feed *f, const struct iocb_con
 
 	f->cfg = cfg;
 	f->id = id;
-	safe_where(url, f->where, sizeof(f->where));
+	(void)iocb_str_redact_url(url, f->where, sizeof(f->where)); /* what logs may show */
 	snprintf(mname, sizeof(mname), "feed:%s", cfg->name);
 	f->m = iocb_sync_metrics_add(y, mname);
 	if (!f->m)

@@ -683,19 +683,14 @@ static bool pull_pinned(struct pull_source *p, enum pull_kind kind, uint64_t fro
 	return ok;
 }
 
-/* misp.api.host for logs: "scheme://host..." without any "user:password@". */
+/* misp.api.host for logs: its password, if any, as "***" (iocb_str_redact_url()). */
 static void log_started(const struct pull_source *p, bool incremental)
 {
-	const char *h = p->cfg->api.host, *auth = strstr(h, "://");
-	const char *rest = auth ? auth + 3 : h;
-	size_t alen = strcspn(rest, "/?#");
-	const char *at = memchr(rest, '@', alen);
-	int plen = (int)(rest - h);
+	char host[512];
 
-	if (at)
-		rest = at + 1;
-	iocb_log(IOCB_LOG_INFO, MOD, "\"started\" host=\"%.*s%s\" page_size=%u interval_s=%g reconcile_s=%g", plen, h,
-		 rest, p->limit, incremental ? p->cfg->pull.interval_s : 0.0, p->cfg->pull.reconcile_s);
+	(void)iocb_str_redact_url(p->cfg->api.host, host, sizeof(host));
+	iocb_log(IOCB_LOG_INFO, MOD, "\"started\" host=\"%s\" page_size=%u interval_s=%g reconcile_s=%g", host,
+		 p->limit, incremental ? p->cfg->pull.interval_s : 0.0, p->cfg->pull.reconcile_s);
 }
 
 static void *pull_main(void *arg)

@@ -393,3 +393,13 @@ class Iocbus:
         if exc[0] is not None and self.proc is not None:
             sys.stderr.write("---- iocbus log (tail) ----\n%s\n" % self.log()[-4000:])
         self.close()
+
+
+def report(failures, ok_text, detail=""):
+    """End a script-style test: print the failures (and detail) and exit 1, or print ok_text."""
+    if failures:
+        print("\n".join(failures))
+        if detail:
+            print(detail)
+        sys.exit(1)
+    print("ok: " + ok_text)

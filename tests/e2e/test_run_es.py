@@ -190,7 +190,7 @@ class DeliveryTest(EsOutputTest):
         at_least(d, "iocbus_output_in_flight", 1, output="es")
         self.assertEqual(d.metric("iocbus_output_events_total", output="es"), 0)
         self.assertEqual(d.term(timeout=15), 0)
-        self.assertIn("undelivered batches spooled", d.log())
+        self.assertIn("undelivered batches kept in the spool", d.log())
         d.start()
         wait_until(lambda: self.count() == n, timeout=30, what="%d documents after the restart" % n)
         at_least(d, "iocbus_output_events_total", n, output="es")

@@ -26,6 +26,7 @@
 #include "config/config.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/str.h"
 
 #define DATA IOCB_SOURCE_DIR "/tests/unit/data/config/"
 #define SECRET "S3cr3t-Key-7f1b2c" /* must never appear in dumps or messages */
@@ -782,6 +783,75 @@ static void test_secret_literal(void **state)
 	iocb_config_free(c);
 }
 
+/* One rule for URLs: the userinfo password and secret query parameters become "***". */
+static void test_redact_url(void **state)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{"https://misp.example", "https://misp.example"},
+		{"https://u:" SECRET "@misp.example:8443/x?y=1#f", "https://u:***@misp.example:8443/x?y=1#f"},
+		{"http://u:p@ss:" SECRET "@h/", "http://u:***@h/"},
+		{"https://" SECRET "@h", "https://***@h"},
+		{"https://h/feed?apikey=" SECRET "&page=2", "https://h/feed?apikey=***&page=2"},
+		{"https://h/feed?token=" SECRET "#frag", "https://h/feed?token=***#frag"},
+		{"https://h/a@b", "https://h/a@b"},
+		{"/var/lib/u:p@x", "/var/lib/u:p@x"},
+		{"my_scheme://u:" SECRET "@h", "my_scheme://u:***@h"}, /* a malformed scheme hides nothing */
+		{"", ""},
+	};
+	char small[12];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *r = iocb_str_redact_url_dup(cases[i].in);
+
+		assert_string_equal(r, cases[i].out);
+		free(r);
+	}
+	/* Cut short, never past the buffer, and never a piece of the password. */
+	assert_int_equal(iocb_str_redact_url("https://u:" SECRET "@h", small, sizeof(small)),
+			 strlen("https://u:***@h"));
+	assert_string_equal(small, "https://u:*");
+	assert_true(iocb_str_secret_name("sasl.password"));
+	assert_true(iocb_str_secret_name("sasl.oauthbearer.config"));
+	assert_true(iocb_str_secret_name("sasl.jaas.config"));
+	assert_false(iocb_str_secret_name("bootstrap.servers"));
+}
+
+/* Every kind of secret in one file: `config dump` shows none of them (issue #11 item 6). */
+static void test_secret_everywhere(void **state)
+{
+	const char *yaml =
+		"misp:\n"
+		"  api: {host: 'https://apiuser:" SECRET "a@misp.example', key: " SECRET "b}\n"
+		"  zmq: {host: h, username: z, password: " SECRET "c}\n"
+		"feeds:\n"
+		"  - {name: f, url: 'https://fu:" SECRET "d@feeds.example/x?apikey=" SECRET "e'}\n"
+		"inputs:\n"
+		"  - name: k\n    type: kafka\n    topics: [t]\n"
+		"    kafka: {bootstrap.servers: 'b:9092', sasl.password: " SECRET "f,\n"
+		"            sasl.oauthbearer.config: 'principal=p secret=" SECRET "g'}\n"
+		"outputs:\n"
+		"  - {name: es, type: elasticsearch, index: i, hosts: ['http://eu:" SECRET "h@127.0.0.1:9']}\n"
+		"  - name: ko\n    type: kafka\n    topic: t\n"
+		"    kafka: {sasl.password: " SECRET "i, sasl.oauthbearer.config: " SECRET "j}\n";
+	static const char *const shown[] = {
+		"https://apiuser:***@misp.example", "https://fu:***@feeds.example/x?apikey=***",
+		"http://eu:***@127.0.0.1:9", "\"sasl.oauthbearer.config\": \"***\"", "\"bootstrap.servers\": \"b:9092\"",
+	};
+	struct iocb_config *c = load_ok(yaml);
+	char *d = dump_str(c);
+
+	(void)state;
+	assert_no_secret(d);
+	for (size_t i = 0; i < sizeof(shown) / sizeof(shown[0]); i++)
+		if (!strstr(d, shown[i]))
+			fail_msg("'%s' not in the dump:\n%s", shown[i], d);
+	free(d);
+	iocb_config_free(c);
+}
+
 static void test_secret_key_file(void **state)
 {
 	char path[] = "/tmp/iocb-test-key-XXXXXX";
@@ -940,6 +1010,8 @@ int main(void)
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_secret_literal),
 		cmocka_unit_test(test_zmq_plain),
+		cmocka_unit_test(test_redact_url),
+		cmocka_unit_test(test_secret_everywhere),
 		cmocka_unit_test(test_secret_key_file),
 		cmocka_unit_test(test_secret_key_env),
 		cmocka_unit_test(test_dump_roundtrip_everything),

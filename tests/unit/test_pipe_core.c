@@ -208,12 +208,85 @@ static void test_torn_tail(void **state)
 	mk_free(b);
 }
 
+/* Lines in `path` and its size; -1 lines when it does not exist. */
+static long file_lines(const char *path, long *size)
+{
+	FILE *f = fopen(path, "r");
+	long n = 0;
+	int c;
+
+	*size = 0;
+	if (!f)
+		return -1;
+	while ((c = fgetc(f)) != EOF) {
+		n += c == '\n';
+		(*size)++;
+	}
+	fclose(f);
+	return n;
+}
+
+/*
+ * Dead letters have a size cap (issue #11 item 7): with rotation, at most
+ * max_files old files are kept and every letter is either in a file or
+ * counted as dropped; without rotation the file stops at the cap; a letter
+ * larger than the cap is dropped.
+ */
+static void test_dead_letter_cap(void **state)
+{
+	static const unsigned keep[] = {2, 0};
+	char path[128], name[160], event[200];
+
+	(void)state;
+	memset(event, 'x', sizeof(event) - 1);
+	event[sizeof(event) - 1] = '\0';
+	for (size_t k = 0; k < sizeof(keep) / sizeof(keep[0]); k++) {
+		struct iocb_pdlq *d = NULL;
+		struct iocb_err err = {0};
+		uint64_t dropped = 0;
+		long in_files = 0, size;
+
+		snprintf(path, sizeof(path), "%s/out%zu.dead.ndjson", dir, k);
+		assert_int_equal(iocb_pdlq_open(path, 4096, keep[k], &dropped, &d, &err), IOCB_OK);
+		for (int i = 0; i < 200; i++)
+			iocb_pdlq_write(d, "es", 400, "mapper_parsing_exception", event, strlen(event));
+		iocb_pdlq_write(d, "es", 400, "too big", event, 0); /* fits */
+		{
+			char *huge = iocb_xmalloc(8192);
+
+			memset(huge, 'y', 8192);
+			iocb_pdlq_write(d, "es", 400, "too big", huge, 8192); /* larger than the cap */
+			free(huge);
+		}
+		iocb_pdlq_close(d);
+		for (unsigned i = 0; i <= keep[k] + 1; i++) {
+			long n;
+
+			if (i)
+				snprintf(name, sizeof(name), "%s.%u", path, i);
+			else
+				snprintf(name, sizeof(name), "%s", path);
+			n = file_lines(name, &size);
+			if (i == keep[k] + 1) {
+				assert_int_equal(n, -1); /* no more old files than max_files */
+				break;
+			}
+			assert_true(n > 0);
+			assert_true(size <= 4096);
+			in_files += n;
+		}
+		assert_int_equal((uint64_t)in_files + dropped, 202);
+		assert_true(dropped > 0);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_replay_in_order_and_retire, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cap_and_force, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_torn_tail, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dead_letter_cap, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
