@@ -2,7 +2,7 @@
 /*
  * Fuzz the JSON pull parser and writer: walk every token, decode every
  * string, and check that re-writing decoded strings yields valid JSON.
- * Differential: the token-free skipper (json/scan.h, used by iocb_json_skip
+ * Differential: the token-free skipper (json/lex.h, used by iocb_json_skip
  * and the enrichment scanner) must accept exactly what the pull parser
  * accepts, at the same depth cap.
  */
@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "json/json.h"
-#include "json/scan.h"
+#include "json/lex.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -4,7 +4,7 @@
  * starts and stops source generations and is the only writer of `gen`.
  * The HTTP thread reads the current generation for /metrics under gen_mu,
  * which the main thread also holds while it swaps generations, so a
- * scrape never sees a half-torn-down struct iocb_sync.
+ * scrape never sees a half-torn-down struct iocb_sources_sync.
  */
 #include "daemon/daemon.h"
 
@@ -36,7 +36,7 @@
 struct generation {
 	struct iocb_config *cfg;                 /* owned */
 	struct iocb_filter *filter;              /* owned */
-	struct iocb_sync sync;                   /* shared state of the sources */
+	struct iocb_sources_sync sync;                   /* shared state of the sources */
 	struct iocb_source *running[MAX_RUNNING]; /* started sources, joined on stop */
 	size_t nrunning;
 	bool started;                            /* sync initialised and sources started */
@@ -66,7 +66,7 @@ static void metrics_cb(void *ud, struct iocb_buf *out)
 
 	pthread_mutex_lock(&d->gen_mu);
 	if (d->gen && d->gen->started)
-		iocb_sync_metrics_render(&d->gen->sync, out);
+		iocb_sources_sync_metrics_render(&d->gen->sync, out);
 	iocb_pipe_metrics_render(d->pipe, out);
 	rc |= iocb_buf_printf(out,
 			      "# HELP iocbus_config_reloads_total SIGHUP reloads by result.\n"
@@ -101,8 +101,8 @@ static bool health_cb(void *ud, struct iocb_buf *out)
 	ok = !d->stopping && d->gen && d->gen->started;
 	rc |= iocb_buf_append_c(out, !ok ? "stopping" : store_failing ? "degraded" : "ok");
 	if (ok)
-		for (size_t i = 0; i < iocb_sync_metrics_count(&d->gen->sync); i++) {
-			struct iocb_sync_metrics *m = iocb_sync_metrics_get(&d->gen->sync, i);
+		for (size_t i = 0; i < iocb_sources_sync_metrics_count(&d->gen->sync); i++) {
+			struct iocb_sources_sync_metrics *m = iocb_sources_sync_metrics_get(&d->gen->sync, i);
 			rc |= iocb_buf_printf(out, " %s=%s", m->name, IOCB_M_GET(m->up) ? "up" : "down");
 		}
 	/* Informative only: restarting iocbus does not cure an Elasticsearch outage, the spool rides it out. */
@@ -143,18 +143,18 @@ static int gen_new(struct iocb_config *cfg, struct generation **out, struct iocb
 	return IOCB_OK;
 }
 
-typedef int (*start_fn)(struct iocb_sync *y, struct iocb_source **out, struct iocb_err *err);
+typedef int (*start_fn)(struct iocb_sources_sync *y, struct iocb_source **out, struct iocb_err *err);
 
 static void gen_stop(struct generation *g)
 {
 	if (!g->started)
 		return;
-	iocb_sync_stop(&g->sync);
+	iocb_sources_sync_stop(&g->sync);
 	for (size_t i = g->nrunning; i-- > 0;)
 		g->running[i]->join(g->running[i]);
 	g->nrunning = 0;
 	struct iocb_err err = {0};
-	if (iocb_sync_commit(&g->sync, &err) < 0)
+	if (iocb_sources_sync_commit(&g->sync, &err) < 0)
 		iocb_log(IOCB_LOG_ERROR, "daemon", "\"final commit failed\" error=\"%s\"", err.msg);
 }
 
@@ -182,16 +182,16 @@ static int gen_start_locked(struct daemon *d, struct generation *g, bool reset_c
 		start_fn fn;
 		const char *name;
 	} plan[] = {
-		{c->api.present, iocb_pull_source_start, "pull"},
-		{c->zmq.present, iocb_zmq_source_start, "zmq"},
-		{c->kafka.present, iocb_kafka_source_start, "kafka"},
-		{c->nfeeds > 0, iocb_feed_source_start, "feeds"},
+		{c->api.present, iocb_sources_pull_start, "pull"},
+		{c->zmq.present, iocb_sources_zmq_start, "zmq"},
+		{c->kafka.present, iocb_sources_kafka_start, "kafka"},
+		{c->nfeeds > 0, iocb_sources_feed_start, "feeds"},
 	};
 	int rc = IOCB_OK;
 
-	iocb_sync_init(&g->sync, d->store, g->filter, g->cfg);
+	iocb_sources_sync_init(&g->sync, d->store, g->filter, g->cfg);
 	if (reset_cursor)
-		iocb_sync_cursor_reset(&g->sync);
+		iocb_sources_sync_cursor_reset(&g->sync);
 	g->started = true;
 	for (size_t i = 0; i < IOCB_ARRAY_LEN(plan); i++) {
 		struct iocb_source *src = NULL;
@@ -211,7 +211,7 @@ static int gen_start_locked(struct daemon *d, struct generation *g, bool reset_c
 		return rc;
 	}
 	iocb_log(IOCB_LOG_INFO, "daemon", "\"sources started\" count=%zu cursor=%" PRIu64, g->nrunning,
-		 iocb_sync_cursor(&g->sync));
+		 iocb_sources_sync_cursor(&g->sync));
 	return IOCB_OK;
 }
 
@@ -222,7 +222,7 @@ static void gen_retire(struct daemon *d, struct generation *g)
 	if (d->gen == g)
 		d->gen = NULL;
 	if (g->started)
-		iocb_sync_fini(&g->sync);
+		iocb_sources_sync_fini(&g->sync);
 	g->started = false;
 	pthread_mutex_unlock(&d->gen_mu);
 	gen_free(g);
@@ -372,7 +372,7 @@ int iocb_daemon_run(const struct iocb_daemon_opts *o)
 	int code = 2;
 
 	d.opts = o;
-	d.started_us = iocb_sync_now_us();
+	d.started_us = iocb_sources_sync_now_us();
 	pthread_mutex_init(&d.gen_mu, NULL);
 	/* Block before any thread exists so every thread inherits the mask. */
 	sigemptyset(&set);
@@ -432,16 +432,16 @@ int iocb_daemon_run(const struct iocb_daemon_opts *o)
 			 "\"memory-only store with Kafka and no misp.api: committed offsets skip what was consumed "
 			 "before a restart; set store.path or misp.api\"");
 	if (d.gen->cfg->http.enabled) {
-		struct iocb_httpd_opts ho = {
+		struct iocb_http_opts ho = {
 			.host = d.gen->cfg->http.host,
 			.port = o->http_port >= 0 ? (uint16_t)o->http_port : d.gen->cfg->http.port,
 			.max_connections = d.gen->cfg->http.max_connections,
 			.idle_timeout_s = d.gen->cfg->http.idle_timeout_s,
 			.header_timeout_s = d.gen->cfg->http.header_timeout_s,
 		};
-		struct iocb_httpd_handlers hh = {metrics_cb, health_cb, &d};
+		struct iocb_http_handlers hh = {metrics_cb, health_cb, &d};
 		uint16_t port = 0;
-		if (iocb_httpd_start(&ho, d.store, &hh, &d.http, &port, &err) < 0) {
+		if (iocb_http_start(&ho, d.store, &hh, &d.http, &port, &err) < 0) {
 			fprintf(stderr, "iocbus: http: %s\n", err.msg);
 			goto out;
 		}
@@ -496,7 +496,7 @@ out:
 	iocb_config_free(d.pipe_cfg);
 	if (d.gen)
 		gen_retire(&d, d.gen);
-	iocb_httpd_stop(d.http);
+	iocb_http_stop(d.http);
 	if (d.store) {
 		if (iocb_store_commit(d.store, &err) < 0) {
 			iocb_log(IOCB_LOG_ERROR, "daemon", "\"final commit failed\" error=\"%s\"", err.msg);

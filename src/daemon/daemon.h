@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The `iocbus run` daemon: opens the store, loads `intel:`, starts the HTTP
- * endpoint and one generation of sources (struct iocb_sync plus the ZeroMQ
+ * endpoint and one generation of sources (struct iocb_sources_sync plus the ZeroMQ
  * or Kafka, REST pull and feed sources the configuration asks for), then
  * waits for signals on the main thread:
  *

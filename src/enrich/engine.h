@@ -20,7 +20,7 @@
 
 #include "core/buf.h"
 #include "enrich/internal.h"
-#include "json/scan.h"
+#include "json/lex.h"
 #include "store/store.h"
 
 #define MAX_CANDS 1024          /* mapped values looked up per line at most */

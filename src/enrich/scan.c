@@ -6,14 +6,14 @@
 
 #include "enrich/engine.h"
 #include "json/json.h"
-#include "json/scan.h"
+#include "json/lex.h"
 #include "misp/misp.h"
 
 /* ------------------------------------------------------------ scan */
 
 /*
  * The scanner: recursive descent over the line with the json module's
- * lexical primitives (json/scan.h), so it accepts exactly what the pull
+ * lexical primitives (json/lex.h), so it accepts exactly what the pull
  * parser accepts but makes no tokens; values no mapped path goes through
  * are validated and skipped in one tight loop. Each function takes the index
  * of its first byte and returns the index past what it consumed, or -1 with

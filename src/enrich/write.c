@@ -7,7 +7,7 @@
 
 #include "enrich/engine.h"
 #include "json/json.h"
-#include "json/scan.h"
+#include "json/lex.h"
 #include "misp/misp.h"
 
 /* ------------------------------------------------------------ write */

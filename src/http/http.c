@@ -106,9 +106,9 @@ struct conn_slot {
 };
 
 struct iocb_httpd {
-	struct MHD_Daemon *mhd;            /* the daemon; owned, stopped in iocb_httpd_stop() */
+	struct MHD_Daemon *mhd;            /* the daemon; owned, stopped in iocb_http_stop() */
 	struct iocb_store *store;          /* borrowed: lookups */
-	struct iocb_httpd_handlers h;      /* copy of the caller's handlers */
+	struct iocb_http_handlers h;      /* copy of the caller's handlers */
 	double header_timeout;             /* seconds a request head may take (http.header_timeout) */
 	int started;                       /* atomic: MHD is up, its messages go to the log, not start_err */
 	struct iocb_store_hit *hits;       /* HTTP thread only: lookup scratch, IOCB_HTTP_MAX_HITS */
@@ -390,7 +390,7 @@ static enum MHD_Result route_metrics(struct iocb_httpd *d, struct MHD_Connection
 	if (d->h.metrics)
 		d->h.metrics(d->h.ud, &b);
 	/*
-	 * The handler cannot report failure: iocb_sync_metrics_render() rolls
+	 * The handler cannot report failure: iocb_sources_sync_metrics_render() rolls
 	 * its output back when it hits the cap, so an empty body here means
 	 * the exposition did not fit (it always has at least the cursor).
 	 */
@@ -576,7 +576,7 @@ static int parse_addr(const char *host, uint16_t port, struct sockaddr_storage *
 	return IOCB_OK;
 }
 
-void iocb_httpd_stop(struct iocb_httpd *d)
+void iocb_http_stop(struct iocb_httpd *d)
 {
 	if (!d)
 		return;
@@ -605,7 +605,7 @@ static double or_default(double v, double def)
 	return v > 0 ? v : def;
 }
 
-int iocb_httpd_start(const struct iocb_httpd_opts *opts, struct iocb_store *store, const struct iocb_httpd_handlers *h,
+int iocb_http_start(const struct iocb_http_opts *opts, struct iocb_store *store, const struct iocb_http_handlers *h,
 		     struct iocb_httpd **out, uint16_t *bound_port, struct iocb_err *err)
 {
 	struct iocb_httpd *d;
@@ -683,6 +683,6 @@ int iocb_httpd_start(const struct iocb_httpd_opts *opts, struct iocb_store *stor
 	*out = d;
 	return IOCB_OK;
 fail:
-	iocb_httpd_stop(d);
+	iocb_http_stop(d);
 	return rc;
 }

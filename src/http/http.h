@@ -39,7 +39,7 @@
 #include "core/rc.h"
 #include "store/store.h"
 
-struct iocb_httpd_opts {
+struct iocb_http_opts {
 	const char *host;          /* listen address, e.g. "127.0.0.1" or "::1" */
 	uint16_t port;             /* 0 = any free port */
 	unsigned max_connections;  /* default 64 */
@@ -47,7 +47,7 @@ struct iocb_httpd_opts {
 	double header_timeout_s;   /* a request head must be in this long after accept / the last answer; 0 = 5 s */
 };
 
-struct iocb_httpd_handlers {
+struct iocb_http_handlers {
 	/*
 	 * Append the whole /metrics body to out. On the HTTP thread (MHD's),
 	 * which is a store RCU reader only during /v1/lookup: the handlers must
@@ -65,10 +65,10 @@ struct iocb_httpd;
  * Start serving. `store` is borrowed (lookups). *bound_port (may be NULL)
  * gets the port actually bound. On success *out is owned by the caller.
  */
-int iocb_httpd_start(const struct iocb_httpd_opts *opts, struct iocb_store *store,
-		     const struct iocb_httpd_handlers *h, struct iocb_httpd **out, uint16_t *bound_port,
+int iocb_http_start(const struct iocb_http_opts *opts, struct iocb_store *store,
+		     const struct iocb_http_handlers *h, struct iocb_httpd **out, uint16_t *bound_port,
 		     struct iocb_err *err) IOCB_MUST_USE;
 /* Stop, join the thread, free. NULL is a no-op. */
-void iocb_httpd_stop(struct iocb_httpd *d);
+void iocb_http_stop(struct iocb_httpd *d);
 
 #endif

@@ -16,7 +16,7 @@
  *
  * Bounds: the response body goes into a struct iocb_buf capped at
  * opts.max_body, whose memory is given back after use (failure, or
- * iocb_http_resp_done()) once it grew past opts.keep_body; the write callback returns 0 past it, which aborts the
+ * iocb_httpc_resp_done()) once it grew past opts.keep_body; the write callback returns 0 past it, which aborts the
  * transfer (CURLE_WRITE_ERROR), and the request fails with IOCB_ELIMIT.
  * CURLOPT_MAXFILESIZE rejects an announced oversized Content-Length early.
  */
@@ -41,7 +41,7 @@
 #define HTTPC_MAX_URL 8192        /* longest URL we build (base + path) */
 #define HTTPC_MAX_PATH_SHOWN 200  /* longest path quoted in an error text */
 
-struct iocb_http_client {
+struct iocb_httpc_client {
 	CURL *curl;                    /* the easy handle; holds the kept-alive connection */
 	char *base_url;                /* base without trailing '/', "" if none; owned */
 	char *auth_line;               /* "Authorization: <key>" or NULL; owned, wiped on free */
@@ -50,14 +50,14 @@ struct iocb_http_client {
 	size_t keep_body;              /* body memory a response keeps between requests */
 	struct iocb_buf url;           /* scratch: the URL of the current request */
 	char errbuf[CURL_ERROR_SIZE];  /* libcurl's detailed error text of the last transfer */
-	bool (*abort_cb)(void *ud);    /* see iocb_http_opts; NULL = never abort */
+	bool (*abort_cb)(void *ud);    /* see iocb_httpc_opts; NULL = never abort */
 	void *abort_ud;                /* its argument */
 };
 
 /* CURLOPT_XFERINFOFUNCTION: a non-zero return aborts the transfer (CURLE_ABORTED_BY_CALLBACK). */
 static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
 {
-	struct iocb_http_client *c = ud;
+	struct iocb_httpc_client *c = ud;
 
 	(void)dltotal;
 	(void)dlnow;
@@ -68,7 +68,7 @@ static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
 
 /* What the callbacks of one transfer write to. */
 struct xfer {
-	struct iocb_http_resp *resp;   /* the caller's response */
+	struct iocb_httpc_resp *resp;   /* the caller's response */
 	bool too_big;                  /* the body passed max_body */
 };
 
@@ -85,36 +85,36 @@ static void global_init(void)
 	global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-void iocb_http_opts_default(struct iocb_http_opts *o)
+void iocb_httpc_opts_default(struct iocb_httpc_opts *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->verify = true;
 	o->timeout_s = 30;
 	o->connect_timeout_s = 10;
 	o->max_body = (size_t)1 << 30;
-	o->keep_body = IOCB_HTTP_KEEP_BODY;
+	o->keep_body = IOCB_HTTPC_KEEP_BODY;
 	o->user_agent = NULL;
 }
 
-void iocb_http_resp_init(struct iocb_http_resp *r)
+void iocb_httpc_resp_init(struct iocb_httpc_resp *r)
 {
 	memset(r, 0, sizeof(*r));
 	iocb_buf_init(&r->body, 0);
 }
 
-void iocb_http_resp_fini(struct iocb_http_resp *r)
+void iocb_httpc_resp_fini(struct iocb_httpc_resp *r)
 {
 	iocb_buf_fini(&r->body);
 	memset(r, 0, sizeof(*r));
 }
 
-void iocb_http_resp_done(struct iocb_http_resp *r)
+void iocb_httpc_resp_done(struct iocb_httpc_resp *r)
 {
 	iocb_buf_trim(&r->body, r->keep_body);
 }
 
 /* Reset a response for reuse, keeping the body's memory up to keep; its cap becomes max. */
-static void resp_reset(struct iocb_http_resp *r, size_t max, size_t keep)
+static void resp_reset(struct iocb_httpc_resp *r, size_t max, size_t keep)
 {
 	r->keep_body = keep;
 	iocb_buf_trim(&r->body, keep);
@@ -153,7 +153,7 @@ static void copy_field(char *dst, size_t cap, struct iocb_str v)
 static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
 {
 	struct xfer *x = ud;
-	struct iocb_http_resp *r = x->resp;
+	struct iocb_httpc_resp *r = x->resp;
 	size_t n = size * nmemb;
 	struct iocb_str line = iocb_str_make(ptr, n);
 	const char *colon;
@@ -225,7 +225,7 @@ static bool contains(const char *hay, const char *needle, size_t nlen)
 }
 
 /* libcurl's message for a failed transfer, unless it quotes something secret. */
-static const char *curl_text(struct iocb_http_client *c, CURLcode cc, const char *path)
+static const char *curl_text(struct iocb_httpc_client *c, CURLcode cc, const char *path)
 {
 	const char *q = strpbrk(path, "?#");
 	const char *at;
@@ -247,9 +247,9 @@ static const char *curl_text(struct iocb_http_client *c, CURLcode cc, const char
 	return c->errbuf;
 }
 
-int iocb_http_client_new(const struct iocb_http_opts *opts, struct iocb_http_client **out, struct iocb_err *err)
+int iocb_httpc_client_new(const struct iocb_httpc_opts *opts, struct iocb_httpc_client **out, struct iocb_err *err)
 {
-	struct iocb_http_client *c = NULL;
+	struct iocb_httpc_client *c = NULL;
 	size_t blen;
 	int rc = IOCB_OK;
 
@@ -260,7 +260,7 @@ int iocb_http_client_new(const struct iocb_http_opts *opts, struct iocb_http_cli
 	c = iocb_xcalloc(1, sizeof(*c));
 	iocb_buf_init(&c->url, HTTPC_MAX_URL);
 	c->max_body = opts->max_body ? opts->max_body : (size_t)1 << 30;
-	c->keep_body = opts->keep_body ? opts->keep_body : IOCB_HTTP_KEEP_BODY;
+	c->keep_body = opts->keep_body ? opts->keep_body : IOCB_HTTPC_KEEP_BODY;
 	blen = opts->base_url ? strlen(opts->base_url) : 0;
 	while (blen > 0 && opts->base_url[blen - 1] == '/')
 		blen--;
@@ -318,11 +318,11 @@ int iocb_http_client_new(const struct iocb_http_opts *opts, struct iocb_http_cli
 	*out = c;
 	c = NULL;
 out:
-	iocb_http_client_free(c);
+	iocb_httpc_client_free(c);
 	return rc;
 }
 
-void iocb_http_client_free(struct iocb_http_client *c)
+void iocb_httpc_client_free(struct iocb_httpc_client *c)
 {
 	if (!c)
 		return;
@@ -337,7 +337,7 @@ void iocb_http_client_free(struct iocb_http_client *c)
 	free(c);
 }
 
-static int build_url(struct iocb_http_client *c, const char *path)
+static int build_url(struct iocb_httpc_client *c, const char *path)
 {
 	int rc;
 
@@ -363,8 +363,8 @@ static bool add_header(struct curl_slist **list, const char *line)
 	return true;
 }
 
-int iocb_http_request(struct iocb_http_client *c, const char *method, const char *path, const char *body,
-		      size_t body_len, const char *if_none_match, struct iocb_http_resp *resp, struct iocb_err *err)
+int iocb_httpc_request(struct iocb_httpc_client *c, const char *method, const char *path, const char *body,
+		      size_t body_len, const char *if_none_match, struct iocb_httpc_resp *resp, struct iocb_err *err)
 {
 	struct curl_slist *hdrs = NULL;
 	struct xfer x = {resp, false};
@@ -448,7 +448,7 @@ int iocb_http_request(struct iocb_http_client *c, const char *method, const char
 out:
 	/* A failed transfer's partial body is of no use; an oversized one may be up to max_body. */
 	if (rc < 0)
-		iocb_http_resp_done(resp);
+		iocb_httpc_resp_done(resp);
 	/* The handle must not keep pointers into this call's stack or the caller's body. */
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
 	curl_easy_setopt(h, CURLOPT_POSTFIELDS, NULL);

@@ -28,7 +28,7 @@
 #include "core/buf.h"
 #include "core/rc.h"
 
-struct iocb_http_opts {
+struct iocb_httpc_opts {
 	const char *base_url;   /* "https://misp.example" (no trailing slash needed); paths are appended */
 	const char *api_key;    /* sent as `Authorization: <key>`; NULL = no auth header (feeds) */
 	bool verify;            /* verify the TLS peer and host name (default true) */
@@ -37,7 +37,7 @@ struct iocb_http_opts {
 	double connect_timeout_s; /* default 10 */
 	size_t max_body;        /* largest response body accepted, default 1 GiB */
 	size_t keep_body;       /* body memory a response keeps between requests, default
-				 * IOCB_HTTP_KEEP_BODY: a larger buffer is freed after use */
+				 * IOCB_HTTPC_KEEP_BODY: a larger buffer is freed after use */
 	const char *user_agent; /* default "iocbus/<version>" */
 	/*
 	 * Optional: polled (about every second, and on progress) during a
@@ -50,37 +50,37 @@ struct iocb_http_opts {
 };
 
 /* Default keep_body: a restSearch page of usual size is reused page to page, an outsized one is not kept. */
-#define IOCB_HTTP_KEEP_BODY ((size_t)8 << 20)
+#define IOCB_HTTPC_KEEP_BODY ((size_t)8 << 20)
 
-void iocb_http_opts_default(struct iocb_http_opts *o);
+void iocb_httpc_opts_default(struct iocb_httpc_opts *o);
 
-struct iocb_http_client;
+struct iocb_httpc_client;
 
 /* Copies what it needs from opts. On success *out is owned by the caller. */
-int iocb_http_client_new(const struct iocb_http_opts *opts, struct iocb_http_client **out,
+int iocb_httpc_client_new(const struct iocb_httpc_opts *opts, struct iocb_httpc_client **out,
 			 struct iocb_err *err) IOCB_MUST_USE;
-void iocb_http_client_free(struct iocb_http_client *c);
+void iocb_httpc_client_free(struct iocb_httpc_client *c);
 
-struct iocb_http_resp {
+struct iocb_httpc_resp {
 	long status;             /* HTTP status; 0 when no response was received */
-	struct iocb_buf body;    /* response body (decoded); owned, freed by iocb_http_resp_fini */
+	struct iocb_buf body;    /* response body (decoded); owned, freed by iocb_httpc_resp_fini */
 	char etag[256];          /* ETag header, verbatim with quotes; "" if none */
 	bool has_result_count;   /* X-Result-Count header present (MISP restSearch) */
 	uint64_t result_count;   /* its value */
 	char content_type[128];  /* Content-Type header; "" if none */
 	uint64_t date;           /* Date header, epoch seconds (the server's clock); 0 if none or unreadable */
-	size_t keep_body;        /* the client's keep_body, set by iocb_http_request() */
+	size_t keep_body;        /* the client's keep_body, set by iocb_httpc_request() */
 };
 
-void iocb_http_resp_init(struct iocb_http_resp *r);
-void iocb_http_resp_fini(struct iocb_http_resp *r);
+void iocb_httpc_resp_init(struct iocb_httpc_resp *r);
+void iocb_httpc_resp_fini(struct iocb_httpc_resp *r);
 /*
  * The caller is done with the body: forget it, and free its memory when it
  * grew past keep_body (one oversized or gzip-bomb answer would otherwise
  * hold up to max_body for as long as the response is reused). A failed
  * request does this itself.
  */
-void iocb_http_resp_done(struct iocb_http_resp *r);
+void iocb_httpc_resp_done(struct iocb_httpc_resp *r);
 
 /*
  * One request. `path` is appended to base_url ("/attributes/restSearch"),
@@ -93,8 +93,8 @@ void iocb_http_resp_done(struct iocb_http_resp *r);
  * timeouts, IOCB_ELIMIT for an oversized body, with err->msg saying which.
  * `resp` is reset first.
  */
-int iocb_http_request(struct iocb_http_client *c, const char *method, const char *path, const char *body,
-		      size_t body_len, const char *if_none_match, struct iocb_http_resp *resp,
+int iocb_httpc_request(struct iocb_httpc_client *c, const char *method, const char *path, const char *body,
+		      size_t body_len, const char *if_none_match, struct iocb_httpc_resp *resp,
 		      struct iocb_err *err) IOCB_MUST_USE;
 
 #endif

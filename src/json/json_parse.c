@@ -10,7 +10,7 @@
  * loop only around them. UTF-8 is validated where it occurs.
  */
 #include "json/json.h"
-#include "json/scan.h"
+#include "json/lex.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -4,7 +4,7 @@
  * HTTP(S) or in a local directory, for `iocbus run` (contract in sources.h).
  *
  * One thread serves every feed; each feed has its own schedule (first check
- * at start) and the thread sleeps in iocb_sync_sleep() until the next one is
+ * at start) and the thread sleeps in iocb_sources_sync_sleep() until the next one is
  * due, so a stop wakes it at once.
  *
  * Per feed we keep, in memory only, the last manifest we parsed ("want":
@@ -24,7 +24,7 @@
  *      list, since the previous process's manifest is not known. Removal is
  *      by store source id, so another source's copy of an event is never
  *      touched (events are shared; iocb_store_event_remove is not used).
- *   4. iocb_sync_publish (feeds never move the MISP cursor) and commit.
+ *   4. iocb_sources_sync_publish (feeds never move the MISP cursor) and commit.
  * Sweeping in batches rather than after each event keeps a big first load
  * from scanning the whole store once per event; readers see an old
  * version's leftovers for at most one batch.
@@ -34,7 +34,7 @@
  * file, and leave the previous state: a failed event keeps its old
  * applied timestamp, so the next round retries it.
  *
- * Threads: iocb_feed_source_start() and the join run on the daemon thread;
+ * Threads: iocb_sources_feed_start() and the join run on the daemon thread;
  * everything else runs on the feed thread, which is the only user of the
  * per-feed state (the metrics are atomics read by the HTTP thread).
  */
@@ -268,7 +268,7 @@ struct fetch {
 	size_t len;                /* its length */
 	bool unchanged;            /* 304 / same mtime and size: no body */
 	char tag[FEED_TAG_MAX];    /* ETag ("" none) or local identity of this version */
-	struct iocb_http_resp resp; /* HTTP response (owns the body) */
+	struct iocb_httpc_resp resp; /* HTTP response (owns the body) */
 	struct iocb_file_map map;  /* local file mapping */
 };
 
@@ -276,9 +276,9 @@ struct fetch {
 struct feed {
 	const struct iocb_config_feed *cfg; /* borrowed from the sync's configuration */
 	unsigned id;                      /* store source id: IOCB_SRCID_FEED0 + index */
-	struct iocb_sync_metrics *m;      /* "feed:<name>", owned by the sync */
+	struct iocb_sources_sync_metrics *m;      /* "feed:<name>", owned by the sync */
 	struct iocb_ingest *in;           /* applies this feed's documents; owned */
-	struct iocb_http_client *http;    /* HTTP(S) feeds; NULL for local ones; owned */
+	struct iocb_httpc_client *http;    /* HTTP(S) feeds; NULL for local ones; owned */
 	char *dir;                        /* local feeds: the directory; owned */
 	char where[512];                  /* URL with secrets as *** (or the dir), for logs */
 	double next_due;                  /* monotonic time of the next round */
@@ -301,7 +301,7 @@ struct feed {
 /* The running source: every feed and the one thread that serves them. */
 struct feeds {
 	struct iocb_source base;          /* must be first: the daemon holds &base */
-	struct iocb_sync *y;              /* borrowed */
+	struct iocb_sources_sync *y;              /* borrowed */
 	struct feed *f;                   /* one per configured feed; owned */
 	size_t n;                         /* number of feeds */
 	pthread_t thread;                 /* the feed thread */
@@ -354,12 +354,12 @@ static void feed_fail(struct feed *f, const char *file, const char *why)
 static void fetch_init(struct fetch *x)
 {
 	memset(x, 0, sizeof(*x));
-	iocb_http_resp_init(&x->resp);
+	iocb_httpc_resp_init(&x->resp);
 }
 
 static void fetch_fini(struct fetch *x)
 {
-	iocb_http_resp_fini(&x->resp);
+	iocb_httpc_resp_fini(&x->resp);
 	iocb_file_unmap(&x->map);
 }
 
@@ -376,10 +376,10 @@ static int feed_fetch(struct feed *f, const char *file, const char *prev, struct
 	if (n < 0 || (size_t)n >= sizeof(path))
 		return iocb_err_set(err, IOCB_ELIMIT, "path too long");
 	if (f->http) {
-		rc = iocb_http_request(f->http, "GET", path, NULL, 0, prev && *prev ? prev : NULL, &x->resp, err);
+		rc = iocb_httpc_request(f->http, "GET", path, NULL, 0, prev && *prev ? prev : NULL, &x->resp, err);
 		if (rc < 0)
 			return rc;
-		IOCB_M_SET(f->m->last_message_us, iocb_sync_now_us());
+		IOCB_M_SET(f->m->last_message_us, iocb_sources_sync_now_us());
 		if (x->resp.status == 304 && prev && *prev) {
 			x->unchanged = true;
 			snprintf(x->tag, sizeof(x->tag), "%s", prev);
@@ -401,7 +401,7 @@ static int feed_fetch(struct feed *f, const char *file, const char *prev, struct
 			return iocb_err_set(err, IOCB_ELIMIT, "%s: larger than %zu bytes", path, FEED_MAX_BODY);
 		snprintf(x->tag, sizeof(x->tag), "%lld.%09ld:%lld:%llu", (long long)st.st_mtim.tv_sec,
 			 (long)st.st_mtim.tv_nsec, (long long)st.st_size, (unsigned long long)st.st_ino);
-		IOCB_M_SET(f->m->last_message_us, iocb_sync_now_us());
+		IOCB_M_SET(f->m->last_message_us, iocb_sources_sync_now_us());
 		if (prev && strcmp(prev, x->tag) == 0) {
 			x->unchanged = true;
 			return IOCB_OK;
@@ -465,7 +465,7 @@ static bool sweep_pred(void *ud, const struct iocb_store_attr *a)
 }
 
 /* Remove what the events applied since the last sweep left behind, publish, commit. */
-static void feed_flush(struct iocb_sync *y, struct feed *f)
+static void feed_flush(struct iocb_sources_sync *y, struct feed *f)
 {
 	struct sweep s = {f, f->have_want && !f->orphans_swept};
 	struct iocb_err err = {0};
@@ -499,13 +499,13 @@ static void feed_flush(struct iocb_sync *y, struct feed *f)
 	}
 	f->applied.n = 0;
 	f->seen.n = 0;
-	iocb_sync_publish(y, f->m, st, false); /* acts[remove] includes own_removes (the sweeps) */
+	iocb_sources_sync_publish(y, f->m, st, false); /* acts[remove] includes own_removes (the sweeps) */
 	if (removed)
-		IOCB_M_SET(f->m->last_update_us, iocb_sync_now_us());
+		IOCB_M_SET(f->m->last_update_us, iocb_sources_sync_now_us());
 	changes = st->upserts + st->removes + st->event_removes + st->misp.events + f->swept;
 	if (changes == f->committed)
 		return;
-	if (iocb_sync_commit(y, &err) < 0)
+	if (iocb_sources_sync_commit(y, &err) < 0)
 		IOCB_M_ADD(f->m->errors, 1);
 	else
 		f->committed = changes;
@@ -593,7 +593,7 @@ out:
 	return ok;
 }
 
-static void feed_round(struct iocb_sync *y, struct feed *f)
+static void feed_round(struct iocb_sources_sync *y, struct feed *f)
 {
 	struct iocb_feed__manifest nm = {0};
 	struct iocb_err err = {0};
@@ -624,7 +624,7 @@ static void feed_round(struct iocb_sync *y, struct feed *f)
 	fetch_fini(&x);
 	fetch_init(&x);
 	iocb_ingest_set_observer(f->in, on_upsert, f);
-	for (size_t i = 0; i < f->want.n && !iocb_sync_stopping(y); i++) {
+	for (size_t i = 0; i < f->want.n && !iocb_sources_sync_stopping(y); i++) {
 		if (f->ev[i].applied && f->ev[i].applied_ts == f->want.v[i].timestamp)
 			continue;
 		if (feed_event(f, i))
@@ -646,21 +646,21 @@ out:
 static void *feed_thread(void *arg)
 {
 	struct feeds *fs = arg;
-	struct iocb_sync *y = fs->y;
+	struct iocb_sources_sync *y = fs->y;
 
-	while (!iocb_sync_stopping(y)) {
+	while (!iocb_sources_sync_stopping(y)) {
 		double next = 0;
-		for (size_t i = 0; i < fs->n && !iocb_sync_stopping(y); i++) {
+		for (size_t i = 0; i < fs->n && !iocb_sources_sync_stopping(y); i++) {
 			struct feed *f = &fs->f[i];
-			if (iocb_sync_mono() >= f->next_due) {
+			if (iocb_sources_sync_mono() >= f->next_due) {
 				feed_round(y, f);
-				f->next_due = iocb_sync_mono() + f->cfg->interval_s;
+				f->next_due = iocb_sources_sync_mono() + f->cfg->interval_s;
 			}
 		}
 		for (size_t i = 0; i < fs->n; i++)
 			if (i == 0 || fs->f[i].next_due < next)
 				next = fs->f[i].next_due;
-		if (!iocb_sync_sleep(y, next - iocb_sync_mono(), false))
+		if (!iocb_sources_sync_sleep(y, next - iocb_sources_sync_mono(), false))
 			break;
 	}
 	return NULL;
@@ -676,7 +676,7 @@ static void feed_free(struct feed *f)
 	uuids_fini(&f->applied);
 	uuids_fini(&f->seen);
 	iocb_ingest_free(f->in);
-	iocb_http_client_free(f->http);
+	iocb_httpc_client_free(f->http);
 	free(f->dir);
 }
 
@@ -699,10 +699,10 @@ static void feeds_join(struct iocb_source *src)
 /* httpc abort callback: a stop (or reload) cuts an in-flight request short. */
 static bool stop_requested(void *ud)
 {
-	return iocb_sync_stopping(ud);
+	return iocb_sources_sync_stopping(ud);
 }
 
-static int feed_setup(struct iocb_sync *y, struct feed *f, const struct iocb_config_feed *cfg, unsigned id,
+static int feed_setup(struct iocb_sources_sync *y, struct feed *f, const struct iocb_config_feed *cfg, unsigned id,
 		      struct iocb_err *err)
 {
 	char mname[96];
@@ -712,24 +712,24 @@ static int feed_setup(struct iocb_sync *y, struct feed *f, const struct iocb_con
 	f->id = id;
 	(void)iocb_str_redact_url(url, f->where, sizeof(f->where)); /* what logs may show */
 	snprintf(mname, sizeof(mname), "feed:%s", cfg->name);
-	f->m = iocb_sync_metrics_add(y, mname);
+	f->m = iocb_sources_sync_metrics_add(y, mname);
 	if (!f->m)
 		return iocb_err_set(err, IOCB_ELIMIT, "feed %s: too many sources for the metrics table", cfg->name);
 	if (is_http(url)) {
-		struct iocb_http_opts o;
+		struct iocb_httpc_opts o;
 		size_t n = strlen(url);
 		char *base = iocb_xstrdup(url);
 		int rc;
 
 		while (n > 0 && base[n - 1] == '/')
 			base[--n] = '\0';
-		iocb_http_opts_default(&o);
+		iocb_httpc_opts_default(&o);
 		o.base_url = base;
 		o.api_key = NULL;
 		o.max_body = FEED_MAX_BODY;
 		o.abort_cb = stop_requested;
 		o.abort_ud = y;
-		rc = iocb_http_client_new(&o, &f->http, err);
+		rc = iocb_httpc_client_new(&o, &f->http, err);
 		free(base);
 		if (rc < 0) {
 			iocb_err_prefix(err, "feed %s", cfg->name);
@@ -748,7 +748,7 @@ static int feed_setup(struct iocb_sync *y, struct feed *f, const struct iocb_con
 	return IOCB_OK;
 }
 
-int iocb_feed_source_start(struct iocb_sync *y, struct iocb_source **out, struct iocb_err *err)
+int iocb_sources_feed_start(struct iocb_sources_sync *y, struct iocb_source **out, struct iocb_err *err)
 {
 	const struct iocb_config *cfg = y->cfg;
 	struct feeds *fs = NULL;

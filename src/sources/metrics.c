@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Prometheus text exposition (format 0.0.4) of the live sources and the
- * store: iocb_sync_metrics_render() (see sources.h and docs/METRICS.md).
+ * store: iocb_sources_sync_metrics_render() (see sources.h and docs/METRICS.md).
  *
  * Shaped around the format's one structural rule: all samples of a family
  * are contiguous, under a single # HELP and # TYPE. So the renderer walks
@@ -133,7 +133,7 @@ enum src_field {
 	SF_HEARTBEATS,
 };
 
-static uint64_t src_field(struct iocb_sync_metrics *m, enum src_field f)
+static uint64_t src_field(struct iocb_sources_sync_metrics *m, enum src_field f)
 {
 	switch (f) {
 	case SF_MESSAGES:
@@ -160,7 +160,7 @@ static double age_s(int64_t now_us, int64_t then_us)
 	return now_us > then_us ? (double)(now_us - then_us) / 1e6 : 0.0;
 }
 
-static void render_sources(struct render *r, struct iocb_sync *y)
+static void render_sources(struct render *r, struct iocb_sources_sync *y)
 {
 	static const struct {
 		enum src_field f;  /* which counter */
@@ -178,22 +178,22 @@ static void render_sources(struct render *r, struct iocb_sync *y)
 		{SF_RECONCILES, "iocbus_source_reconciles_total", "Full reconciles completed (pull)."},
 		{SF_HEARTBEATS, "iocbus_source_heartbeats_total", "MISP ZeroMQ heartbeats (misp_json_self) received."},
 	};
-	size_t n = iocb_sync_metrics_count(y);
-	int64_t now = iocb_sync_now_us();
+	size_t n = iocb_sources_sync_metrics_count(y);
+	int64_t now = iocb_sources_sync_now_us();
 
 	struct fam upd = {"iocbus_updates_total", "counter",
 			  "Attribute messages by action, and the store changes and filter drops they caused.", false};
 	for (size_t i = 0; i < n; i++) {
-		struct iocb_sync_metrics *m = iocb_sync_metrics_get(y, i);
+		struct iocb_sources_sync_metrics *m = iocb_sources_sync_metrics_get(y, i);
 		for (unsigned a = 0; a < IOCB_SA__COUNT; a++) {
-			const char *l[] = {"source", m->name, "action", iocb_sync_act_name(a), NULL};
+			const char *l[] = {"source", m->name, "action", iocb_sources_sync_act_name(a), NULL};
 			sample_u64(r, &upd, l, IOCB_M_GET(m->acts[a]));
 		}
 	}
 
 	struct fam rej = {"iocbus_rejects_total", "counter", "Attributes and messages skipped, by reason.", false};
 	for (size_t i = 0; i < n; i++) {
-		struct iocb_sync_metrics *m = iocb_sync_metrics_get(y, i);
+		struct iocb_sources_sync_metrics *m = iocb_sources_sync_metrics_get(y, i);
 		for (unsigned k = 0; k < IOCB_SKIP__COUNT; k++) {
 			const char *l[] = {"source", m->name, "reason", iocb_misp_skip_name(k), NULL};
 			sample_u64(r, &rej, l, IOCB_M_GET(m->rejects[k]));
@@ -203,7 +203,7 @@ static void render_sources(struct render *r, struct iocb_sync *y)
 	for (size_t s = 0; s < IOCB_ARRAY_LEN(scalars); s++) {
 		struct fam f = {scalars[s].name, "counter", scalars[s].help, false};
 		for (size_t i = 0; i < n; i++) {
-			struct iocb_sync_metrics *m = iocb_sync_metrics_get(y, i);
+			struct iocb_sources_sync_metrics *m = iocb_sources_sync_metrics_get(y, i);
 			const char *l[] = {"source", m->name, NULL};
 			sample_u64(r, &f, l, src_field(m, scalars[s].f));
 		}
@@ -212,7 +212,7 @@ static void render_sources(struct render *r, struct iocb_sync *y)
 	struct fam up = {"iocbus_source_up", "gauge",
 			 "1 when the source is connected or its last request succeeded, else 0.", false};
 	for (size_t i = 0; i < n; i++) {
-		struct iocb_sync_metrics *m = iocb_sync_metrics_get(y, i);
+		struct iocb_sources_sync_metrics *m = iocb_sources_sync_metrics_get(y, i);
 		const char *l[] = {"source", m->name, NULL};
 		sample_i64(r, &up, l, IOCB_M_GET(m->up));
 	}
@@ -220,7 +220,7 @@ static void render_sources(struct render *r, struct iocb_sync *y)
 	struct fam upd_age = {"iocbus_source_last_update_age_seconds", "gauge",
 			      "Seconds since the source last changed the store.", false};
 	for (size_t i = 0; i < n; i++) {
-		struct iocb_sync_metrics *m = iocb_sync_metrics_get(y, i);
+		struct iocb_sources_sync_metrics *m = iocb_sources_sync_metrics_get(y, i);
 		int64_t t = IOCB_M_GET(m->last_update_us);
 		const char *l[] = {"source", m->name, NULL};
 		if (t != 0)
@@ -230,7 +230,7 @@ static void render_sources(struct render *r, struct iocb_sync *y)
 	struct fam msg_age = {"iocbus_source_last_message_age_seconds", "gauge",
 			      "Seconds since the source last received anything, heartbeats included.", false};
 	for (size_t i = 0; i < n; i++) {
-		struct iocb_sync_metrics *m = iocb_sync_metrics_get(y, i);
+		struct iocb_sources_sync_metrics *m = iocb_sources_sync_metrics_get(y, i);
 		int64_t t = IOCB_M_GET(m->last_message_us);
 		const char *l[] = {"source", m->name, NULL};
 		if (t != 0)
@@ -240,10 +240,10 @@ static void render_sources(struct render *r, struct iocb_sync *y)
 	struct fam cur = {"iocbus_misp_cursor_timestamp_seconds", "gauge",
 			  "Newest MISP Attribute.timestamp applied (MISP's clock, epoch seconds); 0 before the first.",
 			  false};
-	sample_u64(r, &cur, NULL, iocb_sync_cursor(y));
+	sample_u64(r, &cur, NULL, iocb_sources_sync_cursor(y));
 }
 
-static void render_store(struct render *r, struct iocb_sync *y)
+static void render_store(struct render *r, struct iocb_sources_sync *y)
 {
 	struct iocb_store_stats st;
 
@@ -283,7 +283,7 @@ static void render_store(struct render *r, struct iocb_sync *y)
 	sample_u64(r, &cerr, NULL, st.commit_errors);
 }
 
-void iocb_sync_metrics_render(struct iocb_sync *y, struct iocb_buf *out)
+void iocb_sources_sync_metrics_render(struct iocb_sources_sync *y, struct iocb_buf *out)
 {
 	struct render r = {out, IOCB_OK};
 	size_t start = out->len;

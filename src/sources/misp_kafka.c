@@ -7,9 +7,9 @@
  * auto.offset.reset "earliest", client.id "iocbus"); enable.auto.offset.store
  * is forced off because the offset of a message may be stored only once
  * the update it carries is durable: the thread polls (at most 100 ms, so it
- * sees iocb_sync_stop()), drains up to BATCH_MAX messages or BATCH_NS of
+ * sees iocb_sources_sync_stop()), drains up to BATCH_MAX messages or BATCH_NS of
  * wall time without waiting, applies each payload through its own struct
- * iocb_ingest, commits the store with iocb_sync_commit() and only then
+ * iocb_ingest, commits the store with iocb_sources_sync_commit() and only then
  * stores each partition's last offset + 1. librdkafka's auto-commit (or the
  * synchronous commit at a revoke and at shutdown) sends the stored offsets
  * to the group coordinator, so a committed Kafka offset never covers an
@@ -43,8 +43,8 @@
 
 struct kafka_source {
 	struct iocb_source base;     /* first member: what the daemon holds */
-	struct iocb_sync *y;         /* borrowed: shared sync state */
-	struct iocb_sync_metrics *m; /* owned by y: our counters ("kafka") */
+	struct iocb_sources_sync *y;         /* borrowed: shared sync state */
+	struct iocb_sources_sync_metrics *m; /* owned by y: our counters ("kafka") */
 	struct iocb_ingest *in;      /* owned: applies payloads (source IOCB_SRCID_MISP) */
 	rd_kafka_t *rk;              /* owned: the consumer; destroyed by join */
 	pthread_t thread;            /* the consumer thread */
@@ -115,10 +115,10 @@ static bool finish_batch(struct kafka_source *s)
 {
 	struct iocb_err err = {0};
 
-	iocb_sync_publish(s->y, s->m, iocb_ingest_stats(s->in), true);
+	iocb_sources_sync_publish(s->y, s->m, iocb_ingest_stats(s->in), true);
 	if (s->applied || s->dirty) {
-		if (iocb_sync_commit(s->y, &err) < 0) {
-			/* Logged by iocb_sync_commit; retried with the next batch. */
+		if (iocb_sources_sync_commit(s->y, &err) < 0) {
+			/* Logged by iocb_sources_sync_commit; retried with the next batch. */
 			IOCB_M_ADD(s->m->errors, 1);
 			s->dirty = true;
 			s->applied = false;
@@ -237,7 +237,7 @@ static void *kafka_thread(void *arg)
 	struct kafka_source *s = arg;
 	rd_kafka_message_t *msg;
 
-	while (!iocb_sync_stopping(s->y)) {
+	while (!iocb_sources_sync_stopping(s->y)) {
 		uint64_t nmsg = 0, nbytes = 0;
 
 		msg = rd_kafka_consumer_poll(s->rk, s->poll_ms);
@@ -246,7 +246,7 @@ static void *kafka_thread(void *arg)
 				(void)finish_batch(s);
 			continue;
 		}
-		double t0 = iocb_sync_mono();
+		double t0 = iocb_sources_sync_mono();
 		unsigned n = 0;
 		while (msg) {
 			if (handle_message(s, msg)) {
@@ -255,14 +255,14 @@ static void *kafka_thread(void *arg)
 			}
 			rd_kafka_message_destroy(msg);
 			if (++n >= BATCH_MAX ||
-			    (n % BATCH_CLOCK_EVERY == 0 && (iocb_sync_mono() - t0) * 1e9 >= (double)BATCH_NS))
+			    (n % BATCH_CLOCK_EVERY == 0 && (iocb_sources_sync_mono() - t0) * 1e9 >= (double)BATCH_NS))
 				break;
 			msg = rd_kafka_consumer_poll(s->rk, 0);
 		}
 		if (nmsg) {
 			IOCB_M_ADD(s->m->messages, nmsg);
 			IOCB_M_ADD(s->m->bytes, nbytes);
-			IOCB_M_SET(s->m->last_message_us, iocb_sync_now_us());
+			IOCB_M_SET(s->m->last_message_us, iocb_sources_sync_now_us());
 			IOCB_M_SET(s->m->up, 1);
 		}
 		(void)finish_batch(s);
@@ -372,10 +372,10 @@ out:
 /* ingest hook: a tag attached to an event may let its filtered attributes pass. */
 static void event_tagged(void *ud, uint64_t event_id)
 {
-	iocb_sync_request_event_refresh(ud, event_id);
+	iocb_sources_sync_request_event_refresh(ud, event_id);
 }
 
-int iocb_kafka_source_start(struct iocb_sync *y, struct iocb_source **out, struct iocb_err *err)
+int iocb_sources_kafka_start(struct iocb_sources_sync *y, struct iocb_source **out, struct iocb_err *err)
 {
 	const struct iocb_config *cfg = y->cfg;
 	struct kafka_source *s = NULL;
@@ -398,7 +398,7 @@ int iocb_kafka_source_start(struct iocb_sync *y, struct iocb_source **out, struc
 	s->max_message = cfg->kafka.max_message;
 	double ms = cfg->kafka.poll_interval * 1000.0;
 	s->poll_ms = ms > POLL_MS_MAX ? POLL_MS_MAX : ms < 1 ? 1 : (int)ms;
-	s->m = iocb_sync_metrics_add(y, "kafka");
+	s->m = iocb_sources_sync_metrics_add(y, "kafka");
 	if (!s->m) {
 		rc = iocb_err_set(err, IOCB_ELIMIT, "kafka: too many sources for the metrics table");
 		goto out;

@@ -4,7 +4,7 @@
  *
  * One thread, one HTTP client (one kept-alive connection), one struct
  * iocb_ingest for the life of the source (its counters are cumulative, which
- * is what iocb_sync_publish() copies into /metrics). A pull is a sequence
+ * is what iocb_sources_sync_publish() copies into /metrics). A pull is a sequence
  * of pages ("order":"Attribute.id ASC", limit = misp.pull.page_size); each
  * page is applied and committed before the next is asked for, so the pull
  * holds at most one page in memory and backpressure is simply "the next
@@ -24,12 +24,12 @@
  *
  * Failures never end the thread. A request that fails (unreachable,
  * timeout, 403, 5xx, oversized) is retried - the same page, the pull still
- * running and its range still pinned by iocb_sync_pull_begin() - after an
+ * running and its range still pinned by iocb_sources_sync_pull_begin() - after an
  * exponential backoff with jitter. A 200 page that cannot be parsed ends
  * that attempt; the pull starts again from page 1 after the backoff.
  * Retrying inside the running pull (rather than ending it with
- * iocb_sync_pull_end(false) and taking the re-queued catch-up) keeps the
- * backoff meaningful: a pending catch-up makes iocb_sync_sleep() return at
+ * iocb_sources_sync_pull_end(false) and taking the re-queued catch-up) keeps the
+ * backoff meaningful: a pending catch-up makes iocb_sources_sync_sleep() return at
  * once, so a re-queued pull would be retried in a tight loop.
  * Only a stop ends a pull unfinished; its range is then re-queued.
  *
@@ -92,11 +92,11 @@ struct uuid_set {
 
 struct pull_source {
 	struct iocb_source base;      /* first member: what the daemon holds */
-	struct iocb_sync *y;          /* borrowed: shared sync state */
+	struct iocb_sources_sync *y;          /* borrowed: shared sync state */
 	const struct iocb_config *cfg; /* borrowed: y->cfg */
-	struct iocb_sync_metrics *m;  /* owned by y: our counters ("pull") */
+	struct iocb_sources_sync_metrics *m;  /* owned by y: our counters ("pull") */
 	struct iocb_ingest *in;       /* owned: applies pages (source IOCB_SRCID_MISP) */
-	struct iocb_http_client *http; /* owned: one kept-alive connection to misp.api.host */
+	struct iocb_httpc_client *http; /* owned: one kept-alive connection to misp.api.host */
 	uint64_t event_ids[64];       /* PULL_EVENTS: the events being fetched again */
 	size_t nevent_ids;            /* how many */
 	pthread_t thread;             /* the pull thread */
@@ -112,7 +112,7 @@ struct pull_source {
 	double next_incremental;      /* monotonic time the next incremental pull is due */
 	double next_reconcile;        /* monotonic time the next reconcile is due */
 	struct iocb_buf req;          /* request body scratch */
-	struct iocb_http_resp resp;   /* response scratch (body memory reused page to page, up to keep_body) */
+	struct iocb_httpc_resp resp;   /* response scratch (body memory reused page to page, up to keep_body) */
 	struct uuid_set seen;         /* reconcile marks */
 	uint64_t sweep_start;         /* reconcile: epoch seconds it started (sweep predicate) */
 };
@@ -275,10 +275,10 @@ static bool backoff_wait(struct pull_source *p)
 	d *= 1.0 - PULL_JITTER + 2 * PULL_JITTER * rand01(p);
 	p->backoff_s = p->backoff_s * 2 > p->retry_max_s ? p->retry_max_s : p->backoff_s * 2;
 	iocb_log(IOCB_LOG_DEBUG, MOD, "\"retrying\" in_s=%.2f", d);
-	t0 = iocb_sync_mono();
-	if (!iocb_sync_sleep(p->y, d, !p->woken))
+	t0 = iocb_sources_sync_mono();
+	if (!iocb_sources_sync_sleep(p->y, d, !p->woken))
 		return false;
-	if (iocb_sync_mono() - t0 < d - 0.001)
+	if (iocb_sources_sync_mono() - t0 < d - 0.001)
 		p->woken = true;
 	return true;
 }
@@ -445,7 +445,7 @@ static bool commit_page(struct pull_source *p)
 {
 	for (;;) {
 		struct iocb_err err = {0};
-		if (iocb_sync_commit(p->y, &err) == IOCB_OK)
+		if (iocb_sources_sync_commit(p->y, &err) == IOCB_OK)
 			return true;
 		IOCB_M_ADD(p->m->errors, 1);
 		if (!backoff_wait(p))
@@ -481,10 +481,10 @@ static enum page_result pull_page(struct pull_source *p, enum pull_kind kind, ui
 		return backoff_wait(p) ? PAGE_RESTART : PAGE_STOP;
 	}
 	for (;;) {
-		if (iocb_sync_stopping(p->y))
+		if (iocb_sources_sync_stopping(p->y))
 			return PAGE_STOP;
 		memset(&err, 0, sizeof(err));
-		rc = iocb_http_request(p->http, "POST", PULL_PATH, p->req.ptr, p->req.len, NULL, &p->resp, &err);
+		rc = iocb_httpc_request(p->http, "POST", PULL_PATH, p->req.ptr, p->req.len, NULL, &p->resp, &err);
 		if (rc == IOCB_OK && p->resp.status == 200)
 			break;
 		request_failed(p, rc == IOCB_OK ? p->resp.status : 0, &err);
@@ -496,7 +496,7 @@ static enum page_result pull_page(struct pull_source *p, enum pull_kind kind, ui
 	p->auth_streak = false;
 	IOCB_M_ADD(p->m->messages, 1);
 	IOCB_M_ADD(p->m->bytes, p->resp.body.len);
-	IOCB_M_SET(p->m->last_message_us, iocb_sync_now_us());
+	IOCB_M_SET(p->m->last_message_us, iocb_sources_sync_now_us());
 
 	memset(&err, 0, sizeof(err));
 	/* MISP's own clock bounds the cursor (0 without a Date header: the local clock does). */
@@ -504,9 +504,9 @@ static enum page_result pull_page(struct pull_source *p, enum pull_kind kind, ui
 	rc = iocb_ingest_doc(p->in, p->resp.body.ptr, p->resp.body.len, "restSearch", &err);
 	if (rc == IOCB_OK)
 		rc = count_rows(p->resp.body.ptr, p->resp.body.len, &rows, &err);
-	iocb_http_resp_done(&p->resp); /* an outsized page must not stay allocated until the next pull */
+	iocb_httpc_resp_done(&p->resp); /* an outsized page must not stay allocated until the next pull */
 	/* Whatever was applied before a break is kept and committed. */
-	iocb_sync_publish(p->y, p->m, iocb_ingest_stats(p->in), true);
+	iocb_sources_sync_publish(p->y, p->m, iocb_ingest_stats(p->in), true);
 	if (!commit_page(p))
 		return PAGE_STOP;
 	if (rc < 0) {
@@ -545,7 +545,7 @@ static uint64_t wall_s(void)
 
 /*
  * Run one pull to its end. The caller has pinned the range
- * (iocb_sync_pull_begin / iocb_sync_take_catchup) and ends it with the
+ * (iocb_sources_sync_pull_begin / iocb_sources_sync_take_catchup) and ends it with the
  * result. Returns false only when stopping.
  */
 static bool pull_run(struct pull_source *p, enum pull_kind kind, uint64_t from, bool settle)
@@ -553,13 +553,13 @@ static bool pull_run(struct pull_source *p, enum pull_kind kind, uint64_t from, 
 	const struct iocb_ingest_stats *st = iocb_ingest_stats(p->in);
 	struct pull_totals tot;
 	uint64_t up0, rm0;
-	double t0 = iocb_sync_mono();
+	double t0 = iocb_sources_sync_mono();
 	enum page_result r;
 	size_t swept = 0;
 
 	p->woken = false;
 	/* A reconnected ZeroMQ subscription needs a moment before the REST answer is taken. */
-	if (settle && !iocb_sync_sleep(p->y, PULL_SETTLE_S, true))
+	if (settle && !iocb_sources_sync_sleep(p->y, PULL_SETTLE_S, true))
 		return false;
 restart:
 	memset(&tot, 0, sizeof(tot));
@@ -592,7 +592,7 @@ restart:
 		int n = snprintf(buf, sizeof(buf), "%" PRIu64, p->sweep_start);
 		bool sweep_ok = iocb_store_remove_if(p->y->store, sweep_pred, p, &swept, &err) == IOCB_OK;
 		p->m->own_removes += swept;
-		iocb_sync_publish(p->y, p->m, iocb_ingest_stats(p->in), false); /* acts[remove] includes them */
+		iocb_sources_sync_publish(p->y, p->m, iocb_ingest_stats(p->in), false); /* acts[remove] includes them */
 		if (!sweep_ok) {
 			IOCB_M_ADD(p->m->errors, 1);
 			iocb_log(IOCB_LOG_ERROR, MOD, "\"reconcile sweep failed\" error=\"%s\"", err.msg);
@@ -614,7 +614,7 @@ restart:
 		 "\"pull done\" kind=%s from=%" PRIu64 " pages=%u rows=%" PRIu64 " upserts=%" PRIu64 " removes=%" PRIu64
 		 " swept=%zu seconds=%.3f",
 		 kind_names[kind], from, tot.pages, tot.rows, st->upserts - up0, st->removes - rm0, swept,
-		 iocb_sync_mono() - t0);
+		 iocb_sources_sync_mono() - t0);
 	return true;
 }
 
@@ -650,10 +650,10 @@ static void schedule_reconcile(struct pull_source *p, bool just_done)
 	if (!just_done && iocb_store_meta_get(p->y->store, PULL_META_RECONCILED, buf, sizeof(buf), &n) == IOCB_OK &&
 	    iocb_str_to_u64(iocb_str_make(buf, n), &last) && last <= now) {
 		double left = r - (double)(now - last);
-		p->next_reconcile = iocb_sync_mono() + (left > 0 ? left : 0);
+		p->next_reconcile = iocb_sources_sync_mono() + (left > 0 ? left : 0);
 		return;
 	}
-	p->next_reconcile = iocb_sync_mono() + r;
+	p->next_reconcile = iocb_sources_sync_mono() + r;
 }
 
 /*
@@ -665,19 +665,19 @@ static void pull_finish(struct pull_source *p, bool ok)
 {
 	struct iocb_err err = {0};
 
-	iocb_sync_pull_end(p->y, ok);
-	if (ok && iocb_sync_commit(p->y, &err) < 0)
+	iocb_sources_sync_pull_end(p->y, ok);
+	if (ok && iocb_sources_sync_commit(p->y, &err) < 0)
 		IOCB_M_ADD(p->m->errors, 1);
 }
 
 /*
- * A pull of our own, its range pinned at `pin` with iocb_sync_pull_begin()
+ * A pull of our own, its range pinned at `pin` with iocb_sources_sync_pull_begin()
  * (a stop re-queues a catch-up from there). `from` is the request's window.
  * False when stopping.
  */
 static bool pull_pinned(struct pull_source *p, enum pull_kind kind, uint64_t from, uint64_t pin)
 {
-	iocb_sync_pull_begin(p->y, pin);
+	iocb_sources_sync_pull_begin(p->y, pin);
 	bool ok = pull_run(p, kind, from, false);
 	pull_finish(p, ok);
 	return ok;
@@ -704,7 +704,7 @@ static void *pull_main(void *arg)
 	log_started(p, incremental);
 
 	/* Start-up: no cursor -> everything (within backfill) as a reconcile; else catch up. */
-	from = iocb_sync_cursor(p->y);
+	from = iocb_sources_sync_cursor(p->y);
 	if (from == 0) {
 		uint64_t b = backfill_from(p);
 		if (!pull_pinned(p, PULL_RECONCILE, b, b))
@@ -715,19 +715,19 @@ static void *pull_main(void *arg)
 			goto out;
 		schedule_reconcile(p, false);
 	}
-	p->next_incremental = iocb_sync_mono() + cfg->pull.interval_s;
+	p->next_incremental = iocb_sources_sync_mono() + cfg->pull.interval_s;
 
-	while (!iocb_sync_stopping(p->y)) {
-		double now = iocb_sync_mono(), wait = PULL_IDLE_MAX_S;
+	while (!iocb_sources_sync_stopping(p->y)) {
+		double now = iocb_sources_sync_mono(), wait = PULL_IDLE_MAX_S;
 
-		p->nevent_ids = iocb_sync_take_event_refresh(p->y, p->event_ids, IOCB_ARRAY_LEN(p->event_ids));
+		p->nevent_ids = iocb_sources_sync_take_event_refresh(p->y, p->event_ids, IOCB_ARRAY_LEN(p->event_ids));
 		if (p->nevent_ids) {
 			/* A failure is not retried: the next reconcile covers these events. */
-			if (!pull_pinned(p, PULL_EVENTS, 0, iocb_sync_cursor(p->y)) && iocb_sync_stopping(p->y))
+			if (!pull_pinned(p, PULL_EVENTS, 0, iocb_sources_sync_cursor(p->y)) && iocb_sources_sync_stopping(p->y))
 				break;
 			continue;
 		}
-		if (iocb_sync_take_catchup(p->y, &from)) {
+		if (iocb_sources_sync_take_catchup(p->y, &from)) {
 			bool ok = pull_run(p, PULL_CATCHUP, from, true);
 			pull_finish(p, ok);
 			if (!ok)
@@ -735,10 +735,10 @@ static void *pull_main(void *arg)
 			continue;
 		}
 		if (incremental && now >= p->next_incremental) {
-			from = iocb_sync_cursor(p->y);
+			from = iocb_sources_sync_cursor(p->y);
 			if (!pull_pinned(p, PULL_INCREMENTAL, from, from))
 				break;
-			p->next_incremental = iocb_sync_mono() + cfg->pull.interval_s;
+			p->next_incremental = iocb_sources_sync_mono() + cfg->pull.interval_s;
 			continue;
 		}
 		if (cfg->pull.reconcile_s > 0 && now >= p->next_reconcile) {
@@ -746,7 +746,7 @@ static void *pull_main(void *arg)
 			 * Everything is fetched, but what the cursor already covers is
 			 * applied: only rows past it could be lost by a crash half-way.
 			 */
-			if (!pull_pinned(p, PULL_RECONCILE, backfill_from(p), iocb_sync_cursor(p->y)))
+			if (!pull_pinned(p, PULL_RECONCILE, backfill_from(p), iocb_sources_sync_cursor(p->y)))
 				break;
 			schedule_reconcile(p, true);
 			continue;
@@ -755,7 +755,7 @@ static void *pull_main(void *arg)
 			wait = p->next_incremental - now;
 		if (cfg->pull.reconcile_s > 0 && p->next_reconcile - now < wait)
 			wait = p->next_reconcile - now;
-		if (!iocb_sync_sleep(p->y, wait, true))
+		if (!iocb_sources_sync_sleep(p->y, wait, true))
 			break;
 	}
 out:
@@ -770,7 +770,7 @@ out:
 /* httpc abort callback: a stop (or reload) cuts an in-flight request short. */
 static bool stop_requested(void *ud)
 {
-	return iocb_sync_stopping(ud);
+	return iocb_sources_sync_stopping(ud);
 }
 
 
@@ -778,9 +778,9 @@ static void pull_free(struct pull_source *p)
 {
 	if (!p)
 		return;
-	iocb_http_client_free(p->http);
+	iocb_httpc_client_free(p->http);
 	iocb_ingest_free(p->in);
-	iocb_http_resp_fini(&p->resp);
+	iocb_httpc_resp_fini(&p->resp);
 	iocb_buf_fini(&p->req);
 	set_clear(&p->seen);
 	free(p);
@@ -795,11 +795,11 @@ static void pull_join(struct iocb_source *src)
 	pull_free(p);
 }
 
-int iocb_pull_source_start(struct iocb_sync *y, struct iocb_source **out, struct iocb_err *err)
+int iocb_sources_pull_start(struct iocb_sources_sync *y, struct iocb_source **out, struct iocb_err *err)
 {
 	const struct iocb_config *cfg = y->cfg;
 	struct pull_source *p = NULL;
-	struct iocb_http_opts o;
+	struct iocb_httpc_opts o;
 	int rc = IOCB_OK;
 
 	*out = NULL;
@@ -814,11 +814,11 @@ int iocb_pull_source_start(struct iocb_sync *y, struct iocb_source **out, struct
 	p->cfg = cfg;
 	p->limit = cfg->pull.page_size ? cfg->pull.page_size : 5000;
 	p->retry_max_s = cfg->pull.retry_max_s > 0 ? cfg->pull.retry_max_s : 60;
-	p->rng = ((uint64_t)iocb_sync_now_us() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)p) | 1u;
+	p->rng = ((uint64_t)iocb_sources_sync_now_us() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)p) | 1u;
 	iocb_buf_init(&p->req, PULL_REQ_MAX);
-	iocb_http_resp_init(&p->resp);
+	iocb_httpc_resp_init(&p->resp);
 
-	iocb_http_opts_default(&o);
+	iocb_httpc_opts_default(&o);
 	o.base_url = cfg->api.host;
 	o.api_key = iocb_secret_str(&cfg->api.key);
 	o.verify = cfg->api.ssl_verify;
@@ -829,7 +829,7 @@ int iocb_pull_source_start(struct iocb_sync *y, struct iocb_source **out, struct
 		o.timeout_s = cfg->api.timeout_s;
 	if (o.connect_timeout_s > o.timeout_s)
 		o.connect_timeout_s = o.timeout_s;
-	rc = iocb_http_client_new(&o, &p->http, err);
+	rc = iocb_httpc_client_new(&o, &p->http, err);
 	if (rc < 0) {
 		iocb_err_prefix(err, "pull");
 		goto out;
@@ -841,7 +841,7 @@ int iocb_pull_source_start(struct iocb_sync *y, struct iocb_source **out, struct
 			iocb_log(IOCB_LOG_WARN, MOD, "\"misp.pull.params key ignored: the pull sets it\" key=\"%s\"",
 				 cfg->pull.params[i].key);
 	p->in = iocb_ingest_new(y->store, y->filter, IOCB_SRCID_MISP);
-	p->m = iocb_sync_metrics_add(y, "pull");
+	p->m = iocb_sources_sync_metrics_add(y, "pull");
 	if (!p->m) {
 		rc = iocb_err_set(err, IOCB_ELIMIT, "pull: too many sources for the metrics table");
 		goto out;

@@ -5,7 +5,7 @@
  * One thread owns one zmq context with two sockets: the SUB socket
  * connected to the publisher and a PAIR socket reading that SUB socket's
  * monitor (inproc). Both are polled together; the poll timeout is at most
- * 100 ms so the thread sees iocb_sync_stop() quickly and can notice a
+ * 100 ms so the thread sees iocb_sources_sync_stop() quickly and can notice a
  * silent publisher. When the SUB socket is readable the thread drains it
  * without blocking, up to BATCH_MAX frames or BATCH_NS of wall time, hands
  * each frame to iocb_ingest_zmq_frame() and then publishes the counters and
@@ -57,8 +57,8 @@
 
 struct zmq_source {
 	struct iocb_source base;     /* first member: what the daemon holds */
-	struct iocb_sync *y;         /* borrowed: shared sync state */
-	struct iocb_sync_metrics *m; /* owned by y: our counters ("zmq") */
+	struct iocb_sources_sync *y;         /* borrowed: shared sync state */
+	struct iocb_sources_sync_metrics *m; /* owned by y: our counters ("zmq") */
 	struct iocb_ingest *in;      /* owned: applies frames (source IOCB_SRCID_MISP) */
 	void *ctx;                   /* owned: zmq context, terminated by the thread */
 	void *sub;                   /* SUB socket on the publisher; thread-owned after start */
@@ -118,7 +118,7 @@ static void warn_frame(struct zmq_source *s, const char *what, const char *frame
 static void request_catchup(struct zmq_source *s, uint64_t from, const char *why)
 {
 	IOCB_M_ADD(s->m->catchups, 1);
-	iocb_sync_request_catchup(s->y, from, why);
+	iocb_sources_sync_request_catchup(s->y, from, why);
 }
 
 /* Publish the counters and commit what the batch applied (or a failed commit's leftovers). */
@@ -126,11 +126,11 @@ static void publish_commit(struct zmq_source *s, bool applied)
 {
 	struct iocb_err err = {0};
 
-	iocb_sync_publish(s->y, s->m, iocb_ingest_stats(s->in), true);
+	iocb_sources_sync_publish(s->y, s->m, iocb_ingest_stats(s->in), true);
 	if (!applied && !s->dirty)
 		return;
-	if (iocb_sync_commit(s->y, &err) < 0) {
-		/* Logged by iocb_sync_commit; the store keeps the changes and we retry. */
+	if (iocb_sources_sync_commit(s->y, &err) < 0) {
+		/* Logged by iocb_sources_sync_commit; the store keeps the changes and we retry. */
 		IOCB_M_ADD(s->m->errors, 1);
 		s->dirty = true;
 		return;
@@ -176,7 +176,7 @@ static void drain_monitor(struct zmq_source *s)
 				/* The publisher was not there at start: whatever it sent
 				 * before now is gone, like after a reconnect. */
 				iocb_log(IOCB_LOG_INFO, MOD, "\"connected late\" endpoint=\"%s\"", s->endpoint);
-				request_catchup(s, iocb_sync_cursor(s->y), "zmq connected late");
+				request_catchup(s, iocb_sources_sync_cursor(s->y), "zmq connected late");
 			} else {
 				iocb_log(IOCB_LOG_INFO, MOD, "\"connected\" endpoint=\"%s\"", s->endpoint);
 				/*
@@ -186,12 +186,12 @@ static void drain_monitor(struct zmq_source *s)
 				 * With no cursor yet (first start, reconcile running) take
 				 * the last five minutes of MISP's clock.
 				 */
-				uint64_t from = iocb_sync_cursor(s->y);
-				uint64_t now = (uint64_t)(iocb_sync_now_us() / 1000000);
+				uint64_t from = iocb_sources_sync_cursor(s->y);
+				uint64_t now = (uint64_t)(iocb_sources_sync_now_us() / 1000000);
 				if (from == 0 && now > 300)
 					from = now - 300;
 				if (s->y->cfg->api.present)
-					iocb_sync_request_catchup(s->y, from, "zmq subscribed");
+					iocb_sources_sync_request_catchup(s->y, from, "zmq subscribed");
 			}
 			s->connected = true;
 			s->ever_connected = true;
@@ -200,7 +200,7 @@ static void drain_monitor(struct zmq_source *s)
 			break;
 		case ZMQ_EVENT_DISCONNECTED:
 			if (s->connected) {
-				s->gap_cursor = iocb_sync_cursor(s->y);
+				s->gap_cursor = iocb_sources_sync_cursor(s->y);
 				s->disconnected = true;
 				iocb_log(IOCB_LOG_WARN, MOD, "\"publisher connection lost; libzmq reconnects\" endpoint=\"%s\"",
 					 s->endpoint);
@@ -285,13 +285,13 @@ static void check_backlog(struct zmq_source *s, double t0, bool drained)
 	if (!drained) {
 		if (s->backlog_since == 0) {
 			s->backlog_since = t0;
-			s->backlog_cursor = iocb_sync_cursor(s->y);
+			s->backlog_cursor = iocb_sources_sync_cursor(s->y);
 		}
 		return;
 	}
-	if (s->backlog_since != 0 && iocb_sync_mono() - s->backlog_since >= BACKLOG_CATCHUP_S) {
+	if (s->backlog_since != 0 && iocb_sources_sync_mono() - s->backlog_since >= BACKLOG_CATCHUP_S) {
 		iocb_log(IOCB_LOG_INFO, MOD, "\"caught up with a backlog; checking for frames the publisher dropped\" seconds=%.1f",
-			 iocb_sync_mono() - s->backlog_since);
+			 iocb_sources_sync_mono() - s->backlog_since);
 		if (s->y->cfg->api.present)
 			request_catchup(s, s->backlog_cursor, "zmq backlog");
 	}
@@ -301,7 +301,7 @@ static void check_backlog(struct zmq_source *s, double t0, bool drained)
 /* Drain the SUB socket for one batch, apply, publish, commit. */
 static void receive_batch(struct zmq_source *s)
 {
-	double t0 = iocb_sync_mono();
+	double t0 = iocb_sources_sync_mono();
 	uint64_t nmsg = 0, nbytes = 0;
 	size_t nhb = 0;
 	bool applied = false, drained = false;
@@ -330,11 +330,11 @@ static void receive_batch(struct zmq_source *s)
 			skip_multipart(s, &nbytes);
 		else if (handle_frame(s, &nhb))
 			applied = true;
-		if (nmsg % BATCH_CLOCK_EVERY == 0 && (iocb_sync_mono() - t0) * 1e9 >= (double)BATCH_NS)
+		if (nmsg % BATCH_CLOCK_EVERY == 0 && (iocb_sources_sync_mono() - t0) * 1e9 >= (double)BATCH_NS)
 			break;
 	}
 	if (nmsg) {
-		s->last_msg = iocb_sync_mono();
+		s->last_msg = iocb_sources_sync_mono();
 		if (s->silent) {
 			s->silent = false;
 			iocb_log(IOCB_LOG_INFO, MOD, "\"messages again after silence\" endpoint=\"%s\"", s->endpoint);
@@ -343,7 +343,7 @@ static void receive_batch(struct zmq_source *s)
 		IOCB_M_ADD(s->m->bytes, nbytes);
 		if (nhb)
 			IOCB_M_ADD(s->m->heartbeats, nhb);
-		IOCB_M_SET(s->m->last_message_us, iocb_sync_now_us());
+		IOCB_M_SET(s->m->last_message_us, iocb_sources_sync_now_us());
 		/* (frames still queued after a disconnect do not make it look up) */
 		if (!s->disconnected)
 			IOCB_M_SET(s->m->up, 1);
@@ -355,13 +355,13 @@ static void receive_batch(struct zmq_source *s)
 /* No frame for heartbeat_timeout: ask for a catch-up, once per silence. */
 static void check_silence(struct zmq_source *s)
 {
-	if (s->heartbeat_timeout <= 0 || s->silent || iocb_sync_mono() - s->last_msg < s->heartbeat_timeout)
+	if (s->heartbeat_timeout <= 0 || s->silent || iocb_sources_sync_mono() - s->last_msg < s->heartbeat_timeout)
 		return;
 	s->silent = true;
 	IOCB_M_SET(s->m->up, 0);
 	iocb_log(IOCB_LOG_WARN, MOD, "\"no message or heartbeat within heartbeat_timeout\" endpoint=\"%s\" timeout_s=%g",
 		 s->endpoint, s->heartbeat_timeout);
-	request_catchup(s, iocb_sync_cursor(s->y), "zmq heartbeat timeout");
+	request_catchup(s, iocb_sources_sync_cursor(s->y), "zmq heartbeat timeout");
 }
 
 /* Close the sockets (linger 0) and terminate the context. Idempotent. */
@@ -391,8 +391,8 @@ static void *zmq_thread(void *arg)
 	struct zmq_source *s = arg;
 
 	zmq_msg_init(&s->msg);
-	s->last_msg = iocb_sync_mono();
-	while (!iocb_sync_stopping(s->y)) {
+	s->last_msg = iocb_sources_sync_mono();
+	while (!iocb_sources_sync_stopping(s->y)) {
 		zmq_pollitem_t items[2] = {
 			{s->sub, 0, ZMQ_POLLIN, 0},
 			{s->mon, 0, ZMQ_POLLIN, 0},
@@ -400,7 +400,7 @@ static void *zmq_thread(void *arg)
 		long timeout = POLL_MS;
 
 		if (s->heartbeat_timeout > 0 && !s->silent) {
-			double left = s->last_msg + s->heartbeat_timeout - iocb_sync_mono();
+			double left = s->last_msg + s->heartbeat_timeout - iocb_sources_sync_mono();
 			if (left < 0)
 				left = 0;
 			if (left * 1000 < (double)timeout)
@@ -415,7 +415,7 @@ static void *zmq_thread(void *arg)
 			IOCB_M_ADD(s->m->errors, 1);
 			iocb_log(IOCB_LOG_ERROR, MOD, "\"poll failed\" error=\"%s\"", zmq_strerror(errno));
 			/* Unexpected; do not spin. */
-			if (!iocb_sync_sleep(s->y, 0.1, false))
+			if (!iocb_sources_sync_sleep(s->y, 0.1, false))
 				break;
 			continue;
 		}
@@ -457,10 +457,10 @@ static int set_int(void *sock, int opt, int v, const char *name, struct iocb_err
 /* ingest hook: a tag attached to an event may let its filtered attributes pass. */
 static void event_tagged(void *ud, uint64_t event_id)
 {
-	iocb_sync_request_event_refresh(ud, event_id);
+	iocb_sources_sync_request_event_refresh(ud, event_id);
 }
 
-int iocb_zmq_source_start(struct iocb_sync *y, struct iocb_source **out, struct iocb_err *err)
+int iocb_sources_zmq_start(struct iocb_sources_sync *y, struct iocb_source **out, struct iocb_err *err)
 {
 	const struct iocb_config *cfg = y->cfg;
 	struct zmq_source *s = NULL;
@@ -486,7 +486,7 @@ int iocb_zmq_source_start(struct iocb_sync *y, struct iocb_source **out, struct 
 		rc = iocb_err_set(err, IOCB_ECONFIG, "zmq: host too long");
 		goto out;
 	}
-	s->m = iocb_sync_metrics_add(y, "zmq");
+	s->m = iocb_sources_sync_metrics_add(y, "zmq");
 	if (!s->m) {
 		rc = iocb_err_set(err, IOCB_ELIMIT, "zmq: too many sources for the metrics table");
 		goto out;

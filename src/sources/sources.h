@@ -3,14 +3,14 @@
  * Sync: the state the live MISP sources of `iocbus run` share.
  *
  * Module `sources`: the live intake of `iocbus run`. This header is its
- * contract: the shared state (struct iocb_sync, functions iocb_sync_*) and
+ * contract: the shared state (struct iocb_sources_sync, functions iocb_sources_sync_*) and
  * one start function per source below (misp_zmq.c, misp_kafka.c,
  * misp_rest.c, feed.c).
  *
  * Sources (ZeroMQ, Kafka, REST pull, feeds) each run one
  * thread of their own. A source reads its input, applies it to the store
  * through its own struct iocb_ingest (the store serialises writers), and at
- * the end of each batch calls iocb_sync_commit(). There is no queue between
+ * the end of each batch calls iocb_sources_sync_commit(). There is no queue between
  * reading and applying: a source busy applying does not read, so
  * backpressure reaches the transport (libzmq's RCVHWM, Kafka fetches, the
  * next HTTP page) and nothing accepted is dropped in between.
@@ -28,12 +28,12 @@
  * move past that point, so a crash in between still catches up after the
  * restart.
  *
- * A struct iocb_sync lives for one configuration generation: a reload stops
- * every source (iocb_sync_stop() then each source's join), builds a new one
+ * A struct iocb_sources_sync lives for one configuration generation: a reload stops
+ * every source (iocb_sources_sync_stop() then each source's join), builds a new one
  * and starts them again; the cursor carries over through the store.
  *
  * Thread safety: every function may be called from any thread once
- * iocb_sync_init() returned, except init/fini and iocb_sync_metrics_add(),
+ * iocb_sources_sync_init() returned, except init/fini and iocb_sources_sync_metrics_add(),
  * which the daemon calls before sources start / after they stopped.
  */
 #ifndef IOCB_SOURCES_SOURCES_H
@@ -60,13 +60,13 @@ enum {
 };
 
 /* Persisted metadata key of the MISP cursor (decimal epoch seconds). */
-#define IOCB_SYNC_CURSOR_KEY "misp.cursor"
+#define IOCB_SOURCES_SYNC_CURSOR_KEY "misp.cursor"
 
-#define IOCB_SYNC_MAX_SOURCES 40
-#define IOCB_SYNC_MAX_EVENT_REFRESH 256 /* events waiting for a REST refresh at most */
+#define IOCB_SOURCES_SYNC_MAX_SOURCES 40
+#define IOCB_SOURCES_SYNC_MAX_EVENT_REFRESH 256 /* events waiting for a REST refresh at most */
 
 /* What a source did, as counted in /metrics (iocbus_updates_total{action=...}). */
-enum iocb_sync_act {
+enum iocb_sources_sync_act {
 	IOCB_SA_ADD = 0,      /* attribute messages with action add */
 	IOCB_SA_EDIT,         /* ... edit */
 	IOCB_SA_SOFT_DELETE,  /* ... soft-delete */
@@ -80,17 +80,17 @@ enum iocb_sync_act {
 	IOCB_SA_UNCHANGED,    /* versions already stored, not written again (pull windows) */
 	IOCB_SA__COUNT
 };
-const char *iocb_sync_act_name(enum iocb_sync_act a); /* "add", "soft_delete", ... */
+const char *iocb_sources_sync_act_name(enum iocb_sources_sync_act a); /* "add", "soft_delete", ... */
 
 /*
  * Counters of one source. Written by the source's thread, read by the HTTP
  * thread: access every field with the IOCB_M_* macros (relaxed atomics).
  */
-struct iocb_sync_metrics {
+struct iocb_sources_sync_metrics {
 	char name[80];                  /* "zmq", "kafka", "pull", "feed:<name>"; set at registration */
 	uint64_t messages;              /* frames, Kafka messages, HTTP pages, feed files read */
 	uint64_t bytes;                 /* their bytes */
-	uint64_t acts[IOCB_SA__COUNT];  /* see enum iocb_sync_act */
+	uint64_t acts[IOCB_SA__COUNT];  /* see enum iocb_sources_sync_act */
 	uint64_t rejects[IOCB_SKIP__COUNT]; /* skipped items by reason (misp parser's reasons) */
 	uint64_t errors;                /* transport errors: HTTP failures, broker errors, bad frames */
 	uint64_t reconnects;            /* ZeroMQ reconnects, Kafka rebalances */
@@ -101,10 +101,10 @@ struct iocb_sync_metrics {
 	int64_t last_message_us;        /* wall clock (µs) of the last message of any kind; 0 never */
 	int64_t up;                     /* 1 connected / last request succeeded, 0 not */
 	/* source thread only (plain fields): items it skipped before the ingest
-	 * saw them (oversized frames...); iocb_sync_publish() adds them to rejects */
+	 * saw them (oversized frames...); iocb_sources_sync_publish() adds them to rejects */
 	uint64_t own_rejects[IOCB_SKIP__COUNT];
 	uint64_t own_removes;           /* removals of the source's own sweeps (iocb_store_remove_if),
-					 * added to acts[remove] by iocb_sync_publish() */
+					 * added to acts[remove] by iocb_sources_sync_publish() */
 };
 
 /*
@@ -113,14 +113,14 @@ struct iocb_sync_metrics {
  */
 struct iocb_source {
 	const char *kind;                       /* "zmq", "kafka", "pull", "feeds" */
-	void (*join)(struct iocb_source *src);  /* after iocb_sync_stop(): wait for the thread, free */
+	void (*join)(struct iocb_source *src);  /* after iocb_sources_sync_stop(): wait for the thread, free */
 };
 
 #define IOCB_M_ADD(field, n) __atomic_fetch_add(&(field), (n), __ATOMIC_RELAXED)
 #define IOCB_M_SET(field, v) __atomic_store_n(&(field), (v), __ATOMIC_RELAXED)
 #define IOCB_M_GET(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
 
-struct iocb_sync {
+struct iocb_sources_sync {
 	struct iocb_store *store;         /* borrowed */
 	const struct iocb_filter *filter; /* borrowed, may be NULL; fixed for this generation */
 	const struct iocb_config *cfg;    /* borrowed; fixed for this generation */
@@ -134,41 +134,41 @@ struct iocb_sync {
 	uint64_t catchup_from_;           /* under mu_: min `from` of pending requests */
 	uint64_t running_from_;           /* under mu_: `from` of the catch-up in progress, 0 none */
 	uint64_t persisted_;              /* under mu_: cursor value last written to meta */
-	uint64_t events_[IOCB_SYNC_MAX_EVENT_REFRESH]; /* under mu_: MISP event ids to fetch again */
+	uint64_t events_[IOCB_SOURCES_SYNC_MAX_EVENT_REFRESH]; /* under mu_: MISP event ids to fetch again */
 	size_t nevents_;                  /* under mu_ */
 	pthread_mutex_t commit_mu_;       /* one commit at a time (meta + store) */
-	struct iocb_sync_metrics *metrics_[IOCB_SYNC_MAX_SOURCES];
+	struct iocb_sources_sync_metrics *metrics_[IOCB_SOURCES_SYNC_MAX_SOURCES];
 	size_t nmetrics_;
 };
 
 /* Loads the persisted cursor (0 if none). Borrowed pointers must outlive the sync. */
-void iocb_sync_init(struct iocb_sync *y, struct iocb_store *store, const struct iocb_filter *filter,
+void iocb_sources_sync_init(struct iocb_sources_sync *y, struct iocb_store *store, const struct iocb_filter *filter,
 		    const struct iocb_config *cfg);
-void iocb_sync_fini(struct iocb_sync *y);
+void iocb_sources_sync_fini(struct iocb_sources_sync *y);
 
 /* Register a source's counters (daemon thread, before sources start). NULL when full. */
-struct iocb_sync_metrics *iocb_sync_metrics_add(struct iocb_sync *y, const char *name);
-size_t iocb_sync_metrics_count(const struct iocb_sync *y);
-struct iocb_sync_metrics *iocb_sync_metrics_get(const struct iocb_sync *y, size_t i);
+struct iocb_sources_sync_metrics *iocb_sources_sync_metrics_add(struct iocb_sources_sync *y, const char *name);
+size_t iocb_sources_sync_metrics_count(const struct iocb_sources_sync *y);
+struct iocb_sources_sync_metrics *iocb_sources_sync_metrics_get(const struct iocb_sources_sync *y, size_t i);
 
 /*
  * Copy an ingest object's counters into m (the source calls this after each
  * batch) and advance the cursor to st->max_timestamp when `advance_cursor`
  * (MISP sources; feeds use their own clock and pass false).
  */
-void iocb_sync_publish(struct iocb_sync *y, struct iocb_sync_metrics *m, const struct iocb_ingest_stats *st,
+void iocb_sources_sync_publish(struct iocb_sources_sync *y, struct iocb_sources_sync_metrics *m, const struct iocb_ingest_stats *st,
 		       bool advance_cursor);
 
 /* The cursor: newest MISP Attribute.timestamp applied; 0 = none (first start). */
-uint64_t iocb_sync_cursor(const struct iocb_sync *y);
-void iocb_sync_cursor_advance(struct iocb_sync *y, uint64_t ts);
+uint64_t iocb_sources_sync_cursor(const struct iocb_sources_sync *y);
+void iocb_sources_sync_cursor_advance(struct iocb_sources_sync *y, uint64_t ts);
 /*
  * Forget the cursor for this generation (daemon, before sources start): the
  * pull source then starts with a full reconcile, as on a first start. A
  * reload that changes the filter does this, so attributes the new filter
  * lets through are fetched and those it rejects are swept.
  */
-void iocb_sync_cursor_reset(struct iocb_sync *y);
+void iocb_sources_sync_cursor_reset(struct iocb_sources_sync *y);
 
 /*
  * Commit the store, writing first the cursor as far as it is safe
@@ -176,52 +176,52 @@ void iocb_sync_cursor_reset(struct iocb_sync *y);
  * Serialised. Errors are logged and returned; the store keeps the changes
  * pending and the next commit retries.
  */
-int iocb_sync_commit(struct iocb_sync *y, struct iocb_err *err) IOCB_MUST_USE;
+int iocb_sources_sync_commit(struct iocb_sources_sync *y, struct iocb_err *err) IOCB_MUST_USE;
 
 /*
  * Ask the pull source for a catch-up of everything with Attribute.timestamp
  * >= from (pass the cursor as it was before the gap; 0 = full). `why` is
  * logged. Without an API configured the request is logged and dropped.
  */
-void iocb_sync_request_catchup(struct iocb_sync *y, uint64_t from, const char *why);
+void iocb_sources_sync_request_catchup(struct iocb_sources_sync *y, uint64_t from, const char *why);
 /*
  * Pull source: take the pending request, if any (*from gets its start); the
- * request becomes the running one until iocb_sync_catchup_done().
+ * request becomes the running one until iocb_sources_sync_catchup_done().
  */
-bool iocb_sync_take_catchup(struct iocb_sync *y, uint64_t *from);
+bool iocb_sources_sync_take_catchup(struct iocb_sources_sync *y, uint64_t *from);
 /*
  * Pull source: a pull of its own (periodic incremental from the cursor, a
  * reconcile) pins the persisted cursor at `from` in the same way while it
  * runs. Pages come in Attribute.id order, not timestamp order, so a pull
  * half done must not let the persisted cursor pass its start.
  */
-void iocb_sync_pull_begin(struct iocb_sync *y, uint64_t from);
+void iocb_sources_sync_pull_begin(struct iocb_sources_sync *y, uint64_t from);
 /*
  * End the running pull or catch-up: applied and committed (ok), or failed
  * (!ok: its range is queued again as a catch-up request, so the retry
  * covers it).
  */
-void iocb_sync_pull_end(struct iocb_sync *y, bool ok);
+void iocb_sources_sync_pull_end(struct iocb_sources_sync *y, bool ok);
 
 /*
  * Ask the pull source to fetch MISP event `event_id`'s attributes again
  * (a tag attached to it may let attributes the filter rejected pass now).
- * Duplicates are merged; past IOCB_SYNC_MAX_EVENT_REFRESH pending ids the
+ * Duplicates are merged; past IOCB_SOURCES_SYNC_MAX_EVENT_REFRESH pending ids the
  * request is dropped with a warning (the next reconcile covers it). Without
  * an API configured nothing happens.
  */
-void iocb_sync_request_event_refresh(struct iocb_sync *y, uint64_t event_id);
+void iocb_sources_sync_request_event_refresh(struct iocb_sources_sync *y, uint64_t event_id);
 /* Pull source: take up to max pending event ids into ids; returns how many. */
-size_t iocb_sync_take_event_refresh(struct iocb_sync *y, uint64_t *ids, size_t max);
+size_t iocb_sources_sync_take_event_refresh(struct iocb_sources_sync *y, uint64_t *ids, size_t max);
 
 /* Stop: every source's wait returns and its loop ends. */
-void iocb_sync_stop(struct iocb_sync *y);
-bool iocb_sync_stopping(const struct iocb_sync *y);
+void iocb_sources_sync_stop(struct iocb_sources_sync *y);
+bool iocb_sources_sync_stopping(const struct iocb_sources_sync *y);
 /*
  * Sleep up to `seconds`, returning early on stop, or on a catch-up or
  * event refresh request when `wake_on_catchup`. Returns false when stopping.
  */
-bool iocb_sync_sleep(struct iocb_sync *y, double seconds, bool wake_on_catchup);
+bool iocb_sources_sync_sleep(struct iocb_sources_sync *y, double seconds, bool wake_on_catchup);
 
 /*
  * Append the Prometheus text exposition (format 0.0.4) of this generation:
@@ -240,23 +240,23 @@ bool iocb_sync_sleep(struct iocb_sync *y, double seconds, bool wake_on_catchup);
  * iocbus_store_commit_errors_total. Every family has
  * # HELP and # TYPE lines. Any thread (reads counters with relaxed loads).
  */
-void iocb_sync_metrics_render(struct iocb_sync *y, struct iocb_buf *out);
+void iocb_sources_sync_metrics_render(struct iocb_sources_sync *y, struct iocb_buf *out);
 
 /* Wall clock in µs and monotonic seconds, for metrics and schedules. */
-int64_t iocb_sync_now_us(void);
-double iocb_sync_mono(void);
+int64_t iocb_sources_sync_now_us(void);
+double iocb_sources_sync_mono(void);
 
 /* ============================================================ ZeroMQ
  * ZeroMQ source: a SUB socket on MISP's publisher (misp.zmq), subscribed to
  * "misp_json" (every misp_json_* topic, the misp_json_self heartbeat
  * included). One thread receives frames, applies them through its own
  * struct iocb_ingest (source IOCB_SRCID_MISP) in batches, and commits each
- * batch with iocb_sync_commit().
+ * batch with iocb_sources_sync_commit().
  *
  * Never stop, never miss:
  *   - libzmq reconnects by itself; a socket monitor sees the reconnect,
  *     which requests a REST catch-up from the cursor held when the
- *     connection dropped (iocb_sync_request_catchup);
+ *     connection dropped (iocb_sources_sync_request_catchup);
  *   - no message at all (heartbeats included) for heartbeat_timeout also
  *     requests a catch-up, once per silence;
  *   - a backlog (every batch full) of a second or more may have made MISP's
@@ -269,13 +269,13 @@ double iocb_sync_mono(void);
  * rejects, last_message_us, last_update_us.
  */
 /* Start the source on y->cfg->zmq. *out is joined by the daemon. */
-int iocb_zmq_source_start(struct iocb_sync *y, struct iocb_source **out, struct iocb_err *err) IOCB_MUST_USE;
+int iocb_sources_zmq_start(struct iocb_sources_sync *y, struct iocb_source **out, struct iocb_err *err) IOCB_MUST_USE;
 
 /* ============================================================ Kafka
  * Kafka source: a librdkafka high-level consumer on misp.kafka.topics, with
  * misp.kafka.config passed through verbatim. One thread polls, applies each
  * message through its own struct iocb_ingest (source IOCB_SRCID_MISP) and
- * commits each batch with iocb_sync_commit(); only then are the batch's
+ * commits each batch with iocb_sources_sync_commit(); only then are the batch's
  * offsets stored (enable.auto.offset.store is forced off), so a committed
  * offset always covers updates that are durable in the store. Defaults when
  * not configured: group.id "iocbus", auto.offset.reset "earliest".
@@ -284,7 +284,7 @@ int iocb_zmq_source_start(struct iocb_sync *y, struct iocb_source **out, struct 
  * (rate-limited) and retried by librdkafka; the thread never exits on them.
  * Shutdown stores and commits the applied offsets synchronously.
  */
-int iocb_kafka_source_start(struct iocb_sync *y, struct iocb_source **out, struct iocb_err *err) IOCB_MUST_USE;
+int iocb_sources_kafka_start(struct iocb_sources_sync *y, struct iocb_source **out, struct iocb_err *err) IOCB_MUST_USE;
 
 /* ============================================================ REST pull
  * REST pull source: POST /attributes/restSearch on misp.api, paged
@@ -295,7 +295,7 @@ int iocb_kafka_source_start(struct iocb_sync *y, struct iocb_source **out, struc
  * Runs whenever misp.api is configured:
  *   - at start: no cursor -> a full pull (within misp.pull.backfill) done as
  *     a reconcile; a cursor -> a catch-up from it;
- *   - catch-ups requested by other sources (iocb_sync_take_catchup), and
+ *   - catch-ups requested by other sources (iocb_sources_sync_take_catchup), and
  *     with misp.pull present an incremental pull every interval, both with
  *     "timestamp": from and "deleted": [0,1] (soft-deletes made during a gap
  *     remove the attribute);
@@ -303,14 +303,14 @@ int iocb_kafka_source_start(struct iocb_sync *y, struct iocb_source **out, struc
  *     again; afterwards the MISP-source attributes neither seen nor updated
  *     since the reconcile started are removed (hard deletes the cursor
  *     cannot see).
- * Each page is applied and committed (iocb_sync_commit) before the next is
- * asked for; iocb_sync_pull_begin/_end pin the persisted cursor meanwhile.
+ * Each page is applied and committed (iocb_sources_sync_commit) before the next is
+ * asked for; iocb_sources_sync_pull_begin/_end pin the persisted cursor meanwhile.
  * MISP unreachable, 5xx, 403 (logged without the key) or a broken body:
  * retried with exponential backoff and jitter up to retry_max, while the
  * other sources keep running; a page that cannot be parsed ends that pull
  * (counted) and it is retried.
  */
-int iocb_pull_source_start(struct iocb_sync *y, struct iocb_source **out, struct iocb_err *err) IOCB_MUST_USE;
+int iocb_sources_pull_start(struct iocb_sources_sync *y, struct iocb_source **out, struct iocb_err *err) IOCB_MUST_USE;
 
 /* ============================================================ Feeds
  * Feed source: follows the MISP-format feeds of y->cfg->feeds (manifest.json
@@ -329,6 +329,6 @@ int iocb_pull_source_start(struct iocb_sync *y, struct iocb_source **out, struct
  * Metrics per feed, named "feed:<name>".
  */
 /* NULL *out (and IOCB_OK) when no feeds are configured. */
-int iocb_feed_source_start(struct iocb_sync *y, struct iocb_source **out, struct iocb_err *err) IOCB_MUST_USE;
+int iocb_sources_feed_start(struct iocb_sources_sync *y, struct iocb_source **out, struct iocb_err *err) IOCB_MUST_USE;
 
 #endif

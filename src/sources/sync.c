@@ -14,7 +14,7 @@
 #include "core/mem.h"
 #include "core/str.h"
 
-const char *iocb_sync_act_name(enum iocb_sync_act a)
+const char *iocb_sources_sync_act_name(enum iocb_sources_sync_act a)
 {
 	static const char *const names[IOCB_SA__COUNT] = {
 		"add", "edit", "soft_delete", "delete", "snapshot", "upsert",
@@ -23,7 +23,7 @@ const char *iocb_sync_act_name(enum iocb_sync_act a)
 	return (unsigned)a < IOCB_SA__COUNT ? names[a] : "?";
 }
 
-int64_t iocb_sync_now_us(void)
+int64_t iocb_sources_sync_now_us(void)
 {
 	struct timespec ts;
 
@@ -31,7 +31,7 @@ int64_t iocb_sync_now_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-double iocb_sync_mono(void)
+double iocb_sources_sync_mono(void)
 {
 	struct timespec ts;
 
@@ -39,7 +39,7 @@ double iocb_sync_mono(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-void iocb_sync_init(struct iocb_sync *y, struct iocb_store *store, const struct iocb_filter *filter,
+void iocb_sources_sync_init(struct iocb_sources_sync *y, struct iocb_store *store, const struct iocb_filter *filter,
 		    const struct iocb_config *cfg)
 {
 	pthread_condattr_t ca;
@@ -57,7 +57,7 @@ void iocb_sync_init(struct iocb_sync *y, struct iocb_store *store, const struct 
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&y->cv_, &ca);
 	pthread_condattr_destroy(&ca);
-	if (iocb_store_meta_get(store, IOCB_SYNC_CURSOR_KEY, buf, sizeof(buf), &n) == IOCB_OK &&
+	if (iocb_store_meta_get(store, IOCB_SOURCES_SYNC_CURSOR_KEY, buf, sizeof(buf), &n) == IOCB_OK &&
 	    !iocb_str_to_u64(iocb_str_make(buf, n), &c)) {
 		iocb_log(IOCB_LOG_WARN, "sync", "\"stored cursor is not a number; starting without one\"");
 		c = 0;
@@ -77,7 +77,7 @@ void iocb_sync_init(struct iocb_sync *y, struct iocb_store *store, const struct 
 	y->persisted_ = c;
 }
 
-void iocb_sync_fini(struct iocb_sync *y)
+void iocb_sources_sync_fini(struct iocb_sources_sync *y)
 {
 	for (size_t i = 0; i < y->nmetrics_; i++)
 		free(y->metrics_[i]);
@@ -87,11 +87,11 @@ void iocb_sync_fini(struct iocb_sync *y)
 	memset(y, 0, sizeof(*y));
 }
 
-struct iocb_sync_metrics *iocb_sync_metrics_add(struct iocb_sync *y, const char *name)
+struct iocb_sources_sync_metrics *iocb_sources_sync_metrics_add(struct iocb_sources_sync *y, const char *name)
 {
-	struct iocb_sync_metrics *m;
+	struct iocb_sources_sync_metrics *m;
 
-	if (y->nmetrics_ == IOCB_SYNC_MAX_SOURCES)
+	if (y->nmetrics_ == IOCB_SOURCES_SYNC_MAX_SOURCES)
 		return NULL;
 	m = iocb_xcalloc(1, sizeof(*m));
 	snprintf(m->name, sizeof(m->name), "%s", name);
@@ -99,17 +99,17 @@ struct iocb_sync_metrics *iocb_sync_metrics_add(struct iocb_sync *y, const char 
 	return m;
 }
 
-size_t iocb_sync_metrics_count(const struct iocb_sync *y)
+size_t iocb_sources_sync_metrics_count(const struct iocb_sources_sync *y)
 {
 	return y->nmetrics_;
 }
 
-struct iocb_sync_metrics *iocb_sync_metrics_get(const struct iocb_sync *y, size_t i)
+struct iocb_sources_sync_metrics *iocb_sources_sync_metrics_get(const struct iocb_sources_sync *y, size_t i)
 {
 	return i < y->nmetrics_ ? y->metrics_[i] : NULL;
 }
 
-void iocb_sync_publish(struct iocb_sync *y, struct iocb_sync_metrics *m, const struct iocb_ingest_stats *st,
+void iocb_sources_sync_publish(struct iocb_sources_sync *y, struct iocb_sources_sync_metrics *m, const struct iocb_ingest_stats *st,
 		       bool advance_cursor)
 {
 	uint64_t before = IOCB_M_GET(m->acts[IOCB_SA_UPSERT]) + IOCB_M_GET(m->acts[IOCB_SA_REMOVE]) +
@@ -129,17 +129,17 @@ void iocb_sync_publish(struct iocb_sync *y, struct iocb_sync_metrics *m, const s
 	for (unsigned r = 0; r < IOCB_SKIP__COUNT; r++)
 		IOCB_M_SET(m->rejects[r], st->misp.skipped[r] + m->own_rejects[r]);
 	if (st->upserts + st->removes + m->own_removes + st->event_removes != before)
-		IOCB_M_SET(m->last_update_us, iocb_sync_now_us());
+		IOCB_M_SET(m->last_update_us, iocb_sources_sync_now_us());
 	if (advance_cursor)
-		iocb_sync_cursor_advance(y, st->max_timestamp);
+		iocb_sources_sync_cursor_advance(y, st->max_timestamp);
 }
 
-uint64_t iocb_sync_cursor(const struct iocb_sync *y)
+uint64_t iocb_sources_sync_cursor(const struct iocb_sources_sync *y)
 {
 	return __atomic_load_n(&y->cursor_, __ATOMIC_ACQUIRE);
 }
 
-void iocb_sync_cursor_advance(struct iocb_sync *y, uint64_t ts)
+void iocb_sources_sync_cursor_advance(struct iocb_sources_sync *y, uint64_t ts)
 {
 	uint64_t cur = __atomic_load_n(&y->cursor_, __ATOMIC_RELAXED);
 
@@ -148,19 +148,19 @@ void iocb_sync_cursor_advance(struct iocb_sync *y, uint64_t ts)
 		;
 }
 
-void iocb_sync_cursor_reset(struct iocb_sync *y)
+void iocb_sources_sync_cursor_reset(struct iocb_sources_sync *y)
 {
 	__atomic_store_n(&y->cursor_, 0, __ATOMIC_RELEASE);
 }
 
-int iocb_sync_commit(struct iocb_sync *y, struct iocb_err *err)
+int iocb_sources_sync_commit(struct iocb_sources_sync *y, struct iocb_err *err)
 {
 	char buf[32];
 	uint64_t safe;
 	int rc = IOCB_OK, n;
 
 	pthread_mutex_lock(&y->commit_mu_);
-	safe = iocb_sync_cursor(y);
+	safe = iocb_sources_sync_cursor(y);
 	pthread_mutex_lock(&y->mu_);
 	/* Never persist past the start of a gap that has not been caught up yet. */
 	if (y->catchup_pending_ && y->catchup_from_ < safe)
@@ -171,7 +171,7 @@ int iocb_sync_commit(struct iocb_sync *y, struct iocb_err *err)
 	pthread_mutex_unlock(&y->mu_);
 	if (write) {
 		n = snprintf(buf, sizeof(buf), "%" PRIu64, safe);
-		rc = iocb_store_meta_set(y->store, IOCB_SYNC_CURSOR_KEY, iocb_str_make(buf, (size_t)n), err);
+		rc = iocb_store_meta_set(y->store, IOCB_SOURCES_SYNC_CURSOR_KEY, iocb_str_make(buf, (size_t)n), err);
 	}
 	if (rc == IOCB_OK)
 		rc = iocb_store_commit(y->store, err);
@@ -186,7 +186,7 @@ int iocb_sync_commit(struct iocb_sync *y, struct iocb_err *err)
 	return rc;
 }
 
-void iocb_sync_request_catchup(struct iocb_sync *y, uint64_t from, const char *why)
+void iocb_sources_sync_request_catchup(struct iocb_sources_sync *y, uint64_t from, const char *why)
 {
 	if (!y->cfg || !y->cfg->api.present) {
 		iocb_log(IOCB_LOG_WARN, "sync", "\"gap in the live feed; no misp.api to catch up from\" why=\"%s\"", why);
@@ -201,7 +201,7 @@ void iocb_sync_request_catchup(struct iocb_sync *y, uint64_t from, const char *w
 	iocb_log(IOCB_LOG_INFO, "sync", "\"catch-up requested\" why=\"%s\" from=%" PRIu64, why, from);
 }
 
-bool iocb_sync_take_catchup(struct iocb_sync *y, uint64_t *from)
+bool iocb_sources_sync_take_catchup(struct iocb_sources_sync *y, uint64_t *from)
 {
 	bool got;
 
@@ -217,14 +217,14 @@ bool iocb_sync_take_catchup(struct iocb_sync *y, uint64_t *from)
 	return got;
 }
 
-void iocb_sync_pull_begin(struct iocb_sync *y, uint64_t from)
+void iocb_sources_sync_pull_begin(struct iocb_sources_sync *y, uint64_t from)
 {
 	pthread_mutex_lock(&y->mu_);
 	y->running_from_ = from ? from : 1;
 	pthread_mutex_unlock(&y->mu_);
 }
 
-void iocb_sync_pull_end(struct iocb_sync *y, bool ok)
+void iocb_sources_sync_pull_end(struct iocb_sources_sync *y, bool ok)
 {
 	pthread_mutex_lock(&y->mu_);
 	if (!ok && y->running_from_) {
@@ -237,7 +237,7 @@ void iocb_sync_pull_end(struct iocb_sync *y, bool ok)
 	pthread_mutex_unlock(&y->mu_);
 }
 
-void iocb_sync_request_event_refresh(struct iocb_sync *y, uint64_t event_id)
+void iocb_sources_sync_request_event_refresh(struct iocb_sources_sync *y, uint64_t event_id)
 {
 	bool dropped = false;
 
@@ -248,7 +248,7 @@ void iocb_sync_request_event_refresh(struct iocb_sync *y, uint64_t event_id)
 	for (i = 0; i < y->nevents_ && y->events_[i] != event_id; i++)
 		;
 	if (i == y->nevents_) {
-		if (y->nevents_ < IOCB_SYNC_MAX_EVENT_REFRESH)
+		if (y->nevents_ < IOCB_SOURCES_SYNC_MAX_EVENT_REFRESH)
 			y->events_[y->nevents_++] = event_id;
 		else
 			dropped = true;
@@ -260,7 +260,7 @@ void iocb_sync_request_event_refresh(struct iocb_sync *y, uint64_t event_id)
 			 "event_id=%" PRIu64, event_id);
 }
 
-size_t iocb_sync_take_event_refresh(struct iocb_sync *y, uint64_t *ids, size_t max)
+size_t iocb_sources_sync_take_event_refresh(struct iocb_sources_sync *y, uint64_t *ids, size_t max)
 {
 	size_t n;
 
@@ -273,7 +273,7 @@ size_t iocb_sync_take_event_refresh(struct iocb_sync *y, uint64_t *ids, size_t m
 	return n;
 }
 
-void iocb_sync_stop(struct iocb_sync *y)
+void iocb_sources_sync_stop(struct iocb_sources_sync *y)
 {
 	__atomic_store_n(&y->stop_, 1, __ATOMIC_RELEASE);
 	pthread_mutex_lock(&y->mu_);
@@ -281,19 +281,19 @@ void iocb_sync_stop(struct iocb_sync *y)
 	pthread_mutex_unlock(&y->mu_);
 }
 
-bool iocb_sync_stopping(const struct iocb_sync *y)
+bool iocb_sources_sync_stopping(const struct iocb_sources_sync *y)
 {
 	return __atomic_load_n(&y->stop_, __ATOMIC_ACQUIRE) != 0;
 }
 
-bool iocb_sync_sleep(struct iocb_sync *y, double seconds, bool wake_on_catchup)
+bool iocb_sources_sync_sleep(struct iocb_sources_sync *y, double seconds, bool wake_on_catchup)
 {
 	struct timespec ts;
-	double end = iocb_sync_mono() + (seconds > 0 ? seconds : 0);
+	double end = iocb_sources_sync_mono() + (seconds > 0 ? seconds : 0);
 
 	pthread_mutex_lock(&y->mu_);
-	while (!iocb_sync_stopping(y) && !(wake_on_catchup && (y->catchup_pending_ || y->nevents_))) {
-		double left = end - iocb_sync_mono();
+	while (!iocb_sources_sync_stopping(y) && !(wake_on_catchup && (y->catchup_pending_ || y->nevents_))) {
+		double left = end - iocb_sources_sync_mono();
 		if (left <= 0)
 			break;
 		clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -307,5 +307,5 @@ bool iocb_sync_sleep(struct iocb_sync *y, double seconds, bool wake_on_catchup)
 			break;
 	}
 	pthread_mutex_unlock(&y->mu_);
-	return !iocb_sync_stopping(y);
+	return !iocb_sources_sync_stopping(y);
 }

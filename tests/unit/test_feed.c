@@ -232,7 +232,7 @@ struct feedfix {
 	char yaml[600];               /* configuration */
 	struct iocb_config *cfg;      /* loaded from yaml */
 	struct iocb_store *store;     /* memory store */
-	struct iocb_sync y;           /* sync state */
+	struct iocb_sources_sync y;           /* sync state */
 	struct iocb_source *src;      /* the running feed source */
 };
 
@@ -345,10 +345,10 @@ static bool has_attr(struct iocb_store *s, const char *uuid, unsigned *source)
 	return found;
 }
 
-static struct iocb_sync_metrics *feed_metrics(struct feedfix *fx)
+static struct iocb_sources_sync_metrics *feed_metrics(struct feedfix *fx)
 {
-	for (size_t i = 0; i < iocb_sync_metrics_count(&fx->y); i++) {
-		struct iocb_sync_metrics *m = iocb_sync_metrics_get(&fx->y, i);
+	for (size_t i = 0; i < iocb_sources_sync_metrics_count(&fx->y); i++) {
+		struct iocb_sources_sync_metrics *m = iocb_sources_sync_metrics_get(&fx->y, i);
 		if (strcmp(m->name, "feed:t") == 0)
 			return m;
 	}
@@ -378,23 +378,23 @@ static void source_start(struct feedfix *fx)
 {
 	struct iocb_err err = {0};
 
-	iocb_sync_init(&fx->y, fx->store, NULL, fx->cfg);
-	assert_int_equal(iocb_feed_source_start(&fx->y, &fx->src, &err), IOCB_OK);
+	iocb_sources_sync_init(&fx->y, fx->store, NULL, fx->cfg);
+	assert_int_equal(iocb_sources_feed_start(&fx->y, &fx->src, &err), IOCB_OK);
 	assert_non_null(fx->src);
 	assert_string_equal(fx->src->kind, "feeds");
 }
 
 static void source_stop(struct feedfix *fx)
 {
-	iocb_sync_stop(&fx->y);
+	iocb_sources_sync_stop(&fx->y);
 	fx->src->join(fx->src);
 	fx->src = NULL;
-	iocb_sync_fini(&fx->y);
+	iocb_sources_sync_fini(&fx->y);
 }
 
 static uint64_t mget(struct feedfix *fx, int which)
 {
-	struct iocb_sync_metrics *m = feed_metrics(fx);
+	struct iocb_sources_sync_metrics *m = feed_metrics(fx);
 	assert_non_null(m);
 	return which == 0 ? IOCB_M_GET(m->messages) : which == 1 ? IOCB_M_GET(m->errors) : (uint64_t)IOCB_M_GET(m->up);
 }
@@ -538,16 +538,16 @@ static void test_source_none(void **state)
 	struct iocb_store *s = NULL;
 	struct iocb_source *src = (struct iocb_source *)1;
 	struct iocb_err err = {0};
-	struct iocb_sync y;
+	struct iocb_sources_sync y;
 
 	(void)state;
 	iocb_store_opts_default(&so);
 	assert_int_equal(iocb_store_open(&so, &s, &err), IOCB_OK);
-	iocb_sync_init(&y, s, NULL, cfg);
-	assert_int_equal(iocb_feed_source_start(&y, &src, &err), IOCB_OK);
+	iocb_sources_sync_init(&y, s, NULL, cfg);
+	assert_int_equal(iocb_sources_feed_start(&y, &src, &err), IOCB_OK);
 	assert_null(src);
-	assert_int_equal(iocb_sync_metrics_count(&y), 0);
-	iocb_sync_fini(&y);
+	assert_int_equal(iocb_sources_sync_metrics_count(&y), 0);
+	iocb_sources_sync_fini(&y);
 	iocb_store_free(s);
 	iocb_config_free(cfg);
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Unit tests for the HTTP endpoint (http.h) and the Prometheus rendering of
- * the sources' counters (iocb_sync_metrics_render in sources.h).
+ * the sources' counters (iocb_sources_sync_metrics_render in sources.h).
  *
  * The endpoint is started on 127.0.0.1 with an ephemeral port over a memory
  * store filled by hand, and spoken to with raw sockets, so what is checked
@@ -120,7 +120,7 @@ struct hctx {
 	int metrics_calls;        /* atomic: times the metrics handler ran */
 	int healthy;              /* atomic: what the health handler answers */
 	int metrics_empty;        /* atomic: metrics handler appends nothing */
-	struct iocb_sync *sync;   /* atomic: when set, /metrics renders it */
+	struct iocb_sources_sync *sync;   /* atomic: when set, /metrics renders it */
 };
 
 static void h_metrics(void *ud, struct iocb_buf *out)
@@ -130,9 +130,9 @@ static void h_metrics(void *ud, struct iocb_buf *out)
 	__atomic_fetch_add(&c->metrics_calls, 1, __ATOMIC_RELAXED);
 	if (__atomic_load_n(&c->metrics_empty, __ATOMIC_RELAXED))
 		return;
-	struct iocb_sync *y = __atomic_load_n(&c->sync, __ATOMIC_ACQUIRE);
+	struct iocb_sources_sync *y = __atomic_load_n(&c->sync, __ATOMIC_ACQUIRE);
 	if (y) {
-		iocb_sync_metrics_render(y, out);
+		iocb_sources_sync_metrics_render(y, out);
 		return;
 	}
 	assert_int_equal(iocb_buf_append_c(out, "# HELP t_x A test.\n# TYPE t_x gauge\nt_x 1\n"), IOCB_OK);
@@ -161,16 +161,16 @@ struct fix {
 static int setup(void **state)
 {
 	struct fix *f = calloc(1, sizeof(*f));
-	struct iocb_httpd_opts o = {.host = "127.0.0.1", .port = 0, .max_connections = 16};
+	struct iocb_http_opts o = {.host = "127.0.0.1", .port = 0, .max_connections = 16};
 	struct iocb_err err;
 
 	if (!f)
 		return -1;
 	*state = f;
-	struct iocb_httpd_handlers h = {h_metrics, h_health, &f->ctx};
+	struct iocb_http_handlers h = {h_metrics, h_health, &f->ctx};
 	f->ctx.healthy = 1;
 	f->store = fill_store();
-	if (iocb_httpd_start(&o, f->store, &h, &f->d, &f->port, &err) != IOCB_OK) {
+	if (iocb_http_start(&o, f->store, &h, &f->d, &f->port, &err) != IOCB_OK) {
 		fprintf(stderr, "start: %s\n", err.msg);
 		return -1;
 	}
@@ -182,7 +182,7 @@ static int teardown(void **state)
 {
 	struct fix *f = *state;
 
-	iocb_httpd_stop(f->d);
+	iocb_http_stop(f->d);
 	iocb_store_reader_unregister();
 	iocb_store_free(f->store);
 	free(f);
@@ -774,31 +774,31 @@ static void test_bad_host(void **state)
 {
 	struct fix *f = *state;
 	static const char *const hosts[] = {"localhost", "example.com", "256.1.1.1", "127.0.0.1:80", "[::1]", " "};
-	struct iocb_httpd_opts o = {.port = 0, .max_connections = 4};
-	struct iocb_httpd_handlers h = {h_metrics, h_health, &f->ctx};
+	struct iocb_http_opts o = {.port = 0, .max_connections = 4};
+	struct iocb_http_handlers h = {h_metrics, h_health, &f->ctx};
 	struct iocb_err err;
 
 	for (size_t i = 0; i < IOCB_ARRAY_LEN(hosts); i++) {
 		struct iocb_httpd *d = (struct iocb_httpd *)&err; /* must be reset to NULL */
 		uint16_t port = 7;
 		o.host = hosts[i];
-		assert_int_equal(iocb_httpd_start(&o, f->store, &h, &d, &port, &err), IOCB_EINVAL);
+		assert_int_equal(iocb_http_start(&o, f->store, &h, &d, &port, &err), IOCB_EINVAL);
 		assert_null(d);
 		assert_int_equal(port, 7);
 		assert_non_null(strstr(err.msg, "not a numeric"));
-		iocb_httpd_stop(d);
+		iocb_http_stop(d);
 	}
-	iocb_httpd_stop(NULL);
+	iocb_http_stop(NULL);
 }
 
 static void test_port_in_use(void **state)
 {
 	struct fix *f = *state;
-	struct iocb_httpd_opts o = {.host = "127.0.0.1", .port = f->port, .max_connections = 4};
+	struct iocb_http_opts o = {.host = "127.0.0.1", .port = f->port, .max_connections = 4};
 	struct iocb_httpd *d = NULL;
 	struct iocb_err err;
 
-	assert_int_equal(iocb_httpd_start(&o, f->store, NULL, &d, NULL, &err), IOCB_EIO);
+	assert_int_equal(iocb_http_start(&o, f->store, NULL, &d, NULL, &err), IOCB_EIO);
 	assert_null(d);
 	assert_non_null(strstr(err.msg, "cannot listen on 127.0.0.1 port"));
 	assert_non_null(strstr(err.msg, "in use"));
@@ -808,7 +808,7 @@ static void test_port_in_use(void **state)
 static void test_ipv6_no_handlers(void **state)
 {
 	struct fix *f = *state;
-	struct iocb_httpd_opts o = {.host = "::1", .port = 0, .max_connections = 4};
+	struct iocb_http_opts o = {.host = "::1", .port = 0, .max_connections = 4};
 	struct iocb_httpd *d = NULL;
 	struct iocb_err err;
 	uint16_t port = 0;
@@ -817,7 +817,7 @@ static void test_ipv6_no_handlers(void **state)
 	ssize_t k;
 	int fd;
 
-	if (iocb_httpd_start(&o, f->store, NULL, &d, &port, &err) != IOCB_OK) {
+	if (iocb_http_start(&o, f->store, NULL, &d, &port, &err) != IOCB_OK) {
 		fprintf(stderr, "no IPv6 loopback here (%s); skipped\n", err.msg);
 		skip();
 	}
@@ -830,7 +830,7 @@ static void test_ipv6_no_handlers(void **state)
 	close(fd);
 	assert_non_null(strstr(buf, "HTTP/1.1 200"));
 	assert_non_null(strstr(buf, "\r\n\r\nok\n"));
-	iocb_httpd_stop(d);
+	iocb_http_stop(d);
 }
 
 static double mono(void)
@@ -844,8 +844,8 @@ static double mono(void)
 static void test_stop_with_idle_connections(void **state)
 {
 	struct fix *f = *state;
-	struct iocb_httpd_opts o = {.host = "127.0.0.1", .port = 0, .max_connections = 8};
-	struct iocb_httpd_handlers h = {h_metrics, h_health, &f->ctx};
+	struct iocb_http_opts o = {.host = "127.0.0.1", .port = 0, .max_connections = 8};
+	struct iocb_http_handlers h = {h_metrics, h_health, &f->ctx};
 	struct iocb_httpd *d = NULL;
 	struct iocb_err err;
 	uint16_t port = 0;
@@ -854,7 +854,7 @@ static void test_stop_with_idle_connections(void **state)
 	size_t n = 0;
 	ssize_t k;
 
-	assert_int_equal(iocb_httpd_start(&o, f->store, &h, &d, &port, &err), IOCB_OK);
+	assert_int_equal(iocb_http_start(&o, f->store, &h, &d, &port, &err), IOCB_OK);
 	/* idle[0]: a keep-alive connection the server has answered and now waits on. */
 	idle[0] = connect_to(AF_INET, port);
 	send_all(idle[0], "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n", 34);
@@ -869,7 +869,7 @@ static void test_stop_with_idle_connections(void **state)
 	idle[2] = connect_to(AF_INET, port);
 
 	double t0 = mono();
-	iocb_httpd_stop(d);
+	iocb_http_stop(d);
 	double dt = mono() - t0;
 	assert_true(dt < 2.0);
 	/* Every client sees its connection end (EOF or reset), not a timeout. */
@@ -886,16 +886,16 @@ static void test_stop_with_idle_connections(void **state)
 static struct iocb_httpd *start_limited(struct fix *f, unsigned maxconn, double idle_s, double header_s,
 					uint16_t *port)
 {
-	struct iocb_httpd_opts o = {.host = "127.0.0.1",
+	struct iocb_http_opts o = {.host = "127.0.0.1",
 				    .port = 0,
 				    .max_connections = maxconn,
 				    .idle_timeout_s = idle_s,
 				    .header_timeout_s = header_s};
-	struct iocb_httpd_handlers h = {h_metrics, h_health, &f->ctx};
+	struct iocb_http_handlers h = {h_metrics, h_health, &f->ctx};
 	struct iocb_httpd *d = NULL;
 	struct iocb_err err;
 
-	if (iocb_httpd_start(&o, f->store, &h, &d, port, &err) != IOCB_OK)
+	if (iocb_http_start(&o, f->store, &h, &d, port, &err) != IOCB_OK)
 		fail_msg("start: %s", err.msg);
 	return d;
 }
@@ -1001,7 +1001,7 @@ static void test_limit_recovers(void **state)
 		FLOOD);
 	/* And the endpoint goes on: the limit is free again. */
 	assert_true(answered_within(port, "/healthz", "\r\n\r\nok\n", 2.0, &took));
-	iocb_httpd_stop(d);
+	iocb_http_stop(d);
 	free(flood);
 }
 
@@ -1126,8 +1126,8 @@ static void test_slowloris(void **state)
 	assert_int_equal(r.status, 200);
 	assert_line(body(&r), "iocbus_http_header_timeouts_total 100");
 	resp_fini(&r);
-	iocb_httpd_stop(d[0]);
-	iocb_httpd_stop(d[1]);
+	iocb_http_stop(d[0]);
+	iocb_http_stop(d[1]);
 	free(t);
 }
 
@@ -1225,14 +1225,14 @@ static size_t check_exposition(const char *text)
 static void test_metrics_render(void **state)
 {
 	struct fix *f = *state;
-	struct iocb_sync y;
-	struct iocb_sync_metrics *zmq, *feed;
+	struct iocb_sources_sync y;
+	struct iocb_sources_sync_metrics *zmq, *feed;
 	struct iocb_buf out;
-	int64_t now = iocb_sync_now_us();
+	int64_t now = iocb_sources_sync_now_us();
 
-	iocb_sync_init(&y, f->store, NULL, NULL);
-	zmq = iocb_sync_metrics_add(&y, "zmq");
-	feed = iocb_sync_metrics_add(&y, "feed:a\"b\\c\nd");
+	iocb_sources_sync_init(&y, f->store, NULL, NULL);
+	zmq = iocb_sources_sync_metrics_add(&y, "zmq");
+	feed = iocb_sources_sync_metrics_add(&y, "feed:a\"b\\c\nd");
 	assert_non_null(zmq);
 	assert_non_null(feed);
 	IOCB_M_SET(zmq->acts[IOCB_SA_ADD], 3);
@@ -1246,10 +1246,10 @@ static void test_metrics_render(void **state)
 	IOCB_M_SET(zmq->last_message_us, now - 2500000);
 	IOCB_M_SET(feed->errors, 4);
 	IOCB_M_SET(feed->acts[IOCB_SA_SNAPSHOT], 5);
-	iocb_sync_cursor_advance(&y, 1700000123);
+	iocb_sources_sync_cursor_advance(&y, 1700000123);
 
 	iocb_buf_init(&out, 0);
-	iocb_sync_metrics_render(&y, &out);
+	iocb_sources_sync_metrics_render(&y, &out);
 	const char *t = out.ptr;
 	assert_non_null(t);
 
@@ -1300,7 +1300,7 @@ static void test_metrics_render(void **state)
 
 	IOCB_M_SET(feed->last_update_us, now - 1000);
 	iocb_buf_reset(&out);
-	iocb_sync_metrics_render(&y, &out);
+	iocb_sources_sync_metrics_render(&y, &out);
 	t = out.ptr;
 	assert_int_equal(check_exposition(t), 21);
 	assert_line(t, "# HELP iocbus_source_last_update_age_seconds Seconds since the source last changed the store.");
@@ -1310,45 +1310,45 @@ static void test_metrics_render(void **state)
 	/* A stamp in the future (clock stepped back) reads 0, never negative. */
 	IOCB_M_SET(zmq->last_message_us, now + 60000000);
 	iocb_buf_reset(&out);
-	iocb_sync_metrics_render(&y, &out);
+	iocb_sources_sync_metrics_render(&y, &out);
 	assert_line(out.ptr, "iocbus_source_last_message_age_seconds{source=\"zmq\"} 0.000");
 	iocb_buf_fini(&out);
-	iocb_sync_fini(&y);
+	iocb_sources_sync_fini(&y);
 }
 
 /* No source registered: store families and the cursor only, still well-formed. */
 static void test_metrics_render_no_sources(void **state)
 {
 	struct fix *f = *state;
-	struct iocb_sync y;
+	struct iocb_sources_sync y;
 	struct iocb_buf out;
 
-	iocb_sync_init(&y, f->store, NULL, NULL);
+	iocb_sources_sync_init(&y, f->store, NULL, NULL);
 	iocb_buf_init(&out, 0);
-	iocb_sync_metrics_render(&y, &out);
+	iocb_sources_sync_metrics_render(&y, &out);
 	assert_null(strstr(out.ptr, "source="));
 	assert_line(out.ptr, "iocbus_misp_cursor_timestamp_seconds 0");
 	assert_int_equal(check_exposition(out.ptr), 9);
 	iocb_buf_fini(&out);
-	iocb_sync_fini(&y);
+	iocb_sources_sync_fini(&y);
 }
 
 /* Past the buffer cap the rendering is rolled back: all or nothing. */
 static void test_metrics_render_cap(void **state)
 {
 	struct fix *f = *state;
-	struct iocb_sync y;
+	struct iocb_sources_sync y;
 	struct iocb_buf out;
 
-	iocb_sync_init(&y, f->store, NULL, NULL);
-	assert_non_null(iocb_sync_metrics_add(&y, "zmq"));
+	iocb_sources_sync_init(&y, f->store, NULL, NULL);
+	assert_non_null(iocb_sources_sync_metrics_add(&y, "zmq"));
 	iocb_buf_init(&out, 2000);
 	assert_int_equal(iocb_buf_append_c(&out, "keep\n"), IOCB_OK);
-	iocb_sync_metrics_render(&y, &out);
+	iocb_sources_sync_metrics_render(&y, &out);
 	assert_int_equal(out.len, 5);
 	assert_string_equal(out.ptr, "keep\n");
 	iocb_buf_fini(&out);
-	iocb_sync_fini(&y);
+	iocb_sources_sync_fini(&y);
 }
 
 /*
@@ -1359,30 +1359,30 @@ static void test_metrics_render_cap(void **state)
 static void test_sync_future_cursor_dropped(void **state)
 {
 	struct fix *f = *state;
-	struct iocb_sync y;
+	struct iocb_sources_sync y;
 	struct iocb_err err = {0};
 
-	assert_int_equal(iocb_store_meta_set(f->store, IOCB_SYNC_CURSOR_KEY, IOCB_STR_LIT("4102444800"), &err), IOCB_OK);
-	iocb_sync_init(&y, f->store, NULL, NULL);
-	assert_int_equal(iocb_sync_cursor(&y), 0);
-	iocb_sync_fini(&y);
-	assert_int_equal(iocb_store_meta_set(f->store, IOCB_SYNC_CURSOR_KEY, IOCB_STR_LIT("1700000123"), &err), IOCB_OK);
-	iocb_sync_init(&y, f->store, NULL, NULL);
-	assert_int_equal(iocb_sync_cursor(&y), 1700000123);
-	iocb_sync_fini(&y);
+	assert_int_equal(iocb_store_meta_set(f->store, IOCB_SOURCES_SYNC_CURSOR_KEY, IOCB_STR_LIT("4102444800"), &err), IOCB_OK);
+	iocb_sources_sync_init(&y, f->store, NULL, NULL);
+	assert_int_equal(iocb_sources_sync_cursor(&y), 0);
+	iocb_sources_sync_fini(&y);
+	assert_int_equal(iocb_store_meta_set(f->store, IOCB_SOURCES_SYNC_CURSOR_KEY, IOCB_STR_LIT("1700000123"), &err), IOCB_OK);
+	iocb_sources_sync_init(&y, f->store, NULL, NULL);
+	assert_int_equal(iocb_sources_sync_cursor(&y), 1700000123);
+	iocb_sources_sync_fini(&y);
 	/* the store is shared by the group: leave it without a cursor */
-	assert_int_equal(iocb_store_meta_set(f->store, IOCB_SYNC_CURSOR_KEY, IOCB_STR_LIT("0"), &err), IOCB_OK);
+	assert_int_equal(iocb_store_meta_set(f->store, IOCB_SOURCES_SYNC_CURSOR_KEY, IOCB_STR_LIT("0"), &err), IOCB_OK);
 }
 
 /* /metrics end to end with the real renderer. */
 static void test_metrics_route_render(void **state)
 {
 	struct fix *f = *state;
-	struct iocb_sync y;
+	struct iocb_sources_sync y;
 	struct resp r;
 
-	iocb_sync_init(&y, f->store, NULL, NULL);
-	assert_non_null(iocb_sync_metrics_add(&y, "pull"));
+	iocb_sources_sync_init(&y, f->store, NULL, NULL);
+	assert_non_null(iocb_sources_sync_metrics_add(&y, "pull"));
 	__atomic_store_n(&f->ctx.sync, &y, __ATOMIC_RELEASE);
 	get(f, "/metrics", &r);
 	__atomic_store_n(&f->ctx.sync, NULL, __ATOMIC_RELEASE);
@@ -1391,7 +1391,7 @@ static void test_metrics_route_render(void **state)
 	assert_int_equal(check_exposition(body(&r)), 21);
 	assert_line(body(&r), "iocbus_source_up{source=\"pull\"} 0");
 	resp_fini(&r);
-	iocb_sync_fini(&y);
+	iocb_sources_sync_fini(&y);
 }
 
 int main(void)

@@ -327,21 +327,21 @@ static int server_stop(void **state)
 
 /* ------------------------------------------------------------ helpers */
 
-static struct iocb_http_client *client_for(struct server *s, double timeout_s)
+static struct iocb_httpc_client *client_for(struct server *s, double timeout_s)
 {
-	struct iocb_http_opts o;
-	struct iocb_http_client *c = NULL;
+	struct iocb_httpc_opts o;
+	struct iocb_httpc_client *c = NULL;
 	struct iocb_err err = {0};
 	char base[64];
 
 	snprintf(base, sizeof(base), "http://127.0.0.1:%d/", s->port);
-	iocb_http_opts_default(&o);
+	iocb_httpc_opts_default(&o);
 	o.base_url = base;
 	o.api_key = KEY;
 	o.max_body = BODY_CAP;
 	o.timeout_s = timeout_s;
 	o.connect_timeout_s = timeout_s;
-	assert_int_equal(iocb_http_client_new(&o, &c, &err), IOCB_OK);
+	assert_int_equal(iocb_httpc_client_new(&o, &c, &err), IOCB_OK);
 	assert_non_null(c);
 	return c;
 }
@@ -376,30 +376,30 @@ static void assert_clean_error(const struct iocb_err *err, const char *path)
 
 static void test_defaults(void **state)
 {
-	struct iocb_http_opts o;
-	struct iocb_http_resp r;
+	struct iocb_httpc_opts o;
+	struct iocb_httpc_resp r;
 
 	(void)state;
-	iocb_http_opts_default(&o);
+	iocb_httpc_opts_default(&o);
 	assert_true(o.verify);
 	assert_true(o.timeout_s == 30);
 	assert_true(o.connect_timeout_s == 10);
 	assert_int_equal(o.max_body, (size_t)1 << 30);
 	assert_null(o.api_key);
-	iocb_http_client_free(NULL);
-	iocb_http_resp_init(&r);
-	iocb_http_resp_fini(&r);
+	iocb_httpc_client_free(NULL);
+	iocb_httpc_resp_init(&r);
+	iocb_httpc_resp_fini(&r);
 }
 
 static void test_ok_headers(void **state)
 {
 	struct server *s = *state;
-	struct iocb_http_client *c = client_for(s, 5);
-	struct iocb_http_resp r;
+	struct iocb_httpc_client *c = client_for(s, 5);
+	struct iocb_httpc_resp r;
 	struct iocb_err err = {0};
 
-	iocb_http_resp_init(&r);
-	assert_int_equal(iocb_http_request(c, "GET", "/ok", NULL, 0, NULL, &r, &err), IOCB_OK);
+	iocb_httpc_resp_init(&r);
+	assert_int_equal(iocb_httpc_request(c, "GET", "/ok", NULL, 0, NULL, &r, &err), IOCB_OK);
 	assert_int_equal(r.status, 200);
 	assert_string_equal(r.etag, "\"v1\"");
 	assert_true(r.has_result_count);
@@ -419,24 +419,24 @@ static void test_ok_headers(void **state)
 	pthread_mutex_unlock(&s->mu);
 
 	/* A later response without those headers clears them. */
-	assert_int_equal(iocb_http_request(c, "GET", "/echo", NULL, 0, NULL, &r, &err), IOCB_OK);
+	assert_int_equal(iocb_httpc_request(c, "GET", "/echo", NULL, 0, NULL, &r, &err), IOCB_OK);
 	assert_string_equal(r.etag, "");
 	assert_false(r.has_result_count);
 	assert_string_equal(r.content_type, "text/plain");
-	iocb_http_resp_fini(&r);
-	iocb_http_client_free(c);
+	iocb_httpc_resp_fini(&r);
+	iocb_httpc_client_free(c);
 }
 
 static void test_post_body_and_keepalive(void **state)
 {
 	struct server *s = *state;
-	struct iocb_http_client *c = client_for(s, 5);
-	struct iocb_http_resp r;
+	struct iocb_httpc_client *c = client_for(s, 5);
+	struct iocb_httpc_resp r;
 	struct iocb_err err = {0};
 	static const char body[] = "{\"returnFormat\":\"json\",\"page\":1}";
 
-	iocb_http_resp_init(&r);
-	assert_int_equal(iocb_http_request(c, "POST", "echo", body, sizeof(body) - 1, NULL, &r, &err), IOCB_OK);
+	iocb_httpc_resp_init(&r);
+	assert_int_equal(iocb_httpc_request(c, "POST", "echo", body, sizeof(body) - 1, NULL, &r, &err), IOCB_OK);
 	assert_int_equal(r.status, 200);
 	assert_non_null(strstr(r.body.ptr, "POST /echo HTTP/1.1\r\n"));
 	assert_non_null(strstr(r.body.ptr, "\r\nContent-Type: application/json\r\n"));
@@ -444,79 +444,79 @@ static void test_post_body_and_keepalive(void **state)
 	assert_true(r.body.len > sizeof(body) - 1);
 	assert_memory_equal(r.body.ptr + r.body.len - (sizeof(body) - 1), body, sizeof(body) - 1);
 	/* A GET after a POST is a GET again, and with no body. */
-	assert_int_equal(iocb_http_request(c, "GET", "/echo", NULL, 0, NULL, &r, &err), IOCB_OK);
+	assert_int_equal(iocb_httpc_request(c, "GET", "/echo", NULL, 0, NULL, &r, &err), IOCB_OK);
 	assert_non_null(strstr(r.body.ptr, "GET /echo HTTP/1.1\r\n"));
 	assert_null(strstr(r.body.ptr, "Content-Length"));
-	assert_int_equal(iocb_http_request(c, "GET", "/ok", NULL, 0, NULL, &r, &err), IOCB_OK);
+	assert_int_equal(iocb_httpc_request(c, "GET", "/ok", NULL, 0, NULL, &r, &err), IOCB_OK);
 	/* Three requests, one connection. */
 	assert_int_equal(server_count(s, &s->requests), 3);
 	assert_int_equal(server_count(s, &s->conns), 1);
-	iocb_http_resp_fini(&r);
-	iocb_http_client_free(c);
+	iocb_httpc_resp_fini(&r);
+	iocb_httpc_client_free(c);
 }
 
 static void test_not_modified(void **state)
 {
 	struct server *s = *state;
-	struct iocb_http_client *c = client_for(s, 5);
-	struct iocb_http_resp r;
+	struct iocb_httpc_client *c = client_for(s, 5);
+	struct iocb_httpc_resp r;
 	struct iocb_err err = {0};
 
-	iocb_http_resp_init(&r);
-	assert_int_equal(iocb_http_request(c, "GET", "/etag", NULL, 0, NULL, &r, &err), IOCB_OK);
+	iocb_httpc_resp_init(&r);
+	assert_int_equal(iocb_httpc_request(c, "GET", "/etag", NULL, 0, NULL, &r, &err), IOCB_OK);
 	assert_int_equal(r.status, 200);
 	assert_string_equal(r.body.ptr, "fresh");
-	assert_int_equal(iocb_http_request(c, "GET", "/etag", NULL, 0, "\"v1\"", &r, &err), IOCB_OK);
+	assert_int_equal(iocb_httpc_request(c, "GET", "/etag", NULL, 0, "\"v1\"", &r, &err), IOCB_OK);
 	assert_int_equal(r.status, 304);
 	assert_int_equal(r.body.len, 0);
 	assert_non_null(r.body.ptr);
 	assert_string_equal(r.etag, "\"v1\"");
 	/* A header value with a line break is refused, not sent. */
-	assert_int_equal(iocb_http_request(c, "GET", "/etag", NULL, 0, "\"a\"\r\nX-Evil: 1", &r, &err), IOCB_EINVAL);
-	iocb_http_resp_fini(&r);
-	iocb_http_client_free(c);
+	assert_int_equal(iocb_httpc_request(c, "GET", "/etag", NULL, 0, "\"a\"\r\nX-Evil: 1", &r, &err), IOCB_EINVAL);
+	iocb_httpc_resp_fini(&r);
+	iocb_httpc_client_free(c);
 }
 
 static void test_gzip(void **state)
 {
 	struct server *s = *state;
-	struct iocb_http_client *c = client_for(s, 5);
-	struct iocb_http_resp r;
+	struct iocb_httpc_client *c = client_for(s, 5);
+	struct iocb_httpc_resp r;
 	struct iocb_err err = {0};
 
-	iocb_http_resp_init(&r);
-	assert_int_equal(iocb_http_request(c, "GET", "/gzip", NULL, 0, NULL, &r, &err), IOCB_OK);
+	iocb_httpc_resp_init(&r);
+	assert_int_equal(iocb_httpc_request(c, "GET", "/gzip", NULL, 0, NULL, &r, &err), IOCB_OK);
 	assert_int_equal(r.status, 200);
 	assert_int_equal(r.body.len, strlen("hello gzip world"));
 	assert_string_equal(r.body.ptr, "hello gzip world");
-	iocb_http_resp_fini(&r);
-	iocb_http_client_free(c);
+	iocb_httpc_resp_fini(&r);
+	iocb_httpc_client_free(c);
 }
 
 static void test_body_limit(void **state)
 {
 	struct server *s = *state;
-	struct iocb_http_client *c = client_for(s, 5);
-	struct iocb_http_resp r;
+	struct iocb_httpc_client *c = client_for(s, 5);
+	struct iocb_httpc_resp r;
 	struct iocb_err err = {0};
 
-	iocb_http_resp_init(&r);
+	iocb_httpc_resp_init(&r);
 	/* Announced by Content-Length. */
-	assert_int_equal(iocb_http_request(c, "GET", "/big?key=secretquery", NULL, 0, NULL, &r, &err), IOCB_ELIMIT);
+	assert_int_equal(iocb_httpc_request(c, "GET", "/big?key=secretquery", NULL, 0, NULL, &r, &err), IOCB_ELIMIT);
 	assert_int_equal(err.rc, IOCB_ELIMIT);
 	assert_clean_error(&err, "GET /big");
 	assert_true(r.body.len <= BODY_CAP);
 	/* Only found while writing (chunked, no length). */
 	memset(&err, 0, sizeof(err));
-	assert_int_equal(iocb_http_request(c, "GET", "/bigchunk", NULL, 0, NULL, &r, &err), IOCB_ELIMIT);
+	assert_int_equal(iocb_httpc_request(c, "GET", "/bigchunk", NULL, 0, NULL, &r, &err), IOCB_ELIMIT);
 	assert_clean_error(&err, "GET /bigchunk");
 	assert_non_null(strstr(err.msg, "larger than"));
 	assert_true(r.body.len <= BODY_CAP);
 	/* The client is still usable afterwards. */
-	assert_int_equal(iocb_http_request(c, "GET", "/ok", NULL, 0, NULL, &r, &err), IOCB_OK);
+	assert_int_equal(iocb_httpc_request(c, "GET", "/ok", NULL, 0, NULL, &r, &err), IOCB_OK);
 	assert_int_equal(r.status, 200);
-	iocb_http_resp_fini(&r);
-	iocb_http_client_free(c);
+	iocb_httpc_resp_fini(&r);
+	iocb_httpc_client_free(c);
 }
 
 /*
@@ -527,58 +527,58 @@ static void test_body_limit(void **state)
 static void test_body_memory_given_back(void **state)
 {
 	struct server *s = *state;
-	struct iocb_http_opts o;
-	struct iocb_http_client *c = NULL;
-	struct iocb_http_resp r;
+	struct iocb_httpc_opts o;
+	struct iocb_httpc_client *c = NULL;
+	struct iocb_httpc_resp r;
 	struct iocb_err err = {0};
 	char base[64], body[700];
 
 	snprintf(base, sizeof(base), "http://127.0.0.1:%d/", s->port);
-	iocb_http_opts_default(&o);
-	assert_int_equal(o.keep_body, IOCB_HTTP_KEEP_BODY);
+	iocb_httpc_opts_default(&o);
+	assert_int_equal(o.keep_body, IOCB_HTTPC_KEEP_BODY);
 	o.base_url = base;
 	o.max_body = BODY_CAP;
 	o.keep_body = 256;
 	o.timeout_s = o.connect_timeout_s = 5;
-	assert_int_equal(iocb_http_client_new(&o, &c, &err), IOCB_OK);
-	iocb_http_resp_init(&r);
+	assert_int_equal(iocb_httpc_client_new(&o, &c, &err), IOCB_OK);
+	iocb_httpc_resp_init(&r);
 	memset(body, 'b', sizeof(body));
 
 	/* A large answer, used, then done with: the memory goes back. */
-	assert_int_equal(iocb_http_request(c, "POST", "/echo", body, sizeof(body), NULL, &r, &err), IOCB_OK);
+	assert_int_equal(iocb_httpc_request(c, "POST", "/echo", body, sizeof(body), NULL, &r, &err), IOCB_OK);
 	assert_true(r.body.len > sizeof(body));
 	assert_true(r.body.cap > 256);
-	iocb_http_resp_done(&r);
+	iocb_httpc_resp_done(&r);
 	assert_int_equal(r.body.len, 0);
 	assert_int_equal(r.body.cap, 0);
 	assert_null(r.body.ptr);
 
 	/* Oversized, found while writing: the failed request gives it back itself. */
-	assert_int_equal(iocb_http_request(c, "GET", "/bigchunk", NULL, 0, NULL, &r, &err), IOCB_ELIMIT);
+	assert_int_equal(iocb_httpc_request(c, "GET", "/bigchunk", NULL, 0, NULL, &r, &err), IOCB_ELIMIT);
 	assert_int_equal(r.body.cap, 0);
 
 	/* A small answer keeps its buffer for the next request. */
-	assert_int_equal(iocb_http_request(c, "GET", "/ok", NULL, 0, NULL, &r, &err), IOCB_OK);
+	assert_int_equal(iocb_httpc_request(c, "GET", "/ok", NULL, 0, NULL, &r, &err), IOCB_OK);
 	assert_string_equal(r.body.ptr, "{\"ok\":true}");
-	iocb_http_resp_done(&r);
+	iocb_httpc_resp_done(&r);
 	assert_true(r.body.cap > 0 && r.body.cap <= 256);
 	assert_int_equal(r.body.len, 0);
 
-	iocb_http_resp_fini(&r);
-	iocb_http_client_free(c);
+	iocb_httpc_resp_fini(&r);
+	iocb_httpc_client_free(c);
 }
 
 static void test_hang_times_out(void **state)
 {
 	struct server *s = *state;
-	struct iocb_http_client *c = client_for(s, 1.0);
-	struct iocb_http_resp r;
+	struct iocb_httpc_client *c = client_for(s, 1.0);
+	struct iocb_httpc_resp r;
 	struct iocb_err err = {0};
 	char url[128];
 
-	iocb_http_resp_init(&r);
+	iocb_httpc_resp_init(&r);
 	double t0 = mono();
-	assert_int_equal(iocb_http_request(c, "POST", "/hang?apikey=secretquery", "{}", 2, NULL, &r, &err), IOCB_EIO);
+	assert_int_equal(iocb_httpc_request(c, "POST", "/hang?apikey=secretquery", "{}", 2, NULL, &r, &err), IOCB_EIO);
 	double dt = mono() - t0;
 	assert_true(dt >= 0.5 && dt < 15.0); /* 1 s timeout; generous for loaded CI machines */
 	assert_int_equal(r.status, 0);
@@ -588,19 +588,19 @@ static void test_hang_times_out(void **state)
 	snprintf(url, sizeof(url), "http://bob:pw123@127.0.0.1:%d/hang?x=secretquery#frag", s->port);
 	memset(&err, 0, sizeof(err));
 	t0 = mono();
-	assert_int_equal(iocb_http_request(c, "GET", url, NULL, 0, NULL, &r, &err), IOCB_EIO);
+	assert_int_equal(iocb_httpc_request(c, "GET", url, NULL, 0, NULL, &r, &err), IOCB_EIO);
 	assert_true(mono() - t0 < 15.0);
 	assert_clean_error(&err, "GET /hang:");
 	assert_null(strstr(err.msg, "127.0.0.1"));
-	iocb_http_resp_fini(&r);
-	iocb_http_client_free(c);
+	iocb_httpc_resp_fini(&r);
+	iocb_httpc_client_free(c);
 }
 
 static void test_refused(void **state)
 {
-	struct iocb_http_opts o;
-	struct iocb_http_client *c = NULL;
-	struct iocb_http_resp r;
+	struct iocb_httpc_opts o;
+	struct iocb_httpc_client *c = NULL;
+	struct iocb_httpc_resp r;
 	struct iocb_err err = {0};
 	struct sockaddr_in a = {0};
 	socklen_t al = sizeof(a);
@@ -615,61 +615,61 @@ static void test_refused(void **state)
 	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &al), 0);
 	close(fd);
 	snprintf(base, sizeof(base), "http://127.0.0.1:%d", ntohs(a.sin_port));
-	iocb_http_opts_default(&o);
+	iocb_httpc_opts_default(&o);
 	o.base_url = base;
 	o.api_key = KEY;
 	o.timeout_s = 3;
 	o.connect_timeout_s = 3;
-	assert_int_equal(iocb_http_client_new(&o, &c, &err), IOCB_OK);
-	iocb_http_resp_init(&r);
+	assert_int_equal(iocb_httpc_client_new(&o, &c, &err), IOCB_OK);
+	iocb_httpc_resp_init(&r);
 	double t0 = mono();
-	assert_int_equal(iocb_http_request(c, "POST", "/attributes/restSearch?k=secretquery", "{}", 2, NULL, &r, &err),
+	assert_int_equal(iocb_httpc_request(c, "POST", "/attributes/restSearch?k=secretquery", "{}", 2, NULL, &r, &err),
 			 IOCB_EIO);
 	assert_true(mono() - t0 < 15.0);
 	assert_int_equal(r.status, 0);
 	assert_clean_error(&err, "POST /attributes/restSearch:");
-	iocb_http_resp_fini(&r);
-	iocb_http_client_free(c);
+	iocb_httpc_resp_fini(&r);
+	iocb_httpc_client_free(c);
 }
 
 static void test_status_is_not_an_error(void **state)
 {
 	struct server *s = *state;
-	struct iocb_http_client *c = client_for(s, 5);
-	struct iocb_http_resp r;
+	struct iocb_httpc_client *c = client_for(s, 5);
+	struct iocb_httpc_resp r;
 	struct iocb_err err = {0};
 
-	iocb_http_resp_init(&r);
-	assert_int_equal(iocb_http_request(c, "POST", "/status/403", "{}", 2, NULL, &r, &err), IOCB_OK);
+	iocb_httpc_resp_init(&r);
+	assert_int_equal(iocb_httpc_request(c, "POST", "/status/403", "{}", 2, NULL, &r, &err), IOCB_OK);
 	assert_int_equal(r.status, 403);
 	assert_non_null(strstr(r.body.ptr, "Authentication failed."));
-	assert_int_equal(iocb_http_request(c, "GET", "/missing", NULL, 0, NULL, &r, &err), IOCB_OK);
+	assert_int_equal(iocb_httpc_request(c, "GET", "/missing", NULL, 0, NULL, &r, &err), IOCB_OK);
 	assert_int_equal(r.status, 404);
-	iocb_http_resp_fini(&r);
-	iocb_http_client_free(c);
+	iocb_httpc_resp_fini(&r);
+	iocb_httpc_client_free(c);
 }
 
 static void test_bad_options(void **state)
 {
-	struct iocb_http_opts o;
-	struct iocb_http_client *c = NULL;
-	struct iocb_http_resp r;
+	struct iocb_httpc_opts o;
+	struct iocb_httpc_client *c = NULL;
+	struct iocb_httpc_resp r;
 	struct iocb_err err = {0};
 
 	(void)state;
-	iocb_http_opts_default(&o);
+	iocb_httpc_opts_default(&o);
 	o.api_key = "abc\r\nX-Injected: 1";
-	assert_int_equal(iocb_http_client_new(&o, &c, &err), IOCB_EINVAL);
+	assert_int_equal(iocb_httpc_client_new(&o, &c, &err), IOCB_EINVAL);
 	assert_null(c);
 	assert_null(strstr(err.msg, "X-Injected"));
 	/* No base URL: relative paths are refused, other schemes too. */
 	o.api_key = NULL;
-	assert_int_equal(iocb_http_client_new(&o, &c, &err), IOCB_OK);
-	iocb_http_resp_init(&r);
-	assert_int_equal(iocb_http_request(c, "GET", "/x", NULL, 0, NULL, &r, &err), IOCB_EINVAL);
-	assert_int_equal(iocb_http_request(c, "GET", "file:///etc/passwd", NULL, 0, NULL, &r, &err), IOCB_EINVAL);
-	iocb_http_resp_fini(&r);
-	iocb_http_client_free(c);
+	assert_int_equal(iocb_httpc_client_new(&o, &c, &err), IOCB_OK);
+	iocb_httpc_resp_init(&r);
+	assert_int_equal(iocb_httpc_request(c, "GET", "/x", NULL, 0, NULL, &r, &err), IOCB_EINVAL);
+	assert_int_equal(iocb_httpc_request(c, "GET", "file:///etc/passwd", NULL, 0, NULL, &r, &err), IOCB_EINVAL);
+	iocb_httpc_resp_fini(&r);
+	iocb_httpc_client_free(c);
 }
 
 int main(void)

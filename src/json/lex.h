@@ -8,8 +8,8 @@
  *
  * All take the buffer b[0..n) and a start index; none reads past n.
  */
-#ifndef IOCB_JSON_SCAN_H
-#define IOCB_JSON_SCAN_H
+#ifndef IOCB_JSON_LEX_H
+#define IOCB_JSON_LEX_H
 
 #include <stdbool.h>
 #include <stddef.h>
