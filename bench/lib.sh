@@ -21,13 +21,24 @@ bench_tmpdir() {
 	trap cleanup EXIT
 	trap 'exit 130' INT TERM
 }
-cleanup() {
-	local f p
+cleanup() { # SIGTERM to every spawned process, up to 15 s for them to exit (a daemon
+	# spools on the way out), then SIGKILL: nothing outlives the script
+	local f p left _
 	for f in "${PIDFILES[@]+"${PIDFILES[@]}"}"; do
 		[ -s "$f" ] || continue
 		p=$(cat "$f")
 		kill "$p" 2>/dev/null || true
 	done
+	for _ in $(seq 150); do
+		left=
+		for f in "${PIDFILES[@]+"${PIDFILES[@]}"}"; do
+			[ -s "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null && left="$left $(cat "$f")"
+		done
+		[ -n "$left" ] || break
+		sleep 0.1
+	done
+	# shellcheck disable=SC2086 # a list of pids
+	[ -z "$left" ] || kill -9 $left 2>/dev/null || true
 	rm -rf "$tmp"
 }
 

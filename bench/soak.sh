@@ -25,14 +25,16 @@
 #     permanent indicator (must match) and of an absent value (must not) on one
 #     keep-alive connection, /healthz (must be 200) and a lookup on new connections.
 # Every SOAK_SAMPLE_SECONDS the daemon's VmRSS, VmHWM, threads (/proc/PID/status)
-# and open fds (/proc/PID/fd) go to a CSV.
+# and open fds (/proc/PID/fd) go to a CSV (and es_server.py's VmRSS: it keeps
+# every document, about 2 KiB each).
 #
 # Verdict (exit 1, one `FAIL:` line per problem; 0 and PASS otherwise):
 #   - growth after warm-up: the median of the last quarter of the samples against
 #     the median of the (up to 3) samples just after warm-up, all before the
 #     outage. RSS may grow by max(SOAK_RSS_TOL_PCT % of it, SOAK_RSS_TOL_MIB MiB):
-#     the outage fills the memory queue (about rate x outage x line size) and
-#     glibc keeps up to 64 MiB of freed heap (the daemon's M_TRIM_THRESHOLD).
+#     the outage fills the memory queue (`pipeline.queue_bytes`, set to
+#     SOAK_QUEUE_BYTES so that most of the backlog goes to the spool on disk) and
+#     glibc keeps freed heap (the daemon's M_TRIM_THRESHOLD is 64 MiB).
 #     Open fds may grow by SOAK_FD_TOL (connections in flight when sampled),
 #     threads by SOAK_THREAD_TOL.
 #   - a lost or doubled event: after the writer stops and the backlog drains,
@@ -50,18 +52,20 @@
 #
 # Knobs (environment; defaults in brackets):
 #   SOAK_SECONDS [600] (--seconds N)   load duration
-#   SOAK_OUTAGE_SECONDS [60] (--outage-seconds N), starting at SOAK_SECONDS/2 - outage/2
+#   SOAK_OUTAGE_SECONDS [60, at most SOAK_SECONDS/6] (--outage-seconds N), from SOAK_SECONDS/2 - outage/2
 #   SOAK_WARMUP_SECONDS [SOAK_SECONDS/10, 30..120]
 #   SOAK_SAMPLE_SECONDS [10]
 #   SOAK_RATE [2000] lines/s     SOAK_LOOKUP_RATE [50]/s
 #   SOAK_CHURN_RATE [20]/s       SOAK_POOL [500] attributes
-#   SOAK_RSS_TOL_PCT [25], SOAK_RSS_TOL_MIB [64], SOAK_FD_TOL [8], SOAK_THREAD_TOL [2]
+#   SOAK_RSS_TOL_PCT [25], SOAK_RSS_TOL_MIB [48], SOAK_FD_TOL [8], SOAK_THREAD_TOL [2]
+#   SOAK_QUEUE_BYTES [16MiB]      the daemon's pipeline.queue_bytes
 #   SOAK_RESUME_TIMEOUT [60], SOAK_DRAIN_SECONDS [300]
 #   SOAK_INJECT [""]             dup: one seq written twice (different bytes); loss:
 #                                one seq counted but never written. Either must FAIL.
 #   SOAK_OUT [bench/out]         SOAK_LOG_LEVEL [info]
 #   BUILD_DIR [build/release], SKIP_BUILD [0]: 1 uses the existing build
 set -euo pipefail
+BENCH_NAME=soak
 # shellcheck source=bench/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$(dirname "$0")/.."
@@ -77,7 +81,7 @@ while [ $# -gt 0 ]; do
 done
 
 S=${SOAK_SECONDS:-600}
-O=${SOAK_OUTAGE_SECONDS:-60}
+O=${SOAK_OUTAGE_SECONDS:-$((S / 6 < 60 ? S / 6 : 60))}
 W=${SOAK_WARMUP_SECONDS:-$((S / 10 < 30 ? 30 : (S / 10 > 120 ? 120 : S / 10)))}
 EVERY=${SOAK_SAMPLE_SECONDS:-10}
 RATE=${SOAK_RATE:-2000}
@@ -85,6 +89,7 @@ LOOKUP_RATE=${SOAK_LOOKUP_RATE:-50}
 CHURN_RATE=${SOAK_CHURN_RATE:-20}
 POOL=${SOAK_POOL:-500}
 RESUME_TIMEOUT=${SOAK_RESUME_TIMEOUT:-60}
+QUEUE=${SOAK_QUEUE_BYTES:-16MiB}
 DRAIN=${SOAK_DRAIN_SECONDS:-300}
 INJECT=${SOAK_INJECT:-}
 OUT=${SOAK_OUT:-bench/out}
@@ -112,7 +117,6 @@ if [ "$SKIP_BUILD" != 1 ]; then
 fi
 [ -x "$bin" ] || die "$bin missing (build the release preset, or set BUILD_DIR)"
 
-BENCH_NAME=soak
 bench_tmpdir iocbus-soak
 # the whole run is bounded: start-up, load, drain, checks
 limit=$((S + DRAIN + RESUME_TIMEOUT + 300))
@@ -160,7 +164,7 @@ inputs:
   - {name: logs, type: file, path: $input, start_at: beginning}
 outputs:
   - {name: es, type: elasticsearch, hosts: ["http://127.0.0.1:$eport"], index: $INDEX, document_id: hash, action: create}
-pipeline: {state_dir: $tmp/state}
+pipeline: {state_dir: $tmp/state, queue_bytes: $QUEUE}
 http: {host: 127.0.0.1, port: $hport}
 logging: {level: ${SOAK_LOG_LEVEL:-info}}
 EOF
@@ -177,9 +181,9 @@ sleep 0.5   # the subscription travels after the connection
 
 # ------------------------------------------------------------ load
 
-sample_loop() { # sample_loop PID T0: one CSV row every EVERY s until S
-	local i=0 t st rss hwm thr fds phase
-	echo "t_s,rss_kib,hwm_kib,fds,threads,phase" > "$OUT/soak-samples.csv"
+sample_loop() { # sample_loop PID T0 ES_PID: one CSV row every EVERY s until S
+	local i=0 t st rss hwm thr fds phase es
+	echo "t_s,rss_kib,hwm_kib,fds,threads,phase,es_rss_kib" > "$OUT/soak-samples.csv"
 	while :; do
 		t=$(awk -v a="$2" -v b="$(now)" 'BEGIN {printf "%.1f", b - a}')
 		st=$(cat "/proc/$1/status" 2>/dev/null) || break
@@ -187,8 +191,9 @@ sample_loop() { # sample_loop PID T0: one CSV row every EVERY s until S
 		hwm=$(awk '/^VmHWM:/ {print $2}' <<<"$st")
 		thr=$(awk '/^Threads:/ {print $2}' <<<"$st")
 		fds=$(find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)
+		es=$(awk '/^VmRSS:/ {print $2}' "/proc/$3/status" 2>/dev/null) || es=0
 		phase=$(awk -v t="$t" -v w="$W" -v a="$O0" -v b=$((O0 + O)) 'BEGIN {print (t < w ? "warmup" : (t >= a && t < b ? "outage" : "run"))}')
-		echo "$t,$rss,$hwm,$fds,$thr,$phase" >> "$OUT/soak-samples.csv"
+		echo "$t,$rss,$hwm,$fds,$thr,$phase,$es" >> "$OUT/soak-samples.csv"
 		i=$((i + 1))
 		[ $((i * EVERY)) -le "$S" ] || break
 		nap "$(awk -v a="$2" -v b="$(now)" -v n=$((i * EVERY)) 'BEGIN {d = a + n - b; printf "%.3f", (d > 0 ? d : 0)}')"
@@ -209,7 +214,7 @@ curl -s --max-time 2 "http://127.0.0.1:$hport/v1/lookup?value=$HIT" | grep -q '"
 	{ cat "$tmp/churn.err" >&2; die "the permanent indicator did not reach the store over ZeroMQ"; }
 
 t0=$(now)
-sample_loop "$dpid" "$t0" &
+sample_loop "$dpid" "$t0" "$(pid_of "$tmp/es.pid")" &
 echo $! > "$tmp/sampler.pid"
 PIDFILES+=("$tmp/sampler.pid")
 spawn "$tmp/writer.pid" timeout $((S + 60)) $PY bench/soak_load.py writer --file "$input" --rate "$RATE" --seconds "$S" \
@@ -238,8 +243,14 @@ wait_pidfile "$tmp/writer.pid" $((S + 60)) || die "the writer did not finish"
 written=$($PY -c "import json; print(json.load(open('$tmp/writer.json'))['written'])")
 say "# writer done: $written lines; draining"
 t_drain=$(now)
+last=-1
+still=0
 for _ in $(seq $((DRAIN * 2))); do
-	[ "$(es_docs)" -ge "$written" ] && break
+	docs=$(es_docs)
+	[ "$docs" -ge "$written" ] && break
+	# nothing new for 15 s while short: what is missing is not coming
+	if [ "$docs" = "$last" ]; then still=$((still + 1)); else still=0; last=$docs; fi
+	[ "$still" -lt 30 ] || break
 	sleep 0.5
 done
 drain_s=$(awk -v a="$t_drain" -v b="$(now)" 'BEGIN {printf "%.1f", b - a}')
@@ -259,7 +270,7 @@ kill_pidfile "$tmp/daemon.pid"
 cat > "$OUT/soak-run.json" <<EOF
 {"seconds": $S, "warmup": $W, "sample_every": $EVERY, "outage_start": $O0, "outage_seconds": $O,
  "rate": $RATE, "lookup_rate": $LOOKUP_RATE, "churn_rate": $CHURN_RATE, "pool": $POOL,
- "rss_tol_pct": ${SOAK_RSS_TOL_PCT:-25}, "rss_tol_mib": ${SOAK_RSS_TOL_MIB:-64},
+ "rss_tol_pct": ${SOAK_RSS_TOL_PCT:-25}, "rss_tol_mib": ${SOAK_RSS_TOL_MIB:-48},
  "fd_tol": ${SOAK_FD_TOL:-8}, "thread_tol": ${SOAK_THREAD_TOL:-2},
  "resume_seconds": $resume, "resume_timeout": $RESUME_TIMEOUT, "drain_seconds": $drain_s, "daemon_exit": $daemon_exit, "inject": "$INJECT",
  "writer": $(cat "$tmp/writer.json"), "lookups": $(cat "$tmp/lookups.json"), "churn": $(cat "$tmp/churn.json"),

@@ -25,7 +25,7 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "e2e"))
-from harness import parse_metrics  # noqa: E402
+from harness import control, parse_metrics  # noqa: E402
 
 TIMEOUT = 5.0          # seconds one HTTP exchange may take before it counts as failed
 
@@ -53,8 +53,7 @@ def paced(rate, seconds, tick=0.1):
 def line(seq, hit_value, extra=""):
     ip = hit_value if hit_value and seq % 20 == 0 else "10.%d.%d.%d" % (seq >> 16 & 255, seq >> 8 & 255, seq & 255)
     ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
-    return ('{"@timestamp":"%sZ","seq":%d,"source":{"ip":"%s"},"destination":{"ip":"10.9.9.9","port":443},'
-            '"message":"soak%s"}\n' % (ts, seq, ip, extra))
+    return '{"@timestamp":"%sZ","seq":%d,"source":{"ip":"%s"},"message":"soak%s"}\n' % (ts, seq, ip, extra)
 
 
 def cmd_writer(a):
@@ -86,31 +85,16 @@ def cmd_writer(a):
 
 # ------------------------------------------------------------------ MISP churn
 
-class Misp:
-    def __init__(self, port):
-        self.port = port
-
-    def control(self, action, **body):
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        try:
-            c.request("POST", "/_control/" + action, json.dumps(body), {"Content-Type": "application/json"})
-            r = c.getresponse()
-            data = r.read()
-            if r.status >= 300:
-                raise RuntimeError("control %s -> %d %s" % (action, r.status, data[:200]))
-            return json.loads(data) if data else None
-        finally:
-            c.close()
-
-
 def cmd_churn(a):
     """Adds, edits (value changes and comment changes), soft-deletes and deletes through the MISP
     test server's control plane, each published on its ZeroMQ socket. The live pool stays near
     --pool attributes, so the store does not grow; every value is unique, so a value once gone
     must stay gone. --hit-value is added first and never touched."""
-    m = Misp(a.misp_port)
-    ev = m.control("event", info="soak", tags=["tlp:white"])
-    m.control("attribute", event_id=ev["id"], type="ip-dst", value=a.hit_value, category="Network activity")
+    def misp(action, **body):
+        return control(a.misp_port, action, body, what="MISP control")
+
+    ev = misp("event", info="soak", tags=["tlp:white"])
+    misp("attribute", event_id=ev["id"], type="ip-dst", value=a.hit_value, category="Network activity")
     ops = collections.Counter({"add": 1})
     live = collections.OrderedDict()        # id -> value
     gone = collections.deque(maxlen=1000)   # values that must no longer match
@@ -141,24 +125,24 @@ def cmd_churn(a):
             try:
                 if op == "add":
                     typ, val = fresh()
-                    r = m.control("attribute", event_id=ev["id"], type=typ, value=val, to_ids=True)
+                    r = misp("attribute", event_id=ev["id"], type=typ, value=val, to_ids=True)
                     live[r["id"]] = (typ, val)
                 elif op == "edit-value":
                     aid = rnd.choice(list(live))
                     typ, old = live[aid]
                     _, val = fresh(typ)
-                    m.control("attribute/edit", id=aid, value=val)
+                    misp("attribute/edit", id=aid, value=val)
                     live[aid] = (typ, val)
                     gone.append(old)
                 elif op == "edit-comment":
-                    m.control("attribute/edit", id=rnd.choice(list(live)), comment="soak %d" % done)
+                    misp("attribute/edit", id=rnd.choice(list(live)), comment="soak %d" % done)
                 else:                                   # oldest first
                     aid, (_, val) = next(iter(live.items()))
-                    m.control("attribute/" + op, id=aid)
+                    misp("attribute/" + op, id=aid)
                     del live[aid]
                     gone.append(val)
                 ops[op] += 1
-            except (OSError, RuntimeError, http.client.HTTPException) as e:
+            except (OSError, AssertionError, http.client.HTTPException) as e:
                 errors.append("%s: %s" % (op, e))
     state = {"ops": dict(ops), "messages": sum(ops.values()), "errors": len(errors), "error_samples": errors[:10],
              "hit_value": a.hit_value, "live": [v for _, v in live.values()] + [a.hit_value], "gone": list(gone)}
@@ -379,6 +363,9 @@ def cmd_report(a):
                  % (fd["first"], fd["base"], fd["max"], fd["last"], fd["end"], fd["base"] + run["fd_tol"]))
         t.append("| threads first / after warm-up / max / last (last-quarter median, allowed) | %d / %g / %d / %d (%g, ≤ %g) |"
                  % (th["first"], th["base"], th["max"], th["last"], th["end"], th["base"] + run["thread_tol"]))
+    if rows and "es_rss_kib" in rows[-1]:
+        t.append("| es_server.py RSS at the end (the test double keeps every document) | %s MiB |"
+                 % mib(float(rows[-1]["es_rss_kib"] or 0)))
     t.append("| verdict | %s |" % ("PASS" if not fails else "FAIL (%d)" % len(fails)))
     text = "\n".join(t) + "\n"
     sys.stdout.write(text)
