@@ -104,16 +104,6 @@ AUX=(taskset -c "$CPU_AUX")
 BENCH_NAME=bench_run
 bench_tmpdir iocbus-bench-run
 
-# Run "$@" in the background with its own pid in file $1 (exec keeps the pid).
-wait_pidfile() { # wait_pidfile FILE SECONDS: until the process is gone
-	local p _
-	for _ in $(seq 100); do [ -s "$1" ] && break; sleep 0.05; done   # spawn writes it
-	[ -s "$1" ] || return 0
-	p=$(cat "$1")
-	for _ in $(seq $(($2 * 10))); do kill -0 "$p" 2>/dev/null || return 0; sleep 0.1; done
-	return 1
-}
-
 # ------------------------------------------------------------ prerequisites
 
 command -v taskset >/dev/null || die "taskset (util-linux) is required"

@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # SPDX-License-Identifier: Apache-2.0
 # Shell helpers the benchmark scripts share (bench_run.sh, bench_enrich.sh,
-# bench_pipe.sh). Source it, then call `bench_tmpdir PREFIX` once: it makes
+# bench_pipe.sh, soak.sh). Source it, then call `bench_tmpdir PREFIX` once: it makes
 # $tmp, and an EXIT trap kills every process started with `spawn` and removes
 # $tmp. Needs bash (EPOCHREALTIME) and $PY for free_port.
 
@@ -9,6 +9,9 @@ say() { printf '%s\n' "$*" >&2; }
 die() { say "${BENCH_NAME:-bench}: $*"; exit 1; }
 now() { echo "$EPOCHREALTIME"; }
 has_part() { case " $PARTS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+# nap SECONDS: sleep without a child process (a read that times out), so a
+# signal's trap runs at once and nothing is left behind when a subshell dies
+nap() { read -rt "$1" <> <(:) || :; }
 kv() { sed -n "s/.*\<$1=\([^ ]*\).*/\1/p" <<<"$2"; }
 
 # bench_tmpdir PREFIX: $tmp (short path: sockets have a 108-byte limit) and the cleanup trap.
@@ -18,13 +21,24 @@ bench_tmpdir() {
 	trap cleanup EXIT
 	trap 'exit 130' INT TERM
 }
-cleanup() {
-	local f p
+cleanup() { # SIGTERM to every spawned process, up to 15 s for them to exit (a daemon
+	# spools on the way out), then SIGKILL: nothing outlives the script
+	local f p left _
 	for f in "${PIDFILES[@]+"${PIDFILES[@]}"}"; do
 		[ -s "$f" ] || continue
 		p=$(cat "$f")
 		kill "$p" 2>/dev/null || true
 	done
+	for _ in $(seq 150); do
+		left=
+		for f in "${PIDFILES[@]+"${PIDFILES[@]}"}"; do
+			[ -s "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null && left="$left $(cat "$f")"
+		done
+		[ -n "$left" ] || break
+		sleep 0.1
+	done
+	# shellcheck disable=SC2086 # a list of pids
+	[ -z "$left" ] || kill -9 $left 2>/dev/null || true
 	rm -rf "$tmp"
 }
 
@@ -50,6 +64,15 @@ kill_pidfile() { # kill_pidfile FILE [SIGNAL]: signal, wait up to 10 s, then SIG
 	for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
 	kill -9 "$p" 2>/dev/null || true
 	rm -f "$1"
+}
+
+wait_pidfile() { # wait_pidfile FILE SECONDS: until the process is gone (1: still there)
+	local p _
+	for _ in $(seq 100); do [ -s "$1" ] && break; sleep 0.05; done   # spawn writes it
+	[ -s "$1" ] || return 0
+	p=$(cat "$1")
+	for _ in $(seq $(($2 * 10))); do kill -0 "$p" 2>/dev/null || return 0; sleep 0.1; done
+	return 1
 }
 
 free_port() {

@@ -92,6 +92,21 @@ def _stop(proc, timeout=10):
         return proc.wait(5)
 
 
+def control(port, action, body, query="", what="control"):
+    """POST /_control/<action><query> with a JSON body to a test server (MISP or Elasticsearch)
+    on 127.0.0.1:port; returns the decoded answer, raises AssertionError on a non-2xx status."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        c.request("POST", "/_control/" + action + query, json.dumps(body), {"Content-Type": "application/json"})
+        r = c.getresponse()
+        data = r.read()
+        if r.status >= 300:
+            raise AssertionError("%s %s -> %d %s" % (what, action, r.status, data[:300]))
+        return json.loads(data) if data else None
+    finally:
+        c.close()
+
+
 class ServerProcess:
     """A test server child with stdin and stdout on pipes (it exits when its stdin closes):
     subclasses set self.proc; close() stops it and releases the pipes."""
@@ -134,16 +149,7 @@ class Misp(ServerProcess):
 
     def control(self, action, **body):
         """POST /_control/<action> with a JSON body; returns the decoded answer (raises on non-2xx)."""
-        c = http.client.HTTPConnection("127.0.0.1", self.rest_port, timeout=30)
-        try:
-            c.request("POST", "/_control/" + action, json.dumps(body), {"Content-Type": "application/json"})
-            r = c.getresponse()
-            data = r.read()
-            if r.status >= 300:
-                raise AssertionError("control %s -> %d %s" % (action, r.status, data[:300]))
-            return json.loads(data) if data else None
-        finally:
-            c.close()
+        return control(self.rest_port, action, body)
 
     def attribute(self, event, typ, value, **kw):
         """Add an attribute to `event` (a control-plane event row) through MISP."""
@@ -186,16 +192,7 @@ class Es(ServerProcess):
 
     def control(self, action, query="", **body):
         """POST /_control/<action> on the control port; returns the decoded answer."""
-        c = http.client.HTTPConnection("127.0.0.1", self.control_port, timeout=30)
-        try:
-            c.request("POST", "/_control/" + action + query, json.dumps(body), {"Content-Type": "application/json"})
-            r = c.getresponse()
-            data = r.read()
-            if r.status >= 300:
-                raise AssertionError("es control %s -> %d %s" % (action, r.status, data[:300]))
-            return json.loads(data) if data else None
-        finally:
-            c.close()
+        return control(self.control_port, action, body, query, what="es control")
 
     def docs(self, index=None):
         """Every stored document ({_index,_id,_source,...}), of `index` when given."""

@@ -1160,6 +1160,45 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             after()
 
+    @staticmethod
+    def field_stats(st, want, req):
+        """One field of the stored documents, counted here so that a long run (bench/soak.sh:
+        millions of documents) need not download them all through `docs`: documents, those
+        without the field, distinct values, documents beyond the first per value (`duplicates`,
+        with up to 20 samples), and with `expect` N (the field is then a sequence 0..N-1) how
+        many of those are missing (up to 20 samples) and how many values lie outside. The
+        caller holds st.lock."""
+        field = req.get("field")
+        if not isinstance(field, str) or not field:
+            raise ValueError("field required")
+        expect = req.get("expect")
+        if expect is not None and (not isinstance(expect, int) or expect < 0):
+            raise ValueError("expect must be an integer >= 0")
+        keys = field.split(".")
+        counts = {}
+        docs = without = 0
+        for name in ([st.resolve_docs_target(want)] if want else sorted(st.indices)):
+            idx = st.indices.get(name)
+            for d in (idx.docs.values() if idx else ()):
+                docs += 1
+                v = d["_source"]
+                for k in keys:
+                    v = v.get(k) if isinstance(v, dict) else None
+                if v is None or isinstance(v, (dict, list)):
+                    without += 1
+                    continue
+                counts[v] = counts.get(v, 0) + 1
+        dups = sorted(((v, c) for v, c in counts.items() if c > 1), key=lambda vc: (type(vc[0]).__name__, vc[0]))
+        out = {"docs": docs, "without_field": without, "distinct": len(counts),
+               "duplicates": sum(c - 1 for _, c in dups), "duplicate_values": [[v, c] for v, c in dups[:20]]}
+        if expect is not None:
+            missing = [i for i in range(expect) if i not in counts]
+            out["missing"] = len(missing)
+            out["missing_values"] = missing[:20]
+            out["outside"] = sum(1 for v in counts
+                                 if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < expect)
+        return out
+
     def control_action(self, action, req, query):
         st = self.state
         app = self.server.app
@@ -1229,6 +1268,8 @@ class Handler(BaseHTTPRequestHandler):
                                     "_seq_no": d["_seq_no"], "_primary_term": d["_primary_term"],
                                     "_source": d["_source"], "data_stream": idx.data_stream})
                 return {"docs": out, "count": len(out)}
+            if action == "field_stats":
+                return self.field_stats(st, query.get("index") or req.get("index"), req)
             if action == "data_stream":
                 pat = req.get("pattern")
                 if not isinstance(pat, str) or not pat:

@@ -373,6 +373,21 @@ class BulkContract(Base):
         self.assertEqual(s["bytes_received"], len(body))
         self.assertEqual(s["docs"], {"l": 2})
 
+    def test_field_stats(self):
+        # seq 0..4 expected: 1 twice (two ids), 3 missing, 7 outside, one document without the field
+        body = nd(*[x for i, s in enumerate([0, 1, 1, 2, 4, 7, None]) for x in
+                    ({"create": {"_index": "l", "_id": "d%d" % i}}, {"e": {"seq": s}} if s is not None else {})])
+        self.bulk(body)
+        self.bulk(nd({"create": {"_index": "m", "_id": "x"}}, {"e": {"seq": 1}}))
+        s = self.ctl("field_stats", {"field": "e.seq", "expect": 5}, query="?index=l")
+        self.assertEqual(s, {"docs": 7, "without_field": 1, "distinct": 5, "duplicates": 1,
+                             "duplicate_values": [[1, 2]], "missing": 1, "missing_values": [3], "outside": 1})
+        s = self.ctl("field_stats", {"field": "e.seq"})
+        self.assertEqual((s["docs"], s["duplicates"], s["duplicate_values"]), (8, 2, [[1, 3]]))
+        self.assertNotIn("missing", s)
+        st, _, _ = self.req("POST", "/_control/field_stats", b"{}", port=self.cport)
+        self.assertEqual(st, 400)
+
 
 def shape(obj):
     """Keys and JSON types, recursively, without the values. A list is the sorted set of
