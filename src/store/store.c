@@ -1082,7 +1082,7 @@ int iocb_store_commit(struct iocb_store *s, struct iocb_err *err)
 		if (rc < 0) {
 			s->st.commit_errors++;
 			s->st.commit_failing = true;
-			snprintf(s->st.commit_error, sizeof(s->st.commit_error), "%s", err->msg);
+			snprintf(s->st.commit_error, sizeof(s->st.commit_error), "%.*s", (int)sizeof(s->st.commit_error) - 1, err->msg);
 		} else {
 			s->st.commit_failing = false;
 			s->st.commit_error[0] = '\0';
