@@ -37,8 +37,8 @@
 
 #include "core/log.h"
 #include "core/mem.h"
-#include "pipe/es_bulk.h"
-#include "pipe/internal.h"
+#include "pipe/outputs/es_bulk.h"
+#include "pipe/drivers.h"
 
 #ifndef IOCB_VERSION
 #define IOCB_VERSION "0"
@@ -51,7 +51,7 @@
 
 /* One popped batch, held until all its lines are delivered or dead-lettered. */
 struct es_batch {
-	struct iocb_pbatch *b;       /* our share of it */
+	struct iocb_pipe__batch *b;       /* our share of it */
 	uint32_t left;               /* lines not settled yet */
 	struct es_batch *prev, *next; /* in es_out.held */
 };
@@ -77,7 +77,7 @@ struct es_req {
 	size_t gz_len, gz_cap;
 	bool gzipped;                /* gz holds this body */
 	struct iocb_buf resp;        /* response body (capped) */
-	struct iocb_es_item *res;    /* owned: per-item results, cap_res entries */
+	struct iocb_pipe__es_item *res;    /* owned: per-item results, cap_res entries */
 	size_t cap_res;
 	unsigned attempt;            /* failed attempts so far (backoff exponent) */
 	unsigned host;               /* host index of the current/next attempt */
@@ -91,7 +91,7 @@ struct es_req {
 };
 
 struct es_out {
-	struct iocb_pout *out;
+	struct iocb_pipe__output *out;
 	const struct iocb_config_output *cfg;
 	pthread_t thread;
 	bool started;
@@ -122,7 +122,7 @@ struct es_out {
 	size_t nfree;
 	struct iocb_ratelimit rl;    /* warnings (transport, parse) */
 	struct iocb_ratelimit rl_err; /* errors (auth, unexpected status) */
-	char reason[IOCB_ES_REASON_MAX];
+	char reason[IOCB_PIPE_ES_REASON_MAX];
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -155,7 +155,7 @@ static void line_done(struct es_out *o, struct es_batch *eb)
 	if (--eb->left > 0)
 		return;
 	held_unlink(eb);
-	iocb_pbatch_settle(eb->b);
+	iocb_pipe__batch_settle(eb->b);
 	IOCB_M_ADD(o->out->m.batches, 1);
 	free(eb);
 }
@@ -174,8 +174,8 @@ static void item_dead(struct es_out *o, const struct es_item *it, int status, co
 
 	if (len > 0 && line[len - 1] == '\n')
 		len--;
-	iocb_pdlq_write(o->out->dlq, o->cfg->name, status, reason, line, len);
-	IOCB_M_ADD(o->out->m.dead[iocb_es_status_slot(status)], 1);
+	iocb_pipe__dlq_write(o->out->dlq, o->cfg->name, status, reason, line, len);
+	IOCB_M_ADD(o->out->m.dead[iocb_pipe__es_status_slot(status)], 1);
 	line_done(o, it->eb);
 }
 
@@ -200,7 +200,7 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud)
  */
 static unsigned pick_host(struct es_out *o)
 {
-	double now = iocb_pipe_mono();
+	double now = iocb_pipe__mono();
 	unsigned best = o->next_host % (unsigned)o->nhosts;
 
 	for (size_t k = 0; k < o->nhosts; k++) {
@@ -220,7 +220,7 @@ static unsigned pick_host(struct es_out *o)
 static void host_failed(struct es_out *o, unsigned h)
 {
 	h %= (unsigned)o->nhosts;
-	o->host_down_until[h] = iocb_pipe_mono() + iocb_pipe_backoff(o->cfg->retry_initial_s, o->cfg->retry_max_s,
+	o->host_down_until[h] = iocb_pipe__mono() + iocb_pipe__backoff(o->cfg->retry_initial_s, o->cfg->retry_max_s,
 								   o->host_fails[h]++);
 }
 
@@ -293,23 +293,23 @@ static void req_add_item(struct es_req *r, struct es_batch *eb, size_t off, size
 }
 
 /* Frame one line into the body (action line + source). */
-static void frame_line(struct es_out *o, struct es_req *r, const struct iocb_pbatch *b, size_t off, size_t len,
+static void frame_line(struct es_out *o, struct es_req *r, const struct iocb_pipe__batch *b, size_t off, size_t len,
 		       uint32_t line)
 {
 	char hex[2 * IOCB_PIPE_ID_LEN + 1];
 	const char *id = NULL;
 
 	if (o->ids && b->ids && line < b->nlines) {
-		iocb_pbatch_id_hex(b, line, hex);
+		iocb_pipe__batch_id_hex(b, line, hex);
 		id = hex;
 	}
 	/* The body has no cap (its size is bounded by flush_bytes plus one batch), so this cannot fail. */
-	if (iocb_es_body_append(&r->body, o->create, id, b->data + off, len) < 0)
+	if (iocb_pipe__es_body_append(&r->body, o->create, id, b->data + off, len) < 0)
 		abort();
 }
 
 /* Add every line of a popped batch to the filling request. */
-static void req_add_batch(struct es_out *o, struct es_req *r, struct iocb_pbatch *b)
+static void req_add_batch(struct es_out *o, struct es_req *r, struct iocb_pipe__batch *b)
 {
 	struct es_batch *eb = iocb_xcalloc(1, sizeof(*eb));
 	size_t off = 0;
@@ -331,7 +331,7 @@ static void req_add_batch(struct es_out *o, struct es_req *r, struct iocb_pbatch
 		line++;
 	}
 	if (r->nitems && r->first_at == 0)
-		r->first_at = iocb_pipe_mono();
+		r->first_at = iocb_pipe__mono();
 	if (eb->left == 0) {
 		/* Nothing to send (an empty batch): settled at once. */
 		eb->left = 1;
@@ -478,7 +478,7 @@ static int start_transfer(struct es_out *o, struct es_req *r)
 	if (mc != CURLM_OK)
 		return -1;
 	r->sending = true;
-	r->started = iocb_pipe_mono();
+	r->started = iocb_pipe__mono();
 	o->nsending++;
 	return 0;
 }
@@ -487,7 +487,7 @@ static void mark_failing(struct es_out *o)
 {
 	IOCB_M_SET(o->out->m.up, 0);
 	if (!IOCB_M_GET(o->out->m.failing_since_us))
-		IOCB_M_SET(o->out->m.failing_since_us, iocb_pipe_now_us());
+		IOCB_M_SET(o->out->m.failing_since_us, iocb_pipe__now_us());
 }
 
 static void mark_ok(struct es_out *o)
@@ -498,7 +498,7 @@ static void mark_ok(struct es_out *o)
 	if (since) {
 		IOCB_M_SET(o->out->m.failing_since_us, 0);
 		iocb_log(IOCB_LOG_INFO, MOD, "\"elasticsearch output recovered\" output=\"%s\" failing_s=%.1f", o->cfg->name,
-			 (double)(iocb_pipe_now_us() - since) / 1e6);
+			 (double)(iocb_pipe__now_us() - since) / 1e6);
 	}
 }
 
@@ -515,11 +515,11 @@ static void retry_later(struct es_out *o, struct es_req *r, unsigned slot)
 		host_failed(o, r->host);
 	r->host = pick_host(o);
 	/* A transport error with another host up: fail over at once. */
-	if (slot == 0 && o->nhosts > 1 && o->host_down_until[r->host] <= iocb_pipe_mono())
+	if (slot == 0 && o->nhosts > 1 && o->host_down_until[r->host] <= iocb_pipe__mono())
 		wait = 0;
 	else
-		wait = iocb_pipe_backoff(o->cfg->retry_initial_s, o->cfg->retry_max_s, r->attempt - 1);
-	r->not_before = iocb_pipe_mono() + wait;
+		wait = iocb_pipe__backoff(o->cfg->retry_initial_s, o->cfg->retry_max_s, r->attempt - 1);
+	r->not_before = iocb_pipe__mono() + wait;
 	active_push(o, r);
 }
 
@@ -545,7 +545,7 @@ static void warn_limited(struct es_out *o, struct iocb_ratelimit *rl, enum iocb_
  */
 static void wake_after_outage(struct es_out *o)
 {
-	double now = iocb_pipe_mono();
+	double now = iocb_pipe__mono();
 
 	for (struct es_req *w = o->active; w; w = w->next)
 		if (!w->sending && w->after_transport_error && w->not_before > now) {
@@ -558,7 +558,7 @@ static void wake_after_outage(struct es_out *o)
 /* The response of a 2xx request: settle, retry or dead-letter each item. */
 static void judge_items(struct es_out *o, struct es_req *r, long status)
 {
-	struct iocb_es_resp resp;
+	struct iocb_pipe__es_resp resp;
 	struct iocb_err err;
 	size_t nretry = 0;
 	int retry_status = 0;
@@ -569,10 +569,10 @@ static void judge_items(struct es_out *o, struct es_req *r, long status)
 		r->cap_res = r->nitems;
 		r->res = iocb_xmalloc(r->cap_res * sizeof(*r->res));
 	}
-	rc = iocb_es_parse_response(r->resp.ptr ? r->resp.ptr : "", r->resp.len, r->nitems, r->res, &resp, &err);
+	rc = iocb_pipe__es_parse_response(r->resp.ptr ? r->resp.ptr : "", r->resp.len, r->nitems, r->res, &resp, &err);
 	if (rc < 0) {
 		warn_limited(o, &o->rl, IOCB_LOG_WARN, "bad bulk response, retrying the request", status, err.msg, r);
-		retry_later(o, r, iocb_es_status_slot(status));
+		retry_later(o, r, iocb_pipe__es_status_slot(status));
 		return;
 	}
 	mark_ok(o);
@@ -584,26 +584,26 @@ static void judge_items(struct es_out *o, struct es_req *r, long status)
 		return;
 	}
 	for (size_t i = 0; i < r->nitems; i++) {
-		const struct iocb_es_item *it = &r->res[i];
+		const struct iocb_pipe__es_item *it = &r->res[i];
 
-		switch (iocb_es_item_outcome(it->status, o->create)) {
-		case IOCB_ES_ITEM_OK:
+		switch (iocb_pipe__es_item_outcome(it->status, o->create)) {
+		case IOCB_PIPE_ES_ITEM_OK:
 			item_delivered(o, &r->items[i]);
 			break;
-		case IOCB_ES_ITEM_DUPLICATE:
+		case IOCB_PIPE_ES_ITEM_DUPLICATE:
 			IOCB_M_ADD(o->out->m.duplicates, 1);
 			item_delivered(o, &r->items[i]);
 			break;
-		case IOCB_ES_ITEM_DEAD:
-			iocb_es_item_reason(it, o->reason, sizeof(o->reason));
+		case IOCB_PIPE_ES_ITEM_DEAD:
+			iocb_pipe__es_item_reason(it, o->reason, sizeof(o->reason));
 			item_dead(o, &r->items[i], it->status, o->reason);
 			break;
-		case IOCB_ES_ITEM_RETRY:
-			IOCB_M_ADD(o->out->m.item_retries[iocb_es_status_slot(it->status)], 1);
+		case IOCB_PIPE_ES_ITEM_RETRY:
+			IOCB_M_ADD(o->out->m.item_retries[iocb_pipe__es_status_slot(it->status)], 1);
 			/* Compact the retried items to the front of items[] (i >= nretry always). */
 			r->items[nretry++] = r->items[i];
 			retry_status = it->status;
-			iocb_es_item_reason(it, o->reason, 256);
+			iocb_pipe__es_item_reason(it, o->reason, 256);
 			break;
 		}
 	}
@@ -613,7 +613,7 @@ static void judge_items(struct es_out *o, struct es_req *r, long status)
 		warn_limited(o, &o->rl, IOCB_LOG_WARN, "bulk items refused, retrying them", retry_status, o->reason, r);
 		nr = req_from_items(o, r->items, nretry, r->attempt + 1);
 		compress(o, nr);
-		nr->not_before = iocb_pipe_mono() + iocb_pipe_backoff(o->cfg->retry_initial_s, o->cfg->retry_max_s,
+		nr->not_before = iocb_pipe__mono() + iocb_pipe__backoff(o->cfg->retry_initial_s, o->cfg->retry_max_s,
 								      r->attempt);
 		active_push(o, nr);
 	}
@@ -624,14 +624,14 @@ static void judge_items(struct es_out *o, struct es_req *r, long status)
 static void on_done(struct es_out *o, struct es_req *r, CURLcode cc)
 {
 	long status = 0;
-	double lat = iocb_pipe_mono() - r->started;
+	double lat = iocb_pipe__mono() - r->started;
 
 	curl_multi_remove_handle(o->multi, r->easy);
 	r->sending = false;
 	o->nsending--;
 	IOCB_M_ADD(o->out->m.requests, 1);
 	IOCB_M_ADD(o->out->m.bytes_sent, r->gzipped ? r->gz_len : r->body.len);
-	iocb_pout_observe_latency(&o->out->m, lat);
+	iocb_pipe__output_observe_latency(&o->out->m, lat);
 	if (cc == CURLE_OK)
 		curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
 	if (cc != CURLE_OK || status == 0) {
@@ -642,23 +642,23 @@ static void on_done(struct es_out *o, struct es_req *r, CURLcode cc)
 	}
 	/* Any HTTP answer means the node is reachable. */
 	host_ok(o, r->host);
-	switch (iocb_es_verdict(status)) {
-	case IOCB_ES_ITEMS:
+	switch (iocb_pipe__es_verdict(status)) {
+	case IOCB_PIPE_ES_ITEMS:
 		judge_items(o, r, status);
 		return;
-	case IOCB_ES_RETRY:
-		iocb_es_error_reason(r->resp.ptr ? r->resp.ptr : "", r->resp.len, status, o->reason, 256);
+	case IOCB_PIPE_ES_RETRY:
+		iocb_pipe__es_error_reason(r->resp.ptr ? r->resp.ptr : "", r->resp.len, status, o->reason, 256);
 		warn_limited(o, &o->rl, IOCB_LOG_WARN, "bulk request refused, retrying", status, o->reason, r);
-		retry_later(o, r, iocb_es_status_slot(status));
+		retry_later(o, r, iocb_pipe__es_status_slot(status));
 		return;
-	case IOCB_ES_RETRY_ALERT:
+	case IOCB_PIPE_ES_RETRY_ALERT:
 		/* Authentication or configuration: nothing a retry fixes by itself, but the data is kept. */
-		iocb_es_error_reason(r->resp.ptr ? r->resp.ptr : "", r->resp.len, status, o->reason, 256);
+		iocb_pipe__es_error_reason(r->resp.ptr ? r->resp.ptr : "", r->resp.len, status, o->reason, 256);
 		warn_limited(o, &o->rl_err, IOCB_LOG_ERROR, "bulk request refused (check credentials/config), retrying",
 			     status, o->reason, r);
-		retry_later(o, r, iocb_es_status_slot(status));
+		retry_later(o, r, iocb_pipe__es_status_slot(status));
 		return;
-	case IOCB_ES_SPLIT:
+	case IOCB_PIPE_ES_SPLIT:
 		mark_ok(o);
 		if (r->nitems <= 1) {
 			for (size_t i = 0; i < r->nitems; i++)
@@ -680,9 +680,9 @@ static void on_done(struct es_out *o, struct es_req *r, CURLcode cc)
 		}
 		req_put(o, r);
 		return;
-	case IOCB_ES_DEAD:
+	case IOCB_PIPE_ES_DEAD:
 		mark_ok(o);
-		iocb_es_error_reason(r->resp.ptr ? r->resp.ptr : "", r->resp.len, status, o->reason, sizeof(o->reason));
+		iocb_pipe__es_error_reason(r->resp.ptr ? r->resp.ptr : "", r->resp.len, status, o->reason, sizeof(o->reason));
 		warn_limited(o, &o->rl, IOCB_LOG_WARN, "bulk request rejected, dead-lettering its events", status,
 			     o->reason, r);
 		for (size_t i = 0; i < r->nitems; i++)
@@ -774,7 +774,7 @@ static void collect_done(struct es_out *o)
 static void abandon(struct es_out *o)
 {
 	struct es_req *r, *n;
-	struct iocb_pq_tally t = {0};
+	struct iocb_pipe__queue_tally t = {0};
 
 	for (r = o->active; r; r = n) {
 		n = r->next;
@@ -790,23 +790,23 @@ static void abandon(struct es_out *o)
 	}
 	for (struct es_batch *eb = o->held.next, *en; eb != &o->held; eb = en) {
 		en = eb->next;
-		(void)iocb_pq_spill_tally(o->out->q, eb->b, &t);
+		(void)iocb_pipe__queue_spill_tally(o->out->q, eb->b, &t);
 		free(eb);
 	}
 	o->held.prev = o->held.next = &o->held;
-	iocb_pq_tally_log(o->out->q, &t);
+	iocb_pipe__queue_tally_log(o->out->q, &t);
 }
 
 static void *es_main(void *arg)
 {
 	struct es_out *o = arg;
-	struct iocb_pq *q = o->out->q;
+	struct iocb_pipe__queue *q = o->out->q;
 
 	for (;;) {
 		double now, wait = 1.0, left, probe_wait;
 		int running = 0;
 
-		left = iocb_pq_shutdown_left(q);
+		left = iocb_pipe__queue_shutdown_left(q);
 		if (left <= 0) {
 			abandon(o);
 			break;
@@ -818,7 +818,7 @@ static void *es_main(void *arg)
 		 * spool) absorbs the rest.
 		 */
 		while (!filling_full(o)) {
-			struct iocb_pbatch *b = iocb_pq_pop(q, 0);
+			struct iocb_pipe__batch *b = iocb_pipe__queue_pop(q, 0);
 
 			if (!b)
 				break;
@@ -826,20 +826,20 @@ static void *es_main(void *arg)
 				o->filling = req_get(o);
 			req_add_batch(o, o->filling, b);
 		}
-		now = iocb_pipe_mono();
+		now = iocb_pipe__mono();
 		if (o->filling && o->filling->nitems && o->nactive < o->max_in_flight &&
-		    (filling_full(o) || now - o->filling->first_at >= o->flush_interval || iocb_pq_closed(q)))
+		    (filling_full(o) || now - o->filling->first_at >= o->flush_interval || iocb_pipe__queue_closed(q)))
 			flush_filling(o);
 		probe_wait = probe_outage(o, now);
 		start_ready(o, now);
 		curl_multi_perform(o->multi, &running);
 		collect_done(o);
 		update_in_flight(o);
-		if (iocb_pq_closed(q) && o->nactive == 0 && !(o->filling && o->filling->nitems))
+		if (iocb_pipe__queue_closed(q) && o->nactive == 0 && !(o->filling && o->filling->nitems))
 			break;
 
 		/* Sleep until a socket, a push, the flush deadline, a retry time, or the shutdown deadline. */
-		now = iocb_pipe_mono();
+		now = iocb_pipe__mono();
 		if (o->filling && o->filling->nitems && o->nactive < o->max_in_flight) {
 			double d = o->filling->first_at + o->flush_interval - now;
 			wait = d < wait ? d : wait;
@@ -851,7 +851,7 @@ static void *es_main(void *arg)
 			wait = probe_wait;
 		if (left < wait)
 			wait = left;
-		if (iocb_pq_closed(q) && wait > 0.05)
+		if (iocb_pipe__queue_closed(q) && wait > 0.05)
 			wait = 0.05;
 		if (wait > 0)
 			curl_multi_poll(o->multi, NULL, 0, (int)(wait * 1000) + 1, NULL);
@@ -891,22 +891,22 @@ static void es_free(struct es_out *o)
 	free(o);
 }
 
-static int es_start(struct iocb_pout *out, struct iocb_err *err)
+static int es_start(struct iocb_pipe__output *out, struct iocb_err *err)
 {
 	struct es_out *o = out->impl;
 	int rc;
 
-	iocb_pq_set_notify(out->q, on_push, o);
+	iocb_pipe__queue_set_notify(out->q, on_push, o);
 	rc = pthread_create(&o->thread, NULL, es_main, o);
 	if (rc != 0) {
-		iocb_pq_set_notify(out->q, NULL, NULL);
+		iocb_pipe__queue_set_notify(out->q, NULL, NULL);
 		return iocb_err_set(err, IOCB_EIO, "outputs[%s]: thread: %s", o->cfg->name, strerror(rc));
 	}
 	o->started = true;
 	return IOCB_OK;
 }
 
-static void es_join(struct iocb_pout *out)
+static void es_join(struct iocb_pipe__output *out)
 {
 	struct es_out *o = out->impl;
 
@@ -915,14 +915,14 @@ static void es_join(struct iocb_pout *out)
 	if (o->started) {
 		curl_multi_wakeup(o->multi);
 		pthread_join(o->thread, NULL);
-		iocb_pq_set_notify(out->q, NULL, NULL);
+		iocb_pipe__queue_set_notify(out->q, NULL, NULL);
 	}
 	/* The thread spilled or settled every batch before leaving; only buffers remain. */
 	es_free(o);
 	out->impl = NULL;
 }
 
-static const struct iocb_pout_ops es_ops = {"elasticsearch", es_start, es_join};
+static const struct iocb_pipe__output_ops es_ops = {"elasticsearch", es_start, es_join};
 
 static struct curl_slist *slist_add(struct curl_slist *l, const char *h, bool *ok)
 {
@@ -935,7 +935,7 @@ static struct curl_slist *slist_add(struct curl_slist *l, const char *h, bool *o
 	return n;
 }
 
-/* Which Authorization scheme iocb_es_auth_header() picks (for the start-up log line; never the value). */
+/* Which Authorization scheme iocb_pipe__es_auth_header() picks (for the start-up log line; never the value). */
 static const char *auth_kind(const struct iocb_config_output *c)
 {
 	const char *k = iocb_secret_str(&c->api_key), *b = iocb_secret_str(&c->bearer);
@@ -947,7 +947,7 @@ static const char *auth_kind(const struct iocb_config_output *c)
 	return c->username && *c->username ? "basic" : "none";
 }
 
-int iocb_pout_es_init(struct iocb_pout *out, struct iocb_err *err)
+int iocb_pipe__output_es_init(struct iocb_pipe__output *out, struct iocb_err *err)
 {
 	const struct iocb_config_output *c = out->cfg;
 	const char *where = c->where ? c->where : "?";
@@ -985,13 +985,13 @@ int iocb_pout_es_init(struct iocb_pout *out, struct iocb_err *err)
 	o->host_fails = iocb_xcalloc(c->nhosts, sizeof(*o->host_fails));
 	iocb_buf_init(&b, 64 << 10);
 	for (size_t i = 0; i < c->nhosts; i++) {
-		rc = iocb_es_bulk_url(&b, c->hosts[i], c->index, c->pipeline);
+		rc = iocb_pipe__es_bulk_url(&b, c->hosts[i], c->index, c->pipeline);
 		if (rc < 0) {
 			rc = iocb_err_set(err, IOCB_ECONFIG, "%s: outputs[%s]: hosts[%zu]: URL too long", where, c->name, i);
 			goto fail;
 		}
 		o->urls[i] = iocb_xstrdup(b.ptr);
-		o->host_names[i] = iocb_es_host_for_log(c->hosts[i]);
+		o->host_names[i] = iocb_pipe__es_host_for_log(c->hosts[i]);
 	}
 
 	if (c->compression_level > 0) {
@@ -1006,7 +1006,7 @@ int iocb_pout_es_init(struct iocb_pout *out, struct iocb_err *err)
 	o->hdr_plain = slist_add(o->hdr_plain, "Content-Type: application/x-ndjson", &ok);
 	o->hdr_plain = slist_add(o->hdr_plain, "Expect:", &ok);
 	iocb_buf_reset(&b);
-	rc = iocb_es_auth_header(&b, c->username, iocb_secret_str(&c->password), iocb_secret_str(&c->api_key),
+	rc = iocb_pipe__es_auth_header(&b, c->username, iocb_secret_str(&c->password), iocb_secret_str(&c->api_key),
 				 iocb_secret_str(&c->bearer));
 	if (rc < 0) {
 		rc = iocb_err_set(err, IOCB_ECONFIG, "%s: outputs[%s]: credentials too long", where, c->name);
