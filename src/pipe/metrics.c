@@ -55,13 +55,9 @@ static void by_status(struct iocb_buf *out, const struct iocb_pipe__view *vp, co
 	}
 }
 
-void iocb_pipe_metrics_render(struct iocb_pipe *p, struct iocb_buf *out)
+/* The iocbus_input_* families. */
+static void render_inputs(struct iocb_buf *out, struct iocb_pipe__view v)
 {
-	struct iocb_pipe__view v;
-
-	if (!p)
-		return;
-	iocb_pipe__view_get(p, &v);
 	IN_FAMILY("iocbus_input_lines_total", "counter", "Lines read by the input, blank and rejected ones included.",
 		  IOCB_M_GET(in->m.lines));
 	IN_FAMILY("iocbus_input_events_total", "counter", "JSON events handed on to the outputs.",
@@ -97,7 +93,11 @@ void iocb_pipe_metrics_render(struct iocb_pipe *p, struct iocb_buf *out)
 	for (size_t i = 0; i < v.nins; i++)
 		PR("iocbus_input_blocked_seconds_total{input=\"%s\",type=\"%s\"} %.3f\n", v.ins[i]->cfg->name,
 		   v.ins[i]->cfg->type, (double)IOCB_M_GET(v.ins[i]->m.blocked_us) / 1e6);
+}
 
+/* The iocbus_output_* and iocbus_spool_* counters and gauges. */
+static void render_outputs(struct iocb_buf *out, struct iocb_pipe__view v)
+{
 	OUT_FAMILY("iocbus_output_events_total", "counter", "Events delivered.", IOCB_M_GET(o->m.events));
 	OUT_FAMILY("iocbus_output_bytes_total", "counter", "Bytes of the events delivered (uncompressed).",
 		   IOCB_M_GET(o->m.bytes));
@@ -138,6 +138,11 @@ void iocb_pipe_metrics_render(struct iocb_pipe *p, struct iocb_buf *out)
 		   IOCB_M_GET(o->m.spooled));
 	OUT_FAMILY("iocbus_spool_replayed_batches_total", "counter", "Batches read back from the spool.",
 		   IOCB_M_GET(o->m.replayed));
+}
+
+/* The request latency histogram of every output. */
+static void render_latency(struct iocb_buf *out, struct iocb_pipe__view v)
+{
 	head(out, "iocbus_output_request_duration_seconds", "histogram",
 	     "Duration of output requests (bulk requests, writes, produce to delivery report).");
 	for (size_t i = 0; i < v.nouts; i++) {
@@ -157,4 +162,16 @@ void iocb_pipe_metrics_render(struct iocb_pipe *p, struct iocb_buf *out)
 		PR("iocbus_output_request_duration_seconds_count{output=\"%s\"} %" PRIu64 "\n", o->cfg->name,
 		   IOCB_M_GET(o->m.lat_count));
 	}
+}
+
+void iocb_pipe_metrics_render(struct iocb_pipe *p, struct iocb_buf *out)
+{
+	struct iocb_pipe__view v;
+
+	if (!p)
+		return;
+	iocb_pipe__view_get(p, &v);
+	render_inputs(out, v);
+	render_outputs(out, v);
+	render_latency(out, v);
 }

@@ -354,21 +354,18 @@ static void publish_enrich(struct iocb_pipe__input *in, struct iocb_enrich_stats
 	memcpy(prev->rejected, st->rejected, sizeof(prev->rejected));
 }
 
-int iocb_pipe__submit(struct iocb_pipe__input *in, const char *buf, size_t len, const struct iocb_pipe__input_pos *pos)
+/*
+ * Room in the ack ring: a slow output holds every input to RING_CAP batches
+ * in flight. IOCB_ECANCELED when the pipe stops while waiting.
+ */
+static int wait_ring_room(struct iocb_pipe__input *in)
 {
-	struct iocb_pipe *p = in->pipe;
-	struct iocb_enrich_stats prev;
-	const struct iocb_enrich_stats *st = iocb_enrich_stats(in->enrich_);
-	struct iocb_pipe__batch *b;
-	size_t nlines = 0, off = 0;
-	int64_t t0 = 0;
-	bool hits_only = p->cfg->enrich.hits_only;
-
-	/* Room in the ack ring: a slow output holds every input to RING_CAP batches in flight. */
 	iocb_pipe__input_poll_acks(in);
 	pthread_mutex_lock(&in->mu_);
 	while (in->count_ == in->cap_) {
-		if (iocb_pipe__stopping(p)) {
+		int64_t t0;
+
+		if (iocb_pipe__stopping(in->pipe)) {
 			pthread_mutex_unlock(&in->mu_);
 			return IOCB_ECANCELED;
 		}
@@ -380,6 +377,22 @@ int iocb_pipe__submit(struct iocb_pipe__input *in, const char *buf, size_t len, 
 		pthread_mutex_lock(&in->mu_);
 	}
 	pthread_mutex_unlock(&in->mu_);
+	return IOCB_OK;
+}
+
+int iocb_pipe__submit(struct iocb_pipe__input *in, const char *buf, size_t len, const struct iocb_pipe__input_pos *pos)
+{
+	struct iocb_pipe *p = in->pipe;
+	struct iocb_enrich_stats prev;
+	const struct iocb_enrich_stats *st = iocb_enrich_stats(in->enrich_);
+	struct iocb_pipe__batch *b;
+	size_t nlines = 0, off = 0;
+	bool hits_only = p->cfg->enrich.hits_only;
+	int rc;
+
+	rc = wait_ring_room(in);
+	if (rc < 0)
+		return rc;
 
 	/* Enrich line by line: blank lines are dropped (a blank line would break Elasticsearch's NDJSON framing). */
 	memcpy(&prev, st, sizeof(prev));
