@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Fuzz the Elasticsearch _bulk response parser (src/pipe/es_bulk.h): any
+ * Fuzz the Elasticsearch _bulk response parser (src/pipe/outputs/es_bulk.h): any
  * bytes, for a request of 0..7 items (from the first byte). Checks that it
  * never writes past the expected items, that success means exactly that many
  * items, and that every reason decodes into a bounded, NUL-terminated text.

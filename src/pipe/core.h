@@ -4,8 +4,8 @@
  * metrics.c share and no driver sees (the drivers' contract is internal.h).
  * The spool's unit test and fuzzer include it too.
  *
- * The spool of an output is a directory of append-only segment files `seg-<16 hex>.spool`, each a
- * sequence of records
+ * The spool of an output is a directory of append-only segment files
+ * `seg-<16 hex>.spool`, each a sequence of records
  *     "IOCBSPL1" | u32 data_len | u32 nlines | u32 flags (1 = ids) | u32 xxh32(ids + data)
  *     | ids (nlines * 16 bytes, when flags & 1) | data (whole lines)
  * in host byte order (the spool never leaves the machine). A record is

@@ -1,7 +1,17 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Inside the log pipeline: the contract between the core (pipe.c, queue.c,
- * spool.c, dlq.c) and the inputs (in_*.c) and outputs (out_*.c).
+ * spool.c, dlq.c, metrics.c) and the drivers (inputs/<type>.c,
+ * outputs/<type>.c, listed in drivers.h / drivers.c).
+ *
+ * Names: everything shared between the files of src/pipe is
+ * iocb_pipe__<piece>_* (input, output, batch, queue, dlq, spool, lines,
+ * block, es); only pipe.h's daemon-facing API is iocb_pipe_*. Headers:
+ * this one is what every driver sees; core.h is the core's own (queue
+ * construction, spool, the pipe's internals); drivers.h lists the drivers;
+ * lines.h and outputs/es_bulk.h are pure pieces a unit test or fuzzer uses
+ * alone; outputs/es.h is private to the two files of the Elasticsearch
+ * output.
  *
  * Ownership and threads
  * ---------------------
@@ -13,8 +23,8 @@
  *   while a queue and its spool are full (backpressure) and returns
  *   IOCB_ECANCELED when the pipe stops.
  * - An output runs its own thread. It pops batches from its queue
- *   (iocb_pipe__queue_pop), delivers them, and calls iocb_pipe__batch_settle() once per
- *   batch when every line is delivered or dead-lettered. At shutdown a batch
+ *   (iocb_pipe__queue_pop), delivers them, and calls
+ *   iocb_pipe__batch_settle() once per batch when every line is delivered or dead-lettered. At shutdown a batch
  *   it could not deliver goes to iocb_pipe__queue_spill() (spool, then settled).
  * - When every output settled a batch, its input is told (through the ack
  *   ring, on the input's own thread: struct iocb_pipe__input_ops.acked) in

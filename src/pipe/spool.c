@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The on-disk spool of one output; format and rules in spool.h.
+ * The on-disk spool of one output; format and rules in core.h.
  *
  * Why segments: deleting a whole file is the cheapest way to give space
  * back, and a torn record after a crash only ever costs the tail of the

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Unit tests for the Elasticsearch _bulk protocol functions
- * (src/pipe/es_bulk.h): body framing, URL, base64, response parsing of
+ * (src/pipe/outputs/es_bulk.h): body framing, URL, base64, response parsing of
  * real-shaped answers (filter_path trimmed and full), garbage and truncated
  * answers, item count mismatches, and the retry/dead-letter judgement.
  */

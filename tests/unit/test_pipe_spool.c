@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The pipeline's spool (src/pipe/spool.h): what an output writes while its
- * destination is down comes back in order, byte for byte, after a restart;
- * a segment goes away once everything read from it is settled; the size cap
- * holds unless forced (shutdown spills); a torn tail is skipped, the records
- * before it are not lost.
+ * The pipeline's spool (src/pipe/spool.c, declared in core.h): what an
+ * output writes while its destination is down comes back in order, byte for
+ * byte, after a restart; a segment goes away once everything read from it is
+ * settled; the size cap holds unless forced (shutdown spills); a torn tail is
+ * skipped, the records before it are not lost. Also the dead-letter file's
+ * size cap (src/pipe/dlq.c), the other on-disk file an output writes; it
+ * shares this test's temporary directory set-up.
  */
 #include <setjmp.h>
 #include <stdarg.h>
