@@ -49,7 +49,8 @@ void iocb_pipe__spool_release(struct iocb_pipe__spool *s, uint64_t seg);
 
 /* The outputs' part of the queue is in internal.h. */
 /* A queue for `out` holding up to max_bytes in memory, then `spool` (owned; may be NULL). */
-struct iocb_pipe__queue *iocb_pipe__queue_new(struct iocb_pipe *p, struct iocb_pipe__output *out, uint64_t max_bytes, struct iocb_pipe__spool *spool);
+struct iocb_pipe__queue *iocb_pipe__queue_new(struct iocb_pipe *p, struct iocb_pipe__output *out, uint64_t max_bytes,
+					      struct iocb_pipe__spool *spool);
 /* No more pushes will come: pops return NULL once memory is empty (the spool stays for the next start). */
 void iocb_pipe__queue_close(struct iocb_pipe__queue *q);
 /* Wake every waiter (the pipe started stopping). */

@@ -166,8 +166,8 @@ static bool make_room(struct iocb_pipe__dlq *d, const char *output, size_t len)
 	return false;
 }
 
-void iocb_pipe__dlq_write(struct iocb_pipe__dlq *d, const char *output, int status, const char *reason, const char *line,
-		     size_t len)
+void iocb_pipe__dlq_write(struct iocb_pipe__dlq *d, const char *output, int status, const char *reason,
+			  const char *line, size_t len)
 {
 	char ts[40];
 	struct timespec now;

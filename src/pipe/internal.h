@@ -147,7 +147,8 @@ struct iocb_pipe__queue_tally {
 	uint64_t lost_events; /* events in those */
 };
 /* iocb_pipe__queue_spill() that adds to *t instead of logging; returns true if b was kept. */
-bool iocb_pipe__queue_spill_tally(struct iocb_pipe__queue *q, struct iocb_pipe__batch *b, struct iocb_pipe__queue_tally *t);
+bool iocb_pipe__queue_spill_tally(struct iocb_pipe__queue *q, struct iocb_pipe__batch *b,
+				  struct iocb_pipe__queue_tally *t);
 /* Log the summary of t: kept and dropped batches, each line only when there are some. */
 void iocb_pipe__queue_tally_log(const struct iocb_pipe__queue *q, const struct iocb_pipe__queue_tally *t);
 
@@ -168,8 +169,8 @@ struct iocb_pipe__dlq;
 int iocb_pipe__dlq_open(const char *path, uint64_t max_bytes, unsigned max_files, uint64_t *dropped,
 		   struct iocb_pipe__dlq **out, struct iocb_err *err) IOCB_MUST_USE;
 void iocb_pipe__dlq_close(struct iocb_pipe__dlq *d);
-void iocb_pipe__dlq_write(struct iocb_pipe__dlq *d, const char *output, int status, const char *reason, const char *line,
-		     size_t len);
+void iocb_pipe__dlq_write(struct iocb_pipe__dlq *d, const char *output, int status, const char *reason,
+			  const char *line, size_t len);
 
 /* ================================================================= metrics */
 
@@ -285,13 +286,15 @@ void iocb_pipe__input_thread_leave(struct iocb_pipe__input *in);
  * IOCB_ECANCELED when stopping: the batch was not handed on and pos->ext was
  * not taken (the caller frees it).
  */
-int iocb_pipe__submit(struct iocb_pipe__input *in, const char *buf, size_t len, const struct iocb_pipe__input_pos *pos) IOCB_MUST_USE;
+int iocb_pipe__submit(struct iocb_pipe__input *in, const char *buf, size_t len,
+		      const struct iocb_pipe__input_pos *pos) IOCB_MUST_USE;
 
 /* Deliver pending acks (calls ops->acked in order). Input thread only; cheap when none. */
 void iocb_pipe__input_poll_acks(struct iocb_pipe__input *in);
 
 /* Count a line the input dropped itself (longer than max_line); logs it rate-limited with `where`. */
-void iocb_pipe__input_reject(struct iocb_pipe__input *in, enum iocb_enrich_reject why, const char *where, uint64_t bytes);
+void iocb_pipe__input_reject(struct iocb_pipe__input *in, enum iocb_enrich_reject why, const char *where,
+			     uint64_t bytes);
 
 /* The pipe is stopping: leave the read loop. */
 bool iocb_pipe__input_stopping(const struct iocb_pipe__input *in);

@@ -324,7 +324,8 @@ void iocb_pipe__input_mark_ended(struct iocb_pipe__input *in)
 	iocb_log(IOCB_LOG_INFO, "pipe", "\"input ended\" input=\"%s\"", in->cfg->name);
 }
 
-void iocb_pipe__input_reject(struct iocb_pipe__input *in, enum iocb_enrich_reject why, const char *where, uint64_t bytes)
+void iocb_pipe__input_reject(struct iocb_pipe__input *in, enum iocb_enrich_reject why, const char *where,
+			     uint64_t bytes)
 {
 	static __thread struct iocb_ratelimit rl = {.interval_s = 5};
 	uint64_t suppressed;

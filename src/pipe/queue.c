@@ -34,7 +34,8 @@ struct iocb_pipe__queue {
 	void *notify_ctx;
 };
 
-struct iocb_pipe__queue *iocb_pipe__queue_new(struct iocb_pipe *p, struct iocb_pipe__output *out, uint64_t max_bytes, struct iocb_pipe__spool *spool)
+struct iocb_pipe__queue *iocb_pipe__queue_new(struct iocb_pipe *p, struct iocb_pipe__output *out, uint64_t max_bytes,
+					      struct iocb_pipe__spool *spool)
 {
 	struct iocb_pipe__queue *q = iocb_xcalloc(1, sizeof(*q));
 	pthread_condattr_t ca;
@@ -265,7 +266,8 @@ static const char *lost_why(const struct iocb_pipe__queue *q)
 			: "no spool to keep them (pipeline.state_dir unset or spool_max 0)";
 }
 
-bool iocb_pipe__queue_spill_tally(struct iocb_pipe__queue *q, struct iocb_pipe__batch *b, struct iocb_pipe__queue_tally *t)
+bool iocb_pipe__queue_spill_tally(struct iocb_pipe__queue *q, struct iocb_pipe__batch *b,
+				  struct iocb_pipe__queue_tally *t)
 {
 	uint32_t n = b->nlines;
 

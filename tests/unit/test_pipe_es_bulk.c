@@ -108,7 +108,8 @@ static void test_auth_header(void **state)
 	assert_string_equal(b.ptr, "Authorization: Basic ZWxhc3RpYzpjaGFuZ2VtZQ==");
 	iocb_buf_reset(&b);
 	/* id:key is encoded; the encoded form is sent as is; api_key wins over the others. */
-	assert_int_equal(iocb_pipe__es_auth_header(&b, "u", "p", "VuaCfGcBCdbkQm-e5aOx:ui2lp2axTNmsyakw9tvNnw", "tok"), IOCB_OK);
+	assert_int_equal(iocb_pipe__es_auth_header(&b, "u", "p", "VuaCfGcBCdbkQm-e5aOx:ui2lp2axTNmsyakw9tvNnw", "tok"),
+			 IOCB_OK);
 	assert_string_equal(b.ptr, "Authorization: ApiKey VnVhQ2ZHY0JDZGJrUW0tZTVhT3g6dWkybHAyYXhUTm1zeWFrdzl0dk5udw==");
 	iocb_buf_reset(&b);
 	assert_int_equal(iocb_pipe__es_auth_header(&b, NULL, NULL, "VnVhQ2ZHY0JDZGJr", NULL), IOCB_OK);
@@ -230,8 +231,9 @@ static void test_parse_mixed_errors(void **state)
 		"{\"create\":{\"status\":503,\"error\":{\"type\":\"unavailable_shards_exception\",\"reason\":\"[logs][0] "
 		"primary shard is not active \\u00e9\"}}}"
 		"]}";
-	static const enum iocb_pipe__es_item_outcome want[] = {IOCB_PIPE_ES_ITEM_OK,   IOCB_PIPE_ES_ITEM_DUPLICATE, IOCB_PIPE_ES_ITEM_DEAD,
-							  IOCB_PIPE_ES_ITEM_DEAD, IOCB_PIPE_ES_ITEM_RETRY,     IOCB_PIPE_ES_ITEM_RETRY};
+	static const enum iocb_pipe__es_item_outcome want[] = {
+		IOCB_PIPE_ES_ITEM_OK,   IOCB_PIPE_ES_ITEM_DUPLICATE, IOCB_PIPE_ES_ITEM_DEAD,
+		IOCB_PIPE_ES_ITEM_DEAD, IOCB_PIPE_ES_ITEM_RETRY,     IOCB_PIPE_ES_ITEM_RETRY};
 	static const int status[] = {201, 409, 400, 404, 429, 503};
 	struct iocb_pipe__es_item items[6];
 	struct iocb_pipe__es_resp r;

@@ -56,7 +56,8 @@ int iocb_pipe__es_body_append(struct iocb_buf *body, bool create, const char *id
  * percent-encoded (everything but ALPHA / DIGIT / "-._~"). index NULL or ""
  * gives `<host>/_bulk?...`. IOCB_ELIMIT past out's cap.
  */
-int iocb_pipe__es_bulk_url(struct iocb_buf *out, const char *host, const char *index, const char *pipeline) IOCB_MUST_USE;
+int iocb_pipe__es_bulk_url(struct iocb_buf *out, const char *host, const char *index,
+			   const char *pipeline) IOCB_MUST_USE;
 
 /*
  * Standard base64 (RFC 4648, with padding) of src into out (appends).

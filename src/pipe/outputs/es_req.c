@@ -173,7 +173,8 @@ static void req_put(struct iocb_pipe__es_out *o, struct iocb_pipe__es_req *r)
 	o->nfree++;
 }
 
-static void req_add_item(struct iocb_pipe__es_req *r, struct iocb_pipe__es_batch *eb, size_t off, size_t len, uint32_t line)
+static void req_add_item(struct iocb_pipe__es_req *r, struct iocb_pipe__es_batch *eb, size_t off, size_t len,
+			 uint32_t line)
 {
 	if (r->nitems == r->cap_items) {
 		r->cap_items = r->cap_items ? r->cap_items * 2 : 1024;
@@ -183,8 +184,8 @@ static void req_add_item(struct iocb_pipe__es_req *r, struct iocb_pipe__es_batch
 }
 
 /* Frame one line into the body (action line + source). */
-static void frame_line(struct iocb_pipe__es_out *o, struct iocb_pipe__es_req *r, const struct iocb_pipe__batch *b, size_t off, size_t len,
-		       uint32_t line)
+static void frame_line(struct iocb_pipe__es_out *o, struct iocb_pipe__es_req *r, const struct iocb_pipe__batch *b,
+		       size_t off, size_t len, uint32_t line)
 {
 	char hex[2 * IOCB_PIPE_ID_LEN + 1];
 	const char *id = NULL;
@@ -230,7 +231,8 @@ void iocb_pipe__es_req_add_batch(struct iocb_pipe__es_out *o, struct iocb_pipe__
 }
 
 /* Build a request holding items[0..n) (a retry of some items, or half of a split). */
-static struct iocb_pipe__es_req *req_from_items(struct iocb_pipe__es_out *o, const struct iocb_pipe__es_doc *items, size_t n, unsigned attempt)
+static struct iocb_pipe__es_req *req_from_items(struct iocb_pipe__es_out *o, const struct iocb_pipe__es_doc *items,
+						 size_t n, unsigned attempt)
 {
 	struct iocb_pipe__es_req *r = iocb_pipe__es_req_get(o);
 
@@ -413,8 +415,8 @@ static void retry_later(struct iocb_pipe__es_out *o, struct iocb_pipe__es_req *r
 	active_push(o, r);
 }
 
-static void warn_limited(struct iocb_pipe__es_out *o, struct iocb_ratelimit *rl, enum iocb_log_level lvl, const char *what,
-			 long status, const char *detail, const struct iocb_pipe__es_req *r)
+static void warn_limited(struct iocb_pipe__es_out *o, struct iocb_ratelimit *rl, enum iocb_log_level lvl,
+			 const char *what, long status, const char *detail, const struct iocb_pipe__es_req *r)
 {
 	uint64_t suppressed;
 
