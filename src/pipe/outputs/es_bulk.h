@@ -4,7 +4,7 @@
  * body, building its URL, parsing the answer and judging what to do with
  * it (reference/elastic.md §4). No I/O and no allocation except into the
  * caller's buffers, so all of it is unit-tested and the response parser is
- * a fuzz target (fuzz/fuzz_es_response.c); outputs/es_req.c does the
+ * a fuzz target (fuzz/fuzz_pipe_es_response.c); outputs/es_req.c does the
  * transfers.
  *
  * Why the response is parsed lazily: with
