@@ -30,8 +30,8 @@ struct fz {
 	size_t max_line;
 	size_t at;          /* reference: start of the next expected line */
 	uint64_t line_no;   /* reference: its number */
-	struct iocb_plines *l;
-	struct iocb_pblock *b;
+	struct iocb_pipe__lines *l;
+	struct iocb_pipe__block *b;
 };
 
 /* The reference's next line: [at, end) without '\n'; *nl tells whether a '\n' follows. */
@@ -59,11 +59,11 @@ static int on_line(void *ctx, const char *p, size_t len, uint64_t end)
 		abort();
 	if (z->l->part_cap > z->max_line + 1)
 		abort();
-	if (iocb_pblock_full_for(z->b, len))
-		iocb_pblock_clear(z->b);
+	if (iocb_pipe__block_full_for(z->b, len))
+		iocb_pipe__block_clear(z->b);
 	if (z->b->len + len > z->b->cap)
 		abort();
-	iocb_pblock_add(z->b, p, len, 0.0);
+	iocb_pipe__block_add(z->b, p, len, 0.0);
 	z->at = nl ? e + 1 : e;
 	z->line_no++;
 	return 0;
@@ -88,10 +88,10 @@ static void on_long(void *ctx, uint64_t start, uint64_t line_no, uint64_t bytes,
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct iocb_plines l;
-	struct iocb_pblock b;
+	struct iocb_pipe__lines l;
+	struct iocb_pipe__block b;
 	struct fz z;
-	struct iocb_plines_cb cb = {.line = on_line, .too_long = on_long, .ctx = &z};
+	struct iocb_pipe__lines_cb cb = {.line = on_line, .too_long = on_long, .ctx = &z};
 	uint32_t rnd;
 	size_t off;
 
@@ -105,8 +105,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	z.line_no = 1;
 	z.l = &l;
 	z.b = &b;
-	iocb_plines_init(&l, z.max_line);
-	iocb_pblock_init(&b, (size_t)(data[1] % 64) + 1, z.max_line);
+	iocb_pipe__lines_init(&l, z.max_line);
+	iocb_pipe__block_init(&b, (size_t)(data[1] % 64) + 1, z.max_line);
 	for (off = 0; off < z.n;) {
 		size_t k;
 
@@ -114,17 +114,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		k = (size_t)(rnd >> 16) % 300 + 1;
 		if (k > z.n - off)
 			k = z.n - off;
-		if (iocb_plines_feed(&l, z.s + off, k, &cb) != 0)
+		if (iocb_pipe__lines_feed(&l, z.s + off, k, &cb) != 0)
 			abort();
 		if (l.part_cap > z.max_line + 1 || l.offset != off + k)
 			abort();
 		off += k;
 	}
-	if (iocb_plines_finish(&l, &cb) != 0 || iocb_plines_pending(&l))
+	if (iocb_pipe__lines_finish(&l, &cb) != 0 || iocb_pipe__lines_pending(&l))
 		abort();
 	if (z.at != z.n)
 		abort(); /* the reference has lines the assembler did not report */
-	iocb_plines_fini(&l);
-	iocb_pblock_fini(&b);
+	iocb_pipe__lines_fini(&l);
+	iocb_pipe__block_fini(&b);
 	return 0;
 }

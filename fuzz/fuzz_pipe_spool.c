@@ -17,8 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "pipe/queue.h"
-#include "pipe/spool.h"
+#include "pipe/core.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -33,33 +32,33 @@ static void setup(void)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct iocb_pout_metrics m = {0};
-	struct iocb_spool *s = NULL;
+	struct iocb_pipe__output_metrics m = {0};
+	struct iocb_pipe__spool *s = NULL;
 	char path[128];
 	FILE *f;
 	size_t reads = 0;
 
 	setup();
-	if (iocb_pipe_mkdir_p(dir, "fuzz", NULL) < 0)
+	if (iocb_pipe__mkdir_p(dir, "fuzz", NULL) < 0)
 		abort();
 	snprintf(path, sizeof(path), "%s/seg-0000000000000001.spool", dir);
 	f = fopen(path, "wb");
 	if (!f || fwrite(data, 1, size, f) != size || fclose(f) != 0)
 		abort();
-	if (iocb_spool_open(dir, 0, false, &m, &s, NULL) < 0)
+	if (iocb_pipe__spool_open(dir, 0, false, &m, &s, NULL) < 0)
 		abort();
 	for (;;) {
-		struct iocb_pbatch *b = iocb_spool_read(s);
+		struct iocb_pipe__batch *b = iocb_pipe__spool_read(s);
 
 		if (!b)
 			break;
 		if (b->len > size || b->spool != s || b->pending != 1 || ++reads > size)
 			abort();
-		iocb_pbatch_settle(b);
+		iocb_pipe__batch_settle(b);
 	}
-	if (iocb_spool_has_unread(s) || access(path, F_OK) == 0)
+	if (iocb_pipe__spool_has_unread(s) || access(path, F_OK) == 0)
 		abort();
-	iocb_spool_close(s);
+	iocb_pipe__spool_close(s);
 	strcat(path, ".damaged");
 	unlink(path);
 	rmdir(dir);

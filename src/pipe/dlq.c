@@ -30,7 +30,7 @@
 
 #define DLQ_MAX_LINE (64u << 20)
 
-struct iocb_pdlq {
+struct iocb_pipe__dlq {
 	int fd;              /* 2 (stderr) when no file */
 	bool own;            /* fd is our file (not stderr) */
 	char *path;          /* the file, NULL for stderr */
@@ -44,10 +44,10 @@ struct iocb_pdlq {
 	struct iocb_ratelimit rl_drop; /* drops past the cap */
 };
 
-int iocb_pdlq_open(const char *path, uint64_t max_bytes, unsigned max_files, uint64_t *dropped,
-		   struct iocb_pdlq **out, struct iocb_err *err)
+int iocb_pipe__dlq_open(const char *path, uint64_t max_bytes, unsigned max_files, uint64_t *dropped,
+		   struct iocb_pipe__dlq **out, struct iocb_err *err)
 {
-	struct iocb_pdlq *d = iocb_xcalloc(1, sizeof(*d));
+	struct iocb_pipe__dlq *d = iocb_xcalloc(1, sizeof(*d));
 
 	*out = NULL;
 	d->fd = 2;
@@ -77,7 +77,7 @@ int iocb_pdlq_open(const char *path, uint64_t max_bytes, unsigned max_files, uin
 	return IOCB_OK;
 }
 
-void iocb_pdlq_close(struct iocb_pdlq *d)
+void iocb_pipe__dlq_close(struct iocb_pipe__dlq *d)
 {
 	if (!d)
 		return;
@@ -120,7 +120,7 @@ static void numbered(char *out, size_t cap, const char *path, unsigned i)
  * path.i+1 and path to path.1, open a new path. Under d->mu. Returns false
  * if no new file could be opened (the letter is then dropped).
  */
-static bool rotate(struct iocb_pdlq *d)
+static bool rotate(struct iocb_pipe__dlq *d)
 {
 	size_t cap = strlen(d->path) + 16;
 	char *from = iocb_xmalloc(cap), *to = iocb_xmalloc(cap);
@@ -150,7 +150,7 @@ static bool rotate(struct iocb_pdlq *d)
 }
 
 /* Room for `len` more bytes, rotating if allowed; false: drop the letter (counted). Under d->mu. */
-static bool make_room(struct iocb_pdlq *d, const char *output, size_t len)
+static bool make_room(struct iocb_pipe__dlq *d, const char *output, size_t len)
 {
 	uint64_t suppressed;
 
@@ -166,8 +166,8 @@ static bool make_room(struct iocb_pdlq *d, const char *output, size_t len)
 	return false;
 }
 
-void iocb_pdlq_write(struct iocb_pdlq *d, const char *output, int status, const char *reason, const char *line,
-		     size_t len)
+void iocb_pipe__dlq_write(struct iocb_pipe__dlq *d, const char *output, int status, const char *reason,
+			  const char *line, size_t len)
 {
 	char ts[40];
 	struct timespec now;

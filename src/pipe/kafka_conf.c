@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "pipe/kafka_conf.h"
+#include "pipe/drivers.h"
+
+#include <librdkafka/rdkafka.h>
 
 #include "core/str.h"
 
-int iocb_pipe_kafka_set(rd_kafka_conf_t *conf, const char *where, const char *label, const char *key,
+int iocb_pipe__kafka_set(rd_kafka_conf_t *conf, const char *where, const char *label, const char *key,
 			const char *value, struct iocb_err *err)
 {
 	char errstr[512];

@@ -19,7 +19,7 @@
 #define PLINES_KEEP ((size_t)64 << 10)
 #define PLINES_MAX_LINE ((size_t)1 << 40) /* beyond this max_line is not a buffer size */
 
-void iocb_plines_init(struct iocb_plines *l, size_t max_line)
+void iocb_pipe__lines_init(struct iocb_pipe__lines *l, size_t max_line)
 {
 	memset(l, 0, sizeof(*l));
 	if (max_line == 0)
@@ -30,7 +30,7 @@ void iocb_plines_init(struct iocb_plines *l, size_t max_line)
 	l->line_no = 1;
 }
 
-void iocb_plines_fini(struct iocb_plines *l)
+void iocb_pipe__lines_fini(struct iocb_pipe__lines *l)
 {
 	free(l->part);
 	l->part = NULL;
@@ -38,7 +38,7 @@ void iocb_plines_fini(struct iocb_plines *l)
 	l->part_cap = 0;
 }
 
-void iocb_plines_reset(struct iocb_plines *l, uint64_t offset)
+void iocb_pipe__lines_reset(struct iocb_pipe__lines *l, uint64_t offset)
 {
 	l->part_len = 0;
 	l->dropping = false;
@@ -48,7 +48,7 @@ void iocb_plines_reset(struct iocb_plines *l, uint64_t offset)
 }
 
 /* Make room for `need` bytes in part; need <= max_line + 1 by the callers' checks. */
-static void part_reserve(struct iocb_plines *l, size_t need)
+static void part_reserve(struct iocb_pipe__lines *l, size_t need)
 {
 	size_t cap;
 
@@ -64,21 +64,21 @@ static void part_reserve(struct iocb_plines *l, size_t need)
 	l->part_cap = cap;
 }
 
-static void part_done(struct iocb_plines *l)
+static void part_done(struct iocb_pipe__lines *l)
 {
 	l->part_len = 0;
 	if (l->part_cap > PLINES_KEEP)
-		iocb_plines_fini(l);
+		iocb_pipe__lines_fini(l);
 }
 
 /* The begun line ended at l->offset: start the next one. */
-static void next_line(struct iocb_plines *l)
+static void next_line(struct iocb_pipe__lines *l)
 {
 	l->line_no++;
 	l->line_start = l->offset;
 }
 
-int iocb_plines_feed(struct iocb_plines *l, const char *data, size_t n, const struct iocb_plines_cb *cb)
+int iocb_pipe__lines_feed(struct iocb_pipe__lines *l, const char *data, size_t n, const struct iocb_pipe__lines_cb *cb)
 {
 	const char *p = data;
 	const char *end = data + n;
@@ -136,7 +136,7 @@ int iocb_plines_feed(struct iocb_plines *l, const char *data, size_t n, const st
 	return 0;
 }
 
-int iocb_plines_finish(struct iocb_plines *l, const struct iocb_plines_cb *cb)
+int iocb_pipe__lines_finish(struct iocb_pipe__lines *l, const struct iocb_pipe__lines_cb *cb)
 {
 	int rc = 0;
 
@@ -159,7 +159,7 @@ int iocb_plines_finish(struct iocb_plines *l, const struct iocb_plines_cb *cb)
 
 /* ------------------------------------------------------------------ blocks */
 
-void iocb_pblock_init(struct iocb_pblock *b, size_t batch_bytes, size_t max_line)
+void iocb_pipe__block_init(struct iocb_pipe__block *b, size_t batch_bytes, size_t max_line)
 {
 	memset(b, 0, sizeof(*b));
 	if (batch_bytes == 0)
@@ -173,7 +173,7 @@ void iocb_pblock_init(struct iocb_pblock *b, size_t batch_bytes, size_t max_line
 	b->buf = iocb_xmalloc(b->cap);
 }
 
-void iocb_pblock_fini(struct iocb_pblock *b)
+void iocb_pipe__block_fini(struct iocb_pipe__block *b)
 {
 	free(b->buf);
 	b->buf = NULL;
@@ -182,7 +182,7 @@ void iocb_pblock_fini(struct iocb_pblock *b)
 	b->nlines = 0;
 }
 
-void iocb_pblock_add(struct iocb_pblock *b, const char *p, size_t len, double now)
+void iocb_pipe__block_add(struct iocb_pipe__block *b, const char *p, size_t len, double now)
 {
 	assert(b->len + len <= b->cap);
 	if (b->len == 0)
@@ -192,7 +192,7 @@ void iocb_pblock_add(struct iocb_pblock *b, const char *p, size_t len, double no
 	b->nlines++;
 }
 
-bool iocb_pblock_due(const struct iocb_pblock *b, double interval_s, double now)
+bool iocb_pipe__block_due(const struct iocb_pipe__block *b, double interval_s, double now)
 {
 	if (b->len == 0)
 		return false;

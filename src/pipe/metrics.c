@@ -3,7 +3,7 @@
 #include <inttypes.h>
 #include <string.h>
 
-#include "pipe/queue.h"
+#include "pipe/core.h"
 
 
 #define PR(...) (void)!iocb_buf_printf(out, __VA_ARGS__)
@@ -18,7 +18,7 @@ static void head(struct iocb_buf *out, const char *name, const char *type, const
 	do {                                                                                           \
 		head(out, nm_, ty_, hp_);                                                           \
 		for (size_t i = 0; i < v.nins; i++) {                                                  \
-			const struct iocb_pin *in = v.ins[i];                                          \
+			const struct iocb_pipe__input *in = v.ins[i];                                          \
 			PR("%s{input=\"%s\",type=\"%s\"} %" PRId64 "\n", nm_, in->cfg->name, in->cfg->type, \
 			   (int64_t)(ex_));                                                           \
 		}                                                                                      \
@@ -28,18 +28,18 @@ static void head(struct iocb_buf *out, const char *name, const char *type, const
 	do {                                                                                           \
 		head(out, nm_, ty_, hp_);                                                           \
 		for (size_t i = 0; i < v.nouts; i++) {                                                 \
-			const struct iocb_pout *o = v.outs[i];                                         \
+			const struct iocb_pipe__output *o = v.outs[i];                                         \
 			PR("%s{output=\"%s\",type=\"%s\"} %" PRId64 "\n", nm_, o->cfg->name, o->cfg->type,  \
 			   (int64_t)(ex_));                                                           \
 		}                                                                                      \
 	} while (0)
 
-static void by_status(struct iocb_buf *out, const struct iocb_pipe_view *vp, const char *name, const char *help,
+static void by_status(struct iocb_buf *out, const struct iocb_pipe__view *vp, const char *name, const char *help,
 		      size_t field_off)
 {
 	head(out, name, "counter", help);
 	for (size_t i = 0; i < vp->nouts; i++) {
-		const struct iocb_pout *o = vp->outs[i];
+		const struct iocb_pipe__output *o = vp->outs[i];
 		const uint64_t *arr = (const uint64_t *)((const char *)&o->m + field_off);
 
 		for (size_t s = 0; s < IOCB_PIPE_STATUS_MAX; s++) {
@@ -55,13 +55,9 @@ static void by_status(struct iocb_buf *out, const struct iocb_pipe_view *vp, con
 	}
 }
 
-void iocb_pipe_metrics_render(struct iocb_pipe *p, struct iocb_buf *out)
+/* The iocbus_input_* families. */
+static void render_inputs(struct iocb_buf *out, struct iocb_pipe__view v)
 {
-	struct iocb_pipe_view v;
-
-	if (!p)
-		return;
-	iocb_pipe_view_(p, &v);
 	IN_FAMILY("iocbus_input_lines_total", "counter", "Lines read by the input, blank and rejected ones included.",
 		  IOCB_M_GET(in->m.lines));
 	IN_FAMILY("iocbus_input_events_total", "counter", "JSON events handed on to the outputs.",
@@ -97,7 +93,11 @@ void iocb_pipe_metrics_render(struct iocb_pipe *p, struct iocb_buf *out)
 	for (size_t i = 0; i < v.nins; i++)
 		PR("iocbus_input_blocked_seconds_total{input=\"%s\",type=\"%s\"} %.3f\n", v.ins[i]->cfg->name,
 		   v.ins[i]->cfg->type, (double)IOCB_M_GET(v.ins[i]->m.blocked_us) / 1e6);
+}
 
+/* The iocbus_output_* and iocbus_spool_* counters and gauges. */
+static void render_outputs(struct iocb_buf *out, struct iocb_pipe__view v)
+{
 	OUT_FAMILY("iocbus_output_events_total", "counter", "Events delivered.", IOCB_M_GET(o->m.events));
 	OUT_FAMILY("iocbus_output_bytes_total", "counter", "Bytes of the events delivered (uncompressed).",
 		   IOCB_M_GET(o->m.bytes));
@@ -112,11 +112,11 @@ void iocb_pipe_metrics_render(struct iocb_pipe *p, struct iocb_buf *out)
 	OUT_FAMILY("iocbus_output_splits_total", "counter", "Elasticsearch: requests split after a 413.",
 		   IOCB_M_GET(o->m.splits));
 	by_status(out, &v, "iocbus_output_retries_total", "Whole requests retried, by HTTP status (transport = no answer).",
-		  offsetof(struct iocb_pout_metrics, retries));
+		  offsetof(struct iocb_pipe__output_metrics, retries));
 	by_status(out, &v, "iocbus_output_item_retries_total", "Bulk items retried, by item status.",
-		  offsetof(struct iocb_pout_metrics, item_retries));
+		  offsetof(struct iocb_pipe__output_metrics, item_retries));
 	by_status(out, &v, "iocbus_output_dead_letter_total", "Events written to the dead-letter file, by status.",
-		  offsetof(struct iocb_pout_metrics, dead));
+		  offsetof(struct iocb_pipe__output_metrics, dead));
 	OUT_FAMILY("iocbus_output_dead_letter_dropped_total", "counter",
 		   "Dead letters dropped past the file's size cap, or deleted with the oldest rotated file.",
 		   IOCB_M_GET(o->m.dead_dropped));
@@ -138,16 +138,21 @@ void iocb_pipe_metrics_render(struct iocb_pipe *p, struct iocb_buf *out)
 		   IOCB_M_GET(o->m.spooled));
 	OUT_FAMILY("iocbus_spool_replayed_batches_total", "counter", "Batches read back from the spool.",
 		   IOCB_M_GET(o->m.replayed));
+}
+
+/* The request latency histogram of every output. */
+static void render_latency(struct iocb_buf *out, struct iocb_pipe__view v)
+{
 	head(out, "iocbus_output_request_duration_seconds", "histogram",
 	     "Duration of output requests (bulk requests, writes, produce to delivery report).");
 	for (size_t i = 0; i < v.nouts; i++) {
-		const struct iocb_pout *o = v.outs[i];
+		const struct iocb_pipe__output *o = v.outs[i];
 		uint64_t cum = 0;
 
 		for (size_t k = 0; k < 12; k++) {
 			cum += IOCB_M_GET(o->m.lat_bucket[k]);
 			PR("iocbus_output_request_duration_seconds_bucket{output=\"%s\",le=\"%g\"} %" PRIu64 "\n",
-			   o->cfg->name, iocb_pout_lat_bounds[k], cum);
+			   o->cfg->name, iocb_pipe__output_lat_bounds[k], cum);
 		}
 		cum += IOCB_M_GET(o->m.lat_bucket[12]);
 		PR("iocbus_output_request_duration_seconds_bucket{output=\"%s\",le=\"+Inf\"} %" PRIu64 "\n",
@@ -157,4 +162,16 @@ void iocb_pipe_metrics_render(struct iocb_pipe *p, struct iocb_buf *out)
 		PR("iocbus_output_request_duration_seconds_count{output=\"%s\"} %" PRIu64 "\n", o->cfg->name,
 		   IOCB_M_GET(o->m.lat_count));
 	}
+}
+
+void iocb_pipe_metrics_render(struct iocb_pipe *p, struct iocb_buf *out)
+{
+	struct iocb_pipe__view v;
+
+	if (!p)
+		return;
+	iocb_pipe__view_get(p, &v);
+	render_inputs(out, v);
+	render_outputs(out, v);
+	render_latency(out, v);
 }

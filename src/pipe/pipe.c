@@ -1,19 +1,20 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The pipeline core: assembly, stop order, batches, the inputs' ack rings
- * and iocb_pipe_submit (see pipe.h and internal.h for the contract).
+ * and iocb_pipe__submit (see pipe.h and internal.h for the contract).
  *
  * Stop order, and why:
  *   1. stopping = 1, deadline = now + shutdown_timeout; pushes blocked on a
  *      full queue spill to the spool instead of waiting;
- *   2. each input leaves its read loop and drains (iocb_pin_drain); when the
+ *   2. each input leaves its read loop and drains (iocb_pipe__input_drain); when the
  *      last one has left, every queue is closed: no push can come any more;
  *   3. outputs deliver what is queued until the queue is empty or the
  *      deadline passed, spill the rest, and are joined;
  *   4. inputs, whose batches are now all settled, get their last acks,
  *      write their final positions and are joined.
  */
-#include "pipe/queue.h"
+#include "pipe/core.h"
+#include "pipe/drivers.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -35,10 +36,10 @@
 struct iocb_pipe {
 	struct iocb_store *store;
 	const struct iocb_config *cfg;
-	struct iocb_pin *ins[IOCB_PIPE_MAX_INPUTS];
+	struct iocb_pipe__input *ins[IOCB_PIPE_MAX_INPUTS];
 	struct iocb_enrich_opts eopts[IOCB_PIPE_MAX_INPUTS];
 	size_t nins;
-	struct iocb_pout *outs[IOCB_PIPE_MAX_OUTPUTS];
+	struct iocb_pipe__output *outs[IOCB_PIPE_MAX_OUTPUTS];
 	size_t nouts;
 	bool need_ids;
 	int stopping;          /* atomic */
@@ -49,7 +50,7 @@ struct iocb_pipe {
 
 /* ------------------------------------------------------------------ misc */
 
-int64_t iocb_pipe_now_us(void)
+int64_t iocb_pipe__now_us(void)
 {
 	struct timespec ts;
 
@@ -57,7 +58,7 @@ int64_t iocb_pipe_now_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-double iocb_pipe_mono(void)
+double iocb_pipe__mono(void)
 {
 	struct timespec ts;
 
@@ -65,10 +66,10 @@ double iocb_pipe_mono(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-double iocb_pipe_backoff(double initial_s, double max_s, unsigned attempt)
+double iocb_pipe__backoff(double initial_s, double max_s, unsigned attempt)
 {
 	double cap = initial_s * ldexp(1.0, attempt > 30 ? 30 : (int)attempt);
-	unsigned seed = (unsigned)iocb_pipe_now_us() ^ (unsigned)(uintptr_t)&cap;
+	unsigned seed = (unsigned)iocb_pipe__now_us() ^ (unsigned)(uintptr_t)&cap;
 	double r;
 
 	if (cap > max_s)
@@ -77,35 +78,35 @@ double iocb_pipe_backoff(double initial_s, double max_s, unsigned attempt)
 	return r < 0.001 ? 0.001 : r;
 }
 
-const struct iocb_config *iocb_pipe_config(const struct iocb_pipe *p)
+const struct iocb_config *iocb_pipe__config(const struct iocb_pipe *p)
 {
 	return p->cfg;
 }
 
-bool iocb_pipe_stopping_(const struct iocb_pipe *p)
+bool iocb_pipe__stopping(const struct iocb_pipe *p)
 {
 	return __atomic_load_n(&p->stopping, __ATOMIC_ACQUIRE) != 0;
 }
 
-double iocb_pipe_deadline_(const struct iocb_pipe *p)
+double iocb_pipe__deadline(const struct iocb_pipe *p)
 {
 	return p->deadline;
 }
 
-const double iocb_pout_lat_bounds[12] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
+const double iocb_pipe__output_lat_bounds[12] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
 
-void iocb_pout_observe_latency(struct iocb_pout_metrics *m, double seconds)
+void iocb_pipe__output_observe_latency(struct iocb_pipe__output_metrics *m, double seconds)
 {
 	size_t i = 0;
 
-	while (i < 12 && seconds > iocb_pout_lat_bounds[i])
+	while (i < 12 && seconds > iocb_pipe__output_lat_bounds[i])
 		i++;
 	IOCB_M_ADD(m->lat_bucket[i], 1);
 	IOCB_M_ADD(m->lat_count, 1);
 	IOCB_M_ADD(m->lat_sum_us, (uint64_t)(seconds * 1e6));
 }
 
-int iocb_pipe_write_state(const char *path, const char *data, size_t len, struct iocb_err *err)
+int iocb_pipe__write_state(const char *path, const char *data, size_t len, struct iocb_err *err)
 {
 	char tmp[4200];
 	int fd;
@@ -134,7 +135,7 @@ int iocb_pipe_write_state(const char *path, const char *data, size_t len, struct
 	return IOCB_OK;
 }
 
-int iocb_pipe_mkdir_p(const char *dir, const char *what, struct iocb_err *err)
+int iocb_pipe__mkdir_p(const char *dir, const char *what, struct iocb_err *err)
 {
 	char tmp[4096];
 	size_t n = strlen(dir);
@@ -157,7 +158,7 @@ int iocb_pipe_mkdir_p(const char *dir, const char *what, struct iocb_err *err)
 
 /* ---------------------------------------------------------------- batches */
 
-void iocb_pbatch_id_hex(const struct iocb_pbatch *b, uint32_t i, char hex[2 * IOCB_PIPE_ID_LEN + 1])
+void iocb_pipe__batch_id_hex(const struct iocb_pipe__batch *b, uint32_t i, char hex[2 * IOCB_PIPE_ID_LEN + 1])
 {
 	static const char digits[] = "0123456789abcdef";
 	const unsigned char *id = b->ids + (size_t)i * IOCB_PIPE_ID_LEN;
@@ -169,7 +170,7 @@ void iocb_pbatch_id_hex(const struct iocb_pbatch *b, uint32_t i, char hex[2 * IO
 	hex[2 * IOCB_PIPE_ID_LEN] = 0;
 }
 
-static void pin_ack(struct iocb_pin *in, uint64_t seq)
+static void pin_ack(struct iocb_pipe__input *in, uint64_t seq)
 {
 	pthread_mutex_lock(&in->mu_);
 	in->done_[seq % in->cap_] = true;
@@ -177,25 +178,25 @@ static void pin_ack(struct iocb_pin *in, uint64_t seq)
 	pthread_mutex_unlock(&in->mu_);
 }
 
-static void batch_free(struct iocb_pbatch *b)
+static void batch_free(struct iocb_pipe__batch *b)
 {
 	free(b->data);
 	free(b->ids);
 	free(b);
 }
 
-void iocb_pbatch_settle(struct iocb_pbatch *b)
+void iocb_pipe__batch_settle(struct iocb_pipe__batch *b)
 {
 	if (__atomic_sub_fetch(&b->pending, 1, __ATOMIC_ACQ_REL) != 0)
 		return;
 	if (b->in)
 		pin_ack(b->in, b->seq);
 	else if (b->spool)
-		iocb_spool_release(b->spool, b->spool_seg);
+		iocb_pipe__spool_release(b->spool, b->spool_seg);
 	batch_free(b);
 }
 
-void iocb_pbatch_settle_undelivered_(struct iocb_pbatch *b)
+void iocb_pipe__batch_settle_undelivered(struct iocb_pipe__batch *b)
 {
 	if (__atomic_sub_fetch(&b->pending, 1, __ATOMIC_ACQ_REL) != 0)
 		return;
@@ -205,7 +206,7 @@ void iocb_pbatch_settle_undelivered_(struct iocb_pbatch *b)
 
 /* ------------------------------------------------------------------ inputs */
 
-void iocb_pin_thread_enter(struct iocb_pin *in)
+void iocb_pipe__input_thread_enter(struct iocb_pipe__input *in)
 {
 	struct iocb_pipe *p = in->pipe;
 	size_t i = 0;
@@ -217,22 +218,22 @@ void iocb_pin_thread_enter(struct iocb_pin *in)
 	in->enrich_ = iocb_enrich_new(&p->eopts[i]);
 }
 
-void iocb_pin_thread_leave(struct iocb_pin *in)
+void iocb_pipe__input_thread_leave(struct iocb_pipe__input *in)
 {
 	iocb_enrich_free(in->enrich_);
 	in->enrich_ = NULL;
 	iocb_store_reader_unregister();
 }
 
-bool iocb_pin_stopping(const struct iocb_pin *in)
+bool iocb_pipe__input_stopping(const struct iocb_pipe__input *in)
 {
-	return iocb_pipe_stopping_(in->pipe);
+	return iocb_pipe__stopping(in->pipe);
 }
 
-void iocb_pin_poll_acks(struct iocb_pin *in)
+void iocb_pipe__input_poll_acks(struct iocb_pipe__input *in)
 {
 	for (;;) {
-		struct iocb_pin_pos pos;
+		struct iocb_pipe__input_pos pos;
 
 		pthread_mutex_lock(&in->mu_);
 		if (!in->count_ || !in->done_[in->head_]) {
@@ -251,7 +252,7 @@ void iocb_pin_poll_acks(struct iocb_pin *in)
 	}
 }
 
-void iocb_pipe_cv_wait(pthread_cond_t *cv, pthread_mutex_t *mu, double s)
+void iocb_pipe__cv_wait(pthread_cond_t *cv, pthread_mutex_t *mu, double s)
 {
 	struct timespec ts;
 	double whole;
@@ -275,12 +276,12 @@ static void pipe_input_left(struct iocb_pipe *p)
 	all = ++p->nleft == p->nins;
 	pthread_mutex_unlock(&p->mu);
 	/* Only when the pipe stops: an input that ends by itself (stdin EOF) leaves the others running. */
-	if (all && iocb_pipe_stopping_(p))
+	if (all && iocb_pipe__stopping(p))
 		for (size_t i = 0; i < p->nouts; i++)
-			iocb_pq_close(p->outs[i]->q);
+			iocb_pipe__queue_close(p->outs[i]->q);
 }
 
-bool iocb_pin_drain(struct iocb_pin *in)
+bool iocb_pipe__input_drain(struct iocb_pipe__input *in)
 {
 	struct iocb_pipe *p = in->pipe;
 	bool empty;
@@ -292,17 +293,17 @@ bool iocb_pin_drain(struct iocb_pin *in)
 	for (;;) {
 		double limit;
 
-		iocb_pin_poll_acks(in);
+		iocb_pipe__input_poll_acks(in);
 		pthread_mutex_lock(&in->mu_);
 		empty = in->count_ == 0;
 		if (!empty)
-			iocb_pipe_cv_wait(&in->cv_, &in->mu_, 0.1);
+			iocb_pipe__cv_wait(&in->cv_, &in->mu_, 0.1);
 		pthread_mutex_unlock(&in->mu_);
 		if (empty)
 			return true;
 		/* Stopping: outputs settle everything by the deadline (spilling); the margin covers the spill. */
-		limit = iocb_pipe_stopping_(p) ? p->deadline + 30.0 : 1e18;
-		if (iocb_pipe_mono() > limit) {
+		limit = iocb_pipe__stopping(p) ? p->deadline + 30.0 : 1e18;
+		if (iocb_pipe__mono() > limit) {
 			iocb_log(IOCB_LOG_ERROR, "pipe", "\"input stopped with batches not settled\" input=\"%s\"",
 				 in->cfg->name);
 			return false;
@@ -310,7 +311,7 @@ bool iocb_pin_drain(struct iocb_pin *in)
 	}
 }
 
-void iocb_pin_mark_ended(struct iocb_pin *in)
+void iocb_pipe__input_mark_ended(struct iocb_pipe__input *in)
 {
 	struct iocb_pipe *p = in->pipe;
 
@@ -323,7 +324,8 @@ void iocb_pin_mark_ended(struct iocb_pin *in)
 	iocb_log(IOCB_LOG_INFO, "pipe", "\"input ended\" input=\"%s\"", in->cfg->name);
 }
 
-void iocb_pin_reject(struct iocb_pin *in, enum iocb_enrich_reject why, const char *where, uint64_t bytes)
+void iocb_pipe__input_reject(struct iocb_pipe__input *in, enum iocb_enrich_reject why, const char *where,
+			     uint64_t bytes)
 {
 	static __thread struct iocb_ratelimit rl = {.interval_s = 5};
 	uint64_t suppressed;
@@ -338,7 +340,7 @@ void iocb_pin_reject(struct iocb_pin *in, enum iocb_enrich_reject why, const cha
 }
 
 /* Publish the worker's counters into in->m as deltas since the last call. */
-static void publish_enrich(struct iocb_pin *in, struct iocb_enrich_stats *prev)
+static void publish_enrich(struct iocb_pipe__input *in, struct iocb_enrich_stats *prev)
 {
 	const struct iocb_enrich_stats *st = iocb_enrich_stats(in->enrich_);
 
@@ -353,32 +355,45 @@ static void publish_enrich(struct iocb_pin *in, struct iocb_enrich_stats *prev)
 	memcpy(prev->rejected, st->rejected, sizeof(prev->rejected));
 }
 
-int iocb_pipe_submit(struct iocb_pin *in, const char *buf, size_t len, const struct iocb_pin_pos *pos)
+/*
+ * Room in the ack ring: a slow output holds every input to RING_CAP batches
+ * in flight. IOCB_ECANCELED when the pipe stops while waiting.
+ */
+static int wait_ring_room(struct iocb_pipe__input *in)
+{
+	iocb_pipe__input_poll_acks(in);
+	pthread_mutex_lock(&in->mu_);
+	while (in->count_ == in->cap_) {
+		int64_t t0;
+
+		if (iocb_pipe__stopping(in->pipe)) {
+			pthread_mutex_unlock(&in->mu_);
+			return IOCB_ECANCELED;
+		}
+		t0 = iocb_pipe__now_us();
+		iocb_pipe__cv_wait(&in->cv_, &in->mu_, 0.1);
+		IOCB_M_ADD(in->m.blocked_us, iocb_pipe__now_us() - t0); /* counted as it goes: a long block shows */
+		pthread_mutex_unlock(&in->mu_);
+		iocb_pipe__input_poll_acks(in);
+		pthread_mutex_lock(&in->mu_);
+	}
+	pthread_mutex_unlock(&in->mu_);
+	return IOCB_OK;
+}
+
+int iocb_pipe__submit(struct iocb_pipe__input *in, const char *buf, size_t len, const struct iocb_pipe__input_pos *pos)
 {
 	struct iocb_pipe *p = in->pipe;
 	struct iocb_enrich_stats prev;
 	const struct iocb_enrich_stats *st = iocb_enrich_stats(in->enrich_);
-	struct iocb_pbatch *b;
+	struct iocb_pipe__batch *b;
 	size_t nlines = 0, off = 0;
-	int64_t t0 = 0;
 	bool hits_only = p->cfg->enrich.hits_only;
+	int rc;
 
-	/* Room in the ack ring: a slow output holds every input to RING_CAP batches in flight. */
-	iocb_pin_poll_acks(in);
-	pthread_mutex_lock(&in->mu_);
-	while (in->count_ == in->cap_) {
-		if (iocb_pipe_stopping_(p)) {
-			pthread_mutex_unlock(&in->mu_);
-			return IOCB_ECANCELED;
-		}
-		t0 = iocb_pipe_now_us();
-		iocb_pipe_cv_wait(&in->cv_, &in->mu_, 0.1);
-		IOCB_M_ADD(in->m.blocked_us, iocb_pipe_now_us() - t0); /* counted as it goes: a long block shows */
-		pthread_mutex_unlock(&in->mu_);
-		iocb_pin_poll_acks(in);
-		pthread_mutex_lock(&in->mu_);
-	}
-	pthread_mutex_unlock(&in->mu_);
+	rc = wait_ring_room(in);
+	if (rc < 0)
+		return rc;
 
 	/* Enrich line by line: blank lines are dropped (a blank line would break Elasticsearch's NDJSON framing). */
 	memcpy(&prev, st, sizeof(prev));
@@ -438,7 +453,7 @@ int iocb_pipe_submit(struct iocb_pin *in, const char *buf, size_t len, const str
 		b->ids = NULL;
 	}
 	b->in = in;
-	b->created_us = iocb_pipe_now_us();
+	b->created_us = iocb_pipe__now_us();
 	pthread_mutex_lock(&in->mu_);
 	b->seq = in->next_seq_++;
 	in->ring_[(in->head_ + in->count_) % in->cap_] = *pos;
@@ -450,9 +465,9 @@ int iocb_pipe_submit(struct iocb_pin *in, const char *buf, size_t len, const str
 	b->pending = nlines ? (int)p->nouts + 1 : 1;
 	if (nlines)
 		for (size_t i = 0; i < p->nouts; i++)
-			(void)!iocb_pq_push(p->outs[i]->q, b, &in->m.blocked_us); /* ECANCELED: spilled or lost; ack follows */
-	iocb_pbatch_settle(b);
-	iocb_pin_poll_acks(in);
+			(void)!iocb_pipe__queue_push(p->outs[i]->q, b, &in->m.blocked_us); /* ECANCELED: spilled or lost; ack follows */
+	iocb_pipe__batch_settle(b);
+	iocb_pipe__input_poll_acks(in);
 	return IOCB_OK;
 }
 
@@ -460,7 +475,7 @@ int iocb_pipe_submit(struct iocb_pin *in, const char *buf, size_t len, const str
 
 /* ------------------------------------------------------------------ assembly */
 
-static void pin_free(struct iocb_pin *in)
+static void pin_free(struct iocb_pipe__input *in)
 {
 	if (!in)
 		return;
@@ -474,12 +489,12 @@ static void pin_free(struct iocb_pin *in)
 	free(in);
 }
 
-static void pout_free(struct iocb_pout *o)
+static void pout_free(struct iocb_pipe__output *o)
 {
 	if (!o)
 		return;
-	iocb_pq_free(o->q);
-	iocb_pdlq_close(o->dlq);
+	iocb_pipe__queue_free(o->q);
+	iocb_pipe__dlq_close(o->dlq);
 	free(o);
 }
 
@@ -550,7 +565,8 @@ static char *path_join(const char *dir, const char *name, const char *suffix)
 
 static int add_input(struct iocb_pipe *p, const struct iocb_config_input *ic, struct iocb_err *err)
 {
-	struct iocb_pin *in = iocb_xcalloc(1, sizeof(*in));
+	struct iocb_pipe__input *in = iocb_xcalloc(1, sizeof(*in));
+	const struct iocb_pipe__input_driver *drv;
 	size_t idx = p->nins;
 	int rc;
 
@@ -570,22 +586,19 @@ static int add_input(struct iocb_pipe *p, const struct iocb_config_input *ic, st
 	if (rc < 0)
 		return rc;
 	fill_eopts(p->cfg, p->store, in->map_, in->max_line, &p->eopts[idx]);
-	if (strcmp(ic->type, "file") == 0)
-		rc = iocb_pin_file_init(in, err);
-	else if (strcmp(ic->type, "stdin") == 0)
-		rc = iocb_pin_stdin_init(in, err);
-	else if (strcmp(ic->type, "tcp") == 0)
-		rc = iocb_pin_tcp_init(in, err);
-	else
-		rc = iocb_pin_kafka_init(in, err);
-	return rc;
+	drv = iocb_pipe__input_driver(ic->type);
+	if (!drv)
+		return iocb_err_set(err, IOCB_ECONFIG, "%s: inputs[%s]: unknown type \"%s\"", ic->where ? ic->where : "?",
+				    ic->name, ic->type ? ic->type : "");
+	return drv->init(in, err);
 }
 
 static int add_output(struct iocb_pipe *p, const struct iocb_config_output *oc, struct iocb_err *err)
 {
 	const struct iocb_config *cfg = p->cfg;
-	struct iocb_pout *o = iocb_xcalloc(1, sizeof(*o));
-	struct iocb_spool *spool = NULL;
+	struct iocb_pipe__output *o = iocb_xcalloc(1, sizeof(*o));
+	const struct iocb_pipe__output_driver *drv;
+	struct iocb_pipe__spool *spool = NULL;
 	char *dlq_path = NULL;
 	int rc;
 
@@ -595,27 +608,26 @@ static int add_output(struct iocb_pipe *p, const struct iocb_config_output *oc, 
 	if (cfg->pipeline.state_dir && cfg->pipeline.spool_max) {
 		char *dir = path_join(cfg->pipeline.state_dir, "spool/", oc->name);
 
-		rc = iocb_spool_open(dir, cfg->pipeline.spool_max, cfg->pipeline.spool_fsync, &o->m, &spool, err);
+		rc = iocb_pipe__spool_open(dir, cfg->pipeline.spool_max, cfg->pipeline.spool_fsync, &o->m, &spool, err);
 		free(dir);
 		if (rc < 0)
 			return rc;
 	}
-	o->q = iocb_pq_new(p, o, cfg->pipeline.queue_bytes, spool);
+	o->q = iocb_pipe__queue_new(p, o, cfg->pipeline.queue_bytes, spool);
 	if (oc->dead_letter)
 		dlq_path = iocb_xstrdup(oc->dead_letter);
 	else if (cfg->pipeline.state_dir)
 		dlq_path = path_join(cfg->pipeline.state_dir, oc->name, ".dead.ndjson");
-	rc = iocb_pdlq_open(dlq_path, cfg->pipeline.dead_letter_max_bytes, cfg->pipeline.dead_letter_max_files,
+	rc = iocb_pipe__dlq_open(dlq_path, cfg->pipeline.dead_letter_max_bytes, cfg->pipeline.dead_letter_max_files,
 			    &o->m.dead_dropped, &o->dlq, err);
 	free(dlq_path);
 	if (rc < 0)
 		return rc;
-	if (strcmp(oc->type, "file") == 0 || strcmp(oc->type, "stdout") == 0)
-		rc = iocb_pout_file_init(o, err);
-	else if (strcmp(oc->type, "elasticsearch") == 0)
-		rc = iocb_pout_es_init(o, err);
-	else
-		rc = iocb_pout_kafka_init(o, err);
+	drv = iocb_pipe__output_driver(oc->type);
+	if (!drv)
+		return iocb_err_set(err, IOCB_ECONFIG, "%s: outputs[%s]: unknown type \"%s\"",
+				    oc->where ? oc->where : "?", oc->name, oc->type ? oc->type : "");
+	rc = drv->init(o, err);
 	if (rc == IOCB_OK && o->needs_ids)
 		p->need_ids = true;
 	return rc;
@@ -636,7 +648,7 @@ int iocb_pipe_start(struct iocb_store *store, const struct iocb_config *cfg, str
 	p->cfg = cfg;
 	pthread_mutex_init(&p->mu, NULL);
 	if (cfg->pipeline.state_dir) {
-		rc = iocb_pipe_mkdir_p(cfg->pipeline.state_dir, "pipeline.state_dir", err);
+		rc = iocb_pipe__mkdir_p(cfg->pipeline.state_dir, "pipeline.state_dir", err);
 		if (rc < 0)
 			goto fail;
 	}
@@ -667,10 +679,10 @@ int iocb_pipe_start(struct iocb_store *store, const struct iocb_config *cfg, str
 	return IOCB_OK;
 fail:
 	/* Stop what started, in the normal order; inputs never started count as having left. */
-	p->deadline = iocb_pipe_mono();
+	p->deadline = iocb_pipe__mono();
 	__atomic_store_n(&p->stopping, 1, __ATOMIC_RELEASE);
 	for (size_t i = 0; i < p->nouts; i++)
-		iocb_pq_close(p->outs[i]->q);
+		iocb_pipe__queue_close(p->outs[i]->q);
 	/* Every init that succeeded (ops set) is joined: join frees what init built, started or not. */
 	for (size_t i = 0; i < p->nouts; i++)
 		if (p->outs[i]->ops)
@@ -688,20 +700,20 @@ void iocb_pipe_stop(struct iocb_pipe *p)
 		return;
 	iocb_log(IOCB_LOG_INFO, "pipe", "\"pipeline stopping\" shutdown_timeout=%.1f",
 		 p->cfg->pipeline.shutdown_timeout_s);
-	p->deadline = iocb_pipe_mono() + p->cfg->pipeline.shutdown_timeout_s;
+	p->deadline = iocb_pipe__mono() + p->cfg->pipeline.shutdown_timeout_s;
 	__atomic_store_n(&p->stopping, 1, __ATOMIC_RELEASE);
 	for (size_t i = 0; i < p->nouts; i++)
-		iocb_pq_wake(p->outs[i]->q);
+		iocb_pipe__queue_wake(p->outs[i]->q);
 	/* Inputs that had already left (stdin at EOF) did not close the queues then. */
 	pthread_mutex_lock(&p->mu);
 	bool all_left = p->nleft == p->nins;
 	pthread_mutex_unlock(&p->mu);
 	if (all_left)
 		for (size_t i = 0; i < p->nouts; i++)
-			iocb_pq_close(p->outs[i]->q);
+			iocb_pipe__queue_close(p->outs[i]->q);
 	for (size_t i = 0; i < p->nouts; i++) {
 		p->outs[i]->ops->join(p->outs[i]);
-		iocb_pq_spill_rest(p->outs[i]->q);
+		iocb_pipe__queue_spill_rest(p->outs[i]->q);
 	}
 	for (size_t i = 0; i < p->nins; i++)
 		p->ins[i]->ops->join(p->ins[i]);
@@ -730,14 +742,14 @@ bool iocb_pipe_finished(struct iocb_pipe *p)
 			return false;
 	}
 	for (size_t i = 0; i < p->nouts; i++)
-		if (!iocb_pq_idle(p->outs[i]->q))
+		if (!iocb_pipe__queue_idle(p->outs[i]->q))
 			return false;
 	return true;
 }
 
 bool iocb_pipe_healthy(struct iocb_pipe *p)
 {
-	int64_t now = iocb_pipe_now_us();
+	int64_t now = iocb_pipe__now_us();
 
 	if (!p)
 		return true;
@@ -751,7 +763,7 @@ bool iocb_pipe_healthy(struct iocb_pipe *p)
 	return true;
 }
 
-void iocb_pipe_view_(struct iocb_pipe *p, struct iocb_pipe_view *v)
+void iocb_pipe__view_get(struct iocb_pipe *p, struct iocb_pipe__view *v)
 {
 	v->nins = p->nins;
 	v->nouts = p->nouts;

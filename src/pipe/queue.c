@@ -7,7 +7,7 @@
  * replay (TCP, stdin) go on; backpressure is the last resort and reaches
  * the inputs (a file input stops reading, a TCP sender's window fills up).
  */
-#include "pipe/queue.h"
+#include "pipe/core.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -18,15 +18,15 @@
 #include "core/log.h"
 #include "core/mem.h"
 
-struct iocb_pq {
+struct iocb_pipe__queue {
 	struct iocb_pipe *pipe;
-	struct iocb_pout *out;
-	struct iocb_spool *spool;      /* owned, may be NULL */
+	struct iocb_pipe__output *out;
+	struct iocb_pipe__spool *spool;      /* owned, may be NULL */
 	uint64_t max_bytes;
 	pthread_mutex_t mu;
 	pthread_cond_t cv_pop;         /* something to pop, or closed */
 	pthread_cond_t cv_push;        /* room, or stopping */
-	struct iocb_pbatch **ring;     /* memory FIFO, grows */
+	struct iocb_pipe__batch **ring;     /* memory FIFO, grows */
 	size_t cap, head, count;
 	uint64_t bytes;
 	bool closed;
@@ -34,9 +34,10 @@ struct iocb_pq {
 	void *notify_ctx;
 };
 
-struct iocb_pq *iocb_pq_new(struct iocb_pipe *p, struct iocb_pout *out, uint64_t max_bytes, struct iocb_spool *spool)
+struct iocb_pipe__queue *iocb_pipe__queue_new(struct iocb_pipe *p, struct iocb_pipe__output *out, uint64_t max_bytes,
+					      struct iocb_pipe__spool *spool)
 {
-	struct iocb_pq *q = iocb_xcalloc(1, sizeof(*q));
+	struct iocb_pipe__queue *q = iocb_xcalloc(1, sizeof(*q));
 	pthread_condattr_t ca;
 
 	q->pipe = p;
@@ -53,10 +54,10 @@ struct iocb_pq *iocb_pq_new(struct iocb_pipe *p, struct iocb_pout *out, uint64_t
 	return q;
 }
 
-void iocb_pq_spill_rest(struct iocb_pq *q)
+void iocb_pipe__queue_spill_rest(struct iocb_pipe__queue *q)
 {
 	for (;;) {
-		struct iocb_pbatch *b = NULL;
+		struct iocb_pipe__batch *b = NULL;
 
 		pthread_mutex_lock(&q->mu);
 		if (q->count) {
@@ -68,18 +69,18 @@ void iocb_pq_spill_rest(struct iocb_pq *q)
 		pthread_mutex_unlock(&q->mu);
 		if (!b)
 			break;
-		iocb_pq_spill(q, b);
+		iocb_pipe__queue_spill(q, b);
 	}
 	IOCB_M_SET(q->out->m.queue_bytes, 0);
 	IOCB_M_SET(q->out->m.queue_batches, 0);
 }
 
-void iocb_pq_free(struct iocb_pq *q)
+void iocb_pipe__queue_free(struct iocb_pipe__queue *q)
 {
 	if (!q)
 		return;
-	iocb_pq_spill_rest(q);
-	iocb_spool_close(q->spool);
+	iocb_pipe__queue_spill_rest(q);
+	iocb_pipe__spool_close(q->spool);
 	pthread_mutex_destroy(&q->mu);
 	pthread_cond_destroy(&q->cv_pop);
 	pthread_cond_destroy(&q->cv_push);
@@ -87,7 +88,7 @@ void iocb_pq_free(struct iocb_pq *q)
 	free(q);
 }
 
-void iocb_pq_set_notify(struct iocb_pq *q, void (*fn)(void *ctx), void *ctx)
+void iocb_pipe__queue_set_notify(struct iocb_pipe__queue *q, void (*fn)(void *ctx), void *ctx)
 {
 	pthread_mutex_lock(&q->mu);
 	q->notify = fn;
@@ -95,7 +96,7 @@ void iocb_pq_set_notify(struct iocb_pq *q, void (*fn)(void *ctx), void *ctx)
 	pthread_mutex_unlock(&q->mu);
 }
 
-static void notify(struct iocb_pq *q)
+static void notify(struct iocb_pipe__queue *q)
 {
 	void (*fn)(void *);
 	void *ctx;
@@ -108,10 +109,10 @@ static void notify(struct iocb_pq *q)
 		fn(ctx);
 }
 
-static void enqueue_locked(struct iocb_pq *q, struct iocb_pbatch *b)
+static void enqueue_locked(struct iocb_pipe__queue *q, struct iocb_pipe__batch *b)
 {
 	if (q->count == q->cap) {
-		struct iocb_pbatch **n = iocb_xcalloc(q->cap * 2, sizeof(*n));
+		struct iocb_pipe__batch **n = iocb_xcalloc(q->cap * 2, sizeof(*n));
 
 		for (size_t i = 0; i < q->count; i++)
 			n[i] = q->ring[(q->head + i) % q->cap];
@@ -127,7 +128,7 @@ static void enqueue_locked(struct iocb_pq *q, struct iocb_pbatch *b)
 	IOCB_M_SET(q->out->m.queue_batches, (int64_t)q->count);
 }
 
-int iocb_pq_push(struct iocb_pq *q, struct iocb_pbatch *b, int64_t *blocked_us)
+int iocb_pipe__queue_push(struct iocb_pipe__queue *q, struct iocb_pipe__batch *b, int64_t *blocked_us)
 {
 	bool spool_full = false;
 
@@ -145,9 +146,9 @@ int iocb_pq_push(struct iocb_pq *q, struct iocb_pbatch *b, int64_t *blocked_us)
 			int rc;
 
 			pthread_mutex_unlock(&q->mu);
-			rc = iocb_spool_append(q->spool, b, false);
+			rc = iocb_pipe__spool_append(q->spool, b, false);
 			if (rc == IOCB_OK) {
-				iocb_pbatch_settle(b);
+				iocb_pipe__batch_settle(b);
 				notify(q);
 				return IOCB_OK;
 			}
@@ -156,26 +157,26 @@ int iocb_pq_push(struct iocb_pq *q, struct iocb_pbatch *b, int64_t *blocked_us)
 			pthread_mutex_lock(&q->mu);
 			continue;
 		}
-		if (iocb_pipe_stopping_(q->pipe)) {
+		if (iocb_pipe__stopping(q->pipe)) {
 			pthread_mutex_unlock(&q->mu);
-			iocb_pq_spill(q, b);
+			iocb_pipe__queue_spill(q, b);
 			return IOCB_ECANCELED;
 		}
 		{
-			int64_t t0 = iocb_pipe_now_us();
+			int64_t t0 = iocb_pipe__now_us();
 
-			iocb_pipe_cv_wait(&q->cv_push, &q->mu, 0.1);
+			iocb_pipe__cv_wait(&q->cv_push, &q->mu, 0.1);
 			if (blocked_us)
-				IOCB_M_ADD(*blocked_us, iocb_pipe_now_us() - t0);
+				IOCB_M_ADD(*blocked_us, iocb_pipe__now_us() - t0);
 		}
 		spool_full = false;
 	}
 }
 
-struct iocb_pbatch *iocb_pq_pop(struct iocb_pq *q, double timeout_s)
+struct iocb_pipe__batch *iocb_pipe__queue_pop(struct iocb_pipe__queue *q, double timeout_s)
 {
-	double end = iocb_pipe_mono() + (timeout_s > 0 ? timeout_s : 0);
-	struct iocb_pbatch *b;
+	double end = iocb_pipe__mono() + (timeout_s > 0 ? timeout_s : 0);
+	struct iocb_pipe__batch *b;
 
 	pthread_mutex_lock(&q->mu);
 	for (;;) {
@@ -196,23 +197,23 @@ struct iocb_pbatch *iocb_pq_pop(struct iocb_pq *q, double timeout_s)
 			break;
 		if (q->spool) {
 			pthread_mutex_unlock(&q->mu);
-			b = iocb_spool_read(q->spool);
+			b = iocb_pipe__spool_read(q->spool);
 			if (b)
 				return b;
 			pthread_mutex_lock(&q->mu);
 			if (q->count || q->closed)
 				continue;
 		}
-		double left = end - iocb_pipe_mono();
+		double left = end - iocb_pipe__mono();
 		if (left <= 0)
 			break;
-		iocb_pipe_cv_wait(&q->cv_pop, &q->mu, left < 0.25 ? left : 0.25);
+		iocb_pipe__cv_wait(&q->cv_pop, &q->mu, left < 0.25 ? left : 0.25);
 	}
 	pthread_mutex_unlock(&q->mu);
 	return NULL;
 }
 
-bool iocb_pq_closed(struct iocb_pq *q)
+bool iocb_pipe__queue_closed(struct iocb_pipe__queue *q)
 {
 	bool r;
 
@@ -222,24 +223,24 @@ bool iocb_pq_closed(struct iocb_pq *q)
 	return r;
 }
 
-bool iocb_pq_idle(struct iocb_pq *q)
+bool iocb_pipe__queue_idle(struct iocb_pipe__queue *q)
 {
 	bool r;
 
 	pthread_mutex_lock(&q->mu);
 	r = q->count == 0;
 	pthread_mutex_unlock(&q->mu);
-	return r && (!q->spool || !iocb_spool_has_unread(q->spool));
+	return r && (!q->spool || !iocb_pipe__spool_has_unread(q->spool));
 }
 
-double iocb_pq_shutdown_left(struct iocb_pq *q)
+double iocb_pipe__queue_shutdown_left(struct iocb_pipe__queue *q)
 {
-	if (!iocb_pipe_stopping_(q->pipe))
+	if (!iocb_pipe__stopping(q->pipe))
 		return 1e9;
-	return iocb_pipe_deadline_(q->pipe) - iocb_pipe_mono();
+	return iocb_pipe__deadline(q->pipe) - iocb_pipe__mono();
 }
 
-void iocb_pq_close(struct iocb_pq *q)
+void iocb_pipe__queue_close(struct iocb_pipe__queue *q)
 {
 	pthread_mutex_lock(&q->mu);
 	q->closed = true;
@@ -249,7 +250,7 @@ void iocb_pq_close(struct iocb_pq *q)
 	notify(q);
 }
 
-void iocb_pq_wake(struct iocb_pq *q)
+void iocb_pipe__queue_wake(struct iocb_pipe__queue *q)
 {
 	pthread_mutex_lock(&q->mu);
 	pthread_cond_broadcast(&q->cv_pop);
@@ -259,31 +260,32 @@ void iocb_pq_wake(struct iocb_pq *q)
 }
 
 /* Why a spilled batch could not be kept, for the logs. */
-static const char *lost_why(const struct iocb_pq *q)
+static const char *lost_why(const struct iocb_pipe__queue *q)
 {
 	return q->spool ? "the spool refused them (full or failing)"
 			: "no spool to keep them (pipeline.state_dir unset or spool_max 0)";
 }
 
-bool iocb_pq_spill_tally(struct iocb_pq *q, struct iocb_pbatch *b, struct iocb_pq_tally *t)
+bool iocb_pipe__queue_spill_tally(struct iocb_pipe__queue *q, struct iocb_pipe__batch *b,
+				  struct iocb_pipe__queue_tally *t)
 {
 	uint32_t n = b->nlines;
 
 	if (b->spool) {
 		/* Read from the spool and not delivered: it is still in its segment, which stays (outstanding). */
-		iocb_pbatch_settle_undelivered_(b);
+		iocb_pipe__batch_settle_undelivered(b);
 		if (t)
 			t->kept++;
 		return true;
 	}
-	if (q->spool && iocb_spool_append(q->spool, b, true) == IOCB_OK) {
-		iocb_pbatch_settle(b);
+	if (q->spool && iocb_pipe__spool_append(q->spool, b, true) == IOCB_OK) {
+		iocb_pipe__batch_settle(b);
 		if (t)
 			t->kept++;
 		return true;
 	}
 	IOCB_M_ADD(q->out->m.lost, n);
-	iocb_pbatch_settle(b);
+	iocb_pipe__batch_settle(b);
 	if (t) {
 		t->lost++;
 		t->lost_events += n;
@@ -294,12 +296,12 @@ bool iocb_pq_spill_tally(struct iocb_pq *q, struct iocb_pbatch *b, struct iocb_p
 	return false;
 }
 
-void iocb_pq_spill(struct iocb_pq *q, struct iocb_pbatch *b)
+void iocb_pipe__queue_spill(struct iocb_pipe__queue *q, struct iocb_pipe__batch *b)
 {
-	(void)iocb_pq_spill_tally(q, b, NULL);
+	(void)iocb_pipe__queue_spill_tally(q, b, NULL);
 }
 
-void iocb_pq_tally_log(const struct iocb_pq *q, const struct iocb_pq_tally *t)
+void iocb_pipe__queue_tally_log(const struct iocb_pipe__queue *q, const struct iocb_pipe__queue_tally *t)
 {
 	if (t->kept)
 		iocb_log(IOCB_LOG_WARN, "pipe",

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The on-disk spool of one output; format and rules in spool.h.
+ * The on-disk spool of one output; format and rules in core.h.
  *
  * Why segments: deleting a whole file is the cheapest way to give space
  * back, and a torn record after a crash only ever costs the tail of the
@@ -8,8 +8,7 @@
  * fsync per delivery; replaying a partly delivered segment after a crash is
  * allowed (at least once) and rare.
  */
-#include "pipe/spool.h"
-#include "pipe/queue.h"
+#include "pipe/core.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -39,11 +38,11 @@ struct seg {
 	bool dead;             /* rest unreadable (torn or corrupt): treat as read to the end */
 };
 
-struct iocb_spool {
+struct iocb_pipe__spool {
 	char *dir;
 	uint64_t max_bytes;
 	bool fsync;
-	struct iocb_pout_metrics *m;
+	struct iocb_pipe__output_metrics *m;
 	pthread_mutex_t mu;
 	struct seg *segs;      /* oldest first */
 	size_t nsegs, cap;
@@ -54,7 +53,7 @@ struct iocb_spool {
 	uint64_t next_no;
 };
 
-static void seg_path(const struct iocb_spool *s, uint64_t no, char *out, size_t n)
+static void seg_path(const struct iocb_pipe__spool *s, uint64_t no, char *out, size_t n)
 {
 	snprintf(out, n, "%s/seg-%016" PRIx64 ".spool", s->dir, no);
 }
@@ -76,7 +75,7 @@ static uint32_t rec_sum(const unsigned char *ids, size_t idlen, const char *data
 	return v;
 }
 
-static void publish(struct iocb_spool *s)
+static void publish(struct iocb_pipe__spool *s)
 {
 	IOCB_M_SET(s->m->spool_bytes, (int64_t)s->total);
 	IOCB_M_SET(s->m->spool_segments, (int64_t)s->nsegs);
@@ -89,16 +88,16 @@ static int seg_cmp(const void *a, const void *b)
 	return x->no < y->no ? -1 : x->no > y->no;
 }
 
-int iocb_spool_open(const char *dir, uint64_t max_bytes, bool fsync, struct iocb_pout_metrics *m,
-		    struct iocb_spool **out, struct iocb_err *err)
+int iocb_pipe__spool_open(const char *dir, uint64_t max_bytes, bool fsync, struct iocb_pipe__output_metrics *m,
+		    struct iocb_pipe__spool **out, struct iocb_err *err)
 {
-	struct iocb_spool *s;
+	struct iocb_pipe__spool *s;
 	DIR *d;
 	struct dirent *de;
 	int rc;
 
 	*out = NULL;
-	rc = iocb_pipe_mkdir_p(dir, "spool directory", err);
+	rc = iocb_pipe__mkdir_p(dir, "spool directory", err);
 	if (rc < 0)
 		return rc;
 	d = opendir(dir);
@@ -142,7 +141,7 @@ int iocb_spool_open(const char *dir, uint64_t max_bytes, bool fsync, struct iocb
 	return IOCB_OK;
 }
 
-void iocb_spool_close(struct iocb_spool *s)
+void iocb_pipe__spool_close(struct iocb_pipe__spool *s)
 {
 	if (!s)
 		return;
@@ -157,7 +156,7 @@ void iocb_spool_close(struct iocb_spool *s)
 }
 
 /* Under mu: the segment to append to, opening a new one when needed. */
-static int writer_locked(struct iocb_spool *s, uint64_t need)
+static int writer_locked(struct iocb_pipe__spool *s, uint64_t need)
 {
 	char path[4200];
 	struct seg *last = s->nsegs ? &s->segs[s->nsegs - 1] : NULL;
@@ -184,7 +183,7 @@ static int writer_locked(struct iocb_spool *s, uint64_t need)
 	return IOCB_OK;
 }
 
-int iocb_spool_append(struct iocb_spool *s, const struct iocb_pbatch *b, bool force)
+int iocb_pipe__spool_append(struct iocb_pipe__spool *s, const struct iocb_pipe__batch *b, bool force)
 {
 	unsigned char hdr[SPOOL_HDR];
 	uint32_t len = (uint32_t)b->len, nlines = b->nlines, flags = b->ids ? 1 : 0, sum;
@@ -242,7 +241,7 @@ out:
 	return rc;
 }
 
-static bool unread_locked(const struct iocb_spool *s)
+static bool unread_locked(const struct iocb_pipe__spool *s)
 {
 	for (size_t i = 0; i < s->nsegs; i++)
 		if (!s->segs[i].dead && s->segs[i].read_off < s->segs[i].size)
@@ -250,7 +249,7 @@ static bool unread_locked(const struct iocb_spool *s)
 	return false;
 }
 
-bool iocb_spool_has_unread(struct iocb_spool *s)
+bool iocb_pipe__spool_has_unread(struct iocb_pipe__spool *s)
 {
 	bool r;
 
@@ -261,7 +260,7 @@ bool iocb_spool_has_unread(struct iocb_spool *s)
 }
 
 /* Under mu: delete segment i when it is read to its end, nothing read from it is outstanding, and it is not being appended to. */
-static void maybe_delete_locked(struct iocb_spool *s, size_t i)
+static void maybe_delete_locked(struct iocb_pipe__spool *s, size_t i)
 {
 	struct seg *g = &s->segs[i];
 	char path[4200];
@@ -294,7 +293,7 @@ static void maybe_delete_locked(struct iocb_spool *s, size_t i)
 	s->nsegs--;
 }
 
-static void mark_dead_locked(struct iocb_spool *s, size_t i, const char *why)
+static void mark_dead_locked(struct iocb_pipe__spool *s, size_t i, const char *why)
 {
 	iocb_log(IOCB_LOG_WARN, "pipe", "\"spool segment damaged, rest skipped\" dir=\"%s\" segment=%" PRIu64
 		 " offset=%" PRIu64 " why=\"%s\"", s->dir, s->segs[i].no, s->segs[i].read_off, why);
@@ -302,9 +301,9 @@ static void mark_dead_locked(struct iocb_spool *s, size_t i, const char *why)
 	s->segs[i].dead = true;
 }
 
-struct iocb_pbatch *iocb_spool_read(struct iocb_spool *s)
+struct iocb_pipe__batch *iocb_pipe__spool_read(struct iocb_pipe__spool *s)
 {
-	struct iocb_pbatch *b = NULL;
+	struct iocb_pipe__batch *b = NULL;
 
 	pthread_mutex_lock(&s->mu);
 	for (size_t i = 0; i < s->nsegs && !b; i++) {
@@ -369,7 +368,7 @@ struct iocb_pbatch *iocb_spool_read(struct iocb_spool *s)
 		b->spool = s;
 		b->spool_seg = g->no;
 		b->pending = 1;
-		b->created_us = iocb_pipe_now_us();
+		b->created_us = iocb_pipe__now_us();
 		g->read_off += SPOOL_HDR + idlen + len;
 		g->outstanding++;
 		IOCB_M_ADD(s->m->replayed, 1);
@@ -379,7 +378,7 @@ struct iocb_pbatch *iocb_spool_read(struct iocb_spool *s)
 	return b;
 }
 
-void iocb_spool_release(struct iocb_spool *s, uint64_t seg)
+void iocb_pipe__spool_release(struct iocb_pipe__spool *s, uint64_t seg)
 {
 	pthread_mutex_lock(&s->mu);
 	for (size_t i = 0; i < s->nsegs; i++) {

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""`iocbus run` with the Elasticsearch `_bulk` output (src/pipe/out_es.c).
+"""`iocbus run` with the Elasticsearch `_bulk` output (src/pipe/outputs/es.c).
 
 A file input feeds one elasticsearch output pointed at tests/servers/es_server.py,
 the contract double of reference/elastic.md §4. Covered: delivery of N events

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""`iocbus run` log pipeline with Kafka (src/pipe/in_kafka.c, src/pipe/out_kafka.c).
+"""`iocbus run` log pipeline with Kafka (src/pipe/inputs/kafka.c, src/pipe/outputs/kafka.c).
 
 Against librdkafka's mock cluster (kafka_mock) and the MISP test server
 (ZeroMQ intake, so log events get enriched):

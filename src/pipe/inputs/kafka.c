@@ -9,7 +9,7 @@
  * value is one event; a value holding several lines is split into them.
  * Lines are gathered into a batch of at most pipeline.batch_bytes (or
  * pipeline.batch_interval_s after its first line) and handed to
- * iocb_pipe_submit() together with the (topic, partition, next offset) of
+ * iocb_pipe__submit() together with the (topic, partition, next offset) of
  * every partition the batch covers.
  *
  * At least once: enable.auto.offset.store is forced off and an offset is
@@ -30,8 +30,7 @@
  * runs on the input thread; only librdkafka's log lines come from its own
  * threads and go straight to iocb_log().
  */
-#include "pipe/internal.h"
-#include "pipe/kafka_conf.h"
+#include "pipe/drivers.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -50,14 +49,14 @@
 #define POLL_MS_MAX 100           /* longest consumer poll: how soon stop is seen */
 #define REVOKE_WAIT_SLICE_NS 2000000L /* sleep between two ack checks while revoking (2 ms) */
 
-/* One submitted batch's offsets: the ext of its struct iocb_pin_pos. */
+/* One submitted batch's offsets: the ext of its struct iocb_pipe__input_pos. */
 struct kin_ack {
 	struct kin_ack *next;                  /* next submitted (FIFO of outstanding batches) */
 	rd_kafka_topic_partition_list_t *offs; /* owned: next offset per (topic, partition) */
 };
 
 struct kafka_in {
-	struct iocb_pin *in;             /* borrowed: the input this implements */
+	struct iocb_pipe__input *in;             /* borrowed: the input this implements */
 	rd_kafka_t *rk;                  /* owned: the consumer; destroyed by join */
 	pthread_t thread;                /* the input thread */
 	bool thread_started;             /* pthread_create succeeded (join must wait) */
@@ -80,7 +79,7 @@ struct kafka_in {
 /* The pipeline keys this input needs. */
 static void pipeline_params(struct kafka_in *k)
 {
-	const struct iocb_config *cfg = iocb_pipe_config(k->in->pipe);
+	const struct iocb_config *cfg = iocb_pipe__config(k->in->pipe);
 
 	k->batch_bytes = cfg->pipeline.batch_bytes ? (size_t)cfg->pipeline.batch_bytes : 1;
 	k->batch_interval_s = cfg->pipeline.batch_interval_s;
@@ -111,7 +110,7 @@ static void warn_limited(struct kafka_in *k, const char *what, const char *topic
 /* ------------------------------------------------------------------ acks */
 
 /* Store the offsets of a batch every output settled (input thread, from the core). */
-static void kin_acked(struct iocb_pin *in, const struct iocb_pin_pos *pos)
+static void kin_acked(struct iocb_pipe__input *in, const struct iocb_pipe__input_pos *pos)
 {
 	struct kafka_in *k = in->impl;
 	struct kin_ack *a = pos->ext;
@@ -175,7 +174,7 @@ static void batch_reset(struct kafka_in *k)
  */
 static int batch_submit(struct kafka_in *k)
 {
-	struct iocb_pin_pos pos = {0};
+	struct iocb_pipe__input_pos pos = {0};
 	struct kin_ack *a;
 	int rc;
 
@@ -192,7 +191,7 @@ static int batch_submit(struct kafka_in *k)
 		k->ack_head = a;
 	k->ack_tail = a;
 	k->outstanding++;
-	rc = iocb_pipe_submit(k->in, k->batch.ptr ? k->batch.ptr : "", k->batch.len, &pos);
+	rc = iocb_pipe__submit(k->in, k->batch.ptr ? k->batch.ptr : "", k->batch.len, &pos);
 	if (rc < 0) {
 		/* Not taken: unlink `a` (still the tail, nothing was submitted since). */
 		struct kin_ack **pp = &k->ack_head;
@@ -244,7 +243,7 @@ static int add_line(struct kafka_in *k, const char *p, size_t n, const char *top
 	if (k->in->max_line && n > k->in->max_line) {
 		char where[256];
 		snprintf(where, sizeof(where), "%s/%" PRId32 "@%" PRId64, topic, partition, offset);
-		iocb_pin_reject(k->in, IOCB_REJ_TOO_LONG, where, n);
+		iocb_pipe__input_reject(k->in, IOCB_REJ_TOO_LONG, where, n);
 		return IOCB_OK;
 	}
 	if (k->batch.len > 0 && k->batch.len + n + 1 > k->batch_bytes) {
@@ -253,7 +252,7 @@ static int add_line(struct kafka_in *k, const char *p, size_t n, const char *top
 			return rc;
 	}
 	if (k->batch.len == 0 && !k->batch_offs)
-		k->batch_t0 = iocb_pipe_mono();
+		k->batch_t0 = iocb_pipe__mono();
 	/* The batch needs no cap of its own: a line is at most max_line and the
 	 * batch is handed on before it would pass batch_bytes. */
 	if (iocb_buf_append(&k->batch, p, n) < 0 || iocb_buf_putc(&k->batch, '\n') < 0) {
@@ -294,7 +293,7 @@ static int handle_message(struct kafka_in *k, const rd_kafka_message_t *msg)
 	}
 	/* Empty and rejected values are done with too: their offsets go with the batch. */
 	if (k->batch.len == 0 && !k->batch_offs)
-		k->batch_t0 = iocb_pipe_mono();
+		k->batch_t0 = iocb_pipe__mono();
 	note_offset(k, topic, msg->partition, msg->offset);
 	if (k->batch.len >= k->batch_bytes)
 		return batch_submit(k);
@@ -325,20 +324,20 @@ static bool settle_outstanding(struct kafka_in *k)
 	double deadline;
 	struct timespec slice = {0, REVOKE_WAIT_SLICE_NS};
 
-	if (!iocb_pin_stopping(k->in))
+	if (!iocb_pipe__input_stopping(k->in))
 		(void)batch_submit(k); /* ECANCELED: dropped, read again later */
 	else
 		batch_reset(k);
-	deadline = iocb_pipe_mono() + k->shutdown_timeout_s;
-	iocb_pin_poll_acks(k->in);
-	while (k->outstanding > 0 && iocb_pipe_mono() < deadline) {
-		if (iocb_pin_stopping(k->in)) {
-			/* The pipe is stopping: iocb_pin_drain bounds the wait by the shutdown deadline. */
-			(void)iocb_pin_drain(k->in);
+	deadline = iocb_pipe__mono() + k->shutdown_timeout_s;
+	iocb_pipe__input_poll_acks(k->in);
+	while (k->outstanding > 0 && iocb_pipe__mono() < deadline) {
+		if (iocb_pipe__input_stopping(k->in)) {
+			/* The pipe is stopping: iocb_pipe__input_drain bounds the wait by the shutdown deadline. */
+			(void)iocb_pipe__input_drain(k->in);
 			break;
 		}
 		nanosleep(&slice, NULL);
-		iocb_pin_poll_acks(k->in);
+		iocb_pipe__input_poll_acks(k->in);
 	}
 	if (k->outstanding > 0)
 		iocb_log(IOCB_LOG_WARN, MOD,
@@ -430,18 +429,18 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char 
 static void *kin_thread(void *arg)
 {
 	struct kafka_in *k = arg;
-	struct iocb_pin *in = k->in;
+	struct iocb_pipe__input *in = k->in;
 	rd_kafka_message_t *msg;
 	rd_kafka_resp_err_t e;
 
-	iocb_pin_thread_enter(in);
-	while (!iocb_pin_stopping(in)) {
+	iocb_pipe__input_thread_enter(in);
+	while (!iocb_pipe__input_stopping(in)) {
 		int timeout_ms = POLL_MS_MAX;
 
-		iocb_pin_poll_acks(in);
+		iocb_pipe__input_poll_acks(in);
 		if (k->batch_offs || k->batch.len > 0) {
 			/* A partial batch waits at most batch_interval_s. */
-			double left = k->batch_t0 + k->batch_interval_s - iocb_pipe_mono();
+			double left = k->batch_t0 + k->batch_interval_s - iocb_pipe__mono();
 			if (left <= 0) {
 				if (batch_submit(k) < 0)
 					break;
@@ -464,7 +463,7 @@ static void *kin_thread(void *arg)
 	 * the shutdown deadline, and its offsets committed.
 	 */
 	batch_reset(k);
-	if (!iocb_pin_drain(in))
+	if (!iocb_pipe__input_drain(in))
 		iocb_log(IOCB_LOG_WARN, MOD,
 			 "\"kafka input stopped with batches not acknowledged: they are read again\" input=\"%s\" "
 			 "batches=%" PRIu64,
@@ -477,11 +476,11 @@ static void *kin_thread(void *arg)
 			 rd_kafka_err2str(e));
 	free_unacked(k);
 	iocb_log(IOCB_LOG_INFO, MOD, "\"kafka input stopped\" input=\"%s\"", in->cfg->name);
-	iocb_pin_thread_leave(in);
+	iocb_pipe__input_thread_leave(in);
 	return NULL;
 }
 
-static int kin_start(struct iocb_pin *in, struct iocb_err *err)
+static int kin_start(struct iocb_pipe__input *in, struct iocb_err *err)
 {
 	struct kafka_in *k = in->impl;
 
@@ -491,7 +490,7 @@ static int kin_start(struct iocb_pin *in, struct iocb_err *err)
 	return IOCB_OK;
 }
 
-static void kin_join(struct iocb_pin *in)
+static void kin_join(struct iocb_pipe__input *in)
 {
 	struct kafka_in *k = in->impl;
 
@@ -510,7 +509,7 @@ static void kin_join(struct iocb_pin *in)
 	in->impl = NULL;
 }
 
-static const struct iocb_pin_ops kafka_in_ops = {
+static const struct iocb_pipe__input_ops kafka_in_ops = {
 	.kind = "kafka",
 	.start = kin_start,
 	.join = kin_join,
@@ -522,7 +521,7 @@ static const struct iocb_pin_ops kafka_in_ops = {
 static int conf_set(struct kafka_in *k, rd_kafka_conf_t *conf, const char *key, const char *value,
 		    struct iocb_err *err)
 {
-	return iocb_pipe_kafka_set(conf, k->in->cfg->where ? k->in->cfg->where : "inputs", k->label, key, value, err);
+	return iocb_pipe__kafka_set(conf, k->in->cfg->where ? k->in->cfg->where : "inputs", k->label, key, value, err);
 }
 
 /* Our defaults, then the user's properties verbatim, then the forced ones. */
@@ -582,7 +581,7 @@ out:
 	return rc;
 }
 
-int iocb_pin_kafka_init(struct iocb_pin *in, struct iocb_err *err)
+int iocb_pipe__input_kafka_init(struct iocb_pipe__input *in, struct iocb_err *err)
 {
 	const struct iocb_config_input *c = in->cfg;
 	struct kafka_in *k;

@@ -13,7 +13,7 @@
 
 #include "core/log.h"
 #include "core/mem.h"
-#include "pipe/internal.h"
+#include "pipe/drivers.h"
 
 struct out_file {
 	pthread_t thread;
@@ -39,20 +39,20 @@ static int write_all(int fd, const char *p, size_t n)
 
 static void *file_main(void *arg)
 {
-	struct iocb_pout *o = arg;
+	struct iocb_pipe__output *o = arg;
 	struct out_file *f = o->impl;
 	unsigned attempt = 0;
 
 	for (;;) {
-		struct iocb_pbatch *b = iocb_pq_pop(o->q, 0.25);
+		struct iocb_pipe__batch *b = iocb_pipe__queue_pop(o->q, 0.25);
 		double t0;
 
 		if (!b) {
-			if (iocb_pq_closed(o->q))
+			if (iocb_pipe__queue_closed(o->q))
 				break;
 			continue;
 		}
-		t0 = iocb_pipe_mono();
+		t0 = iocb_pipe__mono();
 		/* A failed write may have written part of the batch: the retry writes it all again (at least once). */
 		while (write_all(f->fd, b->data, b->len) < 0 || (o->cfg->fsync && fdatasync(f->fd) < 0)) {
 			int e = errno;
@@ -60,16 +60,16 @@ static void *file_main(void *arg)
 			IOCB_M_ADD(o->m.retries[0], 1);
 			IOCB_M_SET(o->m.up, 0);
 			if (!IOCB_M_GET(o->m.failing_since_us))
-				IOCB_M_SET(o->m.failing_since_us, iocb_pipe_now_us());
+				IOCB_M_SET(o->m.failing_since_us, iocb_pipe__now_us());
 			iocb_log(IOCB_LOG_ERROR, "pipe", "\"output write failed, retrying\" output=\"%s\" error=\"%s\"",
 				 o->cfg->name, strerror(e));
-			if (iocb_pq_shutdown_left(o->q) <= 0) {
-				iocb_pq_spill(o->q, b);
+			if (iocb_pipe__queue_shutdown_left(o->q) <= 0) {
+				iocb_pipe__queue_spill(o->q, b);
 				b = NULL;
 				break;
 			}
-			double wait = iocb_pipe_backoff(0.1, 5, attempt++), end = iocb_pipe_mono() + wait;
-			while (iocb_pipe_mono() < end && iocb_pq_shutdown_left(o->q) > 0)
+			double wait = iocb_pipe__backoff(0.1, 5, attempt++), end = iocb_pipe__mono() + wait;
+			while (iocb_pipe__mono() < end && iocb_pipe__queue_shutdown_left(o->q) > 0)
 				usleep(20000);
 		}
 		if (!b)
@@ -82,14 +82,14 @@ static void *file_main(void *arg)
 		IOCB_M_ADD(o->m.bytes_sent, b->len);
 		IOCB_M_ADD(o->m.batches, 1);
 		IOCB_M_ADD(o->m.requests, 1);
-		iocb_pout_observe_latency(&o->m, iocb_pipe_mono() - t0);
-		iocb_pbatch_settle(b);
+		iocb_pipe__output_observe_latency(&o->m, iocb_pipe__mono() - t0);
+		iocb_pipe__batch_settle(b);
 	}
 	/* Closed and empty, or past the deadline with nothing held: done. */
 	return NULL;
 }
 
-static int file_start(struct iocb_pout *o, struct iocb_err *err)
+static int file_start(struct iocb_pipe__output *o, struct iocb_err *err)
 {
 	struct out_file *f = o->impl;
 	int rc = pthread_create(&f->thread, NULL, file_main, o);
@@ -100,7 +100,7 @@ static int file_start(struct iocb_pout *o, struct iocb_err *err)
 	return IOCB_OK;
 }
 
-static void file_join(struct iocb_pout *o)
+static void file_join(struct iocb_pipe__output *o)
 {
 	struct out_file *f = o->impl;
 
@@ -114,10 +114,10 @@ static void file_join(struct iocb_pout *o)
 	o->impl = NULL;
 }
 
-static const struct iocb_pout_ops file_ops = {"file", file_start, file_join};
-static const struct iocb_pout_ops stdout_ops = {"stdout", file_start, file_join};
+static const struct iocb_pipe__output_ops file_ops = {"file", file_start, file_join};
+static const struct iocb_pipe__output_ops stdout_ops = {"stdout", file_start, file_join};
 
-int iocb_pout_file_init(struct iocb_pout *o, struct iocb_err *err)
+int iocb_pipe__output_file_init(struct iocb_pipe__output *o, struct iocb_err *err)
 {
 	struct out_file *f = iocb_xcalloc(1, sizeof(*f));
 

@@ -30,7 +30,7 @@
  * `acked` gets them in order, so the last one acked is a prefix of what the
  * outputs settled. It is written to in->state_path as
  *   {"path":"/var/log/suricata/eve.json","dev":2049,"ino":1234,"offset":5678}
- * at most once a second and at the end (iocb_pipe_write_state: temp file +
+ * at most once a second and at the end (iocb_pipe__write_state: temp file +
  * rename). On start, a checkpoint for the file now at `path` resumes at its
  * offset (0 if the file is now smaller: truncated). Files are matched by
  * inode (dev is kept for people and logs; it may change across a reboot).
@@ -43,9 +43,9 @@
  * its beginning.
  *
  * Threads: everything runs on the input thread, `acked` included (the core
- * calls it from iocb_pipe_submit / iocb_pin_poll_acks on this thread).
+ * calls it from iocb_pipe__submit / iocb_pipe__input_poll_acks on this thread).
  */
-#include "pipe/internal.h"
+#include "pipe/drivers.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -78,7 +78,7 @@ struct file_id {
 };
 
 struct file_in {
-	struct iocb_pin *in;         /* borrowed: the input this implements */
+	struct iocb_pipe__input *in;         /* borrowed: the input this implements */
 	pthread_t thread;            /* the input thread */
 	bool thread_started;         /* pthread_create succeeded (join must wait) */
 	const char *path;            /* borrowed: cfg->path */
@@ -98,9 +98,9 @@ struct file_in {
 	int fd;                      /* the file being read, -1 none */
 	char *cur_name;              /* owned: its name (path, or the rotated file's) */
 	struct file_id cur;          /* its dev/inode */
-	struct iocb_plines lines;    /* its assembler; lines.offset = read offset */
-	struct iocb_plines_cb cb;    /* the assembler's callbacks (file_on_line, file_on_long) */
-	struct iocb_pblock block;    /* whole lines not submitted yet */
+	struct iocb_pipe__lines lines;    /* its assembler; lines.offset = read offset */
+	struct iocb_pipe__lines_cb cb;    /* the assembler's callbacks (file_on_line, file_on_long) */
+	struct iocb_pipe__block block;    /* whole lines not submitted yet */
 	struct file_id block_id;     /* the file of the block's end position */
 	uint64_t block_end;          /* offset after its last line (or dropped long line) */
 	bool pos_dirty;              /* block_end moved since the last submit */
@@ -157,7 +157,7 @@ static uint64_t dev_of(const struct file_in *f, uint64_t ino)
 
 static void cp_write(struct file_in *f)
 {
-	struct iocb_pin *in = f->in;
+	struct iocb_pipe__input *in = f->in;
 	struct iocb_buf b;
 	struct iocb_jw w;
 	struct iocb_err err;
@@ -177,20 +177,20 @@ static void cp_write(struct file_in *f)
 	iocb_jw_u64(&w, f->done_offset);
 	iocb_jw_obj_end(&w);
 	if (iocb_jw_rc(&w) == IOCB_OK && iocb_buf_putc(&b, '\n') == IOCB_OK &&
-	    iocb_pipe_write_state(in->state_path, b.ptr, b.len, &err) == IOCB_OK) {
+	    iocb_pipe__write_state(in->state_path, b.ptr, b.len, &err) == IOCB_OK) {
 		f->cp_dirty = false;
 	} else {
 		IOCB_M_ADD(in->m.errors, 1);
 		iocb_log(IOCB_LOG_WARN, MOD, "\"checkpoint not written\" input=\"%s\" path=\"%s\" error=\"%s\"",
 			 in->cfg->name, in->state_path, iocb_jw_rc(&w) == IOCB_OK ? err.msg : "too long");
 	}
-	f->cp_written = iocb_pipe_mono();
+	f->cp_written = iocb_pipe__mono();
 	iocb_buf_fini(&b);
 }
 
 static void cp_maybe_write(struct file_in *f)
 {
-	if (f->cp_dirty && iocb_pipe_mono() - f->cp_written >= FILE_CP_EVERY_S)
+	if (f->cp_dirty && iocb_pipe__mono() - f->cp_written >= FILE_CP_EVERY_S)
 		cp_write(f);
 }
 
@@ -240,7 +240,7 @@ static bool cp_parse(struct file_in *f, const char *buf, size_t len)
 /* Read in->state_path if there is one. A broken checkpoint starts the file from its beginning. */
 static void cp_load(struct file_in *f)
 {
-	struct iocb_pin *in = f->in;
+	struct iocb_pipe__input *in = f->in;
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *fp;
@@ -294,7 +294,7 @@ static void commit(struct file_in *f, struct file_id id, uint64_t offset)
  */
 static int file_submit(struct file_in *f)
 {
-	struct iocb_pin_pos pos;
+	struct iocb_pipe__input_pos pos;
 	int rc;
 
 	if (f->block.len == 0) {
@@ -311,10 +311,10 @@ static int file_submit(struct file_in *f)
 	pos.b = f->block_end;
 	pos.ext = NULL;
 	f->outstanding++; /* before: submit may deliver this batch's ack itself */
-	rc = iocb_pipe_submit(f->in, f->block.buf, f->block.len, &pos);
+	rc = iocb_pipe__submit(f->in, f->block.buf, f->block.len, &pos);
 	if (rc < 0)
 		f->outstanding--;
-	iocb_pblock_clear(&f->block);
+	iocb_pipe__block_clear(&f->block);
 	f->pos_dirty = false;
 	return rc;
 }
@@ -324,12 +324,12 @@ static int file_on_line(void *ctx, const char *p, size_t len, uint64_t end)
 	struct file_in *f = ctx;
 	int rc;
 
-	if (iocb_pblock_full_for(&f->block, len)) {
+	if (iocb_pipe__block_full_for(&f->block, len)) {
 		rc = file_submit(f);
 		if (rc < 0)
 			return rc;
 	}
-	iocb_pblock_add(&f->block, p, len, iocb_pipe_mono());
+	iocb_pipe__block_add(&f->block, p, len, iocb_pipe__mono());
 	f->block_id = f->cur;
 	f->block_end = end;
 	f->pos_dirty = true;
@@ -345,7 +345,7 @@ static void file_on_long(void *ctx, uint64_t start, uint64_t line_no, uint64_t b
 
 	(void)line_no;
 	snprintf(where, sizeof(where), "%s:%" PRIu64, f->cur_name ? f->cur_name : f->path, start);
-	iocb_pin_reject(f->in, IOCB_REJ_TOO_LONG, where, bytes);
+	iocb_pipe__input_reject(f->in, IOCB_REJ_TOO_LONG, where, bytes);
 	/* The position moves past it even though no line goes on. */
 	f->block_id = f->cur;
 	f->block_end = end;
@@ -388,7 +388,7 @@ static void file_use(struct file_in *f, int fd, const char *name, const struct s
 	remember(f, f->cur);
 	if (offset > 0 && lseek(fd, (off_t)offset, SEEK_SET) < 0)
 		offset = 0;
-	iocb_plines_reset(&f->lines, offset);
+	iocb_pipe__lines_reset(&f->lines, offset);
 	set_position(f, offset);
 	f->rot_seen = 0;
 	f->opened_once = true;
@@ -568,8 +568,8 @@ static int file_read_some(struct file_in *f)
 				  f->in->cfg->name, f->cur_name, strerror(errno), suppressed);
 		return 1;
 	}
-	f->last_data = iocb_pipe_mono();
-	rc = iocb_plines_feed(&f->lines, f->rbuf, (size_t)got, &f->cb);
+	f->last_data = iocb_pipe__mono();
+	rc = iocb_pipe__lines_feed(&f->lines, f->rbuf, (size_t)got, &f->cb);
 	return rc < 0 ? rc : 0;
 }
 
@@ -592,7 +592,7 @@ static int file_check(struct file_in *f)
 			file_close(f);
 			return 0;
 		}
-		iocb_plines_reset(&f->lines, 0);
+		iocb_pipe__lines_reset(&f->lines, 0);
 		set_position(f, 0);
 		return 1;
 	}
@@ -603,7 +603,7 @@ static int file_check(struct file_in *f)
 		return 0;
 	}
 	/* Rotated: keep reading the old file until it has been quiet for a while (see the file comment). */
-	now = iocb_pipe_mono();
+	now = iocb_pipe__mono();
 	if (f->rot_seen == 0) {
 		f->rot_seen = now;
 		iocb_log(IOCB_LOG_DEBUG, MOD, "\"rotation seen, finishing the old file\" input=\"%s\" file=\"%s\"",
@@ -620,7 +620,7 @@ static int file_check(struct file_in *f)
 		if (rc == 1)
 			break;
 	}
-	rc = iocb_plines_finish(&f->lines, &f->cb);
+	rc = iocb_pipe__lines_finish(&f->lines, &f->cb);
 	if (rc < 0)
 		return rc;
 	IOCB_M_ADD(f->in->m.rotations, 1);
@@ -639,19 +639,19 @@ static int file_check(struct file_in *f)
 /* Idle for up to poll_s, keeping acks, partial blocks and the checkpoint moving. <0 when stopping. */
 static int file_idle(struct file_in *f)
 {
-	double until = iocb_pipe_mono() + f->poll_s;
+	double until = iocb_pipe__mono() + f->poll_s;
 
 	for (;;) {
-		double now = iocb_pipe_mono();
+		double now = iocb_pipe__mono();
 		double left = until - now;
 		int rc;
 
-		iocb_pin_poll_acks(f->in);
+		iocb_pipe__input_poll_acks(f->in);
 		cp_maybe_write(f);
-		if (iocb_pin_stopping(f->in))
+		if (iocb_pipe__input_stopping(f->in))
 			return IOCB_ECANCELED;
 		/* Idle: a partial block waits no longer; a lone position (dropped long lines) goes too. */
-		if (iocb_pblock_due(&f->block, f->batch_interval_s, now) || (f->block.len == 0 && f->pos_dirty)) {
+		if (iocb_pipe__block_due(&f->block, f->batch_interval_s, now) || (f->block.len == 0 && f->pos_dirty)) {
 			rc = file_submit(f);
 			if (rc < 0)
 				return rc;
@@ -665,12 +665,12 @@ static int file_idle(struct file_in *f)
 static void *file_thread(void *arg)
 {
 	struct file_in *f = arg;
-	struct iocb_pin *in = f->in;
+	struct iocb_pipe__input *in = f->in;
 	int rc = IOCB_OK;
 
-	iocb_pin_thread_enter(in);
-	while (!iocb_pin_stopping(in)) {
-		iocb_pin_poll_acks(in);
+	iocb_pipe__input_thread_enter(in);
+	while (!iocb_pipe__input_stopping(in)) {
+		iocb_pipe__input_poll_acks(in);
 		cp_maybe_write(f);
 		if (f->fd < 0 && !file_open_first(f)) {
 			rc = file_idle(f);
@@ -682,7 +682,7 @@ static void *file_thread(void *arg)
 		if (rc < 0)
 			break;
 		if (rc == 0) {
-			if (iocb_pblock_due(&f->block, f->batch_interval_s, iocb_pipe_mono())) {
+			if (iocb_pipe__block_due(&f->block, f->batch_interval_s, iocb_pipe__mono())) {
 				rc = file_submit(f);
 				if (rc < 0)
 					break;
@@ -698,7 +698,7 @@ static void *file_thread(void *arg)
 				break;
 		}
 	}
-	if (!iocb_pin_drain(in))
+	if (!iocb_pipe__input_drain(in))
 		iocb_log(IOCB_LOG_WARN, MOD,
 			 "\"file input stopped with batches not acknowledged: they are read again next time\" "
 			 "input=\"%s\"",
@@ -707,13 +707,13 @@ static void *file_thread(void *arg)
 	iocb_log(IOCB_LOG_INFO, MOD, "\"file input stopped\" input=\"%s\" ino=%" PRIu64 " offset=%" PRIu64,
 		 in->cfg->name, f->done_id.ino, f->done_offset);
 	file_close(f);
-	iocb_pin_thread_leave(in);
+	iocb_pipe__input_thread_leave(in);
 	return NULL;
 }
 
 /* ---------------------------------------------------------------- ops */
 
-static int file_start(struct iocb_pin *in, struct iocb_err *err)
+static int file_start(struct iocb_pipe__input *in, struct iocb_err *err)
 {
 	struct file_in *f = in->impl;
 	int rc = pthread_create(&f->thread, NULL, file_thread, f);
@@ -725,7 +725,7 @@ static int file_start(struct iocb_pin *in, struct iocb_err *err)
 	return IOCB_OK;
 }
 
-static void file_join(struct iocb_pin *in)
+static void file_join(struct iocb_pipe__input *in)
 {
 	struct file_in *f = in->impl;
 
@@ -734,15 +734,15 @@ static void file_join(struct iocb_pin *in)
 	if (f->thread_started)
 		pthread_join(f->thread, NULL);
 	file_close(f);
-	iocb_plines_fini(&f->lines);
-	iocb_pblock_fini(&f->block);
+	iocb_pipe__lines_fini(&f->lines);
+	iocb_pipe__block_fini(&f->block);
 	free(f->rbuf);
 	free(f->dir);
 	free(f);
 	in->impl = NULL;
 }
 
-static void file_acked(struct iocb_pin *in, const struct iocb_pin_pos *pos)
+static void file_acked(struct iocb_pipe__input *in, const struct iocb_pipe__input_pos *pos)
 {
 	struct file_in *f = in->impl;
 	struct file_id id = {dev_of(f, pos->a), pos->a};
@@ -751,16 +751,16 @@ static void file_acked(struct iocb_pin *in, const struct iocb_pin_pos *pos)
 	commit(f, id, pos->b);
 }
 
-static const struct iocb_pin_ops file_ops = {
+static const struct iocb_pipe__input_ops file_ops = {
 	.kind = "file",
 	.start = file_start,
 	.join = file_join,
 	.acked = file_acked,
 };
 
-int iocb_pin_file_init(struct iocb_pin *in, struct iocb_err *err)
+int iocb_pipe__input_file_init(struct iocb_pipe__input *in, struct iocb_err *err)
 {
-	const struct iocb_config *cfg = iocb_pipe_config(in->pipe);
+	const struct iocb_config *cfg = iocb_pipe__config(in->pipe);
 	struct file_in *f;
 	const char *slash;
 
@@ -782,14 +782,14 @@ int iocb_pin_file_init(struct iocb_pin *in, struct iocb_err *err)
 	f->batch_interval_s = cfg->pipeline.batch_interval_s;
 	f->start_end = in->cfg->start_at != NULL && strcmp(in->cfg->start_at, "end") == 0;
 	f->rl.interval_s = 10.0;
-	iocb_plines_init(&f->lines, (size_t)in->max_line);
-	iocb_pblock_init(&f->block, (size_t)cfg->pipeline.batch_bytes, (size_t)in->max_line);
+	iocb_pipe__lines_init(&f->lines, (size_t)in->max_line);
+	iocb_pipe__block_init(&f->block, (size_t)cfg->pipeline.batch_bytes, (size_t)in->max_line);
 	f->rbuf = iocb_xmalloc(FILE_READ);
 	f->cb.line = file_on_line;
 	f->cb.too_long = file_on_long;
 	f->cb.ctx = f;
 	cp_load(f);
-	f->cp_written = iocb_pipe_mono();
+	f->cp_written = iocb_pipe__mono();
 	in->impl = f;
 	in->ops = &file_ops;
 	return IOCB_OK;

@@ -11,7 +11,7 @@
  * to be acknowledged and marks itself ended, so `iocbus run` exits once the
  * outputs are idle. There is nothing to resume: no checkpoint.
  */
-#include "pipe/internal.h"
+#include "pipe/drivers.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -30,13 +30,13 @@
 #define STDIN_READ ((size_t)64 << 10) /* bytes per read() */
 
 struct stdin_in {
-	struct iocb_pin *in;         /* borrowed: the input this implements */
+	struct iocb_pipe__input *in;         /* borrowed: the input this implements */
 	pthread_t thread;            /* the input thread */
 	bool thread_started;         /* pthread_create succeeded (join must wait) */
 	int fd;                      /* 0 (a field so tests could point it elsewhere) */
 	double batch_interval_s;     /* a partial block waits at most this */
-	struct iocb_plines lines;    /* input thread: the stream's line assembler */
-	struct iocb_pblock block;    /* input thread: whole lines not submitted yet */
+	struct iocb_pipe__lines lines;    /* input thread: the stream's line assembler */
+	struct iocb_pipe__block block;    /* input thread: whole lines not submitted yet */
 	char *rbuf;                  /* owned: STDIN_READ bytes */
 	uint64_t nbatches;           /* submitted so far (debug log at the end) */
 };
@@ -44,13 +44,13 @@ struct stdin_in {
 /* Hand the block on. IOCB_ECANCELED when the pipe stops. */
 static int stdin_submit(struct stdin_in *s)
 {
-	struct iocb_pin_pos pos = {0, 0, NULL};
+	struct iocb_pipe__input_pos pos = {0, 0, NULL};
 	int rc;
 
 	if (s->block.len == 0)
 		return IOCB_OK;
-	rc = iocb_pipe_submit(s->in, s->block.buf, s->block.len, &pos);
-	iocb_pblock_clear(&s->block);
+	rc = iocb_pipe__submit(s->in, s->block.buf, s->block.len, &pos);
+	iocb_pipe__block_clear(&s->block);
 	if (rc == IOCB_OK)
 		s->nbatches++;
 	return rc;
@@ -62,12 +62,12 @@ static int stdin_on_line(void *ctx, const char *p, size_t len, uint64_t end)
 	int rc;
 
 	(void)end;
-	if (iocb_pblock_full_for(&s->block, len)) {
+	if (iocb_pipe__block_full_for(&s->block, len)) {
 		rc = stdin_submit(s);
 		if (rc < 0)
 			return rc;
 	}
-	iocb_pblock_add(&s->block, p, len, iocb_pipe_mono());
+	iocb_pipe__block_add(&s->block, p, len, iocb_pipe__mono());
 	if (s->block.len >= s->block.batch_bytes)
 		return stdin_submit(s);
 	return IOCB_OK;
@@ -81,23 +81,23 @@ static void stdin_on_long(void *ctx, uint64_t start, uint64_t line_no, uint64_t 
 	(void)start;
 	(void)end;
 	snprintf(where, sizeof(where), "stdin:%" PRIu64, line_no);
-	iocb_pin_reject(s->in, IOCB_REJ_TOO_LONG, where, bytes);
+	iocb_pipe__input_reject(s->in, IOCB_REJ_TOO_LONG, where, bytes);
 }
 
 static void *stdin_thread(void *arg)
 {
 	struct stdin_in *s = arg;
-	struct iocb_pin *in = s->in;
-	const struct iocb_plines_cb cb = {.line = stdin_on_line, .too_long = stdin_on_long, .ctx = s};
+	struct iocb_pipe__input *in = s->in;
+	const struct iocb_pipe__lines_cb cb = {.line = stdin_on_line, .too_long = stdin_on_long, .ctx = s};
 	bool eof = false;
 	int rc = IOCB_OK;
 
-	iocb_pin_thread_enter(in);
-	while (!iocb_pin_stopping(in)) {
+	iocb_pipe__input_thread_enter(in);
+	while (!iocb_pipe__input_stopping(in)) {
 		struct pollfd pfd = {.fd = s->fd, .events = POLLIN, .revents = 0};
 		int n;
 
-		iocb_pin_poll_acks(in);
+		iocb_pipe__input_poll_acks(in);
 		n = poll(&pfd, 1, STDIN_POLL_MS);
 		if (n < 0 && errno != EINTR) {
 			iocb_log(IOCB_LOG_ERROR, MOD, "\"stdin poll failed\" input=\"%s\" error=\"%s\"", in->cfg->name,
@@ -122,33 +122,33 @@ static void *stdin_thread(void *arg)
 				eof = true;
 				break;
 			}
-			rc = iocb_plines_feed(&s->lines, s->rbuf, (size_t)got, &cb);
+			rc = iocb_pipe__lines_feed(&s->lines, s->rbuf, (size_t)got, &cb);
 			if (rc < 0)
 				break;
 		}
-		if (iocb_pblock_due(&s->block, s->batch_interval_s, iocb_pipe_mono())) {
+		if (iocb_pipe__block_due(&s->block, s->batch_interval_s, iocb_pipe__mono())) {
 			rc = stdin_submit(s);
 			if (rc < 0)
 				break;
 		}
 	}
 	if (eof) {
-		rc = iocb_plines_finish(&s->lines, &cb);
+		rc = iocb_pipe__lines_finish(&s->lines, &cb);
 		if (rc == IOCB_OK)
 			rc = stdin_submit(s);
 	}
-	if (!iocb_pin_drain(in))
+	if (!iocb_pipe__input_drain(in))
 		iocb_log(IOCB_LOG_WARN, MOD, "\"stdin input stopped with batches not acknowledged\" input=\"%s\"",
 			 in->cfg->name);
 	iocb_log(IOCB_LOG_INFO, MOD, "\"stdin input done\" input=\"%s\" eof=%s batches=%" PRIu64, in->cfg->name,
 		 eof ? "true" : "false", s->nbatches);
 	if (eof && rc == IOCB_OK)
-		iocb_pin_mark_ended(in);
-	iocb_pin_thread_leave(in);
+		iocb_pipe__input_mark_ended(in);
+	iocb_pipe__input_thread_leave(in);
 	return NULL;
 }
 
-static int stdin_start(struct iocb_pin *in, struct iocb_err *err)
+static int stdin_start(struct iocb_pipe__input *in, struct iocb_err *err)
 {
 	struct stdin_in *s = in->impl;
 	int rc = pthread_create(&s->thread, NULL, stdin_thread, s);
@@ -160,7 +160,7 @@ static int stdin_start(struct iocb_pin *in, struct iocb_err *err)
 	return IOCB_OK;
 }
 
-static void stdin_join(struct iocb_pin *in)
+static void stdin_join(struct iocb_pipe__input *in)
 {
 	struct stdin_in *s = in->impl;
 
@@ -168,37 +168,37 @@ static void stdin_join(struct iocb_pin *in)
 		return;
 	if (s->thread_started)
 		pthread_join(s->thread, NULL);
-	iocb_plines_fini(&s->lines);
-	iocb_pblock_fini(&s->block);
+	iocb_pipe__lines_fini(&s->lines);
+	iocb_pipe__block_fini(&s->block);
 	free(s->rbuf);
 	free(s);
 	in->impl = NULL;
 }
 
-static void stdin_acked(struct iocb_pin *in, const struct iocb_pin_pos *pos)
+static void stdin_acked(struct iocb_pipe__input *in, const struct iocb_pipe__input_pos *pos)
 {
 	(void)in;
 	(void)pos; /* nothing to commit: stdin cannot be replayed */
 }
 
-static const struct iocb_pin_ops stdin_ops = {
+static const struct iocb_pipe__input_ops stdin_ops = {
 	.kind = "stdin",
 	.start = stdin_start,
 	.join = stdin_join,
 	.acked = stdin_acked,
 };
 
-int iocb_pin_stdin_init(struct iocb_pin *in, struct iocb_err *err)
+int iocb_pipe__input_stdin_init(struct iocb_pipe__input *in, struct iocb_err *err)
 {
-	const struct iocb_config *cfg = iocb_pipe_config(in->pipe);
+	const struct iocb_config *cfg = iocb_pipe__config(in->pipe);
 	struct stdin_in *s = iocb_xcalloc(1, sizeof(*s));
 
 	(void)err;
 	s->in = in;
 	s->fd = STDIN_FILENO;
 	s->batch_interval_s = cfg->pipeline.batch_interval_s;
-	iocb_plines_init(&s->lines, (size_t)in->max_line);
-	iocb_pblock_init(&s->block, (size_t)cfg->pipeline.batch_bytes, (size_t)in->max_line);
+	iocb_pipe__lines_init(&s->lines, (size_t)in->max_line);
+	iocb_pipe__block_init(&s->block, (size_t)cfg->pipeline.batch_bytes, (size_t)in->max_line);
 	s->rbuf = iocb_xmalloc(STDIN_READ);
 	in->impl = s;
 	in->ops = &stdin_ops;

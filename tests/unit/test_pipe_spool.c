@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The pipeline's spool (src/pipe/spool.h): what an output writes while its
- * destination is down comes back in order, byte for byte, after a restart;
- * a segment goes away once everything read from it is settled; the size cap
- * holds unless forced (shutdown spills); a torn tail is skipped, the records
- * before it are not lost.
+ * The pipeline's spool (src/pipe/spool.c, declared in core.h): what an
+ * output writes while its destination is down comes back in order, byte for
+ * byte, after a restart; a segment goes away once everything read from it is
+ * settled; the size cap holds unless forced (shutdown spills); a torn tail is
+ * skipped, the records before it are not lost. Also the dead-letter file's
+ * size cap (src/pipe/dlq.c), the other on-disk file an output writes; it
+ * shares this test's temporary directory set-up.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,8 +20,7 @@
 #include <cmocka.h>
 
 #include "core/mem.h"
-#include "pipe/queue.h"
-#include "pipe/spool.h"
+#include "pipe/core.h"
 
 static char dir[64];
 
@@ -40,9 +41,9 @@ static int teardown(void **state)
 }
 
 /* A batch of `n` lines "line <tag>-<i>", with ids when `ids`. */
-static struct iocb_pbatch *mk(const char *tag, unsigned n, bool ids)
+static struct iocb_pipe__batch *mk(const char *tag, unsigned n, bool ids)
 {
-	struct iocb_pbatch *b = iocb_xcalloc(1, sizeof(*b));
+	struct iocb_pipe__batch *b = iocb_xcalloc(1, sizeof(*b));
 	char line[64];
 	size_t cap = n * 64 + 1;
 
@@ -61,7 +62,7 @@ static struct iocb_pbatch *mk(const char *tag, unsigned n, bool ids)
 	return b;
 }
 
-static void mk_free(struct iocb_pbatch *b)
+static void mk_free(struct iocb_pipe__batch *b)
 {
 	free(b->data);
 	free(b->ids);
@@ -85,7 +86,7 @@ static size_t files_in(const char *suffix)
 	return n;
 }
 
-static void expect_same(const struct iocb_pbatch *got, const struct iocb_pbatch *want)
+static void expect_same(const struct iocb_pipe__batch *got, const struct iocb_pipe__batch *want)
 {
 	assert_non_null(got);
 	assert_int_equal(got->len, want->len);
@@ -103,85 +104,85 @@ static void expect_same(const struct iocb_pbatch *got, const struct iocb_pbatch 
 
 static void test_replay_in_order_and_retire(void **state)
 {
-	struct iocb_pout_metrics m = {0};
-	struct iocb_spool *s = NULL;
-	struct iocb_pbatch *w[3] = {mk("a", 3, false), mk("b", 1, true), mk("c", 50, true)};
-	struct iocb_pbatch *r[3];
+	struct iocb_pipe__output_metrics m = {0};
+	struct iocb_pipe__spool *s = NULL;
+	struct iocb_pipe__batch *w[3] = {mk("a", 3, false), mk("b", 1, true), mk("c", 50, true)};
+	struct iocb_pipe__batch *r[3];
 
 	(void)state;
-	assert_int_equal(iocb_spool_open(dir, 1 << 20, false, &m, &s, NULL), IOCB_OK);
-	assert_false(iocb_spool_has_unread(s));
+	assert_int_equal(iocb_pipe__spool_open(dir, 1 << 20, false, &m, &s, NULL), IOCB_OK);
+	assert_false(iocb_pipe__spool_has_unread(s));
 	for (int i = 0; i < 3; i++)
-		assert_int_equal(iocb_spool_append(s, w[i], false), IOCB_OK);
+		assert_int_equal(iocb_pipe__spool_append(s, w[i], false), IOCB_OK);
 	assert_int_equal(m.spooled, 3);
 	assert_true(m.spool_bytes > 0);
-	iocb_spool_close(s); /* a restart */
+	iocb_pipe__spool_close(s); /* a restart */
 
 	s = NULL;
 	memset(&m, 0, sizeof(m));
-	assert_int_equal(iocb_spool_open(dir, 1 << 20, false, &m, &s, NULL), IOCB_OK);
+	assert_int_equal(iocb_pipe__spool_open(dir, 1 << 20, false, &m, &s, NULL), IOCB_OK);
 	assert_int_equal(m.spool_segments, 1);
-	assert_true(iocb_spool_has_unread(s));
+	assert_true(iocb_pipe__spool_has_unread(s));
 	for (int i = 0; i < 3; i++) {
-		r[i] = iocb_spool_read(s);
+		r[i] = iocb_pipe__spool_read(s);
 		expect_same(r[i], w[i]);
 	}
-	assert_null(iocb_spool_read(s));
-	assert_false(iocb_spool_has_unread(s));
+	assert_null(iocb_pipe__spool_read(s));
+	assert_false(iocb_pipe__spool_has_unread(s));
 	/* Read but not settled: the segment stays (a crash now replays it). */
-	iocb_pbatch_settle(r[0]);
-	iocb_pbatch_settle(r[1]);
+	iocb_pipe__batch_settle(r[0]);
+	iocb_pipe__batch_settle(r[1]);
 	assert_int_equal(files_in(".spool"), 1);
-	iocb_pbatch_settle(r[2]);
+	iocb_pipe__batch_settle(r[2]);
 	assert_int_equal(files_in(".spool"), 0);
 	assert_int_equal(m.spool_bytes, 0);
 	assert_int_equal(m.spool_segments, 0);
 	assert_int_equal(m.replayed, 3);
-	iocb_spool_close(s);
+	iocb_pipe__spool_close(s);
 	for (int i = 0; i < 3; i++)
 		mk_free(w[i]);
 }
 
 static void test_cap_and_force(void **state)
 {
-	struct iocb_pout_metrics m = {0};
-	struct iocb_spool *s = NULL;
-	struct iocb_pbatch *b = mk("x", 100, false); /* about 1.9 KiB */
+	struct iocb_pipe__output_metrics m = {0};
+	struct iocb_pipe__spool *s = NULL;
+	struct iocb_pipe__batch *b = mk("x", 100, false); /* about 1.9 KiB */
 
 	(void)state;
-	assert_int_equal(iocb_spool_open(dir, 4096, false, &m, &s, NULL), IOCB_OK);
-	assert_int_equal(iocb_spool_append(s, b, false), IOCB_OK);
-	assert_int_equal(iocb_spool_append(s, b, false), IOCB_OK);
-	assert_int_equal(iocb_spool_append(s, b, false), IOCB_ELIMIT); /* would pass 4096 */
-	assert_int_equal(iocb_spool_append(s, b, true), IOCB_OK);      /* a shutdown spill always writes */
+	assert_int_equal(iocb_pipe__spool_open(dir, 4096, false, &m, &s, NULL), IOCB_OK);
+	assert_int_equal(iocb_pipe__spool_append(s, b, false), IOCB_OK);
+	assert_int_equal(iocb_pipe__spool_append(s, b, false), IOCB_OK);
+	assert_int_equal(iocb_pipe__spool_append(s, b, false), IOCB_ELIMIT); /* would pass 4096 */
+	assert_int_equal(iocb_pipe__spool_append(s, b, true), IOCB_OK);      /* a shutdown spill always writes */
 	assert_int_equal(m.spooled, 3);
 	for (int i = 0; i < 3; i++) {
-		struct iocb_pbatch *r = iocb_spool_read(s);
+		struct iocb_pipe__batch *r = iocb_pipe__spool_read(s);
 
 		expect_same(r, b);
-		iocb_pbatch_settle(r);
+		iocb_pipe__batch_settle(r);
 	}
-	assert_null(iocb_spool_read(s));
+	assert_null(iocb_pipe__spool_read(s));
 	assert_int_equal(files_in(".spool"), 0);
 	/* Room again once delivered. */
-	assert_int_equal(iocb_spool_append(s, b, false), IOCB_OK);
-	iocb_spool_close(s);
+	assert_int_equal(iocb_pipe__spool_append(s, b, false), IOCB_OK);
+	iocb_pipe__spool_close(s);
 	mk_free(b);
 }
 
 static void test_torn_tail(void **state)
 {
-	struct iocb_pout_metrics m = {0};
-	struct iocb_spool *s = NULL;
-	struct iocb_pbatch *a = mk("a", 2, false), *b = mk("b", 2, true), *r;
+	struct iocb_pipe__output_metrics m = {0};
+	struct iocb_pipe__spool *s = NULL;
+	struct iocb_pipe__batch *a = mk("a", 2, false), *b = mk("b", 2, true), *r;
 	char path[128];
 	struct stat st;
 
 	(void)state;
-	assert_int_equal(iocb_spool_open(dir, 0, false, &m, &s, NULL), IOCB_OK);
-	assert_int_equal(iocb_spool_append(s, a, false), IOCB_OK);
-	assert_int_equal(iocb_spool_append(s, b, false), IOCB_OK);
-	iocb_spool_close(s);
+	assert_int_equal(iocb_pipe__spool_open(dir, 0, false, &m, &s, NULL), IOCB_OK);
+	assert_int_equal(iocb_pipe__spool_append(s, a, false), IOCB_OK);
+	assert_int_equal(iocb_pipe__spool_append(s, b, false), IOCB_OK);
+	iocb_pipe__spool_close(s);
 	/* A crash in the middle of the second record's write. */
 	snprintf(path, sizeof(path), "%s/seg-0000000000000001.spool", dir);
 	assert_int_equal(stat(path, &st), 0);
@@ -189,21 +190,21 @@ static void test_torn_tail(void **state)
 
 	s = NULL;
 	memset(&m, 0, sizeof(m));
-	assert_int_equal(iocb_spool_open(dir, 0, false, &m, &s, NULL), IOCB_OK);
-	r = iocb_spool_read(s);
+	assert_int_equal(iocb_pipe__spool_open(dir, 0, false, &m, &s, NULL), IOCB_OK);
+	r = iocb_pipe__spool_read(s);
 	expect_same(r, a);
-	assert_null(iocb_spool_read(s));    /* the torn one is skipped, counted */
+	assert_null(iocb_pipe__spool_read(s));    /* the torn one is skipped, counted */
 	assert_int_equal(m.errors, 1);
-	iocb_pbatch_settle(r);
+	iocb_pipe__batch_settle(r);
 	assert_int_equal(files_in(".spool\n"), 0);
 	assert_int_equal(files_in(".damaged"), 1); /* kept for a human, no longer spool */
 	assert_int_equal(m.spool_bytes, 0);
 	/* New appends go to a new segment and read back fine. */
-	assert_int_equal(iocb_spool_append(s, b, false), IOCB_OK);
-	r = iocb_spool_read(s);
+	assert_int_equal(iocb_pipe__spool_append(s, b, false), IOCB_OK);
+	r = iocb_pipe__spool_read(s);
 	expect_same(r, b);
-	iocb_pbatch_settle(r);
-	iocb_spool_close(s);
+	iocb_pipe__batch_settle(r);
+	iocb_pipe__spool_close(s);
 	mk_free(a);
 	mk_free(b);
 }
@@ -241,24 +242,24 @@ static void test_dead_letter_cap(void **state)
 	memset(event, 'x', sizeof(event) - 1);
 	event[sizeof(event) - 1] = '\0';
 	for (size_t k = 0; k < sizeof(keep) / sizeof(keep[0]); k++) {
-		struct iocb_pdlq *d = NULL;
+		struct iocb_pipe__dlq *d = NULL;
 		struct iocb_err err = {0};
 		uint64_t dropped = 0;
 		long in_files = 0, size;
 
 		snprintf(path, sizeof(path), "%s/out%zu.dead.ndjson", dir, k);
-		assert_int_equal(iocb_pdlq_open(path, 4096, keep[k], &dropped, &d, &err), IOCB_OK);
+		assert_int_equal(iocb_pipe__dlq_open(path, 4096, keep[k], &dropped, &d, &err), IOCB_OK);
 		for (int i = 0; i < 200; i++)
-			iocb_pdlq_write(d, "es", 400, "mapper_parsing_exception", event, strlen(event));
-		iocb_pdlq_write(d, "es", 400, "too big", event, 0); /* fits */
+			iocb_pipe__dlq_write(d, "es", 400, "mapper_parsing_exception", event, strlen(event));
+		iocb_pipe__dlq_write(d, "es", 400, "too big", event, 0); /* fits */
 		{
 			char *huge = iocb_xmalloc(8192);
 
 			memset(huge, 'y', 8192);
-			iocb_pdlq_write(d, "es", 400, "too big", huge, 8192); /* larger than the cap */
+			iocb_pipe__dlq_write(d, "es", 400, "too big", huge, 8192); /* larger than the cap */
 			free(huge);
 		}
-		iocb_pdlq_close(d);
+		iocb_pipe__dlq_close(d);
 		for (unsigned i = 0; i <= keep[k] + 1; i++) {
 			long n;
 

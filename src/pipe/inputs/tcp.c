@@ -13,7 +13,7 @@
  * all connections go into one block of at most pipeline.batch_bytes, handed
  * on when full or after pipeline.batch_interval_s.
  *
- * Backpressure: iocb_pipe_submit() blocks while the outputs are full, and
+ * Backpressure: iocb_pipe__submit() blocks while the outputs are full, and
  * while it blocks nothing is read, so the kernel's socket buffers fill up and
  * TCP flow control slows the senders down; nothing is dropped.
  *
@@ -28,7 +28,7 @@
  * process dies is gone (the sender has no way to replay it), which is why
  * file inputs are preferred where at-least-once matters.
  */
-#include "pipe/internal.h"
+#include "pipe/drivers.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -61,12 +61,12 @@ struct tcp_conn {
 	struct tcp_in *t;            /* the input (for the assembler's callbacks) */
 	int fd;                      /* -1 = free slot */
 	char peer[TCP_PEER_LEN];     /* "address:port" for messages */
-	struct iocb_plines lines;    /* its begun line */
+	struct iocb_pipe__lines lines;    /* its begun line */
 	double last_mono;            /* monotonic time of the last byte read */
 };
 
 struct tcp_in {
-	struct iocb_pin *in;         /* borrowed: the input this implements */
+	struct iocb_pipe__input *in;         /* borrowed: the input this implements */
 	pthread_t thread;            /* the input thread */
 	bool thread_started;         /* pthread_create succeeded (join must wait) */
 	int lfd;                     /* owned: listening socket */
@@ -77,7 +77,7 @@ struct tcp_in {
 	double batch_interval_s;     /* a partial block waits at most this */
 	struct tcp_conn *conns;      /* owned: max_conns slots */
 	unsigned nopen;              /* slots in use */
-	struct iocb_pblock block;    /* input thread: whole lines of every connection */
+	struct iocb_pipe__block block;    /* input thread: whole lines of every connection */
 	char *rbuf;                  /* owned: TCP_READ bytes */
 	double last_scan;            /* monotonic time of the last idle scan */
 	struct iocb_ratelimit rl_refuse; /* "too many connections" */
@@ -109,13 +109,13 @@ static void addr_str(const struct sockaddr_storage *ss, char *out, size_t cap)
 
 static int tcp_submit(struct tcp_in *t)
 {
-	struct iocb_pin_pos pos = {0, 0, NULL};
+	struct iocb_pipe__input_pos pos = {0, 0, NULL};
 	int rc;
 
 	if (t->block.len == 0)
 		return IOCB_OK;
-	rc = iocb_pipe_submit(t->in, t->block.buf, t->block.len, &pos);
-	iocb_pblock_clear(&t->block);
+	rc = iocb_pipe__submit(t->in, t->block.buf, t->block.len, &pos);
+	iocb_pipe__block_clear(&t->block);
 	return rc;
 }
 
@@ -126,12 +126,12 @@ static int tcp_on_line(void *ctx, const char *p, size_t len, uint64_t end)
 	int rc;
 
 	(void)end;
-	if (iocb_pblock_full_for(&t->block, len)) {
+	if (iocb_pipe__block_full_for(&t->block, len)) {
 		rc = tcp_submit(t);
 		if (rc < 0)
 			return rc;
 	}
-	iocb_pblock_add(&t->block, p, len, iocb_pipe_mono());
+	iocb_pipe__block_add(&t->block, p, len, iocb_pipe__mono());
 	if (t->block.len >= t->block.batch_bytes)
 		return tcp_submit(t);
 	return IOCB_OK;
@@ -145,10 +145,10 @@ static void tcp_on_long(void *ctx, uint64_t start, uint64_t line_no, uint64_t by
 	(void)start;
 	(void)end;
 	snprintf(where, sizeof(where), "%s:%" PRIu64, c->peer, line_no);
-	iocb_pin_reject(c->t->in, IOCB_REJ_TOO_LONG, where, bytes);
+	iocb_pipe__input_reject(c->t->in, IOCB_REJ_TOO_LONG, where, bytes);
 }
 
-static const struct iocb_plines_cb *conn_cb(struct tcp_conn *c, struct iocb_plines_cb *cb)
+static const struct iocb_pipe__lines_cb *conn_cb(struct tcp_conn *c, struct iocb_pipe__lines_cb *cb)
 {
 	cb->line = tcp_on_line;
 	cb->too_long = tcp_on_long;
@@ -165,7 +165,7 @@ static void conn_close(struct tcp_in *t, struct tcp_conn *c, const char *why)
 	epoll_ctl(t->ep, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	c->fd = -1;
-	iocb_plines_fini(&c->lines);
+	iocb_pipe__lines_fini(&c->lines);
 	t->nopen--;
 	IOCB_M_SUB(t->in->m.open_connections, 1);
 }
@@ -211,15 +211,15 @@ static void tcp_accept(struct tcp_in *t)
 		c->t = t;
 		c->fd = fd;
 		addr_str(&ss, c->peer, sizeof(c->peer));
-		iocb_plines_init(&c->lines, (size_t)t->in->max_line);
-		c->last_mono = iocb_pipe_mono();
+		iocb_pipe__lines_init(&c->lines, (size_t)t->in->max_line);
+		c->last_mono = iocb_pipe__mono();
 		ev.events = EPOLLIN | EPOLLRDHUP;
 		ev.data.ptr = c;
 		if (epoll_ctl(t->ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
 			IOCB_M_ADD(t->in->m.errors, 1);
 			close(fd);
 			c->fd = -1;
-			iocb_plines_fini(&c->lines);
+			iocb_pipe__lines_fini(&c->lines);
 			continue;
 		}
 		t->nopen++;
@@ -233,17 +233,17 @@ static void tcp_accept(struct tcp_in *t)
 /* Read once from c. <0 when the pipe stops. */
 static int conn_read(struct tcp_in *t, struct tcp_conn *c)
 {
-	struct iocb_plines_cb cb;
+	struct iocb_pipe__lines_cb cb;
 	ssize_t got = read(c->fd, t->rbuf, TCP_READ);
 	int rc;
 
 	if (got > 0) {
-		c->last_mono = iocb_pipe_mono();
-		return iocb_plines_feed(&c->lines, t->rbuf, (size_t)got, conn_cb(c, &cb));
+		c->last_mono = iocb_pipe__mono();
+		return iocb_pipe__lines_feed(&c->lines, t->rbuf, (size_t)got, conn_cb(c, &cb));
 	}
 	if (got == 0) {
 		/* The sender closed: its last line counts even without '\n'. */
-		rc = iocb_plines_finish(&c->lines, conn_cb(c, &cb));
+		rc = iocb_pipe__lines_finish(&c->lines, conn_cb(c, &cb));
 		conn_close(t, c, "eof");
 		return rc < 0 ? rc : IOCB_OK;
 	}
@@ -282,17 +282,17 @@ static void idle_scan(struct tcp_in *t, double now)
 static void *tcp_thread(void *arg)
 {
 	struct tcp_in *t = arg;
-	struct iocb_pin *in = t->in;
+	struct iocb_pipe__input *in = t->in;
 	struct epoll_event evs[TCP_EVENTS];
 	int rc = IOCB_OK;
 
-	iocb_pin_thread_enter(in);
-	t->last_scan = iocb_pipe_mono();
-	while (rc == IOCB_OK && !iocb_pin_stopping(in)) {
+	iocb_pipe__input_thread_enter(in);
+	t->last_scan = iocb_pipe__mono();
+	while (rc == IOCB_OK && !iocb_pipe__input_stopping(in)) {
 		int n;
 		double now;
 
-		iocb_pin_poll_acks(in);
+		iocb_pipe__input_poll_acks(in);
 		n = epoll_wait(t->ep, evs, TCP_EVENTS, TCP_POLL_MS);
 		if (n < 0 && errno != EINTR) {
 			iocb_log(IOCB_LOG_ERROR, MOD, "\"tcp epoll_wait failed\" input=\"%s\" error=\"%s\"", in->cfg->name,
@@ -310,8 +310,8 @@ static void *tcp_thread(void *arg)
 		}
 		if (rc < 0)
 			break;
-		now = iocb_pipe_mono();
-		if (iocb_pblock_due(&t->block, t->batch_interval_s, now))
+		now = iocb_pipe__mono();
+		if (iocb_pipe__block_due(&t->block, t->batch_interval_s, now))
 			rc = tcp_submit(t);
 		idle_scan(t, now);
 	}
@@ -319,16 +319,16 @@ static void *tcp_thread(void *arg)
 	for (unsigned i = 0; i < t->max_conns; i++)
 		if (t->conns[i].fd >= 0)
 			conn_close(t, &t->conns[i], "stop");
-	if (!iocb_pin_drain(in))
+	if (!iocb_pipe__input_drain(in))
 		iocb_log(IOCB_LOG_WARN, MOD, "\"tcp input stopped with batches not acknowledged\" input=\"%s\"",
 			 in->cfg->name);
-	iocb_pin_thread_leave(in);
+	iocb_pipe__input_thread_leave(in);
 	return NULL;
 }
 
 /* ---------------------------------------------------------------- ops */
 
-static int tcp_start(struct iocb_pin *in, struct iocb_err *err)
+static int tcp_start(struct iocb_pipe__input *in, struct iocb_err *err)
 {
 	struct tcp_in *t = in->impl;
 	int rc = pthread_create(&t->thread, NULL, tcp_thread, t);
@@ -350,18 +350,18 @@ static void tcp_free(struct tcp_in *t)
 				close(t->conns[i].fd);
 	if (t->conns != NULL)
 		for (unsigned i = 0; i < t->max_conns; i++)
-			iocb_plines_fini(&t->conns[i].lines);
+			iocb_pipe__lines_fini(&t->conns[i].lines);
 	if (t->lfd >= 0)
 		close(t->lfd);
 	if (t->ep >= 0)
 		close(t->ep);
-	iocb_pblock_fini(&t->block);
+	iocb_pipe__block_fini(&t->block);
 	free(t->conns);
 	free(t->rbuf);
 	free(t);
 }
 
-static void tcp_join(struct iocb_pin *in)
+static void tcp_join(struct iocb_pipe__input *in)
 {
 	struct tcp_in *t = in->impl;
 
@@ -373,13 +373,13 @@ static void tcp_join(struct iocb_pin *in)
 	in->impl = NULL;
 }
 
-static void tcp_acked(struct iocb_pin *in, const struct iocb_pin_pos *pos)
+static void tcp_acked(struct iocb_pipe__input *in, const struct iocb_pipe__input_pos *pos)
 {
 	(void)in;
 	(void)pos; /* nothing to commit: a sender cannot replay */
 }
 
-static const struct iocb_pin_ops tcp_ops = {
+static const struct iocb_pipe__input_ops tcp_ops = {
 	.kind = "tcp",
 	.start = tcp_start,
 	.join = tcp_join,
@@ -438,9 +438,9 @@ static int tcp_listen(struct tcp_in *t, struct iocb_err *err)
 	return IOCB_OK;
 }
 
-int iocb_pin_tcp_init(struct iocb_pin *in, struct iocb_err *err)
+int iocb_pipe__input_tcp_init(struct iocb_pipe__input *in, struct iocb_err *err)
 {
-	const struct iocb_config *cfg = iocb_pipe_config(in->pipe);
+	const struct iocb_config *cfg = iocb_pipe__config(in->pipe);
 	struct tcp_in *t = iocb_xcalloc(1, sizeof(*t));
 	struct epoll_event ev;
 	int rc;
@@ -456,7 +456,7 @@ int iocb_pin_tcp_init(struct iocb_pin *in, struct iocb_err *err)
 	t->conns = iocb_xcalloc(t->max_conns, sizeof(*t->conns));
 	for (unsigned i = 0; i < t->max_conns; i++)
 		t->conns[i].fd = -1;
-	iocb_pblock_init(&t->block, (size_t)cfg->pipeline.batch_bytes, (size_t)in->max_line);
+	iocb_pipe__block_init(&t->block, (size_t)cfg->pipeline.batch_bytes, (size_t)in->max_line);
 	t->rbuf = iocb_xmalloc(TCP_READ);
 	rc = tcp_listen(t, err);
 	if (rc < 0)

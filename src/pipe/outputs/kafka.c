@@ -33,8 +33,7 @@
  * producer being recreated is never touched. librdkafka's log lines come
  * from its own threads and go straight to iocb_log().
  */
-#include "pipe/internal.h"
-#include "pipe/kafka_conf.h"
+#include "pipe/drivers.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -66,7 +65,7 @@ struct kafka_out;
 /* A batch being produced: the opaque of each of its messages. */
 struct kbatch {
 	struct kafka_out *k;      /* owner */
-	struct iocb_pbatch *b;    /* our share; NULL once settled or spilled */
+	struct iocb_pipe__batch *b;    /* our share; NULL once settled or spilled */
 	uint32_t left;            /* lines not delivered nor dead-lettered (+1 while producing) */
 	uint32_t dr_pending;      /* messages in librdkafka without a delivery report yet */
 	int64_t t0_us;            /* wall clock of the first produce (latency) */
@@ -85,7 +84,7 @@ struct kretry {
 };
 
 struct kafka_out {
-	struct iocb_pout *out;    /* borrowed: the output this implements */
+	struct iocb_pipe__output *out;    /* borrowed: the output this implements */
 	rd_kafka_conf_t *conf;    /* owned: template the producer is (re)created from */
 	pthread_mutex_t rk_mu;    /* guards rk against the notify hook while it is recreated */
 	rd_kafka_t *rk;           /* owned: the producer */
@@ -203,7 +202,7 @@ static void set_failing(struct kafka_out *k)
 {
 	IOCB_M_SET(k->out->m.up, 0);
 	if (IOCB_M_GET(k->out->m.failing_since_us) == 0)
-		IOCB_M_SET(k->out->m.failing_since_us, iocb_pipe_now_us());
+		IOCB_M_SET(k->out->m.failing_since_us, iocb_pipe__now_us());
 }
 
 /*
@@ -213,7 +212,7 @@ static void set_failing(struct kafka_out *k)
  */
 static void note_failure(struct kafka_out *k)
 {
-	double now = iocb_pipe_mono();
+	double now = iocb_pipe__mono();
 
 	set_failing(k);
 	if (k->fail_streak < 30 && now - k->streak_bumped >= k->retry_initial_s) {
@@ -243,9 +242,9 @@ static void line_done(struct kafka_out *k, struct kbatch *kb)
 	if (--kb->left > 0)
 		return;
 	IOCB_M_ADD(k->out->m.batches, 1);
-	iocb_pout_observe_latency(&k->out->m, (double)(iocb_pipe_now_us() - kb->t0_us) / 1e6);
+	iocb_pipe__output_observe_latency(&k->out->m, (double)(iocb_pipe__now_us() - kb->t0_us) / 1e6);
 	kbatch_unlink(k, kb);
-	iocb_pbatch_settle(kb->b);
+	iocb_pipe__batch_settle(kb->b);
 	/* left == 0 means every message has had its report: nothing refers to kb any more. */
 	free(kb);
 }
@@ -265,7 +264,7 @@ static void retry_add(struct kafka_out *k, struct kbatch *kb, const char *payloa
 		memcpy(r->key, key, klen);
 		r->klen = klen;
 	}
-	r->not_before = iocb_pipe_mono() + iocb_pipe_backoff(k->retry_initial_s, rmax, k->fail_streak);
+	r->not_before = iocb_pipe__mono() + iocb_pipe__backoff(k->retry_initial_s, rmax, k->fail_streak);
 	if (k->rtail)
 		k->rtail->next = r;
 	else
@@ -303,7 +302,7 @@ static int permanent_status(rd_kafka_resp_err_t e)
 static void dead_letter(struct kafka_out *k, int status, rd_kafka_resp_err_t e, const char *payload, size_t len)
 {
 	IOCB_M_ADD(k->out->m.dead[status], 1);
-	iocb_pdlq_write(k->out->dlq, k->out->cfg->name, status, rd_kafka_err2str(e), payload, len);
+	iocb_pipe__dlq_write(k->out->dlq, k->out->cfg->name, status, rd_kafka_err2str(e), payload, len);
 	warn_limited(k, "kafka message dead-lettered", rd_kafka_err2str(e));
 }
 
@@ -411,7 +410,7 @@ static int produce_one(struct kafka_out *k, struct kbatch *kb, const char *paylo
 		}
 		e = rd_kafka_last_error();
 		if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-			if (iocb_pq_shutdown_left(k->out->q) <= 0)
+			if (iocb_pipe__queue_shutdown_left(k->out->q) <= 0)
 				return IOCB_ECANCELED;
 			rd_kafka_poll(k->rk, QUEUE_FULL_POLL_MS);
 			continue;
@@ -433,7 +432,7 @@ static int produce_one(struct kafka_out *k, struct kbatch *kb, const char *paylo
 }
 
 /* Produce every line of b (our share). Returns IOCB_ECANCELED when the shutdown deadline passed. */
-static int produce_batch(struct kafka_out *k, struct iocb_pbatch *b)
+static int produce_batch(struct kafka_out *k, struct iocb_pipe__batch *b)
 {
 	struct kbatch *kb = iocb_xcalloc(1, sizeof(*kb));
 	const char *p = b->data, *end = b->data + b->len;
@@ -445,7 +444,7 @@ static int produce_batch(struct kafka_out *k, struct iocb_pbatch *b)
 	kb->k = k;
 	kb->b = b;
 	kb->left = b->nlines + 1; /* +1: not settled while still producing */
-	kb->t0_us = iocb_pipe_now_us();
+	kb->t0_us = iocb_pipe__now_us();
 	kb->prev = k->tail;
 	if (k->tail)
 		k->tail->next = kb;
@@ -463,7 +462,7 @@ static int produce_batch(struct kafka_out *k, struct iocb_pbatch *b)
 			kb->left--; /* a blank line is no event: nothing to send (never the last: +1 above) */
 		} else {
 			if (k->key_kind == KEY_ID && b->ids) {
-				iocb_pbatch_id_hex(b, i, hex);
+				iocb_pipe__batch_id_hex(b, i, hex);
 				key = hex;
 				klen = 2 * IOCB_PIPE_ID_LEN;
 			} else if (k->key_kind == KEY_FIELD && field_value(p, n, k->key_path, keybuf, sizeof(keybuf), &klen)) {
@@ -491,7 +490,7 @@ static int produce_batch(struct kafka_out *k, struct iocb_pbatch *b)
 /* Produce the retries that are due. */
 static void produce_retries(struct kafka_out *k)
 {
-	double now = iocb_pipe_mono();
+	double now = iocb_pipe__mono();
 	struct kretry *list = k->rhead, *keep = NULL, *keep_tail = NULL;
 
 	if (!list)
@@ -537,7 +536,7 @@ static void produce_retries(struct kafka_out *k)
 /* Milliseconds until the first retry is due (POLL_MS_MAX at most). */
 static int next_wait_ms(struct kafka_out *k)
 {
-	double now = iocb_pipe_mono(), first = now + POLL_MS_MAX / 1000.0;
+	double now = iocb_pipe__mono(), first = now + POLL_MS_MAX / 1000.0;
 
 	for (struct kretry *r = k->rhead; r; r = r->next) {
 		if (r->not_before < first)
@@ -579,10 +578,10 @@ static int create_producer(struct kafka_out *k, rd_kafka_t **rk_out, rd_kafka_to
 /* Purge librdkafka and serve every report of the purged messages (bounded). */
 static void purge_all(struct kafka_out *k)
 {
-	double end = iocb_pipe_mono() + PURGE_WAIT_S;
+	double end = iocb_pipe__mono() + PURGE_WAIT_S;
 
 	(void)rd_kafka_purge(k->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-	while (rd_kafka_outq_len(k->rk) > 0 && iocb_pipe_mono() < end)
+	while (rd_kafka_outq_len(k->rk) > 0 && iocb_pipe__mono() < end)
 		rd_kafka_poll(k->rk, 10);
 	rd_kafka_poll(k->rk, 0);
 }
@@ -630,8 +629,8 @@ static void recover_fatal(struct kafka_out *k)
  */
 static void give_up(struct kafka_out *k)
 {
-	struct iocb_pbatch *b;
-	struct iocb_pq_tally t = {0};
+	struct iocb_pipe__batch *b;
+	struct iocb_pipe__queue_tally t = {0};
 
 	k->discarding = true;
 	purge_all(k);
@@ -639,33 +638,33 @@ static void give_up(struct kafka_out *k)
 	while (k->head) {
 		struct kbatch *kb = k->head;
 		kbatch_unlink(k, kb);
-		(void)iocb_pq_spill_tally(k->out->q, kb->b, &t);
+		(void)iocb_pipe__queue_spill_tally(k->out->q, kb->b, &t);
 		kb->b = NULL;
 		if (kb->dr_pending == 0)
 			free(kb);
 		/* else: a late report frees it (on_delivery); if none comes, rd_kafka_destroy drops it. */
 	}
-	while ((b = iocb_pq_pop(k->out->q, 0)) != NULL)
-		(void)iocb_pq_spill_tally(k->out->q, b, &t);
-	iocb_pq_tally_log(k->out->q, &t);
+	while ((b = iocb_pipe__queue_pop(k->out->q, 0)) != NULL)
+		(void)iocb_pipe__queue_spill_tally(k->out->q, b, &t);
+	iocb_pipe__queue_tally_log(k->out->q, &t);
 }
 
 static void *kout_thread(void *arg)
 {
 	struct kafka_out *k = arg;
-	struct iocb_pq *q = k->out->q;
+	struct iocb_pipe__queue *q = k->out->q;
 
 	for (;;) {
-		struct iocb_pbatch *b;
+		struct iocb_pipe__batch *b;
 
 		if (k->fatal)
 			recover_fatal(k);
 		produce_retries(k);
-		if (iocb_pq_shutdown_left(q) <= 0) {
+		if (iocb_pipe__queue_shutdown_left(q) <= 0) {
 			give_up(k);
 			break;
 		}
-		b = iocb_pq_pop(q, 0);
+		b = iocb_pipe__queue_pop(q, 0);
 		if (b) {
 			if (produce_batch(k, b) < 0) {
 				give_up(k);
@@ -674,7 +673,7 @@ static void *kout_thread(void *arg)
 			rd_kafka_poll(k->rk, 0);
 			continue;
 		}
-		if (!k->head && iocb_pq_closed(q))
+		if (!k->head && iocb_pipe__queue_closed(q))
 			break; /* everything delivered and nothing more will come */
 		if (!k->head && IOCB_M_GET(k->out->m.failing_since_us))
 			IOCB_M_SET(k->out->m.failing_since_us, 0); /* nothing undelivered: nothing is failing (/healthz) */
@@ -685,13 +684,13 @@ static void *kout_thread(void *arg)
 	return NULL;
 }
 
-static int kout_start(struct iocb_pout *out, struct iocb_err *err)
+static int kout_start(struct iocb_pipe__output *out, struct iocb_err *err)
 {
 	struct kafka_out *k = out->impl;
 
-	iocb_pq_set_notify(out->q, on_push, k);
+	iocb_pipe__queue_set_notify(out->q, on_push, k);
 	if (pthread_create(&k->thread, NULL, kout_thread, k) != 0) {
-		iocb_pq_set_notify(out->q, NULL, NULL);
+		iocb_pipe__queue_set_notify(out->q, NULL, NULL);
 		return iocb_err_set(err, IOCB_EIO, "%s: cannot start the thread", k->label);
 	}
 	k->thread_started = true;
@@ -711,7 +710,7 @@ static void kout_free(struct kafka_out *k)
 	free(k);
 }
 
-static void kout_join(struct iocb_pout *out)
+static void kout_join(struct iocb_pipe__output *out)
 {
 	struct kafka_out *k = out->impl;
 
@@ -719,7 +718,7 @@ static void kout_join(struct iocb_pout *out)
 		return;
 	if (k->thread_started) {
 		pthread_join(k->thread, NULL);
-		iocb_pq_set_notify(out->q, NULL, NULL);
+		iocb_pipe__queue_set_notify(out->q, NULL, NULL);
 	}
 	if (k->head) {
 		/* Only when the thread never ran: nothing was produced. */
@@ -727,7 +726,7 @@ static void kout_join(struct iocb_pout *out)
 		while (k->head) {
 			struct kbatch *kb = k->head;
 			kbatch_unlink(k, kb);
-			iocb_pq_spill(out->q, kb->b);
+			iocb_pipe__queue_spill(out->q, kb->b);
 			free(kb);
 		}
 	}
@@ -736,7 +735,7 @@ static void kout_join(struct iocb_pout *out)
 	out->impl = NULL;
 }
 
-static const struct iocb_pout_ops kafka_out_ops = {
+static const struct iocb_pipe__output_ops kafka_out_ops = {
 	.kind = "kafka",
 	.start = kout_start,
 	.join = kout_join,
@@ -747,7 +746,7 @@ static const struct iocb_pout_ops kafka_out_ops = {
 static int conf_set(struct kafka_out *k, rd_kafka_conf_t *conf, const char *key, const char *value,
 		    struct iocb_err *err)
 {
-	return iocb_pipe_kafka_set(conf, k->out->cfg->where ? k->out->cfg->where : "outputs", k->label, key, value, err);
+	return iocb_pipe__kafka_set(conf, k->out->cfg->where ? k->out->cfg->where : "outputs", k->label, key, value, err);
 }
 
 /* Keys the user may not weaken: the value we force, and the alias names of each. */
@@ -825,7 +824,7 @@ out:
 	return rc;
 }
 
-int iocb_pout_kafka_init(struct iocb_pout *out, struct iocb_err *err)
+int iocb_pipe__output_kafka_init(struct iocb_pipe__output *out, struct iocb_err *err)
 {
 	const struct iocb_config_output *c = out->cfg;
 	const char *where = c->where ? c->where : "outputs";

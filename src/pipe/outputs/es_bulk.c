@@ -4,7 +4,7 @@
  * body framing, URL, base64 for the Authorization header, the response
  * parser and the retry/dead-letter judgement of reference/elastic.md §4.3.
  */
-#include "pipe/es_bulk.h"
+#include "pipe/outputs/es_bulk.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +12,7 @@
 
 #include "core/mem.h"
 
-size_t iocb_es_action_line(char *dst, bool create, const char *id_hex)
+size_t iocb_pipe__es_action_line(char *dst, bool create, const char *id_hex)
 {
 	size_t n = 0, idl;
 
@@ -35,10 +35,10 @@ size_t iocb_es_action_line(char *dst, bool create, const char *id_hex)
 	return n + 3;
 }
 
-int iocb_es_body_append(struct iocb_buf *body, bool create, const char *id_hex, const char *line, size_t len)
+int iocb_pipe__es_body_append(struct iocb_buf *body, bool create, const char *id_hex, const char *line, size_t len)
 {
-	char act[IOCB_ES_ACTION_MAX];
-	size_t an = iocb_es_action_line(act, create, id_hex);
+	char act[IOCB_PIPE_ES_ACTION_MAX];
+	size_t an = iocb_pipe__es_action_line(act, create, id_hex);
 	bool nl = len > 0 && line[len - 1] == '\n';
 	size_t need = an + len + (nl ? 0 : 1);
 	int rc;
@@ -75,7 +75,7 @@ static int append_escaped(struct iocb_buf *out, const char *s)
 	return rc;
 }
 
-int iocb_es_bulk_url(struct iocb_buf *out, const char *host, const char *index, const char *pipeline)
+int iocb_pipe__es_bulk_url(struct iocb_buf *out, const char *host, const char *index, const char *pipeline)
 {
 	size_t hl = strlen(host);
 	int rc;
@@ -99,7 +99,7 @@ int iocb_es_bulk_url(struct iocb_buf *out, const char *host, const char *index, 
 	return rc;
 }
 
-int iocb_es_base64(struct iocb_buf *out, const char *src, size_t len)
+int iocb_pipe__es_base64(struct iocb_buf *out, const char *src, size_t len)
 {
 	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	const unsigned char *s = (const unsigned char *)src;
@@ -129,7 +129,7 @@ int iocb_es_base64(struct iocb_buf *out, const char *src, size_t len)
 	return IOCB_OK;
 }
 
-int iocb_es_auth_header(struct iocb_buf *out, const char *username, const char *password, const char *api_key,
+int iocb_pipe__es_auth_header(struct iocb_buf *out, const char *username, const char *password, const char *api_key,
 			const char *bearer)
 {
 	int rc = IOCB_OK;
@@ -138,7 +138,7 @@ int iocb_es_auth_header(struct iocb_buf *out, const char *username, const char *
 		rc = iocb_buf_append_c(out, "Authorization: ApiKey ");
 		/* "id:api_key" is encoded here (as Logstash does); the encoded form is used as is. */
 		if (rc == IOCB_OK)
-			rc = strchr(api_key, ':') ? iocb_es_base64(out, api_key, strlen(api_key))
+			rc = strchr(api_key, ':') ? iocb_pipe__es_base64(out, api_key, strlen(api_key))
 						  : iocb_buf_append_c(out, api_key);
 	} else if (bearer && *bearer) {
 		rc = iocb_buf_append_c(out, "Authorization: Bearer ");
@@ -156,7 +156,7 @@ int iocb_es_auth_header(struct iocb_buf *out, const char *username, const char *
 		if (rc == IOCB_OK)
 			rc = iocb_buf_append_c(out, "Authorization: Basic ");
 		if (rc == IOCB_OK)
-			rc = iocb_es_base64(out, up.ptr, up.len);
+			rc = iocb_pipe__es_base64(out, up.ptr, up.len);
 		/* The joined secret must not linger in freed memory. */
 		if (up.ptr)
 			explicit_bzero(up.ptr, up.cap);
@@ -165,7 +165,7 @@ int iocb_es_auth_header(struct iocb_buf *out, const char *username, const char *
 	return rc;
 }
 
-char *iocb_es_host_for_log(const char *url)
+char *iocb_pipe__es_host_for_log(const char *url)
 {
 	const char *p = strstr(url, "://"), *h, *end, *at;
 	size_t sl = p ? (size_t)(p + 3 - url) : 0, hl;
@@ -197,7 +197,7 @@ static int resp_fail(struct iocb_err *err, int rc, size_t at, const char *what)
 }
 
 /* The item's inner object `{"_index":..,"status":..,"error":{..}}`, after its '{'. */
-static int parse_item_body(struct iocb_json_parser *p, struct iocb_es_item *it, struct iocb_err *err)
+static int parse_item_body(struct iocb_json_parser *p, struct iocb_pipe__es_item *it, struct iocb_err *err)
 {
 	struct iocb_json_tok t, v;
 	int rc;
@@ -248,8 +248,8 @@ static int parse_item_body(struct iocb_json_parser *p, struct iocb_es_item *it, 
 }
 
 /* The `items` array, after its '['. */
-static int parse_items(struct iocb_json_parser *p, size_t expected, struct iocb_es_item *items,
-		       struct iocb_es_resp *r, struct iocb_err *err)
+static int parse_items(struct iocb_json_parser *p, size_t expected, struct iocb_pipe__es_item *items,
+		       struct iocb_pipe__es_resp *r, struct iocb_err *err)
 {
 	struct iocb_json_tok t;
 	int rc;
@@ -270,7 +270,7 @@ static int parse_items(struct iocb_json_parser *p, size_t expected, struct iocb_
 			r->nitems++;
 			continue;
 		}
-		struct iocb_es_item *it = &items[r->nitems];
+		struct iocb_pipe__es_item *it = &items[r->nitems];
 		memset(it, 0, sizeof(*it));
 		/* One member: the action name, holding the item's fields. */
 		rc = iocb_json_next(p, &t, err);
@@ -303,15 +303,15 @@ static int parse_items(struct iocb_json_parser *p, size_t expected, struct iocb_
 	}
 }
 
-int iocb_es_parse_response(const char *body, size_t len, size_t expected, struct iocb_es_item *items,
-			   struct iocb_es_resp *r, struct iocb_err *err)
+int iocb_pipe__es_parse_response(const char *body, size_t len, size_t expected, struct iocb_pipe__es_item *items,
+			   struct iocb_pipe__es_resp *r, struct iocb_err *err)
 {
 	struct iocb_json_parser p;
 	struct iocb_json_tok t, v;
 	int rc;
 
 	memset(r, 0, sizeof(*r));
-	iocb_json_init(&p, body, len, IOCB_ES_MAX_DEPTH, false);
+	iocb_json_init(&p, body, len, IOCB_PIPE_ES_MAX_DEPTH, false);
 	rc = iocb_json_next(&p, &t, err);
 	if (rc < 0)
 		return rc == IOCB_EEND ? resp_fail(err, IOCB_EPARSE, 0, "empty body") : rc;
@@ -423,12 +423,12 @@ static size_t type_reason(const struct iocb_json_tok *type, const struct iocb_js
 	return o;
 }
 
-size_t iocb_es_item_reason(const struct iocb_es_item *it, char *out, size_t cap)
+size_t iocb_pipe__es_item_reason(const struct iocb_pipe__es_item *it, char *out, size_t cap)
 {
 	return type_reason(&it->type, &it->reason, out, cap);
 }
 
-size_t iocb_es_error_reason(const char *body, size_t len, long status, char *out, size_t cap)
+size_t iocb_pipe__es_error_reason(const char *body, size_t len, long status, char *out, size_t cap)
 {
 	struct iocb_json_parser p;
 	struct iocb_json_tok t, v, type = {0}, reason = {0};
@@ -437,7 +437,7 @@ size_t iocb_es_error_reason(const char *body, size_t len, long status, char *out
 
 	if (cap == 0)
 		return 0;
-	iocb_json_init(&p, body, len, IOCB_ES_MAX_DEPTH, false);
+	iocb_json_init(&p, body, len, IOCB_PIPE_ES_MAX_DEPTH, false);
 	rc = iocb_json_next(&p, &t, NULL);
 	if (rc < 0 || t.type != IOCB_JSON_OBJ)
 		goto fallback;
@@ -477,26 +477,26 @@ fallback:
 	return n < cap ? n : cap - 1;
 }
 
-enum iocb_es_item_outcome iocb_es_item_outcome(int status, bool create)
+enum iocb_pipe__es_item_outcome iocb_pipe__es_item_outcome(int status, bool create)
 {
 	if (status >= 200 && status < 300)
-		return IOCB_ES_ITEM_OK;
+		return IOCB_PIPE_ES_ITEM_OK;
 	if (status == 409 && create)
-		return IOCB_ES_ITEM_DUPLICATE;
+		return IOCB_PIPE_ES_ITEM_DUPLICATE;
 	if (status >= 400 && status < 500 && status != 429)
-		return IOCB_ES_ITEM_DEAD;
-	return IOCB_ES_ITEM_RETRY;
+		return IOCB_PIPE_ES_ITEM_DEAD;
+	return IOCB_PIPE_ES_ITEM_RETRY;
 }
 
-enum iocb_es_verdict iocb_es_verdict(long status)
+enum iocb_pipe__es_verdict iocb_pipe__es_verdict(long status)
 {
 	if (status >= 200 && status < 300)
-		return IOCB_ES_ITEMS;
+		return IOCB_PIPE_ES_ITEMS;
 	if (status == 0 || status == 429 || (status >= 500 && status < 600))
-		return IOCB_ES_RETRY;
+		return IOCB_PIPE_ES_RETRY;
 	if (status == 413)
-		return IOCB_ES_SPLIT;
+		return IOCB_PIPE_ES_SPLIT;
 	if (status == 400)
-		return IOCB_ES_DEAD;
-	return IOCB_ES_RETRY_ALERT;
+		return IOCB_PIPE_ES_DEAD;
+	return IOCB_PIPE_ES_RETRY_ALERT;
 }

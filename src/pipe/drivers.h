@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The pipeline's drivers: one table of inputs and one of outputs (drivers.c),
+ * each row a configuration `type` and the init of the file that implements
+ * it (inputs/<type>.c, outputs/<type>.c). pipe.c picks a driver by looking
+ * its type up here, so adding one touches its own file, this header and one
+ * row in drivers.c (and the `type` choice list of the configuration, which
+ * validates types before the pipe starts).
+ *
+ * Included by pipe.c and by the drivers (each for its own init); the
+ * drivers' contract with the core is internal.h.
+ */
+#ifndef IOCB_PIPE_DRIVERS_H
+#define IOCB_PIPE_DRIVERS_H
+
+#include "pipe/internal.h"
+
+/* One input driver: its configuration type and its init (sets in->ops and in->impl). */
+struct iocb_pipe__input_driver {
+	const char *type;                                                  /* inputs[].type */
+	int (*init)(struct iocb_pipe__input *in, struct iocb_err *err); /* IOCB_OK or an error with err set */
+};
+
+/* One output driver: its configuration type(s) and its init (sets out->ops, out->impl, needs_ids). */
+struct iocb_pipe__output_driver {
+	const char *type;                                                    /* outputs[].type */
+	int (*init)(struct iocb_pipe__output *out, struct iocb_err *err); /* IOCB_OK or an error with err set */
+};
+
+/* The driver for `type`, or NULL when no driver has that type. Any thread. */
+const struct iocb_pipe__input_driver *iocb_pipe__input_driver(const char *type);
+const struct iocb_pipe__output_driver *iocb_pipe__output_driver(const char *type);
+
+/* The drivers (one file each). */
+int iocb_pipe__input_file_init(struct iocb_pipe__input *in, struct iocb_err *err) IOCB_MUST_USE;
+int iocb_pipe__input_stdin_init(struct iocb_pipe__input *in, struct iocb_err *err) IOCB_MUST_USE;
+int iocb_pipe__input_tcp_init(struct iocb_pipe__input *in, struct iocb_err *err) IOCB_MUST_USE;
+int iocb_pipe__input_kafka_init(struct iocb_pipe__input *in, struct iocb_err *err) IOCB_MUST_USE;
+int iocb_pipe__output_file_init(struct iocb_pipe__output *out, struct iocb_err *err) IOCB_MUST_USE; /* file, stdout */
+int iocb_pipe__output_es_init(struct iocb_pipe__output *out, struct iocb_err *err) IOCB_MUST_USE;
+int iocb_pipe__output_kafka_init(struct iocb_pipe__output *out, struct iocb_err *err) IOCB_MUST_USE;
+
+/*
+ * Shared by the Kafka input and output (kafka_conf.c): set one librdkafka
+ * property. The error is "<where>: <label>: kafka: ..." and names the key; a
+ * value is echoed only when the key does not look like a secret
+ * (iocb_str_secret_name()). `conf` is an rd_kafka_conf_t (declared by its
+ * struct tag so this header does not pull in librdkafka).
+ */
+struct rd_kafka_conf_s;
+int iocb_pipe__kafka_set(struct rd_kafka_conf_s *conf, const char *where, const char *label, const char *key,
+			 const char *value, struct iocb_err *err) IOCB_MUST_USE;
+
+#endif

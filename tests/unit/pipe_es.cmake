@@ -1,7 +1,0 @@
-# SPDX-License-Identifier: Apache-2.0
-# pipe/es_bulk: the Elasticsearch _bulk protocol's pure functions (framing, URL,
-# response parsing, retry judgement). Built from es_bulk.c alone so the test
-# does not depend on the rest of the pipeline.
-iocb_unit_test(test_es_bulk
-  SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_es_bulk.c ${PROJECT_SOURCE_DIR}/src/pipe/es_bulk.c
-  DEPS iocb_json iocb_core)
