@@ -56,5 +56,5 @@ int iocb_cmd_run(int argc, char **argv)
 		fprintf(stderr, "iocbus: run needs -c CONFIG\n%s", run_usage);
 		return IOCB_EXIT_ERROR;
 	}
-	return iocb_daemon_run(&o) == 0 ? IOCB_EXIT_OK : IOCB_EXIT_ERROR;
+	return iocb_daemon_run(&o) < 0 ? IOCB_EXIT_ERROR : IOCB_EXIT_OK;
 }

@@ -515,145 +515,171 @@ static int set_section(struct iocb_config__ctx *ctx, const struct iocb_config__o
 	return read_section(ctx, o->sub, base, n, o->sub->path);
 }
 
+static int set_bool(struct iocb_config__ctx *ctx, const struct iocb_config__opt *o, void *base,
+		    const struct iocb_config__node *n, const char *path)
+{
+	bool b;
+
+	if (!iocb_config__parse_bool(n, &b))
+		return expected(ctx, n, path, "true or false", true);
+	*IOCB_CONFIG_FIELD(base, o->off, bool) = b;
+	return IOCB_OK;
+}
+
+/*
+ * IOCB_CT_PORT, IOCB_CT_UINT and IOCB_CT_SIZE (bytes, optional binary
+ * suffix). A row's max never exceeds its field's type (65535 for PORT,
+ * UINT_MAX for UINT).
+ */
+static int set_uint(struct iocb_config__ctx *ctx, const struct iocb_config__opt *o, void *base,
+		    const struct iocb_config__node *n, const char *path)
+{
+	bool size = o->type == IOCB_CT_SIZE;
+	char q[100];
+	uint64_t v;
+	int rc;
+
+	rc = need_text(ctx, n, path, size ? "a size" : "an integer", true);
+	if (rc < 0)
+		return rc;
+	if (!(size ? parse_size(n->text, n->len, &v) : iocb_str_to_u64(iocb_str_make(n->text, n->len), &v)))
+		return expected(ctx, n, path, size ? "a size in bytes (suffix KiB, MiB, GiB or TiB allowed)" : "an integer",
+				true);
+	if ((double)v < o->min || (double)v > o->max) {
+		iocb_config__quote(q, sizeof(q), n->text, n->len, 64);
+		return iocb_config__fail(ctx, n, path,
+					 size ? "%s is out of range %.0f..%.0f bytes" : "%s is out of range %.0f..%.0f", q,
+					 o->min, o->max);
+	}
+	if (o->type == IOCB_CT_PORT)
+		*IOCB_CONFIG_FIELD(base, o->off, uint16_t) = (uint16_t)v;
+	else if (size)
+		*IOCB_CONFIG_FIELD(base, o->off, uint64_t) = v;
+	else
+		*IOCB_CONFIG_FIELD(base, o->off, unsigned) = (unsigned)v;
+	return IOCB_OK;
+}
+
+/* IOCB_CT_DOUBLE and IOCB_CT_DURATION: a finite number, the latter with an optional unit; bounds min..max. */
+static int set_real(struct iocb_config__ctx *ctx, const struct iocb_config__opt *o, void *base,
+		    const struct iocb_config__node *n, const char *path)
+{
+	bool dur = o->type == IOCB_CT_DURATION;
+	char q[100];
+	double v;
+	int rc;
+
+	rc = need_text(ctx, n, path, dur ? "a duration" : "a number", true);
+	if (rc < 0)
+		return rc;
+	if (!(dur ? parse_duration(n, &v) : parse_double(n, &v)))
+		return expected(ctx, n, path, dur ? "a duration: seconds, or a number with ms, s, m, h or d" : "a number",
+				true);
+	if (v < o->min || v > o->max) {
+		iocb_config__quote(q, sizeof(q), n->text, n->len, 64);
+		return iocb_config__fail(ctx, n, path, dur ? "%s is out of range %gs..%gs" : "%s is out of range %g..%g", q,
+					 o->min, o->max);
+	}
+	*IOCB_CONFIG_FIELD(base, o->off, double) = v;
+	return IOCB_OK;
+}
+
+static int set_enum(struct iocb_config__ctx *ctx, const struct iocb_config__opt *o, void *base,
+		    const struct iocb_config__node *n, const char *path)
+{
+	int rc, idx = 0;
+
+	rc = need_text(ctx, n, path, "one of the listed words", true);
+	if (rc < 0)
+		return rc;
+	rc = check_choice(ctx, o, n, path, &idx);
+	if (rc < 0)
+		return rc;
+	*IOCB_CONFIG_FIELD(base, o->off, int) = idx;
+	return IOCB_OK;
+}
+
+static int set_secret(struct iocb_config__ctx *ctx, const struct iocb_config__opt *o, void *base,
+		      const struct iocb_config__node *n, const char *path)
+{
+	struct iocb_secret *s = IOCB_CONFIG_FIELD(base, o->off, struct iocb_secret);
+	int rc;
+
+	/* No echo: the text may be the key itself. */
+	rc = need_text(ctx, n, path, "a string", false);
+	if (rc < 0)
+		return rc;
+	if (n->len < (size_t)o->min || (o->max > 0 && n->len > (size_t)o->max))
+		return iocb_config__fail(ctx, n, path, "must be %.0f to %.0f characters long", o->min, o->max);
+	if (s->value_) {
+		explicit_bzero(s->value_, strlen(s->value_));
+		free(s->value_);
+	}
+	s->value_ = iocb_xstrndup(n->text, n->len);
+	return IOCB_OK;
+}
+
+static int set_ssl(struct iocb_config__ctx *ctx, const struct iocb_config__opt *o, void *base,
+		   const struct iocb_config__node *n, const char *path)
+{
+	char **ca = IOCB_CONFIG_FIELD(base, o->off_n, char *);
+	bool b;
+	int rc;
+
+	if (iocb_config__parse_bool(n, &b)) {
+		*IOCB_CONFIG_FIELD(base, o->off, bool) = b;
+		return IOCB_OK;
+	}
+	rc = need_text(ctx, n, path, "true, false or a CA file path", true);
+	if (rc < 0)
+		return rc;
+	if (n->len > 4096)
+		return iocb_config__fail(ctx, n, path, "path longer than 4096 characters");
+	*IOCB_CONFIG_FIELD(base, o->off, bool) = true;
+	free(*ca);
+	*ca = iocb_xstrndup(n->text, n->len);
+	return IOCB_OK;
+}
+
+static int set_ignored(struct iocb_config__ctx *ctx, const struct iocb_config__opt *o, void *base,
+		       const struct iocb_config__node *n, const char *path)
+{
+	(void)o;
+	(void)base;
+	iocb_config__warn(ctx, n, path, "Threat Bus setting not used by iocbus; ignored");
+	return IOCB_OK;
+}
+
+/* A setter: check node n against row o and store it in base (see the file comment). */
+typedef int (*setter_cb)(struct iocb_config__ctx *ctx, const struct iocb_config__opt *o, void *base,
+			 const struct iocb_config__node *n, const char *path);
+
+/* One setter per enum iocb_config__type value; a type without one is a bug caught below. */
+static const setter_cb setters[] = {
+	[IOCB_CT_STR] = set_str,
+	[IOCB_CT_CSV] = set_csv,
+	[IOCB_CT_BOOL] = set_bool,
+	[IOCB_CT_PORT] = set_uint,
+	[IOCB_CT_UINT] = set_uint,
+	[IOCB_CT_SIZE] = set_uint,
+	[IOCB_CT_DOUBLE] = set_real,
+	[IOCB_CT_DURATION] = set_real,
+	[IOCB_CT_ENUM] = set_enum,
+	[IOCB_CT_STRLIST] = set_strlist,
+	[IOCB_CT_KV] = set_kv,
+	[IOCB_CT_SECTION] = set_section,
+	[IOCB_CT_LIST] = set_list,
+	[IOCB_CT_SECRET] = set_secret,
+	[IOCB_CT_SSL] = set_ssl,
+	[IOCB_CT_IGNORED] = set_ignored,
+};
+
 static int set_opt(struct iocb_config__ctx *ctx, const struct iocb_config__opt *o, void *base,
 		   const struct iocb_config__node *n, const char *path)
 {
-	char q[100];
-	int rc, idx = 0;
-	bool b;
-
-	switch (o->type) {
-	case IOCB_CT_STR:
-		return set_str(ctx, o, base, n, path);
-	case IOCB_CT_CSV:
-		return set_csv(ctx, o, base, n, path);
-	case IOCB_CT_BOOL:
-		if (!iocb_config__parse_bool(n, &b))
-			return expected(ctx, n, path, "true or false", true);
-		*IOCB_CONFIG_FIELD(base, o->off, bool) = b;
-		return IOCB_OK;
-	case IOCB_CT_PORT:
-	case IOCB_CT_UINT: {
-		uint64_t v;
-
-		rc = need_text(ctx, n, path, "an integer", true);
-		if (rc < 0)
-			return rc;
-		if (!iocb_str_to_u64(iocb_str_make(n->text, n->len), &v))
-			return expected(ctx, n, path, "an integer", true);
-		/* A row's max never exceeds its field's type (65535 for PORT, UINT_MAX for UINT). */
-		if ((double)v < o->min || (double)v > o->max) {
-			iocb_config__quote(q, sizeof(q), n->text, n->len, 64);
-			return iocb_config__fail(ctx, n, path, "%s is out of range %.0f..%.0f", q, o->min, o->max);
-		}
-		if (o->type == IOCB_CT_PORT)
-			*IOCB_CONFIG_FIELD(base, o->off, uint16_t) = (uint16_t)v;
-		else
-			*IOCB_CONFIG_FIELD(base, o->off, unsigned) = (unsigned)v;
-		return IOCB_OK;
-	}
-	case IOCB_CT_SIZE: {
-		uint64_t v;
-
-		rc = need_text(ctx, n, path, "a size", true);
-		if (rc < 0)
-			return rc;
-		if (!parse_size(n->text, n->len, &v))
-			return expected(ctx, n, path, "a size in bytes (suffix KiB, MiB, GiB or TiB allowed)", true);
-		if ((double)v < o->min || (double)v > o->max) {
-			iocb_config__quote(q, sizeof(q), n->text, n->len, 64);
-			return iocb_config__fail(ctx, n, path, "%s is out of range %.0f..%.0f bytes", q, o->min,
-						 o->max);
-		}
-		*IOCB_CONFIG_FIELD(base, o->off, uint64_t) = v;
-		return IOCB_OK;
-	}
-	case IOCB_CT_DOUBLE: {
-		double v;
-
-		rc = need_text(ctx, n, path, "a number", true);
-		if (rc < 0)
-			return rc;
-		if (!parse_double(n, &v))
-			return expected(ctx, n, path, "a number", true);
-		if (v < o->min || v > o->max) {
-			iocb_config__quote(q, sizeof(q), n->text, n->len, 64);
-			return iocb_config__fail(ctx, n, path, "%s is out of range %g..%g", q, o->min, o->max);
-		}
-		*IOCB_CONFIG_FIELD(base, o->off, double) = v;
-		return IOCB_OK;
-	}
-	case IOCB_CT_DURATION: {
-		double v;
-
-		rc = need_text(ctx, n, path, "a duration", true);
-		if (rc < 0)
-			return rc;
-		if (!parse_duration(n, &v))
-			return expected(ctx, n, path, "a duration: seconds, or a number with ms, s, m, h or d", true);
-		if (v < o->min || v > o->max) {
-			iocb_config__quote(q, sizeof(q), n->text, n->len, 64);
-			return iocb_config__fail(ctx, n, path, "%s is out of range %gs..%gs", q, o->min, o->max);
-		}
-		*IOCB_CONFIG_FIELD(base, o->off, double) = v;
-		return IOCB_OK;
-	}
-	case IOCB_CT_ENUM:
-		rc = need_text(ctx, n, path, "one of the listed words", true);
-		if (rc < 0)
-			return rc;
-		rc = check_choice(ctx, o, n, path, &idx);
-		if (rc < 0)
-			return rc;
-		*IOCB_CONFIG_FIELD(base, o->off, int) = idx;
-		return IOCB_OK;
-	case IOCB_CT_STRLIST:
-		return set_strlist(ctx, o, base, n, path);
-	case IOCB_CT_KV:
-		return set_kv(ctx, o, base, n, path);
-	case IOCB_CT_SECTION:
-		return set_section(ctx, o, base, n, path);
-	case IOCB_CT_LIST:
-		return set_list(ctx, o, base, n, path);
-	case IOCB_CT_SECRET: {
-		struct iocb_secret *s = IOCB_CONFIG_FIELD(base, o->off, struct iocb_secret);
-
-		/* No echo: the text may be the key itself. */
-		rc = need_text(ctx, n, path, "a string", false);
-		if (rc < 0)
-			return rc;
-		if (n->len < (size_t)o->min || (o->max > 0 && n->len > (size_t)o->max))
-			return iocb_config__fail(ctx, n, path, "must be %.0f to %.0f characters long", o->min,
-						 o->max);
-		if (s->value_) {
-			explicit_bzero(s->value_, strlen(s->value_));
-			free(s->value_);
-		}
-		s->value_ = iocb_xstrndup(n->text, n->len);
-		return IOCB_OK;
-	}
-	case IOCB_CT_SSL: {
-		char **ca = IOCB_CONFIG_FIELD(base, o->off_n, char *);
-
-		if (iocb_config__parse_bool(n, &b)) {
-			*IOCB_CONFIG_FIELD(base, o->off, bool) = b;
-			return IOCB_OK;
-		}
-		rc = need_text(ctx, n, path, "true, false or a CA file path", true);
-		if (rc < 0)
-			return rc;
-		if (n->len > 4096)
-			return iocb_config__fail(ctx, n, path, "path longer than 4096 characters");
-		*IOCB_CONFIG_FIELD(base, o->off, bool) = true;
-		free(*ca);
-		*ca = iocb_xstrndup(n->text, n->len);
-		return IOCB_OK;
-	}
-	case IOCB_CT_IGNORED:
-		iocb_config__warn(ctx, n, path, "Threat Bus setting not used by iocbus; ignored");
-		return IOCB_OK;
-	}
-	return iocb_config__fail(ctx, n, path, "internal error: unknown option type");
+	if ((size_t)o->type >= IOCB_ARRAY_LEN(setters) || !setters[o->type])
+		return iocb_config__fail(ctx, n, path, "internal error: unknown option type");
+	return setters[o->type](ctx, o, base, n, path);
 }
 
 /* ---- sections ------------------------------------------------------------------- */

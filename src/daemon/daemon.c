@@ -5,6 +5,12 @@
  * The HTTP thread reads the current generation for /metrics under gen_mu,
  * which the main thread also holds while it swaps generations, so a
  * scrape never sees a half-torn-down struct iocb_sources_sync.
+ *
+ * iocb_daemon_run() reads as its steps, one function each: allocator
+ * tuning, signal mask, configuration, store, HTTP endpoint, the first
+ * generation, the log pipeline, the signal loop, and the stop in reverse
+ * order. What decides or composes without threads (health line, counters,
+ * reload decisions) is in internal.h for the unit tests.
  */
 #include "daemon/daemon.h"
 
@@ -23,6 +29,7 @@
 #include "core/buf.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "daemon/internal.h"
 #include "filter/filter.h"
 #include "http/http.h"
 #include "ingest/ingest.h"
@@ -31,64 +38,34 @@
 #include "store/store.h"
 
 #define MAX_RUNNING 8 /* zmq or kafka, pull, feeds */
+#define SIGNAL_POLL_NS 200000000L /* how often the signal loop looks at the pipeline */
 
 /* One configuration generation: the config, its filter, the sources. */
 struct generation {
-	struct iocb_config *cfg;                 /* owned */
-	struct iocb_filter *filter;              /* owned */
-	struct iocb_sources_sync sync;                   /* shared state of the sources */
+	struct iocb_config *cfg;                  /* owned */
+	struct iocb_filter *filter;               /* owned */
+	struct iocb_sources_sync sync;            /* shared state of the sources */
 	struct iocb_source *running[MAX_RUNNING]; /* started sources, joined on stop */
-	size_t nrunning;
-	bool started;                            /* sync initialised and sources started */
+	size_t nrunning;                          /* entries of running[] */
+	bool started;                             /* sync initialised and sources started */
 };
 
 struct daemon {
-	const struct iocb_daemon_opts *opts;     /* borrowed */
-	struct iocb_store *store;                /* owned; lives across reloads */
-	struct iocb_httpd *http;                 /* owned */
-	pthread_mutex_t gen_mu;                  /* guards `gen` against the HTTP thread */
-	struct generation *gen;                  /* current generation (owned) */
-	struct iocb_config *pipe_cfg;            /* owned: the start-up configuration the pipeline keeps */
-	struct iocb_pipe *pipe;                  /* owned; NULL without inputs (set under gen_mu) */
-	uint64_t reloads_ok;                     /* SIGHUP reloads applied */
-	uint64_t reloads_failed;                 /* SIGHUP reloads rejected (bad file) */
-	uint64_t refiltered;                     /* attributes removed by filter changes */
-	int64_t started_us;                      /* wall clock at start */
-	bool stopping;                           /* SIGTERM seen */
+	const struct iocb_daemon_opts *opts; /* borrowed */
+	struct iocb_store *store;            /* owned; lives across reloads */
+	struct iocb_httpd *http;             /* owned */
+	pthread_mutex_t gen_mu;              /* guards `gen` and `pipe` against the HTTP thread */
+	struct generation *gen;              /* current generation (owned) */
+	struct iocb_config *pipe_cfg;        /* owned: the start-up configuration the pipeline keeps */
+	struct iocb_pipe *pipe;              /* owned; NULL without inputs (set under gen_mu) */
+	struct iocb_daemon__counters counters; /* reloads, refiltered, start time (written by the main thread) */
+	bool stopping;                       /* SIGTERM seen (under gen_mu) */
 };
 
-/* ------------------------------------------------------------ HTTP callbacks */
+/* ------------------------------------------------------------ health and metrics */
 
-static void metrics_cb(void *ud, struct iocb_buf *out)
+bool iocb_daemon__health_render(const struct iocb_daemon__health *h, struct iocb_buf *out)
 {
-	struct daemon *d = ud;
-	int rc = 0;
-
-	pthread_mutex_lock(&d->gen_mu);
-	if (d->gen && d->gen->started)
-		iocb_sources_sync_metrics_render(&d->gen->sync, out);
-	iocb_pipe_metrics_render(d->pipe, out);
-	rc |= iocb_buf_printf(out,
-			      "# HELP iocbus_config_reloads_total SIGHUP reloads by result.\n"
-			      "# TYPE iocbus_config_reloads_total counter\n"
-			      "iocbus_config_reloads_total{result=\"ok\"} %" PRIu64 "\n"
-			      "iocbus_config_reloads_total{result=\"error\"} %" PRIu64 "\n"
-			      "# HELP iocbus_filter_removed_total Attributes removed because a reloaded filter rejects them.\n"
-			      "# TYPE iocbus_filter_removed_total counter\n"
-			      "iocbus_filter_removed_total %" PRIu64 "\n"
-			      "# HELP iocbus_start_time_seconds Wall-clock time the daemon started.\n"
-			      "# TYPE iocbus_start_time_seconds gauge\n"
-			      "iocbus_start_time_seconds %.3f\n",
-			      d->reloads_ok, d->reloads_failed, d->refiltered, (double)d->started_us / 1e6);
-	pthread_mutex_unlock(&d->gen_mu);
-	(void)rc; /* a full buffer truncates the scrape; the HTTP module caps it */
-}
-
-static bool health_cb(void *ud, struct iocb_buf *out)
-{
-	struct daemon *d = ud;
-	char why[200];
-	bool ok, store_failing;
 	int rc = 0;
 
 	/*
@@ -96,23 +73,73 @@ static bool health_cb(void *ud, struct iocb_buf *out)
 	 * restart would lose what is not persisted without curing a full disk:
 	 * "degraded" with 200, like a failing output, plus the reason.
 	 */
-	store_failing = iocb_store_commit_failing(d->store, why, sizeof(why));
-	pthread_mutex_lock(&d->gen_mu);
-	ok = !d->stopping && d->gen && d->gen->started;
-	rc |= iocb_buf_append_c(out, !ok ? "stopping" : store_failing ? "degraded" : "ok");
-	if (ok)
-		for (size_t i = 0; i < iocb_sources_sync_metrics_count(&d->gen->sync); i++) {
-			struct iocb_sources_sync_metrics *m = iocb_sources_sync_metrics_get(&d->gen->sync, i);
+	rc |= iocb_buf_append_c(out, !h->running ? "stopping" : h->store_failing ? "degraded" : "ok");
+	if (h->running)
+		for (size_t i = 0; i < iocb_sources_sync_metrics_count(h->sync); i++) {
+			struct iocb_sources_sync_metrics *m = iocb_sources_sync_metrics_get(h->sync, i);
 			rc |= iocb_buf_printf(out, " %s=%s", m->name, IOCB_M_GET(m->up) ? "up" : "down");
 		}
 	/* Informative only: restarting iocbus does not cure an Elasticsearch outage, the spool rides it out. */
-	if (ok && d->pipe)
-		rc |= iocb_buf_printf(out, " outputs=%s", iocb_pipe_healthy(d->pipe) ? "up" : "failing");
-	if (ok && store_failing)
-		rc |= iocb_buf_printf(out, " store=failing (%s)", why);
+	if (h->running && h->outputs >= 0)
+		rc |= iocb_buf_printf(out, " outputs=%s", h->outputs ? "up" : "failing");
+	if (h->running && h->store_failing)
+		rc |= iocb_buf_printf(out, " store=failing (%s)", h->store_failing);
 	rc |= iocb_buf_putc(out, '\n');
+	(void)rc; /* a full buffer truncates the line; the HTTP module caps it */
+	return h->running;
+}
+
+void iocb_daemon__counters_render(const struct iocb_daemon__counters *c, struct iocb_buf *out)
+{
+	int rc = iocb_buf_printf(out,
+				 "# HELP iocbus_config_reloads_total SIGHUP reloads by result.\n"
+				 "# TYPE iocbus_config_reloads_total counter\n"
+				 "iocbus_config_reloads_total{result=\"ok\"} %" PRIu64 "\n"
+				 "iocbus_config_reloads_total{result=\"error\"} %" PRIu64 "\n"
+				 "# HELP iocbus_filter_removed_total Attributes removed because a reloaded filter rejects them.\n"
+				 "# TYPE iocbus_filter_removed_total counter\n"
+				 "iocbus_filter_removed_total %" PRIu64 "\n"
+				 "# HELP iocbus_start_time_seconds Wall-clock time the daemon started.\n"
+				 "# TYPE iocbus_start_time_seconds gauge\n"
+				 "iocbus_start_time_seconds %.3f\n",
+				 c->reloads_ok, c->reloads_failed, c->refiltered, (double)c->started_us / 1e6);
+
+	(void)rc; /* a full buffer truncates the scrape; the HTTP module caps it */
+}
+
+/* HTTP thread. */
+static void metrics_cb(void *ud, struct iocb_buf *out)
+{
+	struct daemon *d = ud;
+
+	pthread_mutex_lock(&d->gen_mu);
+	if (d->gen && d->gen->started)
+		iocb_sources_sync_metrics_render(&d->gen->sync, out);
+	iocb_pipe_metrics_render(d->pipe, out);
+	iocb_daemon__counters_render(&d->counters, out);
 	pthread_mutex_unlock(&d->gen_mu);
-	(void)rc;
+}
+
+/* HTTP thread. */
+static bool health_cb(void *ud, struct iocb_buf *out)
+{
+	struct daemon *d = ud;
+	struct iocb_daemon__health h = {.outputs = -1};
+	char why[200];
+	bool ok;
+
+	/* Outside gen_mu: the store takes its own lock. */
+	if (iocb_store_commit_failing(d->store, why, sizeof(why)))
+		h.store_failing = why;
+	pthread_mutex_lock(&d->gen_mu);
+	h.running = !d->stopping && d->gen && d->gen->started;
+	if (h.running) {
+		h.sync = &d->gen->sync;
+		if (d->pipe)
+			h.outputs = iocb_pipe_healthy(d->pipe) ? 1 : 0;
+	}
+	ok = iocb_daemon__health_render(&h, out);
+	pthread_mutex_unlock(&d->gen_mu);
 	return ok;
 }
 
@@ -241,7 +268,7 @@ static void refilter_store(struct daemon *d, const struct generation *g)
 		iocb_log(IOCB_LOG_WARN, "daemon", "\"filter changed; stored attributes not re-checked\" why=\"%s\"",
 			 err.msg);
 	iocb_ingest_free(in);
-	d->refiltered += n;
+	d->counters.refiltered += n;
 	if (iocb_store_commit(d->store, &err) < 0)
 		iocb_log(IOCB_LOG_ERROR, "daemon", "\"commit failed\" error=\"%s\"", err.msg);
 	iocb_log(IOCB_LOG_INFO, "daemon", "\"filter changed\" removed=%zu", n);
@@ -264,8 +291,7 @@ static bool strlist_equal(char **a, size_t na, char **b, size_t nb)
 	return true;
 }
 
-/* Same filter list and options (order matters only for messages, but a reorder is rare: treat it as a change). */
-static bool filters_equal(const struct iocb_config *a, const struct iocb_config *b)
+bool iocb_daemon__filters_equal(const struct iocb_config *a, const struct iocb_config *b)
 {
 	if (a->nfilters != b->nfilters || a->filter_opts.org_field != b->filter_opts.org_field ||
 	    a->filter_opts.event_tags != b->filter_opts.event_tags)
@@ -281,39 +307,54 @@ static bool filters_equal(const struct iocb_config *a, const struct iocb_config 
 	return true;
 }
 
+bool iocb_daemon__restart_settings_changed(const struct iocb_config *old, const struct iocb_config *ng)
+{
+	return !str_eq_null(ng->store.path, old->store.path) || ng->store.match_non_ids != old->store.match_non_ids ||
+	       ng->http.port != old->http.port || !str_eq_null(ng->http.host, old->http.host) ||
+	       ng->http.enabled != old->http.enabled || ng->http.max_connections != old->http.max_connections ||
+	       ng->http.idle_timeout_s != old->http.idle_timeout_s ||
+	       ng->http.header_timeout_s != old->http.header_timeout_s;
+}
+
+int iocb_daemon__reloadable(const char *path, struct iocb_err *err)
+{
+	struct stat st;
+
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+		return iocb_err_set(err, IOCB_ECONFIG, "%s is not a regular file (a pipe is read once, at start)", path);
+	return IOCB_OK;
+}
+
+/* log.level (at start and on reload) and log.debug (at start only, as before). */
+static void apply_log_settings(const struct iocb_config *c, bool at_start)
+{
+	enum iocb_log_level lvl;
+
+	if (c->log.level && iocb_log_level_parse(c->log.level, &lvl))
+		iocb_log_set_level(lvl);
+	if (at_start && c->log.debug)
+		iocb_log_set_debug_modules(c->log.debug);
+}
+
+/* SIGHUP, main thread. A file that does not load leaves the running generation alone. */
 static void reload(struct daemon *d)
 {
 	struct iocb_config *cfg = NULL;
 	struct generation *ng = NULL, *old = d->gen;
 	struct iocb_err err = {0};
-	enum iocb_log_level lvl;
-	struct stat st;
 
 	iocb_log(IOCB_LOG_INFO, "daemon", "\"reloading\" config=\"%s\"", d->opts->config_path);
-	/*
-	 * A pipe (`-c <(...)`) was used up at start and would read as an empty
-	 * file (every source stopped), and a FIFO would block this thread.
-	 */
-	if (stat(d->opts->config_path, &st) == 0 && !S_ISREG(st.st_mode))
-		(void)iocb_err_set(&err, IOCB_ECONFIG, "%s is not a regular file (a pipe is read once, at start)",
-				   d->opts->config_path);
-	if (err.rc < 0 || iocb_config_load(d->opts->config_path, &cfg, &err) < 0 || gen_new(cfg, &ng, &err) < 0) {
-		d->reloads_failed++;
+	if (iocb_daemon__reloadable(d->opts->config_path, &err) < 0 ||
+	    iocb_config_load(d->opts->config_path, &cfg, &err) < 0 || gen_new(cfg, &ng, &err) < 0) {
+		d->counters.reloads_failed++;
 		iocb_log(IOCB_LOG_ERROR, "daemon", "\"reload rejected; keeping the running configuration\" error=\"%s\"",
 			 err.msg);
 		return;
 	}
-	if (!str_eq_null(ng->cfg->store.path, old->cfg->store.path) ||
-	    ng->cfg->store.match_non_ids != old->cfg->store.match_non_ids ||
-	    ng->cfg->http.port != old->cfg->http.port || !str_eq_null(ng->cfg->http.host, old->cfg->http.host) ||
-	    ng->cfg->http.enabled != old->cfg->http.enabled ||
-	    ng->cfg->http.max_connections != old->cfg->http.max_connections ||
-	    ng->cfg->http.idle_timeout_s != old->cfg->http.idle_timeout_s ||
-	    ng->cfg->http.header_timeout_s != old->cfg->http.header_timeout_s)
+	if (iocb_daemon__restart_settings_changed(old->cfg, ng->cfg))
 		iocb_log(IOCB_LOG_WARN, "daemon", "\"store, http and log pipeline (inputs, outputs, pipeline) settings change only on restart\"");
-	if (ng->cfg->log.level && iocb_log_level_parse(ng->cfg->log.level, &lvl))
-		iocb_log_set_level(lvl);
-	bool filter_changed = !filters_equal(old->cfg, ng->cfg);
+	apply_log_settings(ng->cfg, false);
+	bool filter_changed = !iocb_daemon__filters_equal(old->cfg, ng->cfg);
 	gen_retire(d, old);
 	if (filter_changed)
 		refilter_store(d, ng);
@@ -323,18 +364,72 @@ static void reload(struct daemon *d)
 	if (gen_start(d, ng, filter_changed, &err) < 0) {
 		/* The new file parsed but a source cannot start (e.g. a bad librdkafka
 		 * property): run with what we have rather than with nothing. */
-		d->reloads_failed++;
+		d->counters.reloads_failed++;
 		return;
 	}
-	d->reloads_ok++;
+	d->counters.reloads_ok++;
 	iocb_log(IOCB_LOG_INFO, "daemon", "\"reloaded\" filter_changed=%s", filter_changed ? "true" : "false");
 }
 
-/* ------------------------------------------------------------ run */
+/* ------------------------------------------------------------ process set-up */
 
-static int open_store(struct daemon *d, const struct iocb_config *c, struct iocb_err *err)
+/*
+ * libzmq allocates every received message on its I/O thread and we free
+ * it on the source thread; with glibc's default 128 KiB trim threshold the
+ * heap top is returned and faulted in again all the time (about a tenth
+ * of a flood's CPU went to page faults). Keep freed memory around.
+ *
+ * Setting those two turns off glibc's dynamic mmap threshold, so every
+ * pipeline batch (up to pipeline.batch_bytes, 1 MiB) and bulk body would
+ * be mmap'd and unmapped each time: page faults cost the input thread
+ * about 40 % of its CPU in the pipeline benchmark. Serve them from the heap.
+ */
+static void tune_allocator(void)
 {
+	mallopt(M_TRIM_THRESHOLD, 64 << 20);
+	mallopt(M_TOP_PAD, 4 << 20);
+	mallopt(M_MMAP_THRESHOLD, 32 << 20);
+}
+
+/* Block TERM, INT and HUP before any thread exists, so every thread inherits the mask; ignore SIGPIPE. */
+static void block_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/*
+ * One read of the file for both copies: the pipeline keeps its own (it
+ * outlives reloads, which free the generation's configuration), and a
+ * second read of a pipe (`-c <(...)`) would find it empty. Then the log
+ * settings, the exposure warnings (once: a reload does not repeat them)
+ * and the first generation.
+ */
+static int load_config(struct daemon *d, struct iocb_err *err)
+{
+	struct iocb_config *two[2];
+	int rc;
+
+	rc = iocb_config_load_copies(d->opts->config_path, two, 2, err);
+	if (rc < 0)
+		return rc;
+	d->pipe_cfg = two[1];
+	apply_log_settings(two[0], true);
+	(void)iocb_config_warn_exposure(two[0]);
+	return gen_new(two[0], &d->gen, err);
+}
+
+/* Open the store and load `intel:` into it. */
+static int store_open(struct daemon *d, struct iocb_err *err)
+{
+	const struct iocb_config *c = d->gen->cfg;
 	struct iocb_store_opts so;
+	struct iocb_ingest *in;
+	int rc;
 
 	iocb_store_opts_default(&so);
 	so.path = c->store.path;
@@ -343,169 +438,183 @@ static int open_store(struct daemon *d, const struct iocb_config *c, struct iocb
 		so.map_size = c->store.map_size;
 	so.durable = c->store.durable;
 	so.expected_attrs = c->store.expected_attributes;
-	return iocb_store_open(&so, &d->store, err);
-}
+	rc = iocb_store_open(&so, &d->store, err);
+	if (rc < 0 || !c->nintel)
+		return rc;
+	in = iocb_ingest_new(d->store, d->gen->filter, IOCB_SRCID_INTEL);
+	for (size_t i = 0; i < c->nintel; i++) {
+		struct iocb_err ierr = {0};
 
-static void load_intel(struct daemon *d, const struct generation *g)
-{
-	struct iocb_ingest *in;
-	struct iocb_err err = {0};
-
-	if (!g->cfg->nintel)
-		return;
-	in = iocb_ingest_new(d->store, g->filter, IOCB_SRCID_INTEL);
-	for (size_t i = 0; i < g->cfg->nintel; i++)
-		if (iocb_ingest_path(in, g->cfg->intel[i], &err) < 0)
-			iocb_log(IOCB_LOG_ERROR, "daemon", "\"cannot load intel\" error=\"%s\"", err.msg);
-	iocb_log(IOCB_LOG_INFO, "daemon", "\"intel loaded\" files=%zu upserts=%" PRIu64, g->cfg->nintel,
+		if (iocb_ingest_path(in, c->intel[i], &ierr) < 0)
+			iocb_log(IOCB_LOG_ERROR, "daemon", "\"cannot load intel\" error=\"%s\"", ierr.msg);
+	}
+	iocb_log(IOCB_LOG_INFO, "daemon", "\"intel loaded\" files=%zu upserts=%" PRIu64, c->nintel,
 		 iocb_ingest_stats(in)->upserts);
 	iocb_ingest_free(in);
+	return IOCB_OK;
 }
+
+/* Commit what is pending and close the store; a failed commit is the run's error. */
+static int store_close(struct daemon *d)
+{
+	struct iocb_err err = {0};
+	int rc = IOCB_OK;
+
+	if (!d->store)
+		return IOCB_OK;
+	rc = iocb_store_commit(d->store, &err);
+	if (rc < 0)
+		iocb_log(IOCB_LOG_ERROR, "daemon", "\"final commit failed\" error=\"%s\"", err.msg);
+	iocb_store_free(d->store);
+	d->store = NULL;
+	return rc;
+}
+
+/* The HTTP endpoint, when http.enabled; --http-port overrides http.port. err->msg starts with "http: ". */
+static int endpoint_start(struct daemon *d, struct iocb_err *err)
+{
+	const struct iocb_config *c = d->gen->cfg;
+	struct iocb_http_opts ho = {
+		.host = c->http.host,
+		.port = d->opts->http_port >= 0 ? (uint16_t)d->opts->http_port : c->http.port,
+		.max_connections = c->http.max_connections,
+		.idle_timeout_s = c->http.idle_timeout_s,
+		.header_timeout_s = c->http.header_timeout_s,
+	};
+	struct iocb_http_handlers hh = {metrics_cb, health_cb, d};
+	uint16_t port = 0;
+	int rc;
+
+	if (!c->http.enabled)
+		return IOCB_OK;
+	rc = iocb_http_start(&ho, d->store, &hh, &d->http, &port, err);
+	if (rc < 0)
+		iocb_err_prefix(err, "http");
+	return rc;
+}
+
+static void endpoint_stop(struct daemon *d)
+{
+	iocb_http_stop(d->http);
+	d->http = NULL;
+}
+
+/* The log pipeline, when the configuration has inputs; it reads the store and keeps d->pipe_cfg. */
+static int pipeline_start(struct daemon *d, struct iocb_err *err)
+{
+	struct iocb_pipe *pipe = NULL;
+	int rc;
+
+	if (!d->gen->cfg->ninputs)
+		return IOCB_OK;
+	rc = iocb_pipe_start(d->store, d->pipe_cfg, &pipe, err);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&d->gen_mu);
+	d->pipe = pipe;
+	pthread_mutex_unlock(&d->gen_mu);
+	return IOCB_OK;
+}
+
+/* Mark the daemon stopping (/healthz says so) and stop the pipeline: it flushes and checkpoints. */
+static void pipeline_drain(struct daemon *d)
+{
+	struct iocb_pipe *pipe;
+
+	pthread_mutex_lock(&d->gen_mu);
+	d->stopping = true;
+	pipe = d->pipe;
+	d->pipe = NULL;
+	pthread_mutex_unlock(&d->gen_mu);
+	iocb_pipe_stop(pipe);
+	iocb_config_free(d->pipe_cfg);
+	d->pipe_cfg = NULL;
+}
+
+/* Everything iocb_daemon_run starts, in order; the message is printed on failure. */
+static int daemon_start(struct daemon *d)
+{
+	struct iocb_err err = {0};
+	int rc;
+
+	rc = load_config(d, &err);
+	if (rc == IOCB_OK)
+		rc = store_open(d, &err);
+	if (rc == IOCB_OK && d->gen->cfg->kafka.present && !d->gen->cfg->store.path && !d->gen->cfg->api.present)
+		iocb_log(IOCB_LOG_WARN, "daemon",
+			 "\"memory-only store with Kafka and no misp.api: committed offsets skip what was consumed "
+			 "before a restart; set store.path or misp.api\"");
+	if (rc == IOCB_OK)
+		rc = endpoint_start(d, &err);
+	if (rc == IOCB_OK)
+		rc = gen_start(d, d->gen, false, &err);
+	if (rc == IOCB_OK)
+		rc = pipeline_start(d, &err);
+	if (rc < 0)
+		fprintf(stderr, "iocbus: %s\n", err.msg);
+	return rc;
+}
+
+/*
+ * Stop in reverse: first the pipeline (it flushes and checkpoints), then the
+ * sources that feed the store it reads, the endpoint, and the store.
+ */
+static int daemon_stop(struct daemon *d)
+{
+	pipeline_drain(d);
+	if (d->gen)
+		gen_retire(d, d->gen);
+	endpoint_stop(d);
+	return store_close(d);
+}
+
+/* Main thread: SIGHUP reloads; SIGTERM, SIGINT, or every pipeline input ended and delivered, stops. */
+static void signal_loop(struct daemon *d, const sigset_t *set)
+{
+	for (;;) {
+		struct timespec tmo = {0, SIGNAL_POLL_NS};
+		int sig = sigtimedwait(set, NULL, &tmo);
+
+		if (sig == SIGHUP) {
+			reload(d);
+		} else if (sig == SIGTERM || sig == SIGINT) {
+			iocb_log(IOCB_LOG_INFO, "daemon", "\"stopping\" signal=%s", sig == SIGTERM ? "TERM" : "INT");
+			return;
+		} else if (sig < 0 && errno != EAGAIN && errno != EINTR) {
+			iocb_log(IOCB_LOG_ERROR, "daemon", "\"sigtimedwait failed\" errno=%d", errno);
+			return;
+		}
+		/* `... | iocbus run`: every input ended (stdin at EOF) and everything was delivered. */
+		if (d->pipe && iocb_pipe_finished(d->pipe)) {
+			iocb_log(IOCB_LOG_INFO, "daemon", "\"every input ended and was delivered\"");
+			return;
+		}
+	}
+}
+
+/* ------------------------------------------------------------ run */
 
 int iocb_daemon_run(const struct iocb_daemon_opts *o)
 {
 	struct daemon d = {0};
-	struct iocb_config *cfg = NULL;
-	struct iocb_err err = {0};
 	sigset_t set;
-	enum iocb_log_level lvl;
-	int code = 2;
+	int rc, stop_rc;
 
 	d.opts = o;
-	d.started_us = iocb_sources_sync_now_us();
+	d.counters.started_us = iocb_sources_sync_now_us();
 	pthread_mutex_init(&d.gen_mu, NULL);
-	/* Block before any thread exists so every thread inherits the mask. */
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	/*
-	 * libzmq allocates every received message on its I/O thread and we free
-	 * it on the source thread; with glibc's default 128 KiB trim threshold the
-	 * heap top is returned and faulted in again all the time (about a tenth
-	 * of a flood's CPU went to page faults). Keep freed memory around.
-	 */
-	mallopt(M_TRIM_THRESHOLD, 64 << 20);
-	mallopt(M_TOP_PAD, 4 << 20);
-	/*
-	 * Setting the two above turns off glibc's dynamic mmap threshold, so
-	 * every pipeline batch (up to pipeline.batch_bytes, 1 MiB) and bulk body
-	 * would be mmap'd and unmapped each time: page faults cost the input
-	 * thread about 40 % of its CPU in the pipeline benchmark. Serve them
-	 * from the heap.
-	 */
-	mallopt(M_MMAP_THRESHOLD, 32 << 20);
-
-	/*
-	 * One read of the file for both copies: the pipeline keeps its own (it
-	 * outlives reloads, which free the generation's configuration), and a
-	 * second read of a pipe (`-c <(...)`) would find it empty.
-	 */
-	{
-		struct iocb_config *two[2];
-
-		if (iocb_config_load_copies(o->config_path, two, 2, &err) < 0) {
-			fprintf(stderr, "iocbus: %s\n", err.msg);
-			goto out;
-		}
-		cfg = two[0];
-		d.pipe_cfg = two[1];
+	block_signals(&set);
+	tune_allocator();
+	rc = daemon_start(&d);
+	if (rc == IOCB_OK) {
+		iocb_log(IOCB_LOG_INFO, "daemon", "\"running\" config=\"%s\"", o->config_path);
+		signal_loop(&d, &set);
 	}
-	if (cfg->log.level && iocb_log_level_parse(cfg->log.level, &lvl))
-		iocb_log_set_level(lvl);
-	if (cfg->log.debug)
-		iocb_log_set_debug_modules(cfg->log.debug);
-	(void)iocb_config_warn_exposure(cfg); /* once: a reload does not repeat them */
-	if (gen_new(cfg, &d.gen, &err) < 0) {
-		fprintf(stderr, "iocbus: %s\n", err.msg);
-		goto out;
-	}
-	if (open_store(&d, d.gen->cfg, &err) < 0) {
-		fprintf(stderr, "iocbus: %s\n", err.msg);
-		goto out;
-	}
-	load_intel(&d, d.gen);
-	if (d.gen->cfg->kafka.present && !d.gen->cfg->store.path && !d.gen->cfg->api.present)
-		iocb_log(IOCB_LOG_WARN, "daemon",
-			 "\"memory-only store with Kafka and no misp.api: committed offsets skip what was consumed "
-			 "before a restart; set store.path or misp.api\"");
-	if (d.gen->cfg->http.enabled) {
-		struct iocb_http_opts ho = {
-			.host = d.gen->cfg->http.host,
-			.port = o->http_port >= 0 ? (uint16_t)o->http_port : d.gen->cfg->http.port,
-			.max_connections = d.gen->cfg->http.max_connections,
-			.idle_timeout_s = d.gen->cfg->http.idle_timeout_s,
-			.header_timeout_s = d.gen->cfg->http.header_timeout_s,
-		};
-		struct iocb_http_handlers hh = {metrics_cb, health_cb, &d};
-		uint16_t port = 0;
-		if (iocb_http_start(&ho, d.store, &hh, &d.http, &port, &err) < 0) {
-			fprintf(stderr, "iocbus: http: %s\n", err.msg);
-			goto out;
-		}
-	}
-	if (gen_start(&d, d.gen, false, &err) < 0) {
-		fprintf(stderr, "iocbus: %s\n", err.msg);
-		goto out;
-	}
-	if (d.gen->cfg->ninputs) {
-		struct iocb_pipe *pipe = NULL;
-
-		if (iocb_pipe_start(d.store, d.pipe_cfg, &pipe, &err) < 0) {
-			fprintf(stderr, "iocbus: %s\n", err.msg);
-			goto out;
-		}
-		pthread_mutex_lock(&d.gen_mu);
-		d.pipe = pipe;
-		pthread_mutex_unlock(&d.gen_mu);
-	}
-	iocb_log(IOCB_LOG_INFO, "daemon", "\"running\" config=\"%s\"", o->config_path);
-
-	for (;;) {
-		struct timespec tmo = {0, 200000000};
-		int sig = sigtimedwait(&set, NULL, &tmo);
-		if (sig == SIGHUP) {
-			reload(&d);
-		} else if (sig == SIGTERM || sig == SIGINT) {
-			iocb_log(IOCB_LOG_INFO, "daemon", "\"stopping\" signal=%s", sig == SIGTERM ? "TERM" : "INT");
-			break;
-		} else if (sig < 0 && errno != EAGAIN && errno != EINTR) {
-			iocb_log(IOCB_LOG_ERROR, "daemon", "\"sigtimedwait failed\" errno=%d", errno);
-			break;
-		}
-		/* `... | iocbus run`: every input ended (stdin at EOF) and everything was delivered. */
-		if (d.pipe && iocb_pipe_finished(d.pipe)) {
-			iocb_log(IOCB_LOG_INFO, "daemon", "\"every input ended and was delivered\"");
-			break;
-		}
-	}
-	code = 0;
-out:
-	pthread_mutex_lock(&d.gen_mu);
-	d.stopping = true;
-	{
-		struct iocb_pipe *pipe = d.pipe;
-
-		d.pipe = NULL;
-		pthread_mutex_unlock(&d.gen_mu);
-		/* First the pipeline (it flushes and checkpoints), then the sources that feed the store it reads. */
-		iocb_pipe_stop(pipe);
-	}
-	iocb_config_free(d.pipe_cfg);
-	if (d.gen)
-		gen_retire(&d, d.gen);
-	iocb_http_stop(d.http);
-	if (d.store) {
-		if (iocb_store_commit(d.store, &err) < 0) {
-			iocb_log(IOCB_LOG_ERROR, "daemon", "\"final commit failed\" error=\"%s\"", err.msg);
-			code = 2;
-		}
-		iocb_store_free(d.store);
-	}
+	stop_rc = daemon_stop(&d);
+	if (rc == IOCB_OK)
+		rc = stop_rc;
 	pthread_mutex_destroy(&d.gen_mu);
-	if (code == 0)
+	if (rc == IOCB_OK)
 		iocb_log(IOCB_LOG_INFO, "daemon", "\"stopped\"");
-	return code;
+	return rc;
 }

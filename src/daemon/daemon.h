@@ -24,12 +24,20 @@
 
 #include <stdint.h>
 
+#include "core/rc.h"
+
 struct iocb_daemon_opts {
 	const char *config_path; /* required */
 	int http_port;           /* >= 0 overrides http.port; -1 keeps the file's */
 };
 
-/* Run until SIGTERM/SIGINT. Returns the process exit code (0, or 2 when start-up failed). */
+/*
+ * Run until SIGTERM/SIGINT (or, with log pipeline inputs, until every input
+ * ended and was delivered). Returns IOCB_OK after a clean stop, or a
+ * negative enum iocb_rc when start-up failed (the message went to stderr)
+ * or the final store commit failed (logged); the CLI maps it to an exit
+ * code. Main thread only, once per process (it sets the signal mask).
+ */
 int iocb_daemon_run(const struct iocb_daemon_opts *o);
 
 #endif

@@ -138,65 +138,79 @@ static void publish_commit(struct zmq_source *s, bool applied)
 	s->dirty = false;
 }
 
-/* Read every pending monitor event (two frames each: event+value, endpoint). */
-static void drain_monitor(struct zmq_source *s)
+/* Take the next monitor event without blocking (two frames each: event+value, endpoint); false when none. */
+static bool recv_monitor_event(struct zmq_source *s, uint16_t *event)
 {
 	zmq_msg_t ev, addr;
 
-	for (;;) {
-		uint16_t event = 0;
-
-		zmq_msg_init(&ev);
-		if (zmq_msg_recv(&ev, s->mon, ZMQ_DONTWAIT) < 0) {
-			zmq_msg_close(&ev);
-			return;
-		}
-		if (zmq_msg_size(&ev) >= sizeof(event))
-			memcpy(&event, zmq_msg_data(&ev), sizeof(event));
-		/* The second frame (the endpoint) is not needed; drain every remaining part. */
-		while (zmq_msg_more(&ev)) {
-			zmq_msg_init(&addr);
-			int rc = zmq_msg_recv(&addr, s->mon, ZMQ_DONTWAIT);
-			bool more = rc >= 0 && zmq_msg_more(&addr);
-			zmq_msg_close(&addr);
-			if (!more)
-				break;
-		}
+	*event = 0;
+	zmq_msg_init(&ev);
+	if (zmq_msg_recv(&ev, s->mon, ZMQ_DONTWAIT) < 0) {
 		zmq_msg_close(&ev);
+		return false;
+	}
+	if (zmq_msg_size(&ev) >= sizeof(*event))
+		memcpy(event, zmq_msg_data(&ev), sizeof(*event));
+	/* The second frame (the endpoint) is not needed; drain every remaining part. */
+	while (zmq_msg_more(&ev)) {
+		zmq_msg_init(&addr);
+		int rc = zmq_msg_recv(&addr, s->mon, ZMQ_DONTWAIT);
+		bool more = rc >= 0 && zmq_msg_more(&addr);
+		zmq_msg_close(&addr);
+		if (!more)
+			break;
+	}
+	zmq_msg_close(&ev);
+	return true;
+}
 
+/*
+ * Connected means the ZMTP handshake is done (PLAIN credentials accepted):
+ * only then can the subscription flow. Every kind of connection asks for
+ * the catch-up that covers what the SUB socket cannot have seen.
+ */
+static void on_connected(struct zmq_source *s)
+{
+	if (s->disconnected) {
+		IOCB_M_ADD(s->m->reconnects, 1);
+		iocb_log(IOCB_LOG_INFO, MOD, "\"reconnected\" endpoint=\"%s\"", s->endpoint);
+		request_catchup(s, s->gap_cursor, "zmq reconnect");
+	} else if (!s->ever_connected && s->retried) {
+		/* The publisher was not there at start: whatever it sent
+		 * before now is gone, like after a reconnect. */
+		iocb_log(IOCB_LOG_INFO, MOD, "\"connected late\" endpoint=\"%s\"", s->endpoint);
+		request_catchup(s, iocb_sources_sync_cursor(s->y), "zmq connected late");
+	} else {
+		iocb_log(IOCB_LOG_INFO, MOD, "\"connected\" endpoint=\"%s\"", s->endpoint);
+		/*
+		 * A PUB drops what it sends before our subscription reaches
+		 * it, and the pull's start-up query may have run before that:
+		 * cover the window with a catch-up (cheap: recent rows only).
+		 * With no cursor yet (first start, reconcile running) take
+		 * the last five minutes of MISP's clock.
+		 */
+		uint64_t from = iocb_sources_sync_cursor(s->y);
+		uint64_t now = (uint64_t)(iocb_sources_sync_now_us() / 1000000);
+		if (from == 0 && now > 300)
+			from = now - 300;
+		if (s->y->cfg->api.present)
+			iocb_sources_sync_request_catchup(s->y, from, "zmq subscribed");
+	}
+	s->connected = true;
+	s->ever_connected = true;
+	s->disconnected = false;
+	IOCB_M_SET(s->m->up, 1);
+}
+
+/* Read and act on every pending monitor event. */
+static void drain_monitor(struct zmq_source *s)
+{
+	uint16_t event;
+
+	while (recv_monitor_event(s, &event)) {
 		switch (event) {
-		/* Connected means the ZMTP handshake is done (PLAIN credentials
-		 * accepted): only then can the subscription flow. */
 		case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
-			if (s->disconnected) {
-				IOCB_M_ADD(s->m->reconnects, 1);
-				iocb_log(IOCB_LOG_INFO, MOD, "\"reconnected\" endpoint=\"%s\"", s->endpoint);
-				request_catchup(s, s->gap_cursor, "zmq reconnect");
-			} else if (!s->ever_connected && s->retried) {
-				/* The publisher was not there at start: whatever it sent
-				 * before now is gone, like after a reconnect. */
-				iocb_log(IOCB_LOG_INFO, MOD, "\"connected late\" endpoint=\"%s\"", s->endpoint);
-				request_catchup(s, iocb_sources_sync_cursor(s->y), "zmq connected late");
-			} else {
-				iocb_log(IOCB_LOG_INFO, MOD, "\"connected\" endpoint=\"%s\"", s->endpoint);
-				/*
-				 * A PUB drops what it sends before our subscription reaches
-				 * it, and the pull's start-up query may have run before that:
-				 * cover the window with a catch-up (cheap: recent rows only).
-				 * With no cursor yet (first start, reconcile running) take
-				 * the last five minutes of MISP's clock.
-				 */
-				uint64_t from = iocb_sources_sync_cursor(s->y);
-				uint64_t now = (uint64_t)(iocb_sources_sync_now_us() / 1000000);
-				if (from == 0 && now > 300)
-					from = now - 300;
-				if (s->y->cfg->api.present)
-					iocb_sources_sync_request_catchup(s->y, from, "zmq subscribed");
-			}
-			s->connected = true;
-			s->ever_connected = true;
-			s->disconnected = false;
-			IOCB_M_SET(s->m->up, 1);
+			on_connected(s);
 			break;
 		case ZMQ_EVENT_DISCONNECTED:
 			if (s->connected) {
@@ -460,6 +474,69 @@ static void event_tagged(void *ud, uint64_t event_id)
 	iocb_sources_sync_request_event_refresh(ud, event_id);
 }
 
+/* SUB socket options, PLAIN credentials, the subscription, and its monitor (before connecting). */
+static int open_sub(struct zmq_source *s, const struct iocb_config *cfg, bool v6, struct iocb_err *err)
+{
+	int rc;
+
+	s->sub = zmq_socket(s->ctx, ZMQ_SUB);
+	if (!s->sub)
+		return iocb_err_set(err, IOCB_EIO, "zmq: cannot create the SUB socket: %s", zmq_strerror(errno));
+	const struct {
+		int opt;          /* ZMQ_* option */
+		int value;        /* its value */
+		const char *name; /* for the error message */
+	} opts[] = {
+		{ZMQ_RCVHWM, (int)(cfg->zmq.rcvhwm > 0x7fffffffu ? 0x7fffffffu : cfg->zmq.rcvhwm), "ZMQ_RCVHWM"},
+		{ZMQ_RECONNECT_IVL, RECONNECT_IVL_MS, "ZMQ_RECONNECT_IVL"},
+		{ZMQ_RECONNECT_IVL_MAX, RECONNECT_IVL_MAX_MS, "ZMQ_RECONNECT_IVL_MAX"},
+		{ZMQ_LINGER, 0, "ZMQ_LINGER"},
+		{ZMQ_HEARTBEAT_IVL, ZMTP_HEARTBEAT_IVL_MS, "ZMQ_HEARTBEAT_IVL"},
+		{ZMQ_HEARTBEAT_TIMEOUT, ZMTP_HEARTBEAT_TIMEOUT_MS, "ZMQ_HEARTBEAT_TIMEOUT"},
+		{ZMQ_IPV6, v6 ? 1 : 0, "ZMQ_IPV6"},
+	};
+	for (size_t i = 0; i < IOCB_ARRAY_LEN(opts); i++) {
+		rc = set_int(s->sub, opts[i].opt, opts[i].value, opts[i].name, err);
+		if (rc < 0)
+			return rc;
+	}
+	if (cfg->zmq.username) {
+		const char *pw = iocb_secret_str(&cfg->zmq.password);
+		/* MISP's Plugin.ZeroMQ_username / _password: ZMQ PLAIN (cleartext). */
+		if (zmq_setsockopt(s->sub, ZMQ_PLAIN_USERNAME, cfg->zmq.username, strlen(cfg->zmq.username)) < 0 ||
+		    zmq_setsockopt(s->sub, ZMQ_PLAIN_PASSWORD, pw ? pw : "", pw ? strlen(pw) : 0) < 0)
+			return iocb_err_set(err, IOCB_EIO, "zmq: setting the PLAIN credentials failed: %s",
+					    zmq_strerror(errno));
+	}
+	if (zmq_setsockopt(s->sub, ZMQ_SUBSCRIBE, TOPIC_PREFIX, sizeof(TOPIC_PREFIX) - 1) < 0)
+		return iocb_err_set(err, IOCB_EIO, "zmq: subscribe failed: %s", zmq_strerror(errno));
+	/* The monitor first, so that the first connection's events are seen. */
+	if (zmq_socket_monitor(s->sub, MONITOR_ENDPOINT,
+			       ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CONNECT_RETRIED |
+				       ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+				       ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) < 0)
+		return iocb_err_set(err, IOCB_EIO, "zmq: socket monitor failed: %s", zmq_strerror(errno));
+	return IOCB_OK;
+}
+
+/* The PAIR socket that reads the SUB socket's monitor, then the SUB socket's connection to the publisher. */
+static int connect_sockets(struct zmq_source *s, struct iocb_err *err)
+{
+	int rc;
+
+	s->mon = zmq_socket(s->ctx, ZMQ_PAIR);
+	if (!s->mon)
+		return iocb_err_set(err, IOCB_EIO, "zmq: cannot create the monitor socket: %s", zmq_strerror(errno));
+	rc = set_int(s->mon, ZMQ_LINGER, 0, "ZMQ_LINGER", err);
+	if (rc < 0)
+		return rc;
+	if (zmq_connect(s->mon, MONITOR_ENDPOINT) < 0)
+		return iocb_err_set(err, IOCB_EIO, "zmq: cannot connect the monitor: %s", zmq_strerror(errno));
+	if (zmq_connect(s->sub, s->endpoint) < 0)
+		return iocb_err_set(err, IOCB_ECONFIG, "zmq: cannot connect to %s: %s", s->endpoint, zmq_strerror(errno));
+	return IOCB_OK;
+}
+
 int iocb_sources_zmq_start(struct iocb_sources_sync *y, struct iocb_source **out, struct iocb_err *err)
 {
 	const struct iocb_config *cfg = y->cfg;
@@ -499,68 +576,11 @@ int iocb_sources_zmq_start(struct iocb_sources_sync *y, struct iocb_source **out
 		rc = iocb_err_set(err, IOCB_EIO, "zmq: cannot create a context: %s", zmq_strerror(errno));
 		goto out;
 	}
-	s->sub = zmq_socket(s->ctx, ZMQ_SUB);
-	if (!s->sub) {
-		rc = iocb_err_set(err, IOCB_EIO, "zmq: cannot create the SUB socket: %s", zmq_strerror(errno));
-		goto out;
-	}
-	const struct {
-		int opt;          /* ZMQ_* option */
-		int value;        /* its value */
-		const char *name; /* for the error message */
-	} opts[] = {
-		{ZMQ_RCVHWM, (int)(cfg->zmq.rcvhwm > 0x7fffffffu ? 0x7fffffffu : cfg->zmq.rcvhwm), "ZMQ_RCVHWM"},
-		{ZMQ_RECONNECT_IVL, RECONNECT_IVL_MS, "ZMQ_RECONNECT_IVL"},
-		{ZMQ_RECONNECT_IVL_MAX, RECONNECT_IVL_MAX_MS, "ZMQ_RECONNECT_IVL_MAX"},
-		{ZMQ_LINGER, 0, "ZMQ_LINGER"},
-		{ZMQ_HEARTBEAT_IVL, ZMTP_HEARTBEAT_IVL_MS, "ZMQ_HEARTBEAT_IVL"},
-		{ZMQ_HEARTBEAT_TIMEOUT, ZMTP_HEARTBEAT_TIMEOUT_MS, "ZMQ_HEARTBEAT_TIMEOUT"},
-		{ZMQ_IPV6, v6 ? 1 : 0, "ZMQ_IPV6"},
-	};
-	for (size_t i = 0; i < IOCB_ARRAY_LEN(opts); i++) {
-		rc = set_int(s->sub, opts[i].opt, opts[i].value, opts[i].name, err);
-		if (rc < 0)
-			goto out;
-	}
-	if (cfg->zmq.username) {
-		const char *pw = iocb_secret_str(&cfg->zmq.password);
-		/* MISP's Plugin.ZeroMQ_username / _password: ZMQ PLAIN (cleartext). */
-		if (zmq_setsockopt(s->sub, ZMQ_PLAIN_USERNAME, cfg->zmq.username, strlen(cfg->zmq.username)) < 0 ||
-		    zmq_setsockopt(s->sub, ZMQ_PLAIN_PASSWORD, pw ? pw : "", pw ? strlen(pw) : 0) < 0) {
-			rc = iocb_err_set(err, IOCB_EIO, "zmq: setting the PLAIN credentials failed: %s",
-					  zmq_strerror(errno));
-			goto out;
-		}
-	}
-	if (zmq_setsockopt(s->sub, ZMQ_SUBSCRIBE, TOPIC_PREFIX, sizeof(TOPIC_PREFIX) - 1) < 0) {
-		rc = iocb_err_set(err, IOCB_EIO, "zmq: subscribe failed: %s", zmq_strerror(errno));
-		goto out;
-	}
-	/* The monitor first, so that the first connection's events are seen. */
-	if (zmq_socket_monitor(s->sub, MONITOR_ENDPOINT,
-			       ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CONNECT_RETRIED |
-				       ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-				       ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) < 0) {
-		rc = iocb_err_set(err, IOCB_EIO, "zmq: socket monitor failed: %s", zmq_strerror(errno));
-		goto out;
-	}
-	s->mon = zmq_socket(s->ctx, ZMQ_PAIR);
-	if (!s->mon) {
-		rc = iocb_err_set(err, IOCB_EIO, "zmq: cannot create the monitor socket: %s", zmq_strerror(errno));
-		goto out;
-	}
-	rc = set_int(s->mon, ZMQ_LINGER, 0, "ZMQ_LINGER", err);
+	rc = open_sub(s, cfg, v6, err);
+	if (rc == IOCB_OK)
+		rc = connect_sockets(s, err);
 	if (rc < 0)
 		goto out;
-	if (zmq_connect(s->mon, MONITOR_ENDPOINT) < 0) {
-		rc = iocb_err_set(err, IOCB_EIO, "zmq: cannot connect the monitor: %s", zmq_strerror(errno));
-		goto out;
-	}
-	if (zmq_connect(s->sub, s->endpoint) < 0) {
-		rc = iocb_err_set(err, IOCB_ECONFIG, "zmq: cannot connect to %s: %s", s->endpoint,
-				  zmq_strerror(errno));
-		goto out;
-	}
 	/* pthread_create is a full barrier: the thread may take the sockets over. */
 	if (pthread_create(&s->thread, NULL, zmq_thread, s) != 0) {
 		rc = iocb_err_set(err, IOCB_EIO, "zmq: cannot start the thread");

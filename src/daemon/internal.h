@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Private to module `daemon` (no other module includes this): the pieces
+ * of `iocbus run` that decide or compose something without threads, so
+ * tests/unit/test_daemon.c can check them directly. daemon.c calls them
+ * from the main thread (reload decisions) and the HTTP thread (/healthz,
+ * /metrics, under gen_mu); none of them keeps state.
+ */
+#ifndef IOCB_DAEMON_INTERNAL_H
+#define IOCB_DAEMON_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config/config.h"
+#include "core/buf.h"
+#include "core/rc.h"
+#include "sources/sources.h"
+
+/* What /healthz reports, gathered by the caller under gen_mu. */
+struct iocb_daemon__health {
+	bool running;                         /* a generation is started and SIGTERM not seen */
+	const struct iocb_sources_sync *sync; /* the generation's sources; read only when running */
+	int outputs;                          /* log pipeline: -1 none, 0 failing, 1 up */
+	const char *store_failing;            /* why the store's commits fail; NULL when they do not */
+};
+
+/*
+ * Append the /healthz line: "ok", "degraded" (store commits failing) or
+ * "stopping", then when running " <source>=up|down" per source,
+ * " outputs=up|failing" and " store=failing (<why>)", and '\n'. Returns
+ * h->running (200 or 503). A full buffer truncates the line (the HTTP
+ * module caps it).
+ */
+bool iocb_daemon__health_render(const struct iocb_daemon__health *h, struct iocb_buf *out);
+
+/* The daemon's own /metrics counters. */
+struct iocb_daemon__counters {
+	uint64_t reloads_ok;     /* SIGHUP reloads applied */
+	uint64_t reloads_failed; /* SIGHUP reloads rejected (bad file, a source that cannot start) */
+	uint64_t refiltered;     /* attributes removed by filter changes */
+	int64_t started_us;      /* wall clock at start (µs) */
+};
+
+/* Append iocbus_config_reloads_total, iocbus_filter_removed_total and iocbus_start_time_seconds. */
+void iocb_daemon__counters_render(const struct iocb_daemon__counters *c, struct iocb_buf *out);
+
+/* Same filter list and options (a reorder counts as a change: rare, and the reconcile is safe). */
+bool iocb_daemon__filters_equal(const struct iocb_config *a, const struct iocb_config *b);
+
+/* Whether a reload changes store or http settings, which apply only on restart (a warning is logged). */
+bool iocb_daemon__restart_settings_changed(const struct iocb_config *old, const struct iocb_config *ng);
+
+/*
+ * Whether `path` can be read again on SIGHUP: IOCB_OK, or IOCB_ECONFIG
+ * with err->msg when it is not a regular file (a pipe, `-c <(...)`, was
+ * used up at start and would read as an empty file; a FIFO would block the
+ * main thread). A path stat() cannot reach is left to the loader's message.
+ */
+int iocb_daemon__reloadable(const char *path, struct iocb_err *err) IOCB_MUST_USE;
+
+#endif

@@ -1,0 +1,227 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Unit tests of the daemon's decisions and texts (src/daemon/internal.h),
+ * without starting it: the /healthz line in each state, the daemon's own
+ * /metrics families, whether a reload changed the filter or settings that
+ * apply only on restart, and which configuration paths SIGHUP can read
+ * again. Starting, reloading and stopping for real is tests/e2e
+ * (test_run_daemon, test_run_shutdown_log, ...).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config/config.h"
+#include "core/buf.h"
+#include "core/log.h"
+#include "daemon/internal.h"
+#include "sources/sources.h"
+#include "store/store.h"
+
+static struct iocb_config *load(const char *yaml)
+{
+	struct iocb_config *c = NULL;
+	struct iocb_err err = {0};
+
+	if (iocb_config_load_string("t.yaml", yaml, strlen(yaml), &c, &err) < 0)
+		fail_msg("config: %s", err.msg);
+	return c;
+}
+
+/* ------------------------------------------------------------ /healthz */
+
+static void test_health_stopping(void **state)
+{
+	struct iocb_daemon__health h = {.running = false, .outputs = 1, .store_failing = "disk full"};
+	struct iocb_buf out;
+
+	(void)state;
+	iocb_buf_init(&out, 4096);
+	/* Stopping (or not started): 503 and nothing else, whatever the rest says. */
+	assert_false(iocb_daemon__health_render(&h, &out));
+	assert_string_equal(out.ptr, "stopping\n");
+	iocb_buf_fini(&out);
+}
+
+static void test_health_running(void **state)
+{
+	struct iocb_config *cfg = iocb_config_default();
+	struct iocb_store_opts so;
+	struct iocb_store *store = NULL;
+	struct iocb_sources_sync y;
+	struct iocb_err err = {0};
+	struct iocb_buf out;
+
+	(void)state;
+	iocb_store_opts_default(&so);
+	assert_int_equal(iocb_store_open(&so, &store, &err), IOCB_OK);
+	iocb_sources_sync_init(&y, store, NULL, cfg);
+	IOCB_M_SET(iocb_sources_sync_metrics_add(&y, "zmq")->up, 1);
+	(void)iocb_sources_sync_metrics_add(&y, "pull");
+	iocb_buf_init(&out, 4096);
+
+	struct iocb_daemon__health h = {.running = true, .sync = &y, .outputs = -1};
+	assert_true(iocb_daemon__health_render(&h, &out));
+	assert_string_equal(out.ptr, "ok zmq=up pull=down\n");
+
+	/* A failing output is informative: still 200. */
+	iocb_buf_reset(&out);
+	h.outputs = 0;
+	assert_true(iocb_daemon__health_render(&h, &out));
+	assert_string_equal(out.ptr, "ok zmq=up pull=down outputs=failing\n");
+
+	/* Failing store commits: "degraded", still 200, with the reason. */
+	iocb_buf_reset(&out);
+	h.outputs = 1;
+	h.store_failing = "mdb_txn_commit: MDB_MAP_FULL";
+	assert_true(iocb_daemon__health_render(&h, &out));
+	assert_string_equal(out.ptr,
+			    "degraded zmq=up pull=down outputs=up store=failing (mdb_txn_commit: MDB_MAP_FULL)\n");
+
+	/* A full buffer truncates the line; the answer stays. */
+	struct iocb_buf tiny;
+	iocb_buf_init(&tiny, 10);
+	assert_true(iocb_daemon__health_render(&h, &tiny));
+	assert_true(tiny.len <= 10);
+	iocb_buf_fini(&tiny);
+
+	iocb_buf_fini(&out);
+	iocb_sources_sync_fini(&y);
+	iocb_store_free(store);
+	iocb_config_free(cfg);
+}
+
+/* ------------------------------------------------------------ /metrics */
+
+static void test_counters_render(void **state)
+{
+	struct iocb_daemon__counters c = {.reloads_ok = 3, .reloads_failed = 1, .refiltered = 42,
+					  .started_us = 1700000000123456};
+	struct iocb_buf out;
+
+	(void)state;
+	iocb_buf_init(&out, 4096);
+	iocb_daemon__counters_render(&c, &out);
+	assert_string_equal(out.ptr,
+			    "# HELP iocbus_config_reloads_total SIGHUP reloads by result.\n"
+			    "# TYPE iocbus_config_reloads_total counter\n"
+			    "iocbus_config_reloads_total{result=\"ok\"} 3\n"
+			    "iocbus_config_reloads_total{result=\"error\"} 1\n"
+			    "# HELP iocbus_filter_removed_total Attributes removed because a reloaded filter rejects them.\n"
+			    "# TYPE iocbus_filter_removed_total counter\n"
+			    "iocbus_filter_removed_total 42\n"
+			    "# HELP iocbus_start_time_seconds Wall-clock time the daemon started.\n"
+			    "# TYPE iocbus_start_time_seconds gauge\n"
+			    "iocbus_start_time_seconds 1700000000.123\n");
+	iocb_buf_fini(&out);
+}
+
+/* ------------------------------------------------------------ reload decisions */
+
+#define MISP_HEAD "misp:\n  api: {host: 'https://m', key: k}\n"
+
+static void test_filters_equal(void **state)
+{
+	struct iocb_config *a = load(MISP_HEAD "  filter:\n    - orgs: [\"1\", \"25\"]\n      tags: [\"TLP:RED\"]\n");
+	struct iocb_config *same = load(MISP_HEAD "  pull: {interval: 60}\n"
+						  "  filter:\n    - orgs: [\"1\", \"25\"]\n      tags: [\"TLP:RED\"]\n");
+	struct iocb_config *other_org = load(MISP_HEAD "  filter:\n    - orgs: [\"1\", \"26\"]\n      tags: [\"TLP:RED\"]\n");
+	struct iocb_config *reorder = load(MISP_HEAD "  filter:\n    - orgs: [\"25\", \"1\"]\n      tags: [\"TLP:RED\"]\n");
+	struct iocb_config *no_tags = load(MISP_HEAD "  filter:\n    - orgs: [\"1\", \"25\"]\n");
+	struct iocb_config *org_field = load(MISP_HEAD "  filter_org_field: org_id\n"
+						       "  filter:\n    - orgs: [\"1\", \"25\"]\n      tags: [\"TLP:RED\"]\n");
+	struct iocb_config *none = load(MISP_HEAD);
+
+	(void)state;
+	assert_true(iocb_daemon__filters_equal(a, a));
+	assert_true(iocb_daemon__filters_equal(a, same)); /* other settings do not count */
+	assert_false(iocb_daemon__filters_equal(a, other_org));
+	assert_false(iocb_daemon__filters_equal(a, reorder)); /* a reorder counts as a change */
+	assert_false(iocb_daemon__filters_equal(a, no_tags));
+	assert_false(iocb_daemon__filters_equal(a, org_field));
+	assert_false(iocb_daemon__filters_equal(a, none));
+	assert_true(iocb_daemon__filters_equal(none, none));
+	iocb_config_free(a);
+	iocb_config_free(same);
+	iocb_config_free(other_org);
+	iocb_config_free(reorder);
+	iocb_config_free(no_tags);
+	iocb_config_free(org_field);
+	iocb_config_free(none);
+}
+
+static void test_restart_settings(void **state)
+{
+	static const char *const restart[] = {
+		MISP_HEAD "store: {path: /tmp/iocb-other}\n",
+		MISP_HEAD "http: {port: 9999}\n",
+		MISP_HEAD "http: {host: 127.0.0.2}\n",
+		MISP_HEAD "http: {enabled: false}\n",
+		MISP_HEAD "http: {max_connections: 7}\n",
+		MISP_HEAD "http: {idle_timeout: 7}\n",
+		MISP_HEAD "http: {header_timeout: 7}\n",
+	};
+	struct iocb_config *base = load(MISP_HEAD);
+	struct iocb_config *live = load(MISP_HEAD "  pull: {interval: 60}\nlogging: {level: info}\n");
+
+	(void)state;
+	/* What a reload applies (pull, log level, filters) is not a restart setting. */
+	assert_false(iocb_daemon__restart_settings_changed(base, base));
+	assert_false(iocb_daemon__restart_settings_changed(base, live));
+	for (size_t i = 0; i < IOCB_ARRAY_LEN(restart); i++) {
+		struct iocb_config *c = load(restart[i]);
+		if (!iocb_daemon__restart_settings_changed(base, c))
+			fail_msg("not seen as a restart setting: %s", restart[i]);
+		iocb_config_free(c);
+	}
+	iocb_config_free(base);
+	iocb_config_free(live);
+}
+
+static void test_reloadable(void **state)
+{
+	char dir[] = "/tmp/iocb_test_daemon.XXXXXX", path[128];
+	struct iocb_err err = {0};
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/iocbus.yaml", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fclose(f);
+	assert_int_equal(iocb_daemon__reloadable(path, &err), IOCB_OK);
+	unlink(path);
+	/* Gone: the loader says so with its own message. */
+	assert_int_equal(iocb_daemon__reloadable(path, &err), IOCB_OK);
+	/* A FIFO (what `-c <(...)` gives) is refused without being opened. */
+	assert_int_equal(mkfifo(path, 0600), 0);
+	assert_int_equal(iocb_daemon__reloadable(path, &err), IOCB_ECONFIG);
+	assert_non_null(strstr(err.msg, "is not a regular file (a pipe is read once, at start)"));
+	assert_non_null(strstr(err.msg, path));
+	unlink(path);
+	assert_int_equal(iocb_daemon__reloadable(dir, &err), IOCB_ECONFIG);
+	rmdir(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_health_stopping),
+		cmocka_unit_test(test_health_running),
+		cmocka_unit_test(test_counters_render),
+		cmocka_unit_test(test_filters_equal),
+		cmocka_unit_test(test_restart_settings),
+		cmocka_unit_test(test_reloadable),
+	};
+
+	iocb_log_set_level(IOCB_LOG_ERROR);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
