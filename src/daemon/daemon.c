@@ -24,9 +24,9 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "filter/filter.h"
-#include "http/http.h"
 #include "ingest/ingest.h"
 #include "pipe/pipe.h"
+#include "serve/http/http.h"
 #include "sources/sources.h"
 #include "store/store.h"
 

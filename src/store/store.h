@@ -34,7 +34,6 @@
 
 #include "core/rc.h"
 #include "core/str.h"
-#include "json/json.h"
 #include "misp/misp.h"
 
 struct iocb_store;
@@ -205,7 +204,12 @@ size_t iocb_store_lookup_any(const struct iocb_store *s, struct iocb_str raw, st
 /* Find one attribute by uuid (inside the read lock); NULL if absent. */
 const struct iocb_store_attr *iocb_store_get(const struct iocb_store *s, struct iocb_str uuid);
 
-/* A read-only view of a record's fields (views valid inside the read lock). */
+/*
+ * A read-only view of a record's fields (views valid inside the read lock).
+ * The store hands out views and nothing else: output shapes (the lookup
+ * JSON, and the coming STIX, memcached and MISP shapes) are built from
+ * them above the store, in src/serve/render/.
+ */
 struct iocb_store_tag_view {
 	struct iocb_str name;
 };
@@ -250,31 +254,6 @@ void iocb_store_attr_view(const struct iocb_store_attr *a, struct iocb_store_att
 struct iocb_str iocb_store_attr_tag(const struct iocb_store_attr *a, size_t i);
 void iocb_store_event_view(const struct iocb_store_event *e, struct iocb_store_event_view *out);
 struct iocb_str iocb_store_event_tag(const struct iocb_store_event *e, size_t i);
-
-/*
- * Write one hit as a JSON object:
- *   {"match":{"class":"ip","part":0,"prefix":24},
- *    "attribute":{"uuid","id","type","category","value","to_ids","comment",
- *                 "timestamp","first_seen","last_seen","tags":[...]},
- *    "event":{"uuid","id","info","threat_level_id","orgc":{"id","name","uuid"},
- *             "date","tags":[...]}}
- * This is the one JSON shape for `iocbus lookup`, /v1/lookup and the bus.
- * "prefix" is present only for a CIDR match; unknown ids, uuids, org fields
- * and dates are null; "event" is null for an attribute without an event;
- * first_seen/last_seen are MISP's ISO-8601 ("2024-01-02T03:04:05.000000+00:00").
- */
-void iocb_store_hit_json(struct iocb_jw *w, const struct iocb_store_hit *hit);
-
-/*
- * The lookup answer shared by `iocbus lookup` and GET /v1/lookup: looks
- * `raw` up with iocb_store_lookup_any() and writes
- *   {"value":"<raw>","matches":[<iocb_store_hit_json>...]}
- * plus "truncated":true when there were more than `max` matches.
- * `scratch` holds max hits. Inside iocb_store_read_lock(). Returns the
- * number of matches.
- */
-size_t iocb_store_lookup_json(const struct iocb_store *s, struct iocb_jw *w, struct iocb_str raw,
-			      struct iocb_store_hit *scratch, size_t max);
 
 /* ------------------------------------------------------------ stats */
 

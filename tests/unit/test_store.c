@@ -578,50 +578,6 @@ static void test_lookup_any(void **state)
 	iocb_store_free(s);
 }
 
-static void test_hit_json(void **state)
-{
-	struct iocb_store *s = open_mem(false);
-	struct tattr t;
-	struct iocb_store_hit h[2];
-	struct iocb_buf b;
-	struct iocb_jw w;
-	struct iocb_misp_tag tag = {IOCB_STR_LIT("tlp:white"), false, false};
-	(void)state;
-
-	mk(&t, 1, "ip-dst", "198.51.100.0/24", NULL, 24, 5, true);
-	t.a.tags = &tag;
-	t.a.ntags = 1;
-	t.a.first_seen_us = 1700000000123456LL;
-	t.ev.orgc_name = IOCB_STR_LIT("ORG");
-	t.ev.orgc_id = 3;
-	t.ev.has_orgc_id = true;
-	upsert(s, &t.a);
-	upsert(s, mk(&t, 2, "domain", "noevent.example", NULL, -1, 0, true));
-	iocb_buf_init(&b, 0);
-	iocb_store_read_lock();
-	assert_int_equal(iocb_store_lookup(s, IOCB_MC_IP, IOCB_STR_LIT("198.51.100.9"), h, 2), 1);
-	iocb_jw_init(&w, &b);
-	iocb_store_hit_json(&w, &h[0]);
-	assert_int_equal(iocb_jw_rc(&w), IOCB_OK);
-	assert_string_equal(
-		b.ptr,
-		"{\"match\":{\"class\":\"ip\",\"part\":0,\"prefix\":24},"
-		"\"attribute\":{\"uuid\":\"0000000a-0000-4000-8000-000000000001\",\"id\":1001,\"type\":\"ip-dst\","
-		"\"category\":\"Network activity\",\"value\":\"198.51.100.0/24\",\"to_ids\":true,"
-		"\"comment\":\"comment-for-0000000a-0000-4000-8000-000000000001\",\"timestamp\":1700000001,"
-		"\"first_seen\":\"2023-11-14T22:13:20.123456+00:00\",\"last_seen\":null,\"tags\":[\"tlp:white\"]},"
-		"\"event\":{\"uuid\":\"0000000e-0000-4000-8000-000000000005\",\"id\":5,\"info\":\"test event\","
-		"\"threat_level_id\":2,\"orgc\":{\"id\":3,\"name\":\"ORG\",\"uuid\":null},\"date\":null,\"tags\":[]}}");
-	iocb_buf_reset(&b);
-	assert_int_equal(iocb_store_lookup(s, IOCB_MC_DOMAIN, IOCB_STR_LIT("noevent.example"), h, 2), 1);
-	iocb_jw_init(&w, &b);
-	iocb_store_hit_json(&w, &h[0]);
-	assert_non_null(strstr(b.ptr, "\"event\":null}"));
-	iocb_store_read_unlock();
-	iocb_buf_fini(&b);
-	iocb_store_free(s);
-}
-
 /* ------------------------------------------------------------ persistence */
 
 static char *mktmp(void)
@@ -1087,7 +1043,6 @@ int main(void)
 		cmocka_unit_test(test_event_merge),
 		cmocka_unit_test(test_expiry),
 		cmocka_unit_test(test_lookup_any),
-		cmocka_unit_test(test_hit_json),
 		cmocka_unit_test(test_persist_roundtrip),
 		cmocka_unit_test(test_persist_bad_version),
 		cmocka_unit_test(test_persist_truncated),
