@@ -255,6 +255,28 @@ struct iocb_str iocb_store_attr_tag(const struct iocb_store_attr *a, size_t i);
 void iocb_store_event_view(const struct iocb_store_event *e, struct iocb_store_event_view *out);
 struct iocb_str iocb_store_event_tag(const struct iocb_store_event *e, size_t i);
 
+/*
+ * Walk one consistent snapshot of the attribute records: those live at one
+ * instant (taken under the writer lock, so no update is half-applied),
+ * each immutable. fn sees each record once (read it with
+ * iocb_store_attr_view() and the tag accessors), in no particular order,
+ * on the calling thread, inside an RCU read-side section held for the
+ * whole walk; records of events removed before the snapshot are left out,
+ * and a record changed or removed during the walk is still seen as it
+ * was. Event metadata read through a record is the event's current one.
+ * Writers are held only while the snapshot is taken (one pass over the
+ * uuid table), but a commit, and the writers queued behind it, waits until
+ * the walk ends: fn copies what it needs and leaves I/O for after.
+ * fn returns 0 to go on; any other value stops the walk and is returned.
+ * The walk costs 8 bytes per record for its duration.
+ * The calling thread is a registered reader and NOT inside
+ * iocb_store_read_lock() (a commit holds the writer lock while it waits
+ * for readers). fn must not call writer functions or commit.
+ * Returns IOCB_OK, IOCB_ENOMEM, or what fn returned.
+ */
+typedef int (*iocb_store_each_cb)(void *ud, const struct iocb_store_attr *a);
+int iocb_store_each(struct iocb_store *s, iocb_store_each_cb fn, void *ud) IOCB_MUST_USE;
+
 /* ------------------------------------------------------------ stats */
 
 struct iocb_store_stats {

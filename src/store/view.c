@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Read-only views of records. Everything here runs on reader threads
- * inside the RCU read lock and only reads. Output shapes (the lookup JSON
+ * Read-only views of records and the snapshot walk over them. Everything
+ * here runs on reader threads inside the RCU read lock and only reads. Output shapes (the lookup JSON
  * and the like) are not the store's business: src/serve/render/ builds
  * them from these views.
  *
@@ -11,6 +11,8 @@
  * argument and records carry no extra pointer.
  */
 #include "store/store.h"
+
+#include <stdlib.h>
 
 #include "store/internal.h"
 
@@ -95,4 +97,47 @@ struct iocb_str iocb_store_event_tag(const struct iocb_store_event *pub, size_t 
 	if (!m || i >= m->ntags)
 		return IOCB_STR_NULL;
 	return st_str_view(e->store, st_rd32((const uint8_t *)(m + 1) + 4 * i));
+}
+
+/* ------------------------------------------------------------ iteration */
+
+int iocb_store_each(struct iocb_store *s, iocb_store_each_cb fn, void *ud)
+{
+	const struct iocb_store_attr **recs = NULL;
+	size_t n = 0, seen = 0;
+	int rc = IOCB_OK;
+
+	/*
+	 * The snapshot: the records live at one instant, taken under the writer
+	 * lock so no update is half-applied. The read-side section starts
+	 * before the lock is released, so no record taken can be freed (freeing
+	 * waits for a grace period) before the walk ends. Order matters: a
+	 * commit holds the writer lock while it waits for readers, so the lock
+	 * is never requested from inside a read-side section.
+	 */
+	pthread_mutex_lock(&s->wlock);
+	const struct store_tab *t = s->utab;
+	if (t->used) {
+		recs = malloc(t->used * sizeof(*recs));
+		if (!recs) {
+			pthread_mutex_unlock(&s->wlock);
+			return IOCB_ENOMEM;
+		}
+	}
+	for (uint64_t i = 0; i < t->n && seen < t->used; i++) {
+		uint64_t v = t->slots[i];
+		if (v == 0 || v == ST_TOMB)
+			continue;
+		seen++;
+		const struct iocb_store_attr *r = (const struct iocb_store_attr *)(uintptr_t)(v & ST_PTR_MASK);
+		if (!r->ev->dead)
+			recs[n++] = r;
+	}
+	iocb_store_read_lock();
+	pthread_mutex_unlock(&s->wlock);
+	for (size_t i = 0; i < n && rc == IOCB_OK; i++)
+		rc = fn(ud, recs[i]);
+	iocb_store_read_unlock();
+	free(recs);
+	return rc;
 }
