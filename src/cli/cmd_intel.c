@@ -7,6 +7,7 @@
 
 #include "cli/cli.h"
 #include "json/json.h"
+#include "serve/render/render.h"
 
 static const char load_usage[] =
 	"usage: iocbus load [--config FILE] [--store DIR] [--non-ids] --intel PATH...\n"
@@ -203,7 +204,7 @@ int iocb_cmd_lookup(int argc, char **argv)
 	for (size_t i = 0; i < nvals; i++) {
 		iocb_buf_reset(&out);
 		iocb_jw_init(&w, &out);
-		size_t n = iocb_store_lookup_json(env.store, &w, iocb_str_c(vals[i]), hits, MAX_HITS);
+		size_t n = iocb_render_lookup_json(env.store, &w, iocb_str_c(vals[i]), hits, MAX_HITS);
 		if (n)
 			any = true;
 		fwrite(out.ptr, 1, out.len, stdout);

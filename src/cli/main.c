@@ -21,6 +21,7 @@ static const char usage[] =
 	"  check-config  validate a configuration file\n"
 	"  config        dump the effective configuration, or print its reference\n"
 	"  store         check a persistent store, or set a damaged one aside\n"
+	"  export        write the indicators out (a value list per MISP type), replacing a file atomically\n"
 	"\n"
 	"Run 'iocbus <command> --help' for a command's options; --version prints the version.\n";
 
@@ -37,6 +38,7 @@ static const struct cmd cmds[] = {
 	{"check-config", iocb_cmd_check_config},
 	{"config", iocb_cmd_config},
 	{"store", iocb_cmd_store},
+	{"export", iocb_cmd_export},
 };
 
 int main(int argc, char **argv)

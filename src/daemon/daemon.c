@@ -31,9 +31,9 @@
 #include "core/mem.h"
 #include "daemon/internal.h"
 #include "filter/filter.h"
-#include "http/http.h"
 #include "ingest/ingest.h"
 #include "pipe/pipe.h"
+#include "serve/http/http.h"
 #include "sources/sources.h"
 #include "store/store.h"
 

@@ -34,7 +34,6 @@
 
 #include "core/rc.h"
 #include "core/str.h"
-#include "json/json.h"
 #include "misp/misp.h"
 
 struct iocb_store;
@@ -205,7 +204,12 @@ size_t iocb_store_lookup_any(const struct iocb_store *s, struct iocb_str raw, st
 /* Find one attribute by uuid (inside the read lock); NULL if absent. */
 const struct iocb_store_attr *iocb_store_get(const struct iocb_store *s, struct iocb_str uuid);
 
-/* A read-only view of a record's fields (views valid inside the read lock). */
+/*
+ * A read-only view of a record's fields (views valid inside the read lock).
+ * The store hands out views and nothing else: output shapes (the lookup
+ * JSON, and the coming STIX, memcached and MISP shapes) are built from
+ * them above the store, in src/serve/render/.
+ */
 struct iocb_store_tag_view {
 	struct iocb_str name;
 };
@@ -252,29 +256,26 @@ void iocb_store_event_view(const struct iocb_store_event *e, struct iocb_store_e
 struct iocb_str iocb_store_event_tag(const struct iocb_store_event *e, size_t i);
 
 /*
- * Write one hit as a JSON object:
- *   {"match":{"class":"ip","part":0,"prefix":24},
- *    "attribute":{"uuid","id","type","category","value","to_ids","comment",
- *                 "timestamp","first_seen","last_seen","tags":[...]},
- *    "event":{"uuid","id","info","threat_level_id","orgc":{"id","name","uuid"},
- *             "date","tags":[...]}}
- * This is the one JSON shape for `iocbus lookup`, /v1/lookup and the bus.
- * "prefix" is present only for a CIDR match; unknown ids, uuids, org fields
- * and dates are null; "event" is null for an attribute without an event;
- * first_seen/last_seen are MISP's ISO-8601 ("2024-01-02T03:04:05.000000+00:00").
+ * Walk one consistent snapshot of the attribute records: those live at one
+ * instant (taken under the writer lock, so no update is half-applied),
+ * each immutable. fn sees each record once (read it with
+ * iocb_store_attr_view() and the tag accessors), in no particular order,
+ * on the calling thread, inside an RCU read-side section held for the
+ * whole walk; records of events removed before the snapshot are left out,
+ * and a record changed or removed during the walk is still seen as it
+ * was. Event metadata read through a record is the event's current one.
+ * Writers are held only while the snapshot is taken (one pass over the
+ * uuid table), but a commit, and the writers queued behind it, waits until
+ * the walk ends: fn copies what it needs and leaves I/O for after.
+ * fn returns 0 to go on; any other value stops the walk and is returned.
+ * The walk costs 8 bytes per record for its duration.
+ * The calling thread is a registered reader and NOT inside
+ * iocb_store_read_lock() (a commit holds the writer lock while it waits
+ * for readers). fn must not call writer functions or commit.
+ * Returns IOCB_OK, IOCB_ENOMEM, or what fn returned.
  */
-void iocb_store_hit_json(struct iocb_jw *w, const struct iocb_store_hit *hit);
-
-/*
- * The lookup answer shared by `iocbus lookup` and GET /v1/lookup: looks
- * `raw` up with iocb_store_lookup_any() and writes
- *   {"value":"<raw>","matches":[<iocb_store_hit_json>...]}
- * plus "truncated":true when there were more than `max` matches.
- * `scratch` holds max hits. Inside iocb_store_read_lock(). Returns the
- * number of matches.
- */
-size_t iocb_store_lookup_json(const struct iocb_store *s, struct iocb_jw *w, struct iocb_str raw,
-			      struct iocb_store_hit *scratch, size_t max);
+typedef int (*iocb_store_each_cb)(void *ud, const struct iocb_store_attr *a);
+int iocb_store_each(struct iocb_store *s, iocb_store_each_cb fn, void *ud) IOCB_MUST_USE;
 
 /* ------------------------------------------------------------ stats */
 

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Read-only views of records and the one JSON shape of a hit. Everything
- * here runs on reader threads inside the RCU read lock and only reads.
+ * Read-only views of records and the snapshot walk over them. Everything
+ * here runs on reader threads inside the RCU read lock and only reads. Output shapes (the lookup JSON
+ * and the like) are not the store's business: src/serve/render/ builds
+ * them from these views.
  *
  * A record reaches its store (interned strings, type table) through its
  * event handle: every attribute has one, event-less attributes point to
@@ -10,8 +12,7 @@
  */
 #include "store/store.h"
 
-#include <stdio.h>
-#include <time.h>
+#include <stdlib.h>
 
 #include "store/internal.h"
 
@@ -98,157 +99,45 @@ struct iocb_str iocb_store_event_tag(const struct iocb_store_event *pub, size_t 
 	return st_str_view(e->store, st_rd32((const uint8_t *)(m + 1) + 4 * i));
 }
 
-/* ------------------------------------------------------------ JSON */
+/* ------------------------------------------------------------ iteration */
 
-static void jw_str_or_null(struct iocb_jw *w, struct iocb_str s)
+int iocb_store_each(struct iocb_store *s, iocb_store_each_cb fn, void *ud)
 {
-	if (s.len)
-		iocb_jw_str(w, s);
-	else
-		iocb_jw_null(w);
-}
+	const struct iocb_store_attr **recs = NULL;
+	size_t n = 0, seen = 0;
+	int rc = IOCB_OK;
 
-static void jw_u64_or_null(struct iocb_jw *w, uint64_t v)
-{
-	if (v)
-		iocb_jw_u64(w, v);
-	else
-		iocb_jw_null(w);
-}
-
-/* MISP's own spelling: 2021-06-15T12:34:56.123456+00:00 */
-static void jw_time_us(struct iocb_jw *w, int64_t us)
-{
-	char buf[64];
-	struct tm tm;
-	int64_t sec = us / 1000000, frac = us % 1000000;
-	time_t t;
-
-	if (us == INT64_MIN) {
-		iocb_jw_null(w);
-		return;
+	/*
+	 * The snapshot: the records live at one instant, taken under the writer
+	 * lock so no update is half-applied. The read-side section starts
+	 * before the lock is released, so no record taken can be freed (freeing
+	 * waits for a grace period) before the walk ends. Order matters: a
+	 * commit holds the writer lock while it waits for readers, so the lock
+	 * is never requested from inside a read-side section.
+	 */
+	pthread_mutex_lock(&s->wlock);
+	const struct store_tab *t = s->utab;
+	if (t->used) {
+		recs = malloc(t->used * sizeof(*recs));
+		if (!recs) {
+			pthread_mutex_unlock(&s->wlock);
+			return IOCB_ENOMEM;
+		}
 	}
-	if (frac < 0) {
-		frac += 1000000;
-		sec--;
+	for (uint64_t i = 0; i < t->n && seen < t->used; i++) {
+		uint64_t v = t->slots[i];
+		if (v == 0 || v == ST_TOMB)
+			continue;
+		seen++;
+		const struct iocb_store_attr *r = (const struct iocb_store_attr *)(uintptr_t)(v & ST_PTR_MASK);
+		if (!r->ev->dead)
+			recs[n++] = r;
 	}
-	t = (time_t)sec;
-	if (!gmtime_r(&t, &tm)) {
-		iocb_jw_null(w);
-		return;
-	}
-	int n = snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%06d+00:00", tm.tm_year + 1900,
-			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)frac);
-	if (n < 0 || (size_t)n >= sizeof(buf)) {
-		iocb_jw_null(w);
-		return;
-	}
-	iocb_jw_str(w, iocb_str_make(buf, (size_t)n));
-}
-
-void iocb_store_hit_json(struct iocb_jw *w, const struct iocb_store_hit *hit)
-{
-	struct iocb_store_attr_view av;
-	struct iocb_store_event_view ev;
-
-	iocb_store_attr_view(hit->attr, &av);
-	iocb_jw_obj(w);
-
-	iocb_jw_key(w, "match");
-	iocb_jw_obj(w);
-	iocb_jw_key(w, "class");
-	iocb_jw_cstr(w, iocb_match_class_name(hit->mc));
-	iocb_jw_key(w, "part");
-	iocb_jw_u64(w, hit->part);
-	if (hit->prefix >= 0) {
-		iocb_jw_key(w, "prefix");
-		iocb_jw_i64(w, hit->prefix);
-	}
-	iocb_jw_obj_end(w);
-
-	iocb_jw_key(w, "attribute");
-	iocb_jw_obj(w);
-	iocb_jw_key(w, "uuid");
-	iocb_jw_cstr(w, av.uuid);
-	iocb_jw_key(w, "id");
-	jw_u64_or_null(w, av.id);
-	iocb_jw_key(w, "type");
-	iocb_jw_cstr(w, av.type ? av.type->name : "");
-	iocb_jw_key(w, "category");
-	iocb_jw_str(w, av.category);
-	iocb_jw_key(w, "value");
-	iocb_jw_str(w, av.value);
-	iocb_jw_key(w, "to_ids");
-	iocb_jw_bool(w, av.to_ids);
-	iocb_jw_key(w, "comment");
-	iocb_jw_str(w, av.comment);
-	iocb_jw_key(w, "timestamp");
-	iocb_jw_u64(w, av.timestamp);
-	iocb_jw_key(w, "first_seen");
-	jw_time_us(w, av.first_seen_us);
-	iocb_jw_key(w, "last_seen");
-	jw_time_us(w, av.last_seen_us);
-	iocb_jw_key(w, "tags");
-	iocb_jw_arr(w);
-	for (size_t i = 0; i < av.ntags; i++)
-		iocb_jw_str(w, iocb_store_attr_tag(hit->attr, i));
-	iocb_jw_arr_end(w);
-	iocb_jw_obj_end(w);
-
-	iocb_jw_key(w, "event");
-	if (!av.event) {
-		iocb_jw_null(w);
-		iocb_jw_obj_end(w);
-		return;
-	}
-	iocb_store_event_view(av.event, &ev);
-	iocb_jw_obj(w);
-	iocb_jw_key(w, "uuid");
-	jw_str_or_null(w, iocb_str_c(ev.uuid));
-	iocb_jw_key(w, "id");
-	jw_u64_or_null(w, ev.id);
-	iocb_jw_key(w, "info");
-	iocb_jw_str(w, ev.info);
-	iocb_jw_key(w, "threat_level_id");
-	jw_u64_or_null(w, ev.threat_level_id > 0 ? (uint64_t)ev.threat_level_id : 0);
-	iocb_jw_key(w, "orgc");
-	iocb_jw_obj(w);
-	iocb_jw_key(w, "id");
-	jw_u64_or_null(w, ev.orgc_id);
-	iocb_jw_key(w, "name");
-	jw_str_or_null(w, ev.orgc_name);
-	iocb_jw_key(w, "uuid");
-	jw_str_or_null(w, ev.orgc_uuid);
-	iocb_jw_obj_end(w);
-	iocb_jw_key(w, "date");
-	jw_str_or_null(w, ev.date);
-	iocb_jw_key(w, "tags");
-	iocb_jw_arr(w);
-	for (size_t i = 0; i < ev.ntags; i++)
-		iocb_jw_str(w, iocb_store_event_tag(av.event, i));
-	iocb_jw_arr_end(w);
-	iocb_jw_obj_end(w);
-
-	iocb_jw_obj_end(w);
-}
-
-size_t iocb_store_lookup_json(const struct iocb_store *s, struct iocb_jw *w, struct iocb_str raw,
-			      struct iocb_store_hit *scratch, size_t max)
-{
-	size_t n = iocb_store_lookup_any(s, raw, scratch, max);
-
-	iocb_jw_obj(w);
-	iocb_jw_key(w, "value");
-	iocb_jw_str(w, raw);
-	iocb_jw_key(w, "matches");
-	iocb_jw_arr(w);
-	for (size_t k = 0; k < n && k < max; k++)
-		iocb_store_hit_json(w, &scratch[k]);
-	iocb_jw_arr_end(w);
-	if (n > max) {
-		iocb_jw_key(w, "truncated");
-		iocb_jw_bool(w, true);
-	}
-	iocb_jw_obj_end(w);
-	return n;
+	iocb_store_read_lock();
+	pthread_mutex_unlock(&s->wlock);
+	for (size_t i = 0; i < n && rc == IOCB_OK; i++)
+		rc = fn(ud, recs[i]);
+	iocb_store_read_unlock();
+	free(recs);
+	return rc;
 }

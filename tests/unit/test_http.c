@@ -9,7 +9,7 @@
  * that never answers fails the test instead of hanging it; nothing waits by
  * sleeping.
  */
-#include "http/http.h"
+#include "serve/http/http.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -34,6 +34,8 @@
 #include <cmocka.h>
 
 #include "core/buf.h"
+#include "json/json.h"
+#include "serve/render/render.h"
 #include "sources/sources.h"
 #include "store/store.h"
 
@@ -337,7 +339,7 @@ static const char *body(const struct resp *r)
 	return r->body.ptr ? r->body.ptr : "";
 }
 
-/* The line iocb_store_lookup_json writes for `raw` (what `iocbus lookup` prints), plus '\n'. */
+/* The line iocb_render_lookup_json writes for `raw` (what `iocbus lookup` prints), plus '\n'. */
 static void expected_line(struct fix *f, const char *raw, size_t len, struct iocb_buf *out)
 {
 	struct iocb_store_hit *hits = calloc(HTTP_MAX_HITS, sizeof(*hits));
@@ -346,7 +348,7 @@ static void expected_line(struct fix *f, const char *raw, size_t len, struct ioc
 	assert_non_null(hits);
 	iocb_jw_init(&w, out);
 	iocb_store_read_lock();
-	(void)iocb_store_lookup_json(f->store, &w, iocb_str_make(raw, len), hits, HTTP_MAX_HITS);
+	(void)iocb_render_lookup_json(f->store, &w, iocb_str_make(raw, len), hits, HTTP_MAX_HITS);
 	iocb_store_read_unlock();
 	assert_int_equal(iocb_jw_rc(&w), IOCB_OK);
 	assert_int_equal(iocb_buf_putc(out, '\n'), IOCB_OK);

@@ -42,7 +42,7 @@
  * raw target before MHD parses it). Every response body is built in a
  * capped iocb_buf and handed to MHD without a copy.
  */
-#include "http/http.h"
+#include "serve/http/http.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -64,6 +64,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "json/json.h"
+#include "serve/render/render.h"
 
 /*
  * Hits written per looked-up value; past it the object says "truncated":true.
@@ -468,7 +469,7 @@ static enum MHD_Result route_lookup(struct iocb_httpd *d, struct MHD_Connection 
 	for (size_t i = 0; i < a.n && rc == IOCB_OK; i++) {
 		iocb_jw_init(&w, &b);
 		iocb_store_read_lock();
-		(void)iocb_store_lookup_json(d->store, &w, a.v[i], d->hits, IOCB_HTTP_MAX_HITS);
+		(void)iocb_render_lookup_json(d->store, &w, a.v[i], d->hits, IOCB_HTTP_MAX_HITS);
 		iocb_store_read_unlock();
 		rc = iocb_jw_rc(&w);
 		if (rc == IOCB_OK)

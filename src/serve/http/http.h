@@ -6,7 +6,7 @@
  *   GET /metrics        Prometheus text format 0.0.4, from handlers->metrics
  *   GET /healthz        200 "ok\n" or 503 with the reason, from handlers->health
  *   GET /v1/lookup?value=V[&value=W...]
- *                       200, one iocb_store_lookup_json() object per value,
+ *                       200, one iocb_render_lookup_json() object per value,
  *                       one per line: the bytes `iocbus lookup` prints, except
  *                       that at most 32 matches are written per value (then
  *                       "truncated":true; the CLI writes up to 1024), so many
@@ -29,8 +29,8 @@
  * Threads: libmicrohttpd's one internal thread runs every handler; a
  * second thread of this module enforces the header deadline.
  */
-#ifndef IOCB_HTTP_HTTP_H
-#define IOCB_HTTP_HTTP_H
+#ifndef IOCB_SERVE_HTTP_HTTP_H
+#define IOCB_SERVE_HTTP_HTTP_H
 
 #include <stdbool.h>
 #include <stdint.h>

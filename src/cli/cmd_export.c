@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * `iocbus export`: write the store out in one of src/export's formats, to a
+ * file replaced atomically or to standard output. The formats, the
+ * selection and the sink are src/export's; this file only reads options.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "export/export.h"
+
+static const char export_usage[] =
+	"usage: iocbus export [--config FILE] [--store DIR] [--intel PATH]... [--non-ids]\n"
+	"                     [--format values] [--type MISP_TYPE]... [--out FILE]\n"
+	"\n"
+	"Write the indicators of the store (and of --intel) out. --format values\n"
+	"(the default) writes the distinct normalised values, one per line, sorted;\n"
+	"--type keeps only attributes of that MISP type (repeatable; default every\n"
+	"type); attributes whose to_ids is false are left out unless --non-ids (or\n"
+	"store.match_non_ids). --out FILE is replaced atomically (a temporary file\n"
+	"beside it, then rename), so a reader never sees half of it; without --out\n"
+	"(or with '-') the values go to standard output.\n"
+	"\n"
+	"Exit status: 0 written, 2 on error (the previous FILE is left as it was).\n";
+
+#define MAX_TYPES 64
+
+struct export_args {
+	const char *format;                          /* --format */
+	const char *out;                             /* --out, NULL = stdout */
+	const struct iocb_misp_type *types[MAX_TYPES]; /* --type */
+	size_t ntypes;                               /* entries in types */
+};
+
+/* The value of option argv[i] ("--opt V" or "--opt=V"), advancing *i; NULL if missing. */
+static const char *opt_value(int argc, char **argv, int *i, const char *name)
+{
+	size_t n = strlen(name);
+
+	if (strncmp(argv[*i], name, n) == 0 && argv[*i][n] == '=')
+		return argv[*i] + n + 1;
+	if (strcmp(argv[*i], name) == 0 && *i + 1 < argc)
+		return argv[++*i];
+	return NULL;
+}
+
+static bool is_opt(const char *a, const char *name)
+{
+	size_t n = strlen(name);
+	return strncmp(a, name, n) == 0 && (a[n] == '\0' || a[n] == '=');
+}
+
+/* Print the format names for a usage error. */
+static void list_formats(void)
+{
+	const struct iocb_export_format *f;
+
+	fprintf(stderr, "iocbus: --format wants one of:");
+	for (size_t i = 0; iocb_export_format_get(i); i++) {
+		f = iocb_export_format_get(i);
+		fprintf(stderr, " %s (%s)", f->name, f->help);
+	}
+	fputc('\n', stderr);
+}
+
+/* Parse one of export's own options at argv[*i]; 1 done, 0 not ours, -1 error (printed). */
+static int own_opt(struct export_args *x, int argc, char **argv, int *i)
+{
+	const char *v;
+	const struct iocb_misp_type *t;
+
+	if (is_opt(argv[*i], "--format")) {
+		v = opt_value(argc, argv, i, "--format");
+		if (!v || !iocb_export_format_find(v)) {
+			list_formats();
+			return -1;
+		}
+		x->format = v;
+		return 1;
+	}
+	if (is_opt(argv[*i], "--out")) {
+		v = opt_value(argc, argv, i, "--out");
+		if (!v || !*v) {
+			fprintf(stderr, "iocbus: --out wants a file name\n");
+			return -1;
+		}
+		x->out = strcmp(v, "-") == 0 ? NULL : v;
+		return 1;
+	}
+	if (!is_opt(argv[*i], "--type"))
+		return 0;
+	v = opt_value(argc, argv, i, "--type");
+	t = v ? iocb_misp_type_find(iocb_str_c(v)) : NULL;
+	if (!t) {
+		fprintf(stderr, "iocbus: --type wants a MISP attribute type (ip-dst, domain, md5, ...)\n");
+		return -1;
+	}
+	if (x->ntypes == MAX_TYPES) {
+		fprintf(stderr, "iocbus: at most %d --type\n", MAX_TYPES);
+		return -1;
+	}
+	x->types[x->ntypes++] = t;
+	return 1;
+}
+
+static int parse_args(struct iocb_cli_env *env, struct export_args *x, int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		int used;
+
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			fputs(export_usage, stdout);
+			return 1;
+		}
+		used = own_opt(x, argc, argv, &i);
+		if (used == 0) {
+			used = iocb_cli_common_opt(env, argc, argv, i);
+			if (used > 0)
+				i += used - 1;
+		}
+		if (used < 0)
+			return -1;
+		if (used == 0) {
+			fprintf(stderr, "iocbus: export: unexpected %s\n%s", argv[i], export_usage);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int iocb_cmd_export(int argc, char **argv)
+{
+	struct iocb_cli_env env = {0};
+	struct export_args x = {.format = "values"};
+	struct iocb_export_opts o = {0};
+	struct iocb_export_stats st;
+	struct iocb_export_sink k;
+	struct iocb_err err = {0};
+	int rc = parse_args(&env, &x, argc, argv);
+
+	if (rc != 0)
+		return rc > 0 ? IOCB_EXIT_OK : IOCB_EXIT_ERROR;
+	rc = iocb_cli_env_open(&env, false);
+	if (rc != IOCB_EXIT_OK)
+		goto out;
+	if (iocb_ingest_stats(env.ingest)->bad_files) {
+		rc = IOCB_EXIT_ERROR;
+		goto out;
+	}
+	o.types = x.ntypes ? x.types : NULL;
+	o.ntypes = x.ntypes;
+	o.non_ids = env.non_ids || env.cfg->store.match_non_ids;
+	if (x.out) {
+		if (iocb_export_sink_path(&k, x.out, &err) < 0) {
+			fprintf(stderr, "iocbus: %s\n", err.msg);
+			rc = IOCB_EXIT_ERROR;
+			goto out;
+		}
+	} else {
+		fflush(stdout);
+		iocb_export_sink_fd(&k, STDOUT_FILENO);
+	}
+	iocb_store_reader_register();
+	if (iocb_export_format_find(x.format)->run(env.store, &o, &k, &st, &err) < 0 ||
+	    iocb_export_sink_commit(&k, &err) < 0) {
+		iocb_export_sink_abort(&k);
+		fprintf(stderr, "iocbus: %s\n", err.msg);
+		rc = IOCB_EXIT_ERROR;
+	} else if (x.out) {
+		fprintf(stderr, "iocbus: %s: %llu values from %llu attributes (%llu could not be written as a line)\n",
+			x.out, (unsigned long long)st.written, (unsigned long long)st.selected,
+			(unsigned long long)st.skipped);
+	}
+	iocb_store_reader_unregister();
+out:
+	iocb_cli_env_close(&env);
+	return rc;
+}

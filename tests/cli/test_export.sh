@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# `iocbus export` on the bundled example intel: the value list per MISP type,
+# the to_ids rule shared with lookups, every exported value found again by
+# `iocbus lookup`, the file replaced atomically, and usage errors.
+#   test_export.sh IOCBUS_BINARY SOURCE_DIR
+set -u
+bin=$1
+src=$2
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+pass=0 fail=0
+ok()  { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+check() { # check DESCRIPTION EXPECTED_RC COMMAND...
+  local d=$1 want=$2; shift 2
+  "$@" >"$work/out" 2>"$work/err"; local rc=$?
+  if [ "$rc" = "$want" ]; then ok; else bad "$d: exit $rc, want $want"; cat "$work/err"; fi
+}
+same() { # same DESCRIPTION FILE EXPECTED_TEXT
+  if [ "$(cat "$2")" = "$3" ]; then ok; else bad "$1: got"; cat "$2"; fi
+}
+intel=(--intel "$src/examples/intel/feed" --intel "$src/examples/intel/restsearch.json")
+
+check "export --help" 0 "$bin" export --help
+check "ip-dst to stdout" 0 "$bin" export "${intel[@]}" --type ip-dst
+same "ip-dst values, distinct and sorted" "$work/out" "2001:db8::bad
+203.0.113.128/25
+203.0.113.77"
+check "ip-dst with --non-ids" 0 "$bin" export "${intel[@]}" --non-ids --type=ip-dst
+same "to_ids=false values too" "$work/out" "10.0.0.0/8
+2001:db8::bad
+203.0.113.128/25
+203.0.113.77"
+
+check "every type" 0 "$bin" export "${intel[@]}" --format values
+grep -qx 'c2.evil-update.example|203.0.113.5' "$work/out" && ok || bad "composite value missing"
+[ "$(wc -l <"$work/out")" -gt 10 ] && ok || bad "only $(wc -l <"$work/out") values exported"
+# Every exported single value is one `iocbus lookup` finds (composites are not lookup values).
+check "single-value types" 0 "$bin" export "${intel[@]}" --type ip-dst --type ip-src --type domain \
+  --type hostname --type md5 --type sha1 --type sha256 --type email-src
+mapfile -t vals <"$work/out"
+[ "${#vals[@]}" -gt 5 ] && ok || bad "only ${#vals[@]} single values exported"
+for v in "${vals[@]}"; do
+  "$bin" lookup "${intel[@]}" -- "$v" >/dev/null 2>&1 && ok || bad "exported value '$v' not found by lookup"
+done
+
+# --out replaces the file whole; a failed export leaves it as it was.
+printf 'old\n' >"$work/ip.txt"
+check "export to a file" 0 "$bin" export "${intel[@]}" --type ip-dst --out "$work/ip.txt"
+same "file content" "$work/ip.txt" "2001:db8::bad
+203.0.113.128/25
+203.0.113.77"
+grep -q "3 values from 5 attributes" "$work/err" && ok || bad "summary: $(cat "$work/err")"
+check "failed export" 2 "$bin" export --intel "$work/nope.json" --type ip-dst --out "$work/ip.txt"
+same "old file kept" "$work/ip.txt" "2001:db8::bad
+203.0.113.128/25
+203.0.113.77"
+[ "$(ls "$work" | grep -c '\.tmp\.')" = 0 ] && ok || bad "temporary file left: $(ls "$work")"
+
+check "unknown format" 2 "$bin" export "${intel[@]}" --format zeek-intel
+grep -q "values" "$work/err" && ok || bad "format list missing"
+check "unknown type" 2 "$bin" export "${intel[@]}" --type ip-bogus
+check "stray operand" 2 "$bin" export "${intel[@]}" 203.0.113.77
+
+echo "export: $pass passed, $fail failed"
+[ "$fail" = 0 ]
