@@ -2,8 +2,9 @@
 /*
  * Unit tests of src/misp/feed.c through misp.h: the one feed-manifest
  * parser (iocb_misp_parse_manifest: entries with their metadata, skipped
- * members, strictness) and the feed-directory walker's index of the
- * manifest, including a failed growth of that index. realloc and free are
+ * members, strictness) and the feed-directory walker (manifest metadata
+ * as fallback, broken parts skipped, its index of the manifest growing and
+ * failing to grow). realloc and free are
  * wrapped at link time (-Wl,--wrap, see misp_feed.cmake) so a test can make
  * a growth fail and see whether the block it was asked to grow is freed.
  */
@@ -220,6 +221,78 @@ static void rm_feed(const char *dir)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* What a feed-directory walk delivered. */
+struct walk {
+	size_t n;                        /* attributes */
+	char part0[64];                  /* the first one's value */
+	char evinfo[64];                 /* and its Event.info */
+	bool evtags_known;               /* and whether its event's tags were known */
+	size_t skips[IOCB_SKIP__COUNT];  /* skips per reason */
+};
+
+static int walk_attr(void *ud, const struct iocb_misp_attr *a)
+{
+	struct walk *w = ud;
+
+	if (!w->n++) {
+		cp(w->part0, sizeof(w->part0), a->part[0]);
+		cp(w->evinfo, sizeof(w->evinfo), a->event->info);
+		w->evtags_known = a->event->tags_known;
+	}
+	return 0;
+}
+
+static void walk_skip(void *ud, enum iocb_misp_skip r, const char *detail)
+{
+	struct walk *w = ud;
+
+	(void)detail;
+	w->skips[r]++;
+}
+
+static void write_file(const char *dir, const char *name, const char *text)
+{
+	char path[300];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void test_feed_dir_with_broken_parts(void **state)
+{
+	char dir[] = "/tmp/iocb-feed-XXXXXX";
+	struct walk w = {0};
+	struct iocb_misp_handlers h = {.on_attr = walk_attr, .on_skip = walk_skip, .ud = &w};
+	struct iocb_err err = {0};
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	write_file(dir, "manifest.json",
+		   "{\"aaaaaaaa-0000-4000-8000-000000000001\":{\"info\":\"good\",\"Tag\":[{\"name\":\"tlp:white\"}],"
+		   "\"Orgc\":{\"name\":\"ORG\"},\"timestamp\":\"1\"},"
+		   "\"aaaaaaaa-0000-4000-8000-000000000002\":{\"info\":\"missing\"},"
+		   "\"aaaaaaaa-0000-4000-8000-000000000003\":{\"info\":\"broken\"},"
+		   "\"not-a-uuid\":{}}");
+	write_file(dir, "aaaaaaaa-0000-4000-8000-000000000001.json",
+		   "{\"Event\":{\"Attribute\":[{\"uuid\":\"u1\",\"type\":\"domain\",\"value\":\"good.example\"}]}}");
+	write_file(dir, "aaaaaaaa-0000-4000-8000-000000000003.json", "{\"Event\":{\"Attribute\":[{\"uuid\":\"u9\"");
+
+	assert_int_equal(iocb_misp_parse_feed_dir(dir, &h, NULL, NULL, &err), IOCB_OK);
+	assert_int_equal(w.n, 1);
+	assert_string_equal(w.part0, "good.example");
+	/* Event metadata comes from the manifest when the file lacks it. */
+	assert_string_equal(w.evinfo, "good");
+	assert_true(w.evtags_known);
+	assert_int_equal(w.skips[IOCB_SKIP_IO], 1);
+	assert_int_equal(w.skips[IOCB_SKIP_NOT_JSON], 1);
+	assert_int_equal(w.skips[IOCB_SKIP_BAD_SHAPE], 1);
+	rm_feed(dir);
+}
+
 /* More events than the index's first allocation: it grows, every listed event is tried. */
 static void test_feed_dir_index_grows(void **state)
 {
@@ -272,6 +345,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_manifest_entries),
 		cmocka_unit_test(test_manifest_strict),
+		cmocka_unit_test(test_feed_dir_with_broken_parts),
 		cmocka_unit_test(test_feed_dir_index_grows),
 		cmocka_unit_test(test_feed_dir_failed_growth_frees_index),
 	};
