@@ -32,6 +32,7 @@ struct iocb_ingest {
 	struct iocb_misp_limits lim;      /* parser limits (keep_deleted for pulls) */
 	uint64_t source_now;              /* MISP's clock (REST Date header), 0 = use the local clock */
 	bool skip_unchanged;              /* a version already stored from this source is not written again */
+	size_t pipeline_min;              /* files this long or longer load on two threads */
 	struct iocb_ratelimit future_rl;  /* the future-timestamp warning: once an hour at most */
 };
 
@@ -45,6 +46,7 @@ struct iocb_ingest *iocb_ingest_new(struct iocb_store *store, const struct iocb_
 	in->st.by_type = iocb_xcalloc(iocb_misp_type_count() + 1, sizeof(uint64_t));
 	iocb_buf_init(&in->tagtext, 1u << 20);
 	in->max_tags = 256;
+	in->pipeline_min = IOCB_INGEST_PIPELINE_MIN_BYTES;
 	iocb_misp_limits_default(&in->lim);
 	in->future_rl.interval_s = 3600;
 	return in;
@@ -78,6 +80,11 @@ void iocb_ingest_set_source_clock(struct iocb_ingest *in, uint64_t now)
 void iocb_ingest_set_skip_unchanged(struct iocb_ingest *in, bool skip)
 {
 	in->skip_unchanged = skip;
+}
+
+void iocb_ingest_set_pipeline_min(struct iocb_ingest *in, size_t bytes)
+{
+	in->pipeline_min = bytes;
 }
 
 /*
@@ -465,9 +472,6 @@ static void file_error(struct iocb_ingest *in, const struct iocb_err *err)
 	iocb_log(IOCB_LOG_WARN, "ingest", "\"cannot load\" error=\"%s\"", err->msg);
 }
 
-/* Files at least this large are parsed and applied on two threads. */
-#define PIPELINE_MIN_BYTES (1u << 20)
-
 struct parse_job {
 	struct iocb_ingest *in;
 	const struct iocb_file_map *m;
@@ -508,8 +512,7 @@ int iocb_ingest_path(struct iocb_ingest *in, const char *path, struct iocb_err *
 		rc = iocb_file_map(path, 0, &m, err);
 		if (rc == IOCB_OK) {
 			struct parse_job job = {in, &m, path, err};
-			/* IOCB_NO_PIPELINE=1 forces one thread (tests compare both paths). */
-			if (m.len >= PIPELINE_MIN_BYTES && !getenv("IOCB_NO_PIPELINE"))
+			if (m.len >= in->pipeline_min)
 				rc = iocb_ingest__pipe_run(in, &h, parse_job_run, &job);
 			else
 				rc = parse_job_run(&job, &h);

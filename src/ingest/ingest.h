@@ -136,6 +136,18 @@ void iocb_ingest_set_source_clock(struct iocb_ingest *in, uint64_t now);
 void iocb_ingest_set_skip_unchanged(struct iocb_ingest *in, bool skip);
 
 /*
+ * Files iocb_ingest_path() reads that are at least `bytes` long are parsed
+ * and applied on two threads, the caller's parsing while a second one
+ * writes the store (pipeline.c); smaller files and feed directories on the
+ * caller's thread alone. Default IOCB_INGEST_PIPELINE_MIN_BYTES; SIZE_MAX
+ * keeps every file on one thread. Both paths give the same store and
+ * counters (test_ingest compares them); only the observer runs on the
+ * writer thread in the first.
+ */
+#define IOCB_INGEST_PIPELINE_MIN_BYTES ((size_t)1 << 20)
+void iocb_ingest_set_pipeline_min(struct iocb_ingest *in, size_t bytes);
+
+/*
  * Remove stored attributes the filter rejects, judged on what the store
  * keeps (type, attribute tags, creator org, event tags): every attribute
  * when event_id is 0 (a new filter), else those of MISP event `event_id`

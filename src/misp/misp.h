@@ -18,7 +18,8 @@
  *   - ZeroMQ/Kafka message  {"Attribute":{...},"Event":{...},"action":...}
  *                           and {"Event":{...},"action":"delete"} etc.
  * Feed directories (manifest.json + <uuid>.json) go through
- * iocb_misp_parse_feed_dir().
+ * iocb_misp_parse_feed_dir(); a manifest alone through
+ * iocb_misp_parse_manifest() (the feed source polls manifests itself).
  *
  * Bad input never aborts a parse: an attribute that cannot be used is
  * reported through the skip callback with a reason and location, counted in
@@ -278,11 +279,50 @@ int iocb_misp_parse(const char *buf, size_t len, const char *source, const struc
 		    const struct iocb_misp_limits *lim, struct iocb_misp_stats *stats,
 		    struct iocb_err *err) IOCB_MUST_USE;
 
+/* ---------------------------------------------------------------- feeds */
+
+/*
+ * One event a feed manifest lists: the member `"<uuid>": {<event fields>}`
+ * of manifest.json. Valid only during the callback.
+ */
+struct iocb_misp_manifest_entry {
+	struct iocb_str uuid;             /* the member name as spelled (36 characters, either case) */
+	uint8_t uuid_bin[16];             /* the same uuid, binary */
+	const struct iocb_misp_event *ev; /* its metadata (info, Orgc, Tag, date, timestamp...); ev->uuid = uuid */
+	bool has_timestamp;               /* its "timestamp" is a decimal integer (a number or a digit string) */
+	size_t offset;                    /* byte offset of the member name in the manifest */
+};
+typedef int (*iocb_misp_manifest_cb)(void *ud, const struct iocb_misp_manifest_entry *e);
+
+/*
+ * Parse a feed's manifest.json: on_entry for every `<uuid>: {...}` member,
+ * in document order (duplicates included: the consumer decides). Other
+ * members are skipped through on_skip (may be NULL) as IOCB_SKIP_BAD_SHAPE
+ * with their byte offset, and counted in stats (may be NULL). `source` names
+ * the input in messages; `lim` may be NULL for defaults.
+ *
+ * Strict where being lax would lose data: a document that is not exactly
+ * one JSON object (broken, truncated, or with data after it) fails as a
+ * whole, so a truncated download never looks like a feed that dropped its
+ * events. Returns IOCB_OK; IOCB_EPARSE (err located, counted as
+ * IOCB_SKIP_NOT_JSON, not passed to on_skip) or IOCB_ELIMIT past the nesting
+ * cap; or on_entry's negative rc, which stops the parse (err is then the
+ * callback's to set). Any thread; no state between calls.
+ */
+int iocb_misp_parse_manifest(const char *buf, size_t len, const char *source, iocb_misp_manifest_cb on_entry,
+			     iocb_misp_skip_cb on_skip, void *ud, const struct iocb_misp_limits *lim,
+			     struct iocb_misp_stats *stats, struct iocb_err *err) IOCB_MUST_USE;
+
+/* Parse a 36-character uuid (8-4-4-4-12 hex digits, either case) into 16 bytes; false if s is not one. */
+bool iocb_misp_uuid_parse(struct iocb_str s, uint8_t out[16]);
+
 /*
  * Parse a MISP feed directory: manifest.json plus one <uuid>.json per event
  * listed there (events missing from the directory, unreadable or broken are
  * skipped with a reason; the rest still load). Event metadata from the
- * manifest fills in what an event file lacks.
+ * manifest fills in what an event file lacks. The manifest is read with
+ * iocb_misp_parse_manifest(); when it fails nothing loads and its rc is
+ * returned (IOCB_ENOMEM when the index of its entries cannot grow).
  */
 int iocb_misp_parse_feed_dir(const char *dir, const struct iocb_misp_handlers *h,
 			     const struct iocb_misp_limits *lim, struct iocb_misp_stats *stats,

@@ -53,7 +53,7 @@
 #include "core/mem.h"
 #include "core/str.h"
 #include "httpc/httpc.h"
-#include "json/json.h"
+#include "misp/misp.h"
 #include "sources/internal.h"
 
 #define FEED_MAX_BODY ((size_t)256 << 20)  /* largest manifest or event file accepted */
@@ -63,31 +63,6 @@
 #define FEED_TAG_MAX 256                   /* ETag / local file identity text */
 
 /* ------------------------------------------------------------ manifest */
-
-bool iocb_feed__uuid_parse(struct iocb_str s, uint8_t out[16])
-{
-	static const uint8_t pos[16] = {0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34};
-	const unsigned char *p = (const unsigned char *)s.ptr;
-
-	if (s.len != 36 || p[8] != '-' || p[13] != '-' || p[18] != '-' || p[23] != '-')
-		return false;
-	for (unsigned i = 0; i < 16; i++) {
-		int v[2];
-		for (unsigned j = 0; j < 2; j++) {
-			unsigned char ch = p[pos[i] + j];
-			if (ch >= '0' && ch <= '9')
-				v[j] = ch - '0';
-			else if (ch >= 'a' && ch <= 'f')
-				v[j] = ch - 'a' + 10;
-			else if (ch >= 'A' && ch <= 'F')
-				v[j] = ch - 'A' + 10;
-			else
-				return false;
-		}
-		out[i] = (uint8_t)(v[0] << 4 | v[1]);
-	}
-	return true;
-}
 
 static int cmp_u16(const void *a, const void *b)
 {
@@ -105,116 +80,71 @@ static int cmp_entry(const void *a, const void *b)
 	return x->timestamp < y->timestamp ? 1 : x->timestamp > y->timestamp ? -1 : 0;
 }
 
-static void note_skip(struct iocb_feed__manifest *m, const char *what, size_t offset)
+/* An index being built from the entries iocb_misp_parse_manifest() hands over. */
+struct index_build {
+	struct iocb_feed__manifest *out; /* the index */
+	size_t cap;                      /* entries allocated */
+	size_t max;                      /* most entries allowed */
+	struct iocb_err *err;            /* for the limit */
+};
+
+static void note_skip(struct iocb_feed__manifest *m, const char *detail)
 {
 	if (!m->skipped++)
-		snprintf(m->first_skip, sizeof(m->first_skip), "byte %zu: %s", offset, what);
+		snprintf(m->first_skip, sizeof(m->first_skip), "%s", detail);
 }
 
-/* Read the members of one entry object (its '{' already consumed); *ts gets "timestamp". */
-static int entry_timestamp(struct iocb_json_parser *p, bool *have, uint64_t *ts, struct iocb_err *err)
+/* iocb_misp_skip_cb: a member that is not `<uuid>: {...}`. */
+static void index_skip(void *ud, enum iocb_misp_skip reason, const char *detail)
 {
-	struct iocb_json_tok k, v;
-	int rc;
+	struct index_build *b = ud;
 
-	*have = false;
-	for (;;) {
-		rc = iocb_json_next(p, &k, err);
-		if (rc < 0 || k.type == IOCB_JSON_OBJ_END)
-			return rc;
-		rc = iocb_json_next(p, &v, err);
-		if (rc < 0)
-			return rc;
-		if (!k.escaped && iocb_str_eq_c(k.s, "timestamp")) {
-			if (v.type == IOCB_JSON_STR && !v.escaped)
-				*have = iocb_str_to_u64(v.s, ts);
-			else if (v.type == IOCB_JSON_NUM)
-				*have = iocb_json_tok_u64(&v, ts);
-			else
-				*have = false;
-		}
-		rc = iocb_json_skip(p, &v, err);
-		if (rc < 0)
-			return rc;
+	(void)reason;
+	note_skip(b->out, detail);
+}
+
+/* iocb_misp_manifest_cb: keep uuid and timestamp; an entry without a timestamp is left out. */
+static int index_add(void *ud, const struct iocb_misp_manifest_entry *e)
+{
+	struct index_build *b = ud;
+	struct iocb_feed__manifest *m = b->out;
+
+	if (!e->has_timestamp) {
+		char what[128];
+		snprintf(what, sizeof(what), "manifest.json: byte %zu: event entry without a decimal \"timestamp\"",
+			 e->offset);
+		note_skip(m, what);
+		return IOCB_OK;
 	}
+	if (m->n == b->max)
+		return iocb_err_set(b->err, IOCB_ELIMIT, "byte %zu: the manifest lists more than %zu events", e->offset,
+				    b->max);
+	if (m->n == b->cap) {
+		b->cap = b->cap ? b->cap * 2 : 64;
+		if (b->cap > b->max)
+			b->cap = b->max;
+		m->v = iocb_xrealloc(m->v, b->cap * sizeof(*m->v));
+	}
+	struct iocb_feed__entry *d = &m->v[m->n++];
+	memcpy(d->uuid, e->uuid_bin, 16);
+	memcpy(d->name, e->uuid.ptr, 36);
+	d->name[36] = '\0';
+	d->timestamp = e->ev->timestamp;
+	return IOCB_OK;
 }
 
 int iocb_feed__manifest_parse(const char *buf, size_t len, size_t max_events, struct iocb_feed__manifest *out,
 			      struct iocb_err *err)
 {
-	struct iocb_json_parser p;
-	struct iocb_json_tok t, k;
-	size_t cap = 0;
+	struct index_build b = {out, 0, max_events, err};
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	iocb_json_init(&p, buf, len, 0, false);
-	rc = iocb_json_next(&p, &t, err);
-	if (rc < 0)
-		goto out;
-	if (t.type != IOCB_JSON_OBJ) {
-		rc = iocb_err_set(err, IOCB_EPARSE, "byte %zu: the manifest is not a JSON object", t.offset);
-		goto out;
+	rc = iocb_misp_parse_manifest(buf, len, "manifest.json", index_add, index_skip, &b, NULL, NULL, err);
+	if (rc < 0) {
+		iocb_feed__manifest_fini(out);
+		return rc;
 	}
-	for (;;) {
-		uint8_t u[16];
-		uint64_t ts = 0;
-		bool have = false;
-
-		rc = iocb_json_next(&p, &k, err);
-		if (rc < 0)
-			goto out;
-		if (k.type == IOCB_JSON_OBJ_END)
-			break;
-		rc = iocb_json_next(&p, &t, err);
-		if (rc < 0)
-			goto out;
-		if (k.escaped || !iocb_feed__uuid_parse(k.s, u)) {
-			note_skip(out, "member name is not an event uuid", k.offset);
-			rc = iocb_json_skip(&p, &t, err);
-			if (rc < 0)
-				goto out;
-			continue;
-		}
-		if (t.type != IOCB_JSON_OBJ) {
-			note_skip(out, "event entry is not an object", t.offset);
-			rc = iocb_json_skip(&p, &t, err);
-			if (rc < 0)
-				goto out;
-			continue;
-		}
-		rc = entry_timestamp(&p, &have, &ts, err);
-		if (rc < 0)
-			goto out;
-		if (!have) {
-			note_skip(out, "event entry without a decimal \"timestamp\"", t.offset);
-			continue;
-		}
-		if (out->n == max_events) {
-			rc = iocb_err_set(err, IOCB_ELIMIT, "byte %zu: the manifest lists more than %zu events",
-					  k.offset, max_events);
-			goto out;
-		}
-		if (out->n == cap) {
-			cap = cap ? cap * 2 : 64;
-			if (cap > max_events)
-				cap = max_events;
-			out->v = iocb_xrealloc(out->v, cap * sizeof(*out->v));
-		}
-		struct iocb_feed__entry *e = &out->v[out->n++];
-		memcpy(e->uuid, u, 16);
-		memcpy(e->name, k.s.ptr, 36);
-		e->name[36] = '\0';
-		e->timestamp = ts;
-	}
-	/* nothing but whitespace may follow the object */
-	rc = iocb_json_next(&p, &t, err);
-	if (rc == IOCB_EEND)
-		rc = IOCB_OK;
-	else if (rc == IOCB_OK)
-		rc = iocb_err_set(err, IOCB_EPARSE, "byte %zu: data after the manifest object", t.offset);
-	if (rc < 0)
-		goto out;
 	if (out->n) {
 		size_t w = 1;
 		qsort(out->v, out->n, sizeof(*out->v), cmp_entry);
@@ -223,13 +153,7 @@ int iocb_feed__manifest_parse(const char *buf, size_t len, size_t max_events, st
 				out->v[w++] = out->v[i];
 		out->n = w;
 	}
-out:
-	if (rc < 0) {
-		free(out->v);
-		out->v = NULL;
-		out->n = 0;
-	}
-	return rc;
+	return IOCB_OK;
 }
 
 void iocb_feed__manifest_fini(struct iocb_feed__manifest *m)
@@ -423,9 +347,9 @@ static void on_upsert(void *ud, const struct iocb_misp_attr *a)
 	struct feed *f = ud;
 	uint8_t u[16];
 
-	if (iocb_feed__uuid_parse(a->uuid, u))
+	if (iocb_misp_uuid_parse(a->uuid, u))
 		uuids_add(&f->seen, u);
-	if (!iocb_feed__uuid_parse(a->event->uuid, u)) {
+	if (!iocb_misp_uuid_parse(a->event->uuid, u)) {
 		f->foreign++;
 		memset(f->stray, 0, 16);
 	} else if (memcmp(u, f->cur_event, 16) != 0) {
@@ -453,14 +377,14 @@ static bool sweep_pred(void *ud, const struct iocb_store_attr *a)
 	if (av.source != f->id || !av.event)
 		return false;
 	iocb_store_event_view(av.event, &ev);
-	if (!iocb_feed__uuid_parse(iocb_str_c(ev.uuid), eu))
+	if (!iocb_misp_uuid_parse(iocb_str_c(ev.uuid), eu))
 		return false;
 	if (s->orphans && !iocb_feed__manifest_find(&f->want, eu))
 		return true;
 	if (uuids_has(&f->gone, eu))
 		return true;
 	if (uuids_has(&f->applied, eu))
-		return iocb_feed__uuid_parse(iocb_str_c(av.uuid), au) && !uuids_has(&f->seen, au);
+		return iocb_misp_uuid_parse(iocb_str_c(av.uuid), au) && !uuids_has(&f->seen, au);
 	return false;
 }
 

@@ -5,11 +5,12 @@
  *
  * The feed source only needs, from a feed's manifest.json, which events it
  * lists and each one's timestamp; event metadata comes from the event files
- * themselves (iocb_misp_parse() reads them). So this is not a second MISP
- * manifest parser: it is the uuid -> timestamp index of one, built with the
- * json pull parser, bounded, and strict where being lax would lose data
- * (a document that is not one JSON object fails as a whole, so a truncated
- * download never looks like a feed that dropped its events).
+ * themselves (iocb_misp_parse() reads them). So this is the uuid ->
+ * timestamp index of a manifest, built from what the one manifest parser,
+ * iocb_misp_parse_manifest(), hands over: bounded, and strict where being
+ * lax would lose data (a document that is not one JSON object fails as a
+ * whole, so a truncated download never looks like a feed that dropped its
+ * events).
  */
 #ifndef IOCB_SOURCES_INTERNAL_H
 #define IOCB_SOURCES_INTERNAL_H
@@ -53,8 +54,5 @@ void iocb_feed__manifest_fini(struct iocb_feed__manifest *m);
 
 /* The entry for `uuid`, or NULL (binary search). */
 const struct iocb_feed__entry *iocb_feed__manifest_find(const struct iocb_feed__manifest *m, const uint8_t uuid[16]);
-
-/* Parse a 36-character uuid (either case) into 16 bytes; false if it is not one. */
-bool iocb_feed__uuid_parse(struct iocb_str s, uint8_t out[16]);
 
 #endif

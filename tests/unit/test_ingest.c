@@ -4,17 +4,21 @@
  * ingest.h: ZeroMQ frames in MISP's shape, event tags learned from event
  * messages feeding the filter, an event untag retracting, a filter change
  * (refilter), the upsert observer, soft-deleted snapshot rows with
- * keep_deleted, and the per-action counters. Also covers the store's
+ * keep_deleted, the per-action counters, and a file loaded on one thread
+ * or two (iocb_ingest_set_pipeline_min). Also covers the store's
  * iocb_store_remove_if and iocb_store_event_with, which these use.
  */
 #include "ingest/ingest.h"
 
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -299,6 +303,109 @@ static void test_store_remove_if_and_event_with(void **state)
 	fx_close(&f);
 }
 
+/* ------------------------------------------------------------ one thread or two */
+
+/* A restSearch file of n attributes: four types, invalid values, soft-deletes, stale repeats. */
+static void write_rest(const char *path, unsigned n)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs("{\"response\":{\"Attribute\":[", f);
+	for (unsigned i = 0; i < n; i++) {
+		static const char *const types[] = {"ip-dst", "domain", "md5", "ip-src|port", "ip-dst"};
+		unsigned k = i % 5, id = i % 97 == 96 ? i - 90 : i; /* every 97th repeats an earlier uuid, older */
+		char value[64];
+
+		if (k == 0)
+			snprintf(value, sizeof(value), "10.%u.%u.%u", id >> 16 & 255, id >> 8 & 255, id & 255);
+		else if (k == 1)
+			snprintf(value, sizeof(value), "d%u.example", id);
+		else if (k == 2)
+			snprintf(value, sizeof(value), "%032x", id * 2654435761u);
+		else if (k == 3)
+			snprintf(value, sizeof(value), "192.0.2.%u|%u", id & 255, 1000 + id % 1000);
+		else
+			snprintf(value, sizeof(value), "999.%u.1.1", id & 255); /* invalid: skipped */
+		fprintf(f,
+			"%s{\"id\":\"%u\",\"event_id\":\"%u\",\"uuid\":\"aaaaaaaa-0000-4000-8000-%012u\","
+			"\"type\":\"%s\",\"category\":\"Network activity\",\"to_ids\":%s,\"timestamp\":\"%u\","
+			"\"deleted\":%s,\"value\":\"%s\",\"Event\":{\"id\":\"%u\",\"info\":\"event %u\","
+			"\"uuid\":\"bbbbbbbb-0000-4000-8000-%012u\"},\"Tag\":[{\"name\":\"tlp:green\"}]}",
+			i ? "," : "", id + 1, id / 10 + 1, id, types[k], i % 3 ? "true" : "false",
+			1700000000 + id - (id != i), i % 11 == 10 ? "true" : "false", value, id / 10 + 1, id / 10,
+			id / 10);
+	}
+	fputs("]}}\n", f);
+	fclose(f);
+}
+
+static pthread_t observer_thread; /* the thread the observer last ran on */
+
+static void observe_thread(void *ud, const struct iocb_misp_attr *a)
+{
+	(void)a;
+	observer_thread = pthread_self();
+	(*(size_t *)ud)++;
+}
+
+/* Load `path` into a new store with the given pipeline threshold; true when the observer ran on this thread. */
+static bool load_with(struct fx *f, const char *path, size_t pipeline_min)
+{
+	struct iocb_err err = {0};
+	size_t observed_here = 0;
+
+	fx_open(f, NULL);
+	iocb_ingest_set_pipeline_min(f->in, pipeline_min);
+	iocb_ingest_set_observer(f->in, observe_thread, &observed_here);
+	assert_int_equal(iocb_ingest_path(f->in, path, &err), IOCB_OK);
+	assert_true(observed_here > 0);
+	return pthread_equal(observer_thread, pthread_self()) != 0;
+}
+
+/*
+ * iocb_ingest_set_pipeline_min(): the two-thread load (parser + store
+ * writer) and the one-thread load give the same counters and the same
+ * store. The observer's thread tells which path ran.
+ */
+static void test_pipeline_same_as_one_thread(void **state)
+{
+	char path[] = "/tmp/iocb-ingest-XXXXXX";
+	struct fx one, two;
+	int fd = mkstemp(path);
+
+	(void)state;
+	assert_true(fd >= 0);
+	close(fd);
+	write_rest(path, 3000);
+	assert_true(load_with(&one, path, SIZE_MAX));
+	assert_false(load_with(&two, path, 1));
+	const struct iocb_ingest_stats *a = iocb_ingest_stats(one.in), *b = iocb_ingest_stats(two.in);
+	assert_true(a->upserts > 1000);
+	assert_true(a->stale > 0);
+	assert_true(a->misp.skipped[IOCB_SKIP_INVALID_VALUE] > 0);
+	assert_true(a->misp.skipped[IOCB_SKIP_DELETED] > 0);
+	assert_int_equal(a->upserts, b->upserts);
+	assert_int_equal(a->removes, b->removes);
+	assert_int_equal(a->stale, b->stale);
+	assert_int_equal(a->max_timestamp, b->max_timestamp);
+	assert_int_equal(a->misp.attributes, b->misp.attributes);
+	assert_int_equal(a->misp.events, b->misp.events);
+	assert_memory_equal(a->misp.skipped, b->misp.skipped, sizeof(a->misp.skipped));
+	assert_memory_equal(a->by_action, b->by_action, sizeof(a->by_action));
+	assert_memory_equal(a->by_type, b->by_type, (iocb_misp_type_count() + 1) * sizeof(uint64_t));
+	for (unsigned id = 0; id < 3000; id += 7) {
+		char v[64];
+		snprintf(v, sizeof(v), "d%u.example", id);
+		assert_int_equal(hits(&one, v), hits(&two, v));
+		snprintf(v, sizeof(v), "10.%u.%u.%u", id >> 16 & 255, id >> 8 & 255, id & 255);
+		assert_int_equal(hits(&one, v), hits(&two, v));
+	}
+	fx_close(&one);
+	fx_close(&two);
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -307,6 +414,7 @@ int main(void)
 		cmocka_unit_test(test_refilter_and_observer),
 		cmocka_unit_test(test_keep_deleted_snapshot_rows),
 		cmocka_unit_test(test_store_remove_if_and_event_with),
+		cmocka_unit_test(test_pipeline_same_as_one_thread),
 	};
 	int rc;
 

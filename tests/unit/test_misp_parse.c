@@ -310,51 +310,6 @@ static void test_zmq_frames(void **state)
 	assert_int_equal(s.r[0].action, IOCB_ACT_ADD);
 }
 
-static void write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-}
-
-static void test_feed_dir_with_broken_parts(void **state)
-{
-	char dir[] = "/tmp/iocb-feed-XXXXXX";
-	char path[256];
-	struct sink s;
-	struct iocb_misp_handlers h = {on_attr, on_event, on_skip, &s, NULL};
-	struct iocb_err err = {0};
-	(void)state;
-
-	assert_non_null(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/manifest.json", dir);
-	write_file(path, "{\"aaaaaaaa-0000-4000-8000-000000000001\":{\"info\":\"good\",\"Tag\":[{\"name\":\"tlp:white\"}],"
-			 "\"Orgc\":{\"name\":\"ORG\"},\"timestamp\":\"1\"},"
-			 "\"aaaaaaaa-0000-4000-8000-000000000002\":{\"info\":\"missing\"},"
-			 "\"aaaaaaaa-0000-4000-8000-000000000003\":{\"info\":\"broken\"},"
-			 "\"not-a-uuid\":{}}");
-	snprintf(path, sizeof(path), "%s/aaaaaaaa-0000-4000-8000-000000000001.json", dir);
-	write_file(path, "{\"Event\":{\"Attribute\":[{\"uuid\":\"u1\",\"type\":\"domain\",\"value\":\"good.example\"}]}}");
-	snprintf(path, sizeof(path), "%s/aaaaaaaa-0000-4000-8000-000000000003.json", dir);
-	write_file(path, "{\"Event\":{\"Attribute\":[{\"uuid\":\"u9\"");
-
-	memset(&s, 0, sizeof(s));
-	assert_int_equal(iocb_misp_parse_feed_dir(dir, &h, NULL, NULL, &err), IOCB_OK);
-	assert_int_equal(s.n, 1);
-	assert_string_equal(s.r[0].part0, "good.example");
-	/* Event metadata comes from the manifest when the file lacks it. */
-	assert_string_equal(s.r[0].evinfo, "good");
-	assert_true(s.r[0].evtags_known);
-	assert_int_equal(s.skips[IOCB_SKIP_IO], 1);
-	assert_int_equal(s.skips[IOCB_SKIP_NOT_JSON], 1);
-	assert_int_equal(s.skips[IOCB_SKIP_BAD_SHAPE], 1);
-
-	snprintf(path, sizeof(path), "rm -rf %s", dir);
-	assert_int_equal(system(path), 0);
-}
-
-
 /*
  * A 1 GiB document: one attribute whose value is 1 GiB long, then a normal
  * one. The huge value is skipped without being copied (scratch memory stays
@@ -409,7 +364,6 @@ int main(void)
 		cmocka_unit_test(test_notifications),
 		cmocka_unit_test(test_event_tags_after_attributes),
 		cmocka_unit_test(test_zmq_frames),
-		cmocka_unit_test(test_feed_dir_with_broken_parts),
 		cmocka_unit_test(test_callback_can_stop),
 		cmocka_unit_test(test_one_gigabyte_document),
 	};

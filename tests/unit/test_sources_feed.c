@@ -50,7 +50,7 @@ static void test_manifest_example(void **state)
 	assert_int_equal(m.skipped, 0);
 	for (size_t i = 1; i < m.n; i++)
 		assert_true(memcmp(m.v[i - 1].uuid, m.v[i].uuid, 16) < 0);
-	assert_true(iocb_feed__uuid_parse(IOCB_STR_LIT("cc219755-21fd-5404-a1dc-0e212576ebfb"), u));
+	assert_true(iocb_misp_uuid_parse(IOCB_STR_LIT("cc219755-21fd-5404-a1dc-0e212576ebfb"), u));
 	const struct iocb_feed__entry *e = iocb_feed__manifest_find(&m, u);
 	assert_non_null(e);
 	assert_string_equal(e->name, "cc219755-21fd-5404-a1dc-0e212576ebfb");
@@ -79,10 +79,10 @@ static void test_manifest_shapes(void **state)
 			 IOCB_OK);
 	assert_int_equal(m.n, 2);
 	assert_int_equal(m.skipped, 0);
-	assert_true(iocb_feed__uuid_parse(IOCB_STR_LIT(U1), u));
+	assert_true(iocb_misp_uuid_parse(IOCB_STR_LIT(U1), u));
 	assert_int_equal(iocb_feed__manifest_find(&m, u)->timestamp, 6);
 	assert_string_equal(iocb_feed__manifest_find(&m, u)->name, U1);
-	assert_true(iocb_feed__uuid_parse(IOCB_STR_LIT(U2), u));
+	assert_true(iocb_misp_uuid_parse(IOCB_STR_LIT(U2), u));
 	assert_int_equal(iocb_feed__manifest_find(&m, u)->timestamp, 7);
 	iocb_feed__manifest_fini(&m);
 
