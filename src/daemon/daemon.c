@@ -286,7 +286,6 @@ static void reload(struct daemon *d)
 	struct iocb_config *cfg = NULL;
 	struct generation *ng = NULL, *old = d->gen;
 	struct iocb_err err = {0};
-	enum iocb_log_level lvl;
 	struct stat st;
 
 	iocb_log(IOCB_LOG_INFO, "daemon", "\"reloading\" config=\"%s\"", d->opts->config_path);
@@ -311,8 +310,7 @@ static void reload(struct daemon *d)
 	    ng->cfg->http.idle_timeout_s != old->cfg->http.idle_timeout_s ||
 	    ng->cfg->http.header_timeout_s != old->cfg->http.header_timeout_s)
 		iocb_log(IOCB_LOG_WARN, "daemon", "\"store, http and log pipeline (inputs, outputs, pipeline) settings change only on restart\"");
-	if (ng->cfg->log.level && iocb_log_level_parse(ng->cfg->log.level, &lvl))
-		iocb_log_set_level(lvl);
+	iocb_log_set_level(ng->cfg->log.level);
 	bool filter_changed = !filters_equal(old->cfg, ng->cfg);
 	gen_retire(d, old);
 	if (filter_changed)
@@ -368,7 +366,6 @@ int iocb_daemon_run(const struct iocb_daemon_opts *o)
 	struct iocb_config *cfg = NULL;
 	struct iocb_err err = {0};
 	sigset_t set;
-	enum iocb_log_level lvl;
 	int code = 2;
 
 	d.opts = o;
@@ -413,8 +410,7 @@ int iocb_daemon_run(const struct iocb_daemon_opts *o)
 		cfg = two[0];
 		d.pipe_cfg = two[1];
 	}
-	if (cfg->log.level && iocb_log_level_parse(cfg->log.level, &lvl))
-		iocb_log_set_level(lvl);
+	iocb_log_set_level(cfg->log.level);
 	if (cfg->log.debug)
 		iocb_log_set_debug_modules(cfg->log.debug);
 	(void)iocb_config_warn_exposure(cfg); /* once: a reload does not repeat them */
