@@ -41,22 +41,8 @@ static int validate(const char *path, struct iocb_config **cfg)
 	iocb_enrich_map_free(m);
 	/* Each input's own map: its preset, then enrich.fields, then its fields (as the pipeline builds it). */
 	for (size_t i = 0; i < (*cfg)->ninputs; i++) {
-		const struct iocb_config_input *in = &(*cfg)->inputs[i];
-		struct iocb_enrich_field_spec *specs = iocb_xcalloc((*cfg)->enrich.nfields + in->nfields + 1, sizeof(*specs));
-		enum iocb_enrich_preset p;
-		size_t n = 0;
-		int rc;
-
-		for (size_t k = 0; k < (*cfg)->enrich.nfields; k++)
-			specs[n++] = (struct iocb_enrich_field_spec){(*cfg)->enrich.fields[k].key, (*cfg)->enrich.fields[k].value};
-		for (size_t k = 0; k < in->nfields; k++)
-			specs[n++] = (struct iocb_enrich_field_spec){in->fields[k].key, in->fields[k].value};
-		rc = iocb_enrich_preset_parse(in->preset ? in->preset : (*cfg)->enrich.preset, &p);
-		if (rc == IOCB_OK)
-			rc = iocb_enrich_map_new(p, specs, n, &m, &err);
-		free(specs);
-		if (rc < 0) {
-			fprintf(stderr, "iocbus: %s: inputs[%s]: %s\n", in->where ? in->where : path, in->name, err.msg);
+		if (iocb_enrich_map_from_config(*cfg, &(*cfg)->inputs[i], &m, &err) < 0) {
+			fprintf(stderr, "iocbus: %s\n", err.msg);
 			return IOCB_EXIT_ERROR;
 		}
 		iocb_enrich_map_free(m);
@@ -89,11 +75,17 @@ int iocb_cmd_check_config(int argc, char **argv)
 		       cfg->store.path ? cfg->store.path : "memory", cfg->http.enabled ? "on" : "off");
 		if (cfg->ninputs) {
 			printf("%s: pipeline: %zu input(s):", argv[1], cfg->ninputs);
-			for (size_t i = 0; i < cfg->ninputs; i++)
-				printf(" %s(%s)", cfg->inputs[i].name, cfg->inputs[i].type);
+			for (size_t i = 0; i < cfg->ninputs; i++) {
+				const struct iocb_config_input *in = &cfg->inputs[i];
+
+				printf(" %s(%s)", in->name, iocb_config_choice_name(IOCB_CONFIG_CHOICE_INPUT_TYPE, (int)in->type));
+			}
 			printf("; %zu output(s):", cfg->noutputs);
-			for (size_t i = 0; i < cfg->noutputs; i++)
-				printf(" %s(%s)", cfg->outputs[i].name, cfg->outputs[i].type);
+			for (size_t i = 0; i < cfg->noutputs; i++) {
+				const struct iocb_config_output *o = &cfg->outputs[i];
+
+				printf(" %s(%s)", o->name, iocb_config_choice_name(IOCB_CONFIG_CHOICE_OUTPUT_TYPE, (int)o->type));
+			}
 			printf("; state: %s\n", cfg->pipeline.state_dir ? cfg->pipeline.state_dir : "memory only");
 		}
 	}

@@ -77,6 +77,7 @@ struct enrich_args {
 	struct iocb_enrich_field_spec fields[MAX_CLI_FIELDS]; /* --field, split copies (owned) */
 	size_t nfields;
 	const char *preset, *on_miss, *match_type, *occurred; /* NULL = from the configuration */
+	enum iocb_enrich_on_miss on_miss_v;     /* --on-miss read, when on_miss is set */
 	const char *out_path, *rej_path;        /* NULL = standard output / enrich.reject_file */
 	uint64_t threads, max_hits;             /* 0 = from the configuration */
 	uint64_t max_line, block_size;          /* 0 = from the configuration / the default */
@@ -252,13 +253,11 @@ int iocb_cli_enrich_map(const struct iocb_config *cfg, const char *preset, const
 	size_t nconf = cfg->enrich.nfields;
 	struct iocb_enrich_field_spec *specs = iocb_xcalloc(nconf + ncli + 1, sizeof(*specs));
 	struct iocb_err err = {0};
-	enum iocb_enrich_preset p;
+	enum iocb_enrich_preset p = iocb_enrich_preset_from_config(cfg, NULL);
 	int rc = IOCB_EXIT_ERROR;
 
 	*out = NULL;
-	if (!preset)
-		preset = cfg->enrich.preset;
-	if (iocb_enrich_preset_parse(preset, &p) < 0) {
+	if (preset && iocb_enrich_preset_parse(preset, &p) < 0) {
 		fprintf(stderr, "iocbus: --preset: '%s' is not one of: ecs, suricata, zeek, auto, none\n", preset);
 		goto out;
 	}
@@ -411,20 +410,21 @@ static void print_stats(const struct iocb_enrich_stats *st, const struct iocb_en
 
 /* ---- the command ------------------------------------------------------------------ */
 
-/* Command line over configuration; the strings stay owned by args / cfg. */
+/* The configuration's options, then the command line over them; the strings stay owned by args / cfg. */
 static void fill_opts(const struct enrich_args *a, const struct iocb_config *cfg, struct iocb_enrich_opts *o)
 {
-	iocb_enrich_opts_default(o);
-	o->on_miss = strcmp(a->on_miss ? a->on_miss : cfg->enrich.on_miss, "mark") == 0 ? IOCB_ON_MISS_MARK
-											 : IOCB_ON_MISS_PASS;
-	o->match_type = a->match_type ? a->match_type : cfg->enrich.match_type;
-	o->provider = cfg->enrich.provider;
-	o->misp_url = cfg->api.present ? cfg->api.host : NULL;
+	iocb_enrich_opts_from_config(cfg, o);
+	if (a->on_miss)
+		o->on_miss = a->on_miss_v;
+	if (a->match_type)
+		o->match_type = a->match_type;
 	o->occurred = a->occurred;
-	o->parent_domains = a->parent_domains || cfg->enrich.parent_domains;
-	o->hits_only = a->hits_only || cfg->enrich.hits_only;
-	o->max_line = (size_t)(a->max_line ? a->max_line : cfg->enrich.max_line);
-	o->max_hits = a->max_hits ? (size_t)a->max_hits : cfg->enrich.max_hits;
+	o->parent_domains |= a->parent_domains;
+	o->hits_only |= a->hits_only;
+	if (a->max_line)
+		o->max_line = (size_t)a->max_line;
+	if (a->max_hits)
+		o->max_hits = (size_t)a->max_hits;
 }
 
 int iocb_cmd_enrich(int argc, char **argv)
@@ -447,7 +447,11 @@ int iocb_cmd_enrich(int argc, char **argv)
 		rc = prc > 0 ? IOCB_EXIT_OK : IOCB_EXIT_ERROR;
 		goto out;
 	}
-	if (a->on_miss && strcmp(a->on_miss, "pass") != 0 && strcmp(a->on_miss, "mark") != 0) {
+	if (a->on_miss && strcmp(a->on_miss, "pass") == 0) {
+		a->on_miss_v = IOCB_ON_MISS_PASS;
+	} else if (a->on_miss && strcmp(a->on_miss, "mark") == 0) {
+		a->on_miss_v = IOCB_ON_MISS_MARK;
+	} else if (a->on_miss) {
 		fprintf(stderr, "iocbus: --on-miss: expected pass or mark, got '%s'\n", a->on_miss);
 		goto out;
 	}

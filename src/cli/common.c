@@ -64,7 +64,6 @@ double iocb_cli_now(void)
 int iocb_cli_env_config(struct iocb_cli_env *env)
 {
 	struct iocb_err err = {0};
-	enum iocb_log_level lvl;
 
 	if (env->cfg)
 		return IOCB_EXIT_OK;
@@ -76,8 +75,7 @@ int iocb_cli_env_config(struct iocb_cli_env *env)
 	} else {
 		env->cfg = iocb_config_default();
 	}
-	if (env->cfg->log.level && iocb_log_level_parse(env->cfg->log.level, &lvl))
-		iocb_log_set_level(lvl);
+	iocb_log_set_level(env->cfg->log.level);
 	if (env->cfg->log.debug)
 		iocb_log_set_debug_modules(env->cfg->log.debug);
 	return IOCB_EXIT_OK;

@@ -298,21 +298,16 @@ static int set_str(struct iocb_config__ctx *ctx, const struct iocb_config__opt *
 {
 	char **f = IOCB_CONFIG_FIELD(base, o->off, char *);
 	char q[100];
-	int idx = 0, rc;
+	int rc;
 
 	if (iocb_config__is_null(n) && (o->flags & IOCB_CF_NULLABLE)) {
 		free(*f);
 		*f = NULL;
 		return IOCB_OK;
 	}
-	rc = need_text(ctx, n, path, o->choices ? "one of the listed words" : "a string", true);
+	rc = need_text(ctx, n, path, "a string", true);
 	if (rc < 0)
 		return rc;
-	if (o->choices) {
-		rc = check_choice(ctx, o, n, path, &idx);
-		if (rc < 0)
-			return rc;
-	}
 	if (n->len < (size_t)o->min || (o->max > 0 && n->len > (size_t)o->max)) {
 		iocb_config__quote(q, sizeof(q), n->text, n->len, 64);
 		return iocb_config__fail(ctx, n, path, "'%s' must be %.0f to %.0f characters long", q, o->min,
@@ -589,6 +584,10 @@ static int set_enum(struct iocb_config__ctx *ctx, const struct iocb_config__opt 
 {
 	int rc, idx = 0;
 
+	if (iocb_config__is_null(n) && (o->flags & IOCB_CF_NULLABLE)) {
+		*IOCB_CONFIG_FIELD(base, o->off, int) = -1; /* unset; 0 is the first choice */
+		return IOCB_OK;
+	}
 	rc = need_text(ctx, n, path, "one of the listed words", true);
 	if (rc < 0)
 		return rc;
@@ -760,6 +759,8 @@ void iocb_config__section_defaults(const struct iocb_config__section *sec, void 
 
 		if (o->type == IOCB_CT_SECTION && !(o->flags & IOCB_CF_ALT))
 			iocb_config__section_defaults(o->sub, base);
+		if (o->type == IOCB_CT_ENUM && !o->def && (o->flags & IOCB_CF_NULLABLE))
+			*IOCB_CONFIG_FIELD(base, o->off, int) = -1; /* unset; 0 is the first choice */
 		if (!o->def)
 			continue;
 		/* A default that does not parse is a bug in the table: fail loudly. */

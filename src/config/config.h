@@ -24,6 +24,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "core/log.h"
 #include "core/rc.h"
 #include "filter/filter.h"
 
@@ -50,6 +51,78 @@ struct iocb_config_feed {
 	char *where;                      /* "file:line:col" of the item */
 };
 
+/*
+ * Choices of the configuration, stored as enums once loaded (the tables in
+ * tables.c list their words in the same order; iocb_config_choice_name()
+ * gives the word back for messages and metrics labels). The meanings belong
+ * to modules above config (pipe, enrich), which config does not include, so
+ * the enums are declared here; enrich's own enums for the same choices are
+ * kept equal to these by compile-time checks (src/enrich/opts.c).
+ */
+enum iocb_config_input_type {
+	IOCB_CONFIG_IN_FILE = 0,          /* follow a file (tail -F) */
+	IOCB_CONFIG_IN_STDIN,             /* standard input */
+	IOCB_CONFIG_IN_TCP,               /* newline-delimited JSON listener */
+	IOCB_CONFIG_IN_KAFKA,             /* consumer group */
+	IOCB_CONFIG_IN__COUNT
+};
+
+enum iocb_config_output_type {
+	IOCB_CONFIG_OUT_STDOUT = 0,       /* standard output */
+	IOCB_CONFIG_OUT_FILE,             /* a file appended to */
+	IOCB_CONFIG_OUT_ELASTICSEARCH,    /* _bulk */
+	IOCB_CONFIG_OUT_KAFKA,            /* producer */
+	IOCB_CONFIG_OUT__COUNT
+};
+
+/* inputs[].start_at: where a file without a checkpoint starts. */
+enum iocb_config_start_at {
+	IOCB_CONFIG_START_BEGINNING = 0,
+	IOCB_CONFIG_START_END,
+};
+
+/* outputs[].action: the Elasticsearch bulk action. */
+enum iocb_config_es_action {
+	IOCB_CONFIG_ES_INDEX = 0,
+	IOCB_CONFIG_ES_CREATE,            /* a 409 counts as delivered */
+};
+
+/* outputs[].document_id: what `_id` is. */
+enum iocb_config_doc_id {
+	IOCB_CONFIG_DOC_ID_NONE = 0,      /* Elasticsearch picks one */
+	IOCB_CONFIG_DOC_ID_HASH,          /* 128-bit hash of the input line: idempotent replays */
+};
+
+/* enrich.preset and inputs[].preset; the order of enum iocb_enrich_preset. */
+enum iocb_config_preset {
+	IOCB_CONFIG_PRESET_UNSET = -1,    /* inputs[].preset absent or null: enrich.preset applies */
+	IOCB_CONFIG_PRESET_ECS = 0,
+	IOCB_CONFIG_PRESET_SURICATA,
+	IOCB_CONFIG_PRESET_ZEEK,
+	IOCB_CONFIG_PRESET_AUTO,
+	IOCB_CONFIG_PRESET_NONE,
+};
+
+/* enrich.on_miss; the order of enum iocb_enrich_on_miss. */
+enum iocb_config_on_miss {
+	IOCB_CONFIG_ON_MISS_PASS = 0,     /* a miss is copied byte for byte */
+	IOCB_CONFIG_ON_MISS_MARK,         /* a miss gets "misp":{"hit":false} */
+};
+
+/* Which choice list iocb_config_choice_name() reads. */
+enum iocb_config_choice {
+	IOCB_CONFIG_CHOICE_INPUT_TYPE = 0, /* enum iocb_config_input_type */
+	IOCB_CONFIG_CHOICE_OUTPUT_TYPE,    /* enum iocb_config_output_type */
+};
+
+/*
+ * The configuration's word for `value` of the list `which` ("elasticsearch"
+ * for IOCB_CONFIG_OUT_ELASTICSEARCH), or "?" when value is not in the list
+ * (never NULL: it goes into messages and metrics labels). Static storage;
+ * any thread.
+ */
+const char *iocb_config_choice_name(enum iocb_config_choice which, int value);
+
 #define IOCB_CONFIG_MAX_INPUTS 32
 #define IOCB_CONFIG_MAX_OUTPUTS 8
 
@@ -59,14 +132,14 @@ struct iocb_config_feed {
  */
 struct iocb_config_input {
 	char *name;                       /* unique: metrics label, checkpoint file name */
-	char *type;                       /* file|stdin|tcp|kafka */
-	char *preset;                     /* field preset (enrich's names); NULL = enrich.preset */
+	enum iocb_config_input_type type; /* file|stdin|tcp|kafka */
+	enum iocb_config_preset preset;   /* field preset; IOCB_CONFIG_PRESET_UNSET = enrich.preset */
 	struct iocb_kv *fields;           /* extra field specs, applied after enrich.fields */
 	size_t nfields;
 	uint64_t max_line;                /* longer lines are rejected (too_long); 0 = enrich.max_line */
 	/* file */
 	char *path;                       /* the file followed (rotation by rename or copytruncate) */
-	char *start_at;                   /* beginning|end: where a file without checkpoint starts */
+	enum iocb_config_start_at start_at; /* beginning|end: where a file without checkpoint starts */
 	double poll_interval_s;           /* growth/rotation check when idle, default 0.25 */
 	/* tcp */
 	char *host;                       /* default 127.0.0.1 */
@@ -84,7 +157,7 @@ struct iocb_config_input {
 /* One log output of `iocbus run` (`outputs[]`). */
 struct iocb_config_output {
 	char *name;                       /* unique: metrics label, spool directory name */
-	char *type;                       /* stdout|file|elasticsearch|kafka */
+	enum iocb_config_output_type type; /* stdout|file|elasticsearch|kafka */
 	/* file */
 	char *path;
 	bool fsync;                       /* fdatasync before a batch counts as delivered, default false */
@@ -93,7 +166,7 @@ struct iocb_config_output {
 	size_t nhosts;
 	char *index;                      /* target index, alias or data stream */
 	bool data_stream;                 /* target is a data stream: action create, default false */
-	char *action;                     /* index|create, default index (create when data_stream) */
+	enum iocb_config_es_action action; /* index|create, default index (create when data_stream) */
 	char *pipeline;                   /* ingest pipeline query parameter, NULL none */
 	char *username;                   /* Basic auth user, with password */
 	struct iocb_secret password;
@@ -109,7 +182,7 @@ struct iocb_config_output {
 	double timeout_s;                 /* one request, default 60 */
 	double retry_initial_s;           /* first backoff, default 0.5 */
 	double retry_max_s;               /* longest backoff, default 60 */
-	char *document_id;                /* none|hash: _id = hash of the input line (idempotent replays) */
+	enum iocb_config_doc_id document_id; /* none|hash: _id = hash of the input line (idempotent replays) */
 	char *dead_letter;                /* file for 400/404 items; NULL = <state_dir>/<name>.dead.ndjson */
 	/* kafka */
 	char *topic;
@@ -183,11 +256,11 @@ struct iocb_config {
 	} store;
 
 	struct {
-		char *preset;             /* ecs|suricata|zeek|auto|none (enrich's preset names), default auto */
+		enum iocb_config_preset preset; /* ecs|suricata|zeek|auto|none, default auto (never UNSET) */
 		struct iocb_kv *fields;   /* path -> "KIND[,port=PATH][,host=PATH]"; checked by the enrich
 					   * module when the field map is built, not here */
 		size_t nfields;
-		char *on_miss;            /* pass|mark, default pass */
+		enum iocb_config_on_miss on_miss; /* pass|mark, default pass */
 		char *match_type;         /* threat.enrichments.matched.type, default indicator_match_rule */
 		char *provider;           /* indicator.provider fallback, default misp */
 		bool parent_domains;      /* domain indicators also match subdomains, default false */
@@ -232,7 +305,7 @@ struct iocb_config {
 	size_t nintel;
 
 	struct {
-		char *level;              /* error|warn|info|debug, default warn */
+		enum iocb_log_level level; /* error|warn|info|debug, default warn */
 		char *debug;              /* comma-separated module list, may be NULL */
 	} log;
 

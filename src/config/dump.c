@@ -198,9 +198,19 @@ static size_t dump_section(FILE *out, const struct iocb_config__section *sec, co
 			put_duration(out, *IOCB_CONFIG_FIELD(b, o->off, double));
 			fputc('\n', out);
 			break;
-		case IOCB_CT_ENUM:
-			fprintf(out, " %s\n", o->choices[*IOCB_CONFIG_FIELD(b, o->off, int)]);
+		case IOCB_CT_ENUM: {
+			int v = *IOCB_CONFIG_FIELD(b, o->off, int);
+
+			fputc(' ', out);
+			if (v < 0)
+				fputs("null", out);
+			else if (o->flags & IOCB_CF_PLAIN)
+				fputs(o->choices[v], out);
+			else
+				put_quoted(out, o->choices[v]);
+			fputc('\n', out);
 			break;
+		}
 		case IOCB_CT_STRLIST:
 			fputc(' ', out);
 			put_strlist(out, *IOCB_CONFIG_FIELD(b, o->off, char **), *IOCB_CONFIG_FIELD(b, o->off_n, size_t));

@@ -86,11 +86,11 @@ size_t iocb_config_warn_exposure(const struct iocb_config *c)
 
 		for (size_t h = 0; h < o->nhosts; h++)
 			https |= is_https(o->hosts[h]);
-		if (strcmp(o->type, "elasticsearch") == 0 && !o->tls_verify && https) {
+		if (o->type == IOCB_CONFIG_OUT_ELASTICSEARCH && !o->tls_verify && https) {
 			tls_off("outputs", o->name, "tls_verify: false");
 			n++;
 		}
-		if (strcmp(o->type, "kafka") == 0 && kafka_unverified(o->kafka, o->nkafka)) {
+		if (o->type == IOCB_CONFIG_OUT_KAFKA && kafka_unverified(o->kafka, o->nkafka)) {
 			tls_off("outputs", o->name, "enable.ssl.certificate.verification: false");
 			n++;
 		}
@@ -98,11 +98,11 @@ size_t iocb_config_warn_exposure(const struct iocb_config *c)
 	for (size_t i = 0; i < c->ninputs; i++) {
 		const struct iocb_config_input *in = &c->inputs[i];
 
-		if (strcmp(in->type, "tcp") == 0 && !is_loopback(in->host)) {
+		if (in->type == IOCB_CONFIG_IN_TCP && !is_loopback(in->host)) {
 			open_listener("inputs", in->name, in->host);
 			n++;
 		}
-		if (strcmp(in->type, "kafka") == 0 && kafka_unverified(in->kafka, in->nkafka)) {
+		if (in->type == IOCB_CONFIG_IN_KAFKA && kafka_unverified(in->kafka, in->nkafka)) {
 			tls_off("inputs", in->name, "enable.ssl.certificate.verification: false");
 			n++;
 		}

@@ -62,7 +62,7 @@ void iocb_config__node_free(struct iocb_config__node *n);
 bool iocb_config__is_null(const struct iocb_config__node *n);
 
 enum iocb_config__type {
-	IOCB_CT_STR = 0,  /* string; min/max bound the length; `choices` restricts it */
+	IOCB_CT_STR = 0,  /* string; min/max bound the length */
 	IOCB_CT_CSV,      /* string or list of strings, stored comma-joined */
 	IOCB_CT_BOOL,     /* true/false (also yes/no/on/off, as Threat Bus's YAML 1.1 reader) */
 	IOCB_CT_PORT,     /* integer into a uint16_t, bounds min..max */
@@ -70,7 +70,8 @@ enum iocb_config__type {
 	IOCB_CT_SIZE,     /* byte count into a uint64_t, with optional KiB/MiB/GiB/TiB suffix */
 	IOCB_CT_DOUBLE,   /* finite number into a double, bounds min..max */
 	IOCB_CT_DURATION, /* seconds into a double: a number with optional ms/s/m/h/d suffix, bounds in s */
-	IOCB_CT_ENUM,     /* one of `choices`, stored as its index in an int-sized enum */
+	IOCB_CT_ENUM,     /* one of `choices`, stored as its index in an int-sized enum; -1 when
+			   * NULLABLE and null or absent without a default */
 	IOCB_CT_STRLIST,  /* list of scalars kept as text: off = char **, off_n = size_t count */
 	IOCB_CT_KV,       /* map of scalar to scalar: off = struct iocb_kv *, off_n = size_t count */
 	IOCB_CT_SECTION,  /* nested map described by `sub`; off_has = bool `present` or NO_OFF */
@@ -87,6 +88,8 @@ enum iocb_config__type {
 				 * not defaulted and not freed through this row */
 #define IOCB_CF_ONCE 0x8u     /* section may appear once across all its locations */
 #define IOCB_CF_SECRETS 0x10u /* KV: values of keys that look like credentials are dumped as "***" */
+#define IOCB_CF_PLAIN 0x20u   /* ENUM: dumped as a plain scalar; the others are double-quoted as the
+			       * strings they were before they became enums, so dumps stay the same */
 
 struct iocb_config__section;
 
@@ -100,7 +103,7 @@ struct iocb_config__opt {
 	size_t off;                             /* offset of the field in the table's base struct */
 	size_t off_n;                           /* second field (count, path), or NO_OFF */
 	size_t off_has;                         /* `present`/`has_` bool, or NO_OFF */
-	const char *const *choices;             /* NULL-terminated names for STR/ENUM, else NULL */
+	const char *const *choices;             /* NULL-terminated names for ENUM, else NULL */
 	const struct iocb_config__section *sub; /* SECTION / LIST: the nested table */
 	unsigned flags;                         /* IOCB_CF_* */
 	const char *help;                       /* one paragraph for the docs (no '|') */

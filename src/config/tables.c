@@ -37,10 +37,14 @@
 #define ROW(k, t, d, lo, hi, o, o2, o3, ch, s, fl, h) {k, t, d, lo, hi, o, o2, o3, ch, s, fl, h}
 
 static const char *const org_fields[] = {"orgc_id", "org_id", NULL}; /* enum iocb_filter_org_field order */
-static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL};
+static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL}; /* enum iocb_log_level */
 
+/* IOCB_CT_ENUM stores an int; each word list follows its enum. */
 _Static_assert(sizeof(enum iocb_filter_org_field) == sizeof(int), "IOCB_CT_ENUM stores an int");
 _Static_assert(IOCB_FILTER_ORGC == 0 && IOCB_FILTER_ORG == 1, "org_fields[] follows the enum");
+_Static_assert(sizeof(enum iocb_log_level) == sizeof(int), "IOCB_CT_ENUM stores an int");
+_Static_assert(IOCB_LOG_ERROR == 0 && IOCB_LOG_WARN == 1 && IOCB_LOG_INFO == 2 && IOCB_LOG_DEBUG == 3,
+	       "log_levels[] follows the enum");
 
 /* ---- misp.filter[] ----------------------------------------------------- */
 
@@ -219,7 +223,7 @@ static const struct iocb_config__opt misp_rows[] = {
 			    &filter_sec, IOCB_CF_NULLABLE,
 			    "List of filters (see `misp.filter[]`). Absent or empty: every attribute passes."),
 	[MISP_ORG_FIELD] = ROW("filter_org_field", IOCB_CT_ENUM, "orgc_id", 0, 0, OFF(filter_opts.org_field), NO,
-			       NO, org_fields, NULL, 0,
+			       NO, org_fields, NULL, IOCB_CF_PLAIN,
 			       "iocbus extension. Which org `orgs` compares: the creator org (`orgc_id`, what MISP's own org "
 			       "search uses) or the owner org on this instance (`org_id`)."),
 	[MISP_EVENT_TAGS] = ROW("filter_event_tags", IOCB_CT_BOOL, "true", 0, 0, OFF(filter_opts.event_tags), NO,
@@ -313,7 +317,7 @@ static const struct iocb_config__section store_sec = {
 	    "Threat Bus logging key; iocbus logs key=value lines to stderr. Ignored with a warning.")
 
 static const struct iocb_config__opt logging_rows[] = {
-	ROW("level", IOCB_CT_STR, "warn", 0, 0, OFF(log.level), NO, NO, log_levels, NULL, 0,
+	ROW("level", IOCB_CT_ENUM, "warn", 0, 0, OFF(log.level), NO, NO, log_levels, NULL, 0,
 	    "Lowest level logged."),
 	ROW("debug", IOCB_CT_CSV, NULL, 1, 1024, OFF(log.debug), NO, NO, NULL, NULL, IOCB_CF_NULLABLE,
 	    "Modules logged at debug level whatever `level` says: a list, or text separated by commas."),
@@ -330,15 +334,19 @@ static const struct iocb_config__section logging_sec = {
 
 /* ---- enrich ---------------------------------------------------------------- */
 
-/*
- * Names, not enum indexes: config does not depend on the enrich module, so
- * the command that builds the field map converts them (iocb_enrich_preset_parse()).
- */
+/* The order of enum iocb_config_preset / iocb_config_on_miss (config.h), which enrich checks against its own. */
 static const char *const enrich_presets[] = {"ecs", "suricata", "zeek", "auto", "none", NULL};
 static const char *const enrich_on_miss[] = {"pass", "mark", NULL};
 
+_Static_assert(sizeof(enum iocb_config_preset) == sizeof(int), "IOCB_CT_ENUM stores an int");
+_Static_assert(IOCB_CONFIG_PRESET_ECS == 0 && IOCB_CONFIG_PRESET_SURICATA == 1 && IOCB_CONFIG_PRESET_ZEEK == 2 &&
+		       IOCB_CONFIG_PRESET_AUTO == 3 && IOCB_CONFIG_PRESET_NONE == 4,
+	       "enrich_presets[] follows the enum");
+_Static_assert(sizeof(enum iocb_config_on_miss) == sizeof(int), "IOCB_CT_ENUM stores an int");
+_Static_assert(IOCB_CONFIG_ON_MISS_PASS == 0 && IOCB_CONFIG_ON_MISS_MARK == 1, "enrich_on_miss[] follows the enum");
+
 static const struct iocb_config__opt enrich_rows[] = {
-	ROW("preset", IOCB_CT_STR, "auto", 0, 0, OFF(enrich.preset), NO, NO, enrich_presets, NULL, 0,
+	ROW("preset", IOCB_CT_ENUM, "auto", 0, 0, OFF(enrich.preset), NO, NO, enrich_presets, NULL, 0,
 	    "Built-in field map: ECS (Elastic Agent, Filebeat), Suricata EVE, Zeek JSON, `auto` (all three; "
 	    "each line is classified by its marker keys) or `none` (only `fields`). "
 	    "`iocbus enrich --list-fields` prints the effective map."),
@@ -351,7 +359,7 @@ static const struct iocb_config__opt enrich_rows[] = {
 	    "preset; `--field` options apply after them. Quote a spec inside a flow map (`{...}`), where "
 	    "a comma ends the value. Specs are checked when the field map is built (`iocbus check-config`, "
 	    "`iocbus enrich`)."),
-	ROW("on_miss", IOCB_CT_STR, "pass", 0, 0, OFF(enrich.on_miss), NO, NO, enrich_on_miss, NULL, 0,
+	ROW("on_miss", IOCB_CT_ENUM, "pass", 0, 0, OFF(enrich.on_miss), NO, NO, enrich_on_miss, NULL, 0,
 	    "What happens to an event without a match: `pass` copies it byte for byte, `mark` adds "
 	    "`\"misp\":{\"hit\":false}` (elastiMISPstash's marker)."),
 	ROW("match_type", IOCB_CT_STR, "indicator_match_rule", 1, 256, OFF(enrich.match_type), NO, NO, NULL,
@@ -430,11 +438,39 @@ static const struct iocb_config__section http_sec = {
 
 /* ---- inputs[], outputs[], pipeline ------------------------------------------- */
 
+/* Each in the order of its enum in config.h. */
 static const char *const input_types[] = {"file", "stdin", "tcp", "kafka", NULL};
 static const char *const output_types[] = {"stdout", "file", "elasticsearch", "kafka", NULL};
 static const char *const start_ats[] = {"beginning", "end", NULL};
 static const char *const es_actions[] = {"index", "create", NULL};
 static const char *const doc_ids[] = {"none", "hash", NULL};
+
+_Static_assert(sizeof(enum iocb_config_input_type) == sizeof(int) &&
+		       sizeof(enum iocb_config_output_type) == sizeof(int) &&
+		       sizeof(enum iocb_config_start_at) == sizeof(int) &&
+		       sizeof(enum iocb_config_es_action) == sizeof(int) &&
+		       sizeof(enum iocb_config_doc_id) == sizeof(int),
+	       "IOCB_CT_ENUM stores an int");
+_Static_assert(IOCB_CONFIG_IN_FILE == 0 && IOCB_CONFIG_IN_STDIN == 1 && IOCB_CONFIG_IN_TCP == 2 &&
+		       IOCB_CONFIG_IN_KAFKA == 3 && IOCB_CONFIG_IN__COUNT == 4,
+	       "input_types[] follows the enum");
+_Static_assert(IOCB_CONFIG_OUT_STDOUT == 0 && IOCB_CONFIG_OUT_FILE == 1 && IOCB_CONFIG_OUT_ELASTICSEARCH == 2 &&
+		       IOCB_CONFIG_OUT_KAFKA == 3 && IOCB_CONFIG_OUT__COUNT == 4,
+	       "output_types[] follows the enum");
+_Static_assert(IOCB_CONFIG_START_END == 1 && IOCB_CONFIG_ES_CREATE == 1 && IOCB_CONFIG_DOC_ID_HASH == 1,
+	       "start_ats[], es_actions[] and doc_ids[] follow their enums");
+
+const char *iocb_config_choice_name(enum iocb_config_choice which, int value)
+{
+	const char *const *names = which == IOCB_CONFIG_CHOICE_INPUT_TYPE ? input_types
+				   : which == IOCB_CONFIG_CHOICE_OUTPUT_TYPE ? output_types
+									     : NULL;
+
+	for (int i = 0; names && value >= 0 && names[i]; i++)
+		if (i == value)
+			return names[i];
+	return "?";
+}
 
 #define IOFF(f) offsetof(struct iocb_config_input, f)
 
@@ -444,10 +480,10 @@ enum { IN_NAME, IN_TYPE, IN_PRESET, IN_FIELDS, IN_MAX_LINE, IN_PATH, IN_START_AT
 static const struct iocb_config__opt input_rows[] = {
 	[IN_NAME] = ROW("name", IOCB_CT_STR, NULL, 1, 64, IOFF(name), NO, NO, NULL, NULL, IOCB_CF_REQUIRED,
 			"Label in metrics and logs, and the name of the input's checkpoint file; unique."),
-	[IN_TYPE] = ROW("type", IOCB_CT_STR, NULL, 0, 0, IOFF(type), NO, NO, input_types, NULL, IOCB_CF_REQUIRED,
+	[IN_TYPE] = ROW("type", IOCB_CT_ENUM, NULL, 0, 0, IOFF(type), NO, NO, input_types, NULL, IOCB_CF_REQUIRED,
 			"`file` (follow a file like `tail -F`), `stdin`, `tcp` (newline-delimited JSON listener) or "
 			"`kafka` (consumer group)."),
-	[IN_PRESET] = ROW("preset", IOCB_CT_STR, NULL, 0, 0, IOFF(preset), NO, NO, enrich_presets, NULL,
+	[IN_PRESET] = ROW("preset", IOCB_CT_ENUM, NULL, 0, 0, IOFF(preset), NO, NO, enrich_presets, NULL,
 			  IOCB_CF_NULLABLE, "Field preset of this input's events; default `enrich.preset`."),
 	[IN_FIELDS] = ROW("fields", IOCB_CT_KV, NULL, 0, 512, IOFF(fields), IOFF(nfields), NO, NULL, NULL,
 			  IOCB_CF_NULLABLE,
@@ -458,7 +494,7 @@ static const struct iocb_config__opt input_rows[] = {
 	[IN_PATH] = ROW("path", IOCB_CT_STR, NULL, 1, 4096, IOFF(path), NO, NO, NULL, NULL, IOCB_CF_NULLABLE,
 			"`file`: the file followed. Rotation by rename (the old file is read to its end first) "
 			"and by truncation are followed."),
-	[IN_START_AT] = ROW("start_at", IOCB_CT_STR, "beginning", 0, 0, IOFF(start_at), NO, NO, start_ats, NULL, 0,
+	[IN_START_AT] = ROW("start_at", IOCB_CT_ENUM, "beginning", 0, 0, IOFF(start_at), NO, NO, start_ats, NULL, 0,
 			    "`file`: where a file without a checkpoint is started, `beginning` or `end`."),
 	[IN_POLL] = ROW("poll_interval", IOCB_CT_DURATION, "250ms", 0.01, 60, IOFF(poll_interval_s), NO, NO, NULL,
 			NULL, 0, "`file`: how often an idle file is checked for growth and rotation."),
@@ -498,22 +534,28 @@ static int input_check(struct iocb_config__ctx *ctx, void *base, const struct io
 {
 	const struct iocb_config_input *in = base;
 	unsigned char ok[IN__COUNT] = {0};
-	const char *t = in->type;
 
-	if (strcmp(t, "file") == 0) {
+	switch (in->type) {
+	case IOCB_CONFIG_IN_FILE:
 		ok[IN_PATH] = ok[IN_START_AT] = ok[IN_POLL] = 1;
 		if (!in->path)
 			return iocb_config__fail(ctx, map, "inputs[]", "type file needs `path`");
-	} else if (strcmp(t, "tcp") == 0) {
+		break;
+	case IOCB_CONFIG_IN_TCP:
 		ok[IN_HOST] = ok[IN_PORT] = ok[IN_MAXCONN] = ok[IN_IDLE] = 1;
 		if (!vals[IN_PORT])
 			return iocb_config__fail(ctx, map, "inputs[]", "type tcp needs `port` (0 picks a free one)");
-	} else if (strcmp(t, "kafka") == 0) {
+		break;
+	case IOCB_CONFIG_IN_KAFKA:
 		ok[IN_TOPICS] = ok[IN_KAFKA] = 1;
 		if (!in->ntopics)
 			return iocb_config__fail(ctx, map, "inputs[]", "type kafka needs `topics`");
+		break;
+	case IOCB_CONFIG_IN_STDIN:
+	case IOCB_CONFIG_IN__COUNT:
+		break;
 	}
-	return io_check_keys(ctx, vals, input_rows, IN__COUNT, IN_PATH, "inputs[]", t, ok);
+	return io_check_keys(ctx, vals, input_rows, IN__COUNT, IN_PATH, "inputs[]", input_types[in->type], ok);
 }
 
 static const struct iocb_config__section input_sec = {
@@ -534,7 +576,7 @@ enum { OUT_NAME, OUT_TYPE, OUT_PATH, OUT_FSYNC, OUT_HOSTS, OUT_INDEX, OUT_DATA_S
 static const struct iocb_config__opt output_rows[] = {
 	[OUT_NAME] = ROW("name", IOCB_CT_STR, NULL, 1, 64, OOFF(name), NO, NO, NULL, NULL, IOCB_CF_REQUIRED,
 			 "Label in metrics and logs, and the name of the output's spool directory; unique."),
-	[OUT_TYPE] = ROW("type", IOCB_CT_STR, NULL, 0, 0, OOFF(type), NO, NO, output_types, NULL, IOCB_CF_REQUIRED,
+	[OUT_TYPE] = ROW("type", IOCB_CT_ENUM, NULL, 0, 0, OOFF(type), NO, NO, output_types, NULL, IOCB_CF_REQUIRED,
 			 "`stdout`, `file`, `elasticsearch` (`_bulk`) or `kafka` (producer)."),
 	[OUT_PATH] = ROW("path", IOCB_CT_STR, NULL, 1, 4096, OOFF(path), NO, NO, NULL, NULL, IOCB_CF_NULLABLE,
 			 "`file`: the file appended to (created if missing)."),
@@ -549,7 +591,7 @@ static const struct iocb_config__opt output_rows[] = {
 			  "`elasticsearch`: target index, alias or data stream (required)."),
 	[OUT_DATA_STREAM] = ROW("data_stream", IOCB_CT_BOOL, "false", 0, 0, OOFF(data_stream), NO, NO, NULL, NULL, 0,
 				"`elasticsearch`: the target is a data stream, so documents are sent with `create`."),
-	[OUT_ACTION] = ROW("action", IOCB_CT_STR, "index", 0, 0, OOFF(action), NO, NO, es_actions, NULL, 0,
+	[OUT_ACTION] = ROW("action", IOCB_CT_ENUM, "index", 0, 0, OOFF(action), NO, NO, es_actions, NULL, 0,
 			   "`elasticsearch`: bulk action, `index` or `create` (a 409 on `create` counts as "
 			   "delivered: the document is there already)."),
 	[OUT_PIPELINE] = ROW("pipeline", IOCB_CT_STR, NULL, 1, 255, OOFF(pipeline), NO, NO, NULL, NULL,
@@ -588,7 +630,7 @@ static const struct iocb_config__opt output_rows[] = {
 			      NULL, 0,
 			      "`elasticsearch`: longest backoff. Retries never stop: events are never dropped "
 			      "for an outage."),
-	[OUT_DOC_ID] = ROW("document_id", IOCB_CT_STR, "none", 0, 0, OOFF(document_id), NO, NO, doc_ids, NULL, 0,
+	[OUT_DOC_ID] = ROW("document_id", IOCB_CT_ENUM, "none", 0, 0, OOFF(document_id), NO, NO, doc_ids, NULL, 0,
 			   "`elasticsearch`: `hash` sets `_id` to a 128-bit hash of the input line, so a replay "
 			   "after a crash overwrites (`index`) or is refused as a duplicate (`create`) instead of "
 			   "indexing twice."),
@@ -612,13 +654,14 @@ static int output_check(struct iocb_config__ctx *ctx, void *base, const struct i
 {
 	const struct iocb_config_output *o = base;
 	unsigned char ok[OUT__COUNT] = {0};
-	const char *t = o->type;
 
-	if (strcmp(t, "file") == 0) {
+	switch (o->type) {
+	case IOCB_CONFIG_OUT_FILE:
 		ok[OUT_PATH] = ok[OUT_FSYNC] = 1;
 		if (!o->path)
 			return iocb_config__fail(ctx, map, "outputs[]", "type file needs `path`");
-	} else if (strcmp(t, "elasticsearch") == 0) {
+		break;
+	case IOCB_CONFIG_OUT_ELASTICSEARCH:
 		for (size_t i = OUT_HOSTS; i <= OUT_DEAD_LETTER; i++)
 			ok[i] = 1;
 		if (!o->nhosts || !o->index)
@@ -638,15 +681,20 @@ static int output_check(struct iocb_config__ctx *ctx, void *base, const struct i
 			    (iocb_secret_str(&o->bearer) != NULL) > 1)
 			return iocb_config__fail(ctx, map, "outputs[]",
 						 "use one of username/password, api_key and bearer");
-		if (o->data_stream && vals[OUT_ACTION] && strcmp(o->action, "create") != 0)
+		if (o->data_stream && vals[OUT_ACTION] && o->action != IOCB_CONFIG_ES_CREATE)
 			return iocb_config__fail(ctx, vals[OUT_ACTION], "outputs[]",
 						 "a data stream accepts only `create`");
-	} else if (strcmp(t, "kafka") == 0) {
+		break;
+	case IOCB_CONFIG_OUT_KAFKA:
 		ok[OUT_TOPIC] = ok[OUT_KEY] = ok[OUT_KAFKA] = 1;
 		if (!o->topic)
 			return iocb_config__fail(ctx, map, "outputs[]", "type kafka needs `topic`");
+		break;
+	case IOCB_CONFIG_OUT_STDOUT:
+	case IOCB_CONFIG_OUT__COUNT:
+		break;
 	}
-	return io_check_keys(ctx, vals, output_rows, OUT__COUNT, OUT_PATH, "outputs[]", t, ok);
+	return io_check_keys(ctx, vals, output_rows, OUT__COUNT, OUT_PATH, "outputs[]", output_types[o->type], ok);
 }
 
 static const struct iocb_config__section output_sec = {
@@ -755,7 +803,7 @@ const struct iocb_config__section iocb_config__root = {
 const char *iocb_config__type_name(const struct iocb_config__opt *o)
 {
 	switch (o->type) {
-	case IOCB_CT_STR: return o->choices ? "enum" : "string";
+	case IOCB_CT_STR: return "string";
 	case IOCB_CT_CSV: return "list of strings";
 	case IOCB_CT_BOOL: return "bool";
 	case IOCB_CT_PORT: return "integer";

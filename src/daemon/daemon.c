@@ -328,10 +328,7 @@ int iocb_daemon__reloadable(const char *path, struct iocb_err *err)
 /* log.level (at start and on reload) and log.debug (at start only, as before). */
 static void apply_log_settings(const struct iocb_config *c, bool at_start)
 {
-	enum iocb_log_level lvl;
-
-	if (c->log.level && iocb_log_level_parse(c->log.level, &lvl))
-		iocb_log_set_level(lvl);
+	iocb_log_set_level(c->log.level);
 	if (at_start && c->log.debug)
 		iocb_log_set_debug_modules(c->log.debug);
 }

@@ -30,6 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config/config.h"
 #include "core/buf.h"
 #include "core/rc.h"
 #include "core/str.h"
@@ -118,7 +119,8 @@ struct iocb_enrich_opts {
 	const char *match_type;     /* threat.enrichments.matched.type (default "indicator_match_rule") */
 	const char *provider;       /* indicator.provider when the event's creator org is unknown ("misp") */
 	const char *misp_url;       /* base URL for indicator.reference (".../events/view/<id>"), or NULL */
-	const char *occurred;       /* fixed matched.occurred text (tests); NULL = current time */
+	const char *occurred;       /* fixed matched.occurred text (`iocbus enrich --occurred`, for
+				       reproducible output); NULL = current time */
 	bool parent_domains;        /* a `domain` indicator also matches its subdomains (default off) */
 	bool hits_only;             /* write only enriched lines (misses and rejects are dropped,
 				       rejects still go to the reject output when there is one) */
@@ -128,6 +130,30 @@ struct iocb_enrich_opts {
 };
 
 void iocb_enrich_opts_default(struct iocb_enrich_opts *o);
+
+/* ------------------------------------------------------------ from the configuration (opts.c) */
+
+/*
+ * The options of cfg's `enrich:` section (and misp_url from misp.api.host),
+ * over iocb_enrich_opts_default(): the one place they are read, for
+ * `iocbus enrich` and the pipeline alike. store, map and occurred are left
+ * for the caller, which may also override any field afterwards (command-line
+ * options). The strings stay owned by cfg. Any thread.
+ */
+void iocb_enrich_opts_from_config(const struct iocb_config *cfg, struct iocb_enrich_opts *o);
+
+/* The preset of input `in` (its own, else enrich.preset); in may be NULL for enrich.preset. */
+enum iocb_enrich_preset iocb_enrich_preset_from_config(const struct iocb_config *cfg,
+						       const struct iocb_config_input *in);
+
+/*
+ * The field map of input `in` as the pipeline uses it: its preset, then
+ * enrich.fields, then its own fields (in NULL: enrich.preset and
+ * enrich.fields). Errors as iocb_enrich_map_new(), prefixed with
+ * "<where>: inputs[<name>]: " for an input. On success *out is the caller's.
+ */
+int iocb_enrich_map_from_config(const struct iocb_config *cfg, const struct iocb_config_input *in,
+				struct iocb_enrich_map **out, struct iocb_err *err) IOCB_MUST_USE;
 
 /* Why a line was passed through without enrichment although it is not a plain miss. */
 enum iocb_enrich_reject {

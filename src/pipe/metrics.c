@@ -13,13 +13,17 @@ static void head(struct iocb_buf *out, const char *name, const char *type, const
 	PR("# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* The `type` label of an input or output. */
+#define IN_TYPE(in_) iocb_config_choice_name(IOCB_CONFIG_CHOICE_INPUT_TYPE, (int)(in_)->cfg->type)
+#define OUT_TYPE(o_) iocb_config_choice_name(IOCB_CONFIG_CHOICE_OUTPUT_TYPE, (int)(o_)->cfg->type)
+
 /* A counter or gauge per input, read with `get`. */
 #define IN_FAMILY(nm_, ty_, hp_, ex_)                                                              \
 	do {                                                                                           \
 		head(out, nm_, ty_, hp_);                                                           \
 		for (size_t i = 0; i < v.nins; i++) {                                                  \
 			const struct iocb_pipe__input *in = v.ins[i];                                          \
-			PR("%s{input=\"%s\",type=\"%s\"} %" PRId64 "\n", nm_, in->cfg->name, in->cfg->type, \
+			PR("%s{input=\"%s\",type=\"%s\"} %" PRId64 "\n", nm_, in->cfg->name, IN_TYPE(in),   \
 			   (int64_t)(ex_));                                                           \
 		}                                                                                      \
 	} while (0)
@@ -29,7 +33,7 @@ static void head(struct iocb_buf *out, const char *name, const char *type, const
 		head(out, nm_, ty_, hp_);                                                           \
 		for (size_t i = 0; i < v.nouts; i++) {                                                 \
 			const struct iocb_pipe__output *o = v.outs[i];                                         \
-			PR("%s{output=\"%s\",type=\"%s\"} %" PRId64 "\n", nm_, o->cfg->name, o->cfg->type,  \
+			PR("%s{output=\"%s\",type=\"%s\"} %" PRId64 "\n", nm_, o->cfg->name, OUT_TYPE(o),   \
 			   (int64_t)(ex_));                                                           \
 		}                                                                                      \
 	} while (0)
@@ -92,7 +96,7 @@ static void render_inputs(struct iocb_buf *out, struct iocb_pipe__view v)
 	     "Time the input waited for its outputs (backpressure).");
 	for (size_t i = 0; i < v.nins; i++)
 		PR("iocbus_input_blocked_seconds_total{input=\"%s\",type=\"%s\"} %.3f\n", v.ins[i]->cfg->name,
-		   v.ins[i]->cfg->type, (double)IOCB_M_GET(v.ins[i]->m.blocked_us) / 1e6);
+		   IN_TYPE(v.ins[i]), (double)IOCB_M_GET(v.ins[i]->m.blocked_us) / 1e6);
 }
 
 /* The iocbus_output_* and iocbus_spool_* counters and gauges. */

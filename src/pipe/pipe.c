@@ -508,50 +508,14 @@ static void pipe_free(struct iocb_pipe *p)
 	free(p);
 }
 
-static int build_map(const struct iocb_config *cfg, const struct iocb_config_input *ic, struct iocb_enrich_map **out,
-		     struct iocb_err *err)
-{
-	enum iocb_enrich_preset preset;
-	struct iocb_enrich_field_spec *specs;
-	size_t n = 0;
-	int rc;
-
-	if (iocb_enrich_preset_parse(ic->preset ? ic->preset : cfg->enrich.preset, &preset) < 0)
-		return iocb_err_set(err, IOCB_ECONFIG, "%s: inputs[%s]: unknown preset", ic->where ? ic->where : "?",
-				    ic->name);
-	specs = iocb_xcalloc(cfg->enrich.nfields + ic->nfields + 1, sizeof(*specs));
-	for (size_t i = 0; i < cfg->enrich.nfields; i++)
-		specs[n++] = (struct iocb_enrich_field_spec){cfg->enrich.fields[i].key, cfg->enrich.fields[i].value};
-	for (size_t i = 0; i < ic->nfields; i++)
-		specs[n++] = (struct iocb_enrich_field_spec){ic->fields[i].key, ic->fields[i].value};
-	rc = iocb_enrich_map_new(preset, specs, n, out, err);
-	free(specs);
-	if (rc < 0 && err) {
-		char msg[sizeof(err->msg)];
-
-		/* A long message is cut: the location and input name come first. */
-		if (snprintf(msg, sizeof(msg), "%s: inputs[%s]: %s", ic->where ? ic->where : "?", ic->name, err->msg) < 0)
-			msg[0] = 0;
-		memcpy(err->msg, msg, sizeof(msg));
-	}
-	return rc;
-}
-
+/* The enrich options of one input: the configuration's, with the input's own max_line. */
 static void fill_eopts(const struct iocb_config *cfg, struct iocb_store *store, const struct iocb_enrich_map *map,
 		       uint64_t max_line, struct iocb_enrich_opts *o)
 {
-	iocb_enrich_opts_default(o);
+	iocb_enrich_opts_from_config(cfg, o);
 	o->store = store;
 	o->map = map;
-	o->on_miss = strcmp(cfg->enrich.on_miss, "mark") == 0 ? IOCB_ON_MISS_MARK : IOCB_ON_MISS_PASS;
-	o->match_type = cfg->enrich.match_type;
-	o->provider = cfg->enrich.provider;
-	o->misp_url = cfg->api.present ? cfg->api.host : NULL;
-	o->occurred = getenv("IOCB_TEST_OCCURRED"); /* tests: a fixed matched.occurred */
-	o->parent_domains = cfg->enrich.parent_domains;
-	o->hits_only = cfg->enrich.hits_only;
 	o->max_line = (size_t)max_line;
-	o->max_hits = cfg->enrich.max_hits;
 }
 
 static char *path_join(const char *dir, const char *name, const char *suffix)
@@ -582,14 +546,14 @@ static int add_input(struct iocb_pipe *p, const struct iocb_config_input *ic, st
 	iocb_buf_init(&in->out_, 0);
 	if (p->cfg->pipeline.state_dir)
 		in->state_path = path_join(p->cfg->pipeline.state_dir, ic->name, ".checkpoint");
-	rc = build_map(p->cfg, ic, &in->map_, err);
+	rc = iocb_enrich_map_from_config(p->cfg, ic, &in->map_, err);
 	if (rc < 0)
 		return rc;
 	fill_eopts(p->cfg, p->store, in->map_, in->max_line, &p->eopts[idx]);
 	drv = iocb_pipe__input_driver(ic->type);
 	if (!drv)
 		return iocb_err_set(err, IOCB_ECONFIG, "%s: inputs[%s]: unknown type \"%s\"", ic->where ? ic->where : "?",
-				    ic->name, ic->type ? ic->type : "");
+				    ic->name, iocb_config_choice_name(IOCB_CONFIG_CHOICE_INPUT_TYPE, (int)ic->type));
 	return drv->init(in, err);
 }
 
@@ -626,7 +590,7 @@ static int add_output(struct iocb_pipe *p, const struct iocb_config_output *oc, 
 	drv = iocb_pipe__output_driver(oc->type);
 	if (!drv)
 		return iocb_err_set(err, IOCB_ECONFIG, "%s: outputs[%s]: unknown type \"%s\"",
-				    oc->where ? oc->where : "?", oc->name, oc->type ? oc->type : "");
+				    oc->where ? oc->where : "?", oc->name, iocb_config_choice_name(IOCB_CONFIG_CHOICE_OUTPUT_TYPE, (int)oc->type));
 	rc = drv->init(o, err);
 	if (rc == IOCB_OK && o->needs_ids)
 		p->need_ids = true;

@@ -154,15 +154,15 @@ static void assert_config_equal(const struct iocb_config *a, const struct iocb_c
 	assert_int_equal(a->store.map_size, b->store.map_size);
 	assert_int_equal(a->store.durable, b->store.durable);
 	assert_true(strv_eq(a->intel, a->nintel, b->intel, b->nintel));
-	assert_true(str_eq(a->log.level, b->log.level));
+	assert_int_equal(a->log.level, b->log.level);
 	assert_true(str_eq(a->log.debug, b->log.debug));
-	assert_true(str_eq(a->enrich.preset, b->enrich.preset));
+	assert_int_equal(a->enrich.preset, b->enrich.preset);
 	assert_int_equal(a->enrich.nfields, b->enrich.nfields);
 	for (size_t i = 0; i < a->enrich.nfields; i++) {
 		assert_string_equal(a->enrich.fields[i].key, b->enrich.fields[i].key);
 		assert_string_equal(a->enrich.fields[i].value, b->enrich.fields[i].value);
 	}
-	assert_true(str_eq(a->enrich.on_miss, b->enrich.on_miss));
+	assert_int_equal(a->enrich.on_miss, b->enrich.on_miss);
 	assert_true(str_eq(a->enrich.match_type, b->enrich.match_type));
 	assert_true(str_eq(a->enrich.provider, b->enrich.provider));
 	assert_int_equal(a->enrich.parent_domains, b->enrich.parent_domains);
@@ -198,7 +198,9 @@ static bool has_warning(const struct iocb_config *c, const char *text)
 
 /* Expected scalar values of the enrich section. */
 struct enrich_want {
-	const char *preset, *on_miss, *match_type, *provider, *reject_file;
+	enum iocb_config_preset preset;
+	enum iocb_config_on_miss on_miss;
+	const char *match_type, *provider, *reject_file;
 	bool parent_domains, hits_only;
 	uint64_t max_line;
 	unsigned max_hits, threads;
@@ -206,13 +208,14 @@ struct enrich_want {
 };
 
 static const struct enrich_want enrich_defaults = {
-	"auto", "pass", "indicator_match_rule", "misp", NULL, false, false, 1048576, 32, 1, 0,
+	IOCB_CONFIG_PRESET_AUTO, IOCB_CONFIG_ON_MISS_PASS, "indicator_match_rule", "misp", NULL, false, false, 1048576,
+	32, 1, 0,
 };
 
 static void check_enrich(const struct iocb_config *c, const struct enrich_want *w)
 {
-	assert_true(str_eq(c->enrich.preset, w->preset));
-	assert_true(str_eq(c->enrich.on_miss, w->on_miss));
+	assert_int_equal(c->enrich.preset, w->preset);
+	assert_int_equal(c->enrich.on_miss, w->on_miss);
 	assert_true(str_eq(c->enrich.match_type, w->match_type));
 	assert_true(str_eq(c->enrich.provider, w->provider));
 	assert_true(str_eq(c->enrich.reject_file, w->reject_file));
@@ -247,7 +250,7 @@ static void check_defaults(const struct iocb_config *c)
 	assert_int_equal(c->store.map_size, UINT64_C(8) << 30);
 	assert_true(c->store.durable);
 	assert_int_equal(c->nintel, 0);
-	assert_string_equal(c->log.level, "warn");
+	assert_int_equal(c->log.level, IOCB_LOG_WARN);
 	assert_null(c->log.debug);
 	check_enrich(c, &enrich_defaults);
 	assert_int_equal(c->nwarnings, 0);
@@ -404,7 +407,7 @@ static void test_kafka(void **state)
 	assert_false(c->store.durable);
 	assert_int_equal(c->nintel, 2);
 	assert_string_equal(c->intel[1], "extra.json");
-	assert_string_equal(c->log.level, "debug");
+	assert_int_equal(c->log.level, IOCB_LOG_DEBUG);
 	assert_string_equal(c->log.debug, "misp,store");
 	assert_int_equal(c->nwarnings, 0);
 	/* key_env round-trips exactly: the dump names the variable, not the key. */
@@ -487,8 +490,8 @@ static void test_enrich_section(void **state)
 		    "  threads: 8\n"
 		    "  reject_file: /var/log/rejects.json\n"
 		    "  hits_only: true\n");
-	check_enrich(c, &(struct enrich_want){"zeek", "mark", "misp_match", "CIRCL", "/var/log/rejects.json", true,
-					       true, 65536, 4096, 8, 3});
+	check_enrich(c, &(struct enrich_want){IOCB_CONFIG_PRESET_ZEEK, IOCB_CONFIG_ON_MISS_MARK, "misp_match", "CIRCL",
+					       "/var/log/rejects.json", true, true, 65536, 4096, 8, 3});
 	/* Kept in file order: later entries override earlier ones when the map is built. */
 	assert_string_equal(c->enrich.fields[0].key, "http.uri");
 	assert_string_equal(c->enrich.fields[0].value, "uri,host=http.host");
@@ -504,8 +507,8 @@ static void test_enrich_section(void **state)
 
 	/* Bounds are inclusive; a null reject_file and fields are the defaults. */
 	c = load_ok("enrich: {max_line: 1KiB, max_hits: 1, threads: 64, reject_file: ~, fields: ~}\n");
-	check_enrich(c, &(struct enrich_want){"auto", "pass", "indicator_match_rule", "misp", NULL, false, false, 1024,
-					       1, 64, 0});
+	check_enrich(c, &(struct enrich_want){IOCB_CONFIG_PRESET_AUTO, IOCB_CONFIG_ON_MISS_PASS, "indicator_match_rule",
+					       "misp", NULL, false, false, 1024, 1, 64, 0});
 	assert_roundtrip(c, true);
 	iocb_config_free(c);
 

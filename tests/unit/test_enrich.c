@@ -2,7 +2,8 @@
 /*
  * The enrich engine through enrich.h: field-map specs and their errors, and
  * the scanner's edge cases (flat vs nested paths, escaped keys, arrays,
- * duplicate threat/misp keys, nesting caps, rejects). Whole-output cases
+ * duplicate threat/misp keys, nesting caps, rejects), and the options and
+ * maps built from a configuration. Whole-output cases
  * live in tests/golden/enrich/; these check what is easier to state here.
  */
 #include "enrich/enrich.h"
@@ -241,10 +242,86 @@ static void test_block_terminators(void **state)
 	iocb_buf_fini(&rej);
 }
 
+/* The options and field maps of a configuration (src/enrich/opts.c): one builder for the CLI and the pipeline. */
+static void test_from_config(void **state)
+{
+	static const char yaml[] = "misp:\n"
+				   "  api: {host: \"https://misp.example\", key: k}\n"
+				   "enrich:\n"
+				   "  preset: zeek\n"
+				   "  on_miss: mark\n"
+				   "  match_type: m\n"
+				   "  provider: P\n"
+				   "  parent_domains: true\n"
+				   "  hits_only: true\n"
+				   "  max_line: 2KiB\n"
+				   "  max_hits: 7\n"
+				   "  fields: {x.ip: ip}\n"
+				   "inputs:\n"
+				   "  - {name: a, type: stdin}\n"
+				   "  - {name: b, type: stdin, preset: ecs, fields: {y.z: bogus}}\n"
+				   "outputs:\n"
+				   "  - {name: o, type: stdout}\n";
+	struct iocb_config *c = NULL;
+	struct iocb_enrich_opts o;
+	struct iocb_enrich_map *m = NULL;
+	struct iocb_enrich_field_info fi;
+	struct iocb_err err = {0};
+	char prefix[128];
+	bool found = false;
+
+	(void)state;
+	assert_int_equal(iocb_config_load_string("t.yaml", yaml, sizeof(yaml) - 1, &c, &err), IOCB_OK);
+	iocb_enrich_opts_from_config(c, &o);
+	assert_int_equal(o.on_miss, IOCB_ON_MISS_MARK);
+	assert_string_equal(o.match_type, "m");
+	assert_string_equal(o.provider, "P");
+	assert_string_equal(o.misp_url, "https://misp.example");
+	assert_true(o.parent_domains);
+	assert_true(o.hits_only);
+	assert_int_equal(o.max_line, 2048);
+	assert_int_equal(o.max_hits, 7);
+	assert_int_equal(o.max_depth, 64);
+	assert_null(o.occurred);
+	assert_null(o.store);
+	assert_null(o.map);
+	/* An input without a preset takes enrich.preset; one with its own keeps it. */
+	assert_int_equal(iocb_enrich_preset_from_config(c, NULL), IOCB_PRESET_ZEEK);
+	assert_int_equal(iocb_enrich_preset_from_config(c, &c->inputs[0]), IOCB_PRESET_ZEEK);
+	assert_int_equal(iocb_enrich_preset_from_config(c, &c->inputs[1]), IOCB_PRESET_ECS);
+	assert_int_equal(iocb_enrich_map_from_config(c, &c->inputs[0], &m, &err), IOCB_OK);
+	for (size_t i = 0; i < iocb_enrich_map_nfields(m); i++) {
+		iocb_enrich_map_field(m, i, &fi);
+		found |= strcmp(fi.path, "x.ip") == 0 && fi.kind == IOCB_EK_IP;
+	}
+	assert_true(found);
+	iocb_enrich_map_free(m);
+	m = NULL;
+	/* A bad spec of an input is reported at the input. */
+	assert_int_equal(iocb_enrich_map_from_config(c, &c->inputs[1], &m, &err), IOCB_ECONFIG);
+	assert_null(m);
+	snprintf(prefix, sizeof(prefix), "%s: inputs[b]: ", c->inputs[1].where);
+	assert_memory_equal(err.msg, prefix, strlen(prefix));
+	assert_non_null(strstr(err.msg, "bogus"));
+	iocb_config_free(c);
+	/* The defaults are iocb_enrich_opts_default()'s. */
+	c = iocb_config_default();
+	iocb_enrich_opts_from_config(c, &o);
+	assert_int_equal(o.on_miss, IOCB_ON_MISS_PASS);
+	assert_string_equal(o.match_type, "indicator_match_rule");
+	assert_string_equal(o.provider, "misp");
+	assert_null(o.misp_url);
+	assert_int_equal(o.max_line, (size_t)1 << 20);
+	assert_int_equal(o.max_hits, 32);
+	assert_int_equal(iocb_enrich_preset_from_config(c, NULL), IOCB_PRESET_AUTO);
+	iocb_config_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_map_specs),
+		cmocka_unit_test(test_from_config),
 		cmocka_unit_test_setup_teardown(test_flat_nested_mixed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_arrays_and_escapes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_port_pairing, setup, teardown),

@@ -780,7 +780,7 @@ int iocb_pipe__input_file_init(struct iocb_pipe__input *in, struct iocb_err *err
 		f->dir = iocb_xstrndup(f->path, (size_t)(slash - f->path));
 	f->poll_s = in->cfg->poll_interval_s > 0 ? in->cfg->poll_interval_s : 0.25;
 	f->batch_interval_s = cfg->pipeline.batch_interval_s;
-	f->start_end = in->cfg->start_at != NULL && strcmp(in->cfg->start_at, "end") == 0;
+	f->start_end = in->cfg->start_at == IOCB_CONFIG_START_END;
 	f->rl.interval_s = 10.0;
 	iocb_pipe__lines_init(&f->lines, (size_t)in->max_line);
 	iocb_pipe__block_init(&f->block, (size_t)cfg->pipeline.batch_bytes, (size_t)in->max_line);

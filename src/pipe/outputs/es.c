@@ -345,8 +345,8 @@ int iocb_pipe__output_es_init(struct iocb_pipe__output *out, struct iocb_err *er
 	o->out = out;
 	o->cfg = c;
 	o->held.prev = o->held.next = &o->held;
-	o->create = c->data_stream || (c->action && strcmp(c->action, "create") == 0);
-	o->ids = c->document_id && strcmp(c->document_id, "hash") == 0;
+	o->create = c->data_stream || c->action == IOCB_CONFIG_ES_CREATE;
+	o->ids = c->document_id == IOCB_CONFIG_DOC_ID_HASH;
 	o->flush_bytes = c->flush_bytes ? c->flush_bytes : 5u << 20;
 	o->flush_events = c->flush_events ? c->flush_events : 10000;
 	o->flush_interval = c->flush_interval_s > 0 ? c->flush_interval_s : 1.0;

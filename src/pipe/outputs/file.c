@@ -121,7 +121,7 @@ int iocb_pipe__output_file_init(struct iocb_pipe__output *o, struct iocb_err *er
 {
 	struct out_file *f = iocb_xcalloc(1, sizeof(*f));
 
-	if (strcmp(o->cfg->type, "stdout") == 0) {
+	if (o->cfg->type == IOCB_CONFIG_OUT_STDOUT) {
 		f->fd = 1;
 		o->ops = &stdout_ops;
 	} else {
