@@ -42,6 +42,31 @@ void iocb_store__load_attr(struct iocb_store *s, struct iocb_store_attr *r)
 	count_attr(s, r, 1);
 }
 
+/*
+ * The index of type t in s->types, adding it if new; -1 when 256 types are
+ * taken. Kept beside its only caller (not in intern.c with the other
+ * dictionaries) so that it inlines into the upsert path.
+ */
+static int type_index(struct iocb_store *s, const struct iocb_misp_type *t)
+{
+	for (unsigned i = 0; i < s->ntypes; i++)
+		if (s->types[i] == t)
+			return (int)i;
+	/* a different pointer with the same name (tests, reloads): same type */
+	for (unsigned i = 0; i < s->ntypes; i++)
+		if (strcmp(s->types[i]->name, t->name) == 0)
+			return (int)i;
+	if (s->ntypes >= 256)
+		return -1;
+	unsigned i = s->ntypes;
+	s->type_mc[i][0] = (uint8_t)t->mc[0];
+	s->type_mc[i][1] = (uint8_t)t->mc[1];
+	ST_STORE(&s->types[i], t);
+	s->ntypes++;
+	s->dict_dirty = true;
+	return (int)i;
+}
+
 /* Binary IP for part p, masked to its prefix. Returns false if not an IP. */
 static bool part_ip(struct iocb_str text, int prefix, uint8_t out[16], bool *v6, uint8_t *plen)
 {
@@ -66,7 +91,7 @@ static int attr_build(struct iocb_store *s, const struct iocb_misp_attr *a, cons
 	struct iocb_str p0 = a->part[0], p1 = a->nparts > 1 ? a->part[1] : IOCB_STR_NULL, comment = a->comment;
 	uint8_t ip[2][16];
 	size_t iplen[2] = {0, 0}, vlen, ntags = 0, sz;
-	int ti = iocb_store__type_index(s, a->type);
+	int ti = type_index(s, a->type);
 
 	if (ti < 0)
 		return iocb_err_set(err, IOCB_ELIMIT, "store: more than 256 attribute types");

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The store's dictionaries: interned strings (category, tag and org names
- * become small ids, stored once), the attribute type table, and uuid text
- * to binary and back. Writer-only, except that readers resolve published
+ * become small ids, stored once), the restore of the attribute type table
+ * (its writer, type_index(), sits in attr.c beside the upsert that calls
+ * it), and uuid text to binary and back. Writer-only, except that readers resolve published
  * ids through st_str() (internal.h).
  */
 #include "store/internal.h"
@@ -140,26 +141,6 @@ void iocb_store__intern_restore(struct iocb_store *s, uint32_t id, struct iocb_s
 	intern_put(s, id, str, str_hash(str.ptr, str.len));
 	if (id >= s->nstrs)
 		s->nstrs = id + 1;
-}
-
-int iocb_store__type_index(struct iocb_store *s, const struct iocb_misp_type *t)
-{
-	for (unsigned i = 0; i < s->ntypes; i++)
-		if (s->types[i] == t)
-			return (int)i;
-	/* a different pointer with the same name (tests, reloads): same type */
-	for (unsigned i = 0; i < s->ntypes; i++)
-		if (strcmp(s->types[i]->name, t->name) == 0)
-			return (int)i;
-	if (s->ntypes >= 256)
-		return -1;
-	unsigned i = s->ntypes;
-	s->type_mc[i][0] = (uint8_t)t->mc[0];
-	s->type_mc[i][1] = (uint8_t)t->mc[1];
-	ST_STORE(&s->types[i], t);
-	s->ntypes++;
-	s->dict_dirty = true;
-	return (int)i;
 }
 
 int iocb_store__type_restore(struct iocb_store *s, unsigned idx, struct iocb_str name)

@@ -487,8 +487,6 @@ uint32_t iocb_store__intern(struct iocb_store *s, struct iocb_str str);
 /* Restore string `id` from persistence (open only). */
 void iocb_store__intern_restore(struct iocb_store *s, uint32_t id, struct iocb_str str);
 int iocb_store__type_restore(struct iocb_store *s, unsigned idx, struct iocb_str name);
-/* Writer: the index of type t in s->types, adding it if new; -1 when 256 types are taken (intern.c). */
-int iocb_store__type_index(struct iocb_store *s, const struct iocb_misp_type *t);
 
 /*
  * Writer (event.c): find or create the event for `ev` and merge its fields
