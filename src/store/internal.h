@@ -266,6 +266,30 @@ static inline uint64_t st_next(const struct store_tab *t, uint64_t i)
 {
 	return i + 1 == t->n ? 0 : i + 1;
 }
+static inline void *st_slot_ptr(uint64_t v)
+{
+	return (void *)(uintptr_t)(v & ST_PTR_MASK);
+}
+
+/* Key test for st_wfind(): does live slot value v hold `key`? */
+typedef bool (*iocb_store__wmatch_cb)(const void *key, uint64_t v);
+
+/*
+ * Writer-only table lookup with a key test (the writer's tables: strings,
+ * events). Returns the slot index, UINT64_MAX if absent.
+ */
+static inline uint64_t st_wfind(const struct store_tab *t, uint64_t h, iocb_store__wmatch_cb match, const void *key)
+{
+	uint64_t i = st_home(t, h), tag = h & 0xffff;
+	for (;;) {
+		uint64_t v = t->slots[i];
+		if (v == 0)
+			return UINT64_MAX;
+		if (v != ST_TOMB && (v >> 48) == tag && match(key, v))
+			return i;
+		i = st_next(t, i);
+	}
+}
 
 struct store_tab *iocb_store__tab_new(uint64_t entries);
 /* Slots needed for `entries` at the target load factor. */
@@ -438,7 +462,7 @@ struct iocb_store {
 	uint64_t str_bytes;                 /* interned strings' memory */
 	uint8_t *scratch;                   /* writer: event metadata being built */
 	size_t scratch_cap;                 /* its capacity */
-	struct iocb_store_event *evcache;   /* writer: result of the last event_upsert() */
+	struct iocb_store_event *evcache;   /* writer: result of the last iocb_store__event_upsert() */
 	uint8_t *evkey;                     /* writer: serialised input of that call */
 	size_t evkey_len, evkey_cap;
 };
@@ -463,6 +487,15 @@ uint32_t iocb_store__intern(struct iocb_store *s, struct iocb_str str);
 /* Restore string `id` from persistence (open only). */
 void iocb_store__intern_restore(struct iocb_store *s, uint32_t id, struct iocb_str str);
 int iocb_store__type_restore(struct iocb_store *s, unsigned idx, struct iocb_str name);
+
+/*
+ * Writer (event.c): find or create the event for `ev` and merge its fields
+ * in; repeated calls with the same input return the cached handle. NULL
+ * when ev carries neither uuid nor id.
+ */
+struct iocb_store_event *iocb_store__event_upsert(struct iocb_store *s, const struct iocb_misp_event *ev);
+/* Writer (attr.c): unlink and retire every attribute of a removed (dead) event. */
+void iocb_store__sweep_dead(struct iocb_store *s);
 
 uint64_t iocb_store__value_hash(enum iocb_match_class mc, const void *key, size_t len, unsigned fam, unsigned plen);
 /* Writer: index an attribute record (all parts) / unindex it. */

@@ -10,21 +10,23 @@
 
 #include <cmocka.h>
 
-static void mkuuid(char out[37], unsigned kind, uint64_t n)
+void fixture_uuid(char out[37], unsigned kind, uint64_t n)
 {
-	snprintf(out, 37, "%08x-0000-4000-8000-%012llx", kind, (unsigned long long)n);
+	/* 48 bits fill the 12 digits exactly; the mask also tells gcc the text fits */
+	snprintf(out, 37, "%08x-0000-4000-8000-%012llx", kind, (unsigned long long)(n & 0xffffffffffffULL));
 }
 
 struct iocb_misp_attr *fixture_attr_make(struct fixture_attr *t, uint64_t n, const char *type, const char *p0,
 					 const char *p1, int prefix, uint64_t event, bool to_ids)
 {
 	memset(t, 0, sizeof(*t));
-	mkuuid(t->uuid, 0xa, n);
+	fixture_uuid(t->uuid, 0xa, n);
 	t->a.uuid = iocb_str_c(t->uuid);
 	t->a.id = n + 1000;
 	t->a.type = iocb_misp_type_find(iocb_str_c(type));
 	assert_non_null(t->a.type);
 	t->a.category = iocb_str_c(t->a.type->default_category);
+	assert_true(strlen(p0) + (p1 ? 1 + strlen(p1) : 0) < sizeof(t->value)); /* the parts slice t->value */
 	if (p1)
 		snprintf(t->value, sizeof(t->value), "%s|%s", p0, p1);
 	else
@@ -43,7 +45,7 @@ struct iocb_misp_attr *fixture_attr_make(struct fixture_attr *t, uint64_t n, con
 	t->a.last_seen_us = INT64_MIN;
 	t->a.event = &t->ev;
 	if (event) {
-		mkuuid(t->evuuid, 0xe, event);
+		fixture_uuid(t->evuuid, 0xe, event);
 		t->ev.uuid = iocb_str_c(t->evuuid);
 		t->ev.id = event;
 		t->ev.info = IOCB_STR_LIT("test event");

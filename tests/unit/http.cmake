@@ -1,3 +1,4 @@
 # HTTP endpoint tests (src/serve/http through http.h, over loopback sockets) and the
 # Prometheus rendering of the sources' counters (iocb_sources_sync_metrics_render).
-iocb_unit_test(test_http SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_http.c DEPS iocb_http iocb_render iocb_sources iocb_store)
+iocb_unit_test(test_http SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_http.c ${CMAKE_CURRENT_LIST_DIR}/fixture_store.c
+               DEPS iocb_http iocb_render iocb_sources iocb_store)

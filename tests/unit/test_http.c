@@ -13,7 +13,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <inttypes.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -34,6 +33,7 @@
 #include <cmocka.h>
 
 #include "core/buf.h"
+#include "fixture_store.h"
 #include "json/json.h"
 #include "serve/render/render.h"
 #include "sources/sources.h"
@@ -44,51 +44,18 @@
 
 /* ------------------------------------------------------------ store fixture */
 
-struct tattr {
-	struct iocb_misp_attr a;   /* what we pass */
-	struct iocb_misp_event ev; /* its event */
-	char uuid[37], evuuid[37], value[256];
-};
-
-/* Build attribute n of `type` with value p0 (CIDR prefix or -1) in event `event`. */
-static const struct iocb_misp_attr *mk(struct tattr *t, uint64_t n, const char *type, const char *p0, int prefix,
-				       uint64_t event, bool to_ids)
+/*
+ * fixture_attr_make() as the endpoint tests use it: one part, always in an
+ * event, flagged an indicator, with a comment whose quotes the JSON must
+ * escape.
+ */
+static const struct iocb_misp_attr *mk(struct fixture_attr *t, uint64_t n, const char *type, const char *p0,
+				       int prefix, uint64_t event, bool to_ids)
 {
-	memset(t, 0, sizeof(*t));
-	snprintf(t->uuid, sizeof(t->uuid), "%08x-0000-4000-8000-%012" PRIx64, 0xau, n);
-	t->a.uuid = iocb_str_c(t->uuid);
-	t->a.id = n + 1000;
-	t->a.type = iocb_misp_type_find(iocb_str_c(type));
-	assert_non_null(t->a.type);
+	fixture_attr_make(t, n, type, p0, NULL, prefix, event, to_ids);
 	t->a.indicator = true;
-	t->a.category = iocb_str_c(t->a.type->default_category);
-	snprintf(t->value, sizeof(t->value), "%s", p0);
-	t->a.value = iocb_str_c(t->value);
-	t->a.part[0] = iocb_str_c(t->value);
-	t->a.nparts = 1;
-	t->a.prefix[0] = prefix;
-	t->a.prefix[1] = -1;
 	t->a.comment = IOCB_STR_LIT("test \"comment\"");
-	t->a.to_ids = to_ids;
-	t->a.timestamp = 1700000000 + n;
-	t->a.first_seen_us = INT64_MIN;
-	t->a.last_seen_us = INT64_MIN;
-	t->a.event = &t->ev;
-	snprintf(t->evuuid, sizeof(t->evuuid), "%08x-0000-4000-8000-%012" PRIx64, 0xeu, event);
-	t->ev.uuid = iocb_str_c(t->evuuid);
-	t->ev.id = event;
-	t->ev.info = IOCB_STR_LIT("test event");
-	t->ev.threat_level_id = 2;
-	t->ev.analysis = -1;
 	return &t->a;
-}
-
-static void upsert(struct iocb_store *s, const struct iocb_misp_attr *a)
-{
-	struct iocb_err err;
-	int rc = iocb_store_upsert(s, a, 0, 1000, &err);
-	if (rc != IOCB_OK)
-		fail_msg("upsert: %s", err.msg);
 }
 
 /*
@@ -97,21 +64,18 @@ static void upsert(struct iocb_store *s, const struct iocb_misp_attr *a)
  */
 static struct iocb_store *fill_store(void)
 {
-	struct iocb_store_opts o;
-	struct iocb_store *s = NULL;
+	struct iocb_store *s = fixture_store_open(false);
 	struct iocb_err err;
-	struct tattr t;
+	struct fixture_attr t;
 
-	iocb_store_opts_default(&o);
-	assert_int_equal(iocb_store_open(&o, &s, &err), IOCB_OK);
-	upsert(s, mk(&t, 1, "ip-dst", "198.51.100.7", -1, 1, true));
-	upsert(s, mk(&t, 2, "ip-dst", "203.0.113.0/24", 24, 1, true));
-	upsert(s, mk(&t, 3, "domain", "evil.example", -1, 2, true));
-	upsert(s, mk(&t, 4, "url", "http://evil.example/x/y", -1, 2, true));
-	upsert(s, mk(&t, 5, "filename", "a+b.exe", -1, 2, true));
-	upsert(s, mk(&t, 6, "md5", "d41d8cd98f00b204e9800998ecf8427e", -1, 2, false));
+	fixture_store_upsert(s, mk(&t, 1, "ip-dst", "198.51.100.7", -1, 1, true));
+	fixture_store_upsert(s, mk(&t, 2, "ip-dst", "203.0.113.0/24", 24, 1, true));
+	fixture_store_upsert(s, mk(&t, 3, "domain", "evil.example", -1, 2, true));
+	fixture_store_upsert(s, mk(&t, 4, "url", "http://evil.example/x/y", -1, 2, true));
+	fixture_store_upsert(s, mk(&t, 5, "filename", "a+b.exe", -1, 2, true));
+	fixture_store_upsert(s, mk(&t, 6, "md5", "d41d8cd98f00b204e9800998ecf8427e", -1, 2, false));
 	for (uint64_t i = 0; i < HTTP_MAX_HITS + 1; i++)
-		upsert(s, mk(&t, 100 + i, "ip-dst", "192.0.2.200", -1, 3, true));
+		fixture_store_upsert(s, mk(&t, 100 + i, "ip-dst", "192.0.2.200", -1, 3, true));
 	assert_int_equal(iocb_store_commit(s, &err), IOCB_OK);
 	return s;
 }
@@ -726,7 +690,7 @@ static void *churn_main(void *arg)
 {
 	struct churn *c = arg;
 	struct iocb_err err;
-	struct tattr t;
+	struct fixture_attr t;
 
 	/* Commit waits for an RCU grace period: it would hang if the HTTP thread sat in a read section. */
 	while (!__atomic_load_n(&c->done, __ATOMIC_ACQUIRE) || c->rounds < 20) {

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Unit tests for the indicator store, through store.h only (plus LMDB to
- * tamper with a database's format version). Attributes are built by hand so
- * the tests do not depend on the JSON parser.
+ * tamper with a database's format version). Attributes are built by hand
+ * (fixture_store.h) so the tests do not depend on the JSON parser.
  */
 #include "store/store.h"
 
@@ -22,81 +22,9 @@
 #include <cmocka.h>
 
 #include "core/buf.h"
+#include "fixture_store.h"
 
 /* ------------------------------------------------------------ helpers */
-
-struct tattr {
-	struct iocb_misp_attr a;   /* what we pass */
-	struct iocb_misp_event ev; /* its event */
-	struct iocb_misp_tag tags[4];
-	char uuid[37], evuuid[37], value[256], comment[128];
-};
-
-static void mkuuid(char out[37], unsigned kind, uint64_t n)
-{
-	snprintf(out, 37, "%08x-0000-4000-8000-%012llx", kind, (unsigned long long)n);
-}
-
-/*
- * Fill t: type name, part0 (and part1 for composites, may be NULL), prefix of
- * part 0 (-1 none), event number (0 = no event), to_ids.
- */
-static struct iocb_misp_attr *mk(struct tattr *t, uint64_t n, const char *type, const char *p0, const char *p1,
-				 int prefix, uint64_t event, bool to_ids)
-{
-	memset(t, 0, sizeof(*t));
-	mkuuid(t->uuid, 0xa, n);
-	t->a.uuid = iocb_str_c(t->uuid);
-	t->a.id = n + 1000;
-	t->a.type = iocb_misp_type_find(iocb_str_c(type));
-	assert_non_null(t->a.type);
-	t->a.category = iocb_str_c(t->a.type->default_category);
-	if (p1)
-		snprintf(t->value, sizeof(t->value), "%s|%s", p0, p1);
-	else
-		snprintf(t->value, sizeof(t->value), "%s", p0);
-	t->a.value = iocb_str_c(t->value);
-	t->a.part[0] = iocb_str_c(p0);
-	t->a.part[1] = p1 ? iocb_str_c(p1) : IOCB_STR_NULL;
-	t->a.nparts = p1 ? 2 : 1;
-	t->a.prefix[0] = prefix;
-	t->a.prefix[1] = -1;
-	snprintf(t->comment, sizeof(t->comment), "comment-for-%s", t->uuid);
-	t->a.comment = iocb_str_c(t->comment);
-	t->a.to_ids = to_ids;
-	t->a.timestamp = 1700000000 + n;
-	t->a.first_seen_us = INT64_MIN;
-	t->a.last_seen_us = INT64_MIN;
-	t->a.event = &t->ev;
-	if (event) {
-		mkuuid(t->evuuid, 0xe, event);
-		t->ev.uuid = iocb_str_c(t->evuuid);
-		t->ev.id = event;
-		t->ev.info = IOCB_STR_LIT("test event");
-		t->ev.threat_level_id = 2;
-	}
-	t->ev.analysis = -1;
-	return &t->a;
-}
-
-static struct iocb_store *open_mem(bool non_ids)
-{
-	struct iocb_store_opts o;
-	struct iocb_store *s = NULL;
-	struct iocb_err err;
-	iocb_store_opts_default(&o);
-	o.match_non_ids = non_ids;
-	assert_int_equal(iocb_store_open(&o, &s, &err), IOCB_OK);
-	return s;
-}
-
-static void upsert(struct iocb_store *s, const struct iocb_misp_attr *a)
-{
-	struct iocb_err err;
-	int rc = iocb_store_upsert(s, a, 0, 1000, &err);
-	if (rc != IOCB_OK)
-		fail_msg("upsert: %s", err.msg);
-}
 
 static void commit(struct iocb_store *s)
 {
@@ -135,15 +63,15 @@ static void view(const struct iocb_store_hit *h, struct iocb_store_attr_view *v)
 
 static void test_add_lookup_update_remove(void **state)
 {
-	struct iocb_store *s = open_mem(false);
-	struct tattr t;
+	struct iocb_store *s = fixture_store_open(false);
+	struct fixture_attr t;
 	struct iocb_store_hit h[8];
 	struct iocb_store_attr_view v;
 	struct iocb_err err;
 	(void)state;
 
-	upsert(s, mk(&t, 1, "domain", "evil.example", NULL, -1, 7, true));
-	upsert(s, mk(&t, 2, "md5", "d41d8cd98f00b204e9800998ecf8427e", NULL, -1, 7, true));
+	fixture_store_upsert(s, fixture_attr_make(&t, 1, "domain", "evil.example", NULL, -1, 7, true));
+	fixture_store_upsert(s, fixture_attr_make(&t, 2, "md5", "d41d8cd98f00b204e9800998ecf8427e", NULL, -1, 7, true));
 	assert_int_equal(look(s, IOCB_MC_DOMAIN, "evil.example", h, 8), 1);
 	view(&h[0], &v);
 	assert_string_equal(v.uuid, "0000000a-0000-4000-8000-000000000001");
@@ -162,15 +90,15 @@ static void test_add_lookup_update_remove(void **state)
 	assert_int_equal(look(s, IOCB_MC_DOMAIN, "good.example", h, 8), 0);
 
 	/* update: same uuid, new value and comment */
-	mk(&t, 1, "domain", "worse.example", NULL, -1, 7, true);
+	fixture_attr_make(&t, 1, "domain", "worse.example", NULL, -1, 7, true);
 	t.a.comment = IOCB_STR_LIT("edited");
-	upsert(s, &t.a);
+	fixture_store_upsert(s, &t.a);
 	assert_int_equal(look(s, IOCB_MC_DOMAIN, "evil.example", h, 8), 0);
 	assert_int_equal(look(s, IOCB_MC_DOMAIN, "worse.example", h, 8), 1);
 	view(&h[0], &v);
 	assert_true(iocb_str_eq_c(v.comment, "edited"));
 	/* update with the same value keeps one hit */
-	upsert(s, &t.a);
+	fixture_store_upsert(s, &t.a);
 	assert_int_equal(look(s, IOCB_MC_DOMAIN, "worse.example", h, 8), 1);
 	iocb_store_read_lock();
 	assert_non_null(iocb_store_get(s, iocb_str_c(t.uuid)));
@@ -192,24 +120,24 @@ static void test_add_lookup_update_remove(void **state)
 	assert_int_equal(look(s, IOCB_MC_HASH, "d41d8cd98f00b204e9800998ecf8427e", h, 8), 1);
 
 	/* invalid input */
-	mk(&t, 3, "domain", "x.example", NULL, -1, 0, true);
+	fixture_attr_make(&t, 3, "domain", "x.example", NULL, -1, 0, true);
 	t.a.uuid = IOCB_STR_LIT("not-a-uuid");
 	assert_int_equal(iocb_store_upsert(s, &t.a, 0, 0, &err), IOCB_EINVAL);
-	mk(&t, 3, "domain", "x.example", NULL, -1, 0, true);
+	fixture_attr_make(&t, 3, "domain", "x.example", NULL, -1, 0, true);
 	assert_int_equal(iocb_store_upsert(s, &t.a, 64, 0, &err), IOCB_EINVAL);
 	iocb_store_free(s);
 }
 
 static void test_shared_value(void **state)
 {
-	struct iocb_store *s = open_mem(false);
-	struct tattr t;
+	struct iocb_store *s = fixture_store_open(false);
+	struct fixture_attr t;
 	struct iocb_store_hit h[8];
 	struct iocb_err err;
 	(void)state;
 
 	for (uint64_t i = 0; i < 5; i++)
-		upsert(s, mk(&t, 10 + i, "ip-dst", "192.0.2.1", NULL, -1, 100 + i, true));
+		fixture_store_upsert(s, fixture_attr_make(&t, 10 + i, "ip-dst", "192.0.2.1", NULL, -1, 100 + i, true));
 	assert_int_equal(look_ip(s, "192.0.2.1", h, 8), 5);
 	/* max smaller than the total: total still counted */
 	assert_int_equal(look_ip(s, "192.0.2.1", h, 2), 5);
@@ -225,11 +153,11 @@ static void test_shared_value(void **state)
 	}
 	for (int i = 0; i < 5; i++)
 		assert_true(seen[i]);
-	mkuuid(t.uuid, 0xa, 12);
+	fixture_uuid(t.uuid, 0xa, 12);
 	assert_int_equal(iocb_store_remove(s, iocb_str_c(t.uuid), &err), IOCB_OK);
 	assert_int_equal(look_ip(s, "192.0.2.1", h, 8), 4);
 	for (uint64_t i = 0; i < 5; i++) {
-		mkuuid(t.uuid, 0xa, 10 + i);
+		fixture_uuid(t.uuid, 0xa, 10 + i);
 		if (iocb_store_remove(s, iocb_str_c(t.uuid), &err) < 0) { /* absent is fine */ }
 	}
 	assert_int_equal(look_ip(s, "192.0.2.1", h, 8), 0);
@@ -239,15 +167,16 @@ static void test_shared_value(void **state)
 
 static void test_composite(void **state)
 {
-	struct iocb_store *s = open_mem(false);
-	struct tattr t;
+	struct iocb_store *s = fixture_store_open(false);
+	struct fixture_attr t;
 	struct iocb_store_hit h[8];
 	struct iocb_store_attr_view v;
 	(void)state;
 
-	upsert(s, mk(&t, 1, "domain|ip", "c2.example", "198.51.100.7", -1, 1, true));
-	upsert(s, mk(&t, 2, "ip-dst|port", "203.0.113.9", "443", -1, 1, true));
-	upsert(s, mk(&t, 3, "filename|md5", "evil.exe", "0123456789abcdef0123456789abcdef", -1, 1, true));
+	fixture_store_upsert(s, fixture_attr_make(&t, 1, "domain|ip", "c2.example", "198.51.100.7", -1, 1, true));
+	fixture_store_upsert(s, fixture_attr_make(&t, 2, "ip-dst|port", "203.0.113.9", "443", -1, 1, true));
+	fixture_store_upsert(s, fixture_attr_make(&t, 3, "filename|md5", "evil.exe", "0123456789abcdef0123456789abcdef", -1,
+						1, true));
 	assert_int_equal(look(s, IOCB_MC_DOMAIN, "c2.example", h, 8), 1);
 	assert_int_equal(h[0].part, 0);
 	assert_int_equal(look_ip(s, "198.51.100.7", h, 8), 1);
@@ -264,7 +193,7 @@ static void test_composite(void **state)
 	assert_int_equal(look(s, IOCB_MC_HASH, "0123456789abcdef0123456789abcdef", h, 8), 1);
 	assert_int_equal(h[0].part, 1);
 	/* an update changing one part: the other stays found */
-	upsert(s, mk(&t, 1, "domain|ip", "c2.example", "198.51.100.8", -1, 1, true));
+	fixture_store_upsert(s, fixture_attr_make(&t, 1, "domain|ip", "c2.example", "198.51.100.8", -1, 1, true));
 	assert_int_equal(look(s, IOCB_MC_DOMAIN, "c2.example", h, 8), 1);
 	assert_int_equal(look_ip(s, "198.51.100.7", h, 8), 0);
 	assert_int_equal(look_ip(s, "198.51.100.8", h, 8), 1);
@@ -274,18 +203,18 @@ static void test_composite(void **state)
 
 static void test_cidr_v4(void **state)
 {
-	struct iocb_store *s = open_mem(false);
-	struct tattr t;
+	struct iocb_store *s = fixture_store_open(false);
+	struct fixture_attr t;
 	struct iocb_store_hit h[16];
 	(void)state;
 
-	upsert(s, mk(&t, 1, "ip-dst", "10.0.0.0/8", NULL, 8, 1, true));
-	upsert(s, mk(&t, 2, "ip-dst", "10.1.0.0/16", NULL, 16, 1, true));
-	upsert(s, mk(&t, 3, "ip-src", "10.1.2.3/24", NULL, 24, 1, true)); /* host bits set */
-	upsert(s, mk(&t, 4, "ip-dst", "10.1.2.3", NULL, -1, 1, true));
-	upsert(s, mk(&t, 5, "ip-dst", "0.0.0.0/0", NULL, 0, 1, true));
-	upsert(s, mk(&t, 6, "ip-dst", "172.16.0.0/12", NULL, 12, 1, true));
-	upsert(s, mk(&t, 7, "ip-dst", "10.200.1.1/8", NULL, 8, 2, true)); /* same /8, host bits */
+	fixture_store_upsert(s, fixture_attr_make(&t, 1, "ip-dst", "10.0.0.0/8", NULL, 8, 1, true));
+	fixture_store_upsert(s, fixture_attr_make(&t, 2, "ip-dst", "10.1.0.0/16", NULL, 16, 1, true));
+	fixture_store_upsert(s, fixture_attr_make(&t, 3, "ip-src", "10.1.2.3/24", NULL, 24, 1, true)); /* host bits set */
+	fixture_store_upsert(s, fixture_attr_make(&t, 4, "ip-dst", "10.1.2.3", NULL, -1, 1, true));
+	fixture_store_upsert(s, fixture_attr_make(&t, 5, "ip-dst", "0.0.0.0/0", NULL, 0, 1, true));
+	fixture_store_upsert(s, fixture_attr_make(&t, 6, "ip-dst", "172.16.0.0/12", NULL, 12, 1, true));
+	fixture_store_upsert(s, fixture_attr_make(&t, 7, "ip-dst", "10.200.1.1/8", NULL, 8, 2, true)); /* same /8, host bits */
 	for (int round = 0; round < 2; round++) {
 		/* round 0: prefixes in the delta; round 1: in the rebuilt base */
 		size_t n = look_ip(s, "10.1.2.3", h, 16);
@@ -310,7 +239,7 @@ static void test_cidr_v4(void **state)
 	}
 	/* remove the /16: gone before and after the rebuild */
 	struct iocb_err err;
-	mkuuid(t.uuid, 0xa, 2);
+	fixture_uuid(t.uuid, 0xa, 2);
 	assert_int_equal(iocb_store_remove(s, iocb_str_c(t.uuid), &err), IOCB_OK);
 	assert_int_equal(look_ip(s, "10.1.2.4", h, 16), 4);
 	commit(s);
@@ -323,17 +252,17 @@ static void test_cidr_v4(void **state)
 
 static void test_cidr_v6(void **state)
 {
-	struct iocb_store *s = open_mem(false);
-	struct tattr t;
+	struct iocb_store *s = fixture_store_open(false);
+	struct fixture_attr t;
 	struct iocb_store_hit h[16];
 	(void)state;
 
-	upsert(s, mk(&t, 1, "ip-dst", "2001:db8::/32", NULL, 32, 1, true));
-	upsert(s, mk(&t, 2, "ip-dst", "2001:db8:1::/48", NULL, 48, 1, true));
-	upsert(s, mk(&t, 3, "ip-dst", "2001:db8:1:2::5/64", NULL, 64, 1, true)); /* host bits */
-	upsert(s, mk(&t, 4, "ip-dst", "2001:db8:1:2::5", NULL, -1, 1, true));
-	upsert(s, mk(&t, 5, "ip-dst", "::/0", NULL, 0, 1, true));
-	upsert(s, mk(&t, 6, "ip-dst", "10.0.0.0/8", NULL, 8, 1, true)); /* other family */
+	fixture_store_upsert(s, fixture_attr_make(&t, 1, "ip-dst", "2001:db8::/32", NULL, 32, 1, true));
+	fixture_store_upsert(s, fixture_attr_make(&t, 2, "ip-dst", "2001:db8:1::/48", NULL, 48, 1, true));
+	fixture_store_upsert(s, fixture_attr_make(&t, 3, "ip-dst", "2001:db8:1:2::5/64", NULL, 64, 1, true)); /* host bits */
+	fixture_store_upsert(s, fixture_attr_make(&t, 4, "ip-dst", "2001:db8:1:2::5", NULL, -1, 1, true));
+	fixture_store_upsert(s, fixture_attr_make(&t, 5, "ip-dst", "::/0", NULL, 0, 1, true));
+	fixture_store_upsert(s, fixture_attr_make(&t, 6, "ip-dst", "10.0.0.0/8", NULL, 8, 1, true)); /* other family */
 	for (int round = 0; round < 2; round++) {
 		assert_int_equal(look_ip(s, "2001:db8:1:2::5", h, 16), 5);
 		assert_int_equal(h[0].prefix, -1);
@@ -353,8 +282,8 @@ static void test_cidr_v6(void **state)
 /* Random prefixes against a brute-force scan, across deltas, rebuilds and removals. */
 static void test_cidr_random(void **state)
 {
-	struct iocb_store *s = open_mem(false);
-	struct tattr t;
+	struct iocb_store *s = fixture_store_open(false);
+	struct fixture_attr t;
 	enum { N = 3000, Q = 3000 };
 	static uint32_t net[N];
 	static int plen[N];
@@ -373,13 +302,13 @@ static void test_cidr_random(void **state)
 		char a[INET_ADDRSTRLEN];
 		inet_ntop(AF_INET, &be, a, sizeof(a));
 		snprintf(txt, sizeof(txt), "%s/%d", a, plen[i]);
-		upsert(s, mk(&t, (uint64_t)i, "ip-dst", txt, NULL, plen[i], 1, true));
+		fixture_store_upsert(s, fixture_attr_make(&t, (uint64_t)i, "ip-dst", txt, NULL, plen[i], 1, true));
 		live[i] = true;
 		if (i % 1000 == 999)
 			commit(s);
 	}
 	for (int i = 0; i < N; i += 3) {
-		mkuuid(t.uuid, 0xa, (uint64_t)i);
+		fixture_uuid(t.uuid, 0xa, (uint64_t)i);
 		assert_int_equal(iocb_store_remove(s, iocb_str_c(t.uuid), &err), IOCB_OK);
 		live[i] = false;
 	}
@@ -408,15 +337,15 @@ static void test_cidr_random(void **state)
 
 static void test_non_ids(void **state)
 {
-	struct iocb_store *s = open_mem(false), *s2 = open_mem(true);
-	struct tattr t;
+	struct iocb_store *s = fixture_store_open(false), *s2 = fixture_store_open(true);
+	struct fixture_attr t;
 	struct iocb_store_hit h[4];
 	(void)state;
 
-	upsert(s, mk(&t, 1, "domain", "quiet.example", NULL, -1, 1, false));
-	upsert(s2, &t.a);
-	upsert(s, mk(&t, 2, "ip-dst", "10.9.0.0/16", NULL, 16, 1, false));
-	upsert(s2, &t.a);
+	fixture_store_upsert(s, fixture_attr_make(&t, 1, "domain", "quiet.example", NULL, -1, 1, false));
+	fixture_store_upsert(s2, &t.a);
+	fixture_store_upsert(s, fixture_attr_make(&t, 2, "ip-dst", "10.9.0.0/16", NULL, 16, 1, false));
+	fixture_store_upsert(s2, &t.a);
 	assert_int_equal(look(s, IOCB_MC_DOMAIN, "quiet.example", h, 4), 0);
 	assert_int_equal(look_ip(s, "10.9.1.1", h, 4), 0);
 	assert_int_equal(look(s2, IOCB_MC_DOMAIN, "quiet.example", h, 4), 1);
@@ -433,8 +362,8 @@ static void test_non_ids(void **state)
 
 static void test_event_remove(void **state)
 {
-	struct iocb_store *s = open_mem(false);
-	struct tattr t;
+	struct iocb_store *s = fixture_store_open(false);
+	struct fixture_attr t;
 	struct iocb_store_hit h[4];
 	struct iocb_err err;
 	size_t removed = 99;
@@ -442,14 +371,15 @@ static void test_event_remove(void **state)
 	(void)state;
 
 	for (uint64_t i = 0; i < 10; i++)
-		upsert(s, mk(&t, i, "domain", i % 2 ? "odd.example" : "even.example", NULL, -1, 1 + i % 2, true));
-	upsert(s, mk(&t, 50, "domain", "even.example", NULL, -1, 0, true)); /* no event */
+		fixture_store_upsert(s, fixture_attr_make(&t, i, "domain", i % 2 ? "odd.example" : "even.example", NULL, -1,
+							1 + i % 2, true));
+	fixture_store_upsert(s, fixture_attr_make(&t, 50, "domain", "even.example", NULL, -1, 0, true)); /* no event */
 	assert_int_equal(look(s, IOCB_MC_DOMAIN, "even.example", h, 4), 6);
-	mkuuid(evu, 0xe, 1);
+	fixture_uuid(evu, 0xe, 1);
 	assert_int_equal(iocb_store_event_remove(s, iocb_str_c(evu), 0, &removed, &err), IOCB_OK);
 	assert_int_equal(removed, 5);
 	assert_int_equal(look(s, IOCB_MC_DOMAIN, "even.example", h, 4), 1);
-	mkuuid(t.uuid, 0xa, 0);
+	fixture_uuid(t.uuid, 0xa, 0);
 	iocb_store_read_lock();
 	assert_null(iocb_store_get(s, iocb_str_c(t.uuid)));
 	iocb_store_read_unlock();
@@ -466,15 +396,15 @@ static void test_event_remove(void **state)
 	assert_int_equal(st.attrs, 1);
 	assert_int_equal(st.events, 0);
 	/* the event can come back */
-	upsert(s, mk(&t, 3, "domain", "odd.example", NULL, -1, 2, true));
+	fixture_store_upsert(s, fixture_attr_make(&t, 3, "domain", "odd.example", NULL, -1, 2, true));
 	assert_int_equal(look(s, IOCB_MC_DOMAIN, "odd.example", h, 4), 1);
 	iocb_store_free(s);
 }
 
 static void test_event_merge(void **state)
 {
-	struct iocb_store *s = open_mem(false);
-	struct tattr t;
+	struct iocb_store *s = fixture_store_open(false);
+	struct fixture_attr t;
 	struct iocb_store_hit h[4];
 	struct iocb_store_attr_view v;
 	struct iocb_store_event_view ev;
@@ -483,18 +413,18 @@ static void test_event_merge(void **state)
 	struct iocb_err err;
 	(void)state;
 
-	mk(&t, 1, "domain", "m.example", NULL, -1, 9, true);
+	fixture_attr_make(&t, 1, "domain", "m.example", NULL, -1, 9, true);
 	t.ev.orgc_name = IOCB_STR_LIT("CIRCL");
 	t.ev.tags = tags;
 	t.ev.ntags = 2;
 	t.ev.tags_known = true;
 	t.ev.date = IOCB_STR_LIT("2024-01-02");
-	upsert(s, &t.a);
+	fixture_store_upsert(s, &t.a);
 	/* a later message with less context keeps what we knew */
-	mk(&t, 2, "domain", "m.example", NULL, -1, 9, true);
+	fixture_attr_make(&t, 2, "domain", "m.example", NULL, -1, 9, true);
 	t.ev.info = IOCB_STR_NULL;
 	t.ev.threat_level_id = 0;
-	upsert(s, &t.a);
+	fixture_store_upsert(s, &t.a);
 	assert_int_equal(look(s, IOCB_MC_DOMAIN, "m.example", h, 4), 2);
 	view(&h[0], &v);
 	iocb_store_event_view(v.event, &ev);
@@ -525,7 +455,7 @@ static void test_expiry(void **state)
 	struct iocb_store_opts o;
 	struct iocb_store *s;
 	struct iocb_err err;
-	struct tattr t;
+	struct fixture_attr t;
 	struct iocb_store_hit h[4];
 	size_t removed;
 	(void)state;
@@ -533,9 +463,12 @@ static void test_expiry(void **state)
 	iocb_store_opts_default(&o);
 	o.expiry_s[1] = 100;
 	assert_int_equal(iocb_store_open(&o, &s, &err), IOCB_OK);
-	assert_int_equal(iocb_store_upsert(s, mk(&t, 1, "domain", "a.example", NULL, -1, 1, true), 1, 1000, &err), IOCB_OK);
-	assert_int_equal(iocb_store_upsert(s, mk(&t, 2, "domain", "b.example", NULL, -1, 1, true), 0, 1000, &err), IOCB_OK);
-	assert_int_equal(iocb_store_upsert(s, mk(&t, 3, "domain", "c.example", NULL, -1, 1, true), 1, 1080, &err), IOCB_OK);
+	fixture_attr_make(&t, 1, "domain", "a.example", NULL, -1, 1, true);
+	assert_int_equal(iocb_store_upsert(s, &t.a, 1, 1000, &err), IOCB_OK);
+	fixture_attr_make(&t, 2, "domain", "b.example", NULL, -1, 1, true);
+	assert_int_equal(iocb_store_upsert(s, &t.a, 0, 1000, &err), IOCB_OK);
+	fixture_attr_make(&t, 3, "domain", "c.example", NULL, -1, 1, true);
+	assert_int_equal(iocb_store_upsert(s, &t.a, 1, 1080, &err), IOCB_OK);
 	assert_int_equal(iocb_store_expire(s, 1050, &removed, &err), IOCB_OK);
 	assert_int_equal(removed, 0);
 	assert_int_equal(iocb_store_expire(s, 1100, &removed, &err), IOCB_OK);
@@ -544,7 +477,8 @@ static void test_expiry(void **state)
 	assert_int_equal(look(s, IOCB_MC_DOMAIN, "b.example", h, 4), 1);
 	assert_int_equal(look(s, IOCB_MC_DOMAIN, "c.example", h, 4), 1);
 	/* re-upserting refreshes the clock */
-	assert_int_equal(iocb_store_upsert(s, mk(&t, 3, "domain", "c.example", NULL, -1, 1, true), 1, 1150, &err), IOCB_OK);
+	fixture_attr_make(&t, 3, "domain", "c.example", NULL, -1, 1, true);
+	assert_int_equal(iocb_store_upsert(s, &t.a, 1, 1150, &err), IOCB_OK);
 	assert_int_equal(iocb_store_expire(s, 1200, &removed, &err), IOCB_OK);
 	assert_int_equal(removed, 0);
 	assert_int_equal(iocb_store_expire(s, 100000, &removed, &err), IOCB_OK);
@@ -555,16 +489,18 @@ static void test_expiry(void **state)
 
 static void test_lookup_any(void **state)
 {
-	struct iocb_store *s = open_mem(false);
-	struct tattr t;
+	struct iocb_store *s = fixture_store_open(false);
+	struct fixture_attr t;
 	struct iocb_store_hit h[8];
 	(void)state;
 
-	upsert(s, mk(&t, 1, "domain", "evil.example", NULL, -1, 1, true));
-	upsert(s, mk(&t, 2, "sha256", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", NULL, -1, 1, true));
-	upsert(s, mk(&t, 3, "ip-dst", "192.0.2.0/24", NULL, 24, 1, true));
-	upsert(s, mk(&t, 4, "url", "http://evil.example/x", NULL, -1, 1, true));
-	upsert(s, mk(&t, 5, "email-src", "bad@evil.example", NULL, -1, 1, true));
+	fixture_store_upsert(s, fixture_attr_make(&t, 1, "domain", "evil.example", NULL, -1, 1, true));
+	fixture_store_upsert(s, fixture_attr_make(&t, 2, "sha256",
+						  "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", NULL, -1, 1,
+						  true));
+	fixture_store_upsert(s, fixture_attr_make(&t, 3, "ip-dst", "192.0.2.0/24", NULL, 24, 1, true));
+	fixture_store_upsert(s, fixture_attr_make(&t, 4, "url", "http://evil.example/x", NULL, -1, 1, true));
+	fixture_store_upsert(s, fixture_attr_make(&t, 5, "email-src", "bad@evil.example", NULL, -1, 1, true));
 	iocb_store_read_lock();
 	assert_int_equal(iocb_store_lookup_any(s, IOCB_STR_LIT(" EVIL.example. "), h, 8), 1);
 	assert_int_equal(iocb_store_lookup_any(s, IOCB_STR_LIT("E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855"), h, 8), 1);
@@ -599,8 +535,8 @@ static int walk_one(void *ud, const struct iocb_store_attr *a)
 /* Every live record once; records of a removed event are left out before the sweep; fn can stop it. */
 static void test_each(void **state)
 {
-	struct iocb_store *s = open_mem(false);
-	struct tattr t;
+	struct iocb_store *s = fixture_store_open(false);
+	struct fixture_attr t;
 	struct iocb_err err;
 	struct walk w = {0};
 	(void)state;
@@ -608,8 +544,8 @@ static void test_each(void **state)
 	assert_int_equal(iocb_store_each(s, walk_one, &w), IOCB_OK);
 	assert_int_equal(w.seen, 0);
 	for (uint64_t i = 1; i <= 6; i++)
-		upsert(s, mk(&t, i, "domain", "x.example", NULL, -1, 1 + i % 2, i != 6));
-	upsert(s, mk(&t, 7, "ip-dst", "192.0.2.7", NULL, -1, 0, true)); /* no event */
+		fixture_store_upsert(s, fixture_attr_make(&t, i, "domain", "x.example", NULL, -1, 1 + i % 2, i != 6));
+	fixture_store_upsert(s, fixture_attr_make(&t, 7, "ip-dst", "192.0.2.7", NULL, -1, 0, true)); /* no event */
 	assert_int_equal(iocb_store_each(s, walk_one, &w), IOCB_OK);
 	assert_int_equal(w.seen, 7); /* to_ids=false too: selection is the caller's */
 	assert_int_equal(w.sum, 28);
@@ -671,7 +607,7 @@ static void test_persist_roundtrip(void **state)
 {
 	char *dir = mktmp();
 	struct iocb_store *s = open_path(dir);
-	struct tattr t;
+	struct fixture_attr t;
 	struct iocb_store_hit h[8];
 	struct iocb_store_attr_view v;
 	struct iocb_store_event_view ev;
@@ -682,7 +618,7 @@ static void test_persist_roundtrip(void **state)
 	size_t len;
 	(void)state;
 
-	mk(&t, 1, "domain|ip", "p.example", "192.0.2.5", -1, 3, true);
+	fixture_attr_make(&t, 1, "domain|ip", "p.example", "192.0.2.5", -1, 3, true);
 	t.a.tags = tags;
 	t.a.ntags = 2;
 	t.a.last_seen_us = 1700000000000000LL;
@@ -690,17 +626,17 @@ static void test_persist_roundtrip(void **state)
 	t.ev.tags = &tags[1];
 	t.ev.ntags = 1;
 	t.ev.tags_known = true;
-	upsert(s, &t.a);
-	upsert(s, mk(&t, 2, "ip-dst", "2001:db8::/32", NULL, 32, 3, true));
-	upsert(s, mk(&t, 3, "ip-dst", "10.0.0.0/8", NULL, 8, 4, false));
-	upsert(s, mk(&t, 4, "md5", "0123456789abcdef0123456789abcdef", NULL, -1, 0, true));
-	upsert(s, mk(&t, 5, "domain", "gone.example", NULL, -1, 4, true));
+	fixture_store_upsert(s, &t.a);
+	fixture_store_upsert(s, fixture_attr_make(&t, 2, "ip-dst", "2001:db8::/32", NULL, 32, 3, true));
+	fixture_store_upsert(s, fixture_attr_make(&t, 3, "ip-dst", "10.0.0.0/8", NULL, 8, 4, false));
+	fixture_store_upsert(s, fixture_attr_make(&t, 4, "md5", "0123456789abcdef0123456789abcdef", NULL, -1, 0, true));
+	fixture_store_upsert(s, fixture_attr_make(&t, 5, "domain", "gone.example", NULL, -1, 4, true));
 	assert_int_equal(iocb_store_meta_set(s, "misp.cursor", IOCB_STR_LIT("12345"), &err), IOCB_OK);
 	assert_int_equal(iocb_store_meta_set(s, "iocb.store.format", IOCB_STR_LIT("9"), &err), IOCB_EINVAL);
 	commit(s);
 	/* uncommitted changes are lost on close */
-	upsert(s, mk(&t, 6, "domain", "uncommitted.example", NULL, -1, 4, true));
-	mkuuid(t.uuid, 0xa, 5);
+	fixture_store_upsert(s, fixture_attr_make(&t, 6, "domain", "uncommitted.example", NULL, -1, 4, true));
+	fixture_uuid(t.uuid, 0xa, 5);
 	assert_int_equal(iocb_store_remove(s, iocb_str_c(t.uuid), &err), IOCB_OK);
 	assert_int_equal(iocb_store_meta_set(s, "other", IOCB_STR_LIT("x"), &err), IOCB_OK);
 	iocb_store_free(s);
@@ -737,7 +673,7 @@ static void test_persist_roundtrip(void **state)
 	/* remove an event, commit, reopen: gone */
 	char evu[37];
 	size_t removed;
-	mkuuid(evu, 0xe, 4);
+	fixture_uuid(evu, 0xe, 4);
 	assert_int_equal(iocb_store_event_remove(s, iocb_str_c(evu), 0, &removed, &err), IOCB_OK);
 	assert_int_equal(removed, 2);
 	commit(s);
@@ -788,13 +724,13 @@ static void test_persist_bad_version(void **state)
 /* Fill a store with n ip-dst attributes (uuids from `from`), committing once. */
 static int fill(struct iocb_store *s, uint64_t from, uint64_t n, struct iocb_err *err)
 {
-	struct tattr t;
+	struct fixture_attr t;
 	char ip[32];
 
 	for (uint64_t i = from; i < from + n; i++) {
 		snprintf(ip, sizeof(ip), "10.%u.%u.%u", (unsigned)(i >> 16 & 255), (unsigned)(i >> 8 & 255),
 			 (unsigned)(i & 255));
-		upsert(s, mk(&t, i + 1, "ip-dst", ip, NULL, -1, 1, true));
+		fixture_store_upsert(s, fixture_attr_make(&t, i + 1, "ip-dst", ip, NULL, -1, 1, true));
 	}
 	return iocb_store_commit(s, err);
 }
@@ -860,7 +796,7 @@ static void test_persist_commit_failure(void **state)
 	/* Less to write: the retry succeeds and the failure clears. */
 	size_t removed = 0;
 	char evu[37];
-	mkuuid(evu, 0xe, 1);
+	fixture_uuid(evu, 0xe, 1);
 	assert_int_equal(iocb_store_event_remove(s, iocb_str_c(evu), 0, &removed, &err), IOCB_OK);
 	assert_int_equal(removed, 12000);
 	assert_int_equal(fill(s, 0, 100, &err), IOCB_OK);
@@ -946,18 +882,18 @@ static void *conc_reader(void *arg)
 
 static void conc_upsert(struct iocb_store *s, unsigned u, unsigned vi, uint64_t event)
 {
-	struct tattr t;
+	struct fixture_attr t;
 	char val[64], cidr[32];
 	if (u % 5 == 0) {
 		snprintf(cidr, sizeof(cidr), "10.%u.0.0/16", vi % 200);
-		mk(&t, u, "ip-dst", cidr, NULL, 16, event, true);
+		fixture_attr_make(&t, u, "ip-dst", cidr, NULL, 16, event, true);
 	} else {
 		conc_value(val, sizeof(val), vi);
-		mk(&t, u, "domain", val, NULL, -1, event, true);
+		fixture_attr_make(&t, u, "domain", val, NULL, -1, event, true);
 	}
 	snprintf(t.comment, sizeof(t.comment), "c-%s", t.uuid);
 	t.a.comment = iocb_str_c(t.comment);
-	upsert(s, &t.a);
+	fixture_store_upsert(s, &t.a);
 }
 
 static void run_concurrency(unsigned nreaders, unsigned rounds, size_t expected)
@@ -982,12 +918,12 @@ static void run_concurrency(unsigned nreaders, unsigned rounds, size_t expected)
 			if (op < 6) {
 				conc_upsert(c.s, u, (unsigned)rand_r(&seed) % c.nvalues, 1 + u % 20);
 			} else if (op < 9) {
-				struct tattr t;
-				mkuuid(t.uuid, 0xa, u);
+				struct fixture_attr t;
+				fixture_uuid(t.uuid, 0xa, u);
 				if (iocb_store_remove(c.s, iocb_str_c(t.uuid), &err) < 0) { /* absent is fine */ }
 			} else if (k % 50 == 0) {
 				char evu[37];
-				mkuuid(evu, 0xe, 1 + u % 20);
+				fixture_uuid(evu, 0xe, 1 + u % 20);
 				if (iocb_store_event_remove(c.s, iocb_str_c(evu), 0, NULL, &err) < 0) { /* absent is fine */ }
 			}
 		}
@@ -1045,28 +981,28 @@ static void *stable_reader(void *arg)
 
 static void test_resize_stable(void **state)
 {
-	struct stable st = {open_mem(false), 0, 0};
-	struct tattr t;
+	struct stable st = {fixture_store_open(false), 0, 0};
+	struct fixture_attr t;
 	pthread_t th[2];
 	char v[32];
 	(void)state;
 
 	for (unsigned i = 0; i < 64; i++) {
 		snprintf(v, sizeof(v), "stable%u.example", i);
-		upsert(st.s, mk(&t, 1000000 + i, "domain", v, NULL, -1, 1, true));
+		fixture_store_upsert(st.s, fixture_attr_make(&t, 1000000 + i, "domain", v, NULL, -1, 1, true));
 	}
 	for (int r = 0; r < 2; r++)
 		assert_int_equal(pthread_create(&th[r], NULL, stable_reader, &st), 0);
 	for (unsigned i = 0; i < 50000; i++) {
 		snprintf(v, sizeof(v), "grow%u.example", i);
-		upsert(st.s, mk(&t, i, "domain", v, NULL, -1, 1 + i % 100, true));
+		fixture_store_upsert(st.s, fixture_attr_make(&t, i, "domain", v, NULL, -1, 1 + i % 100, true));
 		if (i % 5000 == 4999)
 			commit(st.s);
 	}
 	/* and replace the stable ones in place while readers look */
 	for (unsigned i = 0; i < 64; i++) {
 		snprintf(v, sizeof(v), "stable%u.example", i);
-		upsert(st.s, mk(&t, 1000000 + i, "domain", v, NULL, -1, 2, true));
+		fixture_store_upsert(st.s, fixture_attr_make(&t, 1000000 + i, "domain", v, NULL, -1, 2, true));
 	}
 	commit(st.s);
 	__atomic_store_n(&st.stop, 1, __ATOMIC_RELEASE);

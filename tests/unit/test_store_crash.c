@@ -27,12 +27,9 @@
 
 #include <cmocka.h>
 
-enum { K = 300 };
+#include "fixture_store.h"
 
-static void uuid_of(char out[37], unsigned b, unsigned i)
-{
-	snprintf(out, 37, "%08x-0000-4000-8000-%012x", b, i);
-}
+enum { K = 300 };
 
 static int open_store(const char *dir, struct iocb_store **s, struct iocb_err *err)
 {
@@ -57,7 +54,7 @@ static void child(const char *dir, int wfd)
 		for (unsigned i = 0; i < K; i++) {
 			struct iocb_misp_event ev = {0};
 			struct iocb_misp_attr a = {0};
-			uuid_of(uuid, b, i);
+			fixture_uuid(uuid, b, i);
 			snprintf(val, sizeof(val), "b%u-%u.example", b, i);
 			ev.analysis = -1;
 			ev.id = b + 1;
@@ -72,7 +69,7 @@ static void child(const char *dir, int wfd)
 			if (iocb_store_upsert(s, &a, 0, 1, &err) < 0)
 				_exit(3);
 			if (b >= 3) {
-				uuid_of(uuid, b - 3, i);
+				fixture_uuid(uuid, b - 3, i);
 				if (iocb_store_remove(s, iocb_str_c(uuid), &err) < 0)
 					_exit(4);
 			}
