@@ -427,6 +427,42 @@ static void fill_opts(const struct enrich_args *a, const struct iocb_config *cfg
 		o->max_hits = (size_t)a->max_hits;
 }
 
+/* --on-miss (text, as typed) to a->on_miss_v; false after telling why. */
+static bool parse_on_miss(struct enrich_args *a)
+{
+	if (!a->on_miss)
+		return true;
+	if (strcmp(a->on_miss, "pass") == 0) {
+		a->on_miss_v = IOCB_ON_MISS_PASS;
+	} else if (strcmp(a->on_miss, "mark") == 0) {
+		a->on_miss_v = IOCB_ON_MISS_MARK;
+	} else {
+		fprintf(stderr, "iocbus: --on-miss: expected pass or mark, got '%s'\n", a->on_miss);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Open the reject file into *rej_fd (left open for the caller to close even
+ * on failure); false after telling why, including when it is the output file.
+ */
+static bool open_reject(struct enrich_args *a, const char *rej_path, int out_fd, int *rej_fd)
+{
+	struct stat so_st, sr_st;
+
+	*rej_fd = open_output("reject file", rej_path, a->inputs, a->ninputs);
+	if (*rej_fd < 0)
+		return false;
+	/* Two descriptors writing one file from offset 0 would interleave garbage. */
+	if (*rej_fd != out_fd && fstat(out_fd, &so_st) == 0 && fstat(*rej_fd, &sr_st) == 0 &&
+	    S_ISREG(so_st.st_mode) && so_st.st_dev == sr_st.st_dev && so_st.st_ino == sr_st.st_ino) {
+		fprintf(stderr, "iocbus: reject file %s is the output file\n", rej_path);
+		return false;
+	}
+	return true;
+}
+
 int iocb_cmd_enrich(int argc, char **argv)
 {
 	struct enrich_args *a = iocb_xcalloc(1, sizeof(*a));
@@ -447,14 +483,8 @@ int iocb_cmd_enrich(int argc, char **argv)
 		rc = prc > 0 ? IOCB_EXIT_OK : IOCB_EXIT_ERROR;
 		goto out;
 	}
-	if (a->on_miss && strcmp(a->on_miss, "pass") == 0) {
-		a->on_miss_v = IOCB_ON_MISS_PASS;
-	} else if (a->on_miss && strcmp(a->on_miss, "mark") == 0) {
-		a->on_miss_v = IOCB_ON_MISS_MARK;
-	} else if (a->on_miss) {
-		fprintf(stderr, "iocbus: --on-miss: expected pass or mark, got '%s'\n", a->on_miss);
+	if (!parse_on_miss(a))
 		goto out;
-	}
 	if (a->list_fields) {
 		if (iocb_cli_env_config(&a->env) != IOCB_EXIT_OK ||
 		    iocb_cli_enrich_map(a->env.cfg, a->preset, a->fields, a->nfields, &map) != IOCB_EXIT_OK)
@@ -482,19 +512,8 @@ int iocb_cmd_enrich(int argc, char **argv)
 	out_fd = open_output("output", a->out_path ? a->out_path : "-", a->inputs, a->ninputs);
 	if (out_fd < 0)
 		goto out;
-	if (rej_path) {
-		struct stat so_st, sr_st;
-
-		rej_fd = open_output("reject file", rej_path, a->inputs, a->ninputs);
-		if (rej_fd < 0)
-			goto out;
-		/* Two descriptors writing one file from offset 0 would interleave garbage. */
-		if (rej_fd != out_fd && fstat(out_fd, &so_st) == 0 && fstat(rej_fd, &sr_st) == 0 &&
-		    S_ISREG(so_st.st_mode) && so_st.st_dev == sr_st.st_dev && so_st.st_ino == sr_st.st_ino) {
-			fprintf(stderr, "iocbus: reject file %s is the output file\n", rej_path);
-			goto out;
-		}
-	}
+	if (rej_path && !open_reject(a, rej_path, out_fd, &rej_fd))
+		goto out;
 	/* A closed reader (`| head`) must be a write error we report, not a silent death. */
 	signal(SIGPIPE, SIG_IGN);
 	so.inputs = a->inputs;

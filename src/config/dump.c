@@ -125,6 +125,115 @@ static void put_strlist(FILE *out, char *const *v, size_t n)
 	fputc(']', out);
 }
 
+/* Whether a row is left out of the dump: alternates, ignored Threat Bus keys,
+ * optional sections and lists that were not given, and secrets read from a
+ * file or the environment (those rows say where; the key stays out). */
+static bool row_hidden(const struct iocb_config__opt *o, void *b)
+{
+	if ((o->flags & IOCB_CF_ALT) || o->type == IOCB_CT_IGNORED)
+		return true;
+	if ((o->type == IOCB_CT_SECTION || o->type == IOCB_CT_STRLIST) && o->off_has != NO &&
+	    !*IOCB_CONFIG_FIELD(b, o->off_has, bool))
+		return true;
+	if (o->type == IOCB_CT_SECRET) {
+		const struct iocb_secret *s = IOCB_CONFIG_FIELD(b, o->off, struct iocb_secret);
+
+		return !iocb_secret_str(s) || (o->off_n != NO && *IOCB_CONFIG_FIELD(b, o->off_n, char *)) ||
+		       (o->off_has != NO && *IOCB_CONFIG_FIELD(b, o->off_has, char *));
+	}
+	return false;
+}
+
+/* The value of a one-line row, from the space after "key:" to the newline. */
+static void put_scalar(FILE *out, const struct iocb_config__opt *o, void *b)
+{
+	fputc(' ', out);
+	switch (o->type) {
+	case IOCB_CT_STR:
+	case IOCB_CT_CSV: {
+		const char *v = *IOCB_CONFIG_FIELD(b, o->off, char *);
+
+		if (v)
+			put_value(out, v);
+		else
+			fputs("null", out);
+		break;
+	}
+	case IOCB_CT_BOOL:
+	case IOCB_CT_SSL: /* the path, if any, is written by the ca_file row */
+		fputs(*IOCB_CONFIG_FIELD(b, o->off, bool) ? "true" : "false", out);
+		break;
+	case IOCB_CT_PORT:
+		fprintf(out, "%u", (unsigned)*IOCB_CONFIG_FIELD(b, o->off, uint16_t));
+		break;
+	case IOCB_CT_UINT:
+		fprintf(out, "%u", *IOCB_CONFIG_FIELD(b, o->off, unsigned));
+		break;
+	case IOCB_CT_SIZE:
+		put_size(out, *IOCB_CONFIG_FIELD(b, o->off, uint64_t));
+		break;
+	case IOCB_CT_DOUBLE:
+		put_double(out, *IOCB_CONFIG_FIELD(b, o->off, double));
+		break;
+	case IOCB_CT_DURATION:
+		put_duration(out, *IOCB_CONFIG_FIELD(b, o->off, double));
+		break;
+	case IOCB_CT_ENUM: {
+		int v = *IOCB_CONFIG_FIELD(b, o->off, int);
+
+		if (v < 0)
+			fputs("null", out);
+		else if (o->flags & IOCB_CF_PLAIN)
+			fputs(o->choices[v], out);
+		else
+			put_quoted(out, o->choices[v]);
+		break;
+	}
+	case IOCB_CT_STRLIST:
+		put_strlist(out, *IOCB_CONFIG_FIELD(b, o->off, char **), *IOCB_CONFIG_FIELD(b, o->off_n, size_t));
+		break;
+	case IOCB_CT_SECRET:
+		fputs("\"***\"", out);
+		break;
+	default: /* multi-line rows are written by dump_section */
+		break;
+	}
+	fputc('\n', out);
+}
+
+static size_t dump_section(FILE *out, const struct iocb_config__section *sec, const void *base, int indent,
+			   const char *lead);
+
+/* A key/value map row's entries, one per line under it; secret-named keys masked. */
+static void put_kv_rows(FILE *out, const struct iocb_config__opt *o, void *b, int indent)
+{
+	const struct iocb_kv *kv = *IOCB_CONFIG_FIELD(b, o->off, struct iocb_kv *);
+	size_t n = *IOCB_CONFIG_FIELD(b, o->off_n, size_t);
+
+	fputs(n ? "\n" : " {}\n", out);
+	for (size_t k = 0; k < n; k++) {
+		fprintf(out, "%*s", indent + 2, "");
+		put_quoted(out, kv[k].key);
+		fputs(": ", out);
+		put_quoted(out, (o->flags & IOCB_CF_SECRETS) && iocb_str_secret_name(kv[k].key) ? "***" : kv[k].value);
+		fputc('\n', out);
+	}
+}
+
+/* A list row's items, each a section written as a "- " item. */
+static void put_list_rows(FILE *out, const struct iocb_config__opt *o, void *b, int indent)
+{
+	const char *items = *IOCB_CONFIG_FIELD(b, o->off, char *);
+	size_t n = *IOCB_CONFIG_FIELD(b, o->off_n, size_t);
+	char lead[80];
+
+	fputs(n ? "\n" : " []\n", out);
+	snprintf(lead, sizeof(lead), "%*s- ", indent + 2, "");
+	for (size_t k = 0; k < n; k++)
+		if (dump_section(out, o->sub, items + k * o->sub->item_size, indent + 4, lead) == 0)
+			fprintf(out, "%s{}\n", lead);
+}
+
 /*
  * Write the rows of `sec` at `indent`. `lead` replaces the indentation of the
  * first row written (for "- " list items); returns the number of rows written.
@@ -138,122 +247,24 @@ static size_t dump_section(FILE *out, const struct iocb_config__section *sec, co
 	for (size_t i = 0; i < sec->nopts; i++) {
 		const struct iocb_config__opt *o = &sec->opts[i];
 
-		if ((o->flags & IOCB_CF_ALT) || o->type == IOCB_CT_IGNORED)
+		if (row_hidden(o, b))
 			continue;
-		if (o->type == IOCB_CT_SECTION && o->off_has != NO && !*IOCB_CONFIG_FIELD(b, o->off_has, bool))
-			continue;
-		if (o->type == IOCB_CT_STRLIST && o->off_has != NO && !*IOCB_CONFIG_FIELD(b, o->off_has, bool))
-			continue;
-		if (o->type == IOCB_CT_SECRET) {
-			const struct iocb_secret *s = IOCB_CONFIG_FIELD(b, o->off, struct iocb_secret);
-
-			/* Read from key_file / key_env: those rows say where, the key stays out. */
-			if (!iocb_secret_str(s) || (o->off_n != NO && *IOCB_CONFIG_FIELD(b, o->off_n, char *)) ||
-			    (o->off_has != NO && *IOCB_CONFIG_FIELD(b, o->off_has, char *)))
-				continue;
-		}
 		if (written == 0 && lead)
 			fputs(lead, out);
 		else
 			fprintf(out, "%*s", indent, "");
 		written++;
 		fprintf(out, "%s:", o->key);
-		switch (o->type) {
-		case IOCB_CT_STR:
-		case IOCB_CT_CSV: {
-			const char *v = *IOCB_CONFIG_FIELD(b, o->off, char *);
-
-			fputc(' ', out);
-			if (v)
-				put_value(out, v);
-			else
-				fputs("null", out);
-			fputc('\n', out);
-			break;
-		}
-		case IOCB_CT_BOOL:
-			fprintf(out, " %s\n", *IOCB_CONFIG_FIELD(b, o->off, bool) ? "true" : "false");
-			break;
-		case IOCB_CT_SSL: /* the path, if any, is written by the ca_file row */
-			fprintf(out, " %s\n", *IOCB_CONFIG_FIELD(b, o->off, bool) ? "true" : "false");
-			break;
-		case IOCB_CT_PORT:
-			fprintf(out, " %u\n", (unsigned)*IOCB_CONFIG_FIELD(b, o->off, uint16_t));
-			break;
-		case IOCB_CT_UINT:
-			fprintf(out, " %u\n", *IOCB_CONFIG_FIELD(b, o->off, unsigned));
-			break;
-		case IOCB_CT_SIZE:
-			fputc(' ', out);
-			put_size(out, *IOCB_CONFIG_FIELD(b, o->off, uint64_t));
-			fputc('\n', out);
-			break;
-		case IOCB_CT_DOUBLE:
-			fputc(' ', out);
-			put_double(out, *IOCB_CONFIG_FIELD(b, o->off, double));
-			fputc('\n', out);
-			break;
-		case IOCB_CT_DURATION:
-			fputc(' ', out);
-			put_duration(out, *IOCB_CONFIG_FIELD(b, o->off, double));
-			fputc('\n', out);
-			break;
-		case IOCB_CT_ENUM: {
-			int v = *IOCB_CONFIG_FIELD(b, o->off, int);
-
-			fputc(' ', out);
-			if (v < 0)
-				fputs("null", out);
-			else if (o->flags & IOCB_CF_PLAIN)
-				fputs(o->choices[v], out);
-			else
-				put_quoted(out, o->choices[v]);
-			fputc('\n', out);
-			break;
-		}
-		case IOCB_CT_STRLIST:
-			fputc(' ', out);
-			put_strlist(out, *IOCB_CONFIG_FIELD(b, o->off, char **), *IOCB_CONFIG_FIELD(b, o->off_n, size_t));
-			fputc('\n', out);
-			break;
-		case IOCB_CT_KV: {
-			const struct iocb_kv *kv = *IOCB_CONFIG_FIELD(b, o->off, struct iocb_kv *);
-			size_t n = *IOCB_CONFIG_FIELD(b, o->off_n, size_t);
-
-			fputs(n ? "\n" : " {}\n", out);
-			for (size_t k = 0; k < n; k++) {
-				fprintf(out, "%*s", indent + 2, "");
-				put_quoted(out, kv[k].key);
-				fputs(": ", out);
-				put_quoted(out, (o->flags & IOCB_CF_SECRETS) && iocb_str_secret_name(kv[k].key)
-							? "***"
-							: kv[k].value);
-				fputc('\n', out);
-			}
-			break;
-		}
-		case IOCB_CT_SECTION:
+		if (o->type == IOCB_CT_KV) {
+			put_kv_rows(out, o, b, indent);
+		} else if (o->type == IOCB_CT_SECTION) {
 			fputc('\n', out);
 			if (dump_section(out, o->sub, base, indent + 2, NULL) == 0)
 				fprintf(out, "%*s{}\n", indent + 2, ""); /* not reached: sections have rows */
-			break;
-		case IOCB_CT_LIST: {
-			const char *items = *IOCB_CONFIG_FIELD(b, o->off, char *);
-			size_t n = *IOCB_CONFIG_FIELD(b, o->off_n, size_t);
-			char lead2[80];
-
-			fputs(n ? "\n" : " []\n", out);
-			snprintf(lead2, sizeof(lead2), "%*s- ", indent + 2, "");
-			for (size_t k = 0; k < n; k++)
-				if (dump_section(out, o->sub, items + k * o->sub->item_size, indent + 4, lead2) == 0)
-					fprintf(out, "%s{}\n", lead2);
-			break;
-		}
-		case IOCB_CT_SECRET:
-			fputs(" \"***\"\n", out);
-			break;
-		case IOCB_CT_IGNORED:
-			break;
+		} else if (o->type == IOCB_CT_LIST) {
+			put_list_rows(out, o, b, indent);
+		} else {
+			put_scalar(out, o, b);
 		}
 	}
 	return written;
