@@ -384,6 +384,13 @@ int iocb_json_skip_value(struct iocb_json_parser *p, struct iocb_err *err)
 	return iocb_json_skip(p, &t, err);
 }
 
+int iocb_json__member_misuse(struct iocb_json_parser *p, const struct iocb_json_tok *tok, struct iocb_err *err)
+{
+	p->state = 0xff; /* like any error: the parser is not used again */
+	return iocb_err_set(err, IOCB_EINVAL, "byte %zu: not an object member (the parser is not inside an object)",
+			    tok->offset);
+}
+
 static size_t put_utf8(char *o, uint32_t cp)
 {
 	if (cp < 0x80) {
