@@ -89,10 +89,6 @@ int iocb_json_skip(struct iocb_json_parser *p, const struct iocb_json_tok *tok, 
 /* Read the next token and skip the whole value it starts. */
 int iocb_json_skip_value(struct iocb_json_parser *p, struct iocb_err *err) IOCB_MUST_USE;
 
-/* Out of line and cold: iocb_json_next_member() called outside an object. */
-int iocb_json__member_misuse(struct iocb_json_parser *p, const struct iocb_json_tok *tok, struct iocb_err *err)
-	__attribute__((cold));
-
 /*
  * Next member of the object being read, for the loop
  *
@@ -118,23 +114,10 @@ int iocb_json__member_misuse(struct iocb_json_parser *p, const struct iocb_json_
  * that is not a string, a missing ':', the end of input, a bad value);
  * IOCB_EINVAL if the parser is not inside an object (a caller bug).
  *
- * Inline because the MISP parser's per-attribute loops run it on every
- * member. Any thread (the parser object is not shared).
+ * Any thread (the parser object is not shared).
  */
-IOCB_MUST_USE static inline int iocb_json_next_member(struct iocb_json_parser *p, struct iocb_json_tok *key,
-						      struct iocb_json_tok *val, struct iocb_err *err)
-{
-	int rc = iocb_json_next(p, key, err);
-
-	if (rc < 0)
-		return rc;
-	if (key->type != IOCB_JSON_KEY)
-		return key->type == IOCB_JSON_OBJ_END ? 0 : iocb_json__member_misuse(p, key, err);
-	if (val == NULL)
-		return 1;
-	rc = iocb_json_next(p, val, err);
-	return rc < 0 ? rc : 1;
-}
+int iocb_json_next_member(struct iocb_json_parser *p, struct iocb_json_tok *key, struct iocb_json_tok *val,
+			  struct iocb_err *err) IOCB_MUST_USE;
 
 /*
  * Decode a KEY/STR token into `out` (cap bytes). Writes the decoded length to
