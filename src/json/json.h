@@ -100,8 +100,10 @@ int iocb_json_skip_value(struct iocb_json_parser *p, struct iocb_err *err) IOCB_
  *
  * Call it right after the object's '{' token (the document's first token or
  * a member's/item's value, checked by the caller, whose "not an object"
- * error is its own) and again after each member's value has been consumed.
- * The parser itself checks the ',' between members and the ':' after a key.
+ * error is its own) and again after each member's value has been consumed;
+ * it mixes freely with iocb_json_next()/iocb_json_skip() on the same parser.
+ * It checks the ',' between members and the ':' after a key as
+ * iocb_json_next() does (it takes the same code path, minus a dispatch).
  *
  * Returns 1 with the key in *key (a KEY token, a view into the input) and,
  * when `val` is not NULL, the first token of the value in *val: the caller
@@ -111,8 +113,9 @@ int iocb_json_skip_value(struct iocb_json_parser *p, struct iocb_err *err) IOCB_
  * Returns 0 after the object's '}' (*key is its OBJ_END token: offset is
  * the '}'). Returns the parser's negative rc on bad input, with err saying
  * "byte N: ..." exactly as iocb_json_next() does (a trailing comma, a key
- * that is not a string, a missing ':', the end of input, a bad value);
- * IOCB_EINVAL if the parser is not inside an object (a caller bug).
+ * that is not a string, a missing ':', the end of input, a bad value;
+ * IOCB_ELIMIT for a value nested too deep); IOCB_EINVAL if the parser is
+ * not inside an object (a caller bug). After an error the parser is spent.
  *
  * Any thread (the parser object is not shared).
  */
