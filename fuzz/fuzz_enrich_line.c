@@ -130,20 +130,20 @@ static bool has_top_key(const char *buf, size_t len, const char *key)
 {
 	struct iocb_json_parser p;
 	struct iocb_json_tok t;
+	int rc;
 
 	iocb_json_init(&p, buf, len, 64, false);
 	if (iocb_json_next(&p, &t, NULL) != IOCB_OK || t.type != IOCB_JSON_OBJ)
 		abort();
-	for (;;) {
-		if (iocb_json_next(&p, &t, NULL) != IOCB_OK)
-			abort();
-		if (t.type == IOCB_JSON_OBJ_END)
-			return false;
+	while ((rc = iocb_json_next_member(&p, &t, NULL, NULL)) > 0) {
 		if (iocb_json_tok_eq(&t, key))
 			return true;
 		if (iocb_json_skip_value(&p, NULL) != IOCB_OK)
 			abort();
 	}
+	if (rc < 0)
+		abort();
+	return false;
 }
 
 /* Output of a changed line: valid JSON, and a plain splice when the event had no threat/misp. */

@@ -4,7 +4,10 @@
  * string, and check that re-writing decoded strings yields valid JSON.
  * Differential: the token-free skipper (json/lex.h, used by iocb_json_skip
  * and the enrichment scanner) must accept exactly what the pull parser
- * accepts, at the same depth cap.
+ * accepts, at the same depth cap. And a walk that reads every object with
+ * iocb_json_next_member() must accept exactly what the validator accepts;
+ * without skips it makes the same parser calls, so its error (message and
+ * byte) must be the validator's too.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -14,6 +17,37 @@
 #include "json/lex.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Walk the value that starts with `t`: objects member by member, skipping every other container if `skip`. */
+static int walk(struct iocb_json_parser *p, const struct iocb_json_tok *t, bool skip, struct iocb_err *err)
+{
+	struct iocb_json_tok k, v;
+	unsigned n = 0;
+	int rc;
+
+	if (t->type == IOCB_JSON_ARR) {
+		for (;;) {
+			rc = iocb_json_next(p, &v, err);
+			if (rc < 0 || v.type == IOCB_JSON_ARR_END)
+				return rc;
+			rc = skip && (n++ & 1) ? iocb_json_skip(p, &v, err) : walk(p, &v, skip, err);
+			if (rc < 0)
+				return rc;
+		}
+	}
+	if (t->type != IOCB_JSON_OBJ)
+		return IOCB_OK;
+	while ((rc = iocb_json_next_member(p, &k, &v, err)) > 0) {
+		if (k.type != IOCB_JSON_KEY)
+			abort();
+		rc = skip && (n++ & 1) ? iocb_json_skip(p, &v, err) : walk(p, &v, skip, err);
+		if (rc < 0)
+			return rc;
+	}
+	if (rc == 0 && k.type != IOCB_JSON_OBJ_END)
+		abort();
+	return rc;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -48,6 +82,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		      iocb_json_lex_ws((const char *)data, end, size) == size;
 	bool pull_ok = iocb_json_validate((const char *)data, size, 16, NULL) == IOCB_OK;
 	if (lex_ok != pull_ok)
+		abort();
+
+	struct iocb_err werr = {0}, verr = {0};
+	bool skip = size & 2;
+	iocb_json_init(&p, (const char *)data, size, 16, false);
+	rc = iocb_json_next(&p, &t, &werr);
+	if (rc == IOCB_OK)
+		rc = walk(&p, &t, skip, &werr);
+	if (rc == IOCB_OK)
+		rc = iocb_json_next(&p, &t, &werr);
+	if (rc == IOCB_EEND)
+		rc = IOCB_OK;
+	else if (rc == IOCB_OK)
+		abort(); /* a second top-level value must be an error */
+	int vrc = iocb_json_validate((const char *)data, size, 16, &verr);
+	if ((rc == IOCB_OK) != (vrc == IOCB_OK))
+		abort();
+	if (!skip && (rc != vrc || strcmp(werr.msg, verr.msg) != 0))
 		abort();
 	iocb_buf_fini(&out);
 	return 0;

@@ -90,6 +90,39 @@ int iocb_json_skip(struct iocb_json_parser *p, const struct iocb_json_tok *tok, 
 int iocb_json_skip_value(struct iocb_json_parser *p, struct iocb_err *err) IOCB_MUST_USE;
 
 /*
+ * Next member of the object being read, for the loop
+ *
+ *     while ((rc = iocb_json_next_member(p, &key, &val, err)) > 0) {
+ *             if (iocb_json_tok_eq(&key, "a") && val.type == IOCB_JSON_NUM) ...
+ *             else rc = iocb_json_skip(p, &val, err);  (and stop if rc < 0)
+ *     }
+ *     if (rc < 0) ... (rc is 0 after the '}')
+ *
+ * Call it right after the object's '{' token (the document's first token or
+ * a member's/item's value, checked by the caller, whose "not an object"
+ * error is its own) and again after each member's value has been consumed;
+ * it mixes freely with iocb_json_next()/iocb_json_skip() on the same parser.
+ * It checks the ',' between members and the ':' after a key as
+ * iocb_json_next() does (it takes the same code path, minus a dispatch).
+ *
+ * Returns 1 with the key in *key (a KEY token, a view into the input) and,
+ * when `val` is not NULL, the first token of the value in *val: the caller
+ * consumes the value (a scalar is consumed already; for OBJ/ARR read its
+ * contents or iocb_json_skip() it). With `val` NULL the caller reads the
+ * value itself (iocb_json_next() or iocb_json_skip_value()).
+ * Returns 0 after the object's '}' (*key is its OBJ_END token: offset is
+ * the '}'). Returns the parser's negative rc on bad input, with err saying
+ * "byte N: ..." exactly as iocb_json_next() does (a trailing comma, a key
+ * that is not a string, a missing ':', the end of input, a bad value;
+ * IOCB_ELIMIT for a value nested too deep); IOCB_EINVAL if the parser is
+ * not inside an object (a caller bug). After an error the parser is spent.
+ *
+ * Any thread (the parser object is not shared).
+ */
+int iocb_json_next_member(struct iocb_json_parser *p, struct iocb_json_tok *key, struct iocb_json_tok *val,
+			  struct iocb_err *err) IOCB_MUST_USE;
+
+/*
  * Decode a KEY/STR token into `out` (cap bytes). Writes the decoded length to
  * *out_len; the output is not NUL-terminated. If the token has no escapes this
  * is a memcpy; callers that can use the view directly should check

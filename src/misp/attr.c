@@ -195,7 +195,7 @@ static int attr_obj(struct iocb_misp__ctx *c, struct iocb_json_parser *p, size_t
 	struct iocb_json_tok k, v;
 	int rc;
 
-	while ((rc = iocb_misp__next_member(c, p, &k, &v)) > 0) {
+	while ((rc = iocb_json_next_member(p, &k, &v, c->err)) > 0) {
 		if (k.s.len == 0 || k.escaped) {
 			/* never sent by MISP: ignored */
 		} else if (k.s.ptr[0] == 'T' && v.type == IOCB_JSON_ARR && key_is(&k, "Tag")) {
@@ -419,7 +419,7 @@ int iocb_misp__object_array(struct iocb_misp__ctx *c, struct iocb_json_parser *p
 		uint64_t obj_id = 0;
 		size_t attrs_off = 0;
 		bool obj_deleted = false;
-		while ((rc = iocb_misp__next_member(c, p, &k, &v)) > 0) {
+		while ((rc = iocb_json_next_member(p, &k, &v, c->err)) > 0) {
 			if (key_is(&k, "id"))
 				(void)iocb_misp__tok_u64(&v, &obj_id);
 			else if (key_is(&k, "deleted"))

@@ -25,7 +25,7 @@ int iocb_misp__orgc(struct iocb_misp__ctx *c, struct iocb_json_parser *p, struct
 	struct iocb_json_tok k, v;
 	int rc;
 
-	while ((rc = iocb_misp__next_member(c, p, &k, &v)) > 0) {
+	while ((rc = iocb_json_next_member(p, &k, &v, c->err)) > 0) {
 		if (key_is(&k, "name") && v.type == IOCB_JSON_STR)
 			(void)iocb_misp__tok_string(a, &v, &ev->orgc_name);
 		else if (key_is(&k, "uuid") && v.type == IOCB_JSON_STR)
@@ -93,7 +93,7 @@ int iocb_misp__event_obj(struct iocb_misp__ctx *c, struct iocb_json_parser *p, s
 	struct iocb_json_tok k, v;
 	int rc;
 
-	while ((rc = iocb_misp__next_member(c, p, &k, &v)) > 0) {
+	while ((rc = iocb_json_next_member(p, &k, &v, c->err)) > 0) {
 		if (extra && key_is(&k, "timestamp"))
 			extra->timestamp_decimal = tok_decimal(&v);
 		if (v.type == IOCB_JSON_STR || v.type == IOCB_JSON_NUM || v.type == IOCB_JSON_TRUE ||

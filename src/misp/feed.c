@@ -89,7 +89,7 @@ static int manifest_members(struct iocb_misp__ctx *c, struct iocb_json_parser *p
 	uint8_t u[16];
 	int rc;
 
-	while ((rc = iocb_misp__next_member(c, p, &k, &v)) > 0) {
+	while ((rc = iocb_json_next_member(p, &k, &v, c->err)) > 0) {
 		if (k.escaped || !iocb_misp_uuid_parse(k.s, u)) {
 			iocb_misp__skip(c, IOCB_SKIP_BAD_SHAPE, "%s: byte %zu: member name is not an event uuid",
 					c->source, k.offset);
@@ -207,7 +207,7 @@ static int find_event(struct iocb_misp__ctx *c, size_t *ev_off)
 	rc = iocb_json_next(&p, &t, c->err);
 	if (rc >= 0 && t.type != IOCB_JSON_OBJ)
 		rc = iocb_err_set(c->err, IOCB_EPARSE, "not a JSON object");
-	while (rc >= 0 && (rc = iocb_misp__next_member(c, &p, &k, &v)) > 0) {
+	while (rc >= 0 && (rc = iocb_json_next_member(&p, &k, &v, c->err)) > 0) {
 		if (key_is(&k, "Event") && v.type == IOCB_JSON_OBJ)
 			*ev_off = v.offset;
 		rc = iocb_json_skip(&p, &v, c->err);

@@ -86,24 +86,6 @@ static inline void iocb_misp__sub_parser(struct iocb_misp__ctx *c, struct iocb_j
 	(!(k)->escaped ? ((k)->s.len == sizeof(lit) - 1 && memcmp((k)->s.ptr, lit, sizeof(lit) - 1) == 0) \
 		       : iocb_json_tok_eq((k), lit))
 
-/*
- * Next member of the object being read: its key in *k and the first token
- * of its value in *v. Returns 1 for a member, 0 at the object's end, or a
- * negative rc.
- */
-static inline int iocb_misp__next_member(struct iocb_misp__ctx *c, struct iocb_json_parser *p,
-					 struct iocb_json_tok *k, struct iocb_json_tok *v)
-{
-	int rc = iocb_json_next(p, k, c->err);
-
-	if (rc < 0)
-		return rc;
-	if (k->type == IOCB_JSON_OBJ_END)
-		return 0;
-	rc = iocb_json_next(p, v, c->err);
-	return rc < 0 ? rc : 1;
-}
-
 /* A string token as a view: into the input, or decoded into `a` if it has escapes. */
 static inline int iocb_misp__tok_string(struct iocb_arena *a, const struct iocb_json_tok *t, struct iocb_str *out)
 {

@@ -40,7 +40,7 @@ static int handle_event_list(struct iocb_misp__ctx *c, struct iocb_json_parser *
 	int rc;
 
 	while ((rc = iocb_misp__next_object(c, p, &t, 0, "list item")) > 0) {
-		while ((rc = iocb_misp__next_member(c, p, &k, &v)) > 0) {
+		while ((rc = iocb_json_next_member(p, &k, &v, c->err)) > 0) {
 			if (key_is(&k, "Event") && v.type == IOCB_JSON_OBJ) {
 				size_t off = v.offset;
 				rc = iocb_json_skip(p, &v, c->err);
@@ -85,7 +85,7 @@ static int handle_response(struct iocb_misp__ctx *c, struct iocb_json_parser *p,
 				c->source, v->offset);
 		return iocb_json_skip(p, v, c->err);
 	}
-	while ((rc = iocb_misp__next_member(c, p, &k, &w)) > 0) {
+	while ((rc = iocb_json_next_member(p, &k, &w, c->err)) > 0) {
 		if (key_is(&k, "Attribute") && w.type == IOCB_JSON_ARR) {
 			rc = iocb_misp__attr_array(c, p, 0, NULL, 0, IOCB_STR_NULL, IOCB_ACT_NONE);
 			if (rc < 0)
@@ -110,7 +110,7 @@ static int handle_tag_change(struct iocb_misp__ctx *c, size_t tag_off, bool atta
 
 	iocb_misp__sub_parser(c, &sp, tag_off);
 	rc = iocb_json_next(&sp, &open, c->err);
-	while (rc >= 0 && (rc = iocb_misp__next_member(c, &sp, &k, &v)) > 0) {
+	while (rc >= 0 && (rc = iocb_json_next_member(&sp, &k, &v, c->err)) > 0) {
 		if (key_is(&k, "name") && v.type == IOCB_JSON_STR) {
 			if (iocb_misp__tok_string(&c->ev_arena, &v, &t.name) == IOCB_OK)
 				has_name = t.name.len > 0;
@@ -211,7 +211,7 @@ static int handle_top_object(struct iocb_misp__ctx *c, struct iocb_json_parser *
 	struct iocb_json_tok k, v;
 	int rc;
 
-	while ((rc = iocb_misp__next_member(c, p, &k, &v)) > 0) {
+	while ((rc = iocb_json_next_member(p, &k, &v, c->err)) > 0) {
 		rc = top_member(c, p, &k, &v, &t);
 		if (rc < 0)
 			return rc;

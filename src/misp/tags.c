@@ -42,7 +42,7 @@ static int tag_obj(struct iocb_misp__ctx *c, struct iocb_json_parser *p, struct 
 
 	memset(tag, 0, sizeof(*tag));
 	*ok = false;
-	while ((rc = iocb_misp__next_member(c, p, &k, &v)) > 0) {
+	while ((rc = iocb_json_next_member(p, &k, &v, c->err)) > 0) {
 		if (wrapped && key_is(&k, "Tag") && v.type == IOCB_JSON_OBJ) {
 			bool local = tag->local;
 			rc = tag_obj(c, p, a, false, tag, ok);

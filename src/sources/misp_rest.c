@@ -396,15 +396,7 @@ static int count_rows(const char *buf, size_t len, uint64_t *rows, struct iocb_e
 		return rc;
 	if (t.type != IOCB_JSON_OBJ)
 		return iocb_err_set(err, IOCB_EPARSE, "restSearch answer is not a JSON object");
-	for (;;) {
-		rc = iocb_json_next(&jp, &t, err);
-		if (rc < 0)
-			return rc;
-		if (t.type == IOCB_JSON_OBJ_END)
-			break;
-		rc = iocb_json_next(&jp, &v, err);
-		if (rc < 0)
-			return rc;
+	while ((rc = iocb_json_next_member(&jp, &t, &v, err)) > 0) {
 		if (!found && iocb_json_tok_eq(&t, "Attribute") && v.type == IOCB_JSON_ARR) {
 			rc = count_array(&jp, rows, err);
 			found = true;
@@ -412,14 +404,8 @@ static int count_rows(const char *buf, size_t len, uint64_t *rows, struct iocb_e
 			rc = count_array(&jp, rows, err);
 			found = true;
 		} else if (!found && iocb_json_tok_eq(&t, "response") && v.type == IOCB_JSON_OBJ) {
-			for (;;) {
-				struct iocb_json_tok k, kv;
-				rc = iocb_json_next(&jp, &k, err);
-				if (rc < 0 || k.type == IOCB_JSON_OBJ_END)
-					break;
-				rc = iocb_json_next(&jp, &kv, err);
-				if (rc < 0)
-					break;
+			struct iocb_json_tok k, kv;
+			while ((rc = iocb_json_next_member(&jp, &k, &kv, err)) > 0) {
 				if (!found && iocb_json_tok_eq(&k, "Attribute") && kv.type == IOCB_JSON_ARR) {
 					rc = count_array(&jp, rows, err);
 					found = true;
@@ -435,6 +421,8 @@ static int count_rows(const char *buf, size_t len, uint64_t *rows, struct iocb_e
 		if (rc < 0)
 			return rc;
 	}
+	if (rc < 0)
+		return rc;
 	if (!found)
 		return iocb_err_set(err, IOCB_EPARSE, "restSearch answer without a response.Attribute array");
 	return IOCB_OK;

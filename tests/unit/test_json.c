@@ -253,6 +253,180 @@ static void test_writer_roundtrip_random(void **state)
 	iocb_buf_fini(&b);
 }
 
+/* Open the object of `doc`, then count its members, skipping every value; rc of the loop (0 or an error). */
+static int walk_members(const char *doc, unsigned *n, struct iocb_err *err)
+{
+	struct iocb_json_parser p;
+	struct iocb_json_tok k, v;
+	int rc;
+
+	*n = 0;
+	iocb_json_init(&p, doc, strlen(doc), 0, false);
+	assert_int_equal(iocb_json_next(&p, &k, err), IOCB_OK);
+	assert_int_equal(k.type, IOCB_JSON_OBJ);
+	while ((rc = iocb_json_next_member(&p, &k, &v, err)) > 0) {
+		assert_int_equal(k.type, IOCB_JSON_KEY);
+		(*n)++;
+		rc = iocb_json_skip(&p, &v, err);
+		if (rc < 0)
+			return rc;
+	}
+	return rc;
+}
+
+static void test_member_empty(void **state)
+{
+	const char *doc = " { } ";
+	struct iocb_json_parser p;
+	struct iocb_json_tok k, v;
+	(void)state;
+
+	iocb_json_init(&p, doc, strlen(doc), 0, false);
+	assert_int_equal(iocb_json_next(&p, &k, NULL), IOCB_OK);
+	assert_int_equal(iocb_json_next_member(&p, &k, &v, NULL), 0);
+	assert_int_equal(k.type, IOCB_JSON_OBJ_END);
+	assert_int_equal(k.offset, 3); /* the '}' */
+	assert_int_equal(iocb_json_next(&p, &k, NULL), IOCB_EEND);
+}
+
+static void test_member_one(void **state)
+{
+	const char *doc = "{ \"k\" :\ttrue }";
+	struct iocb_json_parser p;
+	struct iocb_json_tok k, v;
+	(void)state;
+
+	iocb_json_init(&p, doc, strlen(doc), 0, false);
+	assert_int_equal(iocb_json_next(&p, &k, NULL), IOCB_OK);
+	assert_int_equal(iocb_json_next_member(&p, &k, &v, NULL), 1);
+	assert_true(iocb_json_tok_eq(&k, "k"));
+	assert_int_equal(k.offset, 2);
+	assert_int_equal(v.type, IOCB_JSON_TRUE);
+	assert_int_equal(v.offset, 8);
+	assert_int_equal(iocb_json_next_member(&p, &k, &v, NULL), 0);
+	assert_int_equal(iocb_json_next(&p, &k, NULL), IOCB_EEND);
+}
+
+/* Many members; the caller reads one nested object with the same helper and skips the other containers. */
+static void test_member_many_nested(void **state)
+{
+	const char *doc = "{\"a\":1,\"b\":\"x\",\"c\":{\"d\":[1,{\"e\":2}],\"f\":\"g\"},\"h\":[],\"i\\u0041\":null,\"j\":{}}";
+	static const char *const keys[] = {"a", "b", "c", "h", "iA", "j"};
+	static const enum iocb_json_type types[] = {IOCB_JSON_NUM, IOCB_JSON_STR, IOCB_JSON_OBJ,
+						    IOCB_JSON_ARR, IOCB_JSON_NULL, IOCB_JSON_OBJ};
+	struct iocb_json_parser p;
+	struct iocb_json_tok k, v, ik, iv;
+	struct iocb_err err = {0};
+	unsigned n = 0, inner = 0;
+	int rc;
+	(void)state;
+
+	iocb_json_init(&p, doc, strlen(doc), 0, false);
+	assert_int_equal(iocb_json_next(&p, &k, &err), IOCB_OK);
+	while ((rc = iocb_json_next_member(&p, &k, &v, &err)) > 0) {
+		assert_true(n < sizeof(keys) / sizeof(keys[0]));
+		assert_true(iocb_json_tok_eq(&k, keys[n]));
+		assert_int_equal(v.type, types[n]);
+		if (n == 2) {
+			while ((rc = iocb_json_next_member(&p, &ik, &iv, &err)) > 0) {
+				inner++;
+				if (iocb_json_tok_eq(&ik, "f"))
+					assert_true(iocb_json_tok_eq(&iv, "g"));
+				rc = iocb_json_skip(&p, &iv, &err);
+				assert_int_equal(rc, IOCB_OK);
+			}
+			assert_int_equal(rc, 0);
+		} else {
+			assert_int_equal(iocb_json_skip(&p, &v, &err), IOCB_OK);
+		}
+		n++;
+	}
+	assert_int_equal(rc, 0);
+	assert_int_equal(n, 6);
+	assert_int_equal(inner, 2);
+	assert_int_equal(iocb_json_next(&p, &k, &err), IOCB_EEND);
+}
+
+/* val NULL: the caller reads (or skips) each value itself. */
+static void test_member_key_only(void **state)
+{
+	const char *doc = "{\"skip\":{\"x\":[1]},\"n\":7}";
+	struct iocb_json_parser p;
+	struct iocb_json_tok k, v;
+	uint64_t u = 0;
+	int rc;
+	(void)state;
+
+	iocb_json_init(&p, doc, strlen(doc), 0, false);
+	assert_int_equal(iocb_json_next(&p, &k, NULL), IOCB_OK);
+	while ((rc = iocb_json_next_member(&p, &k, NULL, NULL)) > 0) {
+		if (iocb_json_tok_eq(&k, "n")) {
+			assert_int_equal(iocb_json_next(&p, &v, NULL), IOCB_OK);
+			assert_true(iocb_json_tok_u64(&v, &u));
+		} else {
+			assert_int_equal(iocb_json_skip_value(&p, NULL), IOCB_OK);
+		}
+	}
+	assert_int_equal(rc, 0);
+	assert_int_equal(u, 7);
+}
+
+struct mcase {
+	const char *doc;
+	unsigned members; /* members returned before the error */
+	int rc;           /* the loop's result */
+	const char *msg;  /* err.msg, with the error's location */
+};
+
+static const struct mcase member_cases[] = {
+	{"{\"a\":1}", 1, 0, ""},
+	{"{\"a\":1,\"b\":{\"c\":[]}}", 2, 0, ""},
+	{"{\"a\":1,}", 1, IOCB_EPARSE, "byte 7: expected a string key"},
+	{"{,}", 0, IOCB_EPARSE, "byte 1: expected a string key"},
+	{"{1:2}", 0, IOCB_EPARSE, "byte 1: expected a string key"},
+	{"{\"a\":1,true:2}", 1, IOCB_EPARSE, "byte 7: expected a string key"},
+	{"{\"a\" 1}", 0, IOCB_EPARSE, "byte 5: expected ':' after key"},
+	{"{\"a\":1 \"b\":2}", 1, IOCB_EPARSE, "byte 7: expected ',' or '}'"},
+	{"{\"a\":1]", 1, IOCB_EPARSE, "byte 6: expected ',' or '}'"},
+	{"{\"a\":1", 1, IOCB_EPARSE, "byte 6: unexpected end of input"},
+	{"{\"a\":", 0, IOCB_EPARSE, "byte 5: unexpected end of input, expected a value"},
+	{"{", 0, IOCB_EPARSE, "byte 1: unexpected end of input, expected a key"},
+	{"{\"a\":tru}", 0, IOCB_EPARSE, "byte 5: invalid literal"},
+	/* An error inside a value the caller skips is reported by the skip, at its own byte. */
+	{"{\"a\":1,\"b\":{\"c\":[1,]}}", 2, IOCB_EPARSE, "byte 19: expected a JSON value"},
+};
+
+static void test_member_errors(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(member_cases) / sizeof(member_cases[0]); i++) {
+		const struct mcase *c = &member_cases[i];
+		struct iocb_err err = {0};
+		unsigned n;
+		int rc = walk_members(c->doc, &n, &err);
+
+		if (rc != c->rc || n != c->members || strcmp(err.msg, c->msg) != 0)
+			fail_msg("case %zu '%s': got %s after %u members (%s), want %s after %u (%s)", i, c->doc,
+				 iocb_rc_str(rc), n, err.msg, iocb_rc_str(c->rc), c->members, c->msg);
+	}
+}
+
+/* Called where no object is open: a caller bug, reported, and the parser stays failed. */
+static void test_member_outside_object(void **state)
+{
+	const char *doc = "[1,2]";
+	struct iocb_json_parser p;
+	struct iocb_json_tok k, v;
+	struct iocb_err err = {0};
+	(void)state;
+
+	iocb_json_init(&p, doc, strlen(doc), 0, false);
+	assert_int_equal(iocb_json_next(&p, &k, &err), IOCB_OK);
+	assert_int_equal(iocb_json_next_member(&p, &k, &v, &err), IOCB_EINVAL);
+	assert_string_equal(err.msg, "byte 1: not an object member (the parser is not inside an object)");
+	assert_true(iocb_json_next(&p, &k, NULL) < 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -260,6 +434,12 @@ int main(void)
 		cmocka_unit_test(test_tokens),
 		cmocka_unit_test(test_unescape),
 		cmocka_unit_test(test_skip),
+		cmocka_unit_test(test_member_empty),
+		cmocka_unit_test(test_member_one),
+		cmocka_unit_test(test_member_many_nested),
+		cmocka_unit_test(test_member_key_only),
+		cmocka_unit_test(test_member_errors),
+		cmocka_unit_test(test_member_outside_object),
 		cmocka_unit_test(test_depth_limit),
 		cmocka_unit_test(test_multi),
 		cmocka_unit_test(test_writer),

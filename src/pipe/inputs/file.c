@@ -200,20 +200,15 @@ static bool cp_parse(struct file_in *f, const char *buf, size_t len)
 	struct iocb_json_parser p;
 	struct iocb_json_tok tok;
 	bool have_dev = false, have_ino = false, have_off = false;
+	int rc;
 
 	iocb_json_init(&p, buf, len, 4, false);
 	if (iocb_json_next(&p, &tok, NULL) != IOCB_OK || tok.type != IOCB_JSON_OBJ)
 		return false;
-	for (;;) {
+	while ((rc = iocb_json_next_member(&p, &tok, NULL, NULL)) > 0) {
 		uint64_t *dst = NULL;
 		bool *seen = NULL;
 
-		if (iocb_json_next(&p, &tok, NULL) != IOCB_OK)
-			return false;
-		if (tok.type == IOCB_JSON_OBJ_END)
-			break;
-		if (tok.type != IOCB_JSON_KEY)
-			return false;
 		if (iocb_json_tok_eq(&tok, "dev")) {
 			dst = &f->cp_id.dev;
 			seen = &have_dev;
@@ -234,7 +229,7 @@ static bool cp_parse(struct file_in *f, const char *buf, size_t len)
 			return false;
 		*seen = true;
 	}
-	return have_dev && have_ino && have_off;
+	return rc == 0 && have_dev && have_ino && have_off;
 }
 
 /* Read in->state_path if there is one. A broken checkpoint starts the file from its beginning. */

@@ -202,31 +202,14 @@ static int parse_item_body(struct iocb_json_parser *p, struct iocb_pipe__es_item
 	struct iocb_json_tok t, v;
 	int rc;
 
-	for (;;) {
-		rc = iocb_json_next(p, &t, err);
-		if (rc < 0)
-			return rc;
-		if (t.type == IOCB_JSON_OBJ_END)
-			return IOCB_OK;
-		/* t is a KEY (the parser guarantees it inside an object). */
-		rc = iocb_json_next(p, &v, err);
-		if (rc < 0)
-			return rc;
+	while ((rc = iocb_json_next_member(p, &t, &v, err)) > 0) {
 		if (key_is(&t, "status") && v.type == IOCB_JSON_NUM) {
 			int64_t s;
 			if (iocb_json_tok_i64(&v, &s) && s >= 0 && s < 1000)
 				it->status = (int)s;
 		} else if (key_is(&t, "error") && v.type == IOCB_JSON_OBJ) {
-			for (;;) {
-				struct iocb_json_tok ek, ev;
-				rc = iocb_json_next(p, &ek, err);
-				if (rc < 0)
-					return rc;
-				if (ek.type == IOCB_JSON_OBJ_END)
-					break;
-				rc = iocb_json_next(p, &ev, err);
-				if (rc < 0)
-					return rc;
+			struct iocb_json_tok ek, ev;
+			while ((rc = iocb_json_next_member(p, &ek, &ev, err)) > 0) {
 				if (ev.type == IOCB_JSON_STR && key_is(&ek, "type"))
 					it->type = ev;
 				else if (ev.type == IOCB_JSON_STR && key_is(&ek, "reason"))
@@ -237,6 +220,8 @@ static int parse_item_body(struct iocb_json_parser *p, struct iocb_pipe__es_item
 						return rc;
 				}
 			}
+			if (rc < 0)
+				return rc;
 		} else if (key_is(&t, "error") && v.type == IOCB_JSON_STR) {
 			it->reason = v;
 		} else {
@@ -245,13 +230,14 @@ static int parse_item_body(struct iocb_json_parser *p, struct iocb_pipe__es_item
 				return rc;
 		}
 	}
+	return rc;
 }
 
 /* The `items` array, after its '['. */
 static int parse_items(struct iocb_json_parser *p, size_t expected, struct iocb_pipe__es_item *items,
 		       struct iocb_pipe__es_resp *r, struct iocb_err *err)
 {
-	struct iocb_json_tok t;
+	struct iocb_json_tok k, t;
 	int rc;
 
 	for (;;) {
@@ -273,14 +259,11 @@ static int parse_items(struct iocb_json_parser *p, size_t expected, struct iocb_
 		struct iocb_pipe__es_item *it = &items[r->nitems];
 		memset(it, 0, sizeof(*it));
 		/* One member: the action name, holding the item's fields. */
-		rc = iocb_json_next(p, &t, err);
+		rc = iocb_json_next_member(p, &k, &t, err);
 		if (rc < 0)
 			return rc;
-		if (t.type != IOCB_JSON_KEY)
-			return resp_fail(err, IOCB_EPARSE, t.offset, "empty item");
-		rc = iocb_json_next(p, &t, err);
-		if (rc < 0)
-			return rc;
+		if (rc == 0)
+			return resp_fail(err, IOCB_EPARSE, k.offset, "empty item");
 		if (t.type != IOCB_JSON_OBJ)
 			return resp_fail(err, IOCB_EPARSE, t.offset, "item action is not an object");
 		rc = parse_item_body(p, it, err);
@@ -289,16 +272,13 @@ static int parse_items(struct iocb_json_parser *p, size_t expected, struct iocb_
 		if (it->status == 0)
 			return resp_fail(err, IOCB_EPARSE, t.offset, "item without status");
 		/* Further members (never sent by ES) are skipped. */
-		for (;;) {
-			rc = iocb_json_next(p, &t, err);
-			if (rc < 0)
-				return rc;
-			if (t.type == IOCB_JSON_OBJ_END)
-				break;
+		while ((rc = iocb_json_next_member(p, &k, NULL, err)) > 0) {
 			rc = iocb_json_skip_value(p, err);
 			if (rc < 0)
 				return rc;
 		}
+		if (rc < 0)
+			return rc;
 		r->nitems++;
 	}
 }
@@ -317,15 +297,7 @@ int iocb_pipe__es_parse_response(const char *body, size_t len, size_t expected, 
 		return rc == IOCB_EEND ? resp_fail(err, IOCB_EPARSE, 0, "empty body") : rc;
 	if (t.type != IOCB_JSON_OBJ)
 		return resp_fail(err, IOCB_EPARSE, t.offset, "not an object");
-	for (;;) {
-		rc = iocb_json_next(&p, &t, err);
-		if (rc < 0)
-			return rc == IOCB_EEND ? resp_fail(err, IOCB_EPARSE, len, "truncated") : rc;
-		if (t.type == IOCB_JSON_OBJ_END)
-			break;
-		rc = iocb_json_next(&p, &v, err);
-		if (rc < 0)
-			return rc == IOCB_EEND ? resp_fail(err, IOCB_EPARSE, len, "truncated") : rc;
+	while ((rc = iocb_json_next_member(&p, &t, &v, err)) > 0) {
 		if (key_is(&t, "errors") && (v.type == IOCB_JSON_TRUE || v.type == IOCB_JSON_FALSE)) {
 			r->has_errors = true;
 			r->errors = v.type == IOCB_JSON_TRUE;
@@ -333,14 +305,14 @@ int iocb_pipe__es_parse_response(const char *body, size_t len, size_t expected, 
 			r->has_items = true;
 			r->detailed = !(r->has_errors && !r->errors) && items != NULL;
 			rc = parse_items(&p, expected, items, r, err);
-			if (rc < 0)
-				return rc == IOCB_EEND ? resp_fail(err, IOCB_EPARSE, len, "truncated") : rc;
 		} else {
 			rc = iocb_json_skip(&p, &v, err);
-			if (rc < 0)
-				return rc == IOCB_EEND ? resp_fail(err, IOCB_EPARSE, len, "truncated") : rc;
 		}
+		if (rc < 0)
+			break;
 	}
+	if (rc < 0)
+		return rc == IOCB_EEND ? resp_fail(err, IOCB_EPARSE, len, "truncated") : rc;
 	/* Trailing bytes after the object are an error too. */
 	rc = iocb_json_next(&p, &t, err);
 	if (rc != IOCB_EEND)
@@ -441,22 +413,14 @@ size_t iocb_pipe__es_error_reason(const char *body, size_t len, long status, cha
 	rc = iocb_json_next(&p, &t, NULL);
 	if (rc < 0 || t.type != IOCB_JSON_OBJ)
 		goto fallback;
-	for (;;) {
-		if (iocb_json_next(&p, &t, NULL) < 0 || t.type != IOCB_JSON_KEY)
-			break;
-		if (iocb_json_next(&p, &v, NULL) < 0)
-			break;
+	while (iocb_json_next_member(&p, &t, &v, NULL) > 0) {
 		if (key_is(&t, "error") && v.type == IOCB_JSON_STR) {
 			reason = v;
 			break;
 		}
 		if (key_is(&t, "error") && v.type == IOCB_JSON_OBJ) {
-			for (;;) {
-				struct iocb_json_tok ek, ev;
-				if (iocb_json_next(&p, &ek, NULL) < 0 || ek.type != IOCB_JSON_KEY)
-					break;
-				if (iocb_json_next(&p, &ev, NULL) < 0)
-					break;
+			struct iocb_json_tok ek, ev;
+			while (iocb_json_next_member(&p, &ek, &ev, NULL) > 0) {
 				if (ev.type == IOCB_JSON_STR && key_is(&ek, "type"))
 					type = ev;
 				else if (ev.type == IOCB_JSON_STR && key_is(&ek, "reason"))

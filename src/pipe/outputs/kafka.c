@@ -161,7 +161,7 @@ static bool scalar_text(const struct iocb_json_tok *t, char *out, size_t cap, si
 static bool field_value(const char *line, size_t len, const char *path, char *out, size_t cap, size_t *olen)
 {
 	struct iocb_json_parser p;
-	struct iocb_json_tok t;
+	struct iocb_json_tok k, t;
 	const char *rest = path;
 	size_t rlen = strlen(path);
 
@@ -173,19 +173,17 @@ static bool field_value(const char *line, size_t len, const char *path, char *ou
 		struct iocb_str key;
 		bool whole, prefix;
 
-		if (iocb_json_next(&p, &t, NULL) < 0 || t.type != IOCB_JSON_KEY)
+		if (iocb_json_next_member(&p, &k, &t, NULL) <= 0)
 			return false; /* end of the object (missing) or bad JSON */
-		key = t.s;
-		if (t.escaped) {
+		key = k.s;
+		if (k.escaped) {
 			size_t n;
-			if (iocb_json_unescape(&t, kbuf, sizeof(kbuf), &n) < 0)
+			if (iocb_json_unescape(&k, kbuf, sizeof(kbuf), &n) < 0)
 				n = 0; /* too long for a path segment: cannot match */
 			key = iocb_str_make(kbuf, n);
 		}
 		whole = key.len == rlen && memcmp(key.ptr, rest, rlen) == 0;
 		prefix = key.len > 0 && key.len < rlen && rest[key.len] == '.' && memcmp(key.ptr, rest, key.len) == 0;
-		if (iocb_json_next(&p, &t, NULL) < 0)
-			return false;
 		if (whole)
 			return scalar_text(&t, out, cap, olen);
 		if (prefix && t.type == IOCB_JSON_OBJ) {
