@@ -29,6 +29,7 @@
 #include "core/buf.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/time.h"
 #include "daemon/internal.h"
 #include "filter/filter.h"
 #include "ingest/ingest.h"
@@ -601,7 +602,7 @@ int iocb_daemon_run(const struct iocb_daemon_opts *o)
 	int rc, stop_rc;
 
 	d.opts = o;
-	d.counters.started_us = iocb_sources_sync_now_us();
+	d.counters.started_us = iocb_time_real_us();
 	pthread_mutex_init(&d.gen_mu, NULL);
 	block_signals(&set);
 	tune_allocator();

@@ -44,6 +44,7 @@
 #include "config/config.h"
 #include "core/buf.h"
 #include "core/rc.h"
+#include "core/time.h"
 #include "enrich/enrich.h"
 #include "pipe/pipe.h"
 #include "store/store.h"
@@ -347,9 +348,5 @@ const struct iocb_config *iocb_pipe__config(const struct iocb_pipe *p);
 
 /* Exponential backoff with full jitter: uniform in [0, min(max, initial * 2^attempt)], at least 1 ms. */
 double iocb_pipe__backoff(double initial_s, double max_s, unsigned attempt);
-
-/* Wall clock in µs, monotonic seconds. */
-int64_t iocb_pipe__now_us(void);
-double iocb_pipe__mono(void);
 
 #endif

@@ -179,7 +179,7 @@ static void render_sources(struct render *r, struct iocb_sources_sync *y)
 		{SF_HEARTBEATS, "iocbus_source_heartbeats_total", "MISP ZeroMQ heartbeats (misp_json_self) received."},
 	};
 	size_t n = iocb_sources_sync_metrics_count(y);
-	int64_t now = iocb_sources_sync_now_us();
+	int64_t now = iocb_time_real_us();
 
 	struct fam upd = {"iocbus_updates_total", "counter",
 			  "Attribute messages by action, and the store changes and filter drops they caused.", false};

@@ -246,7 +246,7 @@ static void *kafka_thread(void *arg)
 				(void)finish_batch(s);
 			continue;
 		}
-		double t0 = iocb_sources_sync_mono();
+		double t0 = iocb_time_mono_s();
 		unsigned n = 0;
 		while (msg) {
 			if (handle_message(s, msg)) {
@@ -255,14 +255,14 @@ static void *kafka_thread(void *arg)
 			}
 			rd_kafka_message_destroy(msg);
 			if (++n >= BATCH_MAX ||
-			    (n % BATCH_CLOCK_EVERY == 0 && (iocb_sources_sync_mono() - t0) * 1e9 >= (double)BATCH_NS))
+			    (n % BATCH_CLOCK_EVERY == 0 && (iocb_time_mono_s() - t0) * 1e9 >= (double)BATCH_NS))
 				break;
 			msg = rd_kafka_consumer_poll(s->rk, 0);
 		}
 		if (nmsg) {
 			IOCB_M_ADD(s->m->messages, nmsg);
 			IOCB_M_ADD(s->m->bytes, nbytes);
-			IOCB_M_SET(s->m->last_message_us, iocb_sources_sync_now_us());
+			IOCB_M_SET(s->m->last_message_us, iocb_time_real_us());
 			IOCB_M_SET(s->m->up, 1);
 		}
 		(void)finish_batch(s);

@@ -275,10 +275,10 @@ static bool backoff_wait(struct pull_source *p)
 	d *= 1.0 - PULL_JITTER + 2 * PULL_JITTER * rand01(p);
 	p->backoff_s = p->backoff_s * 2 > p->retry_max_s ? p->retry_max_s : p->backoff_s * 2;
 	iocb_log(IOCB_LOG_DEBUG, MOD, "\"retrying\" in_s=%.2f", d);
-	t0 = iocb_sources_sync_mono();
+	t0 = iocb_time_mono_s();
 	if (!iocb_sources_sync_sleep(p->y, d, !p->woken))
 		return false;
-	if (iocb_sources_sync_mono() - t0 < d - 0.001)
+	if (iocb_time_mono_s() - t0 < d - 0.001)
 		p->woken = true;
 	return true;
 }
@@ -496,7 +496,7 @@ static enum page_result pull_page(struct pull_source *p, enum pull_kind kind, ui
 	p->auth_streak = false;
 	IOCB_M_ADD(p->m->messages, 1);
 	IOCB_M_ADD(p->m->bytes, p->resp.body.len);
-	IOCB_M_SET(p->m->last_message_us, iocb_sources_sync_now_us());
+	IOCB_M_SET(p->m->last_message_us, iocb_time_real_us());
 
 	memset(&err, 0, sizeof(err));
 	/* MISP's own clock bounds the cursor (0 without a Date header: the local clock does). */
@@ -553,7 +553,7 @@ static bool pull_run(struct pull_source *p, enum pull_kind kind, uint64_t from, 
 	const struct iocb_ingest_stats *st = iocb_ingest_stats(p->in);
 	struct pull_totals tot;
 	uint64_t up0, rm0;
-	double t0 = iocb_sources_sync_mono();
+	double t0 = iocb_time_mono_s();
 	enum page_result r;
 	size_t swept = 0;
 
@@ -614,7 +614,7 @@ restart:
 		 "\"pull done\" kind=%s from=%" PRIu64 " pages=%u rows=%" PRIu64 " upserts=%" PRIu64 " removes=%" PRIu64
 		 " swept=%zu seconds=%.3f",
 		 kind_names[kind], from, tot.pages, tot.rows, st->upserts - up0, st->removes - rm0, swept,
-		 iocb_sources_sync_mono() - t0);
+		 iocb_time_mono_s() - t0);
 	return true;
 }
 
@@ -650,10 +650,10 @@ static void schedule_reconcile(struct pull_source *p, bool just_done)
 	if (!just_done && iocb_store_meta_get(p->y->store, PULL_META_RECONCILED, buf, sizeof(buf), &n) == IOCB_OK &&
 	    iocb_str_to_u64(iocb_str_make(buf, n), &last) && last <= now) {
 		double left = r - (double)(now - last);
-		p->next_reconcile = iocb_sources_sync_mono() + (left > 0 ? left : 0);
+		p->next_reconcile = iocb_time_mono_s() + (left > 0 ? left : 0);
 		return;
 	}
-	p->next_reconcile = iocb_sources_sync_mono() + r;
+	p->next_reconcile = iocb_time_mono_s() + r;
 }
 
 /*
@@ -715,10 +715,10 @@ static void *pull_main(void *arg)
 			goto out;
 		schedule_reconcile(p, false);
 	}
-	p->next_incremental = iocb_sources_sync_mono() + cfg->pull.interval_s;
+	p->next_incremental = iocb_time_mono_s() + cfg->pull.interval_s;
 
 	while (!iocb_sources_sync_stopping(p->y)) {
-		double now = iocb_sources_sync_mono(), wait = PULL_IDLE_MAX_S;
+		double now = iocb_time_mono_s(), wait = PULL_IDLE_MAX_S;
 
 		p->nevent_ids = iocb_sources_sync_take_event_refresh(p->y, p->event_ids, IOCB_ARRAY_LEN(p->event_ids));
 		if (p->nevent_ids) {
@@ -738,7 +738,7 @@ static void *pull_main(void *arg)
 			from = iocb_sources_sync_cursor(p->y);
 			if (!pull_pinned(p, PULL_INCREMENTAL, from, from))
 				break;
-			p->next_incremental = iocb_sources_sync_mono() + cfg->pull.interval_s;
+			p->next_incremental = iocb_time_mono_s() + cfg->pull.interval_s;
 			continue;
 		}
 		if (cfg->pull.reconcile_s > 0 && now >= p->next_reconcile) {
@@ -814,7 +814,7 @@ int iocb_sources_pull_start(struct iocb_sources_sync *y, struct iocb_source **ou
 	p->cfg = cfg;
 	p->limit = cfg->pull.page_size ? cfg->pull.page_size : 5000;
 	p->retry_max_s = cfg->pull.retry_max_s > 0 ? cfg->pull.retry_max_s : 60;
-	p->rng = ((uint64_t)iocb_sources_sync_now_us() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)p) | 1u;
+	p->rng = ((uint64_t)iocb_time_real_us() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)p) | 1u;
 	iocb_buf_init(&p->req, PULL_REQ_MAX);
 	iocb_httpc_resp_init(&p->resp);
 

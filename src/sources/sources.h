@@ -47,6 +47,7 @@
 #include "config/config.h"
 #include "core/buf.h"
 #include "core/rc.h"
+#include "core/time.h"
 #include "filter/filter.h"
 #include "ingest/ingest.h"
 #include "misp/misp.h"
@@ -241,10 +242,6 @@ bool iocb_sources_sync_sleep(struct iocb_sources_sync *y, double seconds, bool w
  * # HELP and # TYPE lines. Any thread (reads counters with relaxed loads).
  */
 void iocb_sources_sync_metrics_render(struct iocb_sources_sync *y, struct iocb_buf *out);
-
-/* Wall clock in µs and monotonic seconds, for metrics and schedules. */
-int64_t iocb_sources_sync_now_us(void);
-double iocb_sources_sync_mono(void);
 
 /* ============================================================ ZeroMQ
  * ZeroMQ source: a SUB socket on MISP's publisher (misp.zmq), subscribed to

@@ -26,6 +26,7 @@
 #include "core/log.h"
 #include "core/rc.h"
 #include "core/str.h"
+#include "core/time.h"
 
 /* ------------------------------------------------------------ str */
 
@@ -385,6 +386,98 @@ static void test_ratelimit(void **state)
 	assert_int_equal(rl.suppressed, 0);
 }
 
+/* ------------------------------------------------------------ time */
+
+/* The reference the inline formatter must match byte for byte: gmtime_r + snprintf. */
+static void iso_ref(char *out, size_t cap, int64_t sec, uint32_t us, bool ms)
+{
+	struct tm tm;
+	time_t t = (time_t)sec;
+
+	assert_non_null(gmtime_r(&t, &tm));
+	if (ms)
+		snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+			 tm.tm_hour, tm.tm_min, tm.tm_sec, us / 1000);
+	else
+		snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%06u+00:00", tm.tm_year + 1900, tm.tm_mon + 1,
+			 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, us);
+}
+
+static void check_iso(int64_t sec, uint32_t us)
+{
+	char got[IOCB_TIME_ISO_MAX], want[IOCB_TIME_ISO_MAX];
+
+	iso_ref(want, sizeof(want), sec, us, true);
+	assert_int_equal(iocb_time_iso8601(got, sizeof(got), sec, us, IOCB_TIME_MS_Z), strlen(want));
+	assert_string_equal(got, want);
+	iso_ref(want, sizeof(want), sec, us, false);
+	assert_int_equal(iocb_time_iso8601(got, sizeof(got), sec, us, IOCB_TIME_US_OFFSET), strlen(want));
+	assert_string_equal(got, want);
+}
+
+/* Rule: the fast path writes what gmtime_r + "%04d-..." writes, at every boundary we can name. */
+static void test_time_iso8601_matches_gmtime(void **state)
+{
+	static const int64_t secs[] = {
+		0, 59, 60, 86399, 86400, 951782400 /* 2000-02-29 */, 951868800 /* 2000-03-01 */,
+		4107542400 /* 2100-03-01 */, 1623760496, 1709164800 /* 2024-02-29 */, 253402300799 /* 9999-12-31T23:59:59 */,
+		-1, -86400, -62135596800 /* 0001-01-01 */, 253402300800 /* 10000-01-01: slow path */,
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(secs) / sizeof(secs[0]); i++) {
+		check_iso(secs[i], 0);
+		check_iso(secs[i], 999999);
+		check_iso(secs[i], 123456);
+	}
+	/* A pseudo-random walk over 1970..9999, one stamp every ~3.7 days. */
+	for (int64_t s = 0; s < 253402300800; s += 318211 + (s % 7919))
+		check_iso(s, (uint32_t)(s % 1000000));
+}
+
+/* Rule: microseconds before the epoch floor to the earlier second; odd inputs give 0 and "". */
+static void test_time_iso8601_edges(void **state)
+{
+	char b[IOCB_TIME_ISO_MAX];
+
+	(void)state;
+	assert_int_equal(iocb_time_iso8601_us(b, sizeof(b), -1, IOCB_TIME_US_OFFSET), 32);
+	assert_string_equal(b, "1969-12-31T23:59:59.999999+00:00");
+	assert_int_equal(iocb_time_iso8601_us(b, sizeof(b), 1623760496123456, IOCB_TIME_MS_Z), 24);
+	assert_string_equal(b, "2021-06-15T12:34:56.123Z");
+	assert_int_equal(iocb_time_iso8601_us(b, sizeof(b), 1623760496123456, IOCB_TIME_US_OFFSET), 32);
+	assert_string_equal(b, "2021-06-15T12:34:56.123456+00:00");
+	/* Exactly too small, and just big enough (the NUL counts). */
+	assert_int_equal(iocb_time_iso8601(b, 24, 0, 0, IOCB_TIME_MS_Z), 0);
+	assert_string_equal(b, "");
+	assert_int_equal(iocb_time_iso8601(b, 25, 0, 0, IOCB_TIME_MS_Z), 24);
+	assert_int_equal(iocb_time_iso8601(b, 32, 0, 0, IOCB_TIME_US_OFFSET), 0);
+	assert_int_equal(iocb_time_iso8601(b, sizeof(b), 0, 1000000, IOCB_TIME_MS_Z), 0);
+	/* Past what gmtime_r can hold (year overflows int): 0, never a wrong date. */
+	assert_int_equal(iocb_time_iso8601(b, sizeof(b), INT64_MAX, 0, IOCB_TIME_MS_Z), 0);
+	assert_string_equal(b, "");
+	assert_int_equal(iocb_time_iso8601_us(b, sizeof(b), INT64_MIN, IOCB_TIME_MS_Z) > 0, 1);
+}
+
+/* Rule: a deadline is normalised and lies s seconds ahead; s <= 0 is now. */
+static void test_time_deadline(void **state)
+{
+	struct timespec now, d;
+
+	(void)state;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	d = iocb_time_deadline(CLOCK_MONOTONIC, 1.9999999);
+	assert_true(d.tv_nsec >= 0 && d.tv_nsec < 1000000000L);
+	double ahead = (double)(d.tv_sec - now.tv_sec) + (double)(d.tv_nsec - now.tv_nsec) / 1e9;
+	assert_true(ahead >= 1.99 && ahead < 2.5);
+	d = iocb_time_deadline(CLOCK_MONOTONIC, -5);
+	ahead = (double)(d.tv_sec - now.tv_sec) + (double)(d.tv_nsec - now.tv_nsec) / 1e9;
+	assert_true(ahead >= 0 && ahead < 0.5);
+	assert_true(iocb_time_mono_ns() > 0);
+	assert_true(iocb_time_real_us() > 1600000000LL * 1000000);
+	double a = iocb_time_mono_s();
+	assert_true(iocb_time_mono_s() >= a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -402,6 +495,9 @@ int main(void)
 		cmocka_unit_test(test_file_map_fifo),
 		cmocka_unit_test(test_log_levels),
 		cmocka_unit_test(test_ratelimit),
+		cmocka_unit_test(test_time_iso8601_matches_gmtime),
+		cmocka_unit_test(test_time_iso8601_edges),
+		cmocka_unit_test(test_time_deadline),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

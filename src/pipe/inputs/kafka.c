@@ -252,7 +252,7 @@ static int add_line(struct kafka_in *k, const char *p, size_t n, const char *top
 			return rc;
 	}
 	if (k->batch.len == 0 && !k->batch_offs)
-		k->batch_t0 = iocb_pipe__mono();
+		k->batch_t0 = iocb_time_mono_s();
 	/* The batch needs no cap of its own: a line is at most max_line and the
 	 * batch is handed on before it would pass batch_bytes. */
 	if (iocb_buf_append(&k->batch, p, n) < 0 || iocb_buf_putc(&k->batch, '\n') < 0) {
@@ -293,7 +293,7 @@ static int handle_message(struct kafka_in *k, const rd_kafka_message_t *msg)
 	}
 	/* Empty and rejected values are done with too: their offsets go with the batch. */
 	if (k->batch.len == 0 && !k->batch_offs)
-		k->batch_t0 = iocb_pipe__mono();
+		k->batch_t0 = iocb_time_mono_s();
 	note_offset(k, topic, msg->partition, msg->offset);
 	if (k->batch.len >= k->batch_bytes)
 		return batch_submit(k);
@@ -328,9 +328,9 @@ static bool settle_outstanding(struct kafka_in *k)
 		(void)batch_submit(k); /* ECANCELED: dropped, read again later */
 	else
 		batch_reset(k);
-	deadline = iocb_pipe__mono() + k->shutdown_timeout_s;
+	deadline = iocb_time_mono_s() + k->shutdown_timeout_s;
 	iocb_pipe__input_poll_acks(k->in);
-	while (k->outstanding > 0 && iocb_pipe__mono() < deadline) {
+	while (k->outstanding > 0 && iocb_time_mono_s() < deadline) {
 		if (iocb_pipe__input_stopping(k->in)) {
 			/* The pipe is stopping: iocb_pipe__input_drain bounds the wait by the shutdown deadline. */
 			(void)iocb_pipe__input_drain(k->in);
@@ -440,7 +440,7 @@ static void *kin_thread(void *arg)
 		iocb_pipe__input_poll_acks(in);
 		if (k->batch_offs || k->batch.len > 0) {
 			/* A partial batch waits at most batch_interval_s. */
-			double left = k->batch_t0 + k->batch_interval_s - iocb_pipe__mono();
+			double left = k->batch_t0 + k->batch_interval_s - iocb_time_mono_s();
 			if (left <= 0) {
 				if (batch_submit(k) < 0)
 					break;

@@ -155,7 +155,7 @@ static void *es_main(void *arg)
 				o->filling = iocb_pipe__es_req_get(o);
 			iocb_pipe__es_req_add_batch(o, o->filling, b);
 		}
-		now = iocb_pipe__mono();
+		now = iocb_time_mono_s();
 		if (o->filling && o->filling->nitems && o->nactive < o->max_in_flight &&
 		    (filling_full(o) || now - o->filling->first_at >= o->flush_interval || iocb_pipe__queue_closed(q)))
 			iocb_pipe__es_flush_filling(o);
@@ -168,7 +168,7 @@ static void *es_main(void *arg)
 			break;
 
 		/* Sleep until a socket, a push, the flush deadline, a retry time, or the shutdown deadline. */
-		now = iocb_pipe__mono();
+		now = iocb_time_mono_s();
 		if (o->filling && o->filling->nitems && o->nactive < o->max_in_flight) {
 			double d = o->filling->first_at + o->flush_interval - now;
 			wait = d < wait ? d : wait;

@@ -202,7 +202,7 @@ static void set_failing(struct kafka_out *k)
 {
 	IOCB_M_SET(k->out->m.up, 0);
 	if (IOCB_M_GET(k->out->m.failing_since_us) == 0)
-		IOCB_M_SET(k->out->m.failing_since_us, iocb_pipe__now_us());
+		IOCB_M_SET(k->out->m.failing_since_us, iocb_time_real_us());
 }
 
 /*
@@ -212,7 +212,7 @@ static void set_failing(struct kafka_out *k)
  */
 static void note_failure(struct kafka_out *k)
 {
-	double now = iocb_pipe__mono();
+	double now = iocb_time_mono_s();
 
 	set_failing(k);
 	if (k->fail_streak < 30 && now - k->streak_bumped >= k->retry_initial_s) {
@@ -242,7 +242,7 @@ static void line_done(struct kafka_out *k, struct kbatch *kb)
 	if (--kb->left > 0)
 		return;
 	IOCB_M_ADD(k->out->m.batches, 1);
-	iocb_pipe__output_observe_latency(&k->out->m, (double)(iocb_pipe__now_us() - kb->t0_us) / 1e6);
+	iocb_pipe__output_observe_latency(&k->out->m, (double)(iocb_time_real_us() - kb->t0_us) / 1e6);
 	kbatch_unlink(k, kb);
 	iocb_pipe__batch_settle(kb->b);
 	/* left == 0 means every message has had its report: nothing refers to kb any more. */
@@ -264,7 +264,7 @@ static void retry_add(struct kafka_out *k, struct kbatch *kb, const char *payloa
 		memcpy(r->key, key, klen);
 		r->klen = klen;
 	}
-	r->not_before = iocb_pipe__mono() + iocb_pipe__backoff(k->retry_initial_s, rmax, k->fail_streak);
+	r->not_before = iocb_time_mono_s() + iocb_pipe__backoff(k->retry_initial_s, rmax, k->fail_streak);
 	if (k->rtail)
 		k->rtail->next = r;
 	else
@@ -444,7 +444,7 @@ static int produce_batch(struct kafka_out *k, struct iocb_pipe__batch *b)
 	kb->k = k;
 	kb->b = b;
 	kb->left = b->nlines + 1; /* +1: not settled while still producing */
-	kb->t0_us = iocb_pipe__now_us();
+	kb->t0_us = iocb_time_real_us();
 	kb->prev = k->tail;
 	if (k->tail)
 		k->tail->next = kb;
@@ -490,7 +490,7 @@ static int produce_batch(struct kafka_out *k, struct iocb_pipe__batch *b)
 /* Produce the retries that are due. */
 static void produce_retries(struct kafka_out *k)
 {
-	double now = iocb_pipe__mono();
+	double now = iocb_time_mono_s();
 	struct kretry *list = k->rhead, *keep = NULL, *keep_tail = NULL;
 
 	if (!list)
@@ -536,7 +536,7 @@ static void produce_retries(struct kafka_out *k)
 /* Milliseconds until the first retry is due (POLL_MS_MAX at most). */
 static int next_wait_ms(struct kafka_out *k)
 {
-	double now = iocb_pipe__mono(), first = now + POLL_MS_MAX / 1000.0;
+	double now = iocb_time_mono_s(), first = now + POLL_MS_MAX / 1000.0;
 
 	for (struct kretry *r = k->rhead; r; r = r->next) {
 		if (r->not_before < first)
@@ -578,10 +578,10 @@ static int create_producer(struct kafka_out *k, rd_kafka_t **rk_out, rd_kafka_to
 /* Purge librdkafka and serve every report of the purged messages (bounded). */
 static void purge_all(struct kafka_out *k)
 {
-	double end = iocb_pipe__mono() + PURGE_WAIT_S;
+	double end = iocb_time_mono_s() + PURGE_WAIT_S;
 
 	(void)rd_kafka_purge(k->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-	while (rd_kafka_outq_len(k->rk) > 0 && iocb_pipe__mono() < end)
+	while (rd_kafka_outq_len(k->rk) > 0 && iocb_time_mono_s() < end)
 		rd_kafka_poll(k->rk, 10);
 	rd_kafka_poll(k->rk, 0);
 }

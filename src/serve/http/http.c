@@ -63,6 +63,7 @@
 
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/time.h"
 #include "json/json.h"
 #include "serve/render/render.h"
 
@@ -186,18 +187,10 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 
 /* ------------------------------------------------------------ header deadlines */
 
-static double mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Start (arm) or stop the header clock of a slot. With d->lock held. */
 static void set_deadline_locked(struct iocb_httpd *d, struct conn_slot *sl, bool arm)
 {
-	sl->deadline = arm ? mono() + d->header_timeout : 0;
+	sl->deadline = arm ? iocb_time_mono_s() + d->header_timeout : 0;
 	/* Deadlines are armed in time order, so the sweeper rarely needs waking. */
 	if (arm && (d->wake_at == 0 || sl->deadline < d->wake_at))
 		pthread_cond_signal(&d->cond);
@@ -271,7 +264,7 @@ static void *sweep(void *arg)
 
 	pthread_mutex_lock(&d->lock);
 	while (!d->stop) {
-		double now = mono(), next = 0;
+		double now = iocb_time_mono_s(), next = 0;
 		uint64_t dropped = 0, suppressed = 0;
 
 		for (unsigned i = 0; i < d->nslots; i++) {
