@@ -27,6 +27,7 @@
 
 #include "config/config.h"
 #include "core/buf.h"
+#include "core/counter.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/time.h"

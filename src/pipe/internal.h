@@ -43,19 +43,12 @@
 
 #include "config/config.h"
 #include "core/buf.h"
+#include "core/counter.h"
 #include "core/rc.h"
 #include "core/time.h"
 #include "enrich/enrich.h"
 #include "pipe/pipe.h"
 #include "store/store.h"
-
-/* Relaxed atomics for counters read by /metrics (the same macros as sources.h). */
-#ifndef IOCB_M_ADD
-#define IOCB_M_ADD(field, n) __atomic_fetch_add(&(field), (n), __ATOMIC_RELAXED)
-#define IOCB_M_SET(field, v) __atomic_store_n(&(field), (v), __ATOMIC_RELAXED)
-#define IOCB_M_GET(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
-#endif
-#define IOCB_M_SUB(field, n) __atomic_fetch_sub(&(field), (n), __ATOMIC_RELAXED)
 
 #define IOCB_PIPE_MAX_INPUTS 32
 #define IOCB_PIPE_MAX_OUTPUTS 8

@@ -46,6 +46,7 @@
 
 #include "config/config.h"
 #include "core/buf.h"
+#include "core/counter.h"
 #include "core/rc.h"
 #include "core/time.h"
 #include "filter/filter.h"
@@ -116,10 +117,6 @@ struct iocb_source {
 	const char *kind;                       /* "zmq", "kafka", "pull", "feeds" */
 	void (*join)(struct iocb_source *src);  /* after iocb_sources_sync_stop(): wait for the thread, free */
 };
-
-#define IOCB_M_ADD(field, n) __atomic_fetch_add(&(field), (n), __ATOMIC_RELAXED)
-#define IOCB_M_SET(field, v) __atomic_store_n(&(field), (v), __ATOMIC_RELAXED)
-#define IOCB_M_GET(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
 
 struct iocb_sources_sync {
 	struct iocb_store *store;         /* borrowed */
