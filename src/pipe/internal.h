@@ -42,6 +42,7 @@
 #include <stdint.h>
 
 #include "config/config.h"
+#include "core/backoff.h"
 #include "core/buf.h"
 #include "core/counter.h"
 #include "core/rc.h"
@@ -339,7 +340,7 @@ struct iocb_pipe__output {
 /* The configuration the pipe runs on (pipeline.*, enrich.*); borrowed, immutable. */
 const struct iocb_config *iocb_pipe__config(const struct iocb_pipe *p);
 
-/* Exponential backoff with full jitter: uniform in [0, min(max, initial * 2^attempt)], at least 1 ms. */
+/* core/backoff.h's delay with full jitter: uniform in (0, min(max, initial * 2^attempt)], at least 1 ms. */
 double iocb_pipe__backoff(double initial_s, double max_s, unsigned attempt);
 
 #endif

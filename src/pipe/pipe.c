@@ -52,14 +52,7 @@ struct iocb_pipe {
 
 double iocb_pipe__backoff(double initial_s, double max_s, unsigned attempt)
 {
-	double cap = initial_s * ldexp(1.0, attempt > 30 ? 30 : (int)attempt);
-	unsigned seed = (unsigned)iocb_time_real_us() ^ (unsigned)(uintptr_t)&cap;
-	double r;
-
-	if (cap > max_s)
-		cap = max_s;
-	r = cap * ((double)rand_r(&seed) / ((double)RAND_MAX + 1.0));
-	return r < 0.001 ? 0.001 : r;
+	return iocb_backoff_delay(initial_s, max_s, attempt, IOCB_BACKOFF_FULL_JITTER);
 }
 
 const struct iocb_config *iocb_pipe__config(const struct iocb_pipe *p)

@@ -46,6 +46,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/backoff.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/str.h"
@@ -57,7 +58,7 @@
 #define PULL_META_RECONCILED "misp.pull.reconciled" /* epoch seconds of the last successful reconcile */
 #define PULL_SETTLE_S 0.5       /* wait after a catch-up request before the first page */
 #define PULL_BACKOFF_MIN_S 1.0  /* first retry delay */
-#define PULL_JITTER 0.2         /* +-20 % on every retry delay */
+#define PULL_JITTER 0.2         /* a retry delay is up to 20 % shorter than its schedule */
 #define PULL_IDLE_MAX_S 3600.0  /* longest idle sleep when nothing is scheduled */
 #define PULL_REQ_MAX (1u << 20) /* request body cap (parameters are short) */
 
@@ -105,8 +106,7 @@ struct pull_source {
 	double retry_max_s;           /* longest backoff */
 
 	/* pull thread only */
-	uint64_t rng;                 /* xorshift64 state for the jitter */
-	double backoff_s;             /* next retry delay before jitter; 0 = no failure streak */
+	unsigned attempt;             /* retries in the current failure streak; 0 = none */
 	bool auth_streak;             /* in a run of 403s (logged once per run) */
 	bool woken;                   /* this pull's backoff was cut short by a pending catch-up */
 	double next_incremental;      /* monotonic time the next incremental pull is due */
@@ -245,35 +245,20 @@ static bool sweep_pred(void *ud, const struct iocb_store_attr *a)
 
 /* ------------------------------------------------------------ backoff */
 
-static double rand01(struct pull_source *p)
-{
-	/* xorshift64 (Marsaglia): jitter only, no need for more. */
-	uint64_t x = p->rng;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	p->rng = x;
-	return (double)(x >> 11) / (double)(1ull << 53);
-}
-
 /*
- * Wait before a retry: the current delay with +-20 % jitter, then double it
- * (up to retry_max). A catch-up request cuts the wait short once per pull
- * (the request stays pending until this pull ends, and a pending request
- * makes every later wait return at once). Returns false when stopping.
+ * Wait before a retry: iocb_backoff_delay() from 1 s doubling up to
+ * retry_max, each wait at most 20 % shorter (core/backoff.h). A catch-up
+ * request cuts the wait short once per pull (the request stays pending
+ * until this pull ends, and a pending request makes every later wait
+ * return at once). Returns false when stopping.
  */
 static bool backoff_wait(struct pull_source *p)
 {
 	double d, t0;
 
-	if (p->backoff_s <= 0)
-		p->backoff_s = PULL_BACKOFF_MIN_S;
-	d = p->backoff_s;
-	if (d > p->retry_max_s)
-		d = p->retry_max_s;
-	d *= 1.0 - PULL_JITTER + 2 * PULL_JITTER * rand01(p);
-	p->backoff_s = p->backoff_s * 2 > p->retry_max_s ? p->retry_max_s : p->backoff_s * 2;
+	d = iocb_backoff_delay(PULL_BACKOFF_MIN_S, p->retry_max_s, p->attempt, PULL_JITTER);
+	if (p->attempt < 30)
+		p->attempt++;
 	iocb_log(IOCB_LOG_DEBUG, MOD, "\"retrying\" in_s=%.2f", d);
 	t0 = iocb_time_mono_s();
 	if (!iocb_sources_sync_sleep(p->y, d, !p->woken))
@@ -517,7 +502,7 @@ static enum page_result pull_page(struct pull_source *p, enum pull_kind kind, ui
 		return backoff_wait(p) ? PAGE_RESTART : PAGE_STOP;
 	}
 	IOCB_M_SET(p->m->up, 1);
-	p->backoff_s = 0;
+	p->attempt = 0;
 	tot->pages++;
 	tot->rows += rows;
 	/*
@@ -814,7 +799,6 @@ int iocb_sources_pull_start(struct iocb_sources_sync *y, struct iocb_source **ou
 	p->cfg = cfg;
 	p->limit = cfg->pull.page_size ? cfg->pull.page_size : 5000;
 	p->retry_max_s = cfg->pull.retry_max_s > 0 ? cfg->pull.retry_max_s : 60;
-	p->rng = ((uint64_t)iocb_time_real_us() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)p) | 1u;
 	iocb_buf_init(&p->req, PULL_REQ_MAX);
 	iocb_httpc_resp_init(&p->resp);
 

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "core/arena.h"
+#include "core/backoff.h"
 #include "core/buf.h"
 #include "core/file.h"
 #include "core/log.h"
@@ -478,6 +479,56 @@ static void test_time_deadline(void **state)
 	assert_true(iocb_time_mono_s() >= a);
 }
 
+/* ------------------------------------------------------------ backoff */
+
+/* Rule: delays stay in [cap * (1 - jitter), cap], cap = min(max, initial * 2^attempt), and >= 1 ms. */
+static void test_backoff_bounds(void **state)
+{
+	(void)state;
+	for (unsigned a = 0; a < 40; a++) {
+		double cap = 0.5 * (a > 30 ? 1073741824.0 : (double)(1u << a));
+		if (cap > 60)
+			cap = 60;
+		for (int i = 0; i < 200; i++) {
+			double full = iocb_backoff_delay(0.5, 60, a, IOCB_BACKOFF_FULL_JITTER);
+			double narrow = iocb_backoff_delay(0.5, 60, a, 0.2);
+			double none = iocb_backoff_delay(0.5, 60, a, 0);
+			assert_true(full >= IOCB_BACKOFF_MIN_S && full <= cap);
+			assert_true(narrow >= cap * 0.8 && narrow <= cap);
+			assert_true(none == cap);
+		}
+	}
+	/* Never below 1 ms, even when the schedule is shorter; jitter outside [0, 1] is clamped. */
+	assert_true(iocb_backoff_delay(0.0001, 0.0001, 0, 0) == IOCB_BACKOFF_MIN_S);
+	assert_true(iocb_backoff_delay(1, 1, 0, -3) == 1);
+	for (int i = 0; i < 100; i++)
+		assert_true(iocb_backoff_delay(1, 1, 0, 7) >= IOCB_BACKOFF_MIN_S);
+}
+
+/* Rule: the jitter spreads over its whole range (a stuck or reseeded-per-call generator would not). */
+static void test_backoff_jitter_spread(void **state)
+{
+	double lo = 1, hi = 0, sum = 0;
+	int buckets[10] = {0};
+
+	(void)state;
+	for (int i = 0; i < 10000; i++) {
+		double d = iocb_backoff_delay(1, 1, 0, IOCB_BACKOFF_FULL_JITTER);
+		lo = d < lo ? d : lo;
+		hi = d > hi ? d : hi;
+		sum += d;
+		buckets[d >= 1 ? 9 : (int)(d * 10)]++;
+	}
+	assert_true(lo < 0.01 && hi > 0.99);
+	assert_true(sum / 10000 > 0.45 && sum / 10000 < 0.55);
+	for (int b = 0; b < 10; b++)
+		assert_true(buckets[b] > 800 && buckets[b] < 1200);
+	for (int i = 0; i < 1000; i++) {
+		double u = iocb_backoff_rand01();
+		assert_true(u >= 0 && u < 1);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -498,6 +549,8 @@ int main(void)
 		cmocka_unit_test(test_time_iso8601_matches_gmtime),
 		cmocka_unit_test(test_time_iso8601_edges),
 		cmocka_unit_test(test_time_deadline),
+		cmocka_unit_test(test_backoff_bounds),
+		cmocka_unit_test(test_backoff_jitter_spread),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
