@@ -237,8 +237,10 @@ bool iocb_sources_sync_sleep(struct iocb_sources_sync *y, double seconds, bool w
  * iocbus_store_memory_bytes, iocbus_store_commits_total,
  * iocbus_store_commit_errors_total. Every family has
  * # HELP and # TYPE lines. Any thread (reads counters with relaxed loads).
+ * All or nothing (core/prom.h): past out's cap nothing is appended and
+ * IOCB_ELIMIT is returned; else IOCB_OK.
  */
-void iocb_sources_sync_metrics_render(struct iocb_sources_sync *y, struct iocb_buf *out);
+int iocb_sources_sync_metrics_render(struct iocb_sources_sync *y, struct iocb_buf *out);
 
 /* ============================================================ ZeroMQ
  * ZeroMQ source: a SUB socket on MISP's publisher (misp.zmq), subscribed to

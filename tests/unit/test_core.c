@@ -25,6 +25,7 @@
 #include "core/buf.h"
 #include "core/file.h"
 #include "core/log.h"
+#include "core/prom.h"
 #include "core/rc.h"
 #include "core/str.h"
 #include "core/time.h"
@@ -529,6 +530,61 @@ static void test_backoff_jitter_spread(void **state)
 	}
 }
 
+/* ------------------------------------------------------------ prom */
+
+/* Rule: headers, labels (values escaped: \\, \", \n), values; a lazy family appears with its first sample. */
+static void test_prom_text(void **state)
+{
+	struct iocb_buf b;
+	struct iocb_prom p;
+	struct iocb_prom_fam lazy = {"t_lazy", "gauge", "Lazy.", false};
+	const char *const l[] = {"source", "a\"b\\c\nd", "k", "v", NULL};
+
+	(void)state;
+	iocb_buf_init(&b, 0);
+	iocb_prom_begin(&p, &b);
+	iocb_prom_head(&p, "t_total", "counter", "Things.");
+	iocb_prom_u64(&p, "t_total", l, UINT64_MAX);
+	iocb_prom_i64(&p, "t_total", NULL, -3);
+	iocb_prom_f(&p, "t_total", (const char *const[]){NULL}, 3, 1.5);
+	iocb_prom_fam_f(&p, &lazy, NULL, 6, 0.25);
+	iocb_prom_fam_u64(&p, &lazy, NULL, 2);
+	assert_int_equal(iocb_prom_end(&p, "test"), IOCB_OK);
+	assert_string_equal(b.ptr, "# HELP t_total Things.\n# TYPE t_total counter\n"
+				   "t_total{source=\"a\\\"b\\\\c\\nd\",k=\"v\"} 18446744073709551615\n"
+				   "t_total -3\nt_total 1.500\n"
+				   "# HELP t_lazy Lazy.\n# TYPE t_lazy gauge\nt_lazy 0.250000\nt_lazy 2\n");
+	iocb_buf_fini(&b);
+}
+
+/* Rule: the first failed append fails the render: all of it is rolled back, what came before stays. */
+static void test_prom_error_policy(void **state)
+{
+	struct iocb_buf b;
+	struct iocb_prom p;
+
+	(void)state;
+	iocb_buf_init(&b, 60);
+	assert_int_equal(iocb_buf_append_c(&b, "keep\n"), IOCB_OK);
+	iocb_prom_begin(&p, &b);
+	iocb_prom_head(&p, "t_a", "gauge", "A.");
+	iocb_prom_u64(&p, "t_a", NULL, 1);
+	assert_int_equal(p.rc, IOCB_OK);
+	/* Does not fit; a later short sample that would fit is not written either (sticky). */
+	iocb_prom_head(&p, "t_with_a_long_name", "gauge", "A help text longer than what is left.");
+	iocb_prom_u64(&p, "t_b", NULL, 1);
+	assert_int_equal(p.rc, IOCB_ELIMIT);
+	assert_int_equal(iocb_prom_end(&p, "test"), IOCB_ELIMIT);
+	assert_int_equal(b.len, 5);
+	assert_string_equal(b.ptr, "keep\n");
+	/* A render that fits after a failed one works again on the same buffer. */
+	iocb_prom_begin(&p, &b);
+	iocb_prom_u64(&p, "t_c", NULL, 7);
+	assert_int_equal(iocb_prom_end(&p, "test"), IOCB_OK);
+	assert_string_equal(b.ptr, "keep\nt_c 7\n");
+	iocb_buf_fini(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -551,6 +607,8 @@ int main(void)
 		cmocka_unit_test(test_time_deadline),
 		cmocka_unit_test(test_backoff_bounds),
 		cmocka_unit_test(test_backoff_jitter_spread),
+		cmocka_unit_test(test_prom_text),
+		cmocka_unit_test(test_prom_error_policy),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -63,6 +63,7 @@
 
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/prom.h"
 #include "core/time.h"
 #include "json/json.h"
 #include "serve/render/render.h"
@@ -358,6 +359,7 @@ static enum MHD_Result respond_error(struct MHD_Connection *c, unsigned status, 
 /* The endpoint's own families, after the handler's. */
 static int append_metrics(struct iocb_httpd *d, struct iocb_buf *b)
 {
+	struct iocb_prom p;
 	unsigned conns;
 	uint64_t timeouts;
 
@@ -365,15 +367,13 @@ static int append_metrics(struct iocb_httpd *d, struct iocb_buf *b)
 	conns = d->nconns;
 	timeouts = d->header_timeouts;
 	pthread_mutex_unlock(&d->lock);
-	return iocb_buf_printf(b,
-			       "# HELP iocbus_http_connections Open connections to the HTTP endpoint.\n"
-			       "# TYPE iocbus_http_connections gauge\n"
-			       "iocbus_http_connections %u\n"
-			       "# HELP iocbus_http_header_timeouts_total Connections closed because the request head "
-			       "was not complete within http.header_timeout.\n"
-			       "# TYPE iocbus_http_header_timeouts_total counter\n"
-			       "iocbus_http_header_timeouts_total %" PRIu64 "\n",
-			       conns, timeouts);
+	iocb_prom_begin(&p, b);
+	iocb_prom_head(&p, "iocbus_http_connections", "gauge", "Open connections to the HTTP endpoint.");
+	iocb_prom_u64(&p, "iocbus_http_connections", NULL, conns);
+	iocb_prom_head(&p, "iocbus_http_header_timeouts_total", "counter",
+		       "Connections closed because the request head was not complete within http.header_timeout.");
+	iocb_prom_u64(&p, "iocbus_http_header_timeouts_total", NULL, timeouts);
+	return iocb_prom_end(&p, "http");
 }
 
 static enum MHD_Result route_metrics(struct iocb_httpd *d, struct MHD_Connection *c)
@@ -384,9 +384,9 @@ static enum MHD_Result route_metrics(struct iocb_httpd *d, struct MHD_Connection
 	if (d->h.metrics)
 		d->h.metrics(d->h.ud, &b);
 	/*
-	 * The handler cannot report failure: iocb_sources_sync_metrics_render() rolls
-	 * its output back when it hits the cap, so an empty body here means
-	 * the exposition did not fit (it always has at least the cursor).
+	 * The handler reports failure with an empty body: renderers are all or
+	 * nothing (core/prom.h) and the daemon empties the body when one did
+	 * not fit (a real exposition always has the daemon's own families).
 	 */
 	if (d->h.metrics && b.len == 0) {
 		iocb_buf_fini(&b);
