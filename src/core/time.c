@@ -2,6 +2,7 @@
 /* Clocks and ISO-8601 timestamps (see time.h): the out-of-line parts. */
 #include "core/time.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 
@@ -21,6 +22,18 @@ struct timespec iocb_time_deadline(clockid_t clk, double s)
 		ts.tv_nsec -= 1000000000L;
 	}
 	return ts;
+}
+
+void iocb_time_sleep_s(double s)
+{
+	struct timespec ts;
+
+	if (!(s > 0))
+		return;
+	ts.tv_sec = (time_t)s;
+	ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
 }
 
 size_t iocb_time__iso8601_slow(char *buf, size_t cap, int64_t sec, uint32_t frac_us, enum iocb_time_prec prec)

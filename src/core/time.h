@@ -56,6 +56,9 @@ static inline int64_t iocb_time_real_us(void)
  */
 struct timespec iocb_time_deadline(clockid_t clk, double s);
 
+/* Sleep `s` seconds (<= 0: return at once), resuming after a signal. */
+void iocb_time_sleep_s(double s);
+
 /* The two spellings of iocb_time_iso8601(). */
 enum iocb_time_prec {
 	IOCB_TIME_MS_Z,      /* 2021-06-15T12:34:56.123Z (24 bytes) */

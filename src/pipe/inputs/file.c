@@ -119,18 +119,6 @@ struct file_in {
 	struct iocb_ratelimit rl;    /* read errors */
 };
 
-static void file_sleep(double s)
-{
-	struct timespec ts;
-
-	if (s <= 0)
-		return;
-	ts.tv_sec = (time_t)s;
-	ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
 static void remember(struct file_in *f, struct file_id id)
 {
 	for (unsigned i = 0; i < f->nknown; i++)
@@ -658,7 +646,7 @@ static int file_idle(struct file_in *f)
 		}
 		if (left <= 0)
 			return IOCB_OK;
-		file_sleep(left < FILE_SLICE_S ? left : FILE_SLICE_S);
+		iocb_time_sleep_s(left < FILE_SLICE_S ? left : FILE_SLICE_S);
 	}
 }
 

@@ -301,7 +301,6 @@ static void commit_offsets(struct kafka_in *k, const char *why)
 static bool settle_outstanding(struct kafka_in *k)
 {
 	double deadline;
-	struct timespec slice = {0, REVOKE_WAIT_SLICE_NS};
 
 	if (!iocb_pipe__input_stopping(k->in))
 		(void)batch_submit(k); /* ECANCELED: dropped, read again later */
@@ -315,7 +314,7 @@ static bool settle_outstanding(struct kafka_in *k)
 			(void)iocb_pipe__input_drain(k->in);
 			break;
 		}
-		nanosleep(&slice, NULL);
+		iocb_time_sleep_s(REVOKE_WAIT_SLICE_NS / 1e9);
 		iocb_pipe__input_poll_acks(k->in);
 	}
 	if (k->outstanding > 0)

@@ -70,7 +70,7 @@ static void *file_main(void *arg)
 			}
 			double wait = iocb_pipe__backoff(0.1, 5, attempt++), end = iocb_time_mono_s() + wait;
 			while (iocb_time_mono_s() < end && iocb_pipe__queue_shutdown_left(o->q) > 0)
-				usleep(20000);
+				iocb_time_sleep_s(0.02);
 		}
 		if (!b)
 			continue;
