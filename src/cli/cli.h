@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "config/config.h"
+#include "core/time.h"
 #include "enrich/enrich.h"
 #include "filter/filter.h"
 #include "ingest/ingest.h"
@@ -48,9 +49,6 @@ int iocb_cli_env_config(struct iocb_cli_env *env);
 /* Load config (unless loaded), build filter and store, load config intel + --intel paths. */
 int iocb_cli_env_open(struct iocb_cli_env *env, bool quiet);
 void iocb_cli_env_close(struct iocb_cli_env *env);
-
-/* Seconds on the monotonic clock (for durations). */
-double iocb_cli_now(void);
 
 /*
  * Build the enrich field map of `cfg` (enrich.preset, or `preset` when not

@@ -527,10 +527,10 @@ int iocb_cmd_enrich(int argc, char **argv)
 		goto out;
 	}
 	have_stats = true;
-	t0 = iocb_cli_now();
+	t0 = iocb_time_mono_s();
 	prc = iocb_enrich_stream(&o, &so, &total, &err);
 	if (a->stats)
-		print_stats(&total, map, iocb_cli_now() - t0);
+		print_stats(&total, map, iocb_time_mono_s() - t0);
 	if (prc < 0)
 		fprintf(stderr, "iocbus: %s\n", err.msg);
 	rc = prc < 0 ? IOCB_EXIT_ERROR : IOCB_EXIT_OK;

@@ -112,11 +112,11 @@ int iocb_cmd_load(int argc, char **argv)
 		fputs(load_usage, stderr);
 		return IOCB_EXIT_ERROR;
 	}
-	t0 = iocb_cli_now();
+	t0 = iocb_time_mono_s();
 	rc = iocb_cli_env_open(&env, false);
 	if (rc != IOCB_EXIT_OK)
 		goto out;
-	double secs = iocb_cli_now() - t0;
+	double secs = iocb_time_mono_s() - t0;
 	st = iocb_ingest_stats(env.ingest);
 	iocb_store_stats(env.store, &ss);
 	printf("loaded %llu indicator attributes from %llu input(s) in %.3f s (%llu unreadable)\n",

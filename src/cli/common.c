@@ -53,14 +53,6 @@ bool iocb_cli_end_of_opts(const char *a, bool *ended)
 	return true;
 }
 
-double iocb_cli_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 int iocb_cli_env_config(struct iocb_cli_env *env)
 {
 	struct iocb_err err = {0};

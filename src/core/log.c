@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* key=value logger (see log.h). */
 #include "core/log.h"
+#include "core/time.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -54,16 +55,12 @@ void iocb_log_(enum iocb_log_level lvl, const char *module, const char *fmt, ...
 {
 	static const char *names[] = {"error", "warn", "info", "debug"};
 	char line[2048];
-	struct timespec ts;
-	struct tm tm;
+	char ts[IOCB_TIME_ISO_MAX];
 	va_list ap;
 	int n;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	n = snprintf(line, sizeof(line), "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s module=%s msg=",
-		     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-		     ts.tv_nsec / 1000000, names[lvl], module ? module : "-");
+	iocb_time_iso8601_us(ts, sizeof(ts), iocb_time_real_us(), IOCB_TIME_MS_Z);
+	n = snprintf(line, sizeof(line), "ts=%s level=%s module=%s msg=", ts, names[lvl], module ? module : "-");
 	va_start(ap, fmt);
 	vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
 	va_end(ap);
@@ -73,11 +70,8 @@ void iocb_log_(enum iocb_log_level lvl, const char *module, const char *fmt, ...
 
 bool iocb_ratelimit_ok(struct iocb_ratelimit *rl, uint64_t *suppressed)
 {
-	struct timespec ts;
-	double now;
+	double now = iocb_time_mono_s();
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 	if (rl->last != 0 && now - rl->last < rl->interval_s) {
 		rl->suppressed++;
 		return false;

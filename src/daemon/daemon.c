@@ -27,8 +27,11 @@
 
 #include "config/config.h"
 #include "core/buf.h"
+#include "core/counter.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/prom.h"
+#include "core/time.h"
 #include "daemon/internal.h"
 #include "filter/filter.h"
 #include "ingest/ingest.h"
@@ -89,35 +92,46 @@ bool iocb_daemon__health_render(const struct iocb_daemon__health *h, struct iocb
 	return h->running;
 }
 
-void iocb_daemon__counters_render(const struct iocb_daemon__counters *c, struct iocb_buf *out)
+int iocb_daemon__counters_render(const struct iocb_daemon__counters *c, struct iocb_buf *out)
 {
-	int rc = iocb_buf_printf(out,
-				 "# HELP iocbus_config_reloads_total SIGHUP reloads by result.\n"
-				 "# TYPE iocbus_config_reloads_total counter\n"
-				 "iocbus_config_reloads_total{result=\"ok\"} %" PRIu64 "\n"
-				 "iocbus_config_reloads_total{result=\"error\"} %" PRIu64 "\n"
-				 "# HELP iocbus_filter_removed_total Attributes removed because a reloaded filter rejects them.\n"
-				 "# TYPE iocbus_filter_removed_total counter\n"
-				 "iocbus_filter_removed_total %" PRIu64 "\n"
-				 "# HELP iocbus_start_time_seconds Wall-clock time the daemon started.\n"
-				 "# TYPE iocbus_start_time_seconds gauge\n"
-				 "iocbus_start_time_seconds %.3f\n",
-				 c->reloads_ok, c->reloads_failed, c->refiltered, (double)c->started_us / 1e6);
+	static const char *const ok[] = {"result", "ok", NULL}, *const error[] = {"result", "error", NULL};
+	struct iocb_prom p;
 
-	(void)rc; /* a full buffer truncates the scrape; the HTTP module caps it */
+	iocb_prom_begin(&p, out);
+	iocb_prom_head(&p, "iocbus_config_reloads_total", "counter", "SIGHUP reloads by result.");
+	iocb_prom_u64(&p, "iocbus_config_reloads_total", ok, c->reloads_ok);
+	iocb_prom_u64(&p, "iocbus_config_reloads_total", error, c->reloads_failed);
+	iocb_prom_head(&p, "iocbus_filter_removed_total", "counter",
+		       "Attributes removed because a reloaded filter rejects them.");
+	iocb_prom_u64(&p, "iocbus_filter_removed_total", NULL, c->refiltered);
+	iocb_prom_head(&p, "iocbus_start_time_seconds", "gauge", "Wall-clock time the daemon started.");
+	iocb_prom_f(&p, "iocbus_start_time_seconds", NULL, 3, (double)c->started_us / 1e6);
+	return iocb_prom_end(&p, "daemon");
 }
 
-/* HTTP thread. */
+/*
+ * HTTP thread. One renderer that does not fit fails the whole scrape: the
+ * body is emptied, which the HTTP endpoint answers with 500 (core/prom.h).
+ */
 static void metrics_cb(void *ud, struct iocb_buf *out)
 {
 	struct daemon *d = ud;
+	size_t start = out->len;
+	int rc = IOCB_OK;
 
 	pthread_mutex_lock(&d->gen_mu);
 	if (d->gen && d->gen->started)
-		iocb_sources_sync_metrics_render(&d->gen->sync, out);
-	iocb_pipe_metrics_render(d->pipe, out);
-	iocb_daemon__counters_render(&d->counters, out);
+		rc = iocb_sources_sync_metrics_render(&d->gen->sync, out);
+	if (rc == IOCB_OK)
+		rc = iocb_pipe_metrics_render(d->pipe, out);
+	if (rc == IOCB_OK)
+		rc = iocb_daemon__counters_render(&d->counters, out);
 	pthread_mutex_unlock(&d->gen_mu);
+	if (rc != IOCB_OK) {
+		out->len = start;
+		if (out->ptr)
+			out->ptr[start] = '\0';
+	}
 }
 
 /* HTTP thread. */
@@ -598,7 +612,7 @@ int iocb_daemon_run(const struct iocb_daemon_opts *o)
 	int rc, stop_rc;
 
 	d.opts = o;
-	d.counters.started_us = iocb_sources_sync_now_us();
+	d.counters.started_us = iocb_time_real_us();
 	pthread_mutex_init(&d.gen_mu, NULL);
 	block_signals(&set);
 	tune_allocator();

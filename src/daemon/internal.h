@@ -42,8 +42,11 @@ struct iocb_daemon__counters {
 	int64_t started_us;      /* wall clock at start (µs) */
 };
 
-/* Append iocbus_config_reloads_total, iocbus_filter_removed_total and iocbus_start_time_seconds. */
-void iocb_daemon__counters_render(const struct iocb_daemon__counters *c, struct iocb_buf *out);
+/*
+ * Append iocbus_config_reloads_total, iocbus_filter_removed_total and
+ * iocbus_start_time_seconds. All or nothing (core/prom.h): IOCB_OK or IOCB_ELIMIT.
+ */
+int iocb_daemon__counters_render(const struct iocb_daemon__counters *c, struct iocb_buf *out);
 
 /* Same filter list and options (a reorder counts as a change: rare, and the reconcile is safe). */
 bool iocb_daemon__filters_equal(const struct iocb_config *a, const struct iocb_config *b);

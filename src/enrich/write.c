@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/time.h"
 #include "enrich/engine.h"
 #include "json/json.h"
 #include "json/lex.h"
@@ -12,28 +13,17 @@
 
 /* ------------------------------------------------------------ write */
 
-static void iso_time(char *out, size_t cap, int64_t sec, int ms)
+/* An instant gmtime_r cannot represent is written as the epoch, as it always was. */
+static void iso_time(char *out, size_t cap, int64_t sec, uint32_t frac_us)
 {
-	struct tm tm;
-	time_t t = (time_t)sec;
-
-	if (!gmtime_r(&t, &tm)) {
+	if (!iocb_time_iso8601(out, cap, sec, frac_us, IOCB_TIME_MS_Z))
 		snprintf(out, cap, "1970-01-01T00:00:00.000Z");
-		return;
-	}
-	snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-		 tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
 }
 
 static void iso_time_us(char *out, size_t cap, int64_t us)
 {
-	int64_t sec = us / 1000000, rem = us % 1000000;
-
-	if (rem < 0) {
-		rem += 1000000;
-		sec--;
-	}
-	iso_time(out, cap, sec, (int)(rem / 1000));
+	if (!iocb_time_iso8601_us(out, cap, us, IOCB_TIME_MS_Z))
+		snprintf(out, cap, "1970-01-01T00:00:00.000Z");
 }
 
 static void set_occurred(struct iocb_enrich *e)
@@ -45,7 +35,7 @@ static void set_occurred(struct iocb_enrich *e)
 		return;
 	}
 	clock_gettime(CLOCK_REALTIME, &ts);
-	iso_time(e->occurred, sizeof(e->occurred), (int64_t)ts.tv_sec, (int)(ts.tv_nsec / 1000000));
+	iso_time(e->occurred, sizeof(e->occurred), (int64_t)ts.tv_sec, (uint32_t)(ts.tv_nsec / 1000));
 }
 
 static bool starts_tlp(struct iocb_str t)

@@ -85,6 +85,14 @@ static void global_init(void)
 	global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
+int iocb_httpc_global_init(const char **reason)
+{
+	pthread_once(&global_once, global_init);
+	if (reason)
+		*reason = global_rc == CURLE_OK ? NULL : curl_easy_strerror(global_rc);
+	return global_rc == CURLE_OK ? IOCB_OK : IOCB_EIO;
+}
+
 void iocb_httpc_opts_default(struct iocb_httpc_opts *o)
 {
 	memset(o, 0, sizeof(*o));
@@ -251,12 +259,12 @@ int iocb_httpc_client_new(const struct iocb_httpc_opts *opts, struct iocb_httpc_
 {
 	struct iocb_httpc_client *c = NULL;
 	size_t blen;
+	const char *why;
 	int rc = IOCB_OK;
 
 	*out = NULL;
-	pthread_once(&global_once, global_init);
-	if (global_rc != CURLE_OK)
-		return iocb_err_set(err, IOCB_EIO, "http client: curl_global_init: %s", curl_easy_strerror(global_rc));
+	if (iocb_httpc_global_init(&why) != IOCB_OK)
+		return iocb_err_set(err, IOCB_EIO, "http client: curl_global_init: %s", why);
 	c = iocb_xcalloc(1, sizeof(*c));
 	iocb_buf_init(&c->url, HTTPC_MAX_URL);
 	c->max_body = opts->max_body ? opts->max_body : (size_t)1 << 30;

@@ -17,6 +17,9 @@
  *
  * A client is used by one thread at a time. Different clients are
  * independent (curl_global_init runs once, thread-safely, in new()).
+ * Other libcurl users in the process (the Elasticsearch output drives
+ * curl's multi interface itself) call iocb_httpc_global_init() first, so
+ * libcurl is initialised in exactly one place.
  */
 #ifndef IOCB_HTTPC_HTTPC_H
 #define IOCB_HTTPC_HTTPC_H
@@ -53,6 +56,15 @@ struct iocb_httpc_opts {
 #define IOCB_HTTPC_KEEP_BODY ((size_t)8 << 20)
 
 void iocb_httpc_opts_default(struct iocb_httpc_opts *o);
+
+/*
+ * Initialise libcurl for the process (curl_global_init) the first time any
+ * thread calls it, under pthread_once; later calls return the first result.
+ * Returns IOCB_OK, or IOCB_EIO with *reason (static text, may be NULL) set
+ * to curl's message. Any thread. Nothing undoes it (curl_global_cleanup is
+ * never called: sources and outputs may still run at exit).
+ */
+int iocb_httpc_global_init(const char **reason) IOCB_MUST_USE;
 
 struct iocb_httpc_client;
 

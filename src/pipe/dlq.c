@@ -169,24 +169,18 @@ static bool make_room(struct iocb_pipe__dlq *d, const char *output, size_t len)
 void iocb_pipe__dlq_write(struct iocb_pipe__dlq *d, const char *output, int status, const char *reason,
 			  const char *line, size_t len)
 {
-	char ts[40];
-	struct timespec now;
-	struct tm tm;
+	char t[IOCB_TIME_ISO_MAX];
 	int rc = 0;
 	uint64_t suppressed;
 
-	clock_gettime(CLOCK_REALTIME, &now);
-	gmtime_r(&now.tv_sec, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+	iocb_time_iso8601_us(t, sizeof(t), iocb_time_real_us(), IOCB_TIME_MS_Z);
 	if (len && line[len - 1] == '\n')
 		len--;
 	pthread_mutex_lock(&d->mu);
 	iocb_buf_reset(&d->buf);
 	{
 		struct iocb_jw w;
-		char t[64];
 
-		snprintf(t, sizeof(t), "%s.%03ldZ", ts, now.tv_nsec / 1000000);
 		iocb_jw_init(&w, &d->buf);
 		iocb_jw_obj(&w);
 		iocb_jw_key(&w, "@timestamp");

@@ -41,15 +41,4 @@ int iocb_pipe__output_file_init(struct iocb_pipe__output *out, struct iocb_err *
 int iocb_pipe__output_es_init(struct iocb_pipe__output *out, struct iocb_err *err) IOCB_MUST_USE;
 int iocb_pipe__output_kafka_init(struct iocb_pipe__output *out, struct iocb_err *err) IOCB_MUST_USE;
 
-/*
- * Shared by the Kafka input and output (kafka_conf.c): set one librdkafka
- * property. The error is "<where>: <label>: kafka: ..." and names the key; a
- * value is echoed only when the key does not look like a secret
- * (iocb_str_secret_name()). `conf` is an rd_kafka_conf_t (declared by its
- * struct tag so this header does not pull in librdkafka).
- */
-struct rd_kafka_conf_s;
-int iocb_pipe__kafka_set(struct rd_kafka_conf_s *conf, const char *where, const char *label, const char *key,
-			 const char *value, struct iocb_err *err) IOCB_MUST_USE;
-
 #endif

@@ -42,19 +42,14 @@
 #include <stdint.h>
 
 #include "config/config.h"
+#include "core/backoff.h"
 #include "core/buf.h"
+#include "core/counter.h"
 #include "core/rc.h"
+#include "core/time.h"
 #include "enrich/enrich.h"
 #include "pipe/pipe.h"
 #include "store/store.h"
-
-/* Relaxed atomics for counters read by /metrics (the same macros as sources.h). */
-#ifndef IOCB_M_ADD
-#define IOCB_M_ADD(field, n) __atomic_fetch_add(&(field), (n), __ATOMIC_RELAXED)
-#define IOCB_M_SET(field, v) __atomic_store_n(&(field), (v), __ATOMIC_RELAXED)
-#define IOCB_M_GET(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
-#endif
-#define IOCB_M_SUB(field, n) __atomic_fetch_sub(&(field), (n), __ATOMIC_RELAXED)
 
 #define IOCB_PIPE_MAX_INPUTS 32
 #define IOCB_PIPE_MAX_OUTPUTS 8
@@ -345,11 +340,7 @@ struct iocb_pipe__output {
 /* The configuration the pipe runs on (pipeline.*, enrich.*); borrowed, immutable. */
 const struct iocb_config *iocb_pipe__config(const struct iocb_pipe *p);
 
-/* Exponential backoff with full jitter: uniform in [0, min(max, initial * 2^attempt)], at least 1 ms. */
+/* core/backoff.h's delay with full jitter: uniform in (0, min(max, initial * 2^attempt)], at least 1 ms. */
 double iocb_pipe__backoff(double initial_s, double max_s, unsigned attempt);
-
-/* Wall clock in µs, monotonic seconds. */
-int64_t iocb_pipe__now_us(void);
-double iocb_pipe__mono(void);
 
 #endif

@@ -1,47 +1,38 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Prometheus text of the pipeline: iocbus_input_*, iocbus_output_*, iocbus_spool_* (docs/METRICS.md). */
 #include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "core/prom.h"
 #include "pipe/core.h"
-
-
-#define PR(...) (void)!iocb_buf_printf(out, __VA_ARGS__)
-
-static void head(struct iocb_buf *out, const char *name, const char *type, const char *help)
-{
-	PR("# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
 
 /* The `type` label of an input or output. */
 #define IN_TYPE(in_) iocb_config_choice_name(IOCB_CONFIG_CHOICE_INPUT_TYPE, (int)(in_)->cfg->type)
 #define OUT_TYPE(o_) iocb_config_choice_name(IOCB_CONFIG_CHOICE_OUTPUT_TYPE, (int)(o_)->cfg->type)
 
-/* A counter or gauge per input, read with `get`. */
-#define IN_FAMILY(nm_, ty_, hp_, ex_)                                                              \
-	do {                                                                                           \
-		head(out, nm_, ty_, hp_);                                                           \
-		for (size_t i = 0; i < v.nins; i++) {                                                  \
-			const struct iocb_pipe__input *in = v.ins[i];                                          \
-			PR("%s{input=\"%s\",type=\"%s\"} %" PRId64 "\n", nm_, in->cfg->name, IN_TYPE(in),   \
-			   (int64_t)(ex_));                                                           \
-		}                                                                                      \
+/*
+ * A counter or gauge per item (`decl_` names it for `ex_` and `tname_`),
+ * labelled key_=<name>,type=<tname_>.
+ */
+#define FAMILY(nm_, ty_, hp_, key_, items_, n_, decl_, tname_, ex_)                                \
+	do {                                                                                       \
+		iocb_prom_head(out, nm_, ty_, hp_);                                                \
+		for (size_t i = 0; i < (n_); i++) {                                                \
+			decl_ = (items_)[i];                                                       \
+			const char *const l_[] = {key_, (items_)[i]->cfg->name, "type", (tname_), NULL}; \
+			iocb_prom_i64(out, nm_, l_, (int64_t)(ex_));                               \
+		}                                                                                  \
 	} while (0)
+#define IN_FAMILY(nm_, ty_, hp_, ex_) \
+	FAMILY(nm_, ty_, hp_, "input", v.ins, v.nins, const struct iocb_pipe__input *in, IN_TYPE(in), ex_)
+#define OUT_FAMILY(nm_, ty_, hp_, ex_) \
+	FAMILY(nm_, ty_, hp_, "output", v.outs, v.nouts, const struct iocb_pipe__output *o, OUT_TYPE(o), ex_)
 
-#define OUT_FAMILY(nm_, ty_, hp_, ex_)                                                             \
-	do {                                                                                           \
-		head(out, nm_, ty_, hp_);                                                           \
-		for (size_t i = 0; i < v.nouts; i++) {                                                 \
-			const struct iocb_pipe__output *o = v.outs[i];                                         \
-			PR("%s{output=\"%s\",type=\"%s\"} %" PRId64 "\n", nm_, o->cfg->name, OUT_TYPE(o),   \
-			   (int64_t)(ex_));                                                           \
-		}                                                                                      \
-	} while (0)
-
-static void by_status(struct iocb_buf *out, const struct iocb_pipe__view *vp, const char *name, const char *help,
+static void by_status(struct iocb_prom *out, const struct iocb_pipe__view *vp, const char *name, const char *help,
 		      size_t field_off)
 {
-	head(out, name, "counter", help);
+	iocb_prom_head(out, name, "counter", help);
 	for (size_t i = 0; i < vp->nouts; i++) {
 		const struct iocb_pipe__output *o = vp->outs[i];
 		const uint64_t *arr = (const uint64_t *)((const char *)&o->m + field_off);
@@ -49,18 +40,22 @@ static void by_status(struct iocb_buf *out, const struct iocb_pipe__view *vp, co
 		for (size_t s = 0; s < IOCB_PIPE_STATUS_MAX; s++) {
 			uint64_t n = __atomic_load_n(&arr[s], __ATOMIC_RELAXED);
 
+			char st[24];
+
 			if (!n)
 				continue;
 			if (s == 0)
-				PR("%s{output=\"%s\",status=\"transport\"} %" PRIu64 "\n", name, o->cfg->name, n);
+				snprintf(st, sizeof(st), "transport");
 			else
-				PR("%s{output=\"%s\",status=\"%zu\"} %" PRIu64 "\n", name, o->cfg->name, s, n);
+				snprintf(st, sizeof(st), "%zu", s);
+			const char *const l[] = {"output", o->cfg->name, "status", st, NULL};
+			iocb_prom_u64(out, name, l, n);
 		}
 	}
 }
 
 /* The iocbus_input_* families. */
-static void render_inputs(struct iocb_buf *out, struct iocb_pipe__view v)
+static void render_inputs(struct iocb_prom *out, struct iocb_pipe__view v)
 {
 	IN_FAMILY("iocbus_input_lines_total", "counter", "Lines read by the input, blank and rejected ones included.",
 		  IOCB_M_GET(in->m.lines));
@@ -69,12 +64,14 @@ static void render_inputs(struct iocb_buf *out, struct iocb_pipe__view v)
 	IN_FAMILY("iocbus_input_bytes_total", "counter", "Bytes read by the input.", IOCB_M_GET(in->m.bytes));
 	IN_FAMILY("iocbus_input_matched_total", "counter", "Events enriched with at least one indicator.",
 		  IOCB_M_GET(in->m.matched));
-	head(out, "iocbus_input_rejects_total", "counter",
-	     "Lines passed on unenriched (or dropped when too long), by reason.");
+	iocb_prom_head(out, "iocbus_input_rejects_total", "counter",
+		       "Lines passed on unenriched (or dropped when too long), by reason.");
 	for (size_t i = 0; i < v.nins; i++)
-		for (size_t r = 0; r < IOCB_REJ__COUNT; r++)
-			PR("iocbus_input_rejects_total{input=\"%s\",reason=\"%s\"} %" PRIu64 "\n", v.ins[i]->cfg->name,
-			   iocb_enrich_reject_name((enum iocb_enrich_reject)r), IOCB_M_GET(v.ins[i]->m.rejects[r]));
+		for (size_t r = 0; r < IOCB_REJ__COUNT; r++) {
+			const char *const l[] = {"input", v.ins[i]->cfg->name, "reason",
+						 iocb_enrich_reject_name((enum iocb_enrich_reject)r), NULL};
+			iocb_prom_u64(out, "iocbus_input_rejects_total", l, IOCB_M_GET(v.ins[i]->m.rejects[r]));
+		}
 	IN_FAMILY("iocbus_input_batches_total", "counter", "Batches handed to the outputs.",
 		  IOCB_M_GET(in->m.batches));
 	IN_FAMILY("iocbus_input_acked_batches_total", "counter",
@@ -92,15 +89,17 @@ static void render_inputs(struct iocb_buf *out, struct iocb_pipe__view v)
 		  IOCB_M_GET(in->m.truncations));
 	IN_FAMILY("iocbus_input_position_bytes", "gauge", "file: committed offset in the current file.",
 		  IOCB_M_GET(in->m.position));
-	head(out, "iocbus_input_blocked_seconds_total", "counter",
-	     "Time the input waited for its outputs (backpressure).");
-	for (size_t i = 0; i < v.nins; i++)
-		PR("iocbus_input_blocked_seconds_total{input=\"%s\",type=\"%s\"} %.3f\n", v.ins[i]->cfg->name,
-		   IN_TYPE(v.ins[i]), (double)IOCB_M_GET(v.ins[i]->m.blocked_us) / 1e6);
+	iocb_prom_head(out, "iocbus_input_blocked_seconds_total", "counter",
+		       "Time the input waited for its outputs (backpressure).");
+	for (size_t i = 0; i < v.nins; i++) {
+		const char *const l[] = {"input", v.ins[i]->cfg->name, "type", IN_TYPE(v.ins[i]), NULL};
+		iocb_prom_f(out, "iocbus_input_blocked_seconds_total", l, 3,
+			    (double)IOCB_M_GET(v.ins[i]->m.blocked_us) / 1e6);
+	}
 }
 
 /* The iocbus_output_* and iocbus_spool_* counters and gauges. */
-static void render_outputs(struct iocb_buf *out, struct iocb_pipe__view v)
+static void render_outputs(struct iocb_prom *out, struct iocb_pipe__view v)
 {
 	OUT_FAMILY("iocbus_output_events_total", "counter", "Events delivered.", IOCB_M_GET(o->m.events));
 	OUT_FAMILY("iocbus_output_bytes_total", "counter", "Bytes of the events delivered (uncompressed).",
@@ -145,37 +144,42 @@ static void render_outputs(struct iocb_buf *out, struct iocb_pipe__view v)
 }
 
 /* The request latency histogram of every output. */
-static void render_latency(struct iocb_buf *out, struct iocb_pipe__view v)
+static void render_latency(struct iocb_prom *out, struct iocb_pipe__view v)
 {
-	head(out, "iocbus_output_request_duration_seconds", "histogram",
-	     "Duration of output requests (bulk requests, writes, produce to delivery report).");
+	iocb_prom_head(out, "iocbus_output_request_duration_seconds", "histogram",
+		       "Duration of output requests (bulk requests, writes, produce to delivery report).");
 	for (size_t i = 0; i < v.nouts; i++) {
 		const struct iocb_pipe__output *o = v.outs[i];
+		const char *const l[] = {"output", o->cfg->name, NULL};
 		uint64_t cum = 0;
+		char le[32];
+		const char *const lb[] = {"output", o->cfg->name, "le", le, NULL};
 
-		for (size_t k = 0; k < 12; k++) {
+		for (size_t k = 0; k < 13; k++) {
 			cum += IOCB_M_GET(o->m.lat_bucket[k]);
-			PR("iocbus_output_request_duration_seconds_bucket{output=\"%s\",le=\"%g\"} %" PRIu64 "\n",
-			   o->cfg->name, iocb_pipe__output_lat_bounds[k], cum);
+			if (k < 12)
+				snprintf(le, sizeof(le), "%g", iocb_pipe__output_lat_bounds[k]);
+			else
+				snprintf(le, sizeof(le), "+Inf");
+			iocb_prom_u64(out, "iocbus_output_request_duration_seconds_bucket", lb, cum);
 		}
-		cum += IOCB_M_GET(o->m.lat_bucket[12]);
-		PR("iocbus_output_request_duration_seconds_bucket{output=\"%s\",le=\"+Inf\"} %" PRIu64 "\n",
-		   o->cfg->name, cum);
-		PR("iocbus_output_request_duration_seconds_sum{output=\"%s\"} %.6f\n", o->cfg->name,
-		   (double)IOCB_M_GET(o->m.lat_sum_us) / 1e6);
-		PR("iocbus_output_request_duration_seconds_count{output=\"%s\"} %" PRIu64 "\n", o->cfg->name,
-		   IOCB_M_GET(o->m.lat_count));
+		iocb_prom_f(out, "iocbus_output_request_duration_seconds_sum", l, 6,
+			    (double)IOCB_M_GET(o->m.lat_sum_us) / 1e6);
+		iocb_prom_u64(out, "iocbus_output_request_duration_seconds_count", l, IOCB_M_GET(o->m.lat_count));
 	}
 }
 
-void iocb_pipe_metrics_render(struct iocb_pipe *p, struct iocb_buf *out)
+int iocb_pipe_metrics_render(struct iocb_pipe *p, struct iocb_buf *out)
 {
 	struct iocb_pipe__view v;
+	struct iocb_prom pr;
 
 	if (!p)
-		return;
+		return IOCB_OK;
 	iocb_pipe__view_get(p, &v);
-	render_inputs(out, v);
-	render_outputs(out, v);
-	render_latency(out, v);
+	iocb_prom_begin(&pr, out);
+	render_inputs(&pr, v);
+	render_outputs(&pr, v);
+	render_latency(&pr, v);
+	return iocb_prom_end(&pr, "pipeline");
 }

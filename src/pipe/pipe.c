@@ -50,32 +50,9 @@ struct iocb_pipe {
 
 /* ------------------------------------------------------------------ misc */
 
-int64_t iocb_pipe__now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-double iocb_pipe__mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 double iocb_pipe__backoff(double initial_s, double max_s, unsigned attempt)
 {
-	double cap = initial_s * ldexp(1.0, attempt > 30 ? 30 : (int)attempt);
-	unsigned seed = (unsigned)iocb_pipe__now_us() ^ (unsigned)(uintptr_t)&cap;
-	double r;
-
-	if (cap > max_s)
-		cap = max_s;
-	r = cap * ((double)rand_r(&seed) / ((double)RAND_MAX + 1.0));
-	return r < 0.001 ? 0.001 : r;
+	return iocb_backoff_delay(initial_s, max_s, attempt, IOCB_BACKOFF_FULL_JITTER);
 }
 
 const struct iocb_config *iocb_pipe__config(const struct iocb_pipe *p)
@@ -254,17 +231,8 @@ void iocb_pipe__input_poll_acks(struct iocb_pipe__input *in)
 
 void iocb_pipe__cv_wait(pthread_cond_t *cv, pthread_mutex_t *mu, double s)
 {
-	struct timespec ts;
-	double whole;
+	struct timespec ts = iocb_time_deadline(CLOCK_REALTIME, s);
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	s = modf(s, &whole);
-	ts.tv_sec += (time_t)whole;
-	ts.tv_nsec += (long)(s * 1e9);
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
 	pthread_cond_timedwait(cv, mu, &ts);
 }
 
@@ -303,7 +271,7 @@ bool iocb_pipe__input_drain(struct iocb_pipe__input *in)
 			return true;
 		/* Stopping: outputs settle everything by the deadline (spilling); the margin covers the spill. */
 		limit = iocb_pipe__stopping(p) ? p->deadline + 30.0 : 1e18;
-		if (iocb_pipe__mono() > limit) {
+		if (iocb_time_mono_s() > limit) {
 			iocb_log(IOCB_LOG_ERROR, "pipe", "\"input stopped with batches not settled\" input=\"%s\"",
 				 in->cfg->name);
 			return false;
@@ -370,9 +338,9 @@ static int wait_ring_room(struct iocb_pipe__input *in)
 			pthread_mutex_unlock(&in->mu_);
 			return IOCB_ECANCELED;
 		}
-		t0 = iocb_pipe__now_us();
+		t0 = iocb_time_real_us();
 		iocb_pipe__cv_wait(&in->cv_, &in->mu_, 0.1);
-		IOCB_M_ADD(in->m.blocked_us, iocb_pipe__now_us() - t0); /* counted as it goes: a long block shows */
+		IOCB_M_ADD(in->m.blocked_us, iocb_time_real_us() - t0); /* counted as it goes: a long block shows */
 		pthread_mutex_unlock(&in->mu_);
 		iocb_pipe__input_poll_acks(in);
 		pthread_mutex_lock(&in->mu_);
@@ -453,7 +421,7 @@ int iocb_pipe__submit(struct iocb_pipe__input *in, const char *buf, size_t len, 
 		b->ids = NULL;
 	}
 	b->in = in;
-	b->created_us = iocb_pipe__now_us();
+	b->created_us = iocb_time_real_us();
 	pthread_mutex_lock(&in->mu_);
 	b->seq = in->next_seq_++;
 	in->ring_[(in->head_ + in->count_) % in->cap_] = *pos;
@@ -643,7 +611,7 @@ int iocb_pipe_start(struct iocb_store *store, const struct iocb_config *cfg, str
 	return IOCB_OK;
 fail:
 	/* Stop what started, in the normal order; inputs never started count as having left. */
-	p->deadline = iocb_pipe__mono();
+	p->deadline = iocb_time_mono_s();
 	__atomic_store_n(&p->stopping, 1, __ATOMIC_RELEASE);
 	for (size_t i = 0; i < p->nouts; i++)
 		iocb_pipe__queue_close(p->outs[i]->q);
@@ -664,7 +632,7 @@ void iocb_pipe_stop(struct iocb_pipe *p)
 		return;
 	iocb_log(IOCB_LOG_INFO, "pipe", "\"pipeline stopping\" shutdown_timeout=%.1f",
 		 p->cfg->pipeline.shutdown_timeout_s);
-	p->deadline = iocb_pipe__mono() + p->cfg->pipeline.shutdown_timeout_s;
+	p->deadline = iocb_time_mono_s() + p->cfg->pipeline.shutdown_timeout_s;
 	__atomic_store_n(&p->stopping, 1, __ATOMIC_RELEASE);
 	for (size_t i = 0; i < p->nouts; i++)
 		iocb_pipe__queue_wake(p->outs[i]->q);
@@ -713,7 +681,7 @@ bool iocb_pipe_finished(struct iocb_pipe *p)
 
 bool iocb_pipe_healthy(struct iocb_pipe *p)
 {
-	int64_t now = iocb_pipe__now_us();
+	int64_t now = iocb_time_real_us();
 
 	if (!p)
 		return true;

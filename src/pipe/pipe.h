@@ -58,9 +58,10 @@ bool iocb_pipe_finished(struct iocb_pipe *p);
 /*
  * Append the Prometheus text of the pipeline (families listed in
  * docs/METRICS.md: iocbus_input_*, iocbus_output_*, iocbus_spool_*).
- * Any thread.
+ * Any thread. All or nothing (core/prom.h): past out's cap nothing is
+ * appended and IOCB_ELIMIT is returned; else IOCB_OK (also for p NULL).
  */
-void iocb_pipe_metrics_render(struct iocb_pipe *p, struct iocb_buf *out);
+int iocb_pipe_metrics_render(struct iocb_pipe *p, struct iocb_buf *out);
 
 /* False when an output has been failing for longer than its retry_max (for /healthz). */
 bool iocb_pipe_healthy(struct iocb_pipe *p);

@@ -163,11 +163,11 @@ int iocb_pipe__queue_push(struct iocb_pipe__queue *q, struct iocb_pipe__batch *b
 			return IOCB_ECANCELED;
 		}
 		{
-			int64_t t0 = iocb_pipe__now_us();
+			int64_t t0 = iocb_time_real_us();
 
 			iocb_pipe__cv_wait(&q->cv_push, &q->mu, 0.1);
 			if (blocked_us)
-				IOCB_M_ADD(*blocked_us, iocb_pipe__now_us() - t0);
+				IOCB_M_ADD(*blocked_us, iocb_time_real_us() - t0);
 		}
 		spool_full = false;
 	}
@@ -175,7 +175,7 @@ int iocb_pipe__queue_push(struct iocb_pipe__queue *q, struct iocb_pipe__batch *b
 
 struct iocb_pipe__batch *iocb_pipe__queue_pop(struct iocb_pipe__queue *q, double timeout_s)
 {
-	double end = iocb_pipe__mono() + (timeout_s > 0 ? timeout_s : 0);
+	double end = iocb_time_mono_s() + (timeout_s > 0 ? timeout_s : 0);
 	struct iocb_pipe__batch *b;
 
 	pthread_mutex_lock(&q->mu);
@@ -204,7 +204,7 @@ struct iocb_pipe__batch *iocb_pipe__queue_pop(struct iocb_pipe__queue *q, double
 			if (q->count || q->closed)
 				continue;
 		}
-		double left = end - iocb_pipe__mono();
+		double left = end - iocb_time_mono_s();
 		if (left <= 0)
 			break;
 		iocb_pipe__cv_wait(&q->cv_pop, &q->mu, left < 0.25 ? left : 0.25);
@@ -237,7 +237,7 @@ double iocb_pipe__queue_shutdown_left(struct iocb_pipe__queue *q)
 {
 	if (!iocb_pipe__stopping(q->pipe))
 		return 1e9;
-	return iocb_pipe__deadline(q->pipe) - iocb_pipe__mono();
+	return iocb_pipe__deadline(q->pipe) - iocb_time_mono_s();
 }
 
 void iocb_pipe__queue_close(struct iocb_pipe__queue *q)

@@ -368,7 +368,7 @@ struct iocb_pipe__batch *iocb_pipe__spool_read(struct iocb_pipe__spool *s)
 		b->spool = s;
 		b->spool_seg = g->no;
 		b->pending = 1;
-		b->created_us = iocb_pipe__now_us();
+		b->created_us = iocb_time_real_us();
 		g->read_off += SPOOL_HDR + idlen + len;
 		g->outstanding++;
 		IOCB_M_ADD(s->m->replayed, 1);

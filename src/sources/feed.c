@@ -303,7 +303,7 @@ static int feed_fetch(struct feed *f, const char *file, const char *prev, struct
 		rc = iocb_httpc_request(f->http, "GET", path, NULL, 0, prev && *prev ? prev : NULL, &x->resp, err);
 		if (rc < 0)
 			return rc;
-		IOCB_M_SET(f->m->last_message_us, iocb_sources_sync_now_us());
+		IOCB_M_SET(f->m->last_message_us, iocb_time_real_us());
 		if (x->resp.status == 304 && prev && *prev) {
 			x->unchanged = true;
 			snprintf(x->tag, sizeof(x->tag), "%s", prev);
@@ -325,7 +325,7 @@ static int feed_fetch(struct feed *f, const char *file, const char *prev, struct
 			return iocb_err_set(err, IOCB_ELIMIT, "%s: larger than %zu bytes", path, FEED_MAX_BODY);
 		snprintf(x->tag, sizeof(x->tag), "%lld.%09ld:%lld:%llu", (long long)st.st_mtim.tv_sec,
 			 (long)st.st_mtim.tv_nsec, (long long)st.st_size, (unsigned long long)st.st_ino);
-		IOCB_M_SET(f->m->last_message_us, iocb_sources_sync_now_us());
+		IOCB_M_SET(f->m->last_message_us, iocb_time_real_us());
 		if (prev && strcmp(prev, x->tag) == 0) {
 			x->unchanged = true;
 			return IOCB_OK;
@@ -425,7 +425,7 @@ static void feed_flush(struct iocb_sources_sync *y, struct feed *f)
 	f->seen.n = 0;
 	iocb_sources_sync_publish(y, f->m, st, false); /* acts[remove] includes own_removes (the sweeps) */
 	if (removed)
-		IOCB_M_SET(f->m->last_update_us, iocb_sources_sync_now_us());
+		IOCB_M_SET(f->m->last_update_us, iocb_time_real_us());
 	changes = st->upserts + st->removes + st->event_removes + st->misp.events + f->swept;
 	if (changes == f->committed)
 		return;
@@ -576,15 +576,15 @@ static void *feed_thread(void *arg)
 		double next = 0;
 		for (size_t i = 0; i < fs->n && !iocb_sources_sync_stopping(y); i++) {
 			struct feed *f = &fs->f[i];
-			if (iocb_sources_sync_mono() >= f->next_due) {
+			if (iocb_time_mono_s() >= f->next_due) {
 				feed_round(y, f);
-				f->next_due = iocb_sources_sync_mono() + f->cfg->interval_s;
+				f->next_due = iocb_time_mono_s() + f->cfg->interval_s;
 			}
 		}
 		for (size_t i = 0; i < fs->n; i++)
 			if (i == 0 || fs->f[i].next_due < next)
 				next = fs->f[i].next_due;
-		if (!iocb_sources_sync_sleep(y, next - iocb_sources_sync_mono(), false))
+		if (!iocb_sources_sync_sleep(y, next - iocb_time_mono_s(), false))
 			break;
 	}
 	return NULL;

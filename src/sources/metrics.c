@@ -14,8 +14,9 @@
  * relaxed loads only: each value is individually consistent, the set is
  * not a snapshot, which is what Prometheus expects of a scrape.
  *
- * Output is all or nothing: if the caller's buffer cap is reached, what
- * this call appended is rolled back (the HTTP endpoint then answers 500).
+ * Written through core/prom.h, so output is all or nothing: if the
+ * caller's buffer cap is reached, what this call appended is rolled back
+ * and the error returned (the daemon then answers the scrape with 500).
  */
 #include "sources/sources.h"
 
@@ -24,103 +25,7 @@
 #include <string.h>
 
 #include "core/log.h"
-
-/* One metric family being written. */
-struct fam {
-	const char *name; /* metric name */
-	const char *type; /* "counter" or "gauge" */
-	const char *help; /* # HELP text (no backslash or newline) */
-	bool started;     /* header already written */
-};
-
-/* Renderer state: the output and its first error. */
-struct render {
-	struct iocb_buf *out; /* destination (borrowed) */
-	int rc;               /* first append error, sticky */
-};
-
-static void put(struct render *r, const char *s)
-{
-	if (r->rc == IOCB_OK)
-		r->rc = iocb_buf_append_c(r->out, s);
-}
-
-/* A label value, escaped as the text format requires (\\, \", \n). */
-static void put_label_value(struct render *r, const char *s)
-{
-	for (; *s && r->rc == IOCB_OK; s++) {
-		switch (*s) {
-		case '\\':
-			r->rc = iocb_buf_append(r->out, "\\\\", 2);
-			break;
-		case '"':
-			r->rc = iocb_buf_append(r->out, "\\\"", 2);
-			break;
-		case '\n':
-			r->rc = iocb_buf_append(r->out, "\\n", 2);
-			break;
-		default:
-			r->rc = iocb_buf_putc(r->out, *s);
-			break;
-		}
-	}
-}
-
-/*
- * Start a sample of family f: the family header the first time, then the
- * name and the labels given as NULL-terminated key/value pairs (values
- * escaped). The caller writes the value and the newline.
- */
-static void sample_start(struct render *r, struct fam *f, const char *const *labels)
-{
-	if (!f->started) {
-		f->started = true;
-		put(r, "# HELP ");
-		put(r, f->name);
-		put(r, " ");
-		put(r, f->help);
-		put(r, "\n# TYPE ");
-		put(r, f->name);
-		put(r, " ");
-		put(r, f->type);
-		put(r, "\n");
-	}
-	put(r, f->name);
-	if (labels && labels[0]) {
-		put(r, "{");
-		for (size_t i = 0; labels[i]; i += 2) {
-			if (i)
-				put(r, ",");
-			put(r, labels[i]);
-			put(r, "=\"");
-			put_label_value(r, labels[i + 1]);
-			put(r, "\"");
-		}
-		put(r, "}");
-	}
-	put(r, " ");
-}
-
-static void sample_u64(struct render *r, struct fam *f, const char *const *labels, uint64_t v)
-{
-	sample_start(r, f, labels);
-	if (r->rc == IOCB_OK)
-		r->rc = iocb_buf_printf(r->out, "%" PRIu64 "\n", v);
-}
-
-static void sample_i64(struct render *r, struct fam *f, const char *const *labels, int64_t v)
-{
-	sample_start(r, f, labels);
-	if (r->rc == IOCB_OK)
-		r->rc = iocb_buf_printf(r->out, "%" PRId64 "\n", v);
-}
-
-static void sample_f(struct render *r, struct fam *f, const char *const *labels, double v)
-{
-	sample_start(r, f, labels);
-	if (r->rc == IOCB_OK)
-		r->rc = iocb_buf_printf(r->out, "%.3f\n", v);
-}
+#include "core/prom.h"
 
 /* Which per-source scalar counter a family shows. */
 enum src_field {
@@ -160,7 +65,7 @@ static double age_s(int64_t now_us, int64_t then_us)
 	return now_us > then_us ? (double)(now_us - then_us) / 1e6 : 0.0;
 }
 
-static void render_sources(struct render *r, struct iocb_sources_sync *y)
+static void render_sources(struct iocb_prom *r, struct iocb_sources_sync *y)
 {
 	static const struct {
 		enum src_field f;  /* which counter */
@@ -179,122 +84,116 @@ static void render_sources(struct render *r, struct iocb_sources_sync *y)
 		{SF_HEARTBEATS, "iocbus_source_heartbeats_total", "MISP ZeroMQ heartbeats (misp_json_self) received."},
 	};
 	size_t n = iocb_sources_sync_metrics_count(y);
-	int64_t now = iocb_sources_sync_now_us();
+	int64_t now = iocb_time_real_us();
 
-	struct fam upd = {"iocbus_updates_total", "counter",
+	struct iocb_prom_fam upd = {"iocbus_updates_total", "counter",
 			  "Attribute messages by action, and the store changes and filter drops they caused.", false};
 	for (size_t i = 0; i < n; i++) {
 		struct iocb_sources_sync_metrics *m = iocb_sources_sync_metrics_get(y, i);
 		for (unsigned a = 0; a < IOCB_SA__COUNT; a++) {
 			const char *l[] = {"source", m->name, "action", iocb_sources_sync_act_name(a), NULL};
-			sample_u64(r, &upd, l, IOCB_M_GET(m->acts[a]));
+			iocb_prom_fam_u64(r, &upd, l, IOCB_M_GET(m->acts[a]));
 		}
 	}
 
-	struct fam rej = {"iocbus_rejects_total", "counter", "Attributes and messages skipped, by reason.", false};
+	struct iocb_prom_fam rej = {"iocbus_rejects_total", "counter", "Attributes and messages skipped, by reason.", false};
 	for (size_t i = 0; i < n; i++) {
 		struct iocb_sources_sync_metrics *m = iocb_sources_sync_metrics_get(y, i);
 		for (unsigned k = 0; k < IOCB_SKIP__COUNT; k++) {
 			const char *l[] = {"source", m->name, "reason", iocb_misp_skip_name(k), NULL};
-			sample_u64(r, &rej, l, IOCB_M_GET(m->rejects[k]));
+			iocb_prom_fam_u64(r, &rej, l, IOCB_M_GET(m->rejects[k]));
 		}
 	}
 
 	for (size_t s = 0; s < IOCB_ARRAY_LEN(scalars); s++) {
-		struct fam f = {scalars[s].name, "counter", scalars[s].help, false};
+		struct iocb_prom_fam f = {scalars[s].name, "counter", scalars[s].help, false};
 		for (size_t i = 0; i < n; i++) {
 			struct iocb_sources_sync_metrics *m = iocb_sources_sync_metrics_get(y, i);
 			const char *l[] = {"source", m->name, NULL};
-			sample_u64(r, &f, l, src_field(m, scalars[s].f));
+			iocb_prom_fam_u64(r, &f, l, src_field(m, scalars[s].f));
 		}
 	}
 
-	struct fam up = {"iocbus_source_up", "gauge",
+	struct iocb_prom_fam up = {"iocbus_source_up", "gauge",
 			 "1 when the source is connected or its last request succeeded, else 0.", false};
 	for (size_t i = 0; i < n; i++) {
 		struct iocb_sources_sync_metrics *m = iocb_sources_sync_metrics_get(y, i);
 		const char *l[] = {"source", m->name, NULL};
-		sample_i64(r, &up, l, IOCB_M_GET(m->up));
+		iocb_prom_fam_i64(r, &up, l, IOCB_M_GET(m->up));
 	}
 
-	struct fam upd_age = {"iocbus_source_last_update_age_seconds", "gauge",
+	struct iocb_prom_fam upd_age = {"iocbus_source_last_update_age_seconds", "gauge",
 			      "Seconds since the source last changed the store.", false};
 	for (size_t i = 0; i < n; i++) {
 		struct iocb_sources_sync_metrics *m = iocb_sources_sync_metrics_get(y, i);
 		int64_t t = IOCB_M_GET(m->last_update_us);
 		const char *l[] = {"source", m->name, NULL};
 		if (t != 0)
-			sample_f(r, &upd_age, l, age_s(now, t));
+			iocb_prom_fam_f(r, &upd_age, l, 3, age_s(now, t));
 	}
 
-	struct fam msg_age = {"iocbus_source_last_message_age_seconds", "gauge",
+	struct iocb_prom_fam msg_age = {"iocbus_source_last_message_age_seconds", "gauge",
 			      "Seconds since the source last received anything, heartbeats included.", false};
 	for (size_t i = 0; i < n; i++) {
 		struct iocb_sources_sync_metrics *m = iocb_sources_sync_metrics_get(y, i);
 		int64_t t = IOCB_M_GET(m->last_message_us);
 		const char *l[] = {"source", m->name, NULL};
 		if (t != 0)
-			sample_f(r, &msg_age, l, age_s(now, t));
+			iocb_prom_fam_f(r, &msg_age, l, 3, age_s(now, t));
 	}
 
-	struct fam cur = {"iocbus_misp_cursor_timestamp_seconds", "gauge",
+	struct iocb_prom_fam cur = {"iocbus_misp_cursor_timestamp_seconds", "gauge",
 			  "Newest MISP Attribute.timestamp applied (MISP's clock, epoch seconds); 0 before the first.",
 			  false};
-	sample_u64(r, &cur, NULL, iocb_sources_sync_cursor(y));
+	iocb_prom_fam_u64(r, &cur, NULL, iocb_sources_sync_cursor(y));
 }
 
-static void render_store(struct render *r, struct iocb_sources_sync *y)
+static void render_store(struct iocb_prom *r, struct iocb_sources_sync *y)
 {
 	struct iocb_store_stats st;
 
 	iocb_store_stats(y->store, &st);
 
-	struct fam by_type = {"iocbus_store_attributes", "gauge", "Attributes in the store, by MISP type.", false};
+	struct iocb_prom_fam by_type = {"iocbus_store_attributes", "gauge", "Attributes in the store, by MISP type.", false};
 	for (unsigned id = 0; id < IOCB_ARRAY_LEN(st.by_type); id++) {
 		const struct iocb_misp_type *t;
 		if (st.by_type[id] == 0)
 			continue;
 		t = iocb_misp_type_get((uint16_t)id);
 		const char *l[] = {"type", t ? t->name : "unknown", NULL};
-		sample_u64(r, &by_type, l, st.by_type[id]);
+		iocb_prom_fam_u64(r, &by_type, l, st.by_type[id]);
 	}
 
-	struct fam attrs = {"iocbus_store_attributes_total", "gauge", "Attributes in the store.", false};
-	sample_u64(r, &attrs, NULL, st.attrs);
-	struct fam events = {"iocbus_store_events", "gauge", "Events in the store.", false};
-	sample_u64(r, &events, NULL, st.events);
-	struct fam non_ids = {"iocbus_store_non_ids_attributes", "gauge",
+	struct iocb_prom_fam attrs = {"iocbus_store_attributes_total", "gauge", "Attributes in the store.", false};
+	iocb_prom_fam_u64(r, &attrs, NULL, st.attrs);
+	struct iocb_prom_fam events = {"iocbus_store_events", "gauge", "Events in the store.", false};
+	iocb_prom_fam_u64(r, &events, NULL, st.events);
+	struct iocb_prom_fam non_ids = {"iocbus_store_non_ids_attributes", "gauge",
 			      "Attributes in the store with to_ids=false.", false};
-	sample_u64(r, &non_ids, NULL, st.non_ids);
+	iocb_prom_fam_u64(r, &non_ids, NULL, st.non_ids);
 
-	struct fam cidrs = {"iocbus_store_cidrs", "gauge", "CIDR prefixes indexed, by address family.", false};
+	struct iocb_prom_fam cidrs = {"iocbus_store_cidrs", "gauge", "CIDR prefixes indexed, by address family.", false};
 	const char *l4[] = {"family", "ipv4", NULL};
 	const char *l6[] = {"family", "ipv6", NULL};
-	sample_u64(r, &cidrs, l4, st.cidrs_v4);
-	sample_u64(r, &cidrs, l6, st.cidrs_v6);
+	iocb_prom_fam_u64(r, &cidrs, l4, st.cidrs_v4);
+	iocb_prom_fam_u64(r, &cidrs, l6, st.cidrs_v6);
 
-	struct fam mem = {"iocbus_store_memory_bytes", "gauge",
+	struct iocb_prom_fam mem = {"iocbus_store_memory_bytes", "gauge",
 			  "Approximate heap used by the store's records and indexes.", false};
-	sample_u64(r, &mem, NULL, st.mem_bytes);
-	struct fam commits = {"iocbus_store_commits_total", "counter", "Store commits since it was opened.", false};
-	sample_u64(r, &commits, NULL, st.commits);
-	struct fam cerr = {"iocbus_store_commit_errors_total", "counter",
+	iocb_prom_fam_u64(r, &mem, NULL, st.mem_bytes);
+	struct iocb_prom_fam commits = {"iocbus_store_commits_total", "counter", "Store commits since it was opened.", false};
+	iocb_prom_fam_u64(r, &commits, NULL, st.commits);
+	struct iocb_prom_fam cerr = {"iocbus_store_commit_errors_total", "counter",
 			   "Store commits that failed to persist (full disk, full map, I/O error).", false};
-	sample_u64(r, &cerr, NULL, st.commit_errors);
+	iocb_prom_fam_u64(r, &cerr, NULL, st.commit_errors);
 }
 
-void iocb_sources_sync_metrics_render(struct iocb_sources_sync *y, struct iocb_buf *out)
+int iocb_sources_sync_metrics_render(struct iocb_sources_sync *y, struct iocb_buf *out)
 {
-	struct render r = {out, IOCB_OK};
-	size_t start = out->len;
+	struct iocb_prom r;
 
+	iocb_prom_begin(&r, out);
 	render_sources(&r, y);
 	render_store(&r, y);
-	if (r.rc < 0) {
-		/* All or nothing: a cut exposition would read as counters going to zero. */
-		out->len = start;
-		if (out->ptr)
-			out->ptr[start] = '\0';
-		iocb_log(IOCB_LOG_ERROR, "metrics", "\"metrics exposition exceeds the buffer cap\" cap=%zu", out->max);
-	}
+	return iocb_prom_end(&r, "sources");
 }

@@ -34,6 +34,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/str.h"
+#include "kafka/kafka.h"
 
 #define MOD "kafka"
 #define POLL_MS_MAX 100    /* longest poll: how soon stop is seen */
@@ -71,21 +72,6 @@ static void warn_limited(struct kafka_source *s, const char *what, const char *t
 	iocb_log_(IOCB_LOG_WARN, MOD,
 		  "\"%s\" topic=\"%s\" partition=%" PRId32 " offset=%" PRId64 " error=\"%s\" suppressed=%" PRIu64, what,
 		  topic ? topic : "", partition, offset, detail ? detail : "", suppressed);
-}
-
-/* Remember that everything up to `offset` of (topic, partition) was handled. */
-static void pending_note(struct kafka_source *s, const char *topic, int32_t partition, int64_t offset)
-{
-	rd_kafka_topic_partition_t *tp = NULL;
-
-	if (!s->pending)
-		s->pending = rd_kafka_topic_partition_list_new(8);
-	else
-		tp = rd_kafka_topic_partition_list_find(s->pending, topic, partition);
-	if (!tp)
-		tp = rd_kafka_topic_partition_list_add(s->pending, topic, partition);
-	if (offset + 1 > tp->offset)
-		tp->offset = offset + 1;
 }
 
 /* Store the pending offsets (after the store commit that covers them). */
@@ -134,9 +120,9 @@ static bool finish_batch(struct kafka_source *s)
 /* Synchronous commit of the stored offsets of the current assignment. */
 static void commit_offsets(struct kafka_source *s, const char *why)
 {
-	rd_kafka_resp_err_t e = rd_kafka_commit(s->rk, NULL, 0);
+	rd_kafka_resp_err_t e = iocb_kafka_commit(s->rk);
 
-	if (e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+	if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
 		IOCB_M_ADD(s->m->errors, 1);
 		iocb_log(IOCB_LOG_WARN, MOD, "\"offset commit failed\" when=%s error=\"%s\"", why, rd_kafka_err2str(e));
 	}
@@ -146,18 +132,13 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
 			 void *opaque)
 {
 	struct kafka_source *s = opaque;
-	bool coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
-	rd_kafka_error_t *error = NULL;
-	rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR;
+	rd_kafka_resp_err_t e;
 
 	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
 		IOCB_M_ADD(s->m->reconnects, 1);
 		IOCB_M_SET(s->m->up, 1); /* the group coordinator answered: brokers are reachable */
 		iocb_log(IOCB_LOG_INFO, MOD, "\"partitions assigned\" count=%d", parts->cnt);
-		if (coop)
-			error = rd_kafka_incremental_assign(rk, parts);
-		else
-			e = rd_kafka_assign(rk, parts);
+		e = iocb_kafka_rebalance_apply(rk, parts, true);
 	} else {
 		if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
 			iocb_log(IOCB_LOG_INFO, MOD, "\"partitions revoked\" count=%d", parts->cnt);
@@ -169,14 +150,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
 		 * before the partitions go to another member. */
 		if (finish_batch(s) && !rd_kafka_assignment_lost(rk))
 			commit_offsets(s, "revoke");
-		if (coop)
-			error = rd_kafka_incremental_unassign(rk, parts);
-		else
-			e = rd_kafka_assign(rk, NULL);
-	}
-	if (error) {
-		e = rd_kafka_error_code(error);
-		rd_kafka_error_destroy(error);
+		e = iocb_kafka_rebalance_apply(rk, parts, false);
 	}
 	if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
 		IOCB_M_ADD(s->m->errors, 1);
@@ -199,8 +173,7 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
 	(void)rk;
-	iocb_log(level <= 4 ? IOCB_LOG_INFO : IOCB_LOG_DEBUG, MOD, "\"librdkafka\" facility=%s text=\"%s\"", fac,
-		 buf);
+	iocb_kafka_log_line(MOD, level, fac, buf);
 }
 
 /* One message from rd_kafka_consumer_poll. Returns true if it was a data message. */
@@ -228,7 +201,7 @@ static bool handle_message(struct kafka_source *s, const rd_kafka_message_t *msg
 	}
 	/* Skipped messages are done with too: their offsets are stored like the others. */
 	if (topic)
-		pending_note(s, topic, msg->partition, msg->offset);
+		iocb_kafka_offsets_note(&s->pending, topic, msg->partition, msg->offset);
 	return true;
 }
 
@@ -246,7 +219,7 @@ static void *kafka_thread(void *arg)
 				(void)finish_batch(s);
 			continue;
 		}
-		double t0 = iocb_sources_sync_mono();
+		double t0 = iocb_time_mono_s();
 		unsigned n = 0;
 		while (msg) {
 			if (handle_message(s, msg)) {
@@ -255,14 +228,14 @@ static void *kafka_thread(void *arg)
 			}
 			rd_kafka_message_destroy(msg);
 			if (++n >= BATCH_MAX ||
-			    (n % BATCH_CLOCK_EVERY == 0 && (iocb_sources_sync_mono() - t0) * 1e9 >= (double)BATCH_NS))
+			    (n % BATCH_CLOCK_EVERY == 0 && (iocb_time_mono_s() - t0) * 1e9 >= (double)BATCH_NS))
 				break;
 			msg = rd_kafka_consumer_poll(s->rk, 0);
 		}
 		if (nmsg) {
 			IOCB_M_ADD(s->m->messages, nmsg);
 			IOCB_M_ADD(s->m->bytes, nbytes);
-			IOCB_M_SET(s->m->last_message_us, iocb_sources_sync_now_us());
+			IOCB_M_SET(s->m->last_message_us, iocb_time_real_us());
 			IOCB_M_SET(s->m->up, 1);
 		}
 		(void)finish_batch(s);
@@ -293,83 +266,40 @@ static void kafka_source_join(struct iocb_source *base)
 	free(s);
 }
 
-/* Set one property; the error names the key, and the value only if it is not a secret. */
-static int conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, struct iocb_err *err)
+/* A user's enable.auto.offset.store is ignored; say so when it asked for true. */
+static void on_forced(void *opaque, const struct iocb_kafka_forced *f, const char *user_value)
 {
-	char errstr[512];
-	rd_kafka_conf_res_t r = rd_kafka_conf_set(conf, key, value, errstr, sizeof(errstr));
-
-	if (r == RD_KAFKA_CONF_OK)
-		return IOCB_OK;
-	if (r == RD_KAFKA_CONF_UNKNOWN)
-		return iocb_err_set(err, IOCB_ECONFIG, "misp.kafka.config: %s", errstr);
-	if (iocb_str_secret_name(key))
-		return iocb_err_set(err, IOCB_ECONFIG, "misp.kafka.config: invalid value for \"%s\"", key);
-	return iocb_err_set(err, IOCB_ECONFIG, "misp.kafka.config: %s", errstr);
-}
-
-static bool truthy(const char *v)
-{
-	return strcasecmp(v, "true") == 0 || strcmp(v, "1") == 0 || strcasecmp(v, "yes") == 0 ||
-	       strcasecmp(v, "on") == 0;
+	(void)opaque;
+	(void)f;
+	if (iocb_kafka_conf_true(user_value))
+		iocb_log(IOCB_LOG_WARN, MOD,
+			 "\"enable.auto.offset.store is forced to false: offsets are stored once "
+			 "the store has committed the updates\"");
 }
 
 /* Build the librdkafka configuration (defaults, then misp.kafka.config, then forced values). */
 static int build_conf(struct kafka_source *s, const struct iocb_config *cfg, rd_kafka_conf_t **out,
 		      struct iocb_err *err)
 {
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	bool brokers = false;
-	int rc;
-
-	*out = NULL;
-	rc = conf_set(conf, "group.id", "iocbus", err);
-	if (rc < 0)
-		goto out;
-	rc = conf_set(conf, "auto.offset.reset", "earliest", err);
-	if (rc < 0)
-		goto out;
-	rc = conf_set(conf, "client.id", "iocbus", err);
-	if (rc < 0)
-		goto out;
-	for (size_t i = 0; i < cfg->kafka.nconfig; i++) {
-		const struct iocb_kv *kv = &cfg->kafka.config[i];
-		const char *v = kv->value ? kv->value : "";
-
-		if (strcmp(kv->key, "enable.auto.offset.store") == 0) {
-			if (truthy(v))
-				iocb_log(IOCB_LOG_WARN, MOD,
-					 "\"enable.auto.offset.store is forced to false: offsets are stored once "
-					 "the store has committed the updates\"");
-			continue;
-		}
-		if (strcmp(kv->key, "bootstrap.servers") == 0 || strcmp(kv->key, "metadata.broker.list") == 0 ||
-		    strcmp(kv->key, "test.mock.num.brokers") == 0)
-			brokers = true;
-		rc = conf_set(conf, kv->key, v, err);
-		if (rc < 0)
-			goto out;
-	}
-	if (!brokers) {
-		rc = iocb_err_set(err, IOCB_ECONFIG, "misp.kafka.config: bootstrap.servers is required");
-		goto out;
-	}
-	rc = conf_set(conf, "enable.auto.offset.store", "false", err);
-	if (rc < 0)
-		goto out;
-	rd_kafka_conf_set_opaque(conf, s);
-	rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
-	rd_kafka_conf_set_error_cb(conf, on_error);
-	rd_kafka_conf_set_log_cb(conf, on_log);
-	*out = conf;
-	conf = NULL;
-out:
-	if (conf)
-		rd_kafka_conf_destroy(conf);
-	return rc;
+	static const char *const defaults[] = {"group.id", "iocbus", "auto.offset.reset", "earliest",
+					       "client.id", "iocbus", NULL};
+	static const struct iocb_kafka_forced forced[] = {{"enable.auto.offset.store", "false", false}};
+	const struct iocb_kafka_conf_spec spec = {
+		.where = "misp.kafka.config",
+		.defaults = defaults,
+		.props = cfg->kafka.config,
+		.nprops = cfg->kafka.nconfig,
+		.forced = forced,
+		.nforced = IOCB_ARRAY_LEN(forced),
+		.on_forced = on_forced,
+		.opaque = s,
+		.error_cb = on_error,
+		.log_cb = on_log,
+		.rebalance_cb = on_rebalance,
+	};
+	return iocb_kafka_conf_build(&spec, out, err);
 }
 
-/* ingest hook: a tag attached to an event may let its filtered attributes pass. */
 static void event_tagged(void *ud, uint64_t event_id)
 {
 	iocb_sources_sync_request_event_refresh(ud, event_id);

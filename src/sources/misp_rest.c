@@ -46,6 +46,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/backoff.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/str.h"
@@ -57,7 +58,7 @@
 #define PULL_META_RECONCILED "misp.pull.reconciled" /* epoch seconds of the last successful reconcile */
 #define PULL_SETTLE_S 0.5       /* wait after a catch-up request before the first page */
 #define PULL_BACKOFF_MIN_S 1.0  /* first retry delay */
-#define PULL_JITTER 0.2         /* +-20 % on every retry delay */
+#define PULL_JITTER 0.2         /* a retry delay is up to 20 % shorter than its schedule */
 #define PULL_IDLE_MAX_S 3600.0  /* longest idle sleep when nothing is scheduled */
 #define PULL_REQ_MAX (1u << 20) /* request body cap (parameters are short) */
 
@@ -105,8 +106,7 @@ struct pull_source {
 	double retry_max_s;           /* longest backoff */
 
 	/* pull thread only */
-	uint64_t rng;                 /* xorshift64 state for the jitter */
-	double backoff_s;             /* next retry delay before jitter; 0 = no failure streak */
+	unsigned attempt;             /* retries in the current failure streak; 0 = none */
 	bool auth_streak;             /* in a run of 403s (logged once per run) */
 	bool woken;                   /* this pull's backoff was cut short by a pending catch-up */
 	double next_incremental;      /* monotonic time the next incremental pull is due */
@@ -245,40 +245,25 @@ static bool sweep_pred(void *ud, const struct iocb_store_attr *a)
 
 /* ------------------------------------------------------------ backoff */
 
-static double rand01(struct pull_source *p)
-{
-	/* xorshift64 (Marsaglia): jitter only, no need for more. */
-	uint64_t x = p->rng;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	p->rng = x;
-	return (double)(x >> 11) / (double)(1ull << 53);
-}
-
 /*
- * Wait before a retry: the current delay with +-20 % jitter, then double it
- * (up to retry_max). A catch-up request cuts the wait short once per pull
- * (the request stays pending until this pull ends, and a pending request
- * makes every later wait return at once). Returns false when stopping.
+ * Wait before a retry: iocb_backoff_delay() from 1 s doubling up to
+ * retry_max, each wait at most 20 % shorter (core/backoff.h). A catch-up
+ * request cuts the wait short once per pull (the request stays pending
+ * until this pull ends, and a pending request makes every later wait
+ * return at once). Returns false when stopping.
  */
 static bool backoff_wait(struct pull_source *p)
 {
 	double d, t0;
 
-	if (p->backoff_s <= 0)
-		p->backoff_s = PULL_BACKOFF_MIN_S;
-	d = p->backoff_s;
-	if (d > p->retry_max_s)
-		d = p->retry_max_s;
-	d *= 1.0 - PULL_JITTER + 2 * PULL_JITTER * rand01(p);
-	p->backoff_s = p->backoff_s * 2 > p->retry_max_s ? p->retry_max_s : p->backoff_s * 2;
+	d = iocb_backoff_delay(PULL_BACKOFF_MIN_S, p->retry_max_s, p->attempt, PULL_JITTER);
+	if (p->attempt < 30)
+		p->attempt++;
 	iocb_log(IOCB_LOG_DEBUG, MOD, "\"retrying\" in_s=%.2f", d);
-	t0 = iocb_sources_sync_mono();
+	t0 = iocb_time_mono_s();
 	if (!iocb_sources_sync_sleep(p->y, d, !p->woken))
 		return false;
-	if (iocb_sources_sync_mono() - t0 < d - 0.001)
+	if (iocb_time_mono_s() - t0 < d - 0.001)
 		p->woken = true;
 	return true;
 }
@@ -484,7 +469,7 @@ static enum page_result pull_page(struct pull_source *p, enum pull_kind kind, ui
 	p->auth_streak = false;
 	IOCB_M_ADD(p->m->messages, 1);
 	IOCB_M_ADD(p->m->bytes, p->resp.body.len);
-	IOCB_M_SET(p->m->last_message_us, iocb_sources_sync_now_us());
+	IOCB_M_SET(p->m->last_message_us, iocb_time_real_us());
 
 	memset(&err, 0, sizeof(err));
 	/* MISP's own clock bounds the cursor (0 without a Date header: the local clock does). */
@@ -505,7 +490,7 @@ static enum page_result pull_page(struct pull_source *p, enum pull_kind kind, ui
 		return backoff_wait(p) ? PAGE_RESTART : PAGE_STOP;
 	}
 	IOCB_M_SET(p->m->up, 1);
-	p->backoff_s = 0;
+	p->attempt = 0;
 	tot->pages++;
 	tot->rows += rows;
 	/*
@@ -541,7 +526,7 @@ static bool pull_run(struct pull_source *p, enum pull_kind kind, uint64_t from, 
 	const struct iocb_ingest_stats *st = iocb_ingest_stats(p->in);
 	struct pull_totals tot;
 	uint64_t up0, rm0;
-	double t0 = iocb_sources_sync_mono();
+	double t0 = iocb_time_mono_s();
 	enum page_result r;
 	size_t swept = 0;
 
@@ -602,7 +587,7 @@ restart:
 		 "\"pull done\" kind=%s from=%" PRIu64 " pages=%u rows=%" PRIu64 " upserts=%" PRIu64 " removes=%" PRIu64
 		 " swept=%zu seconds=%.3f",
 		 kind_names[kind], from, tot.pages, tot.rows, st->upserts - up0, st->removes - rm0, swept,
-		 iocb_sources_sync_mono() - t0);
+		 iocb_time_mono_s() - t0);
 	return true;
 }
 
@@ -638,10 +623,10 @@ static void schedule_reconcile(struct pull_source *p, bool just_done)
 	if (!just_done && iocb_store_meta_get(p->y->store, PULL_META_RECONCILED, buf, sizeof(buf), &n) == IOCB_OK &&
 	    iocb_str_to_u64(iocb_str_make(buf, n), &last) && last <= now) {
 		double left = r - (double)(now - last);
-		p->next_reconcile = iocb_sources_sync_mono() + (left > 0 ? left : 0);
+		p->next_reconcile = iocb_time_mono_s() + (left > 0 ? left : 0);
 		return;
 	}
-	p->next_reconcile = iocb_sources_sync_mono() + r;
+	p->next_reconcile = iocb_time_mono_s() + r;
 }
 
 /*
@@ -703,10 +688,10 @@ static void *pull_main(void *arg)
 			goto out;
 		schedule_reconcile(p, false);
 	}
-	p->next_incremental = iocb_sources_sync_mono() + cfg->pull.interval_s;
+	p->next_incremental = iocb_time_mono_s() + cfg->pull.interval_s;
 
 	while (!iocb_sources_sync_stopping(p->y)) {
-		double now = iocb_sources_sync_mono(), wait = PULL_IDLE_MAX_S;
+		double now = iocb_time_mono_s(), wait = PULL_IDLE_MAX_S;
 
 		p->nevent_ids = iocb_sources_sync_take_event_refresh(p->y, p->event_ids, IOCB_ARRAY_LEN(p->event_ids));
 		if (p->nevent_ids) {
@@ -726,7 +711,7 @@ static void *pull_main(void *arg)
 			from = iocb_sources_sync_cursor(p->y);
 			if (!pull_pinned(p, PULL_INCREMENTAL, from, from))
 				break;
-			p->next_incremental = iocb_sources_sync_mono() + cfg->pull.interval_s;
+			p->next_incremental = iocb_time_mono_s() + cfg->pull.interval_s;
 			continue;
 		}
 		if (cfg->pull.reconcile_s > 0 && now >= p->next_reconcile) {
@@ -802,7 +787,6 @@ int iocb_sources_pull_start(struct iocb_sources_sync *y, struct iocb_source **ou
 	p->cfg = cfg;
 	p->limit = cfg->pull.page_size ? cfg->pull.page_size : 5000;
 	p->retry_max_s = cfg->pull.retry_max_s > 0 ? cfg->pull.retry_max_s : 60;
-	p->rng = ((uint64_t)iocb_sources_sync_now_us() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)p) | 1u;
 	iocb_buf_init(&p->req, PULL_REQ_MAX);
 	iocb_httpc_resp_init(&p->resp);
 

@@ -190,7 +190,7 @@ static void on_connected(struct zmq_source *s)
 		 * the last five minutes of MISP's clock.
 		 */
 		uint64_t from = iocb_sources_sync_cursor(s->y);
-		uint64_t now = (uint64_t)(iocb_sources_sync_now_us() / 1000000);
+		uint64_t now = (uint64_t)(iocb_time_real_us() / 1000000);
 		if (from == 0 && now > 300)
 			from = now - 300;
 		if (s->y->cfg->api.present)
@@ -303,9 +303,9 @@ static void check_backlog(struct zmq_source *s, double t0, bool drained)
 		}
 		return;
 	}
-	if (s->backlog_since != 0 && iocb_sources_sync_mono() - s->backlog_since >= BACKLOG_CATCHUP_S) {
+	if (s->backlog_since != 0 && iocb_time_mono_s() - s->backlog_since >= BACKLOG_CATCHUP_S) {
 		iocb_log(IOCB_LOG_INFO, MOD, "\"caught up with a backlog; checking for frames the publisher dropped\" seconds=%.1f",
-			 iocb_sources_sync_mono() - s->backlog_since);
+			 iocb_time_mono_s() - s->backlog_since);
 		if (s->y->cfg->api.present)
 			request_catchup(s, s->backlog_cursor, "zmq backlog");
 	}
@@ -315,7 +315,7 @@ static void check_backlog(struct zmq_source *s, double t0, bool drained)
 /* Drain the SUB socket for one batch, apply, publish, commit. */
 static void receive_batch(struct zmq_source *s)
 {
-	double t0 = iocb_sources_sync_mono();
+	double t0 = iocb_time_mono_s();
 	uint64_t nmsg = 0, nbytes = 0;
 	size_t nhb = 0;
 	bool applied = false, drained = false;
@@ -344,11 +344,11 @@ static void receive_batch(struct zmq_source *s)
 			skip_multipart(s, &nbytes);
 		else if (handle_frame(s, &nhb))
 			applied = true;
-		if (nmsg % BATCH_CLOCK_EVERY == 0 && (iocb_sources_sync_mono() - t0) * 1e9 >= (double)BATCH_NS)
+		if (nmsg % BATCH_CLOCK_EVERY == 0 && (iocb_time_mono_s() - t0) * 1e9 >= (double)BATCH_NS)
 			break;
 	}
 	if (nmsg) {
-		s->last_msg = iocb_sources_sync_mono();
+		s->last_msg = iocb_time_mono_s();
 		if (s->silent) {
 			s->silent = false;
 			iocb_log(IOCB_LOG_INFO, MOD, "\"messages again after silence\" endpoint=\"%s\"", s->endpoint);
@@ -357,7 +357,7 @@ static void receive_batch(struct zmq_source *s)
 		IOCB_M_ADD(s->m->bytes, nbytes);
 		if (nhb)
 			IOCB_M_ADD(s->m->heartbeats, nhb);
-		IOCB_M_SET(s->m->last_message_us, iocb_sources_sync_now_us());
+		IOCB_M_SET(s->m->last_message_us, iocb_time_real_us());
 		/* (frames still queued after a disconnect do not make it look up) */
 		if (!s->disconnected)
 			IOCB_M_SET(s->m->up, 1);
@@ -369,7 +369,7 @@ static void receive_batch(struct zmq_source *s)
 /* No frame for heartbeat_timeout: ask for a catch-up, once per silence. */
 static void check_silence(struct zmq_source *s)
 {
-	if (s->heartbeat_timeout <= 0 || s->silent || iocb_sources_sync_mono() - s->last_msg < s->heartbeat_timeout)
+	if (s->heartbeat_timeout <= 0 || s->silent || iocb_time_mono_s() - s->last_msg < s->heartbeat_timeout)
 		return;
 	s->silent = true;
 	IOCB_M_SET(s->m->up, 0);
@@ -405,7 +405,7 @@ static void *zmq_thread(void *arg)
 	struct zmq_source *s = arg;
 
 	zmq_msg_init(&s->msg);
-	s->last_msg = iocb_sources_sync_mono();
+	s->last_msg = iocb_time_mono_s();
 	while (!iocb_sources_sync_stopping(s->y)) {
 		zmq_pollitem_t items[2] = {
 			{s->sub, 0, ZMQ_POLLIN, 0},
@@ -414,7 +414,7 @@ static void *zmq_thread(void *arg)
 		long timeout = POLL_MS;
 
 		if (s->heartbeat_timeout > 0 && !s->silent) {
-			double left = s->last_msg + s->heartbeat_timeout - iocb_sources_sync_mono();
+			double left = s->last_msg + s->heartbeat_timeout - iocb_time_mono_s();
 			if (left < 0)
 				left = 0;
 			if (left * 1000 < (double)timeout)

@@ -46,7 +46,9 @@
 
 #include "config/config.h"
 #include "core/buf.h"
+#include "core/counter.h"
 #include "core/rc.h"
+#include "core/time.h"
 #include "filter/filter.h"
 #include "ingest/ingest.h"
 #include "misp/misp.h"
@@ -115,10 +117,6 @@ struct iocb_source {
 	const char *kind;                       /* "zmq", "kafka", "pull", "feeds" */
 	void (*join)(struct iocb_source *src);  /* after iocb_sources_sync_stop(): wait for the thread, free */
 };
-
-#define IOCB_M_ADD(field, n) __atomic_fetch_add(&(field), (n), __ATOMIC_RELAXED)
-#define IOCB_M_SET(field, v) __atomic_store_n(&(field), (v), __ATOMIC_RELAXED)
-#define IOCB_M_GET(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
 
 struct iocb_sources_sync {
 	struct iocb_store *store;         /* borrowed */
@@ -239,12 +237,10 @@ bool iocb_sources_sync_sleep(struct iocb_sources_sync *y, double seconds, bool w
  * iocbus_store_memory_bytes, iocbus_store_commits_total,
  * iocbus_store_commit_errors_total. Every family has
  * # HELP and # TYPE lines. Any thread (reads counters with relaxed loads).
+ * All or nothing (core/prom.h): past out's cap nothing is appended and
+ * IOCB_ELIMIT is returned; else IOCB_OK.
  */
-void iocb_sources_sync_metrics_render(struct iocb_sources_sync *y, struct iocb_buf *out);
-
-/* Wall clock in µs and monotonic seconds, for metrics and schedules. */
-int64_t iocb_sources_sync_now_us(void);
-double iocb_sources_sync_mono(void);
+int iocb_sources_sync_metrics_render(struct iocb_sources_sync *y, struct iocb_buf *out);
 
 /* ============================================================ ZeroMQ
  * ZeroMQ source: a SUB socket on MISP's publisher (misp.zmq), subscribed to

@@ -23,22 +23,6 @@ const char *iocb_sources_sync_act_name(enum iocb_sources_sync_act a)
 	return (unsigned)a < IOCB_SA__COUNT ? names[a] : "?";
 }
 
-int64_t iocb_sources_sync_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-double iocb_sources_sync_mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 void iocb_sources_sync_init(struct iocb_sources_sync *y, struct iocb_store *store, const struct iocb_filter *filter,
 		    const struct iocb_config *cfg)
 {
@@ -129,7 +113,7 @@ void iocb_sources_sync_publish(struct iocb_sources_sync *y, struct iocb_sources_
 	for (unsigned r = 0; r < IOCB_SKIP__COUNT; r++)
 		IOCB_M_SET(m->rejects[r], st->misp.skipped[r] + m->own_rejects[r]);
 	if (st->upserts + st->removes + m->own_removes + st->event_removes != before)
-		IOCB_M_SET(m->last_update_us, iocb_sources_sync_now_us());
+		IOCB_M_SET(m->last_update_us, iocb_time_real_us());
 	if (advance_cursor)
 		iocb_sources_sync_cursor_advance(y, st->max_timestamp);
 }
@@ -289,19 +273,14 @@ bool iocb_sources_sync_stopping(const struct iocb_sources_sync *y)
 bool iocb_sources_sync_sleep(struct iocb_sources_sync *y, double seconds, bool wake_on_catchup)
 {
 	struct timespec ts;
-	double end = iocb_sources_sync_mono() + (seconds > 0 ? seconds : 0);
+	double end = iocb_time_mono_s() + (seconds > 0 ? seconds : 0);
 
 	pthread_mutex_lock(&y->mu_);
 	while (!iocb_sources_sync_stopping(y) && !(wake_on_catchup && (y->catchup_pending_ || y->nevents_))) {
-		double left = end - iocb_sources_sync_mono();
+		double left = end - iocb_time_mono_s();
 		if (left <= 0)
 			break;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		double t = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 + left;
-		ts.tv_sec = (time_t)t;
-		ts.tv_nsec = (long)((t - floor(t)) * 1e9);
-		if (ts.tv_nsec >= 1000000000L)
-			ts.tv_nsec = 999999999L;
+		ts = iocb_time_deadline(CLOCK_MONOTONIC, left);
 		int rc = pthread_cond_timedwait(&y->cv_, &y->mu_, &ts);
 		if (rc != 0 && rc != ETIMEDOUT)
 			break;

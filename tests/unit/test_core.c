@@ -21,11 +21,14 @@
 #include <unistd.h>
 
 #include "core/arena.h"
+#include "core/backoff.h"
 #include "core/buf.h"
 #include "core/file.h"
 #include "core/log.h"
+#include "core/prom.h"
 #include "core/rc.h"
 #include "core/str.h"
+#include "core/time.h"
 
 /* ------------------------------------------------------------ str */
 
@@ -385,6 +388,203 @@ static void test_ratelimit(void **state)
 	assert_int_equal(rl.suppressed, 0);
 }
 
+/* ------------------------------------------------------------ time */
+
+/* The reference the inline formatter must match byte for byte: gmtime_r + snprintf. */
+static void iso_ref(char *out, size_t cap, int64_t sec, uint32_t us, bool ms)
+{
+	struct tm tm;
+	time_t t = (time_t)sec;
+
+	assert_non_null(gmtime_r(&t, &tm));
+	if (ms)
+		snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+			 tm.tm_hour, tm.tm_min, tm.tm_sec, us / 1000);
+	else
+		snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%06u+00:00", tm.tm_year + 1900, tm.tm_mon + 1,
+			 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, us);
+}
+
+static void check_iso(int64_t sec, uint32_t us)
+{
+	char got[IOCB_TIME_ISO_MAX], want[IOCB_TIME_ISO_MAX];
+
+	iso_ref(want, sizeof(want), sec, us, true);
+	assert_int_equal(iocb_time_iso8601(got, sizeof(got), sec, us, IOCB_TIME_MS_Z), strlen(want));
+	assert_string_equal(got, want);
+	iso_ref(want, sizeof(want), sec, us, false);
+	assert_int_equal(iocb_time_iso8601(got, sizeof(got), sec, us, IOCB_TIME_US_OFFSET), strlen(want));
+	assert_string_equal(got, want);
+}
+
+/* Rule: the fast path writes what gmtime_r + "%04d-..." writes, at every boundary we can name. */
+static void test_time_iso8601_matches_gmtime(void **state)
+{
+	static const int64_t secs[] = {
+		0, 59, 60, 86399, 86400, 951782400 /* 2000-02-29 */, 951868800 /* 2000-03-01 */,
+		4107542400 /* 2100-03-01 */, 1623760496, 1709164800 /* 2024-02-29 */, 253402300799 /* 9999-12-31T23:59:59 */,
+		-1, -86400, -62135596800 /* 0001-01-01 */, 253402300800 /* 10000-01-01: slow path */,
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(secs) / sizeof(secs[0]); i++) {
+		check_iso(secs[i], 0);
+		check_iso(secs[i], 999999);
+		check_iso(secs[i], 123456);
+	}
+	/* A pseudo-random walk over 1970..9999, one stamp every ~3.7 days. */
+	for (int64_t s = 0; s < 253402300800; s += 318211 + (s % 7919))
+		check_iso(s, (uint32_t)(s % 1000000));
+}
+
+/* Rule: microseconds before the epoch floor to the earlier second; odd inputs give 0 and "". */
+static void test_time_iso8601_edges(void **state)
+{
+	char b[IOCB_TIME_ISO_MAX];
+
+	(void)state;
+	assert_int_equal(iocb_time_iso8601_us(b, sizeof(b), -1, IOCB_TIME_US_OFFSET), 32);
+	assert_string_equal(b, "1969-12-31T23:59:59.999999+00:00");
+	assert_int_equal(iocb_time_iso8601_us(b, sizeof(b), 1623760496123456, IOCB_TIME_MS_Z), 24);
+	assert_string_equal(b, "2021-06-15T12:34:56.123Z");
+	assert_int_equal(iocb_time_iso8601_us(b, sizeof(b), 1623760496123456, IOCB_TIME_US_OFFSET), 32);
+	assert_string_equal(b, "2021-06-15T12:34:56.123456+00:00");
+	/* Exactly too small, and just big enough (the NUL counts). */
+	assert_int_equal(iocb_time_iso8601(b, 24, 0, 0, IOCB_TIME_MS_Z), 0);
+	assert_string_equal(b, "");
+	assert_int_equal(iocb_time_iso8601(b, 25, 0, 0, IOCB_TIME_MS_Z), 24);
+	assert_int_equal(iocb_time_iso8601(b, 32, 0, 0, IOCB_TIME_US_OFFSET), 0);
+	assert_int_equal(iocb_time_iso8601(b, sizeof(b), 0, 1000000, IOCB_TIME_MS_Z), 0);
+	/* Past what gmtime_r can hold (year overflows int): 0, never a wrong date. */
+	assert_int_equal(iocb_time_iso8601(b, sizeof(b), INT64_MAX, 0, IOCB_TIME_MS_Z), 0);
+	assert_string_equal(b, "");
+	assert_int_equal(iocb_time_iso8601_us(b, sizeof(b), INT64_MIN, IOCB_TIME_MS_Z) > 0, 1);
+}
+
+/* Rule: a deadline is normalised and lies s seconds ahead; s <= 0 is now. */
+static void test_time_deadline(void **state)
+{
+	struct timespec now, d;
+
+	(void)state;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	d = iocb_time_deadline(CLOCK_MONOTONIC, 1.9999999);
+	assert_true(d.tv_nsec >= 0 && d.tv_nsec < 1000000000L);
+	double ahead = (double)(d.tv_sec - now.tv_sec) + (double)(d.tv_nsec - now.tv_nsec) / 1e9;
+	assert_true(ahead >= 1.99 && ahead < 2.5);
+	d = iocb_time_deadline(CLOCK_MONOTONIC, -5);
+	ahead = (double)(d.tv_sec - now.tv_sec) + (double)(d.tv_nsec - now.tv_nsec) / 1e9;
+	assert_true(ahead >= 0 && ahead < 0.5);
+	assert_true(iocb_time_mono_ns() > 0);
+	assert_true(iocb_time_real_us() > 1600000000LL * 1000000);
+	double a = iocb_time_mono_s();
+	assert_true(iocb_time_mono_s() >= a);
+}
+
+/* ------------------------------------------------------------ backoff */
+
+/* Rule: delays stay in [cap * (1 - jitter), cap], cap = min(max, initial * 2^attempt), and >= 1 ms. */
+static void test_backoff_bounds(void **state)
+{
+	(void)state;
+	for (unsigned a = 0; a < 40; a++) {
+		double cap = 0.5 * (a > 30 ? 1073741824.0 : (double)(1u << a));
+		if (cap > 60)
+			cap = 60;
+		for (int i = 0; i < 200; i++) {
+			double full = iocb_backoff_delay(0.5, 60, a, IOCB_BACKOFF_FULL_JITTER);
+			double narrow = iocb_backoff_delay(0.5, 60, a, 0.2);
+			double none = iocb_backoff_delay(0.5, 60, a, 0);
+			assert_true(full >= IOCB_BACKOFF_MIN_S && full <= cap);
+			assert_true(narrow >= cap * 0.8 && narrow <= cap);
+			assert_true(none == cap);
+		}
+	}
+	/* Never below 1 ms, even when the schedule is shorter; jitter outside [0, 1] is clamped. */
+	assert_true(iocb_backoff_delay(0.0001, 0.0001, 0, 0) == IOCB_BACKOFF_MIN_S);
+	assert_true(iocb_backoff_delay(1, 1, 0, -3) == 1);
+	for (int i = 0; i < 100; i++)
+		assert_true(iocb_backoff_delay(1, 1, 0, 7) >= IOCB_BACKOFF_MIN_S);
+}
+
+/* Rule: the jitter spreads over its whole range (a stuck or reseeded-per-call generator would not). */
+static void test_backoff_jitter_spread(void **state)
+{
+	double lo = 1, hi = 0, sum = 0;
+	int buckets[10] = {0};
+
+	(void)state;
+	for (int i = 0; i < 10000; i++) {
+		double d = iocb_backoff_delay(1, 1, 0, IOCB_BACKOFF_FULL_JITTER);
+		lo = d < lo ? d : lo;
+		hi = d > hi ? d : hi;
+		sum += d;
+		buckets[d >= 1 ? 9 : (int)(d * 10)]++;
+	}
+	assert_true(lo < 0.01 && hi > 0.99);
+	assert_true(sum / 10000 > 0.45 && sum / 10000 < 0.55);
+	for (int b = 0; b < 10; b++)
+		assert_true(buckets[b] > 800 && buckets[b] < 1200);
+	for (int i = 0; i < 1000; i++) {
+		double u = iocb_backoff_rand01();
+		assert_true(u >= 0 && u < 1);
+	}
+}
+
+/* ------------------------------------------------------------ prom */
+
+/* Rule: headers, labels (values escaped: \\, \", \n), values; a lazy family appears with its first sample. */
+static void test_prom_text(void **state)
+{
+	struct iocb_buf b;
+	struct iocb_prom p;
+	struct iocb_prom_fam lazy = {"t_lazy", "gauge", "Lazy.", false};
+	const char *const l[] = {"source", "a\"b\\c\nd", "k", "v", NULL};
+
+	(void)state;
+	iocb_buf_init(&b, 0);
+	iocb_prom_begin(&p, &b);
+	iocb_prom_head(&p, "t_total", "counter", "Things.");
+	iocb_prom_u64(&p, "t_total", l, UINT64_MAX);
+	iocb_prom_i64(&p, "t_total", NULL, -3);
+	iocb_prom_f(&p, "t_total", (const char *const[]){NULL}, 3, 1.5);
+	iocb_prom_fam_f(&p, &lazy, NULL, 6, 0.25);
+	iocb_prom_fam_u64(&p, &lazy, NULL, 2);
+	assert_int_equal(iocb_prom_end(&p, "test"), IOCB_OK);
+	assert_string_equal(b.ptr, "# HELP t_total Things.\n# TYPE t_total counter\n"
+				   "t_total{source=\"a\\\"b\\\\c\\nd\",k=\"v\"} 18446744073709551615\n"
+				   "t_total -3\nt_total 1.500\n"
+				   "# HELP t_lazy Lazy.\n# TYPE t_lazy gauge\nt_lazy 0.250000\nt_lazy 2\n");
+	iocb_buf_fini(&b);
+}
+
+/* Rule: the first failed append fails the render: all of it is rolled back, what came before stays. */
+static void test_prom_error_policy(void **state)
+{
+	struct iocb_buf b;
+	struct iocb_prom p;
+
+	(void)state;
+	iocb_buf_init(&b, 60);
+	assert_int_equal(iocb_buf_append_c(&b, "keep\n"), IOCB_OK);
+	iocb_prom_begin(&p, &b);
+	iocb_prom_head(&p, "t_a", "gauge", "A.");
+	iocb_prom_u64(&p, "t_a", NULL, 1);
+	assert_int_equal(p.rc, IOCB_OK);
+	/* Does not fit; a later short sample that would fit is not written either (sticky). */
+	iocb_prom_head(&p, "t_with_a_long_name", "gauge", "A help text longer than what is left.");
+	iocb_prom_u64(&p, "t_b", NULL, 1);
+	assert_int_equal(p.rc, IOCB_ELIMIT);
+	assert_int_equal(iocb_prom_end(&p, "test"), IOCB_ELIMIT);
+	assert_int_equal(b.len, 5);
+	assert_string_equal(b.ptr, "keep\n");
+	/* A render that fits after a failed one works again on the same buffer. */
+	iocb_prom_begin(&p, &b);
+	iocb_prom_u64(&p, "t_c", NULL, 7);
+	assert_int_equal(iocb_prom_end(&p, "test"), IOCB_OK);
+	assert_string_equal(b.ptr, "keep\nt_c 7\n");
+	iocb_buf_fini(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -402,6 +602,13 @@ int main(void)
 		cmocka_unit_test(test_file_map_fifo),
 		cmocka_unit_test(test_log_levels),
 		cmocka_unit_test(test_ratelimit),
+		cmocka_unit_test(test_time_iso8601_matches_gmtime),
+		cmocka_unit_test(test_time_iso8601_edges),
+		cmocka_unit_test(test_time_deadline),
+		cmocka_unit_test(test_backoff_bounds),
+		cmocka_unit_test(test_backoff_jitter_spread),
+		cmocka_unit_test(test_prom_text),
+		cmocka_unit_test(test_prom_error_policy),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

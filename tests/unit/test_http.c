@@ -1194,7 +1194,7 @@ static void test_metrics_render(void **state)
 	struct iocb_sources_sync y;
 	struct iocb_sources_sync_metrics *zmq, *feed;
 	struct iocb_buf out;
-	int64_t now = iocb_sources_sync_now_us();
+	int64_t now = iocb_time_real_us();
 
 	iocb_sources_sync_init(&y, f->store, NULL, NULL);
 	zmq = iocb_sources_sync_metrics_add(&y, "zmq");

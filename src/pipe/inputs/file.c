@@ -119,18 +119,6 @@ struct file_in {
 	struct iocb_ratelimit rl;    /* read errors */
 };
 
-static void file_sleep(double s)
-{
-	struct timespec ts;
-
-	if (s <= 0)
-		return;
-	ts.tv_sec = (time_t)s;
-	ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
 static void remember(struct file_in *f, struct file_id id)
 {
 	for (unsigned i = 0; i < f->nknown; i++)
@@ -184,13 +172,13 @@ static void cp_write(struct file_in *f)
 		iocb_log(IOCB_LOG_WARN, MOD, "\"checkpoint not written\" input=\"%s\" path=\"%s\" error=\"%s\"",
 			 in->cfg->name, in->state_path, iocb_jw_rc(&w) == IOCB_OK ? err.msg : "too long");
 	}
-	f->cp_written = iocb_pipe__mono();
+	f->cp_written = iocb_time_mono_s();
 	iocb_buf_fini(&b);
 }
 
 static void cp_maybe_write(struct file_in *f)
 {
-	if (f->cp_dirty && iocb_pipe__mono() - f->cp_written >= FILE_CP_EVERY_S)
+	if (f->cp_dirty && iocb_time_mono_s() - f->cp_written >= FILE_CP_EVERY_S)
 		cp_write(f);
 }
 
@@ -324,7 +312,7 @@ static int file_on_line(void *ctx, const char *p, size_t len, uint64_t end)
 		if (rc < 0)
 			return rc;
 	}
-	iocb_pipe__block_add(&f->block, p, len, iocb_pipe__mono());
+	iocb_pipe__block_add(&f->block, p, len, iocb_time_mono_s());
 	f->block_id = f->cur;
 	f->block_end = end;
 	f->pos_dirty = true;
@@ -563,7 +551,7 @@ static int file_read_some(struct file_in *f)
 				  f->in->cfg->name, f->cur_name, strerror(errno), suppressed);
 		return 1;
 	}
-	f->last_data = iocb_pipe__mono();
+	f->last_data = iocb_time_mono_s();
 	rc = iocb_pipe__lines_feed(&f->lines, f->rbuf, (size_t)got, &f->cb);
 	return rc < 0 ? rc : 0;
 }
@@ -598,7 +586,7 @@ static int file_check(struct file_in *f)
 		return 0;
 	}
 	/* Rotated: keep reading the old file until it has been quiet for a while (see the file comment). */
-	now = iocb_pipe__mono();
+	now = iocb_time_mono_s();
 	if (f->rot_seen == 0) {
 		f->rot_seen = now;
 		iocb_log(IOCB_LOG_DEBUG, MOD, "\"rotation seen, finishing the old file\" input=\"%s\" file=\"%s\"",
@@ -634,10 +622,10 @@ static int file_check(struct file_in *f)
 /* Idle for up to poll_s, keeping acks, partial blocks and the checkpoint moving. <0 when stopping. */
 static int file_idle(struct file_in *f)
 {
-	double until = iocb_pipe__mono() + f->poll_s;
+	double until = iocb_time_mono_s() + f->poll_s;
 
 	for (;;) {
-		double now = iocb_pipe__mono();
+		double now = iocb_time_mono_s();
 		double left = until - now;
 		int rc;
 
@@ -653,7 +641,7 @@ static int file_idle(struct file_in *f)
 		}
 		if (left <= 0)
 			return IOCB_OK;
-		file_sleep(left < FILE_SLICE_S ? left : FILE_SLICE_S);
+		iocb_time_sleep_s(left < FILE_SLICE_S ? left : FILE_SLICE_S);
 	}
 }
 
@@ -677,7 +665,7 @@ static void *file_thread(void *arg)
 		if (rc < 0)
 			break;
 		if (rc == 0) {
-			if (iocb_pipe__block_due(&f->block, f->batch_interval_s, iocb_pipe__mono())) {
+			if (iocb_pipe__block_due(&f->block, f->batch_interval_s, iocb_time_mono_s())) {
 				rc = file_submit(f);
 				if (rc < 0)
 					break;
@@ -784,7 +772,7 @@ int iocb_pipe__input_file_init(struct iocb_pipe__input *in, struct iocb_err *err
 	f->cb.too_long = file_on_long;
 	f->cb.ctx = f;
 	cp_load(f);
-	f->cp_written = iocb_pipe__mono();
+	f->cp_written = iocb_time_mono_s();
 	in->impl = f;
 	in->ops = &file_ops;
 	return IOCB_OK;

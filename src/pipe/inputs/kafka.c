@@ -44,6 +44,7 @@
 #include "core/str.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "kafka/kafka.h"
 
 #define MOD "pipe"
 #define POLL_MS_MAX 100           /* longest consumer poll: how soon stop is seen */
@@ -84,13 +85,6 @@ static void pipeline_params(struct kafka_in *k)
 	k->batch_bytes = cfg->pipeline.batch_bytes ? (size_t)cfg->pipeline.batch_bytes : 1;
 	k->batch_interval_s = cfg->pipeline.batch_interval_s;
 	k->shutdown_timeout_s = cfg->pipeline.shutdown_timeout_s;
-}
-
-
-static bool truthy(const char *v)
-{
-	return strcasecmp(v, "true") == 0 || strcmp(v, "1") == 0 || strcasecmp(v, "yes") == 0 ||
-	       strcasecmp(v, "on") == 0;
 }
 
 /* A rate-limited warning about a message or a broker error. */
@@ -212,21 +206,6 @@ static int batch_submit(struct kafka_in *k)
 	return rc;
 }
 
-/* Remember that the batch covers (topic, partition) up to `offset` included. */
-static void note_offset(struct kafka_in *k, const char *topic, int32_t partition, int64_t offset)
-{
-	rd_kafka_topic_partition_t *tp = NULL;
-
-	if (!k->batch_offs)
-		k->batch_offs = rd_kafka_topic_partition_list_new(4);
-	else
-		tp = rd_kafka_topic_partition_list_find(k->batch_offs, topic, partition);
-	if (!tp)
-		tp = rd_kafka_topic_partition_list_add(k->batch_offs, topic, partition);
-	if (offset + 1 > tp->offset)
-		tp->offset = offset + 1;
-}
-
 /*
  * Append one line (without its '\n') of a message, or reject it when too
  * long. The batch is handed on first when the line would take it past
@@ -252,7 +231,7 @@ static int add_line(struct kafka_in *k, const char *p, size_t n, const char *top
 			return rc;
 	}
 	if (k->batch.len == 0 && !k->batch_offs)
-		k->batch_t0 = iocb_pipe__mono();
+		k->batch_t0 = iocb_time_mono_s();
 	/* The batch needs no cap of its own: a line is at most max_line and the
 	 * batch is handed on before it would pass batch_bytes. */
 	if (iocb_buf_append(&k->batch, p, n) < 0 || iocb_buf_putc(&k->batch, '\n') < 0) {
@@ -293,8 +272,8 @@ static int handle_message(struct kafka_in *k, const rd_kafka_message_t *msg)
 	}
 	/* Empty and rejected values are done with too: their offsets go with the batch. */
 	if (k->batch.len == 0 && !k->batch_offs)
-		k->batch_t0 = iocb_pipe__mono();
-	note_offset(k, topic, msg->partition, msg->offset);
+		k->batch_t0 = iocb_time_mono_s();
+	iocb_kafka_offsets_note(&k->batch_offs, topic, msg->partition, msg->offset);
 	if (k->batch.len >= k->batch_bytes)
 		return batch_submit(k);
 	return IOCB_OK;
@@ -305,9 +284,9 @@ static int handle_message(struct kafka_in *k, const rd_kafka_message_t *msg)
 /* Synchronous commit of the stored offsets of the current assignment. */
 static void commit_offsets(struct kafka_in *k, const char *why)
 {
-	rd_kafka_resp_err_t e = rd_kafka_commit(k->rk, NULL, 0);
+	rd_kafka_resp_err_t e = iocb_kafka_commit(k->rk);
 
-	if (e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+	if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
 		IOCB_M_ADD(k->in->m.errors, 1);
 		iocb_log(IOCB_LOG_WARN, MOD, "\"kafka offset commit failed\" input=\"%s\" when=%s error=\"%s\"",
 			 k->in->cfg->name, why, rd_kafka_err2str(e));
@@ -322,21 +301,20 @@ static void commit_offsets(struct kafka_in *k, const char *why)
 static bool settle_outstanding(struct kafka_in *k)
 {
 	double deadline;
-	struct timespec slice = {0, REVOKE_WAIT_SLICE_NS};
 
 	if (!iocb_pipe__input_stopping(k->in))
 		(void)batch_submit(k); /* ECANCELED: dropped, read again later */
 	else
 		batch_reset(k);
-	deadline = iocb_pipe__mono() + k->shutdown_timeout_s;
+	deadline = iocb_time_mono_s() + k->shutdown_timeout_s;
 	iocb_pipe__input_poll_acks(k->in);
-	while (k->outstanding > 0 && iocb_pipe__mono() < deadline) {
+	while (k->outstanding > 0 && iocb_time_mono_s() < deadline) {
 		if (iocb_pipe__input_stopping(k->in)) {
 			/* The pipe is stopping: iocb_pipe__input_drain bounds the wait by the shutdown deadline. */
 			(void)iocb_pipe__input_drain(k->in);
 			break;
 		}
-		nanosleep(&slice, NULL);
+		iocb_time_sleep_s(REVOKE_WAIT_SLICE_NS / 1e9);
 		iocb_pipe__input_poll_acks(k->in);
 	}
 	if (k->outstanding > 0)
@@ -364,17 +342,12 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
 			 void *opaque)
 {
 	struct kafka_in *k = opaque;
-	bool coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
-	rd_kafka_error_t *error = NULL;
-	rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR;
+	rd_kafka_resp_err_t e;
 
 	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
 		iocb_log(IOCB_LOG_INFO, MOD, "\"kafka partitions assigned\" input=\"%s\" count=%d", k->in->cfg->name,
 			 parts->cnt);
-		if (coop)
-			error = rd_kafka_incremental_assign(rk, parts);
-		else
-			e = rd_kafka_assign(rk, parts);
+		e = iocb_kafka_rebalance_apply(rk, parts, true);
 	} else {
 		if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
 			iocb_log(IOCB_LOG_INFO, MOD, "\"kafka partitions revoked\" input=\"%s\" count=%d",
@@ -389,14 +362,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
 		(void)settle_outstanding(k);
 		if (!rd_kafka_assignment_lost(rk))
 			commit_offsets(k, "revoke");
-		if (coop)
-			error = rd_kafka_incremental_unassign(rk, parts);
-		else
-			e = rd_kafka_assign(rk, NULL);
-	}
-	if (error) {
-		e = rd_kafka_error_code(error);
-		rd_kafka_error_destroy(error);
+		e = iocb_kafka_rebalance_apply(rk, parts, false);
 	}
 	if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
 		IOCB_M_ADD(k->in->m.errors, 1);
@@ -420,8 +386,7 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
 	(void)rk;
-	iocb_log(level <= 4 ? IOCB_LOG_INFO : IOCB_LOG_DEBUG, MOD, "\"librdkafka\" facility=%s text=\"%s\"", fac,
-		 buf);
+	iocb_kafka_log_line(MOD, level, fac, buf);
 }
 
 /* ----------------------------------------------------------------- thread */
@@ -440,7 +405,7 @@ static void *kin_thread(void *arg)
 		iocb_pipe__input_poll_acks(in);
 		if (k->batch_offs || k->batch.len > 0) {
 			/* A partial batch waits at most batch_interval_s. */
-			double left = k->batch_t0 + k->batch_interval_s - iocb_pipe__mono();
+			double left = k->batch_t0 + k->batch_interval_s - iocb_time_mono_s();
 			if (left <= 0) {
 				if (batch_submit(k) < 0)
 					break;
@@ -518,67 +483,41 @@ static const struct iocb_pipe__input_ops kafka_in_ops = {
 
 /* ------------------------------------------------------------------- init */
 
-static int conf_set(struct kafka_in *k, rd_kafka_conf_t *conf, const char *key, const char *value,
-		    struct iocb_err *err)
+/* A user's enable.auto.offset.store is ignored; say so when it asked for true. */
+static void on_forced(void *opaque, const struct iocb_kafka_forced *f, const char *user_value)
 {
-	return iocb_pipe__kafka_set(conf, k->in->cfg->where ? k->in->cfg->where : "inputs", k->label, key, value, err);
+	struct kafka_in *k = opaque;
+
+	(void)f;
+	if (iocb_kafka_conf_true(user_value))
+		iocb_log(IOCB_LOG_WARN, MOD,
+			 "\"enable.auto.offset.store is forced to false: offsets are stored once "
+			 "every output has the events\" input=\"%s\"",
+			 k->in->cfg->name);
 }
 
 /* Our defaults, then the user's properties verbatim, then the forced ones. */
 static int build_conf(struct kafka_in *k, rd_kafka_conf_t **out, struct iocb_err *err)
 {
+	static const char *const defaults[] = {"group.id", "iocbus-logs", "auto.offset.reset", "earliest",
+					       "client.id", "iocbus", NULL};
+	static const struct iocb_kafka_forced forced[] = {{"enable.auto.offset.store", "false", false}};
 	const struct iocb_config_input *c = k->in->cfg;
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	bool brokers = false;
-	int rc;
-
-	*out = NULL;
-	rc = conf_set(k, conf, "group.id", "iocbus-logs", err);
-	if (rc < 0)
-		goto out;
-	rc = conf_set(k, conf, "auto.offset.reset", "earliest", err);
-	if (rc < 0)
-		goto out;
-	rc = conf_set(k, conf, "client.id", "iocbus", err);
-	if (rc < 0)
-		goto out;
-	for (size_t i = 0; i < c->nkafka; i++) {
-		const struct iocb_kv *kv = &c->kafka[i];
-		const char *v = kv->value ? kv->value : "";
-
-		if (strcmp(kv->key, "enable.auto.offset.store") == 0) {
-			if (truthy(v))
-				iocb_log(IOCB_LOG_WARN, MOD,
-					 "\"enable.auto.offset.store is forced to false: offsets are stored once "
-					 "every output has the events\" input=\"%s\"",
-					 c->name);
-			continue;
-		}
-		if (strcmp(kv->key, "bootstrap.servers") == 0 || strcmp(kv->key, "metadata.broker.list") == 0 ||
-		    strcmp(kv->key, "test.mock.num.brokers") == 0)
-			brokers = true;
-		rc = conf_set(k, conf, kv->key, v, err);
-		if (rc < 0)
-			goto out;
-	}
-	if (!brokers) {
-		rc = iocb_err_set(err, IOCB_ECONFIG, "%s: %s: kafka.bootstrap.servers is required",
-				  c->where ? c->where : "inputs", k->label);
-		goto out;
-	}
-	rc = conf_set(k, conf, "enable.auto.offset.store", "false", err);
-	if (rc < 0)
-		goto out;
-	rd_kafka_conf_set_opaque(conf, k);
-	rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
-	rd_kafka_conf_set_error_cb(conf, on_error);
-	rd_kafka_conf_set_log_cb(conf, on_log);
-	*out = conf;
-	conf = NULL;
-out:
-	if (conf)
-		rd_kafka_conf_destroy(conf);
-	return rc;
+	const struct iocb_kafka_conf_spec spec = {
+		.where = c->where ? c->where : "inputs",
+		.label = k->label,
+		.defaults = defaults,
+		.props = c->kafka,
+		.nprops = c->nkafka,
+		.forced = forced,
+		.nforced = IOCB_ARRAY_LEN(forced),
+		.on_forced = on_forced,
+		.opaque = k,
+		.error_cb = on_error,
+		.log_cb = on_log,
+		.rebalance_cb = on_rebalance,
+	};
+	return iocb_kafka_conf_build(&spec, out, err);
 }
 
 int iocb_pipe__input_kafka_init(struct iocb_pipe__input *in, struct iocb_err *err)

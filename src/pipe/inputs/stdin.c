@@ -67,7 +67,7 @@ static int stdin_on_line(void *ctx, const char *p, size_t len, uint64_t end)
 		if (rc < 0)
 			return rc;
 	}
-	iocb_pipe__block_add(&s->block, p, len, iocb_pipe__mono());
+	iocb_pipe__block_add(&s->block, p, len, iocb_time_mono_s());
 	if (s->block.len >= s->block.batch_bytes)
 		return stdin_submit(s);
 	return IOCB_OK;
@@ -126,7 +126,7 @@ static void *stdin_thread(void *arg)
 			if (rc < 0)
 				break;
 		}
-		if (iocb_pipe__block_due(&s->block, s->batch_interval_s, iocb_pipe__mono())) {
+		if (iocb_pipe__block_due(&s->block, s->batch_interval_s, iocb_time_mono_s())) {
 			rc = stdin_submit(s);
 			if (rc < 0)
 				break;

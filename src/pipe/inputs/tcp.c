@@ -131,7 +131,7 @@ static int tcp_on_line(void *ctx, const char *p, size_t len, uint64_t end)
 		if (rc < 0)
 			return rc;
 	}
-	iocb_pipe__block_add(&t->block, p, len, iocb_pipe__mono());
+	iocb_pipe__block_add(&t->block, p, len, iocb_time_mono_s());
 	if (t->block.len >= t->block.batch_bytes)
 		return tcp_submit(t);
 	return IOCB_OK;
@@ -212,7 +212,7 @@ static void tcp_accept(struct tcp_in *t)
 		c->fd = fd;
 		addr_str(&ss, c->peer, sizeof(c->peer));
 		iocb_pipe__lines_init(&c->lines, (size_t)t->in->max_line);
-		c->last_mono = iocb_pipe__mono();
+		c->last_mono = iocb_time_mono_s();
 		ev.events = EPOLLIN | EPOLLRDHUP;
 		ev.data.ptr = c;
 		if (epoll_ctl(t->ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
@@ -238,7 +238,7 @@ static int conn_read(struct tcp_in *t, struct tcp_conn *c)
 	int rc;
 
 	if (got > 0) {
-		c->last_mono = iocb_pipe__mono();
+		c->last_mono = iocb_time_mono_s();
 		return iocb_pipe__lines_feed(&c->lines, t->rbuf, (size_t)got, conn_cb(c, &cb));
 	}
 	if (got == 0) {
@@ -287,7 +287,7 @@ static void *tcp_thread(void *arg)
 	int rc = IOCB_OK;
 
 	iocb_pipe__input_thread_enter(in);
-	t->last_scan = iocb_pipe__mono();
+	t->last_scan = iocb_time_mono_s();
 	while (rc == IOCB_OK && !iocb_pipe__input_stopping(in)) {
 		int n;
 		double now;
@@ -310,7 +310,7 @@ static void *tcp_thread(void *arg)
 		}
 		if (rc < 0)
 			break;
-		now = iocb_pipe__mono();
+		now = iocb_time_mono_s();
 		if (iocb_pipe__block_due(&t->block, t->batch_interval_s, now))
 			rc = tcp_submit(t);
 		idle_scan(t, now);

@@ -10,16 +10,9 @@
 #include <string.h>
 
 #include "core/mem.h"
+#include "httpc/httpc.h"
 
 #define MOD "pipe"
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_once_rc;
-
-static void curl_global(void)
-{
-	curl_once_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 /* ------------------------------------------------------------------ thread */
 
@@ -155,7 +148,7 @@ static void *es_main(void *arg)
 				o->filling = iocb_pipe__es_req_get(o);
 			iocb_pipe__es_req_add_batch(o, o->filling, b);
 		}
-		now = iocb_pipe__mono();
+		now = iocb_time_mono_s();
 		if (o->filling && o->filling->nitems && o->nactive < o->max_in_flight &&
 		    (filling_full(o) || now - o->filling->first_at >= o->flush_interval || iocb_pipe__queue_closed(q)))
 			iocb_pipe__es_flush_filling(o);
@@ -168,7 +161,7 @@ static void *es_main(void *arg)
 			break;
 
 		/* Sleep until a socket, a push, the flush deadline, a retry time, or the shutdown deadline. */
-		now = iocb_pipe__mono();
+		now = iocb_time_mono_s();
 		if (o->filling && o->filling->nitems && o->nactive < o->max_in_flight) {
 			double d = o->filling->first_at + o->flush_interval - now;
 			wait = d < wait ? d : wait;
@@ -329,12 +322,11 @@ int iocb_pipe__output_es_init(struct iocb_pipe__output *out, struct iocb_err *er
 	const char *where = c->where ? c->where : "?";
 	struct iocb_pipe__es_out *o;
 	struct iocb_buf b;
+	const char *why;
 	int rc = IOCB_OK;
 
-	pthread_once(&curl_once, curl_global);
-	if (curl_once_rc != CURLE_OK)
-		return iocb_err_set(err, IOCB_EIO, "%s: outputs[%s]: curl_global_init: %s", where, c->name,
-				    curl_easy_strerror(curl_once_rc));
+	if (iocb_httpc_global_init(&why) != IOCB_OK)
+		return iocb_err_set(err, IOCB_EIO, "%s: outputs[%s]: curl_global_init: %s", where, c->name, why);
 	if (!c->hosts || c->nhosts == 0)
 		return iocb_err_set(err, IOCB_ECONFIG, "%s: outputs[%s]: elasticsearch needs hosts", where, c->name);
 	if (c->compression_level > 12)

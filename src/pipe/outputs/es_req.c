@@ -90,7 +90,7 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud)
  */
 static unsigned pick_host(struct iocb_pipe__es_out *o)
 {
-	double now = iocb_pipe__mono();
+	double now = iocb_time_mono_s();
 	unsigned best = o->next_host % (unsigned)o->nhosts;
 
 	for (size_t k = 0; k < o->nhosts; k++) {
@@ -110,7 +110,7 @@ static unsigned pick_host(struct iocb_pipe__es_out *o)
 static void host_failed(struct iocb_pipe__es_out *o, unsigned h)
 {
 	h %= (unsigned)o->nhosts;
-	o->host_down_until[h] = iocb_pipe__mono() + iocb_pipe__backoff(o->cfg->retry_initial_s, o->cfg->retry_max_s,
+	o->host_down_until[h] = iocb_time_mono_s() + iocb_pipe__backoff(o->cfg->retry_initial_s, o->cfg->retry_max_s,
 								   o->host_fails[h]++);
 }
 
@@ -222,7 +222,7 @@ void iocb_pipe__es_req_add_batch(struct iocb_pipe__es_out *o, struct iocb_pipe__
 		line++;
 	}
 	if (r->nitems && r->first_at == 0)
-		r->first_at = iocb_pipe__mono();
+		r->first_at = iocb_time_mono_s();
 	if (eb->left == 0) {
 		/* Nothing to send (an empty batch): settled at once. */
 		eb->left = 1;
@@ -370,7 +370,7 @@ int iocb_pipe__es_start_transfer(struct iocb_pipe__es_out *o, struct iocb_pipe__
 	if (mc != CURLM_OK)
 		return -1;
 	r->sending = true;
-	r->started = iocb_pipe__mono();
+	r->started = iocb_time_mono_s();
 	o->nsending++;
 	return 0;
 }
@@ -379,7 +379,7 @@ static void mark_failing(struct iocb_pipe__es_out *o)
 {
 	IOCB_M_SET(o->out->m.up, 0);
 	if (!IOCB_M_GET(o->out->m.failing_since_us))
-		IOCB_M_SET(o->out->m.failing_since_us, iocb_pipe__now_us());
+		IOCB_M_SET(o->out->m.failing_since_us, iocb_time_real_us());
 }
 
 static void mark_ok(struct iocb_pipe__es_out *o)
@@ -390,7 +390,7 @@ static void mark_ok(struct iocb_pipe__es_out *o)
 	if (since) {
 		IOCB_M_SET(o->out->m.failing_since_us, 0);
 		iocb_log(IOCB_LOG_INFO, MOD, "\"elasticsearch output recovered\" output=\"%s\" failing_s=%.1f", o->cfg->name,
-			 (double)(iocb_pipe__now_us() - since) / 1e6);
+			 (double)(iocb_time_real_us() - since) / 1e6);
 	}
 }
 
@@ -407,11 +407,11 @@ static void retry_later(struct iocb_pipe__es_out *o, struct iocb_pipe__es_req *r
 		host_failed(o, r->host);
 	r->host = pick_host(o);
 	/* A transport error with another host up: fail over at once. */
-	if (slot == 0 && o->nhosts > 1 && o->host_down_until[r->host] <= iocb_pipe__mono())
+	if (slot == 0 && o->nhosts > 1 && o->host_down_until[r->host] <= iocb_time_mono_s())
 		wait = 0;
 	else
 		wait = iocb_pipe__backoff(o->cfg->retry_initial_s, o->cfg->retry_max_s, r->attempt - 1);
-	r->not_before = iocb_pipe__mono() + wait;
+	r->not_before = iocb_time_mono_s() + wait;
 	active_push(o, r);
 }
 
@@ -437,7 +437,7 @@ static void warn_limited(struct iocb_pipe__es_out *o, struct iocb_ratelimit *rl,
  */
 static void wake_after_outage(struct iocb_pipe__es_out *o)
 {
-	double now = iocb_pipe__mono();
+	double now = iocb_time_mono_s();
 
 	for (struct iocb_pipe__es_req *w = o->active; w; w = w->next)
 		if (!w->sending && w->after_transport_error && w->not_before > now) {
@@ -505,7 +505,7 @@ static void judge_items(struct iocb_pipe__es_out *o, struct iocb_pipe__es_req *r
 		warn_limited(o, &o->rl, IOCB_LOG_WARN, "bulk items refused, retrying them", retry_status, o->reason, r);
 		nr = req_from_items(o, r->items, nretry, r->attempt + 1);
 		compress(o, nr);
-		nr->not_before = iocb_pipe__mono() + iocb_pipe__backoff(o->cfg->retry_initial_s, o->cfg->retry_max_s,
+		nr->not_before = iocb_time_mono_s() + iocb_pipe__backoff(o->cfg->retry_initial_s, o->cfg->retry_max_s,
 								      r->attempt);
 		active_push(o, nr);
 	}
@@ -516,7 +516,7 @@ static void judge_items(struct iocb_pipe__es_out *o, struct iocb_pipe__es_req *r
 void iocb_pipe__es_on_done(struct iocb_pipe__es_out *o, struct iocb_pipe__es_req *r, CURLcode cc)
 {
 	long status = 0;
-	double lat = iocb_pipe__mono() - r->started;
+	double lat = iocb_time_mono_s() - r->started;
 
 	curl_multi_remove_handle(o->multi, r->easy);
 	r->sending = false;

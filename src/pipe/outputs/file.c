@@ -52,7 +52,7 @@ static void *file_main(void *arg)
 				break;
 			continue;
 		}
-		t0 = iocb_pipe__mono();
+		t0 = iocb_time_mono_s();
 		/* A failed write may have written part of the batch: the retry writes it all again (at least once). */
 		while (write_all(f->fd, b->data, b->len) < 0 || (o->cfg->fsync && fdatasync(f->fd) < 0)) {
 			int e = errno;
@@ -60,7 +60,7 @@ static void *file_main(void *arg)
 			IOCB_M_ADD(o->m.retries[0], 1);
 			IOCB_M_SET(o->m.up, 0);
 			if (!IOCB_M_GET(o->m.failing_since_us))
-				IOCB_M_SET(o->m.failing_since_us, iocb_pipe__now_us());
+				IOCB_M_SET(o->m.failing_since_us, iocb_time_real_us());
 			iocb_log(IOCB_LOG_ERROR, "pipe", "\"output write failed, retrying\" output=\"%s\" error=\"%s\"",
 				 o->cfg->name, strerror(e));
 			if (iocb_pipe__queue_shutdown_left(o->q) <= 0) {
@@ -68,9 +68,9 @@ static void *file_main(void *arg)
 				b = NULL;
 				break;
 			}
-			double wait = iocb_pipe__backoff(0.1, 5, attempt++), end = iocb_pipe__mono() + wait;
-			while (iocb_pipe__mono() < end && iocb_pipe__queue_shutdown_left(o->q) > 0)
-				usleep(20000);
+			double wait = iocb_pipe__backoff(0.1, 5, attempt++), end = iocb_time_mono_s() + wait;
+			while (iocb_time_mono_s() < end && iocb_pipe__queue_shutdown_left(o->q) > 0)
+				iocb_time_sleep_s(0.02);
 		}
 		if (!b)
 			continue;
@@ -82,7 +82,7 @@ static void *file_main(void *arg)
 		IOCB_M_ADD(o->m.bytes_sent, b->len);
 		IOCB_M_ADD(o->m.batches, 1);
 		IOCB_M_ADD(o->m.requests, 1);
-		iocb_pipe__output_observe_latency(&o->m, iocb_pipe__mono() - t0);
+		iocb_pipe__output_observe_latency(&o->m, iocb_time_mono_s() - t0);
 		iocb_pipe__batch_settle(b);
 	}
 	/* Closed and empty, or past the deadline with nothing held: done. */

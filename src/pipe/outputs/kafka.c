@@ -47,6 +47,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "json/json.h"
+#include "kafka/kafka.h"
 
 #define MOD "pipe"
 #define POLL_MS_MAX 100       /* longest idle poll: how soon shutdown is seen without a notify */
@@ -200,7 +201,7 @@ static void set_failing(struct kafka_out *k)
 {
 	IOCB_M_SET(k->out->m.up, 0);
 	if (IOCB_M_GET(k->out->m.failing_since_us) == 0)
-		IOCB_M_SET(k->out->m.failing_since_us, iocb_pipe__now_us());
+		IOCB_M_SET(k->out->m.failing_since_us, iocb_time_real_us());
 }
 
 /*
@@ -210,7 +211,7 @@ static void set_failing(struct kafka_out *k)
  */
 static void note_failure(struct kafka_out *k)
 {
-	double now = iocb_pipe__mono();
+	double now = iocb_time_mono_s();
 
 	set_failing(k);
 	if (k->fail_streak < 30 && now - k->streak_bumped >= k->retry_initial_s) {
@@ -240,7 +241,7 @@ static void line_done(struct kafka_out *k, struct kbatch *kb)
 	if (--kb->left > 0)
 		return;
 	IOCB_M_ADD(k->out->m.batches, 1);
-	iocb_pipe__output_observe_latency(&k->out->m, (double)(iocb_pipe__now_us() - kb->t0_us) / 1e6);
+	iocb_pipe__output_observe_latency(&k->out->m, (double)(iocb_time_real_us() - kb->t0_us) / 1e6);
 	kbatch_unlink(k, kb);
 	iocb_pipe__batch_settle(kb->b);
 	/* left == 0 means every message has had its report: nothing refers to kb any more. */
@@ -262,7 +263,7 @@ static void retry_add(struct kafka_out *k, struct kbatch *kb, const char *payloa
 		memcpy(r->key, key, klen);
 		r->klen = klen;
 	}
-	r->not_before = iocb_pipe__mono() + iocb_pipe__backoff(k->retry_initial_s, rmax, k->fail_streak);
+	r->not_before = iocb_time_mono_s() + iocb_pipe__backoff(k->retry_initial_s, rmax, k->fail_streak);
 	if (k->rtail)
 		k->rtail->next = r;
 	else
@@ -370,8 +371,7 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
 	(void)rk;
-	iocb_log(level <= 4 ? IOCB_LOG_INFO : IOCB_LOG_DEBUG, MOD, "\"librdkafka\" facility=%s text=\"%s\"", fac,
-		 buf);
+	iocb_kafka_log_line(MOD, level, fac, buf);
 }
 
 /* Queue notify hook (a pushing thread): wake the output thread out of rd_kafka_poll. */
@@ -442,7 +442,7 @@ static int produce_batch(struct kafka_out *k, struct iocb_pipe__batch *b)
 	kb->k = k;
 	kb->b = b;
 	kb->left = b->nlines + 1; /* +1: not settled while still producing */
-	kb->t0_us = iocb_pipe__now_us();
+	kb->t0_us = iocb_time_real_us();
 	kb->prev = k->tail;
 	if (k->tail)
 		k->tail->next = kb;
@@ -488,7 +488,7 @@ static int produce_batch(struct kafka_out *k, struct iocb_pipe__batch *b)
 /* Produce the retries that are due. */
 static void produce_retries(struct kafka_out *k)
 {
-	double now = iocb_pipe__mono();
+	double now = iocb_time_mono_s();
 	struct kretry *list = k->rhead, *keep = NULL, *keep_tail = NULL;
 
 	if (!list)
@@ -534,7 +534,7 @@ static void produce_retries(struct kafka_out *k)
 /* Milliseconds until the first retry is due (POLL_MS_MAX at most). */
 static int next_wait_ms(struct kafka_out *k)
 {
-	double now = iocb_pipe__mono(), first = now + POLL_MS_MAX / 1000.0;
+	double now = iocb_time_mono_s(), first = now + POLL_MS_MAX / 1000.0;
 
 	for (struct kretry *r = k->rhead; r; r = r->next) {
 		if (r->not_before < first)
@@ -576,10 +576,10 @@ static int create_producer(struct kafka_out *k, rd_kafka_t **rk_out, rd_kafka_to
 /* Purge librdkafka and serve every report of the purged messages (bounded). */
 static void purge_all(struct kafka_out *k)
 {
-	double end = iocb_pipe__mono() + PURGE_WAIT_S;
+	double end = iocb_time_mono_s() + PURGE_WAIT_S;
 
 	(void)rd_kafka_purge(k->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-	while (rd_kafka_outq_len(k->rk) > 0 && iocb_pipe__mono() < end)
+	while (rd_kafka_outq_len(k->rk) > 0 && iocb_time_mono_s() < end)
 		rd_kafka_poll(k->rk, 10);
 	rd_kafka_poll(k->rk, 0);
 }
@@ -741,85 +741,46 @@ static const struct iocb_pipe__output_ops kafka_out_ops = {
 
 /* ------------------------------------------------------------------- init */
 
-static int conf_set(struct kafka_out *k, rd_kafka_conf_t *conf, const char *key, const char *value,
-		    struct iocb_err *err)
-{
-	return iocb_pipe__kafka_set(conf, k->out->cfg->where ? k->out->cfg->where : "outputs", k->label, key, value, err);
-}
-
 /* Keys the user may not weaken: the value we force, and the alias names of each. */
-static const struct {
-	const char *key;
-	const char *value;
-} forced[] = {
-	{"enable.idempotence", "true"},
-	{"acks", "all"},
-	{"request.required.acks", "all"},
-	{"delivery.report.only.error", "false"},
+static const struct iocb_kafka_forced forced[] = {
+	{"enable.idempotence", "true", false},
+	{"acks", "all", false},
+	{"request.required.acks", "all", true}, /* alias of acks */
+	{"delivery.report.only.error", "false", false},
 };
+
+static void on_forced(void *opaque, const struct iocb_kafka_forced *f, const char *user_value)
+{
+	struct kafka_out *k = opaque;
+
+	(void)user_value;
+	iocb_log(IOCB_LOG_WARN, MOD,
+		 "\"kafka output property ignored: it is forced so that no event is lost\" "
+		 "output=\"%s\" key=%s forced=%s",
+		 k->out->cfg->name, f->key, f->value);
+}
 
 static int build_conf(struct kafka_out *k, struct iocb_err *err)
 {
-	const struct iocb_config_output *c = k->out->cfg;
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	bool brokers = false;
-	int rc;
-
-	rc = conf_set(k, conf, "client.id", "iocbus", err);
-	if (rc < 0)
-		goto out;
-	rc = conf_set(k, conf, "linger.ms", "5", err);
-	if (rc < 0)
-		goto out;
 	/* Payloads point into batches the queue no longer counts: keep librdkafka's share bounded. */
-	rc = conf_set(k, conf, "queue.buffering.max.kbytes", "65536", err);
-	if (rc < 0)
-		goto out;
-	for (size_t i = 0; i < c->nkafka; i++) {
-		const struct iocb_kv *kv = &c->kafka[i];
-		const char *v = kv->value ? kv->value : "";
-		bool skip = false;
-
-		for (size_t f = 0; f < IOCB_ARRAY_LEN(forced); f++) {
-			if (strcmp(kv->key, forced[f].key) == 0) {
-				skip = true;
-				iocb_log(IOCB_LOG_WARN, MOD,
-					 "\"kafka output property ignored: it is forced so that no event is lost\" "
-					 "output=\"%s\" key=%s forced=%s",
-					 c->name, kv->key, forced[f].value);
-			}
-		}
-		if (skip)
-			continue;
-		if (strcmp(kv->key, "bootstrap.servers") == 0 || strcmp(kv->key, "metadata.broker.list") == 0 ||
-		    strcmp(kv->key, "test.mock.num.brokers") == 0)
-			brokers = true;
-		rc = conf_set(k, conf, kv->key, v, err);
-		if (rc < 0)
-			goto out;
-	}
-	if (!brokers) {
-		rc = iocb_err_set(err, IOCB_ECONFIG, "%s: %s: kafka.bootstrap.servers is required",
-				  c->where ? c->where : "outputs", k->label);
-		goto out;
-	}
-	for (size_t f = 0; f < IOCB_ARRAY_LEN(forced); f++) {
-		if (strcmp(forced[f].key, "request.required.acks") == 0)
-			continue; /* alias of acks */
-		rc = conf_set(k, conf, forced[f].key, forced[f].value, err);
-		if (rc < 0)
-			goto out;
-	}
-	rd_kafka_conf_set_opaque(conf, k);
-	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
-	rd_kafka_conf_set_error_cb(conf, on_error);
-	rd_kafka_conf_set_log_cb(conf, on_log);
-	k->conf = conf;
-	conf = NULL;
-out:
-	if (conf)
-		rd_kafka_conf_destroy(conf);
-	return rc;
+	static const char *const defaults[] = {"client.id", "iocbus", "linger.ms", "5",
+					       "queue.buffering.max.kbytes", "65536", NULL};
+	const struct iocb_config_output *c = k->out->cfg;
+	const struct iocb_kafka_conf_spec spec = {
+		.where = c->where ? c->where : "outputs",
+		.label = k->label,
+		.defaults = defaults,
+		.props = c->kafka,
+		.nprops = c->nkafka,
+		.forced = forced,
+		.nforced = IOCB_ARRAY_LEN(forced),
+		.on_forced = on_forced,
+		.opaque = k,
+		.error_cb = on_error,
+		.log_cb = on_log,
+		.dr_msg_cb = on_delivery,
+	};
+	return iocb_kafka_conf_build(&spec, &k->conf, err);
 }
 
 int iocb_pipe__output_kafka_init(struct iocb_pipe__output *out, struct iocb_err *err)

@@ -63,6 +63,8 @@
 
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/prom.h"
+#include "core/time.h"
 #include "json/json.h"
 #include "serve/render/render.h"
 
@@ -186,18 +188,10 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 
 /* ------------------------------------------------------------ header deadlines */
 
-static double mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Start (arm) or stop the header clock of a slot. With d->lock held. */
 static void set_deadline_locked(struct iocb_httpd *d, struct conn_slot *sl, bool arm)
 {
-	sl->deadline = arm ? mono() + d->header_timeout : 0;
+	sl->deadline = arm ? iocb_time_mono_s() + d->header_timeout : 0;
 	/* Deadlines are armed in time order, so the sweeper rarely needs waking. */
 	if (arm && (d->wake_at == 0 || sl->deadline < d->wake_at))
 		pthread_cond_signal(&d->cond);
@@ -271,7 +265,7 @@ static void *sweep(void *arg)
 
 	pthread_mutex_lock(&d->lock);
 	while (!d->stop) {
-		double now = mono(), next = 0;
+		double now = iocb_time_mono_s(), next = 0;
 		uint64_t dropped = 0, suppressed = 0;
 
 		for (unsigned i = 0; i < d->nslots; i++) {
@@ -365,6 +359,7 @@ static enum MHD_Result respond_error(struct MHD_Connection *c, unsigned status, 
 /* The endpoint's own families, after the handler's. */
 static int append_metrics(struct iocb_httpd *d, struct iocb_buf *b)
 {
+	struct iocb_prom p;
 	unsigned conns;
 	uint64_t timeouts;
 
@@ -372,15 +367,13 @@ static int append_metrics(struct iocb_httpd *d, struct iocb_buf *b)
 	conns = d->nconns;
 	timeouts = d->header_timeouts;
 	pthread_mutex_unlock(&d->lock);
-	return iocb_buf_printf(b,
-			       "# HELP iocbus_http_connections Open connections to the HTTP endpoint.\n"
-			       "# TYPE iocbus_http_connections gauge\n"
-			       "iocbus_http_connections %u\n"
-			       "# HELP iocbus_http_header_timeouts_total Connections closed because the request head "
-			       "was not complete within http.header_timeout.\n"
-			       "# TYPE iocbus_http_header_timeouts_total counter\n"
-			       "iocbus_http_header_timeouts_total %" PRIu64 "\n",
-			       conns, timeouts);
+	iocb_prom_begin(&p, b);
+	iocb_prom_head(&p, "iocbus_http_connections", "gauge", "Open connections to the HTTP endpoint.");
+	iocb_prom_u64(&p, "iocbus_http_connections", NULL, conns);
+	iocb_prom_head(&p, "iocbus_http_header_timeouts_total", "counter",
+		       "Connections closed because the request head was not complete within http.header_timeout.");
+	iocb_prom_u64(&p, "iocbus_http_header_timeouts_total", NULL, timeouts);
+	return iocb_prom_end(&p, "http");
 }
 
 static enum MHD_Result route_metrics(struct iocb_httpd *d, struct MHD_Connection *c)
@@ -391,9 +384,9 @@ static enum MHD_Result route_metrics(struct iocb_httpd *d, struct MHD_Connection
 	if (d->h.metrics)
 		d->h.metrics(d->h.ud, &b);
 	/*
-	 * The handler cannot report failure: iocb_sources_sync_metrics_render() rolls
-	 * its output back when it hits the cap, so an empty body here means
-	 * the exposition did not fit (it always has at least the cursor).
+	 * The handler reports failure with an empty body: renderers are all or
+	 * nothing (core/prom.h) and the daemon empties the body when one did
+	 * not fit (a real exposition always has the daemon's own families).
 	 */
 	if (d->h.metrics && b.len == 0) {
 		iocb_buf_fini(&b);

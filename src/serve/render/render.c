@@ -7,6 +7,8 @@
  */
 #include "serve/render/render.h"
 
+#include "core/time.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <time.h>
@@ -30,31 +32,19 @@ static void jw_u64_or_null(struct iocb_jw *w, uint64_t v)
 /* MISP's own spelling: 2021-06-15T12:34:56.123456+00:00 */
 static void jw_time_us(struct iocb_jw *w, int64_t us)
 {
-	char buf[64];
-	struct tm tm;
-	int64_t sec = us / 1000000, frac = us % 1000000;
-	time_t t;
+	char buf[IOCB_TIME_ISO_MAX];
+	size_t n;
 
 	if (us == INT64_MIN) {
 		iocb_jw_null(w);
 		return;
 	}
-	if (frac < 0) {
-		frac += 1000000;
-		sec--;
-	}
-	t = (time_t)sec;
-	if (!gmtime_r(&t, &tm)) {
+	n = iocb_time_iso8601_us(buf, sizeof(buf), us, IOCB_TIME_US_OFFSET);
+	if (!n) {
 		iocb_jw_null(w);
 		return;
 	}
-	int n = snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%06d+00:00", tm.tm_year + 1900,
-			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)frac);
-	if (n < 0 || (size_t)n >= sizeof(buf)) {
-		iocb_jw_null(w);
-		return;
-	}
-	iocb_jw_str(w, iocb_str_make(buf, (size_t)n));
+	iocb_jw_str(w, iocb_str_make(buf, n));
 }
 
 void iocb_render_hit_json(struct iocb_jw *w, const struct iocb_store_hit *hit)
