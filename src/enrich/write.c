@@ -151,84 +151,79 @@ static void jw_str_or_null(struct iocb_jw *w, struct iocb_str s)
 		iocb_jw_null(w);
 }
 
-static void write_indicator(struct iocb_enrich *e, struct iocb_jw *w, const struct mhit *h,
-			    const struct iocb_store_attr_view *av, const struct iocb_store_event_view *ev)
+/* The ECS leaves of indicator.* that the record's parts give (ip, port, as, email, file, mac, url). */
+static void write_leaves(struct iocb_jw *w, const struct leaves *l)
 {
-	struct leaves l;
-	char ts[96];
-	const char *type = stix_type((enum iocb_match_class)h->mc, av->part[h->part]);
-
-	collect_leaves(av, &l);
-	iocb_jw_key(w, "indicator");
-	iocb_jw_obj(w);
-	if (type) {
-		iocb_jw_key(w, "type");
-		iocb_jw_cstr(w, type);
-	}
-	iocb_jw_key(w, "name");
-	iocb_jw_str(w, av->value);
-	if (l.ip.len) {
+	if (l->ip.len) {
 		iocb_jw_key(w, "ip");
-		iocb_jw_str(w, l.ip);
+		iocb_jw_str(w, l->ip);
 	}
-	if (l.has_port) {
+	if (l->has_port) {
 		iocb_jw_key(w, "port");
-		iocb_jw_u64(w, l.port);
+		iocb_jw_u64(w, l->port);
 	}
-	if (l.has_asn) {
+	if (l->has_asn) {
 		iocb_jw_key(w, "as");
 		iocb_jw_obj(w);
 		iocb_jw_key(w, "number");
-		iocb_jw_u64(w, l.asn);
+		iocb_jw_u64(w, l->asn);
 		iocb_jw_obj_end(w);
 	}
-	if (l.email.len) {
+	if (l->email.len) {
 		iocb_jw_key(w, "email");
 		iocb_jw_obj(w);
 		iocb_jw_key(w, "address");
-		iocb_jw_str(w, l.email);
+		iocb_jw_str(w, l->email);
 		iocb_jw_obj_end(w);
 	}
-	if (l.file_name.len || l.hash.len || l.imphash.len) {
+	if (l->file_name.len || l->hash.len || l->imphash.len) {
 		iocb_jw_key(w, "file");
 		iocb_jw_obj(w);
-		if (l.file_name.len) {
+		if (l->file_name.len) {
 			iocb_jw_key(w, "name");
-			iocb_jw_str(w, l.file_name);
+			iocb_jw_str(w, l->file_name);
 		}
-		if (l.hash.len) {
+		if (l->hash.len) {
 			iocb_jw_key(w, "hash");
 			iocb_jw_obj(w);
-			iocb_jw_key(w, l.hash_algo);
-			iocb_jw_str(w, l.hash);
+			iocb_jw_key(w, l->hash_algo);
+			iocb_jw_str(w, l->hash);
 			iocb_jw_obj_end(w);
 		}
-		if (l.imphash.len) {
+		if (l->imphash.len) {
 			iocb_jw_key(w, "pe");
 			iocb_jw_obj(w);
 			iocb_jw_key(w, "imphash");
-			iocb_jw_str(w, l.imphash);
+			iocb_jw_str(w, l->imphash);
 			iocb_jw_obj_end(w);
 		}
 		iocb_jw_obj_end(w);
 	}
-	if (l.mac.len) {
+	if (l->mac.len) {
 		iocb_jw_key(w, "mac");
-		iocb_jw_str(w, l.mac);
+		iocb_jw_str(w, l->mac);
 	}
-	if (l.url_domain.len || l.url_full.len) {
+	if (l->url_domain.len || l->url_full.len) {
 		iocb_jw_key(w, "url");
 		iocb_jw_obj(w);
-		if (l.url_domain.len) {
+		if (l->url_domain.len) {
 			iocb_jw_key(w, "domain");
-			iocb_jw_str(w, l.url_domain);
+			iocb_jw_str(w, l->url_domain);
 		}
-		if (l.url_full.len) {
+		if (l->url_full.len) {
 			iocb_jw_key(w, "full");
-			iocb_jw_str(w, l.url_full);
+			iocb_jw_str(w, l->url_full);
 		}
 		iocb_jw_obj_end(w);
 	}
+}
+
+/* Where the indicator comes from: description, provider, reference, TLP marking, first/last seen, modified. */
+static void write_provenance(struct iocb_enrich *e, struct iocb_jw *w, const struct mhit *h,
+			     const struct iocb_store_attr_view *av, const struct iocb_store_event_view *ev)
+{
+	char ts[96];
+
 	if (ev && ev->info.len) {
 		iocb_jw_key(w, "description");
 		iocb_jw_str(w, ev->info);
@@ -273,6 +268,25 @@ static void write_indicator(struct iocb_enrich *e, struct iocb_jw *w, const stru
 		iocb_jw_key(w, "modified_at");
 		iocb_jw_cstr(w, ts);
 	}
+}
+
+static void write_indicator(struct iocb_enrich *e, struct iocb_jw *w, const struct mhit *h,
+			    const struct iocb_store_attr_view *av, const struct iocb_store_event_view *ev)
+{
+	struct leaves l;
+	const char *type = stix_type((enum iocb_match_class)h->mc, av->part[h->part]);
+
+	collect_leaves(av, &l);
+	iocb_jw_key(w, "indicator");
+	iocb_jw_obj(w);
+	if (type) {
+		iocb_jw_key(w, "type");
+		iocb_jw_cstr(w, type);
+	}
+	iocb_jw_key(w, "name");
+	iocb_jw_str(w, av->value);
+	write_leaves(w, &l);
+	write_provenance(e, w, h, av, ev);
 	iocb_jw_obj_end(w);
 }
 
@@ -285,6 +299,67 @@ static bool str_seen(const struct iocb_str *set, size_t n, struct iocb_str s)
 }
 
 /* Build e->enr ("[...]" of our enrichments) and e->mis (the misp members, no braces). */
+/* threat.enrichments[].matched: what in the event matched, where and when. */
+static void write_matched(struct iocb_enrich *e, struct iocb_jw *w, const struct mhit *h,
+			  const struct iocb_store_attr_view *av)
+{
+	iocb_jw_key(w, "matched");
+	iocb_jw_obj(w);
+	iocb_jw_key(w, "atomic");
+	iocb_jw_str(w, iocb_str_make(e->atom.ptr + h->atom_off, h->atom_len));
+	iocb_jw_key(w, "field");
+	iocb_jw_cstr(w, e->m->fields[h->field].path);
+	iocb_jw_key(w, "occurred");
+	iocb_jw_cstr(w, e->occurred);
+	iocb_jw_key(w, "type");
+	iocb_jw_cstr(w, e->o->match_type ? e->o->match_type : "indicator_match_rule");
+	iocb_jw_key(w, "id");
+	iocb_jw_cstr(w, av->uuid);
+	iocb_jw_obj_end(w);
+}
+
+/* misp.attributes: each matching attribute once, with its event's ids and creator org. */
+static void write_attributes(struct iocb_enrich *e, struct iocb_jw *w)
+{
+	iocb_jw_key(w, "attributes");
+	iocb_jw_arr(w);
+	for (size_t i = 0; i < e->nhits; i++) {
+		bool dup = false;
+		for (size_t k = 0; k < i && !dup; k++)
+			dup = e->hits[k].attr == e->hits[i].attr;
+		if (dup)
+			continue;
+		struct iocb_store_attr_view av;
+		struct iocb_store_event_view ev;
+		iocb_store_attr_view(e->hits[i].attr, &av);
+		memset(&ev, 0, sizeof(ev));
+		if (av.event)
+			iocb_store_event_view(av.event, &ev);
+		iocb_jw_obj(w);
+		iocb_jw_key(w, "uuid");
+		iocb_jw_cstr(w, av.uuid);
+		iocb_jw_key(w, "type");
+		iocb_jw_cstr(w, av.type ? av.type->name : "");
+		iocb_jw_key(w, "category");
+		iocb_jw_str(w, av.category);
+		iocb_jw_key(w, "value");
+		iocb_jw_str(w, av.value);
+		iocb_jw_key(w, "to_ids");
+		iocb_jw_bool(w, av.to_ids);
+		iocb_jw_key(w, "event_uuid");
+		jw_str_or_null(w, iocb_str_c(ev.uuid));
+		iocb_jw_key(w, "event_id");
+		if (ev.id)
+			iocb_jw_u64(w, ev.id);
+		else
+			iocb_jw_null(w);
+		iocb_jw_key(w, "orgc");
+		jw_str_or_null(w, ev.orgc_name);
+		iocb_jw_obj_end(w);
+	}
+	iocb_jw_arr_end(w);
+}
+
 static int build_hit_texts(struct iocb_enrich *e)
 {
 	struct iocb_jw w;
@@ -307,19 +382,7 @@ static int build_hit_texts(struct iocb_enrich *e)
 		}
 		iocb_jw_obj(&w);
 		write_indicator(e, &w, h, &av, ev);
-		iocb_jw_key(&w, "matched");
-		iocb_jw_obj(&w);
-		iocb_jw_key(&w, "atomic");
-		iocb_jw_str(&w, iocb_str_make(e->atom.ptr + h->atom_off, h->atom_len));
-		iocb_jw_key(&w, "field");
-		iocb_jw_cstr(&w, e->m->fields[h->field].path);
-		iocb_jw_key(&w, "occurred");
-		iocb_jw_cstr(&w, e->occurred);
-		iocb_jw_key(&w, "type");
-		iocb_jw_cstr(&w, e->o->match_type ? e->o->match_type : "indicator_match_rule");
-		iocb_jw_key(&w, "id");
-		iocb_jw_cstr(&w, av.uuid);
-		iocb_jw_obj_end(&w);
+		write_matched(e, &w, h, &av);
 		iocb_jw_obj_end(&w);
 
 		for (size_t k = 0; k < av.ntags && ntags < MAX_TAGS; k++) {
@@ -355,43 +418,7 @@ static int build_hit_texts(struct iocb_enrich *e)
 	for (size_t i = 0; i < ninfos; i++)
 		iocb_jw_str(&w, infos[i]);
 	iocb_jw_arr_end(&w);
-	iocb_jw_key(&w, "attributes");
-	iocb_jw_arr(&w);
-	for (size_t i = 0; i < e->nhits; i++) {
-		bool dup = false;
-		for (size_t k = 0; k < i && !dup; k++)
-			dup = e->hits[k].attr == e->hits[i].attr;
-		if (dup)
-			continue;
-		struct iocb_store_attr_view av;
-		struct iocb_store_event_view ev;
-		iocb_store_attr_view(e->hits[i].attr, &av);
-		memset(&ev, 0, sizeof(ev));
-		if (av.event)
-			iocb_store_event_view(av.event, &ev);
-		iocb_jw_obj(&w);
-		iocb_jw_key(&w, "uuid");
-		iocb_jw_cstr(&w, av.uuid);
-		iocb_jw_key(&w, "type");
-		iocb_jw_cstr(&w, av.type ? av.type->name : "");
-		iocb_jw_key(&w, "category");
-		iocb_jw_str(&w, av.category);
-		iocb_jw_key(&w, "value");
-		iocb_jw_str(&w, av.value);
-		iocb_jw_key(&w, "to_ids");
-		iocb_jw_bool(&w, av.to_ids);
-		iocb_jw_key(&w, "event_uuid");
-		jw_str_or_null(&w, iocb_str_c(ev.uuid));
-		iocb_jw_key(&w, "event_id");
-		if (ev.id)
-			iocb_jw_u64(&w, ev.id);
-		else
-			iocb_jw_null(&w);
-		iocb_jw_key(&w, "orgc");
-		jw_str_or_null(&w, ev.orgc_name);
-		iocb_jw_obj_end(&w);
-	}
-	iocb_jw_arr_end(&w);
+	write_attributes(e, &w);
 	iocb_jw_obj_end(&w);
 	return iocb_jw_rc(&w) < 0 ? iocb_jw_rc(&w) : IOCB_OK;
 }
