@@ -16,7 +16,12 @@
 #ifndef IOCB_SERVE_RENDER_RENDER_H
 #define IOCB_SERVE_RENDER_RENDER_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/rc.h"
 
 #include "core/str.h"
 #include "json/json.h"
@@ -48,5 +53,69 @@ void iocb_render_hit_json(struct iocb_jw *w, const struct iocb_store_hit *hit);
  */
 size_t iocb_render_lookup_json(const struct iocb_store *s, struct iocb_jw *w, struct iocb_str raw,
 			       struct iocb_store_hit *scratch, size_t max);
+
+/* ------------------------------------------------------------ STIX 2.1 */
+
+/*
+ * The STIX 2.1 pattern of one MISP attribute: `type` is the MISP type name,
+ * `value` the value as MISP shows it ("a|b" for a composite type, split at
+ * its first '|'; a CIDR as "198.51.100.0/24"). Appends the pattern to out,
+ * e.g. [ipv6-addr:value = '2001:db8::1'], [file:hashes.'SHA-256' = '…'],
+ * [file:name = 'a.exe' AND file:hashes.MD5 = '…'], with string literals
+ * quoted and `\` and `'` escaped (exports.md §4.3; docs/BUS.md "STIX
+ * patterns" has the whole table).
+ * Returns IOCB_OK; IOCB_EUNSUPPORTED for a type STIX cannot express (text,
+ * yara, vulnerability, …) so the bus can count and skip it; IOCB_EINVAL for
+ * a value that does not fit its type (a hash of the wrong hex length, an
+ * address that is no address, a port past 65535, an empty part);
+ * IOCB_ELIMIT at out's cap. On any error out is left as it was.
+ * Any thread; no lock needed.
+ */
+int iocb_render_stix_pattern(struct iocb_buf *out, struct iocb_str type, struct iocb_str value) IOCB_MUST_USE;
+
+/* How iocb_render_stix_indicator() marks a record. */
+struct iocb_render_stix_opts {
+	bool remove;        /* a removal: adds "x_threatbus_update":"REMOVE" */
+	int64_t modified_us; /* "modified" in microseconds since the epoch (the time of the
+				change, e.g. of a removal); 0 = the attribute's timestamp */
+};
+
+/*
+ * Write the STIX 2.1 Indicator of store record `a` (exports.md §4.2):
+ *   {"type":"indicator","spec_version":"2.1","id":"indicator--<attribute uuid>",
+ *    "created":<timestamp>,"modified":<opts.modified_us or timestamp>,
+ *    "pattern":…,"pattern_type":"stix","pattern_version":"2.1",
+ *    "valid_from":<first_seen or timestamp>[,"valid_until":<last_seen>],
+ *    "x_misp_category","x_misp_event_info","x_misp_event_uuid","x_misp_tags",
+ *    "x_misp_tlp","x_misp_to_ids","x_misp_type"[,"x_threatbus_update":"REMOVE"]}
+ * Times are UTC with milliseconds ("2023-11-14T22:13:21.000Z"): a MISP epoch
+ * is UTC (Threat Bus reads it as local time). Custom properties come sorted
+ * by name, as stix2 prints them; event fields are left out for an attribute
+ * without an event, x_misp_tlp when no tag is "tlp:…" (an attribute tag wins
+ * over an event tag); x_misp_tags lists the attribute's tags, then the event's.
+ * valid_until only when last_seen is after valid_from.
+ * `scratch` (borrowed, reset here) holds the pattern while it is escaped.
+ * Returns what iocb_render_stix_pattern() returns; on an error nothing is
+ * written to w. Writer errors (the buffer's cap) stay in w: check
+ * iocb_jw_rc(w). Inside iocb_store_read_lock().
+ */
+int iocb_render_stix_indicator(struct iocb_jw *w, const struct iocb_store_attr *a,
+			       const struct iocb_render_stix_opts *opts, struct iocb_buf *scratch) IOCB_MUST_USE;
+
+/*
+ * The Threat Bus 2020.12 intel message of record `a` (threatbus.md §1.3):
+ *   {"ts":"2023-11-14 22:13:21+00:00","id":"<attribute uuid>",
+ *    "data":{"indicator":["v"] or ["a","b"],"intel_type":N,"source":"MISP"},
+ *    "operation":"ADD"|"REMOVE"}
+ * ts is the attribute's timestamp as Python's str() of an aware UTC datetime
+ * (what the 2020.12 decoders parse with dateutil); id is the uuid, not
+ * MISP's instance-local numeric id, so a sighting sent back names the
+ * attribute on any MISP. intel_type is the 2020.12 IntelType number
+ * (47 MISP types; `uri` is URL as in Threat Bus); a composite value is split
+ * at its first '|' except malware-sample, which stays whole as in Threat Bus.
+ * Returns IOCB_OK, or IOCB_EUNSUPPORTED for a type 2020.12 has no IntelType
+ * for (nothing written). Writer errors stay in w. Inside iocb_store_read_lock().
+ */
+int iocb_render_tb2020_intel(struct iocb_jw *w, const struct iocb_store_attr *a, bool remove) IOCB_MUST_USE;
 
 #endif
