@@ -2,8 +2,8 @@
 /*
  * Unit tests for the STIX 2.1 shapes of serve/render/render.h:
  *  - the pattern of every row of tests/golden/stix/patterns.tsv (MISP type,
- *    value, expected pattern or !unsupported / !invalid), which is also the
- *    table docs/BUS.md "STIX patterns" lists;
+ *    value, expected pattern or !unsupported / !invalid), and that the
+ *    table of docs/BUS.md "STIX patterns" names each of its MISP types;
  *  - the Indicator object, parsed back with the JSON parser: ids, UTC
  *    timestamps with milliseconds, x_misp_* properties, the REMOVE marker;
  *  - the Threat Bus 2020.12 intel message.
@@ -23,10 +23,44 @@
 #include "fixture_store.h"
 
 #define GOLDEN IOCB_SOURCE_DIR "/tests/golden/stix/patterns.tsv"
+#define BUS_MD IOCB_SOURCE_DIR "/docs/BUS.md"
+
+/* docs/BUS.md, whole (it is small), for the check that its table names every golden type. */
+static char *read_doc(void)
+{
+	FILE *f = fopen(BUS_MD, "r");
+	static char doc[64 * 1024];
+	size_t n;
+
+	assert_non_null(f);
+	n = fread(doc, 1, sizeof(doc) - 1, f);
+	fclose(f);
+	assert_true(n < sizeof(doc) - 1);
+	doc[n] = '\0';
+	return doc;
+}
+
+/* Is `type` in the doc as a code span, its '|' escaped as the Markdown table needs? */
+static bool doc_names(const char *doc, const char *type)
+{
+	char want[160];
+	size_t k = 0;
+
+	want[k++] = '`';
+	for (const char *p = type; *p && k < sizeof(want) - 3; p++) {
+		if (*p == '|')
+			want[k++] = '\\';
+		want[k++] = *p;
+	}
+	want[k++] = '`';
+	want[k] = '\0';
+	return strstr(doc, want) != NULL;
+}
 
 static void test_golden_patterns(void **state)
 {
 	FILE *f = fopen(GOLDEN, "r");
+	const char *doc = read_doc();
 	char line[1024];
 	struct iocb_buf b;
 	unsigned rows = 0, fails = 0, lineno = 0;
@@ -56,6 +90,10 @@ static void test_golden_patterns(void **state)
 			assert_int_equal(b.len, 0); /* an error leaves out as it was */
 		if (strcmp(got, want) != 0) {
 			fprintf(stderr, "%s:%u: %s %s\n  want %s\n  got  %s\n", GOLDEN, lineno, type, value, want, got);
+			fails++;
+		}
+		if (!doc_names(doc, type)) {
+			fprintf(stderr, "%s:%u: MISP type %s is missing from the table in %s\n", GOLDEN, lineno, type, BUS_MD);
 			fails++;
 		}
 		rows++;
