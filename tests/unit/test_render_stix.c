@@ -286,6 +286,7 @@ static void test_tb2020(void **state)
 
 	fixture_store_upsert(s, fixture_attr_make(&t, 1, "domain|ip", "evil.example", "198.51.100.7", -1, 5, true));
 	fixture_store_upsert(s, fixture_attr_make(&t, 3, "ip-dst", "2001:db8::3", NULL, -1, 5, true));
+	fixture_store_upsert(s, fixture_attr_make(&t, 4, "domain|ip", "solo.example", NULL, -1, 5, true));
 	iocb_buf_init(&b, 0);
 	iocb_store_read_lock();
 	assert_int_equal(iocb_store_lookup(s, IOCB_MC_DOMAIN, IOCB_STR_LIT("evil.example"), h, 1), 1);
@@ -302,6 +303,12 @@ static void test_tb2020(void **state)
 	assert_string_equal(b.ptr, "{\"ts\":\"2023-11-14 22:13:23+00:00\",\"id\":\"0000000a-0000-4000-8000-000000000003\","
 				   "\"data\":{\"indicator\":[\"2001:db8::3\"],\"intel_type\":2,\"source\":\"MISP\"},"
 				   "\"operation\":\"REMOVE\"}");
+	/* a composite type with a one-part value: refused, as Threat Bus drops it */
+	iocb_buf_reset(&b);
+	assert_int_equal(iocb_store_lookup(s, IOCB_MC_DOMAIN, IOCB_STR_LIT("solo.example"), h, 1), 1);
+	iocb_jw_init(&w, &b);
+	assert_int_equal(iocb_render_tb2020_intel(&w, h[0].attr, false), IOCB_EINVAL);
+	assert_int_equal(b.len, 0);
 	iocb_store_read_unlock();
 	iocb_store_free(s);
 	iocb_buf_fini(&b);

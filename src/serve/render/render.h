@@ -113,8 +113,9 @@ int iocb_render_stix_indicator(struct iocb_jw *w, const struct iocb_store_attr *
  * attribute on any MISP. intel_type is the 2020.12 IntelType number
  * (47 MISP types; `uri` is URL as in Threat Bus); a composite value is split
  * at its first '|' except malware-sample, which stays whole as in Threat Bus.
- * Returns IOCB_OK, or IOCB_EUNSUPPORTED for a type 2020.12 has no IntelType
- * for (nothing written). Writer errors stay in w. Inside iocb_store_read_lock().
+ * Returns IOCB_OK, IOCB_EUNSUPPORTED for a type 2020.12 has no IntelType
+ * for, or IOCB_EINVAL for a composite type whose value has no '|' (nothing
+ * written on either). Writer errors stay in w. Inside iocb_store_read_lock().
  */
 int iocb_render_tb2020_intel(struct iocb_jw *w, const struct iocb_store_attr *a, bool remove) IOCB_MUST_USE;
 

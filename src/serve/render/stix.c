@@ -249,11 +249,10 @@ static int pattern_body(struct iocb_buf *b, struct iocb_str type, struct iocb_st
 		p0 = iocb_str_make(value.ptr, (size_t)(bar - value.ptr));
 		p1 = iocb_str_make(bar + 1, value.len - p0.len - 1);
 	}
-	if (!value.len)
-		return IOCB_EINVAL;
+	/* Each branch refuses an empty value itself, so an unknown type is IOCB_EUNSUPPORTED whatever its value. */
 	for (size_t i = 0; i < sizeof(PLAIN) / sizeof(PLAIN[0]); i++)
 		if (iocb_str_eq_c(type, PLAIN[i].misp))
-			return put_cmp(b, PLAIN[i].path, value);
+			return value.len ? put_cmp(b, PLAIN[i].path, value) : IOCB_EINVAL;
 	if (iocb_str_eq_c(type, "ip-src") || iocb_str_eq_c(type, "ip-dst") || iocb_str_eq_c(type, "ip"))
 		return put_ip(b, value);
 	if (iocb_str_eq_c(type, "AS"))
@@ -498,6 +497,8 @@ int iocb_render_tb2020_intel(struct iocb_jw *w, const struct iocb_store_attr *a,
 	if (!it)
 		return IOCB_EUNSUPPORTED;
 	bar = memchr(type.ptr, '|', type.len) ? memchr(av.value.ptr, '|', av.value.len) : NULL;
+	if (memchr(type.ptr, '|', type.len) && !bar) /* Threat Bus drops a composite that is not two parts */
+		return IOCB_EINVAL;
 
 	iocb_jw_obj(w);
 	iocb_jw_key(w, "ts");
