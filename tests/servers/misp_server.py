@@ -13,6 +13,7 @@ Exits on SIGTERM/SIGINT, on POST /_control/shutdown, or when stdin reaches EOF
 """
 import argparse
 import bisect
+import calendar
 import gc
 import json
 import os
@@ -873,8 +874,7 @@ class Misp:
             return {"message": SIGHTING_FAIL +
                     "No valid attributes found that match the criteria."}
         org_id = self.keys[key]["org_id"]
-        ts = str(int(p["timestamp"])) if p.get("timestamp") not in (None, "") \
-            else str(int(time.time()))
+        ts = _sighting_ts(p)
         last = None
         for a in hits:
             if typ == "2":              # strict PHP === '2'
@@ -897,6 +897,17 @@ class Misp:
             self.publish("misp_json_sighting", {"Sighting": msg, "action": "add"})
             last = sg
         return {"Sighting": last}
+
+
+def _sighting_ts(p):
+    """`timestamp` (epoch s), else `date` + `time` (Y-m-d + H:i:s, read as UTC here:
+    MISP uses the server's zone), else now (misp.md §3.5)."""
+    if p.get("timestamp") not in (None, ""):
+        return str(int(p["timestamp"]))
+    if p.get("date") and p.get("time"):
+        t = time.strptime("%s %s" % (p["date"], p["time"]), "%Y-%m-%d %H:%M:%S")
+        return str(calendar.timegm(t))
+    return str(int(time.time()))
 
 
 RS_ROW_KEYS = ("id", "event_id", "object_id", "object_relation", "category", "type", "to_ids",
@@ -1189,7 +1200,11 @@ class KafkaPub:
             sys.stderr.write("misp_server: %d kafka messages undelivered\n" % left)
 
 
-READ_ONLY_CONTROL = {"sightings", "requests", "stats", "fail", "shutdown", "zmq/stop", "zmq/start"}
+READ_ONLY_CONTROL = {"sightings", "requests", "stats", "fail", "shutdown", "zmq/stop", "zmq/start",
+                     "sightings/outage", "sightings/delay"}
+OUTAGE_HTML = ("<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\">\n<html><head>\n"
+               "<title>%d Service Unavailable</title>\n</head><body>\n"
+               "<h1>Service Unavailable</h1>\n</body></html>\n")
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -1249,8 +1264,13 @@ class Handler(BaseHTTPRequestHandler):
         raw = self._body()
         path = urlsplit(self.path).path
         try:
+            if app.refusing.is_set():
+                # a keep-alive connection from before the outage: drop it unanswered
+                self.close_connection = True
+                return
             if path.startswith("/_control/"):
                 return self._control(method, path, raw)
+            sighting = path == "/sightings/add" or path.startswith("/sightings/add/")
             with app.misp.lock:
                 app.requests.append({"method": method, "path": path,
                                      "body": raw.decode("utf-8", "replace")})
@@ -1258,6 +1278,13 @@ class Handler(BaseHTTPRequestHandler):
                     app.fail_count -= 1
                     status = app.fail_status
                     return self._error(status, "Injected failure (misp_server.py)")
+                outage = sighting and time.monotonic() < app.outage_until
+                delay = app.sighting_delay if sighting else 0.0
+            if outage:                  # what a proxy in front of a down MISP sends
+                return self._send(app.outage_status, OUTAGE_HTML % app.outage_status,
+                                  ctype="text/html; charset=iso-8859-1")
+            if delay > 0:
+                time.sleep(delay)
             key = self._auth()
             if key is None:
                 return self._error(403, AUTH_FAILED)
@@ -1372,6 +1399,10 @@ class Handler(BaseHTTPRequestHandler):
             "sightings": lambda: list(m.sightings),
             "requests": lambda: list(app.requests),
             "fail": lambda: app.set_fail(int(p.get("count", 1)), int(p.get("status", 503))),
+            "sightings/outage": lambda: app.set_outage(float(p.get("seconds", 30)),
+                                                       p.get("mode", "status"),
+                                                       int(p.get("status", 503))),
+            "sightings/delay": lambda: app.set_delay(float(p.get("seconds", 0))),
             "stats": lambda: m.stats(),
             "zmq/stop": lambda: app.pub.control("stop"),
             "zmq/start": lambda: app.pub.control("start"),
@@ -1379,6 +1410,15 @@ class Handler(BaseHTTPRequestHandler):
         }
         if name not in actions:
             raise Error(404, "unknown control action")
+        if name == "sightings/outage" and p.get("mode") == "refuse":
+            # closed before the answer: once a test has it, connects are refused
+            try:
+                res = app.refuse(float(p.get("seconds", 30)))
+            except ValueError as e:
+                raise Error(400, "control: %s" % e)
+            self._send(200, php_json(res))
+            self.close_connection = True
+            return
         try:
             with m.lock:
                 if name not in READ_ONLY_CONTROL:
@@ -1386,6 +1426,8 @@ class Handler(BaseHTTPRequestHandler):
                 res = actions[name]()
         except KeyError as e:
             raise Error(400, "control: missing field %s" % e)
+        except ValueError as e:
+            raise Error(400, "control: %s" % e)
         self._send(200, php_json(res if res is not None else {"ok": True}))
         if name == "shutdown":          # only after the answer is written
             self.wfile.flush()
@@ -1427,9 +1469,64 @@ class App:
         self.fail_count = 0
         self.fail_status = 503
         self.stopping = threading.Event()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", args.rest_port), Handler)
-        self.httpd.daemon_threads = True
-        self.httpd.app = self
+        self.outage_until = 0.0         # monotonic; /sightings/add answers outage_status
+        self.outage_status = 503
+        self.sighting_delay = 0.0
+        self.refusing = threading.Event()
+        self.httpd_lock = threading.Lock()
+        self.httpd = self._listen(args.rest_port)
+
+    def _listen(self, port):
+        httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        httpd.daemon_threads = True
+        httpd.app = self
+        return httpd
+
+    def _serve(self):
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def set_outage(self, seconds, mode, status):
+        if mode != "status":            # "refuse" is App.refuse
+            raise ValueError("mode must be status or refuse")
+        if not 500 <= status <= 599:
+            raise ValueError("status must be 5xx")
+        self.outage_until = time.monotonic() + seconds
+        self.outage_status = status
+        return {"mode": mode, "seconds": seconds, "status": status}
+
+    def set_delay(self, seconds):
+        self.sighting_delay = max(0.0, seconds)
+        return {"seconds": self.sighting_delay}
+
+    def refuse(self, seconds):
+        """Close the REST port (connection refused, control plane included) now, and
+        listen again on the same port after `seconds` (a thread)."""
+        with self.httpd_lock:
+            if self.refusing.is_set() or self.stopping.is_set():
+                raise ValueError("already refusing")
+            self.refusing.set()
+            port = self.httpd.server_address[1]
+            self.httpd.shutdown()
+            self.httpd.server_close()
+        threading.Thread(target=self._relisten, args=(port, seconds), daemon=True).start()
+        return {"mode": "refuse", "seconds": seconds, "status": 0}
+
+    def _relisten(self, port, seconds):
+        if self.stopping.wait(seconds):
+            return
+        with self.httpd_lock:
+            for _ in range(50):         # the port may linger briefly
+                try:
+                    self.httpd = self._listen(port)
+                    break
+                except OSError:
+                    time.sleep(0.1)
+            else:
+                sys.stderr.write("misp_server: cannot listen on %d again\n" % port)
+                self.stopping.set()
+                return
+            self.refusing.clear()
+            self._serve()
 
     def set_fail(self, count, status):
         self.fail_count, self.fail_status = count, status
@@ -1437,8 +1534,7 @@ class App:
 
     def run(self, watch_stdin):
         self.pub.start()
-        t = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        t.start()
+        self._serve()
         if watch_stdin:
             def watch():
                 try:
@@ -1452,8 +1548,10 @@ class App:
                                                DEFAULT_KEY), flush=True)
         while not self.stopping.wait(0.2):
             pass
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        with self.httpd_lock:
+            if not self.refusing.is_set():
+                self.httpd.shutdown()
+                self.httpd.server_close()
         self.pub.stop.set()
         self.pub.q.put(None)
         self.pub.join(timeout=5)

@@ -22,6 +22,9 @@ KEY = "IocbusTestKey000000000000000000000000001"
 NOPERM = "IocbusNoSightingKey000000000000000000002"
 AUTH_FAILED = ("Authentication failed. Please make sure you pass the API key of an "
                "API enabled user along in the Authorization header.")
+INVALID_JSON = ("Invalid JSON input. Make sure that the JSON input is a correctly "
+                "formatted JSON string. This request has been blocked to avoid an "
+                "unfiltered request.")
 WAIT = 5.0
 
 
@@ -483,6 +486,204 @@ class FixtureShapeTest(Base):
         _, _, body = self.http("/servers/getVersion", method="GET")
         self.assertEqual(shape(json.loads(body)),
                          shape(self.fixture("rest/derived/getVersion-response.json")))
+
+
+class SightingsAddTest(Base):
+    """`/sightings/add` against misp.md §3.5 and §6, the request/response fixtures, and the
+    outage, refusal and delay modes of the control plane."""
+    FAIL = "Could not add the Sighting. Reason: "
+    SG_KEYS = ["id", "attribute_id", "event_id", "org_id", "date_sighting", "uuid",
+               "source", "type"]
+
+    def rest_fixture(self, name):
+        with open(os.path.join(HERE, "..", "fixtures", "misp", "rest", "derived", name)) as f:
+            return json.load(f)
+
+    def post(self, body, path="/sightings/add", **kw):
+        st, hd, raw = self.http(path, body, **kw)
+        return st, hd, json.loads(raw)
+
+    def assert_sighting(self, body, attr, source, typ, ts=None):
+        """200 body = the last sighting: exactly the fixture's keys, in its order,
+        every value a string."""
+        self.assertEqual(list(body), ["Sighting"])
+        sg = body["Sighting"]
+        self.assertEqual(list(sg), list(self.rest_fixture("sightings-add-response.json")
+                                        ["Sighting"]))
+        self.assertEqual(list(sg), self.SG_KEYS)
+        self.assertTrue(all(isinstance(v, str) for v in sg.values()), sg)
+        self.assertRegex(sg["uuid"], r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-"
+                                     r"[0-9a-f]{12}$")
+        self.assertEqual((sg["attribute_id"], sg["event_id"], sg["org_id"], sg["source"],
+                          sg["type"]), (attr["id"], attr["event_id"], "1", source, typ))
+        if ts is not None:
+            self.assertEqual(sg["date_sighting"], str(ts))
+        return sg
+
+    def recorded(self):
+        return [(r["attribute_id"], r["source"], r["type"], r["date_sighting"])
+                for r in self.ctl("sightings")]
+
+    def test_request_fixtures(self):
+        e = self.ctl("event", {"info": "sightings", "orgc": "EXAMPLE-CERT"})
+        e2 = self.ctl("event", {"info": "other"})
+        by_uuid = self.rest_fixture("sightings-add-request-by-uuid-threatbus.json")
+        a_uuid = self.ctl("attribute", {"event_id": e["id"], "type": "ip-dst",
+                                        "value": "198.51.100.20", "uuid": by_uuid["id"]})
+        a_ip = self.ctl("attribute", {"event_id": e["id"], "type": "ip-dst",
+                                      "value": "203.0.113.77"})
+        a_dom = self.ctl("attribute", {"event_id": e2["id"], "type": "domain",
+                                       "value": "EVIL-Update.example", "to_ids": False})
+        a_gone = self.ctl("attribute", {"event_id": e2["id"], "type": "ip-src",
+                                        "value": "203.0.113.77"})
+        self.ctl("attribute/soft-delete", {"id": a_gone["id"]})
+        a_fp = self.ctl("attribute", {"event_id": e["id"], "type": "domain|ip",
+                                      "value": "fp.example|203.0.113.5"})
+        # Threat Bus 2022.05: the attribute uuid in `id`
+        st, hd, body = self.post(by_uuid)
+        self.assertEqual((st, hd["Content-Type"]), (200, "application/json; charset=UTF-8"))
+        self.assert_sighting(body, a_uuid, "zeek@sensor-1", "0", 1729510000)
+        # `values`: matched against value1/value2 of every visible attribute, any to_ids,
+        # soft-deleted included, case-insensitively; N hits = N sightings, the last answered
+        st, _, body = self.post(self.rest_fixture("sightings-add-request-by-values.json"))
+        self.assertEqual(st, 200)
+        self.assert_sighting(body, a_gone, "iocbus", "0", 1729510000)
+        # `value` matching value2 of a composite, type "1", no timestamp: now
+        t0 = int(time.time())
+        st, _, body = self.post(self.rest_fixture("sightings-add-request-false-positive.json"))
+        sg = self.assert_sighting(body, a_fp, "analyst triage", "1")
+        self.assertTrue(t0 <= int(sg["date_sighting"]) <= int(time.time()), sg)
+        self.assertEqual(self.recorded(),
+                         [(a_uuid["id"], "zeek@sensor-1", "0", "1729510000"),
+                          (a_ip["id"], "iocbus", "0", "1729510000"),
+                          (a_dom["id"], "iocbus", "0", "1729510000"),
+                          (a_gone["id"], "iocbus", "0", "1729510000"),
+                          (a_fp["id"], "analyst triage", "1", sg["date_sighting"])])
+        # one misp_json_sighting per saved sighting
+        self.drain_until(5, "misp_json_sighting")
+        # no match: HTTP 200 and the failure body, nothing recorded
+        st, _, body = self.post({"values": ["192.0.2.200"], "source": "x"})
+        self.assertEqual((st, body), (200, self.rest_fixture(
+            "sightings-add-response-no-match.json")))
+        self.assertEqual(len(self.recorded()), 5)
+        self.assert_quiet(200)
+
+    def drain_until(self, n, topic):
+        got = 0
+        while got < n:
+            self.assertTrue(self.sub.poll(int(WAIT * 1000)), "only %d %s" % (got, topic))
+            t, _, _ = self.sub.recv().partition(b" ")
+            got += t.decode() == topic
+
+    def test_ids_types_and_dates(self):
+        _, attrs = self.seed(3)
+        a0, a1, a2 = attrs
+        # "1|2": several numeric ids; an unknown one among them is skipped
+        st, _, body = self.post({"id": "%s|%s|999" % (a0["id"], a2["id"]), "source": "s"})
+        self.assert_sighting(body, a2, "s", "0")
+        # /sightings/add/{uuid}, wrapped in {"Sighting": …}, date + time instead of timestamp
+        st, _, body = self.post({"Sighting": {"source": "p", "date": "2024-10-21",
+                                              "time": "11:26:40"}},
+                                path="/sightings/add/" + a1["uuid"])
+        self.assert_sighting(body, a1, "p", "0", 1729510000)
+        # `uuid` field; source trimmed and cut at 255
+        st, _, body = self.post({"request": {"uuid": a1["uuid"], "source": " %s " % ("x" * 300)}})
+        self.assert_sighting(body, a1, "x" * 255, "0")
+        # type 2 (expiration): only the string "2" deletes this org's earlier type 2
+        # sightings of the attribute (PHP === '2'); the int 2 adds beside them
+        def expirations():
+            return [r[3] for r in self.recorded() if r[0] == a0["id"] and r[2] == "2"]
+        for typ, ts, left in (("2", 100, ["100"]), ("2", 200, ["200"]),
+                              (2, 300, ["200", "300"]), ("2", 400, ["400"])):
+            st, _, body = self.post({"id": a0["id"], "type": typ, "timestamp": ts})
+            self.assert_sighting(body, a0, "", "2", ts)
+            self.assertEqual(expirations(), left, (typ, ts))
+
+    def test_errors(self):
+        self.seed(1)
+        # every failure reason is HTTP 200 with {"message": …}
+        for body, reason in (({"id": "999"}, "No valid attributes found that match the criteria."),
+                             ({"values": []}, "No valid attributes found."),
+                             ({"source": "only"}, "No valid attributes found."),
+                             ({"value": "203.0.113.0", "type": "3"},
+                              "Invalid type, please change it before you POST 1000000 "
+                              "sightings."),
+                             ({"value": "203.0.113.0", "type": "x"},
+                              "Invalid type, please change it before you POST 1000000 "
+                              "sightings.")):
+            st, _, got = self.post(body)
+            self.assertEqual((st, got), (200, {"message": self.FAIL + reason}), body)
+        # auth: 403 with the CakePHP body for this url
+        st, _, raw = self.http("/sightings/add", {"value": "203.0.113.0"}, headers={})
+        self.assertEqual((st, raw), (403, ('{"name":"%s","message":"%s","url":'
+                                           '"\\/sightings\\/add"}' % (AUTH_FAILED, AUTH_FAILED))
+                                     .encode()))
+        # invalid JSON: 405
+        st, _, got = self.post(None, raw=b"{not json")
+        self.assertEqual((st, got["message"]), (405, INVALID_JSON))
+        self.assertEqual(self.recorded(), [])
+
+    def test_outage_status(self):
+        _, attrs = self.seed(1)
+        self.assertEqual(self.ctl("sightings/outage", {"seconds": 1.5, "status": 502}),
+                         {"mode": "status", "seconds": 1.5, "status": 502})
+        t0 = time.monotonic()
+        st, hd, raw = self.http("/sightings/add", {"value": "203.0.113.0"})
+        self.assertEqual(st, 502)
+        self.assertTrue(hd["Content-Type"].startswith("text/html"), hd)
+        self.assertIn(b"502 Service Unavailable", raw)
+        # other endpoints and the control plane keep answering
+        self.assertEqual(self.http("/servers/getVersion", method="GET")[0], 200)
+        self.assertEqual(self.recorded(), [])
+        self.assertEqual([r["path"] for r in self.ctl("requests")][-2:],
+                         ["/sightings/add", "/servers/getVersion"])
+        time.sleep(max(0.0, 1.6 - (time.monotonic() - t0)))
+        st, _, body = self.post({"value": "203.0.113.0"})
+        self.assert_sighting(body, attrs[0], "", "0")
+        self.assertEqual(len(self.recorded()), 1)
+        with self.assertRaises(urllib.error.HTTPError) as cm:
+            self.ctl("sightings/outage", {"seconds": 1, "status": 200})
+        self.assertEqual(cm.exception.code, 400)
+
+    def test_outage_refuse(self):
+        _, attrs = self.seed(1)
+        self.assertEqual(self.ctl("sightings/outage", {"seconds": 1.5, "mode": "refuse"})["mode"],
+                         "refuse")
+        t0 = time.monotonic()
+        refused = 0
+        while time.monotonic() - t0 < 1.0:
+            try:
+                self.http("/sightings/add", {"value": "203.0.113.0"})
+            except urllib.error.URLError as e:
+                self.assertIsInstance(e.reason, ConnectionRefusedError)
+                refused += 1
+            time.sleep(0.1)
+        self.assertGreater(refused, 5)
+        deadline = time.monotonic() + WAIT
+        while True:                     # back on the same port
+            try:
+                st, _, raw = self.http("/sightings/add", {"value": "203.0.113.0"})
+                break
+            except urllib.error.URLError:
+                self.assertLess(time.monotonic(), deadline, "never listened again")
+                time.sleep(0.1)
+        self.assertGreaterEqual(time.monotonic() - t0, 1.4)
+        self.assert_sighting(json.loads(raw), attrs[0], "", "0")
+        self.assertEqual(len(self.recorded()), 1)
+
+    def test_delay(self):
+        self.seed(1)
+        self.assertEqual(self.ctl("sightings/delay", {"seconds": 0.6}), {"seconds": 0.6})
+        t0 = time.monotonic()
+        self.assertEqual(self.post({"value": "203.0.113.0"})[0], 200)
+        self.assertGreaterEqual(time.monotonic() - t0, 0.6)
+        t0 = time.monotonic()           # only sightings are slow
+        self.http("/servers/getVersion", method="GET")
+        self.assertLess(time.monotonic() - t0, 0.5)
+        self.ctl("sightings/delay", {"seconds": 0})
+        t0 = time.monotonic()
+        self.post({"value": "203.0.113.0"})
+        self.assertLess(time.monotonic() - t0, 0.5)
 
 
 class HeartbeatTest(Base):
