@@ -151,14 +151,14 @@ class BusEndToEnd(unittest.TestCase):
 
 class BusExpiry(unittest.TestCase):
     def test_expiry(self):
-        demo = Demo(0.5)
+        demo = Demo(1.0)
         try:
             a = zmq_app.ZmqApp(manage_port=demo.ports["manage"], timeout=5)
             b = zmq_app.ZmqApp(manage_port=demo.ports["manage"], timeout=5)
             a.subscribe("stix2/indicator")
             b.subscribe("threatbus/intel")
             b.start_heartbeats(0.1)
-            time.sleep(1.2)
+            time.sleep(2.2)
             self.assertEqual(a.heartbeat(), "error")
             b.stop_heartbeats()
             self.assertTrue(b.heartbeats)

@@ -8,6 +8,7 @@
 #include "serve/bus/bus.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,13 +78,21 @@ enum iocb_bus_verdict iocb_bus_parse_request(const char *buf, size_t len, struct
 		if (iocb_json_tok_eq(&key, "action")) {
 			have_action = true;
 			action = 0;
-			if (val.type == IOCB_JSON_STR && !val.escaped) {
-				if (iocb_json_tok_eq(&val, "subscribe"))
-					action = IOCB_BUS_SUBSCRIBE;
-				else if (iocb_json_tok_eq(&val, "unsubscribe"))
-					action = IOCB_BUS_UNSUBSCRIBE;
-				else if (iocb_json_tok_eq(&val, "heartbeat"))
-					action = IOCB_BUS_HEARTBEAT;
+			if (val.type == IOCB_JSON_STR) {
+				/* Decoded, as json.loads would: "subscrib\u0065" is subscribe. */
+				char a[16];
+				size_t an = 0;
+				if (iocb_json_unescape(&val, a, sizeof(a) - 1, &an) == IOCB_OK) {
+					a[an] = 0;
+					if (an == strlen(a)) {
+						if (strcmp(a, "subscribe") == 0)
+							action = IOCB_BUS_SUBSCRIBE;
+						else if (strcmp(a, "unsubscribe") == 0)
+							action = IOCB_BUS_UNSUBSCRIBE;
+						else if (strcmp(a, "heartbeat") == 0)
+							action = IOCB_BUS_HEARTBEAT;
+					}
+				}
 			}
 			if (val.type == IOCB_JSON_OBJ || val.type == IOCB_JSON_ARR)
 				rc = iocb_json_skip(&p, &val, NULL);
@@ -538,7 +547,7 @@ int iocb_bus_start(const struct iocb_bus_opts *opts, struct iocb_bus **out, stru
 		rc = iocb_err_set(err, IOCB_EIO, "bus: zmq_socket: %s", zmq_strerror(zmq_errno()));
 		goto out;
 	}
-	hwm = (int)b->o.queue_max;
+	hwm = b->o.queue_max > INT_MAX ? INT_MAX : (int)b->o.queue_max;
 	zmq_setsockopt(b->pub, ZMQ_SNDHWM, &hwm, sizeof(hwm));
 	{
 		int64_t cap = (int64_t)b->o.max_frame_bytes + 256;
@@ -609,7 +618,10 @@ int iocb_bus_publish(struct iocb_bus *b, enum iocb_bus_kind kind, enum iocb_bus_
 		IOCB_M_ADD(b->st.drops, 1);
 		return IOCB_ELIMIT;
 	}
-	zmq_msg_init_size(&m, len + 2);
+	if (zmq_msg_init_size(&m, len + 2) != 0) {
+		IOCB_M_ADD(b->st.drops, 1);
+		return IOCB_ENOMEM;
+	}
 	unsigned char *d = zmq_msg_data(&m);
 	d[0] = (unsigned char)gen;
 	d[1] = (unsigned char)kind;

@@ -151,8 +151,9 @@ void iocb_bus_ports(const struct iocb_bus *b, uint16_t *manage, uint16_t *pub, u
 /*
  * Queue one message (json, len bytes: a 2020.12 intel object or a 2021+ STIX
  * object) for every subscriber of gen and kind. Any thread, never blocks:
- * IOCB_EAGAIN when the queue is full, IOCB_ELIMIT over max_frame_bytes (both
- * counted in drops), IOCB_EINVAL for a bad gen or kind.
+ * IOCB_EAGAIN when the queue is full, IOCB_ELIMIT over max_frame_bytes,
+ * IOCB_ENOMEM (all three counted in drops), IOCB_EINVAL for a bad gen or
+ * kind. Not after iocb_bus_stop().
  */
 int iocb_bus_publish(struct iocb_bus *b, enum iocb_bus_kind kind, enum iocb_bus_gen gen, const char *json,
 		     size_t len);
