@@ -92,7 +92,7 @@ const char *iocb_bus_topic_name(enum iocb_bus_topic t);
 #define IOCB_BUS_P2P_LEN 32
 
 /* A sighting frame from an app: json is the part after "<topic> ". Bus thread. */
-typedef void (*iocb_bus_sighting_fn)(void *ud, enum iocb_bus_gen gen, const char *json, size_t len);
+typedef void (*iocb_bus_sighting_cb)(void *ud, enum iocb_bus_gen gen, const char *json, size_t len);
 
 struct iocb_bus_opts {
 	const char *host;            /* bind address; NULL = "127.0.0.1" */
@@ -105,7 +105,7 @@ struct iocb_bus_opts {
 	size_t max_request_bytes;    /* management request cap; 0 = 64 KiB */
 	size_t max_frame_bytes;      /* published and received data frame cap; 0 = 4 MiB */
 	unsigned queue_max;          /* publish queue bound (messages); 0 = 65536 */
-	iocb_bus_sighting_fn on_sighting; /* may be NULL */
+	iocb_bus_sighting_cb on_sighting; /* may be NULL */
 	void *ud;
 };
 
@@ -152,8 +152,8 @@ void iocb_bus_ports(const struct iocb_bus *b, uint16_t *manage, uint16_t *pub, u
  * Queue one message (json, len bytes: a 2020.12 intel object or a 2021+ STIX
  * object) for every subscriber of gen and kind. Any thread, never blocks:
  * IOCB_EAGAIN when the queue is full, IOCB_ELIMIT over max_frame_bytes,
- * IOCB_ENOMEM (all three counted in drops), IOCB_EINVAL for a bad gen or
- * kind. Not after iocb_bus_stop().
+ * IOCB_EIO if libzmq fails otherwise (all three counted in drops),
+ * IOCB_EINVAL for a bad gen or kind. Not after iocb_bus_stop().
  */
 int iocb_bus_publish(struct iocb_bus *b, enum iocb_bus_kind kind, enum iocb_bus_gen gen, const char *json,
 		     size_t len);
