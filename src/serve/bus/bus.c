@@ -1,0 +1,659 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The Threat Bus compatible zmq-app endpoint: contract in bus.h. One bus
+ * thread owns the REP, PUB and SUB sockets, the subscriber table and the
+ * PULL end of the publish queue; callers of iocb_bus_publish() share the
+ * PUSH end under a mutex and never block (ZMQ_DONTWAIT on a bounded pipe).
+ */
+#include "serve/bus/bus.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include <zmq.h>
+
+#include "core/counter.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "core/time.h"
+#include "json/json.h"
+
+#define MOD "bus"
+#define POLL_MS 20
+#define MANAGE_DEPTH 8
+
+/* ---- the request parser (pure) ------------------------------------------- */
+
+static const char *const TOPIC_NAMES[IOCB_BUS_TOPIC__N] = {
+	"threatbus", "threatbus/intel", "threatbus/sighting", "stix2/indicator", "stix2/sighting", "other",
+};
+
+const char *iocb_bus_topic_name(enum iocb_bus_topic t)
+{
+	return (unsigned)t < IOCB_BUS_TOPIC__N ? TOPIC_NAMES[t] : "other";
+}
+
+static enum iocb_bus_topic topic_slot(const char *t)
+{
+	for (unsigned i = 0; i < IOCB_BUS_TOPIC_OTHER; i++)
+		if (strcmp(t, TOPIC_NAMES[i]) == 0)
+			return (enum iocb_bus_topic)i;
+	return IOCB_BUS_TOPIC_OTHER;
+}
+
+/* Decode a string token into dst (NUL-terminated); false if too long or it holds a NUL. */
+static bool copy_topic(const struct iocb_json_tok *t, char *dst)
+{
+	size_t n = 0;
+	if (iocb_json_unescape(t, dst, IOCB_BUS_TOPIC_MAX, &n) < 0 || memchr(dst, 0, n))
+		return false;
+	dst[n] = 0;
+	return true;
+}
+
+enum iocb_bus_verdict iocb_bus_parse_request(const char *buf, size_t len, struct iocb_bus_request *out)
+{
+	struct iocb_json_parser p;
+	struct iocb_json_tok t, key, val;
+	bool have_action = false, have_topic = false, have_snapshot = false;
+	bool bad_topic = false, bad_snapshot = false, topic_list = false;
+	int action = 0, rc;
+
+	memset(out, 0, sizeof(*out));
+	/* Python's json.loads would refuse it: {"status":"error"}. */
+	if (iocb_json_validate(buf, len, MANAGE_DEPTH, NULL) < 0)
+		return IOCB_BUS_REQ_ERROR;
+	iocb_json_init(&p, buf, len, MANAGE_DEPTH, false);
+	if (iocb_json_next(&p, &t, NULL) < 0)
+		return IOCB_BUS_REQ_ERROR;
+	/* Threat Bus indexes msg["action"]: a non-object fails as a missing field. */
+	if (t.type != IOCB_JSON_OBJ)
+		return IOCB_BUS_REQ_UNKNOWN;
+	while ((rc = iocb_json_next_member(&p, &key, &val, NULL)) > 0) {
+		if (iocb_json_tok_eq(&key, "action")) {
+			have_action = true;
+			action = 0;
+			if (val.type == IOCB_JSON_STR) {
+				/* Decoded, as json.loads would: "subscrib\u0065" is subscribe. */
+				char a[16];
+				size_t an = 0;
+				if (iocb_json_unescape(&val, a, sizeof(a) - 1, &an) == IOCB_OK) {
+					a[an] = 0;
+					if (an == strlen(a)) {
+						if (strcmp(a, "subscribe") == 0)
+							action = IOCB_BUS_SUBSCRIBE;
+						else if (strcmp(a, "unsubscribe") == 0)
+							action = IOCB_BUS_UNSUBSCRIBE;
+						else if (strcmp(a, "heartbeat") == 0)
+							action = IOCB_BUS_HEARTBEAT;
+					}
+				}
+			}
+			if (val.type == IOCB_JSON_OBJ || val.type == IOCB_JSON_ARR)
+				rc = iocb_json_skip(&p, &val, NULL);
+		} else if (iocb_json_tok_eq(&key, "topic")) {
+			have_topic = true;
+			bad_topic = false;
+			topic_list = val.type == IOCB_JSON_ARR;
+			out->ntopics = 0;
+			if (val.type == IOCB_JSON_STR) {
+				bad_topic = !copy_topic(&val, out->topics[0]);
+				out->ntopics = 1;
+			} else if (val.type == IOCB_JSON_ARR) {
+				for (;;) {
+					rc = iocb_json_next(&p, &t, NULL);
+					if (rc < 0 || t.type == IOCB_JSON_ARR_END)
+						break;
+					if (t.type != IOCB_JSON_STR || out->ntopics == IOCB_BUS_MAX_TOPICS ||
+					    !copy_topic(&t, out->topics[out->ntopics])) {
+						bad_topic = true;
+						rc = iocb_json_skip(&p, &t, NULL);
+						if (rc < 0)
+							break;
+						continue;
+					}
+					out->ntopics++;
+				}
+				if (out->ntopics == 0)
+					bad_topic = true;
+			} else {
+				bad_topic = true;
+				if (val.type == IOCB_JSON_OBJ)
+					rc = iocb_json_skip(&p, &val, NULL);
+			}
+		} else if (iocb_json_tok_eq(&key, "snapshot")) {
+			have_snapshot = true;
+			/* A whole non-negative number; 30.0, -1 and "30" are errors. */
+			bad_snapshot = val.type != IOCB_JSON_NUM || !iocb_json_tok_u64(&val, &out->snapshot);
+			if (val.type == IOCB_JSON_OBJ || val.type == IOCB_JSON_ARR)
+				rc = iocb_json_skip(&p, &val, NULL);
+		} else {
+			rc = iocb_json_skip(&p, &val, NULL);
+		}
+		if (rc < 0)
+			return IOCB_BUS_REQ_ERROR;
+	}
+	if (rc < 0)
+		return IOCB_BUS_REQ_ERROR;
+	if (!have_action || action == 0 || !have_topic)
+		return IOCB_BUS_REQ_UNKNOWN;
+	out->action = (enum iocb_bus_action)action;
+	if (bad_topic)
+		return IOCB_BUS_REQ_ERROR;
+	if (action == IOCB_BUS_SUBSCRIBE) {
+		if (!have_snapshot)
+			return IOCB_BUS_REQ_UNKNOWN;
+		if (bad_snapshot)
+			return IOCB_BUS_REQ_ERROR;
+		out->gen = strncmp(out->topics[0], "threatbus", 9) == 0 ? IOCB_BUS_GEN_2020 : IOCB_BUS_GEN_2021;
+	} else if (topic_list) {
+		/* unsubscribe/heartbeat name one p2p topic, as a string */
+		return IOCB_BUS_REQ_ERROR;
+	}
+	return IOCB_BUS_REQ_OK;
+}
+
+/* ---- the endpoint --------------------------------------------------------- */
+
+struct subscriber {
+	bool used;
+	enum iocb_bus_gen gen;
+	unsigned ntopics;
+	char p2p[IOCB_BUS_P2P_LEN + 1];
+	char topics[IOCB_BUS_MAX_TOPICS][IOCB_BUS_TOPIC_MAX + 1];
+	uint64_t snapshot_s; /* requested window, in seconds whatever the generation sent */
+	int64_t last_ns;     /* last subscribe or heartbeat, monotonic */
+};
+
+struct iocb_bus {
+	void *ctx;
+	void *rep, *pub, *sub, *pull;
+	void *push; /* callers' end of the publish queue, under push_mu */
+	pthread_mutex_t push_mu;
+	pthread_t th;
+	bool started;
+	int stop;
+	uint16_t port[3]; /* manage, pub, sub */
+	char adv[128];    /* host apps connect to, bracketed if IPv6 */
+	struct iocb_bus_opts o;
+	struct subscriber *subs;
+	char *frame; /* bus thread's frame buffer: max_frame_bytes + topic + suffix */
+	struct iocb_bus_stats st;
+};
+
+static const char *const SUFFIX[IOCB_BUS_GEN__N][IOCB_BUS_KIND__N] = {
+	{"intel", "sighting"},
+	{"indicator", "sighting"},
+};
+static const char *const MSG_TOPIC[IOCB_BUS_GEN__N][IOCB_BUS_KIND__N] = {
+	{"threatbus/intel", "threatbus/sighting"},
+	{"stix2/indicator", "stix2/sighting"},
+};
+
+static bool wildcard(const char *h)
+{
+	return strcmp(h, "0.0.0.0") == 0 || strcmp(h, "::") == 0 || strcmp(h, "*") == 0;
+}
+
+static int bind_one(void *s, const char *host, int port, uint16_t *bound, struct iocb_err *err)
+{
+	char ep[160], last[160];
+	size_t n = sizeof(last);
+	bool v6 = strchr(host, ':') != NULL;
+	int one = 1, zero = 0;
+
+	zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero));
+	if (v6)
+		zmq_setsockopt(s, ZMQ_IPV6, &one, sizeof(one));
+	if (port == 0)
+		snprintf(ep, sizeof(ep), v6 ? "tcp://[%s]:*" : "tcp://%s:*", host);
+	else
+		snprintf(ep, sizeof(ep), v6 ? "tcp://[%s]:%d" : "tcp://%s:%d", host, port);
+	if (zmq_bind(s, ep) != 0)
+		return iocb_err_set(err, IOCB_EIO, "bus: bind %s: %s", ep, zmq_strerror(zmq_errno()));
+	if (zmq_getsockopt(s, ZMQ_LAST_ENDPOINT, last, &n) != 0 || !strrchr(last, ':'))
+		return iocb_err_set(err, IOCB_EIO, "bus: no endpoint for %s", ep);
+	*bound = (uint16_t)atoi(strrchr(last, ':') + 1);
+	return IOCB_OK;
+}
+
+static void random_p2p(char out[IOCB_BUS_P2P_LEN + 1])
+{
+	unsigned n = 0;
+	unsigned char r[64];
+	while (n < IOCB_BUS_P2P_LEN) {
+		if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+			abort(); /* no entropy: nothing sane to hand out */
+		for (size_t i = 0; i < sizeof(r) && n < IOCB_BUS_P2P_LEN; i++)
+			if (r[i] < 234) /* 9 * 26: unbiased */
+				out[n++] = (char)('a' + r[i] % 26);
+	}
+	out[n] = 0;
+}
+
+static struct subscriber *find_sub(struct iocb_bus *b, const char *p2p)
+{
+	for (unsigned i = 0; i < b->o.max_subscribers; i++)
+		if (b->subs[i].used && strcmp(b->subs[i].p2p, p2p) == 0)
+			return &b->subs[i];
+	return NULL;
+}
+
+static void drop_sub(struct iocb_bus *b, struct subscriber *s)
+{
+	for (unsigned i = 0; i < s->ntopics; i++)
+		IOCB_M_SUB(b->st.subscribers_by_topic[topic_slot(s->topics[i])], 1);
+	IOCB_M_SUB(b->st.subscribers, 1);
+	memset(s, 0, sizeof(*s));
+}
+
+static void reply(struct iocb_bus *b, const char *text)
+{
+	if (zmq_send(b->rep, text, strlen(text), 0) < 0)
+		iocb_log(IOCB_LOG_WARN, MOD, "\"reply failed\" error=\"%s\"", zmq_strerror(zmq_errno()));
+}
+
+static void do_subscribe(struct iocb_bus *b, const struct iocb_bus_request *rq)
+{
+	struct subscriber *s = NULL;
+	char text[512];
+
+	for (unsigned i = 0; i < b->o.max_subscribers && !s; i++)
+		if (!b->subs[i].used)
+			s = &b->subs[i];
+	if (!s) {
+		IOCB_M_ADD(b->st.table_full, 1);
+		IOCB_M_ADD(b->st.bad_requests, 1);
+		reply(b, "{\"status\":\"error\"}");
+		return;
+	}
+	do
+		random_p2p(s->p2p);
+	while (find_sub(b, s->p2p));
+	s->used = true;
+	s->gen = rq->gen;
+	s->ntopics = rq->ntopics;
+	memcpy(s->topics, rq->topics, sizeof(s->topics));
+	if (rq->gen == IOCB_BUS_GEN_2020)
+		s->snapshot_s = rq->snapshot;
+	else
+		s->snapshot_s = rq->snapshot > UINT64_MAX / 86400 ? UINT64_MAX : rq->snapshot * 86400;
+	s->last_ns = iocb_time_mono_ns();
+	IOCB_M_ADD(b->st.subscribers, 1);
+	for (unsigned i = 0; i < s->ntopics; i++)
+		IOCB_M_ADD(b->st.subscribers_by_topic[topic_slot(s->topics[i])], 1);
+	IOCB_M_ADD(b->st.subscribes, 1);
+	snprintf(text, sizeof(text),
+		 "{\"topic\":\"%s\",\"pub_endpoint\":\"%s:%u\",\"sub_endpoint\":\"%s:%u\",\"pub_port\":%u,"
+		 "\"sub_port\":%u,\"status\":\"success\"}",
+		 s->p2p, b->adv, b->port[1], b->adv, b->port[2], b->port[1], b->port[2]);
+	reply(b, text);
+	iocb_log(IOCB_LOG_INFO, MOD, "\"subscribed\" topic=\"%s\" topics=%u generation=%s snapshot_s=%llu", s->p2p,
+		 s->ntopics, s->gen == IOCB_BUS_GEN_2020 ? "2020.12" : "2021", (unsigned long long)s->snapshot_s);
+}
+
+static void handle_manage(struct iocb_bus *b)
+{
+	zmq_msg_t m;
+	struct iocb_bus_request rq;
+	enum iocb_bus_verdict v = IOCB_BUS_REQ_ERROR;
+	bool multi = false, big;
+	int more = 0;
+	size_t ml = sizeof(more);
+
+	zmq_msg_init(&m);
+	if (zmq_msg_recv(&m, b->rep, ZMQ_DONTWAIT) < 0) {
+		zmq_msg_close(&m);
+		return;
+	}
+	/* REP must read every part before it may reply. */
+	while (zmq_getsockopt(b->rep, ZMQ_RCVMORE, &more, &ml) == 0 && more) {
+		zmq_msg_t x;
+		multi = true;
+		zmq_msg_init(&x);
+		if (zmq_msg_recv(&x, b->rep, 0) < 0) {
+			zmq_msg_close(&x);
+			break;
+		}
+		zmq_msg_close(&x);
+	}
+	big = zmq_msg_size(&m) > b->o.max_request_bytes;
+	if (big)
+		IOCB_M_ADD(b->st.oversized, 1);
+	if (!multi && !big)
+		v = iocb_bus_parse_request(zmq_msg_data(&m), zmq_msg_size(&m), &rq);
+	zmq_msg_close(&m);
+	if (v == IOCB_BUS_REQ_OK && rq.action == IOCB_BUS_SUBSCRIBE) {
+		do_subscribe(b, &rq);
+		return;
+	}
+	if (v == IOCB_BUS_REQ_OK) {
+		struct subscriber *s = find_sub(b, rq.topics[0]);
+		if (!s) {
+			v = IOCB_BUS_REQ_ERROR;
+		} else if (rq.action == IOCB_BUS_UNSUBSCRIBE) {
+			iocb_log(IOCB_LOG_INFO, MOD, "\"unsubscribed\" topic=\"%s\"", s->p2p);
+			drop_sub(b, s);
+			IOCB_M_ADD(b->st.unsubscribes, 1);
+		} else {
+			s->last_ns = iocb_time_mono_ns();
+			IOCB_M_ADD(b->st.heartbeats, 1);
+		}
+	}
+	if (v != IOCB_BUS_REQ_OK)
+		IOCB_M_ADD(b->st.bad_requests, 1);
+	reply(b, v == IOCB_BUS_REQ_OK	  ? "{\"status\":\"success\"}"
+		 : v == IOCB_BUS_REQ_ERROR ? "{\"status\":\"error\"}"
+					   : "{\"status\":\"unknown request\"}");
+}
+
+static bool sub_wants(const struct subscriber *s, enum iocb_bus_gen gen, const char *topic)
+{
+	if (!s->used || s->gen != gen)
+		return false;
+	for (unsigned i = 0; i < s->ntopics; i++)
+		if (strncmp(topic, s->topics[i], strlen(s->topics[i])) == 0)
+			return true;
+	return false;
+}
+
+/* One queued message: the header part (generation, kind), then the JSON. */
+static void fan_out(struct iocb_bus *b, enum iocb_bus_gen gen, enum iocb_bus_kind kind, const char *json,
+		    size_t jl)
+{
+	const char *suffix = SUFFIX[gen][kind], *topic = MSG_TOPIC[gen][kind];
+	size_t sl = strlen(suffix);
+
+	if (jl > b->o.max_frame_bytes) /* b->frame's bound; iocb_bus_publish() refuses these */
+		return;
+	for (unsigned i = 0; i < b->o.max_subscribers; i++) {
+		struct subscriber *s = &b->subs[i];
+		if (!sub_wants(s, gen, topic))
+			continue;
+		char *p = b->frame;
+		memcpy(p, s->p2p, IOCB_BUS_P2P_LEN);
+		p += IOCB_BUS_P2P_LEN;
+		memcpy(p, suffix, sl);
+		p += sl;
+		*p++ = ' ';
+		memcpy(p, json, jl);
+		p += jl;
+		/* PUB never blocks: past its high-water mark ZeroMQ drops per peer. */
+		if (zmq_send(b->pub, b->frame, (size_t)(p - b->frame), ZMQ_DONTWAIT) >= 0)
+			IOCB_M_ADD(b->st.out[gen][kind], 1);
+	}
+}
+
+static void drain_pull(struct iocb_bus *b)
+{
+	for (int k = 0; k < 1024; k++) {
+		unsigned char hdr[2];
+		zmq_msg_t m;
+		int more = 0;
+		size_t ml = sizeof(more);
+		if (zmq_recv(b->pull, hdr, sizeof(hdr), ZMQ_DONTWAIT) != (int)sizeof(hdr) ||
+		    zmq_getsockopt(b->pull, ZMQ_RCVMORE, &more, &ml) != 0 || !more)
+			return; /* empty (only iocb_bus_publish() writes here: two parts, always) */
+		zmq_msg_init(&m);
+		if (zmq_msg_recv(&m, b->pull, 0) >= 0 && hdr[0] < IOCB_BUS_GEN__N && hdr[1] < IOCB_BUS_KIND__N)
+			fan_out(b, (enum iocb_bus_gen)hdr[0], (enum iocb_bus_kind)hdr[1], zmq_msg_data(&m),
+				zmq_msg_size(&m));
+		zmq_msg_close(&m);
+	}
+}
+
+static void drain_sub(struct iocb_bus *b)
+{
+	for (int k = 0; k < 1024; k++) {
+		zmq_msg_t m;
+		int more = 0;
+		size_t ml = sizeof(more);
+		zmq_msg_init(&m);
+		if (zmq_msg_recv(&m, b->sub, ZMQ_DONTWAIT) < 0) {
+			zmq_msg_close(&m);
+			return;
+		}
+		const char *d = zmq_msg_data(&m);
+		size_t n = zmq_msg_size(&m);
+		const char *sp = memchr(d, ' ', n < 80 ? n : 80);
+		bool multi = zmq_getsockopt(b->sub, ZMQ_RCVMORE, &more, &ml) == 0 && more;
+		if (n > b->o.max_frame_bytes) {
+			IOCB_M_ADD(b->st.oversized, 1);
+		} else if (!multi && sp) {
+			struct iocb_str t = {d, (size_t)(sp - d)};
+			enum iocb_bus_gen gen = IOCB_BUS_GEN__N;
+			if (iocb_str_eq_c(t, "threatbus/sighting"))
+				gen = IOCB_BUS_GEN_2020;
+			else if (iocb_str_eq_c(t, "stix2/sighting"))
+				gen = IOCB_BUS_GEN_2021;
+			if (gen != IOCB_BUS_GEN__N) {
+				IOCB_M_ADD(b->st.sightings_in, 1);
+				if (b->o.on_sighting)
+					b->o.on_sighting(b->o.ud, gen, sp + 1, n - (size_t)(sp - d) - 1);
+			} else {
+				IOCB_M_ADD(b->st.frames_ignored, 1);
+			}
+		} else {
+			IOCB_M_ADD(b->st.frames_ignored, 1);
+		}
+		zmq_msg_close(&m);
+		while (multi) { /* the rest of a multi-part frame */
+			zmq_msg_init(&m);
+			if (zmq_msg_recv(&m, b->sub, 0) < 0 || zmq_getsockopt(b->sub, ZMQ_RCVMORE, &more, &ml) != 0)
+				more = 0;
+			zmq_msg_close(&m);
+			multi = more;
+		}
+	}
+}
+
+static void expire(struct iocb_bus *b, int64_t now)
+{
+	int64_t limit = (int64_t)(b->o.heartbeat_timeout_s * 1e9);
+	for (unsigned i = 0; i < b->o.max_subscribers; i++) {
+		struct subscriber *s = &b->subs[i];
+		if (s->used && now - s->last_ns > limit) {
+			iocb_log(IOCB_LOG_INFO, MOD, "\"subscriber expired\" topic=\"%s\"", s->p2p);
+			drop_sub(b, s);
+			IOCB_M_ADD(b->st.heartbeats_missed, 1);
+		}
+	}
+}
+
+static void *bus_main(void *arg)
+{
+	struct iocb_bus *b = arg;
+	while (!IOCB_M_GET(b->stop)) {
+		zmq_pollitem_t it[3] = {
+			{b->rep, 0, ZMQ_POLLIN, 0},
+			{b->sub, 0, ZMQ_POLLIN, 0},
+			{b->pull, 0, ZMQ_POLLIN, 0},
+		};
+		int n = zmq_poll(it, 3, POLL_MS);
+		if (n < 0 && zmq_errno() != EINTR) {
+			iocb_log(IOCB_LOG_ERROR, MOD, "\"poll failed\" error=\"%s\"", zmq_strerror(zmq_errno()));
+			iocb_time_sleep_s(POLL_MS / 1000.0);
+		}
+		if (n > 0 && (it[0].revents & ZMQ_POLLIN))
+			handle_manage(b);
+		if (n > 0 && (it[1].revents & ZMQ_POLLIN))
+			drain_sub(b);
+		if (n > 0 && (it[2].revents & ZMQ_POLLIN))
+			drain_pull(b);
+		expire(b, iocb_time_mono_ns());
+	}
+	return NULL;
+}
+
+static void close_all(struct iocb_bus *b)
+{
+	void **socks[] = {&b->rep, &b->pub, &b->sub, &b->push, &b->pull};
+	for (size_t i = 0; i < IOCB_ARRAY_LEN(socks); i++)
+		if (*socks[i]) {
+			zmq_close(*socks[i]);
+			*socks[i] = NULL;
+		}
+	if (b->ctx)
+		zmq_ctx_term(b->ctx);
+	b->ctx = NULL;
+}
+
+int iocb_bus_start(const struct iocb_bus_opts *opts, struct iocb_bus **out, struct iocb_err *err)
+{
+	struct iocb_bus *b;
+	const char *host, *adv;
+	char inproc[64];
+	int rc = IOCB_OK, hwm, one = 1;
+	const char *const sub_topics[] = {"threatbus/sighting", "threatbus/snapshotenvelope", "stix2/"};
+
+	*out = NULL;
+	host = opts->host && *opts->host ? opts->host : "127.0.0.1";
+	adv = opts->advertise_host && *opts->advertise_host ? opts->advertise_host : host;
+	if (wildcard(adv))
+		return iocb_err_set(err, IOCB_EINVAL,
+				    "bus: host %s is a wildcard: set the address apps connect to (advertise_host)",
+				    host);
+	if (opts->manage_port > 65535 || opts->pub_port > 65535 || opts->sub_port > 65535 ||
+	    opts->manage_port < -1 || opts->pub_port < -1 || opts->sub_port < -1 || opts->heartbeat_timeout_s < 0)
+		return iocb_err_set(err, IOCB_EINVAL, "bus: bad port or heartbeat timeout");
+	b = iocb_xcalloc(1, sizeof(*b));
+	b->o = *opts;
+	b->o.host = NULL;
+	b->o.advertise_host = NULL;
+	if (!b->o.max_subscribers)
+		b->o.max_subscribers = 256;
+	if (b->o.heartbeat_timeout_s == 0)
+		b->o.heartbeat_timeout_s = 60;
+	if (!b->o.max_request_bytes)
+		b->o.max_request_bytes = 64 * 1024;
+	if (!b->o.max_frame_bytes)
+		b->o.max_frame_bytes = 4u << 20;
+	if (!b->o.queue_max)
+		b->o.queue_max = 65536;
+	snprintf(b->adv, sizeof(b->adv), strchr(adv, ':') ? "[%s]" : "%s", adv);
+	b->subs = iocb_xcalloc(b->o.max_subscribers, sizeof(*b->subs));
+	b->frame = iocb_xmalloc(b->o.max_frame_bytes + IOCB_BUS_P2P_LEN + 16);
+	pthread_mutex_init(&b->push_mu, NULL);
+
+	b->ctx = zmq_ctx_new();
+	if (!b->ctx) {
+		rc = iocb_err_set(err, IOCB_EIO, "bus: zmq_ctx_new: %s", zmq_strerror(zmq_errno()));
+		goto out;
+	}
+	b->rep = zmq_socket(b->ctx, ZMQ_REP);
+	b->pub = zmq_socket(b->ctx, ZMQ_PUB);
+	b->sub = zmq_socket(b->ctx, ZMQ_SUB);
+	b->pull = zmq_socket(b->ctx, ZMQ_PULL);
+	b->push = zmq_socket(b->ctx, ZMQ_PUSH);
+	if (!b->rep || !b->pub || !b->sub || !b->pull || !b->push) {
+		rc = iocb_err_set(err, IOCB_EIO, "bus: zmq_socket: %s", zmq_strerror(zmq_errno()));
+		goto out;
+	}
+	hwm = b->o.queue_max > INT_MAX ? INT_MAX : (int)b->o.queue_max;
+	zmq_setsockopt(b->pub, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+	{
+		int64_t cap = (int64_t)b->o.max_frame_bytes + 256;
+		zmq_setsockopt(b->sub, ZMQ_MAXMSGSIZE, &cap, sizeof(cap));
+	}
+	for (size_t i = 0; i < IOCB_ARRAY_LEN(sub_topics); i++)
+		zmq_setsockopt(b->sub, ZMQ_SUBSCRIBE, sub_topics[i], strlen(sub_topics[i]));
+	{
+		void *const socks[3] = {b->rep, b->pub, b->sub};
+		const int want[3] = {opts->manage_port, opts->pub_port, opts->sub_port};
+		for (int i = 0; i < 3; i++) {
+			rc = bind_one(socks[i], host, want[i] < 0 ? 13370 + i : want[i], &b->port[i], err);
+			if (rc < 0)
+				goto out;
+		}
+	}
+	/* The publish queue: the inproc pipe's bound is SNDHWM + the peer's RCVHWM. */
+	snprintf(inproc, sizeof(inproc), "inproc://iocb-bus-%p", (void *)b);
+	zmq_setsockopt(b->push, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+	zmq_setsockopt(b->pull, ZMQ_RCVHWM, &one, sizeof(one));
+	if (zmq_bind(b->pull, inproc) != 0 || zmq_connect(b->push, inproc) != 0) {
+		rc = iocb_err_set(err, IOCB_EIO, "bus: inproc queue: %s", zmq_strerror(zmq_errno()));
+		goto out;
+	}
+	if (pthread_create(&b->th, NULL, bus_main, b) != 0) {
+		rc = iocb_err_set(err, IOCB_EIO, "bus: cannot start its thread");
+		goto out;
+	}
+	b->started = true;
+	iocb_log(IOCB_LOG_INFO, MOD, "\"listening\" host=\"%s\" manage=%u pub=%u sub=%u", host, b->port[0],
+		 b->port[1], b->port[2]);
+	*out = b;
+	return IOCB_OK;
+out:
+	iocb_bus_stop(b);
+	return rc;
+}
+
+void iocb_bus_stop(struct iocb_bus *b)
+{
+	if (!b)
+		return;
+	if (b->started) {
+		IOCB_M_SET(b->stop, 1);
+		pthread_join(b->th, NULL);
+	}
+	close_all(b);
+	pthread_mutex_destroy(&b->push_mu);
+	free(b->subs);
+	free(b->frame);
+	free(b);
+}
+
+void iocb_bus_ports(const struct iocb_bus *b, uint16_t *manage, uint16_t *pub, uint16_t *sub)
+{
+	if (manage)
+		*manage = b->port[0];
+	if (pub)
+		*pub = b->port[1];
+	if (sub)
+		*sub = b->port[2];
+}
+
+int iocb_bus_publish(struct iocb_bus *b, enum iocb_bus_kind kind, enum iocb_bus_gen gen, const char *json,
+		     size_t len)
+{
+	const unsigned char hdr[2] = {(unsigned char)gen, (unsigned char)kind};
+	int rc = IOCB_OK;
+
+	if ((unsigned)kind >= IOCB_BUS_KIND__N || (unsigned)gen >= IOCB_BUS_GEN__N)
+		return IOCB_EINVAL;
+	if (len > b->o.max_frame_bytes) {
+		IOCB_M_ADD(b->st.drops, 1);
+		return IOCB_ELIMIT;
+	}
+	/*
+	 * Two parts, copied by zmq_send() (not a zero-copy message: the hand-over
+	 * through libzmq's lock-free pipe is invisible to TSan). Atomic: a pipe
+	 * checks its high-water mark on a message's first part only, so once the
+	 * header is taken the JSON is too.
+	 */
+	pthread_mutex_lock(&b->push_mu);
+	if (zmq_send(b->push, hdr, sizeof(hdr), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+		IOCB_M_ADD(b->st.drops, 1);
+		rc = zmq_errno() == EAGAIN ? IOCB_EAGAIN : IOCB_EIO;
+	} else if (zmq_send(b->push, json, len, ZMQ_DONTWAIT) < 0) {
+		IOCB_M_ADD(b->st.drops, 1);
+		rc = IOCB_EIO;
+	}
+	pthread_mutex_unlock(&b->push_mu);
+	return rc;
+}
+
+void iocb_bus_stats(const struct iocb_bus *b, struct iocb_bus_stats *out)
+{
+	/* Every field is a uint64_t: copy each with an atomic load. */
+	_Static_assert(sizeof(struct iocb_bus_stats) % sizeof(uint64_t) == 0, "stats are uint64_t only");
+	const uint64_t *src = (const uint64_t *)&b->st;
+	uint64_t *dst = (uint64_t *)out;
+	for (size_t i = 0; i < sizeof(*out) / sizeof(uint64_t); i++)
+		dst[i] = IOCB_M_GET(src[i]);
+}
