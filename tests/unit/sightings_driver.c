@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Test driver for src/sightings: `sightings_driver URL KEY STATE_DIR BATCH_MAX
+ * MAX_PER_SECOND DEDUP_S`, then commands on stdin, one per line:
+ *   add UUID SOURCE TYPE TS [COUNT]  queue COUNT (default 1) sightings; prints "ok N"
+ *   bulk N SOURCE TS                 queue N sightings of synthetic uuids 00000000-0000-4000-8000-<12 digits>
+ *   stats                            prints the counters as one JSON line
+ *   quit                             iocb_sightings_free() and exit 0
+ * Prints "READY" once started. EOF on stdin is quit.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sightings/sightings.h"
+
+int main(int argc, char **argv)
+{
+	if (argc != 7) {
+		fprintf(stderr, "usage: sightings_driver URL KEY STATE_DIR BATCH_MAX MAX_PER_SECOND DEDUP_S\n");
+		return 2;
+	}
+	struct iocb_sightings_opts o;
+	iocb_sightings_opts_default(&o);
+	o.base_url = argv[1];
+	o.api_key = argv[2];
+	o.state_dir = argv[3];
+	o.batch_max = (unsigned)atoi(argv[4]);
+	o.max_per_second = atof(argv[5]);
+	o.dedup_window_s = atof(argv[6]);
+	o.backoff_initial_s = 0.2;
+	o.backoff_max_s = 1.0;
+	o.timeout_s = 10;
+	struct iocb_err err;
+	struct iocb_sightings *q;
+	if (iocb_sightings_new(&o, &q, &err) != IOCB_OK) {
+		fprintf(stderr, "%s\n", err.msg);
+		return 1;
+	}
+	printf("READY\n");
+	fflush(stdout);
+	char line[1024];
+	int rc = 0;
+	while (fgets(line, sizeof(line), stdin)) {
+		char uuid[64], source[300];
+		unsigned type;
+		long long ts, n = 1;
+		if (strncmp(line, "add ", 4) == 0 &&
+		    sscanf(line + 4, "%63s %299s %u %lld %lld", uuid, source, &type, &ts, &n) >= 4) {
+			long long ok = 0;
+			for (long long i = 0; i < n; i++)
+				if (iocb_sightings_add(q, iocb_str_c(uuid), iocb_str_c(source), type, ts, &err) == IOCB_OK)
+					ok++;
+			printf("ok %lld\n", ok);
+		} else if (strncmp(line, "bulk ", 5) == 0 && sscanf(line + 5, "%lld %299s %lld", &n, source, &ts) == 3) {
+			long long ok = 0;
+			for (long long i = 0; i < n; i++) {
+				snprintf(uuid, sizeof(uuid), "00000000-0000-4000-8000-%012lld", i);
+				if (iocb_sightings_add(q, iocb_str_c(uuid), iocb_str_c(source), 0, ts, &err) == IOCB_OK)
+					ok++;
+			}
+			printf("ok %lld\n", ok);
+		} else if (strncmp(line, "stats", 5) == 0) {
+			struct iocb_sightings_stats s;
+			iocb_sightings_stats(q, &s);
+			printf("{\"received\":%llu,\"sent\":%llu,\"failed\":%llu,\"rejected\":%llu,\"queued\":%llu,"
+			       "\"deduplicated\":%llu,\"requests\":%llu}\n",
+			       (unsigned long long)s.received, (unsigned long long)s.sent, (unsigned long long)s.failed,
+			       (unsigned long long)s.rejected, (unsigned long long)s.queued,
+			       (unsigned long long)s.deduplicated, (unsigned long long)s.requests);
+		} else if (strncmp(line, "quit", 4) == 0) {
+			break;
+		} else {
+			printf("error\n");
+			rc = 1;
+		}
+		fflush(stdout);
+	}
+	iocb_sightings_free(q);
+	return rc;
+}
