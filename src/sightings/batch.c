@@ -101,7 +101,7 @@ double iocb_sightings__rl_take(struct iocb_sightings__rl *rl, double n, double n
 }
 
 bool iocb_sightings__dedup_hit(struct iocb_sightings__dedup *d, const struct iocb_sightings__rec *r, double now,
-			       double window_s)
+			       double window_s, struct iocb_sightings__dedup_undo *undo)
 {
 	if (window_s <= 0)
 		return false;
@@ -110,6 +110,8 @@ bool iocb_sightings__dedup_hit(struct iocb_sightings__dedup *d, const struct ioc
 	size_t slot = (size_t)(h % IOCB_SIGHTINGS__DEDUP_SLOTS);
 	if (d->key[slot] == h && now - d->seen[slot] < window_s)
 		return true;
+	if (undo)
+		*undo = (struct iocb_sightings__dedup_undo){slot, d->key[slot], d->seen[slot]};
 	d->key[slot] = h;
 	d->seen[slot] = now;
 	return false;

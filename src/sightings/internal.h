@@ -51,8 +51,17 @@ struct iocb_sightings__dedup {
 	uint64_t key[IOCB_SIGHTINGS__DEDUP_SLOTS];
 	double seen[IOCB_SIGHTINGS__DEDUP_SLOTS];
 };
-/* True when (uuid, source, type) was seen within window_s of now (then it is a duplicate). */
+/* What a miss overwrote, so a failed commit can put it back. */
+struct iocb_sightings__dedup_undo {
+	size_t slot;
+	uint64_t key;
+	double seen;
+};
+/*
+ * True when (uuid, source, type) was seen within window_s of now (then it is
+ * a duplicate). A miss records it; `undo` (may be NULL) gets what it replaced.
+ */
 bool iocb_sightings__dedup_hit(struct iocb_sightings__dedup *d, const struct iocb_sightings__rec *r, double now,
-			       double window_s);
+			       double window_s, struct iocb_sightings__dedup_undo *undo);
 
 #endif

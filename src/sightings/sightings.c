@@ -320,52 +320,82 @@ fail:
 	return rc;
 }
 
-int iocb_sightings_add(struct iocb_sightings *q, struct iocb_str attr_uuid, struct iocb_str source, unsigned type,
-		       int64_t timestamp, struct iocb_err *err)
+static void rec_of(const struct iocb_sightings_item *it, struct iocb_sightings__rec *rec)
 {
-	if (attr_uuid.len != IOCB_SIGHTINGS_UUID_LEN || source.len > IOCB_SIGHTINGS_SOURCE_MAX || type > 2)
-		return iocb_err_set(err, IOCB_EINVAL, "sightings: bad uuid, source or type");
-	struct iocb_sightings__rec rec;
-	memset(&rec, 0, sizeof(rec));
-	memcpy(rec.uuid, attr_uuid.ptr, IOCB_SIGHTINGS_UUID_LEN);
-	rec.type = (uint8_t)type;
-	rec.timestamp = timestamp;
-	rec.source_len = (uint8_t)source.len;
-	if (source.len)
-		memcpy(rec.source, source.ptr, source.len);
+	memset(rec, 0, sizeof(*rec));
+	memcpy(rec->uuid, it->attr_uuid.ptr, IOCB_SIGHTINGS_UUID_LEN);
+	rec->type = (uint8_t)it->type;
+	rec->timestamp = it->timestamp;
+	rec->source_len = (uint8_t)it->source.len;
+	if (it->source.len)
+		memcpy(rec->source, it->source.ptr, it->source.len);
+}
+
+int iocb_sightings_add_many(struct iocb_sightings *q, const struct iocb_sightings_item *items, size_t n,
+			    struct iocb_err *err)
+{
+	for (size_t i = 0; i < n; i++)
+		if (items[i].attr_uuid.len != IOCB_SIGHTINGS_UUID_LEN || items[i].source.len > IOCB_SIGHTINGS_SOURCE_MAX ||
+		    items[i].type > 2)
+			return iocb_err_set(err, IOCB_EINVAL, "sightings: item %zu: bad uuid, source or type", i);
+	if (n == 0)
+		return IOCB_OK;
+	struct iocb_sightings__dedup_undo *undo = iocb_xcalloc(n, sizeof(*undo));
+	size_t nundo = 0, put = 0, dup = 0;
 	int rc = IOCB_OK;
+	double now = iocb_time_mono_s();
+	MDB_txn *txn = NULL;
 	pthread_mutex_lock(&q->mu);
 	/* Under the lock: the sequence order is the commit order, so the sender never skips a key. */
-	if (iocb_sightings__dedup_hit(q->dedup, &rec, iocb_time_mono_s(), q->o.dedup_window_s)) {
-		q->st.received++;
-		q->st.deduplicated++;
-		goto out;
-	}
-	unsigned char kb[8];
-	key_of(q->seq, kb);
-	MDB_val k = {8, kb};
-	MDB_val v = {offsetof(struct iocb_sightings__rec, source) + rec.source_len, &rec};
-	MDB_txn *txn;
 	int r = mdb_txn_begin(q->env, NULL, 0, &txn);
-	if (r == 0) {
+	for (size_t i = 0; i < n && r == 0; i++) {
+		struct iocb_sightings__rec rec;
+		rec_of(&items[i], &rec);
+		if (iocb_sightings__dedup_hit(q->dedup, &rec, now, q->o.dedup_window_s, &undo[nundo])) {
+			dup++;
+			continue;
+		}
+		if (q->o.dedup_window_s > 0)
+			nundo++;
+		unsigned char kb[8];
+		key_of(q->seq + put, kb);
+		MDB_val k = {8, kb};
+		MDB_val v = {offsetof(struct iocb_sightings__rec, source) + rec.source_len, &rec};
 		r = mdb_put(txn, q->dbi, &k, &v, MDB_APPEND);
 		if (r == 0)
-			r = mdb_txn_commit(txn);
-		else
-			mdb_txn_abort(txn);
+			put++;
 	}
+	if (r == 0 && put)
+		r = mdb_txn_commit(txn);
+	else if (txn)
+		mdb_txn_abort(txn);
 	if (r != 0) {
+		/* Nothing was stored: forget the keys this call entered into the window (newest first). */
+		while (nundo--) {
+			q->dedup->key[undo[nundo].slot] = undo[nundo].key;
+			q->dedup->seen[undo[nundo].slot] = undo[nundo].seen;
+		}
 		rc = iocb_err_set(err, r == MDB_MAP_FULL ? IOCB_ELIMIT : IOCB_EIO, "sightings: queue put: %s",
 				  mdb_strerror(r));
 		goto out;
 	}
-	q->seq++;
-	q->st.received++;
-	q->st.queued++;
-	pthread_cond_signal(&q->cv);
+	q->seq += put;
+	q->st.received += n;
+	q->st.queued += put;
+	q->st.deduplicated += dup;
+	if (put)
+		pthread_cond_signal(&q->cv);
 out:
 	pthread_mutex_unlock(&q->mu);
+	free(undo);
 	return rc;
+}
+
+int iocb_sightings_add(struct iocb_sightings *q, struct iocb_str attr_uuid, struct iocb_str source, unsigned type,
+		       int64_t timestamp, struct iocb_err *err)
+{
+	struct iocb_sightings_item it = {attr_uuid, source, type, timestamp};
+	return iocb_sightings_add_many(q, &it, 1, err);
 }
 
 void iocb_sightings_stats(struct iocb_sightings *q, struct iocb_sightings_stats *out)

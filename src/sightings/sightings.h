@@ -83,6 +83,22 @@ int iocb_sightings_new(const struct iocb_sightings_opts *opts, struct iocb_sight
 int iocb_sightings_add(struct iocb_sightings *q, struct iocb_str attr_uuid, struct iocb_str source,
 		       unsigned type, int64_t timestamp, struct iocb_err *err) IOCB_MUST_USE;
 
+/* One sighting for iocb_sightings_add_many() (views borrowed for the call). */
+struct iocb_sightings_item {
+	struct iocb_str attr_uuid; /* 36 chars */
+	struct iocb_str source;    /* at most 255 bytes */
+	unsigned type;             /* 0, 1 or 2 */
+	int64_t timestamp;         /* epoch seconds */
+};
+
+/*
+ * iocb_sightings_add() for n sightings in one LMDB commit (one fsync): all
+ * are durable, or none is (then the error says why and nothing is counted).
+ * IOCB_EINVAL when any item is invalid (nothing queued). Any thread.
+ */
+int iocb_sightings_add_many(struct iocb_sightings *q, const struct iocb_sightings_item *items, size_t n,
+			    struct iocb_err *err) IOCB_MUST_USE;
+
 /* A snapshot of the counters. Any thread. */
 void iocb_sightings_stats(struct iocb_sightings *q, struct iocb_sightings_stats *out);
 

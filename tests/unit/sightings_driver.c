@@ -3,7 +3,7 @@
  * Test driver for src/sightings: `sightings_driver URL KEY STATE_DIR BATCH_MAX
  * MAX_PER_SECOND DEDUP_S`, then commands on stdin, one per line:
  *   add UUID SOURCE TYPE TS [COUNT]  queue COUNT (default 1) sightings; prints "ok N"
- *   bulk N SOURCE TS                 queue N sightings of synthetic uuids 00000000-0000-4000-8000-<12 digits>
+ *   many UUID SOURCE TS COUNT        queue COUNT sightings with one iocb_sightings_add_many(); prints "ok N"
  *   stats                            prints the counters as one JSON line
  *   quit                             iocb_sightings_free() and exit 0
  * Prints "READY" once started. EOF on stdin is quit.
@@ -52,14 +52,14 @@ int main(int argc, char **argv)
 				if (iocb_sightings_add(q, iocb_str_c(uuid), iocb_str_c(source), type, ts, &err) == IOCB_OK)
 					ok++;
 			printf("ok %lld\n", ok);
-		} else if (strncmp(line, "bulk ", 5) == 0 && sscanf(line + 5, "%lld %299s %lld", &n, source, &ts) == 3) {
-			long long ok = 0;
-			for (long long i = 0; i < n; i++) {
-				snprintf(uuid, sizeof(uuid), "00000000-0000-4000-8000-%012lld", i);
-				if (iocb_sightings_add(q, iocb_str_c(uuid), iocb_str_c(source), 0, ts, &err) == IOCB_OK)
-					ok++;
-			}
-			printf("ok %lld\n", ok);
+		} else if (strncmp(line, "many ", 5) == 0 &&
+			   sscanf(line + 5, "%63s %299s %lld %lld", uuid, source, &ts, &n) == 4 && n > 0 && n <= 100000) {
+			struct iocb_sightings_item *it = calloc((size_t)n, sizeof(*it));
+			for (long long i = 0; it && i < n; i++)
+				it[i] = (struct iocb_sightings_item){iocb_str_c(uuid), iocb_str_c(source), 0, ts};
+			int r = it ? iocb_sightings_add_many(q, it, (size_t)n, &err) : IOCB_ENOMEM;
+			printf("ok %lld\n", r == IOCB_OK ? n : 0);
+			free(it);
 		} else if (strncmp(line, "stats", 5) == 0) {
 			struct iocb_sightings_stats s;
 			iocb_sightings_stats(q, &s);

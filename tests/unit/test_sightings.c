@@ -5,6 +5,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,6 +52,38 @@ static void test_body_single_matches_fixture(void **state)
 	iocb_buf_fini(&b);
 }
 
+/* "key:type,key:type," of a flat JSON object, in order. */
+static void shape(const char *doc, size_t len, char *out, size_t cap)
+{
+	struct iocb_json_parser p;
+	struct iocb_json_tok key, val;
+	size_t o = 0;
+	out[0] = 0;
+	iocb_json_init(&p, doc, len, 8, false);
+	assert_int_equal(iocb_json_next(&p, &val, NULL), IOCB_OK);
+	assert_int_equal(val.type, IOCB_JSON_OBJ);
+	while (iocb_json_next_member(&p, &key, &val, NULL) == 1)
+		o += (size_t)snprintf(out + o, cap - o, "%.*s:%d,", IOCB_STR_FMT(key.s), (int)val.type);
+}
+
+static void test_body_shape_is_the_fixture_shape(void **state)
+{
+	/* Same keys, same JSON types, same order as what Threat Bus sends (the fixture). */
+	char doc[4096], want[256], got[256];
+	FILE *f = fopen(IOCB_FIXTURES_DIR "/misp/rest/derived/sightings-add-request-by-uuid-threatbus.json", "r");
+	assert_non_null(f);
+	size_t len = fread(doc, 1, sizeof(doc), f);
+	fclose(f);
+	shape(doc, len, want, sizeof(want));
+	struct iocb_sightings__rec r[2] = {rec(U1, "zeek@sensor-1", 0, 1729510000), rec(U2, "zeek@sensor-1", 0, 1729510000)};
+	struct iocb_buf b;
+	iocb_buf_init(&b, 0);
+	assert_int_equal(iocb_sightings__body(r, 2, &b), IOCB_OK);
+	shape(b.ptr, b.len, got, sizeof(got));
+	assert_string_equal(got, want);
+	iocb_buf_fini(&b);
+}
+
 static void test_body_batch(void **state)
 {
 	struct iocb_sightings__rec r[2] = {rec(U1, "a\"b", 2, 5), rec(U2, "a\"b", 2, 5)};
@@ -94,13 +127,20 @@ static void test_dedup(void **state)
 	struct iocb_sightings__dedup *d = calloc(1, sizeof(*d));
 	struct iocb_sightings__rec a = rec(U1, "s", 0, 1), a2 = rec(U1, "s", 0, 99), b = rec(U1, "s", 1, 1),
 				   c = rec(U1, "t", 0, 1);
-	assert_false(iocb_sightings__dedup_hit(d, &a, 10.0, 60));
-	assert_true(iocb_sightings__dedup_hit(d, &a2, 20.0, 60));    /* same attribute/source/type, any ts */
-	assert_false(iocb_sightings__dedup_hit(d, &b, 20.0, 60));    /* other type */
-	assert_false(iocb_sightings__dedup_hit(d, &c, 20.0, 60));    /* other source */
-	assert_false(iocb_sightings__dedup_hit(d, &a, 71.0, 60));    /* window passed */
-	assert_true(iocb_sightings__dedup_hit(d, &a, 72.0, 60));
-	assert_false(iocb_sightings__dedup_hit(d, &a, 72.0, 0));     /* 0 = off */
+	assert_false(iocb_sightings__dedup_hit(d, &a, 10.0, 60, NULL));
+	assert_true(iocb_sightings__dedup_hit(d, &a2, 20.0, 60, NULL));    /* same attribute/source/type, any ts */
+	assert_false(iocb_sightings__dedup_hit(d, &b, 20.0, 60, NULL));    /* other type */
+	assert_false(iocb_sightings__dedup_hit(d, &c, 20.0, 60, NULL));    /* other source */
+	assert_false(iocb_sightings__dedup_hit(d, &a, 71.0, 60, NULL));    /* window passed */
+	assert_true(iocb_sightings__dedup_hit(d, &a, 72.0, 60, NULL));
+	assert_false(iocb_sightings__dedup_hit(d, &a, 72.0, 0, NULL));     /* 0 = off */
+	/* undo gives back what a miss replaced */
+	struct iocb_sightings__dedup_undo u;
+	struct iocb_sightings__rec e = rec(U2, "s", 0, 1);
+	assert_false(iocb_sightings__dedup_hit(d, &e, 100.0, 60, &u));
+	d->key[u.slot] = u.key;
+	d->seen[u.slot] = u.seen;
+	assert_false(iocb_sightings__dedup_hit(d, &e, 101.0, 60, NULL));
 	free(d);
 }
 
@@ -108,7 +148,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_same_batch),   cmocka_unit_test(test_body_single_matches_fixture),
-		cmocka_unit_test(test_body_batch),   cmocka_unit_test(test_judge),
+		cmocka_unit_test(test_body_shape_is_the_fixture_shape), cmocka_unit_test(test_body_batch),   cmocka_unit_test(test_judge),
 		cmocka_unit_test(test_rate_limiter), cmocka_unit_test(test_dedup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
