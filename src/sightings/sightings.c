@@ -171,8 +171,12 @@ static void *sender(void *arg)
 		iocb_log(IOCB_LOG_ERROR, MOD, "\"http client\" err=\"%s\"", err.msg);
 		goto out;
 	}
+	/* A batch never exceeds one second's worth, or the limiter's burst cap would let it through whole. */
+	size_t bmax = q->o.batch_max;
+	if (q->o.max_per_second > 0 && (double)bmax > q->o.max_per_second)
+		bmax = q->o.max_per_second >= 1 ? (size_t)q->o.max_per_second : 1;
 	while (!stopping(q)) {
-		size_t n = read_batch(q, recs, seqs, q->o.batch_max);
+		size_t n = read_batch(q, recs, seqs, bmax);
 		if (n == 0) {
 			pthread_mutex_lock(&q->mu);
 			if (!q->stop && q->st.queued == 0) {

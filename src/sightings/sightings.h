@@ -16,7 +16,8 @@
  *     source/type/timestamp per request (misp.md §3.5), so a batch is the
  *     run of queued sightings, in order, sharing (source, type, timestamp),
  *     at most batch_max long.
- *   - Rate limit: at most max_per_second sightings per second (token bucket).
+ *   - Rate limit: at most max_per_second sightings per second (token bucket,
+ *     burst one second's worth; a batch is cut to max_per_second).
  *   - Dedup: the same (attribute, source, type) is queued once per
  *     dedup_window_s (0 = off); later ones are counted `deduplicated`.
  *   - The API key goes only to the HTTP client (Authorization header) and

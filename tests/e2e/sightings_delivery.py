@@ -5,7 +5,7 @@ tests/servers/misp_server.py, loopback only, each test bounded by deadlines:
   - outage: 5xx for a while, then recovery: nothing lost, nothing doubled;
   - kill -9 of the driver between add and delivery, restart: nothing lost or doubled;
   - no match: rejected and dropped, not retried for ever;
-  - dedup window; throughput figure (sightings/s) printed.
+  - rate limit; dedup window; throughput figure (sightings/s) printed.
 """
 import json
 import os
@@ -128,6 +128,19 @@ class SightingsTest(unittest.TestCase):
         self.assertEqual(d.cmd("add %s dup 1 1729510000" % self.uuids[0]), "ok 1")
         d.wait(lambda s: s["sent"] == 2 and s["deduplicated"] == 2, what="deduplicated")
         d.quit()
+
+    def test_rate_limited(self):
+        # 20 sightings at 10/s: a burst of 10, then 10 more a second later, in batches of at most 10.
+        d = Driver(self.misp, self.tmp.name, rate=10)
+        t0 = time.monotonic()
+        self.add_all(d)
+        d.wait(lambda s: s["sent"] == 20, what="all sent")
+        elapsed = time.monotonic() - t0
+        d.quit()
+        self.assertGreaterEqual(elapsed, 0.9, "rate limited")
+        for r in sighting_requests(self.misp):
+            self.assertLessEqual(len(json.loads(r["body"])["id"].split("|")), 10)
+        self.check_once_each()
 
     def throughput(self, verb, what):
         # 20,000 sightings of 20 attributes (synthetic uuids would not match), unlimited rate.
