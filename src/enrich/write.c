@@ -38,27 +38,6 @@ static void set_occurred(struct iocb_enrich *e)
 	iso_time(e->occurred, sizeof(e->occurred), (int64_t)ts.tv_sec, (uint32_t)(ts.tv_nsec / 1000));
 }
 
-static bool starts_tlp(struct iocb_str t)
-{
-	return t.len > 4 && (t.ptr[0] | 32) == 't' && (t.ptr[1] | 32) == 'l' && (t.ptr[2] | 32) == 'p' && t.ptr[3] == ':';
-}
-
-static struct iocb_str find_tlp(const struct iocb_store_attr *a, const struct iocb_store_attr_view *av,
-				const struct iocb_store_event_view *ev)
-{
-	for (size_t i = 0; i < av->ntags; i++) {
-		struct iocb_str t = iocb_store_attr_tag(a, i);
-		if (starts_tlp(t))
-			return iocb_str_make(t.ptr + 4, t.len - 4);
-	}
-	for (size_t i = 0; ev && i < ev->ntags; i++) {
-		struct iocb_str t = iocb_store_event_tag(av->event, i);
-		if (starts_tlp(t))
-			return iocb_str_make(t.ptr + 4, t.len - 4);
-	}
-	return IOCB_STR_NULL;
-}
-
 /* The ECS leaves an attribute's parts go to. */
 struct leaves {
 	struct iocb_str ip, url_domain, url_full, file_name, hash, imphash, email, mac;
@@ -242,7 +221,7 @@ static void write_provenance(struct iocb_enrich *e, struct iocb_jw *w, const str
 		iocb_jw_key(w, "reference");
 		iocb_jw_cstr(w, ref);
 	}
-	struct iocb_str tlp = find_tlp(h->attr, av, ev);
+	struct iocb_str tlp = iocb_store_attr_tlp(h->attr);
 	if (tlp.len && tlp.len < 32) {
 		char up[32];
 		for (size_t i = 0; i < tlp.len; i++)

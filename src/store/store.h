@@ -254,6 +254,12 @@ void iocb_store_attr_view(const struct iocb_store_attr *a, struct iocb_store_att
 struct iocb_str iocb_store_attr_tag(const struct iocb_store_attr *a, size_t i);
 void iocb_store_event_view(const struct iocb_store_event *e, struct iocb_store_event_view *out);
 struct iocb_str iocb_store_event_tag(const struct iocb_store_event *e, size_t i);
+/*
+ * The TLP level of a record ("amber" for a `tlp:amber` tag, as written): its
+ * own tag first, then its event's; empty when it has none. Borrowed like a
+ * tag. Caller is a registered reader inside a read-side section.
+ */
+struct iocb_str iocb_store_attr_tlp(const struct iocb_store_attr *a);
 
 /*
  * Walk one consistent snapshot of the attribute records: those live at one

@@ -58,6 +58,38 @@ struct iocb_str iocb_store_attr_tag(const struct iocb_store_attr *a, size_t i)
 	return st_str_view(a->ev->store, st_rd32(st_tags(a) + 4 * i));
 }
 
+/* "tlp:amber" -> "amber"; empty when the tag is no TLP tag. */
+static struct iocb_str tlp_level(struct iocb_str tag)
+{
+	if (tag.len > 4 && (tag.ptr[0] | 32) == 't' && (tag.ptr[1] | 32) == 'l' && (tag.ptr[2] | 32) == 'p' &&
+	    tag.ptr[3] == ':')
+		return iocb_str_make(tag.ptr + 4, tag.len - 4);
+	return IOCB_STR_NULL;
+}
+
+struct iocb_str iocb_store_attr_tlp(const struct iocb_store_attr *a)
+{
+	struct iocb_store_attr_view av;
+	struct iocb_store_event_view ev;
+	struct iocb_str t;
+
+	iocb_store_attr_view(a, &av);
+	for (size_t i = 0; i < av.ntags; i++) {
+		t = tlp_level(iocb_store_attr_tag(a, i));
+		if (t.len)
+			return t;
+	}
+	if (!av.event)
+		return IOCB_STR_NULL;
+	iocb_store_event_view(av.event, &ev);
+	for (size_t i = 0; i < ev.ntags; i++) {
+		t = tlp_level(iocb_store_event_tag(av.event, i));
+		if (t.len)
+			return t;
+	}
+	return IOCB_STR_NULL;
+}
+
 static const struct store_evmeta *evmeta(const struct iocb_store_event *pub)
 {
 	const struct iocb_store_event *e = pub;

@@ -326,33 +326,6 @@ static void jw_stix_time(struct iocb_jw *w, int64_t us)
 	iocb_jw_str(w, iocb_str_make(buf, n));
 }
 
-/* "tlp:amber" -> "amber"; empty when the tag is no TLP tag. */
-static struct iocb_str tlp_of(struct iocb_str tag)
-{
-	if (tag.len > 4 && iocb_str_eq_nocase(iocb_str_make(tag.ptr, 4), IOCB_STR_LIT("tlp:")))
-		return iocb_str_make(tag.ptr + 4, tag.len - 4);
-	return (struct iocb_str){NULL, 0};
-}
-
-/* The TLP of a record: its own tag first, then its event's. */
-static struct iocb_str record_tlp(const struct iocb_store_attr *a, const struct iocb_store_attr_view *av,
-				  const struct iocb_store_event_view *ev)
-{
-	struct iocb_str t;
-
-	for (size_t i = 0; i < av->ntags; i++) {
-		t = tlp_of(iocb_store_attr_tag(a, i));
-		if (t.len)
-			return t;
-	}
-	for (size_t i = 0; ev && i < ev->ntags; i++) {
-		t = tlp_of(iocb_store_event_tag(av->event, i));
-		if (t.len)
-			return t;
-	}
-	return (struct iocb_str){NULL, 0};
-}
-
 static void write_misp_props(struct iocb_jw *w, const struct iocb_store_attr *a, const struct iocb_store_attr_view *av)
 {
 	struct iocb_store_event_view ev;
@@ -360,7 +333,7 @@ static void write_misp_props(struct iocb_jw *w, const struct iocb_store_attr *a,
 
 	if (av->event)
 		iocb_store_event_view(av->event, &ev);
-	tlp = record_tlp(a, av, av->event ? &ev : NULL);
+	tlp = iocb_store_attr_tlp(a);
 	iocb_jw_key(w, "x_misp_category");
 	iocb_jw_str(w, av->category);
 	if (av->event) {
@@ -489,16 +462,18 @@ int iocb_render_tb2020_intel(struct iocb_jw *w, const struct iocb_store_attr *a,
 	struct iocb_store_attr_view av;
 	struct iocb_str type;
 	unsigned it;
-	const char *bar;
+	const char *bar = NULL;
 
 	iocb_store_attr_view(a, &av);
 	type = iocb_str_c(av.type ? av.type->name : "");
 	it = intel_type(type);
 	if (!it)
 		return IOCB_EUNSUPPORTED;
-	bar = memchr(type.ptr, '|', type.len) ? memchr(av.value.ptr, '|', av.value.len) : NULL;
-	if (memchr(type.ptr, '|', type.len) && !bar) /* Threat Bus drops a composite that is not two parts */
-		return IOCB_EINVAL;
+	if (memchr(type.ptr, '|', type.len)) {
+		bar = memchr(av.value.ptr, '|', av.value.len);
+		if (!bar) /* Threat Bus drops a composite that is not two parts */
+			return IOCB_EINVAL;
+	}
 
 	iocb_jw_obj(w);
 	iocb_jw_key(w, "ts");
