@@ -7,19 +7,7 @@
 set -u
 bin=$1
 src=$2
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-pass=0 fail=0
-ok()  { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-check() { # check DESCRIPTION EXPECTED_RC COMMAND...
-  local d=$1 want=$2; shift 2
-  "$@" >"$work/out" 2>"$work/err"; local rc=$?
-  if [ "$rc" = "$want" ]; then ok; else bad "$d: exit $rc, want $want"; cat "$work/err"; fi
-}
-has() { # has DESCRIPTION FILE PATTERN
-  if grep -q -- "$3" "$2"; then ok; else bad "$1: '$3' not in $2"; head -5 "$2"; fi
-}
+. "$(dirname "$0")/lib.sh"
 intel=(--intel "$src/examples/intel/feed" --intel "$src/examples/intel/restsearch.json")
 
 check "version" 0 "$bin" --version
@@ -106,5 +94,4 @@ mapfile -t vals < <(cut -f2 "$work/values.tsv" | grep -v '|')
 "$bin" lookup --intel "$work/big.json" "${vals[@]}" >"$work/piped.json"
 [ "$(grep -c '"matches":\[{' "$work/piped.json")" -ge 150 ] && ok || bad "too few sample values found after a pipelined load"
 
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish

@@ -11,24 +11,8 @@
 set -euo pipefail
 bin=$(realpath "$1")
 py=/usr/bin/python3
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+. "$(dirname "$0")/lib.sh"
 cd "$work"
-pass=0 fail=0
-ok()  { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-check() { # check DESCRIPTION EXPECTED_RC COMMAND...   (stdout in out, stderr in err)
-  local d=$1 want=$2 rc=0
-  shift 2
-  timeout 120 "$@" >out 2>err || rc=$?
-  if [ "$rc" = "$want" ]; then ok; else bad "$d: exit $rc, want $want"; head -5 err; fi
-}
-has() { # has DESCRIPTION FILE PATTERN
-  if grep -q -- "$3" "$2"; then ok; else bad "$1: '$3' not in $2"; head -5 "$2"; fi
-}
-hasnt() { # hasnt DESCRIPTION FILE PATTERN
-  if grep -q -- "$3" "$2"; then bad "$1: '$3' in $2"; else ok; fi
-}
 same() { # same DESCRIPTION FILE1 FILE2
   if cmp -s "$2" "$3"; then ok; else bad "$1: $2 and $3 differ"; cmp "$2" "$3" | head -3 || true; fi
 }
@@ -280,5 +264,4 @@ check "no intel at all" 0 "$bin" enrich small.json
 has "no intel warned" err "no indicators loaded"
 same "no intel: output = input" small.json out
 
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish

@@ -7,16 +7,7 @@
 set -u
 bin=$1
 src=$2
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-pass=0 fail=0
-ok()  { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-check() { # check DESCRIPTION EXPECTED_RC COMMAND...
-  local d=$1 want=$2; shift 2
-  "$@" >"$work/out" 2>"$work/err"; local rc=$?
-  if [ "$rc" = "$want" ]; then ok; else bad "$d: exit $rc, want $want"; cat "$work/err"; fi
-}
+. "$(dirname "$0")/lib.sh"
 same() { # same DESCRIPTION FILE EXPECTED_TEXT
   if [ "$(cat "$2")" = "$3" ]; then ok; else bad "$1: got"; cat "$2"; fi
 }
@@ -63,5 +54,4 @@ grep -q "values" "$work/err" && ok || bad "format list missing"
 check "unknown type" 2 "$bin" export "${intel[@]}" --type ip-bogus
 check "stray operand" 2 "$bin" export "${intel[@]}" 203.0.113.77
 
-echo "export: $pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish export

@@ -11,27 +11,14 @@
 #   test_store.sh IOCBUS_BINARY
 set -u
 bin=$1
-work=$(mktemp -d)
+. "$(dirname "$0")/lib.sh"
+exec </dev/null
 mnt=""
 cleanup() {
   if [ -n "$mnt" ]; then umount "$mnt" 2>/dev/null; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
-pass=0 fail=0
-ok()  { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-check() { # check DESCRIPTION EXPECTED_RC COMMAND...
-  local d=$1 want=$2; shift 2
-  "$@" >"$work/out" 2>"$work/err" </dev/null; local rc=$?
-  if [ "$rc" = "$want" ]; then ok; else bad "$d: exit $rc, want $want"; head -c 2000 "$work/err"; fi
-}
-has() { # has DESCRIPTION FILE PATTERN
-  if grep -q -- "$3" "$2"; then ok; else bad "$1: '$3' not in $2"; head -5 "$2"; fi
-}
-hasnt() { # hasnt DESCRIPTION FILE PATTERN
-  if grep -q -- "$3" "$2"; then bad "$1: '$3' in $2"; head -5 "$2"; else ok; fi
-}
 
 # N ip-dst attributes of one event, as a restSearch answer.
 gen() { # gen N FILE
@@ -108,5 +95,4 @@ mem_lmdb=$(grep -o '[0-9]* bytes per attribute' "$work/out")
 if [ -n "$mem_only" ] && [ "$mem_only" = "$mem_lmdb" ]; then ok; else
   bad "memory figure depends on LMDB: '$mem_only' vs '$mem_lmdb'"; fi
 
-echo "test_store.sh: $pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish test_store.sh
