@@ -451,6 +451,8 @@ static void close_all(struct iocb_bus *b)
 			zmq_close(*socks[i]);
 			*socks[i] = NULL;
 		}
+	iocb_bus__zap_stop(b->zap); /* its socket too must be closed before the context ends */
+	b->zap = NULL;
 	if (b->ctx)
 		zmq_ctx_term(b->ctx);
 	b->ctx = NULL;
@@ -531,11 +533,19 @@ int iocb_bus_start(const struct iocb_bus_opts *opts, struct iocb_bus **out, stru
 	}
 	for (size_t i = 0; i < IOCB_ARRAY_LEN(sub_topics); i++)
 		zmq_setsockopt(b->sub, ZMQ_SUBSCRIBE, sub_topics[i], strlen(sub_topics[i]));
+	/* CURVE: the ZAP handler first (without one libzmq lets every key in), then each socket. */
+	if (opts->curve) {
+		rc = iocb_bus__zap_start(b->ctx, opts->curve, &b->st.curve_allowed, &b->st.curve_refused, &b->zap, err);
+		if (rc < 0)
+			goto out;
+	}
 	{
 		void *const socks[3] = {b->rep, b->pub, b->sub};
 		const int want[3] = {opts->manage_port, opts->pub_port, opts->sub_port};
 		for (int i = 0; i < 3; i++) {
-			rc = bind_one(socks[i], host, want[i] < 0 ? 13370 + i : want[i], &b->port[i], err);
+			rc = opts->curve ? iocb_bus__curve_server(socks[i], opts->curve, err) : IOCB_OK;
+			if (rc == IOCB_OK)
+				rc = bind_one(socks[i], host, want[i] < 0 ? 13370 + i : want[i], &b->port[i], err);
 			if (rc < 0)
 				goto out;
 		}
@@ -559,8 +569,8 @@ int iocb_bus_start(const struct iocb_bus_opts *opts, struct iocb_bus **out, stru
 		goto out;
 	}
 	b->started = true;
-	iocb_log(IOCB_LOG_INFO, MOD, "\"listening\" host=\"%s\" manage=%u pub=%u sub=%u", host, b->port[0],
-		 b->port[1], b->port[2]);
+	iocb_log(IOCB_LOG_INFO, MOD, "\"listening\" host=\"%s\" manage=%u pub=%u sub=%u curve=%s", host, b->port[0],
+		 b->port[1], b->port[2], opts->curve ? "on" : "off");
 	*out = b;
 	return IOCB_OK;
 out:

@@ -63,6 +63,7 @@
 #include "core/rc.h"
 
 struct iocb_store;
+struct iocb_bus_curve;
 
 enum iocb_bus_gen {
 	IOCB_BUS_GEN_2020 = 0, /* Threat Bus 2020.12: topics threatbus/..., snapshot in seconds */
@@ -112,6 +113,8 @@ struct iocb_bus_opts {
 	unsigned subscriber_hwm;     /* per-subscriber send queue (frames) and held-frame bound; 0 = 100000 */
 	iocb_bus_sighting_cb on_sighting; /* may be NULL */
 	void *ud;
+	/* CURVE on all three sockets (serve/bus/curve.h); borrowed, outlives the bus; NULL = none */
+	const struct iocb_bus_curve *curve;
 };
 
 struct iocb_bus_stats {
@@ -139,6 +142,9 @@ struct iocb_bus_stats {
 	uint64_t feed_out[IOCB_BUS_GEN__N][2];     /* feed messages queued: [gen][0 ADD, 1 REMOVE] */
 	uint64_t snapshot_forwarded;  /* snapshot requests forwarded to other apps */
 	uint64_t envelopes_in;        /* snapshot envelopes passed on to their requester */
+	/* CURVE (serve/bus/curve.c): handshakes the ZAP handler answered */
+	uint64_t curve_allowed;       /* client keys in clients_file */
+	uint64_t curve_refused;       /* any other key (the connection is closed) */
 };
 
 /* The management request parser: pure, no sockets (also the fuzz target's). */

@@ -8,6 +8,7 @@
  *   feed.c      the store listener: each store change -> ADD/REMOVE frames
  *   snapshot.c  the snapshot thread: store walks -> frame batches
  *   metrics.c   the Prometheus rendering of struct iocb_bus_stats
+ *   curve.c     CURVE key files, keygen, and the ZAP handler (own thread)
  *
  * Threads and who owns what:
  *   bus thread       every socket but the two PUSH ends, the subscriber
@@ -132,6 +133,7 @@ struct iocb_bus {
 	zmq_msg_t *pending;           /* bus thread: the batch being sent, NULL = none */
 	size_t pending_off;           /* its next frame */
 	int64_t pending_since;        /* monotonic: when it last made progress */
+	struct iocb_bus__zap *zap;    /* CURVE's ZAP handler, NULL without CURVE */
 };
 
 /* bus thread's name of a generation and kind */
@@ -176,5 +178,15 @@ int iocb_bus__snap_start(struct iocb_bus *b, struct iocb_err *err);
 void iocb_bus__snap_stop(struct iocb_bus *b);
 /* Bus thread: queue a snapshot job for s; returns its id, 0 if the queue is full (retry later). */
 uint64_t iocb_bus__snap_request(struct iocb_bus *b, struct iocb_bus__sub *s, uint64_t window_s);
+
+/* curve.c: the ZAP handler, bound in ctx before any CURVE socket binds; counts into allowed and refused. */
+struct iocb_bus_curve;
+struct iocb_bus__zap;
+int iocb_bus__zap_start(void *ctx, const struct iocb_bus_curve *keys, uint64_t *allowed, uint64_t *refused,
+			struct iocb_bus__zap **out, struct iocb_err *err);
+/* Stop its thread and close its socket (before zmq_ctx_term). NULL is a no-op. */
+void iocb_bus__zap_stop(struct iocb_bus__zap *z);
+/* Make sock a CURVE server with the bus's secret key (before bind). */
+int iocb_bus__curve_server(void *sock, const struct iocb_bus_curve *keys, struct iocb_err *err);
 
 #endif

@@ -44,6 +44,8 @@ static const struct plain PLAIN[] = {
 	P("frames_ignored_total", "counter", "Other or malformed frames received from apps", frames_ignored),
 	P("subscriptions_refused_total", "counter", "Subscriptions on the PUB socket naming no known p2p topic",
 	  subscriptions_refused),
+	P("curve_allowed_total", "counter", "CURVE handshakes with a key in clients_file", curve_allowed),
+	P("curve_refused_total", "counter", "CURVE handshakes refused: the key is not in clients_file", curve_refused),
 };
 #undef P
 
