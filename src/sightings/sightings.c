@@ -402,6 +402,19 @@ int iocb_sightings_add(struct iocb_sightings *q, struct iocb_str attr_uuid, stru
 	return iocb_sightings_add_many(q, &it, 1, err);
 }
 
+int iocb_sightings_from_bus(struct iocb_sightings *q, int gen, const char *json, size_t len, struct iocb_err *err)
+{
+	struct iocb_sightings_bus_item b;
+	int rc = iocb_sightings_parse_bus(gen, json, len, &b, err);
+	if (rc != IOCB_OK) {
+		pthread_mutex_lock(&q->mu);
+		q->st.bad++;
+		pthread_mutex_unlock(&q->mu);
+		return rc;
+	}
+	return iocb_sightings_add_many(q, &b.item, 1, err);
+}
+
 void iocb_sightings_stats(struct iocb_sightings *q, struct iocb_sightings_stats *out)
 {
 	pthread_mutex_lock(&q->mu);

@@ -60,6 +60,7 @@ struct iocb_sightings_stats {
 	uint64_t queued;        /* sightings on disk now */
 	uint64_t deduplicated;  /* sightings dropped by the dedup window */
 	uint64_t requests;      /* POSTs made */
+	uint64_t bad;           /* bus frames iocb_sightings_from_bus() refused (malformed, no usable ref) */
 };
 
 struct iocb_sightings;
@@ -98,6 +99,48 @@ struct iocb_sightings_item {
  * IOCB_EINVAL when any item is invalid (nothing queued). Any thread.
  */
 int iocb_sightings_add_many(struct iocb_sightings *q, const struct iocb_sightings_item *items, size_t n,
+			    struct iocb_err *err) IOCB_MUST_USE;
+
+/*
+ * Sightings from the bus (docs/BUS.md "Sightings"): the JSON of a frame an
+ * app sent on `threatbus/sighting` (gen 0, Threat Bus 2020.12:
+ * {"ts":"2020-10-05 13:58:55[.ffffff][+hh:mm]","intel":"<attr uuid>",
+ *  "context":{"source":"...",...},"ioc":[...]|null}) or `stix2/sighting`
+ * (gen 1, 2021+: a STIX 2.1 Sighting with sighting_of_ref
+ * "indicator--<attr uuid>", x_threatbus_source, created / last_seen).
+ * The sighting type is 0 unless the app sets `x_misp_sighting_type`
+ * (gen 1: a property of the Sighting; gen 0: a key of `context`) to 0, 1
+ * or 2 (number or string).
+ */
+#define IOCB_SIGHTINGS_BUS_MAX ((size_t)1 << 20) /* largest frame body parsed (VAST puts whole events in the context) */
+
+/* What one bus frame says. item's views point into uuid[] / source[], so the struct must not be copied. */
+struct iocb_sightings_bus_item {
+	struct iocb_sightings_item item;           /* the sighting (views into the two buffers below) */
+	char uuid[IOCB_SIGHTINGS_UUID_LEN + 1];    /* attribute uuid, lower case, NUL-terminated */
+	char source[IOCB_SIGHTINGS_SOURCE_MAX + 1]; /* source, JSON escapes decoded, NUL-terminated */
+};
+
+/*
+ * Parse one bus frame body of generation `gen` (0 or 1) into *out. Pure.
+ * Returns IOCB_OK; IOCB_ELIMIT when len > IOCB_SIGHTINGS_BUS_MAX or the JSON
+ * nests deeper than 64; IOCB_EPARSE when it is not JSON or not the shape
+ * (err says which field and why: no ref, a ref that is no
+ * "indicator--<uuid>", a time that is no RFC 3339 / str(datetime) time in
+ * 1970..9999, a field of the wrong type, a duplicated field, a source past
+ * 255 bytes, a type not 0..2); IOCB_EINVAL for a gen other than 0 or 1.
+ * Any thread.
+ */
+int iocb_sightings_parse_bus(int gen, const char *json, size_t len, struct iocb_sightings_bus_item *out,
+			     struct iocb_err *err) IOCB_MUST_USE;
+
+/*
+ * Parse a bus frame (above) and queue it (iocb_sightings_add()). A frame
+ * that does not parse is counted `bad` and its error returned (the caller,
+ * the bus's on_sighting callback, logs it rate-limited); nothing is queued.
+ * Any thread.
+ */
+int iocb_sightings_from_bus(struct iocb_sightings *q, int gen, const char *json, size_t len,
 			    struct iocb_err *err) IOCB_MUST_USE;
 
 /* A snapshot of the counters. Any thread. */
