@@ -61,6 +61,9 @@ struct iocb_sightings_stats {
 	uint64_t deduplicated;  /* sightings dropped by the dedup window */
 	uint64_t requests;      /* POSTs made */
 	uint64_t bad;           /* bus frames iocb_sightings_from_bus() refused (malformed, no usable ref) */
+	uint64_t matches;               /* from_matches: sightings handed to the queue (also in received) */
+	uint64_t matches_deduplicated;  /* from_matches: matches dropped by the in-memory window */
+	uint64_t matches_dropped;       /* from_matches: dropped because the handoff was full or LMDB failed */
 };
 
 struct iocb_sightings;
@@ -142,6 +145,35 @@ int iocb_sightings_parse_bus(int gen, const char *json, size_t len, struct iocb_
  */
 int iocb_sightings_from_bus(struct iocb_sightings *q, int gen, const char *json, size_t len,
 			    struct iocb_err *err) IOCB_MUST_USE;
+
+/*
+ * sightings.from_matches: every match the log pipeline makes becomes a
+ * sighting of the matched attribute, source "iocbus/<input name>", type 0,
+ * timestamp the time the pipeline batch was enriched. One object per
+ * pipeline input thread (not shared, so no lock per match):
+ *   - note() (per match, on the hot path) keeps a match only when its
+ *     attribute was not kept within window_s by this object: a 65,536-slot
+ *     direct-mapped table of (attribute uuid) -> last kept time, 1 MiB, so
+ *     at most one sighting per attribute, input and window (a slot collision
+ *     can let one more through; dedup never drops a first sighting);
+ *   - flush() (per pipeline batch) hands the kept ones to the queue's
+ *     flusher thread, which commits them with one iocb_sightings_add_many()
+ *     per wake-up; nothing on the pipeline's threads touches LMDB. The
+ *     handoff holds at most 8,192 sightings; past that they are counted
+ *     matches_dropped. A kill -9 loses what is in the handoff (at most
+ *     about one flusher wake-up's worth); a clean stop commits it.
+ */
+struct iocb_sightings_matches;
+
+/* A from_matches object for input `input` (copied) feeding q (which must outlive it). window_s <= 0 = 300. */
+struct iocb_sightings_matches *iocb_sightings_matches_new(struct iocb_sightings *q, const char *input,
+							  double window_s);
+/* Flush and free. NULL is a no-op. Its thread. */
+void iocb_sightings_matches_free(struct iocb_sightings_matches *m);
+/* One match of attribute attr_uuid (36 chars, as the store writes it) at wall time now_s. Its thread. */
+void iocb_sightings_matches_note(struct iocb_sightings_matches *m, const char *attr_uuid, int64_t now_s);
+/* Hand what note() kept to the queue (never blocks on I/O). Its thread. */
+void iocb_sightings_matches_flush(struct iocb_sightings_matches *m);
 
 /* A snapshot of the counters. Any thread. */
 void iocb_sightings_stats(struct iocb_sightings *q, struct iocb_sightings_stats *out);

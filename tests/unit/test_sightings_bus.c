@@ -226,20 +226,33 @@ static void test_huge_and_deep(void **state)
 	refused(1, deep, IOCB_ELIMIT, "");
 }
 
+static struct iocb_sightings *queue_in(char *dir)
+{
+	struct iocb_sightings_opts o;
+	struct iocb_sightings *q;
+	assert_non_null(mkdtemp(dir));
+	iocb_sightings_opts_default(&o);
+	o.base_url = "http://127.0.0.1:9"; /* nothing listens: everything stays queued */
+	o.api_key = "k";
+	o.state_dir = dir;
+	o.backoff_initial_s = 30;
+	assert_int_equal(iocb_sightings_new(&o, &q, &err), IOCB_OK);
+	return q;
+}
+
+static void rm_dir(const char *dir)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 /* from_bus counts a refused frame `bad` and queues a good one (a queue whose MISP is unreachable). */
 static void test_from_bus_counts(void **state)
 {
 	(void)state;
 	char dir[] = "/tmp/iocb-sightings-bus-XXXXXX";
-	assert_non_null(mkdtemp(dir));
-	struct iocb_sightings_opts o;
-	struct iocb_sightings *q;
-	iocb_sightings_opts_default(&o);
-	o.base_url = "http://127.0.0.1:9";
-	o.api_key = "k";
-	o.state_dir = dir;
-	o.backoff_initial_s = 30;
-	assert_int_equal(iocb_sightings_new(&o, &q, &err), IOCB_OK);
+	struct iocb_sightings *q = queue_in(dir);
 	assert_int_equal(iocb_sightings_from_bus(q, 1, ZEEK_2021, strlen(ZEEK_2021), &err), IOCB_OK);
 	assert_int_equal(iocb_sightings_from_bus(q, 0, VAST_2020, strlen(VAST_2020), &err), IOCB_OK);
 	assert_int_equal(iocb_sightings_from_bus(q, 0, ZEEK_2021, strlen(ZEEK_2021), &err), IOCB_EPARSE);
@@ -249,9 +262,58 @@ static void test_from_bus_counts(void **state)
 	assert_int_equal(st.bad, 1);
 	assert_int_equal(st.queued + st.sent + st.rejected, 2);
 	iocb_sightings_free(q);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	assert_int_equal(system(cmd), 0);
+	rm_dir(dir);
+}
+
+/* Wait (at most 5 s) until the flusher has handed `want` from_matches sightings to the queue. */
+static void wait_matches(struct iocb_sightings *q, uint64_t want, struct iocb_sightings_stats *st)
+{
+	for (int i = 0; i < 500; i++) {
+		iocb_sightings_stats(q, st);
+		if (st->matches >= want)
+			break;
+		usleep(10000);
+	}
+	assert_int_equal(st->matches, want);
+}
+
+/* from_matches: one sighting per attribute per input per window, in memory; the rest counted. */
+static void test_from_matches_window(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/iocb-sightings-fm-XXXXXX";
+	struct iocb_sightings *q = queue_in(dir);
+	struct iocb_sightings_matches *a = iocb_sightings_matches_new(q, "zeek", 300);
+	struct iocb_sightings_matches *b = iocb_sightings_matches_new(q, "suricata", 0);
+	struct iocb_sightings_stats st;
+	char u[37];
+	for (int i = 0; i < 1000; i++)
+		iocb_sightings_matches_note(a, U1, 1000 + i / 10); /* one attribute, 100 s of matches */
+	for (int i = 0; i < 600; i++) {                      /* 600 attributes: more than one pending array */
+		snprintf(u, sizeof(u), "%08x-1c7d-4a51-9a3e-2b7d0c4e9f11", i);
+		iocb_sightings_matches_note(a, u, 1000);
+	}
+	iocb_sightings_matches_note(b, U1, 1000); /* the other input has its own window */
+	iocb_sightings_matches_flush(a);
+	iocb_sightings_matches_flush(b);
+	wait_matches(q, 602, &st);
+	assert_int_equal(st.matches_deduplicated, 999);
+	assert_int_equal(st.received, 602);
+	assert_int_equal(st.queued + st.sent + st.rejected, 602);
+	/* the window passes: the attribute is sighted again */
+	iocb_sightings_matches_note(a, U1, 1299);
+	iocb_sightings_matches_note(a, U1, 1300);
+	iocb_sightings_matches_note(a, U1, 1301);
+	iocb_sightings_matches_flush(a);
+	wait_matches(q, 603, &st);
+	assert_int_equal(st.matches_deduplicated, 1001);
+	/* free flushes what is pending */
+	iocb_sightings_matches_note(b, U1, 2000);
+	iocb_sightings_matches_free(b);
+	wait_matches(q, 604, &st);
+	iocb_sightings_matches_free(a);
+	iocb_sightings_free(q);
+	rm_dir(dir);
 }
 
 int main(void)
@@ -262,6 +324,7 @@ int main(void)
 		cmocka_unit_test(test_tb2020),        cmocka_unit_test(test_stix_bad),
 		cmocka_unit_test(test_source_cap),    cmocka_unit_test(test_tb2020_bad),
 		cmocka_unit_test(test_huge_and_deep), cmocka_unit_test(test_from_bus_counts),
+		cmocka_unit_test(test_from_matches_window),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
