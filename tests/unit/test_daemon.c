@@ -22,6 +22,7 @@
 #include "core/buf.h"
 #include "core/log.h"
 #include "daemon/internal.h"
+#include "sightings/sightings.h"
 #include "sources/sources.h"
 #include "store/store.h"
 
@@ -85,6 +86,13 @@ static void test_health_running(void **state)
 	assert_string_equal(out.ptr,
 			    "degraded zmq=up pull=down outputs=up store=failing (mdb_txn_commit: MDB_MAP_FULL)\n");
 
+	/* The bus, when it runs. */
+	iocb_buf_reset(&out);
+	h.store_failing = NULL;
+	h.bus = true;
+	assert_true(iocb_daemon__health_render(&h, &out));
+	assert_string_equal(out.ptr, "ok zmq=up pull=down outputs=up bus=up\n");
+
 	/* A full buffer truncates the line; the answer stays. */
 	struct iocb_buf tiny;
 	iocb_buf_init(&tiny, 10);
@@ -120,6 +128,27 @@ static void test_counters_render(void **state)
 			    "# HELP iocbus_start_time_seconds Wall-clock time the daemon started.\n"
 			    "# TYPE iocbus_start_time_seconds gauge\n"
 			    "iocbus_start_time_seconds 1700000000.123\n");
+	iocb_buf_fini(&out);
+}
+
+static void test_sightings_render(void **state)
+{
+	struct iocb_sightings_stats st = {.received = 7, .sent = 5, .queued = 2, .bad = 1};
+	struct iocb_buf out, tiny;
+
+	(void)state;
+	iocb_buf_init(&out, 1 << 16);
+	assert_int_equal(iocb_daemon__sightings_metrics_render(&st, &out), IOCB_OK);
+	assert_non_null(strstr(out.ptr, "# TYPE iocbus_sightings_received_total counter\niocbus_sightings_received_total 7\n"));
+	assert_non_null(strstr(out.ptr, "\niocbus_sightings_sent_total 5\n"));
+	assert_non_null(strstr(out.ptr, "# TYPE iocbus_sightings_queued gauge\niocbus_sightings_queued 2\n"));
+	assert_non_null(strstr(out.ptr, "\niocbus_sightings_bad_total 1\n"));
+	assert_non_null(strstr(out.ptr, "\niocbus_sightings_deduplicated_total 0\n"));
+	/* All or nothing. */
+	iocb_buf_init(&tiny, 200);
+	assert_int_equal(iocb_daemon__sightings_metrics_render(&st, &tiny), IOCB_ELIMIT);
+	assert_int_equal(tiny.len, 0);
+	iocb_buf_fini(&tiny);
 	iocb_buf_fini(&out);
 }
 
@@ -185,6 +214,46 @@ static void test_restart_settings(void **state)
 	iocb_config_free(live);
 }
 
+#define BUS_HEAD MISP_HEAD "store: {path: /tmp/iocb-s}\n"
+
+static void test_services_changed(void **state)
+{
+	static const char *const restart[] = {
+		BUS_HEAD,
+		BUS_HEAD "bus: {host: 127.0.0.2}\nsightings: {}\n",
+		BUS_HEAD "bus: {manage: 1}\nsightings: {}\n",
+		BUS_HEAD "bus: {heartbeat_timeout: 5s}\nsightings: {}\n",
+		BUS_HEAD "bus: {subscriber_queue: 100}\nsightings: {}\n",
+		BUS_HEAD "bus: {curve: {secret_key_file: k, clients_file: c}}\nsightings: {}\n",
+		BUS_HEAD "bus: {}\n",
+		BUS_HEAD "bus: {}\nsightings: {batch_max: 7}\n",
+		BUS_HEAD "bus: {}\nsightings: {dedup_window: 1m}\n",
+		BUS_HEAD "bus: {}\nsightings: {from_matches: true}\n",
+		"misp:\n  api: {host: 'https://other', key: k}\nstore: {path: /tmp/iocb-s}\nbus: {}\nsightings: {}\n",
+		"misp:\n  api: {host: 'https://m', key: other}\nstore: {path: /tmp/iocb-s}\nbus: {}\nsightings: {}\n",
+	};
+	struct iocb_config *base = load(BUS_HEAD "bus: {}\nsightings: {}\n");
+	struct iocb_config *live = load(BUS_HEAD "bus: {}\nsightings: {}\nlogging: {level: info}\n");
+	struct iocb_config *nos = load(MISP_HEAD "store: {path: /tmp/iocb-s}\n");
+	struct iocb_config *nos_api = load("misp:\n  api: {host: 'https://other', key: k}\nstore: {path: /tmp/iocb-s}\n");
+
+	(void)state;
+	assert_false(iocb_daemon__services_changed(base, base));
+	assert_false(iocb_daemon__services_changed(base, live));
+	/* Without sightings the MISP client is the pull's, which a reload applies. */
+	assert_false(iocb_daemon__services_changed(nos, nos_api));
+	for (size_t i = 0; i < IOCB_ARRAY_LEN(restart); i++) {
+		struct iocb_config *c = load(restart[i]);
+		if (!iocb_daemon__services_changed(base, c))
+			fail_msg("not seen as a restart setting: %s", restart[i]);
+		iocb_config_free(c);
+	}
+	iocb_config_free(base);
+	iocb_config_free(live);
+	iocb_config_free(nos);
+	iocb_config_free(nos_api);
+}
+
 static void test_reloadable(void **state)
 {
 	char dir[] = "/tmp/iocb_test_daemon.XXXXXX", path[128];
@@ -217,6 +286,8 @@ int main(void)
 		cmocka_unit_test(test_health_stopping),
 		cmocka_unit_test(test_health_running),
 		cmocka_unit_test(test_counters_render),
+		cmocka_unit_test(test_sightings_render),
+		cmocka_unit_test(test_services_changed),
 		cmocka_unit_test(test_filters_equal),
 		cmocka_unit_test(test_restart_settings),
 		cmocka_unit_test(test_reloadable),

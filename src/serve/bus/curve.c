@@ -183,18 +183,24 @@ static int parse_clients(struct iocb_bus_curve *c, char *text, const char *path,
 	size_t cap = 0;
 
 	for (char *save = NULL, *l = text; l; l = save) {
-		char *s, *hash;
+		char *s, *rest;
 
 		save = strchr(l, '\n');
 		if (save)
 			*save++ = '\0';
 		line++;
-		hash = strchr(l, '#');
-		if (hash)
-			*hash = '\0';
 		s = trim(l);
-		if (!*s)
+		/* '#' is a Z85 character too: a comment starts a line or follows whitespace. */
+		if (!*s || *s == '#')
 			continue;
+		rest = s + strcspn(s, " \t");
+		if (*rest) {
+			*rest++ = '\0';
+			rest = trim(rest);
+			if (*rest && *rest != '#')
+				return iocb_err_set(err, IOCB_EINVAL, "%s:%u: one key per line (then only a # comment)",
+						    path, line);
+		}
 		if (c->nclients == IOCB_BUS_CURVE_MAX_CLIENTS)
 			return iocb_err_set(err, IOCB_ELIMIT, "%s:%u: more than %d client keys", path, line,
 					    IOCB_BUS_CURVE_MAX_CLIENTS);

@@ -20,8 +20,9 @@
  *   key is the bus's identity.
  *
  *   clients file (bus.curve.clients_file): one Z85 public key (40
- *   characters) per line; `#` starts a comment (whole line or after the
- *   key); blank lines are skipped. At least one key; at most
+ *   characters) per line; `#` at the start of a line, or after
+ *   whitespace following the key, starts a comment (`#` is a Z85 character
+ *   too, so a key may hold one); blank lines are skipped. At least one key; at most
  *   IOCB_BUS_CURVE_MAX_CLIENTS.
  */
 #ifndef IOCB_SERVE_BUS_CURVE_H
