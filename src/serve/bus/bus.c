@@ -320,7 +320,8 @@ static void handle_manage(struct iocb_bus *b)
 		if (!s) {
 			v = IOCB_BUS_REQ_ERROR;
 		} else if (rq.action == IOCB_BUS_UNSUBSCRIBE) {
-			iocb_log(IOCB_LOG_INFO, MOD, "\"unsubscribed\" topic=\"%s\"", s->p2p);
+			iocb_log(IOCB_LOG_INFO, MOD, "\"unsubscribed\" topic=\"%s\" dropped=%llu", s->p2p,
+				 (unsigned long long)s->drops);
 			drop_sub(b, s);
 			IOCB_M_ADD(b->st.unsubscribes, 1);
 		} else {
@@ -404,7 +405,8 @@ static void expire(struct iocb_bus *b, int64_t now)
 	for (unsigned i = 0; i < b->o.max_subscribers; i++) {
 		struct iocb_bus__sub *s = &b->subs[i];
 		if (s->used && now - s->last_ns > limit) {
-			iocb_log(IOCB_LOG_INFO, MOD, "\"subscriber expired\" topic=\"%s\"", s->p2p);
+			iocb_log(IOCB_LOG_INFO, MOD, "\"subscriber expired\" topic=\"%s\" dropped=%llu", s->p2p,
+				 (unsigned long long)s->drops);
 			drop_sub(b, s);
 			IOCB_M_ADD(b->st.heartbeats_missed, 1);
 		}

@@ -35,6 +35,10 @@
 #define IOCB_BUS__JOIN_WAIT_NS (5LL * 1000000000)  /* slow joiner: snapshot/held frames wait this long */
 #define IOCB_BUS__STALL_NS (2LL * 1000000000)      /* a pipe that takes nothing this long is stale */
 #define IOCB_BUS__HOLD_BYTES ((size_t)64 << 20)    /* held frames per subscriber, bytes */
+#define IOCB_BUS__HOLD_MIN 65536                   /* held frames per subscriber, at least (else subscriber_hwm) */
+#define IOCB_BUS__BACKOFF_MIN_NS (100LL * 1000000) /* first wait before a stale subscriber is probed */
+#define IOCB_BUS__BACKOFF_MAX_NS (5LL * 1000000000) /* the wait doubles per relapse up to this */
+#define IOCB_BUS__SETTLED_NS (10LL * 1000000000)   /* live this long: the next stale mark waits the least */
 #define IOCB_BUS__BATCH_BYTES ((size_t)256 << 10)  /* snapshot batch target size */
 #define IOCB_BUS__MAX_JOBS 64                      /* queued snapshot jobs (more: retried) */
 
@@ -74,6 +78,10 @@ struct iocb_bus__sub {
 	uint64_t job;               /* snapshot job in flight, 0 = none */
 	struct iocb_bus__held *hq, *hq_tail; /* held frames, oldest first */
 	size_t hq_n, hq_bytes;
+	int64_t live_since_ns;      /* when it last became LIVE */
+	int64_t backoff_ns;         /* stale: current wait between a stale mark and the probe */
+	int64_t probe_after_ns;     /* stale: no probe (so no resync) before this */
+	uint64_t drops;             /* frames it lost (queue full or stale) */
 	char *probe;                /* stale: the last frame dropped, retried as the probe */
 	size_t probe_len, probe_cap;
 	enum iocb_bus_gen probe_gen;
