@@ -246,20 +246,27 @@ static void upsert_at(struct fx *f, uint64_t n, bool ids, uint64_t ts, const cha
 /* Receive until 500 ms of silence; the values seen (all ADDs) as one sorted string. */
 static void collect(struct app *a, char *out, size_t cap)
 {
-	char got[300], list[32][64];
+	char got[300], list[32][300];
 	int n = 0;
+	size_t len = 0;
 	for (;;) {
 		next(a, got, sizeof(got), 500);
 		if (!got[0])
 			break;
 		assert_int_equal(strncmp(got, "ADD ", 4), 0);
 		assert_true(n < 32);
-		snprintf(list[n++], sizeof(list[0]), "%s", got + 4);
+		memcpy(list[n++], got + 4, strlen(got + 4) + 1);
 	}
 	qsort(list, (size_t)n, sizeof(list[0]), (int (*)(const void *, const void *))strcmp);
 	out[0] = 0;
-	for (int i = 0; i < n; i++)
-		snprintf(out + strlen(out), cap - strlen(out), "%s%s", i ? "," : "", list[i]);
+	for (int i = 0; i < n; i++) {
+		size_t l = strlen(list[i]);
+		assert_true(len + l + 2 < cap);
+		if (i)
+			out[len++] = ',';
+		memcpy(out + len, list[i], l + 1);
+		len += l;
+	}
 }
 
 static void test_snapshot_window(void **state)
