@@ -108,7 +108,7 @@ static bool field(const char *json, const char *key, char *out, size_t cap)
 }
 
 /*
- * The next frame as "ADD <value>" / "REMOVE <value>", checking its prefix
+ * The next data frame as "ADD <value>" / "REMOVE <value>", checking its prefix
  * and shape for the generation; "" when none arrives within ms. The value
  * is the 2020.12 indicator[0] or the STIX pattern.
  */
@@ -117,7 +117,10 @@ static void next(struct app *a, char *out, size_t cap, int ms)
 	static char buf[1 << 16];
 	char v[256];
 	out[0] = 0;
-	int n = recv_within(a->sub, buf, sizeof(buf), ms);
+	int n;
+	do /* snapshot requests forwarded from other apps' subscribes are not data */
+		n = recv_within(a->sub, buf, sizeof(buf), ms);
+	while (n > 0 && strncmp(buf + 32, "snapshotrequest ", 16) == 0);
 	if (n < 0)
 		return;
 	assert_int_equal(memcmp(buf, a->p2p, 32), 0);
@@ -398,6 +401,91 @@ static void test_slow_subscriber_stale_then_resync(void **state)
 	stop(f);
 }
 
+static void test_envelope_parse(void **state)
+{
+	(void)state;
+	struct iocb_bus_envelope e;
+	const char *ok = "{\"type\":\"snapshotenvelope\",\"snapshot_type\":2,\"snapshot_id\":\"ab\\u0063\","
+			 "\"body\": {\"x\":[1,{\"y\":\"}\"}]} }";
+	assert_int_equal(iocb_bus_parse_envelope(ok, strlen(ok), &e), IOCB_OK);
+	assert_string_equal(e.snapshot_id, "abc");
+	assert_int_equal(e.snapshot_type, 2);
+	assert_int_equal(e.body_len, strlen("{\"x\":[1,{\"y\":\"}\"}]}"));
+	assert_int_equal(memcmp(ok + e.body_off, "{\"x\":[1,{\"y\":\"}\"}]}", e.body_len), 0);
+	static const char *const bad[] = {
+		"",
+		"[]",
+		"{\"snapshot_type\":1,\"snapshot_id\":\"a\"}",                  /* no body */
+		"{\"snapshot_type\":1,\"body\":{}}",                              /* no id */
+		"{\"snapshot_type\":3,\"snapshot_id\":\"a\",\"body\":{}}",        /* bad type */
+		"{\"snapshot_type\":1,\"snapshot_id\":\"a\",\"body\":[]}",        /* body not an object */
+		"{\"snapshot_type\":1,\"snapshot_id\":\"a\\u0000\",\"body\":{}}", /* NUL in the id */
+		"{\"snapshot_type\":1,\"snapshot_id\":\"a\",\"body\":{}} x",      /* trailing bytes */
+		"{\"snapshot_type\":1,\"snapshot_id\":\"a\",\"body\":{}",         /* cut */
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (iocb_bus_parse_envelope(bad[i], strlen(bad[i]), &e) != IOCB_EPARSE)
+			fail_msg("accepted: %s", bad[i]);
+}
+
+/* A snapshot request reaches the other apps; an app's envelope reaches the requester. */
+static void test_snapshot_forwarding(void **state)
+{
+	(void)state;
+	struct fx *f = start(0);
+	struct app other, req;
+	struct iocb_bus_stats st;
+	static char buf[4096];
+	char id[80], want[512];
+
+	app_open(f, &other, "stix2/indicator", 0, 0, 0);
+	iocb_time_sleep_s(0.2); /* its SUB socket joins before the request is forwarded */
+	app_open(f, &req, "threatbus/intel", 100, 0, 0);
+	int n = recv_within(other.sub, buf, sizeof(buf), 5000);
+	assert_true(n > 0);
+	assert_int_equal(memcmp(buf, other.p2p, 32), 0);
+	assert_true(field(buf, "\"snapshot_id\":\"", id, sizeof(id)));
+	assert_int_equal(strlen(id), 36);
+	snprintf(want, sizeof(want),
+		 "%ssnapshotrequest {\"type\":\"snapshotrequest\",\"snapshot_type\":1,\"snapshot_id\":\"%s\","
+		 "\"snapshot\":100}",
+		 other.p2p, id);
+	assert_string_equal(buf, want);
+
+	/* the other app answers on the bus's SUB socket (PUB: resend until the subscription took) */
+	void *pub = sock(ZMQ_PUB, f->sub);
+	const char *body = "{\"ts\":\"2023-11-14 22:13:21+00:00\",\"id\":\"x\",\"data\":{\"indicator\":"
+			   "[\"retro.example\"],\"intel_type\":12},\"operation\":\"ADD\"}";
+	char env[512];
+	snprintf(env, sizeof(env),
+		 "threatbus/snapshotenvelope {\"type\":\"snapshotenvelope\",\"snapshot_type\":1,\"snapshot_id\":"
+		 "\"%s\",\"body\":%s}",
+		 id, body);
+	n = -1;
+	for (int i = 0; i < 50 && n < 0; i++) {
+		assert_true(zmq_send(pub, env, strlen(env), 0) >= 0);
+		n = recv_within(req.sub, buf, sizeof(buf), 100);
+	}
+	snprintf(want, sizeof(want), "%sintel %s", req.p2p, body);
+	assert_string_equal(buf, want);
+	/* an envelope nobody asked for is ignored */
+	const char *stray = "threatbus/snapshotenvelope {\"snapshot_type\":1,\"snapshot_id\":\"nope\",\"body\":{}}";
+	assert_true(zmq_send(pub, stray, strlen(stray), 0) >= 0);
+	for (int i = 0; i < 100; i++) {
+		iocb_bus_stats(f->bus, &st);
+		if (st.frames_ignored)
+			break;
+		iocb_time_sleep_s(0.02);
+	}
+	assert_true(st.frames_ignored >= 1);
+	assert_int_equal(st.snapshot_forwarded, 1);
+	assert_true(st.envelopes_in >= 1);
+	zmq_close(pub);
+	zmq_close(other.sub);
+	zmq_close(req.sub);
+	stop(f);
+}
+
 /* ---- the resumable store walk ---------------------------------------------- */
 
 struct walk_seen {
@@ -483,6 +571,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_store_walk),
 		cmocka_unit_test(test_metrics_render),
+		cmocka_unit_test(test_envelope_parse),
+		cmocka_unit_test(test_snapshot_forwarding),
 		cmocka_unit_test(test_every_change_once),
 		cmocka_unit_test(test_snapshot_window),
 		cmocka_unit_test(test_slow_subscriber_stale_then_resync),

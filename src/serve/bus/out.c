@@ -70,7 +70,8 @@ static int try_send(struct iocb_bus *b, const char *frame, size_t len, enum iocb
 		    enum iocb_bus_kind kind)
 {
 	if (zmq_send(b->pub, frame, len, ZMQ_DONTWAIT) >= 0) {
-		IOCB_M_ADD(b->st.out[gen][kind], 1);
+		if (kind < IOCB_BUS_KIND__N)
+			IOCB_M_ADD(b->st.out[gen][kind], 1);
 		return 1;
 	}
 	if (zmq_errno() == EAGAIN)
@@ -155,9 +156,8 @@ static void hold(struct iocb_bus *b, struct iocb_bus__sub *s, const char *frame,
 	s->hq_bytes += len;
 }
 
-/* One live frame to s, by its state. */
-static void deliver(struct iocb_bus *b, struct iocb_bus__sub *s, const char *frame, size_t len, enum iocb_bus_gen gen,
-		    enum iocb_bus_kind kind)
+void iocb_bus__deliver(struct iocb_bus *b, struct iocb_bus__sub *s, const char *frame, size_t len,
+		       enum iocb_bus_gen gen, enum iocb_bus_kind kind)
 {
 	switch (s->state) {
 	case IOCB_BUS__LIVE:
@@ -179,24 +179,29 @@ void iocb_bus__fan_out(struct iocb_bus *b, enum iocb_bus_gen gen, enum iocb_bus_
 		       size_t jl)
 {
 	const char *suffix = iocb_bus__suffix[gen][kind], *topic = iocb_bus__msg_topic[gen][kind];
-	size_t sl = strlen(suffix);
 
 	if (jl > b->o.max_frame_bytes) /* b->frame's bound; iocb_bus_publish() refuses these */
 		return;
 	for (unsigned i = 0; i < b->o.max_subscribers; i++) {
 		struct iocb_bus__sub *s = &b->subs[i];
-		if (!sub_wants(s, gen, topic))
-			continue;
-		char *p = b->frame;
-		memcpy(p, s->p2p, IOCB_BUS_P2P_LEN);
-		p += IOCB_BUS_P2P_LEN;
-		memcpy(p, suffix, sl);
-		p += sl;
-		*p++ = ' ';
-		memcpy(p, json, jl);
-		p += jl;
-		deliver(b, s, b->frame, (size_t)(p - b->frame), gen, kind);
+		if (sub_wants(s, gen, topic))
+			iocb_bus__deliver(b, s, b->frame, iocb_bus__frame(b, s, suffix, json, jl), gen, kind);
 	}
+}
+
+size_t iocb_bus__frame(struct iocb_bus *b, const struct iocb_bus__sub *s, const char *suffix, const char *json,
+		       size_t jl)
+{
+	size_t sl = strlen(suffix);
+	char *p = b->frame;
+	memcpy(p, s->p2p, IOCB_BUS_P2P_LEN);
+	p += IOCB_BUS_P2P_LEN;
+	memcpy(p, suffix, sl);
+	p += sl;
+	*p++ = ' ';
+	memcpy(p, json, jl);
+	p += jl;
+	return (size_t)(p - b->frame);
 }
 
 static struct iocb_bus__sub *sub_by_prefix(struct iocb_bus *b, const char *d, size_t n)
