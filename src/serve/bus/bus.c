@@ -265,8 +265,10 @@ static void do_subscribe(struct iocb_bus *b, const struct iocb_bus_request *rq)
 		s->wants_intel |= strncmp(iocb_bus__msg_topic[s->gen][IOCB_BUS_KIND_INTEL], s->topics[i],
 					  strlen(s->topics[i])) == 0;
 	iocb_bus__sub_added(b, s);
-	if (rq->snapshot)
+	if (rq->snapshot) {
 		IOCB_M_ADD(b->st.snapshot_requests, 1);
+		iocb_bus__forward_request(b, s);
+	}
 	IOCB_M_ADD(b->st.subscribers, 1);
 	for (unsigned i = 0; i < s->ntopics; i++)
 		IOCB_M_ADD(b->st.subscribers_by_topic[topic_slot(s->topics[i])], 1);
@@ -320,7 +322,8 @@ static void handle_manage(struct iocb_bus *b)
 		if (!s) {
 			v = IOCB_BUS_REQ_ERROR;
 		} else if (rq.action == IOCB_BUS_UNSUBSCRIBE) {
-			iocb_log(IOCB_LOG_INFO, MOD, "\"unsubscribed\" topic=\"%s\"", s->p2p);
+			iocb_log(IOCB_LOG_INFO, MOD, "\"unsubscribed\" topic=\"%s\" dropped=%llu", s->p2p,
+				 (unsigned long long)s->drops);
 			drop_sub(b, s);
 			IOCB_M_ADD(b->st.unsubscribes, 1);
 		} else {
@@ -373,6 +376,11 @@ static void drain_sub(struct iocb_bus *b)
 		} else if (!multi && sp) {
 			struct iocb_str t = {d, (size_t)(sp - d)};
 			enum iocb_bus_gen gen = IOCB_BUS_GEN__N;
+			if (iocb_str_eq_c(t, "threatbus/snapshotenvelope")) {
+				iocb_bus__envelope_in(b, sp + 1, n - (size_t)(sp - d) - 1);
+				zmq_msg_close(&m);
+				continue;
+			}
 			if (iocb_str_eq_c(t, "threatbus/sighting"))
 				gen = IOCB_BUS_GEN_2020;
 			else if (iocb_str_eq_c(t, "stix2/sighting"))
@@ -404,7 +412,8 @@ static void expire(struct iocb_bus *b, int64_t now)
 	for (unsigned i = 0; i < b->o.max_subscribers; i++) {
 		struct iocb_bus__sub *s = &b->subs[i];
 		if (s->used && now - s->last_ns > limit) {
-			iocb_log(IOCB_LOG_INFO, MOD, "\"subscriber expired\" topic=\"%s\"", s->p2p);
+			iocb_log(IOCB_LOG_INFO, MOD, "\"subscriber expired\" topic=\"%s\" dropped=%llu", s->p2p,
+				 (unsigned long long)s->drops);
 			drop_sub(b, s);
 			IOCB_M_ADD(b->st.heartbeats_missed, 1);
 		}

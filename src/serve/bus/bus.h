@@ -164,6 +164,26 @@ struct iocb_bus_request {
 /* Parse one request. Any thread. On a verdict other than OK *out is unspecified. */
 enum iocb_bus_verdict iocb_bus_parse_request(const char *buf, size_t len, struct iocb_bus_request *out);
 
+/*
+ * A snapshot envelope an app sends back ("threatbus/snapshotenvelope <json>",
+ * threatbus.md §1.3, exports.md §4.1):
+ *   {"type":"snapshotenvelope","snapshot_type":1|2,"snapshot_id":"…","body":{…}}
+ * ("type" optional, as 2020.12 apps leave it out).
+ */
+#define IOCB_BUS_SNAPSHOT_ID_MAX 64
+struct iocb_bus_envelope {
+	char snapshot_id[IOCB_BUS_SNAPSHOT_ID_MAX + 1]; /* decoded, NUL-terminated, no NUL inside */
+	int snapshot_type;                               /* 1 indicators, 2 sightings */
+	size_t body_off, body_len;                       /* the body object's JSON text in the input */
+};
+/*
+ * Parse one envelope. Pure, any thread (also the fuzz target's).
+ * Returns IOCB_OK, or IOCB_EPARSE: not JSON, not an object, a snapshot_id
+ * missing, not a string or over IOCB_BUS_SNAPSHOT_ID_MAX bytes, a
+ * snapshot_type other than 1 or 2, a body missing or not an object.
+ */
+int iocb_bus_parse_envelope(const char *json, size_t len, struct iocb_bus_envelope *out) IOCB_MUST_USE;
+
 struct iocb_bus;
 
 /* Bind the three sockets and start the bus thread. *out owned by the caller. */

@@ -36,8 +36,13 @@
 #define IOCB_BUS__JOIN_WAIT_NS (5LL * 1000000000)  /* slow joiner: snapshot/held frames wait this long */
 #define IOCB_BUS__STALL_NS (2LL * 1000000000)      /* a pipe that takes nothing this long is stale */
 #define IOCB_BUS__HOLD_BYTES ((size_t)64 << 20)    /* held frames per subscriber, bytes */
+#define IOCB_BUS__HOLD_MIN 65536                   /* held frames per subscriber, at least (else subscriber_hwm) */
+#define IOCB_BUS__BACKOFF_MIN_NS (100LL * 1000000) /* first wait before a stale subscriber is probed */
+#define IOCB_BUS__BACKOFF_MAX_NS (5LL * 1000000000) /* the wait doubles per relapse up to this */
+#define IOCB_BUS__SETTLED_NS (10LL * 1000000000)   /* live this long: the next stale mark waits the least */
 #define IOCB_BUS__BATCH_BYTES ((size_t)256 << 10)  /* snapshot batch target size */
 #define IOCB_BUS__MAX_JOBS 64                      /* queued snapshot jobs (more: retried) */
+#define IOCB_BUS__FWD_MAX 64                       /* forwarded snapshot requests remembered */
 
 /* Where a subscriber's data plane is (bus thread). */
 enum iocb_bus__state {
@@ -75,6 +80,10 @@ struct iocb_bus__sub {
 	uint64_t job;               /* snapshot job in flight, 0 = none */
 	struct iocb_bus__held *hq, *hq_tail; /* held frames, oldest first */
 	size_t hq_n, hq_bytes;
+	int64_t live_since_ns;      /* when it last became LIVE */
+	int64_t backoff_ns;         /* stale: current wait between a stale mark and the probe */
+	int64_t probe_after_ns;     /* stale: no probe (so no resync) before this */
+	uint64_t drops;             /* frames it lost (queue full or stale) */
 	char *probe;                /* stale: the last frame dropped, retried as the probe */
 	size_t probe_len, probe_cap;
 	enum iocb_bus_gen probe_gen;
@@ -94,6 +103,15 @@ struct iocb_bus__batch_hdr {
 	uint64_t job;
 	uint32_t slot;
 	uint32_t end; /* 1: the job's last message (no frames) */
+};
+
+/* A snapshot request forwarded to other apps: where its envelopes go (forward.c). */
+struct iocb_bus__fwd {
+	char id[37];                /* snapshot_id sent; "" = free */
+	unsigned slot;              /* requester's slot */
+	char p2p[IOCB_BUS_P2P_LEN + 1]; /* requester's p2p topic (the slot may have been reused) */
+	int type;                   /* 1 indicators, 2 sightings */
+	int64_t at_ns;              /* when forwarded, monotonic */
 };
 
 /* The store listener's render buffers (store writer lock: one writer at a time). */
@@ -133,6 +151,8 @@ struct iocb_bus {
 	zmq_msg_t *pending;           /* bus thread: the batch being sent, NULL = none */
 	size_t pending_off;           /* its next frame */
 	int64_t pending_since;        /* monotonic: when it last made progress */
+	struct iocb_bus__fwd fwd[IOCB_BUS__FWD_MAX]; /* bus thread: forwarded snapshot requests, a ring */
+	unsigned fwd_next;            /* bus thread: next ring slot */
 	struct iocb_bus__zap *zap;    /* CURVE's ZAP handler, NULL without CURVE */
 };
 
@@ -144,6 +164,15 @@ extern const char *const iocb_bus__msg_topic[IOCB_BUS_GEN__N][IOCB_BUS_KIND__N];
 /* A queued message (iocb_bus_publish, the feed): to every subscriber of gen/kind. */
 void iocb_bus__fan_out(struct iocb_bus *b, enum iocb_bus_gen gen, enum iocb_bus_kind kind, const char *json,
 		       size_t len);
+/*
+ * One frame to s by its state (sent, held, or dropped when stale). kind
+ * IOCB_BUS_KIND__N: a control frame (snapshotrequest), not counted in out.
+ */
+void iocb_bus__deliver(struct iocb_bus *b, struct iocb_bus__sub *s, const char *frame, size_t len,
+		       enum iocb_bus_gen gen, enum iocb_bus_kind kind);
+/* Build "<s->p2p><suffix> <json>" in b->frame (json at most max_frame_bytes); its length. */
+size_t iocb_bus__frame(struct iocb_bus *b, const struct iocb_bus__sub *s, const char *suffix, const char *json,
+		       size_t jl);
 /* Read XPUB subscription messages: accept "\x01<p2p>..." of a known subscriber only. */
 void iocb_bus__xpub_in(struct iocb_bus *b);
 /* A subscriber was just added: set up its data plane. */
@@ -172,6 +201,12 @@ int iocb_bus__queue(struct iocb_bus *b, enum iocb_bus_kind kind, enum iocb_bus_g
  */
 int iocb_bus__render(enum iocb_bus_gen gen, const struct iocb_store_attr *a, bool remove, int64_t modified_us,
 		     struct iocb_buf *json, struct iocb_buf *scratch);
+
+/* forward.c (bus thread) */
+/* Send a snapshot request for req to every other subscriber. */
+void iocb_bus__forward_request(struct iocb_bus *b, const struct iocb_bus__sub *req);
+/* A "threatbus/snapshotenvelope" frame's JSON: its body to the requester. */
+void iocb_bus__envelope_in(struct iocb_bus *b, const char *json, size_t len);
 
 /* snapshot.c */
 int iocb_bus__snap_start(struct iocb_bus *b, struct iocb_err *err);

@@ -17,11 +17,14 @@
  *   SNAPSHOT  while the snapshot thread's frames for it are sent: live held;
  *   DRAIN     held frames sent in order as its pipe takes them;
  *   LIVE      live frames sent at once; EAGAIN -> STALE;
- *   STALE     live frames dropped and counted; each poll turn the last dropped
- *             frame is retried as a probe, and once its pipe takes it the
- *             subscriber is resynced: a snapshot of its window (everything
- *             live if it asked for none) -> SNAPSHOT.
- * Held frames are bounded (subscriber_hwm frames, 64 MiB); past that, and
+ *   STALE     live frames dropped and counted (per subscriber and in total);
+ *             after a wait (100 ms, doubling per relapse to 5 s, back to
+ *             100 ms once it stayed live 10 s) the last dropped frame is
+ *             retried as a probe each poll turn, and once its pipe takes it
+ *             the subscriber is resynced: a snapshot of its window
+ *             (everything live if it asked for none) -> SNAPSHOT.
+ * Held frames are bounded (subscriber_hwm frames but at least 65,536, and
+ * 64 MiB); past that, and
  * when a pipe takes nothing for 2 s while frames wait (a snapshot or drain
  * stalled), the subscriber goes STALE. The snapshot thread's frames wait in
  * `pending` when the target's pipe is full: that stops reading the snapshot
@@ -37,6 +40,7 @@
 #include "core/counter.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/time.h"
 
 #define MOD "bus"
 
@@ -66,7 +70,8 @@ static int try_send(struct iocb_bus *b, const char *frame, size_t len, enum iocb
 		    enum iocb_bus_kind kind)
 {
 	if (zmq_send(b->pub, frame, len, ZMQ_DONTWAIT) >= 0) {
-		IOCB_M_ADD(b->st.out[gen][kind], 1);
+		if (kind < IOCB_BUS_KIND__N)
+			IOCB_M_ADD(b->st.out[gen][kind], 1);
 		return 1;
 	}
 	if (zmq_errno() == EAGAIN)
@@ -99,11 +104,26 @@ static void cancel_job(struct iocb_bus *b, struct iocb_bus__sub *s)
 static void go_stale(struct iocb_bus *b, struct iocb_bus__sub *s, const char *frame, size_t len,
 		     enum iocb_bus_gen gen, enum iocb_bus_kind kind)
 {
+	uint64_t lost = (uint64_t)s->hq_n + (frame ? 1 : 0);
 	if (s->state != IOCB_BUS__STALE) {
+		/*
+		 * A subscriber that keeps relapsing waits longer before each resync
+		 * (a snapshot walks the store): 100 ms doubling to 5 s, back to
+		 * 100 ms after 10 s live.
+		 */
+		int64_t now = iocb_time_mono_ns();
+		if (s->state == IOCB_BUS__LIVE && now - s->live_since_ns > IOCB_BUS__SETTLED_NS)
+			s->backoff_ns = 0;
+		s->backoff_ns = s->backoff_ns ? s->backoff_ns * 2 : IOCB_BUS__BACKOFF_MIN_NS;
+		if (s->backoff_ns > IOCB_BUS__BACKOFF_MAX_NS)
+			s->backoff_ns = IOCB_BUS__BACKOFF_MAX_NS;
+		s->probe_after_ns = now + s->backoff_ns;
 		IOCB_M_ADD(b->st.stale_marks, 1);
-		iocb_log(IOCB_LOG_WARN, MOD, "\"subscriber stale\" topic=\"%s\" held=%zu", s->p2p, s->hq_n);
+		iocb_log(IOCB_LOG_WARN, MOD, "\"subscriber stale\" topic=\"%s\" held=%zu dropped=%llu retry_s=%.1f",
+			 s->p2p, s->hq_n, (unsigned long long)(s->drops + lost), (double)s->backoff_ns / 1e9);
 	}
-	IOCB_M_ADD(b->st.drops_subscriber, (uint64_t)s->hq_n + (frame ? 1 : 0));
+	s->drops += lost;
+	IOCB_M_ADD(b->st.drops_subscriber, lost);
 	if (s->hq && !frame) /* the oldest held frame is the probe */
 		keep_probe(s, s->hq->data, s->hq->len, s->hq->gen, s->hq->kind);
 	if (frame)
@@ -116,7 +136,8 @@ static void go_stale(struct iocb_bus *b, struct iocb_bus__sub *s, const char *fr
 static void hold(struct iocb_bus *b, struct iocb_bus__sub *s, const char *frame, size_t len, enum iocb_bus_gen gen,
 		 enum iocb_bus_kind kind)
 {
-	if (s->hq_n >= b->o.subscriber_hwm || s->hq_bytes + len > IOCB_BUS__HOLD_BYTES) {
+	size_t max = b->o.subscriber_hwm > IOCB_BUS__HOLD_MIN ? b->o.subscriber_hwm : IOCB_BUS__HOLD_MIN;
+	if (s->hq_n >= max || s->hq_bytes + len > IOCB_BUS__HOLD_BYTES) {
 		go_stale(b, s, frame, len, gen, kind);
 		return;
 	}
@@ -135,9 +156,8 @@ static void hold(struct iocb_bus *b, struct iocb_bus__sub *s, const char *frame,
 	s->hq_bytes += len;
 }
 
-/* One live frame to s, by its state. */
-static void deliver(struct iocb_bus *b, struct iocb_bus__sub *s, const char *frame, size_t len, enum iocb_bus_gen gen,
-		    enum iocb_bus_kind kind)
+void iocb_bus__deliver(struct iocb_bus *b, struct iocb_bus__sub *s, const char *frame, size_t len,
+		       enum iocb_bus_gen gen, enum iocb_bus_kind kind)
 {
 	switch (s->state) {
 	case IOCB_BUS__LIVE:
@@ -146,6 +166,7 @@ static void deliver(struct iocb_bus *b, struct iocb_bus__sub *s, const char *fra
 		return;
 	case IOCB_BUS__STALE:
 		IOCB_M_ADD(b->st.drops_subscriber, 1);
+		s->drops++;
 		keep_probe(s, frame, len, gen, kind);
 		return;
 	default:
@@ -158,24 +179,29 @@ void iocb_bus__fan_out(struct iocb_bus *b, enum iocb_bus_gen gen, enum iocb_bus_
 		       size_t jl)
 {
 	const char *suffix = iocb_bus__suffix[gen][kind], *topic = iocb_bus__msg_topic[gen][kind];
-	size_t sl = strlen(suffix);
 
 	if (jl > b->o.max_frame_bytes) /* b->frame's bound; iocb_bus_publish() refuses these */
 		return;
 	for (unsigned i = 0; i < b->o.max_subscribers; i++) {
 		struct iocb_bus__sub *s = &b->subs[i];
-		if (!sub_wants(s, gen, topic))
-			continue;
-		char *p = b->frame;
-		memcpy(p, s->p2p, IOCB_BUS_P2P_LEN);
-		p += IOCB_BUS_P2P_LEN;
-		memcpy(p, suffix, sl);
-		p += sl;
-		*p++ = ' ';
-		memcpy(p, json, jl);
-		p += jl;
-		deliver(b, s, b->frame, (size_t)(p - b->frame), gen, kind);
+		if (sub_wants(s, gen, topic))
+			iocb_bus__deliver(b, s, b->frame, iocb_bus__frame(b, s, suffix, json, jl), gen, kind);
 	}
+}
+
+size_t iocb_bus__frame(struct iocb_bus *b, const struct iocb_bus__sub *s, const char *suffix, const char *json,
+		       size_t jl)
+{
+	size_t sl = strlen(suffix);
+	char *p = b->frame;
+	memcpy(p, s->p2p, IOCB_BUS_P2P_LEN);
+	p += IOCB_BUS_P2P_LEN;
+	memcpy(p, suffix, sl);
+	p += sl;
+	*p++ = ' ';
+	memcpy(p, json, jl);
+	p += jl;
+	return (size_t)(p - b->frame);
 }
 
 static struct iocb_bus__sub *sub_by_prefix(struct iocb_bus *b, const char *d, size_t n)
@@ -256,6 +282,7 @@ static void drain(struct iocb_bus *b, struct iocb_bus__sub *s, int64_t now)
 		free(h);
 	}
 	s->state = IOCB_BUS__LIVE;
+	s->live_since_ns = now;
 }
 
 static void start_snapshot(struct iocb_bus *b, struct iocb_bus__sub *s, uint64_t window_s, int64_t now)
@@ -288,11 +315,14 @@ static void service_sub(struct iocb_bus *b, struct iocb_bus__sub *s, int64_t now
 		drain(b, s, now);
 		return;
 	case IOCB_BUS__STALE:
+		if (now < s->probe_after_ns)
+			return;
 		if (!b->o.store) {
 			/* Nothing to resync from: back to live once the pipe takes frames again. */
 			if (!s->probe_len || try_send(b, s->probe, s->probe_len, s->probe_gen, s->probe_kind) != 0) {
 				s->probe_len = 0;
 				s->state = IOCB_BUS__LIVE;
+				s->live_since_ns = now;
 			}
 			return;
 		}
