@@ -134,10 +134,7 @@ void iocb_daemon__services_stop(struct iocb_daemon__services *sv)
 
 int iocb_daemon__sightings_metrics_render(const struct iocb_sightings_stats *st, struct iocb_buf *out)
 {
-	static const struct {
-		const char *name, *type, *help;
-		size_t off;
-	} rows[] = {
+	static const struct iocb_prom_row rows[] = {
 #define R(n, t, h, f) {"iocbus_sightings_" n, t, h, offsetof(struct iocb_sightings_stats, f)}
 		R("received_total", "counter", "Sightings accepted into the queue (queued or deduplicated)", received),
 		R("sent_total", "counter", "Sightings MISP confirmed", sent),
@@ -158,10 +155,7 @@ int iocb_daemon__sightings_metrics_render(const struct iocb_sightings_stats *st,
 	struct iocb_prom p;
 
 	iocb_prom_begin(&p, out);
-	for (size_t i = 0; i < IOCB_ARRAY_LEN(rows); i++) {
-		iocb_prom_head(&p, rows[i].name, rows[i].type, rows[i].help);
-		iocb_prom_u64(&p, rows[i].name, NULL, *(const uint64_t *)((const char *)st + rows[i].off));
-	}
+	iocb_prom_rows(&p, rows, IOCB_ARRAY_LEN(rows), st);
 	return iocb_prom_end(&p, "sightings metrics");
 }
 

@@ -14,13 +14,8 @@ static const char *const KIND_NAME[IOCB_BUS_GEN__N][IOCB_BUS_KIND__N] = {
 	{"indicator", "sighting"},
 };
 
-struct plain {
-	const char *name, *type, *help;
-	size_t off; /* offset of the uint64_t in struct iocb_bus_stats */
-};
-
 #define P(n, t, h, f) {"iocbus_bus_" n, t, h, offsetof(struct iocb_bus_stats, f)}
-static const struct plain PLAIN[] = {
+static const struct iocb_prom_row PLAIN[] = {
 	P("subscribers", "gauge", "Subscribers now", subscribers),
 	P("publish_drops_total", "counter", "Messages the publish queue refused (full or too big)", drops),
 	P("subscriber_drops_total", "counter", "Frames a subscriber lost: its queue was full or it was stale",
@@ -54,10 +49,7 @@ int iocb_bus_metrics_render(const struct iocb_bus_stats *st, struct iocb_buf *ou
 	struct iocb_prom p;
 
 	iocb_prom_begin(&p, out);
-	for (size_t i = 0; i < sizeof(PLAIN) / sizeof(PLAIN[0]); i++) {
-		iocb_prom_head(&p, PLAIN[i].name, PLAIN[i].type, PLAIN[i].help);
-		iocb_prom_u64(&p, PLAIN[i].name, NULL, *(const uint64_t *)((const char *)st + PLAIN[i].off));
-	}
+	iocb_prom_rows(&p, PLAIN, sizeof(PLAIN) / sizeof(PLAIN[0]), st);
 	iocb_prom_head(&p, "iocbus_bus_subscribers_by_topic", "gauge", "Subscribers now, per topic they named");
 	for (int t = 0; t < IOCB_BUS_TOPIC__N; t++) {
 		const char *l[] = {"topic", iocb_bus_topic_name((enum iocb_bus_topic)t), NULL};
