@@ -250,12 +250,14 @@ static const struct iocb_config__section misp_sec = {
 static const struct iocb_config__opt bus_curve_rows[] = {
 	ROW("secret_key_file", IOCB_CT_STR, NULL, 1, 4096, OFF(bus.curve_secret_key_file), NO, NO, NULL, NULL,
 	    IOCB_CF_REQUIRED,
-	    "File with the bus's CURVE key pair as `iocbus bus keygen` writes it (Z85 public and secret "
-	    "key). Keep it readable by iocbus only."),
+	    "File with the bus's CURVE key pair as `iocbus bus keygen` writes it (ZeroMQ's certificate "
+	    "layout: `public-key = \"<Z85>\"` and `secret-key = \"<Z85>\"` lines). Read at start; a file "
+	    "readable or writable by group or others is refused (`chmod 600` it)."),
 	ROW("clients_file", IOCB_CT_STR, NULL, 1, 4096, OFF(bus.curve_clients_file), NO, NO, NULL, NULL,
 	    IOCB_CF_REQUIRED,
 	    "File of the client public keys allowed to connect, one Z85 key (40 characters) per line; `#` "
-	    "starts a comment. Any other client is refused."),
+	    "at the start of a line or after the key and a space starts a comment (a key may contain `#`). "
+	    "Read at start. Any other client gets no answer (counted in `iocbus_bus_curve_refused_total`)."),
 };
 
 static const struct iocb_config__section bus_curve_sec = {

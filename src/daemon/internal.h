@@ -76,7 +76,6 @@ struct iocb_daemon__services {
 	struct iocb_sightings *sightings;  /* `sightings:` queue, or NULL */
 	struct iocb_bus *bus;              /* `bus:` endpoint, or NULL */
 	struct iocb_bus_curve *curve;      /* `bus.curve` keys, or NULL; outlives the bus */
-	uint64_t sightings_unrouted;       /* bus sightings without a `sightings:` section (atomic) */
 	int64_t bad_logged_ns;             /* bus thread: last "sighting refused" log line */
 };
 

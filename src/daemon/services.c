@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/counter.h"
 #include "core/log.h"
 #include "core/prom.h"
 #include "core/time.h"
@@ -30,10 +29,6 @@ static void on_sighting(void *ud, enum iocb_bus_gen gen, const char *json, size_
 	struct iocb_daemon__services *sv = ud;
 	struct iocb_err err = {0};
 
-	if (!sv->sightings) {
-		IOCB_M_ADD(sv->sightings_unrouted, 1);
-		return;
-	}
 	if (iocb_sightings_from_bus(sv->sightings, (int)gen, json, len, &err) < 0) {
 		/* Counted by the queue (`bad`); an app sending junk must not flood the log. */
 		if (sv->bad_logged_ns == 0 || iocb_time_mono_ns() - sv->bad_logged_ns > BAD_LOG_EVERY_NS) {
@@ -91,7 +86,8 @@ static int bus_start(struct iocb_daemon__services *sv, const struct iocb_config 
 		.queue_max = c->bus.queue_max,
 		.store = store,
 		.subscriber_hwm = c->bus.subscriber_queue,
-		.on_sighting = on_sighting,
+		/* Without `sightings:` the bus counts sightings (iocbus_bus_sightings_in_total) and drops them. */
+		.on_sighting = sv->sightings ? on_sighting : NULL,
 		.ud = sv,
 	};
 	int rc;
@@ -106,6 +102,8 @@ static int bus_start(struct iocb_daemon__services *sv, const struct iocb_config 
 		iocb_log(IOCB_LOG_INFO, MOD, "\"bus CURVE on\" public_key=\"%s\" clients=%zu", sv->curve->server_public,
 			 sv->curve->nclients);
 	}
+	if (!sv->sightings)
+		iocb_log(IOCB_LOG_INFO, MOD, "\"no sightings section: sightings from apps are counted and dropped\"");
 	return iocb_bus_start(&bo, &sv->bus, err);
 }
 

@@ -220,37 +220,42 @@ static int parse_clients(struct iocb_bus_curve *c, char *text, const char *path,
 	return IOCB_OK;
 }
 
-int iocb_bus_curve_load(const char *secret_key_file, const char *clients_file, struct iocb_bus_curve **out,
-			struct iocb_err *err)
+int iocb_bus_curve_parse(char *keypair, const char *keypair_name, char *clients, const char *clients_name,
+			 struct iocb_bus_curve **out, struct iocb_err *err)
 {
 	struct iocb_bus_curve *c = iocb_xcalloc(1, sizeof(*c));
-	char *text = NULL;
-	int rc;
+	int rc = parse_keypair(c, keypair, keypair_name, err);
 
 	*out = NULL;
-	if (!secret_key_file || !clients_file) {
-		rc = iocb_err_set(err, IOCB_EINVAL, "bus.curve: secret_key_file and clients_file are required");
-		goto out;
-	}
-	rc = slurp(secret_key_file, "secret_key_file", true, &text, err);
 	if (rc == IOCB_OK)
-		rc = parse_keypair(c, text, secret_key_file, err);
-	if (text)
-		explicit_bzero(text, strlen(text));
-	free(text);
-	text = NULL;
-	if (rc == IOCB_OK)
-		rc = slurp(clients_file, "clients_file", false, &text, err);
-	if (rc == IOCB_OK)
-		rc = parse_clients(c, text, clients_file, err);
-	free(text);
-out:
+		rc = parse_clients(c, clients, clients_name, err);
 	if (rc < 0) {
 		iocb_bus_curve_free(c);
 		return rc;
 	}
 	*out = c;
 	return IOCB_OK;
+}
+
+int iocb_bus_curve_load(const char *secret_key_file, const char *clients_file, struct iocb_bus_curve **out,
+			struct iocb_err *err)
+{
+	char *keypair = NULL, *clients = NULL;
+	int rc;
+
+	*out = NULL;
+	if (!secret_key_file || !clients_file)
+		return iocb_err_set(err, IOCB_EINVAL, "bus.curve: secret_key_file and clients_file are required");
+	rc = slurp(secret_key_file, "secret_key_file", true, &keypair, err);
+	if (rc == IOCB_OK)
+		rc = slurp(clients_file, "clients_file", false, &clients, err);
+	if (rc == IOCB_OK)
+		rc = iocb_bus_curve_parse(keypair, secret_key_file, clients, clients_file, out, err);
+	if (keypair)
+		explicit_bzero(keypair, strlen(keypair));
+	free(keypair);
+	free(clients);
+	return rc;
 }
 
 void iocb_bus_curve_free(struct iocb_bus_curve *c)

@@ -52,6 +52,12 @@ struct iocb_bus_curve {
 int iocb_bus_curve_load(const char *secret_key_file, const char *clients_file, struct iocb_bus_curve **out,
 			struct iocb_err *err) IOCB_MUST_USE;
 void iocb_bus_curve_free(struct iocb_bus_curve *c);
+/*
+ * The same from the two files' texts (NUL-terminated; changed in place);
+ * the names are for messages. Pure (also the fuzz target's).
+ */
+int iocb_bus_curve_parse(char *keypair, const char *keypair_name, char *clients, const char *clients_name,
+			 struct iocb_bus_curve **out, struct iocb_err *err) IOCB_MUST_USE;
 
 /* Whether a 32-byte client public key is in the allowed list. */
 bool iocb_bus_curve_allowed(const struct iocb_bus_curve *c, const uint8_t key[32]);
