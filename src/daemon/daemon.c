@@ -61,6 +61,7 @@ struct daemon {
 	struct generation *gen;              /* current generation (owned) */
 	struct iocb_config *pipe_cfg;        /* owned: the start-up configuration the pipeline keeps */
 	struct iocb_pipe *pipe;              /* owned; NULL without inputs (set under gen_mu) */
+	struct iocb_sightings *sightings;    /* the sightings queue (`sightings:`), started before the pipeline; NULL = none */
 	struct iocb_daemon__counters counters; /* reloads, refiltered, start time (written by the main thread) */
 	bool stopping;                       /* SIGTERM seen (under gen_mu) */
 };
@@ -518,7 +519,13 @@ static int pipeline_start(struct daemon *d, struct iocb_err *err)
 
 	if (!d->gen->cfg->ninputs)
 		return IOCB_OK;
-	rc = iocb_pipe_start(d->store, d->pipe_cfg, &pipe, err);
+	/* sightings.from_matches: the pipeline's matches become sightings (deduplicated in memory per input). */
+	struct iocb_pipe_hooks hooks = {0};
+	if (d->sightings && d->pipe_cfg->sightings.from_matches) {
+		hooks.sightings = d->sightings;
+		hooks.sightings_window_s = d->pipe_cfg->sightings.from_matches_window_s;
+	}
+	rc = iocb_pipe_start_with(d->store, d->pipe_cfg, &hooks, &pipe, err);
 	if (rc < 0)
 		return rc;
 	pthread_mutex_lock(&d->gen_mu);
