@@ -526,11 +526,12 @@ static int pipeline_start(struct daemon *d, struct iocb_err *err)
 
 	if (!d->gen->cfg->ninputs)
 		return IOCB_OK;
-	/* sightings.from_matches: the pipeline's matches go to the sightings queue. */
-	struct iocb_pipe_hooks hooks = {
-		.sightings = d->pipe_cfg->sightings.from_matches ? d->sv.sightings : NULL,
-		.sightings_window_s = d->pipe_cfg->sightings.from_matches_window_s,
-	};
+	/* sightings.from_matches: the pipeline's matches become sightings (deduplicated in memory per input). */
+	struct iocb_pipe_hooks hooks = {0};
+	if (d->sv.sightings && d->pipe_cfg->sightings.from_matches) {
+		hooks.sightings = d->sv.sightings;
+		hooks.sightings_window_s = d->pipe_cfg->sightings.from_matches_window_s;
+	}
 	rc = iocb_pipe_start_with(d->store, d->pipe_cfg, &hooks, &pipe, err);
 	if (rc < 0)
 		return rc;

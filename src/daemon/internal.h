@@ -68,7 +68,6 @@ int iocb_daemon__reloadable(const char *path, struct iocb_err *err) IOCB_MUST_US
 struct iocb_bus;
 struct iocb_bus_curve;
 struct iocb_sightings;
-struct iocb_sightings_stats;
 struct iocb_store;
 
 /* What `bus:` and `sightings:` started; zero = nothing. Main thread starts and stops; read by the HTTP thread. */
@@ -90,8 +89,6 @@ int iocb_daemon__services_start(struct iocb_daemon__services *sv, const struct i
 void iocb_daemon__services_stop(struct iocb_daemon__services *sv);
 /* Append iocbus_bus_* and iocbus_sightings_* for what runs. All or nothing per module. */
 int iocb_daemon__services_metrics(struct iocb_daemon__services *sv, struct iocb_buf *out);
-/* iocbus_sightings_* from a stats copy (core/prom.h, all or nothing). */
-int iocb_daemon__sightings_metrics_render(const struct iocb_sightings_stats *st, struct iocb_buf *out);
 /* Whether a reload changes `bus`, `sightings` (or the MISP client sightings use): restart only. */
 bool iocb_daemon__services_changed(const struct iocb_config *old, const struct iocb_config *ng);
 

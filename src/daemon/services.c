@@ -13,7 +13,6 @@
 #include <string.h>
 
 #include "core/log.h"
-#include "core/prom.h"
 #include "core/time.h"
 #include "daemon/internal.h"
 #include "serve/bus/bus.h"
@@ -130,33 +129,6 @@ void iocb_daemon__services_stop(struct iocb_daemon__services *sv)
 	sv->sightings = NULL;
 }
 
-int iocb_daemon__sightings_metrics_render(const struct iocb_sightings_stats *st, struct iocb_buf *out)
-{
-	static const struct iocb_prom_row rows[] = {
-#define R(n, t, h, f) {"iocbus_sightings_" n, t, h, offsetof(struct iocb_sightings_stats, f)}
-		R("received_total", "counter", "Sightings accepted into the queue (queued or deduplicated)", received),
-		R("sent_total", "counter", "Sightings MISP confirmed", sent),
-		R("failed_total", "counter", "Requests to /sightings/add that failed and are retried", failed),
-		R("rejected_total", "counter", "Sightings MISP refused for good (no such attribute), dropped",
-		  rejected),
-		R("queued", "gauge", "Sightings waiting on disk", queued),
-		R("deduplicated_total", "counter", "Sightings dropped by the dedup window", deduplicated),
-		R("requests_total", "counter", "POSTs to /sightings/add", requests),
-		R("bad_total", "counter", "Sighting frames from the bus refused (malformed, no usable reference)", bad),
-		R("matches_total", "counter", "Pipeline matches handed to the queue (sightings.from_matches)", matches),
-		R("matches_deduplicated_total", "counter", "Pipeline matches dropped by the from_matches window",
-		  matches_deduplicated),
-		R("matches_dropped_total", "counter", "Pipeline matches dropped: hand-off full or the queue failed",
-		  matches_dropped),
-#undef R
-	};
-	struct iocb_prom p;
-
-	iocb_prom_begin(&p, out);
-	iocb_prom_rows(&p, rows, IOCB_ARRAY_LEN(rows), st);
-	return iocb_prom_end(&p, "sightings metrics");
-}
-
 int iocb_daemon__services_metrics(struct iocb_daemon__services *sv, struct iocb_buf *out)
 {
 	int rc = IOCB_OK;
@@ -169,7 +141,7 @@ int iocb_daemon__services_metrics(struct iocb_daemon__services *sv, struct iocb_
 	if (rc == IOCB_OK && sv->sightings) {
 		struct iocb_sightings_stats ss;
 		iocb_sightings_stats(sv->sightings, &ss);
-		rc = iocb_daemon__sightings_metrics_render(&ss, out);
+		rc = iocb_sightings_metrics_render(&ss, out);
 	}
 	return rc;
 }

@@ -30,6 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/buf.h"
 #include "core/rc.h"
 #include "core/str.h"
 
@@ -177,6 +178,13 @@ void iocb_sightings_matches_flush(struct iocb_sightings_matches *m);
 
 /* A snapshot of the counters. Any thread. */
 void iocb_sightings_stats(struct iocb_sightings *q, struct iocb_sightings_stats *out);
+
+/*
+ * Append the Prometheus text of `st` (families iocbus_sightings_*, listed in
+ * docs/METRICS.md "Sightings"). All or nothing (core/prom.h): IOCB_ELIMIT
+ * and nothing appended past out's cap; else IOCB_OK. Any thread.
+ */
+int iocb_sightings_metrics_render(const struct iocb_sightings_stats *st, struct iocb_buf *out) IOCB_MUST_USE;
 
 /*
  * Stop the sender (an in-flight request is aborted within about a second)

@@ -22,7 +22,6 @@
 #include "core/buf.h"
 #include "core/log.h"
 #include "daemon/internal.h"
-#include "sightings/sightings.h"
 #include "sources/sources.h"
 #include "store/store.h"
 
@@ -128,27 +127,6 @@ static void test_counters_render(void **state)
 			    "# HELP iocbus_start_time_seconds Wall-clock time the daemon started.\n"
 			    "# TYPE iocbus_start_time_seconds gauge\n"
 			    "iocbus_start_time_seconds 1700000000.123\n");
-	iocb_buf_fini(&out);
-}
-
-static void test_sightings_render(void **state)
-{
-	struct iocb_sightings_stats st = {.received = 7, .sent = 5, .queued = 2, .bad = 1};
-	struct iocb_buf out, tiny;
-
-	(void)state;
-	iocb_buf_init(&out, 1 << 16);
-	assert_int_equal(iocb_daemon__sightings_metrics_render(&st, &out), IOCB_OK);
-	assert_non_null(strstr(out.ptr, "# TYPE iocbus_sightings_received_total counter\niocbus_sightings_received_total 7\n"));
-	assert_non_null(strstr(out.ptr, "\niocbus_sightings_sent_total 5\n"));
-	assert_non_null(strstr(out.ptr, "# TYPE iocbus_sightings_queued gauge\niocbus_sightings_queued 2\n"));
-	assert_non_null(strstr(out.ptr, "\niocbus_sightings_bad_total 1\n"));
-	assert_non_null(strstr(out.ptr, "\niocbus_sightings_deduplicated_total 0\n"));
-	/* All or nothing. */
-	iocb_buf_init(&tiny, 200);
-	assert_int_equal(iocb_daemon__sightings_metrics_render(&st, &tiny), IOCB_ELIMIT);
-	assert_int_equal(tiny.len, 0);
-	iocb_buf_fini(&tiny);
 	iocb_buf_fini(&out);
 }
 
@@ -286,7 +264,6 @@ int main(void)
 		cmocka_unit_test(test_health_stopping),
 		cmocka_unit_test(test_health_running),
 		cmocka_unit_test(test_counters_render),
-		cmocka_unit_test(test_sightings_render),
 		cmocka_unit_test(test_services_changed),
 		cmocka_unit_test(test_filters_equal),
 		cmocka_unit_test(test_restart_settings),
