@@ -62,6 +62,7 @@ struct iocb_stream {
 	bool thread_started;            /* thread is joinable */
 	atomic_bool stop;               /* iocb_stream_stop() asked the thread to end */
 	atomic_bool fatal;              /* the producer raised a fatal error: recreate it */
+	atomic_uint_fast64_t delivered; /* delivery reports: delivered (no lock: one per message) */
 	size_t outq_soft;               /* walks wait while librdkafka holds more than this (room for live changes) */
 
 	pthread_mutex_t mu;

@@ -161,16 +161,17 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 	uint8_t u[16];
 
 	(void)rk;
-	pthread_mutex_lock(&st->mu);
 	if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-		st->st.delivered++;
-	} else {
-		st->st.failed++;
-		if (m->err != RD_KAFKA_RESP_ERR__PURGE_QUEUE && m->err != RD_KAFKA_RESP_ERR__PURGE_INFLIGHT)
-			warn_limited(st, "kafka delivery failed, the key is sent again", rd_kafka_err2str(m->err));
-		if (iocb_misp_uuid_parse(iocb_str_make(m->key, m->key_len), u))
-			iocb_stream__mark(st, u, m->payload == NULL);
+		/* Not under mu: the listener (a store writer) would wait for it once per message. */
+		atomic_fetch_add_explicit(&st->delivered, 1, memory_order_relaxed);
+		return;
 	}
+	pthread_mutex_lock(&st->mu);
+	st->st.failed++;
+	if (m->err != RD_KAFKA_RESP_ERR__PURGE_QUEUE && m->err != RD_KAFKA_RESP_ERR__PURGE_INFLIGHT)
+		warn_limited(st, "kafka delivery failed, the key is sent again", rd_kafka_err2str(m->err));
+	if (iocb_misp_uuid_parse(iocb_str_make(m->key, m->key_len), u))
+		iocb_stream__mark(st, u, m->payload == NULL);
 	pthread_mutex_unlock(&st->mu);
 }
 
@@ -427,4 +428,5 @@ void iocb_stream_stats(const struct iocb_stream *cst, struct iocb_stream_stats *
 	q = rd_kafka_outq_len(st->rk);
 	pthread_mutex_unlock(&st->mu);
 	out->in_flight = q > 0 ? (uint64_t)q : 0;
+	out->delivered = atomic_load_explicit(&st->delivered, memory_order_relaxed);
 }
