@@ -95,6 +95,20 @@ static void commit(struct iocb_store *s)
 	}
 }
 
+/* m edits of the n records (a commit every 1000), generation gen0 on; returns seconds. */
+static double edits(struct iocb_store *s, uint64_t n, uint64_t m, unsigned gen0)
+{
+	double t0 = iocb_time_mono_s();
+
+	for (uint64_t i = 0; i < m; i++) {
+		put(s, i % n, gen0 + (unsigned)(i / n));
+		if (i % 1000 == 999)
+			commit(s);
+	}
+	commit(s);
+	return iocb_time_mono_s() - t0;
+}
+
 struct writer {
 	struct iocb_store *s;
 	uint64_t n;          /* records in the store */
@@ -163,15 +177,8 @@ int main(int argc, char **argv)
 		put(s, i, 0);
 	commit(s);
 	printf("load %llu records %.2f s\n", (unsigned long long)n, iocb_time_mono_s() - t0);
-	t0 = iocb_time_mono_s();
-	for (uint64_t i = 0; i < m; i++) {
-		put(s, i % n, 1000000 + (unsigned)(i / n));
-		if (i % 1000 == 999)
-			commit(s);
-	}
-	commit(s);
-	printf("no stream: %llu edits upserted in %.2f s (%.0f/s)\n", (unsigned long long)m, iocb_time_mono_s() - t0,
-	       m / (iocb_time_mono_s() - t0));
+	t1 = edits(s, n, m, 1000000);
+	printf("no stream: %llu edits upserted in %.2f s (%.0f/s)\n", (unsigned long long)m, t1, m / t1);
 
 	(void)rd_kafka_conf_set(mconf, "log_level", "3", errstr, sizeof(errstr));
 	mrk = rd_kafka_new(RD_KAFKA_PRODUCER, mconf, errstr, sizeof(errstr));
@@ -208,17 +215,11 @@ int main(int argc, char **argv)
 	{
 		uint64_t before = ss.delivered;
 		t0 = iocb_time_mono_s();
-		for (uint64_t i = 0; i < m; i++) {
-			put(s, i % n, 2000000 + (unsigned)(i / n));
-			if (i % 1000 == 999)
-				commit(s);
-		}
-		commit(s);
-		t1 = iocb_time_mono_s();
+		t1 = edits(s, n, m, 2000000);
 		wait_delivered(st, before + m, &ss);
 		printf("live: %llu edits upserted in %.2f s (%.0f/s with the listener); all delivered after %.2f s "
 		       "(%.0f msg/s); queue_full %llu resent %llu\n",
-		       (unsigned long long)m, t1 - t0, m / (t1 - t0), iocb_time_mono_s() - t0,
+		       (unsigned long long)m, t1, m / t1, iocb_time_mono_s() - t0,
 		       m / (iocb_time_mono_s() - t0), (unsigned long long)ss.queue_full, (unsigned long long)ss.resent);
 	}
 	iocb_stream_stop(st);
