@@ -435,6 +435,48 @@ static void test_baseline(void **state)
 	mock_stop(&m);
 }
 
+/*
+ * A restart after changes made while no stream ran: deletes (which only
+ * reading the topic back can find) and to_ids turned off. The second
+ * stream's baseline leaves the topic holding the live set.
+ */
+static void test_restart_tombstones_stale_keys(void **state)
+{
+	struct mock m;
+	struct iocb_store *s = fixture_store_open(false);
+	struct iocb_stream *st;
+	struct iocb_stream_stats ss;
+	struct fixture_attr t;
+	struct iocb_err err;
+	char u[37];
+	size_t live;
+	(void)state;
+
+	mock_start(&m);
+	fill(s, 0, 200);
+	commit(s);
+	st = stream_start(&m, s, NULL);
+	wait_idle(st);
+	iocb_stream_stop(st);
+	for (uint64_t i = 1; i < 200; i += 3) { /* live or not, deleted while no stream runs */
+		fixture_uuid(u, 0xa, i);
+		assert_int_equal(iocb_store_remove(s, iocb_str_c(u), &err), IOCB_OK);
+	}
+	fixture_store_upsert(s, fixture_attr_make(&t, 2, "domain", "h2.example", NULL, -1, 1, false));
+	commit(s);
+	st = stream_start(&m, s, NULL);
+	wait_idle(st);
+	iocb_stream_stats(st, &ss);
+	assert_int_equal(ss.baseline_records, 200 - 67);
+	iocb_stream_stop(st);
+	live = 0;
+	for (uint64_t i = 0; i < 200; i++)
+		live += i % 3 != 1 && i != 2 && fill_live(i, 1);
+	assert_topic_is_live_set(&m, s, live);
+	iocb_store_free(s);
+	mock_stop(&m);
+}
+
 /* Changes made while the baseline walks; reading the topic alone gives the live set. */
 static void changes(struct iocb_store *s, uint64_t n, unsigned round)
 {
@@ -598,6 +640,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_changes),
 		cmocka_unit_test(test_baseline),
+		cmocka_unit_test(test_restart_tombstones_stale_keys),
 		cmocka_unit_test(test_replay_during_baseline),
 		cmocka_unit_test(test_queue_full_resends),
 		cmocka_unit_test(test_failed_delivery_resends),

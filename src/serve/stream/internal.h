@@ -29,6 +29,7 @@
 #define IOCB_STREAM__MOD "stream"
 #define IOCB_STREAM__UUID_LEN 36                /* canonical uuid text, the message key */
 #define IOCB_STREAM__SET_MAX ((size_t)1 << 20)  /* keys in the resend and the touched sets */
+#define IOCB_STREAM__STALE_MAX ((size_t)16 << 20) /* keys read back from the topic (32 bytes each) */
 #define IOCB_STREAM__MSG_MAX ((size_t)4 << 20)  /* one rendered Indicator (values are <= 64 KiB) */
 
 /* A set of 16-byte attribute uuids: open addressing, grows to `max` keys. */
@@ -73,6 +74,7 @@ struct iocb_stream {
 	struct iocb_stream__kset touched; /* (mu) keys changed since the running walk began */
 	struct iocb_stream__kset resend;  /* (mu) keys whose current state must be sent again */
 	bool resync;                    /* (mu) a full republish is needed */
+	bool stale_done;                /* stream thread: the topic was read for stale keys (first baseline) */
 	struct iocb_stream_stats st;    /* (mu) counters; in_flight is read from rk */
 	struct iocb_ratelimit rl;       /* (mu) warnings */
 };
@@ -104,6 +106,13 @@ void iocb_stream__mark(struct iocb_stream *st, const uint8_t u[16], bool tombsto
  * outside any read-side section and without mu.
  */
 void iocb_stream__baseline(struct iocb_stream *st);
+/*
+ * The keys of the topic that carry a value somewhere, read from the
+ * beginning up to the high watermarks of now (stale.c). Into out (bounded
+ * by its max). IOCB_OK, or IOCB_EIO / IOCB_ECANCELED (logged) when the
+ * topic could not be read whole. Stream thread, without mu.
+ */
+int iocb_stream__topic_keys(struct iocb_stream *st, struct iocb_stream__kset *out);
 void iocb_stream__resend(struct iocb_stream *st);
 
 #endif

@@ -60,13 +60,21 @@ static void throttle(struct iocb_stream *st)
 		rd_kafka_poll(st->rk, FULL_WAIT_MS);
 }
 
+/* What a walk sends for an untouched key. */
+enum walk_mode {
+	WALK_STORE,  /* the baseline: held keys' state; a missing key was removed after the snapshot and the
+			listener sent its tombstone, so nothing */
+	WALK_RESEND, /* the resend set: the current state, a tombstone for a missing key */
+	WALK_STALE,  /* keys read from the topic: a tombstone for a missing key, nothing for a held one
+			(WALK_STORE sent it) */
+};
+
 /*
- * Send the current state of keys[0..n): skip touched keys; a key the store
- * no longer holds gets a tombstone when tomb_missing, else nothing (it was
- * removed after the snapshot: the listener sent its tombstone). Returns how
- * many keys were handled; fewer than n when stop or a fatal error cut it.
+ * Send the state of keys[0..n) as `mode` says, skipping touched keys.
+ * Returns how many keys were handled; fewer than n when stop or a fatal
+ * error cut it.
  */
-static size_t walk(struct iocb_stream *st, uint8_t (*keys)[16], size_t n, bool tomb_missing)
+static size_t walk(struct iocb_stream *st, uint8_t (*keys)[16], size_t n, enum walk_mode mode)
 {
 	size_t i = 0;
 
@@ -84,7 +92,7 @@ static size_t walk(struct iocb_stream *st, uint8_t (*keys)[16], size_t n, bool t
 			if (!iocb_stream__kset_has(&st->touched, keys[i])) {
 				iocb_misp_uuid_format(keys[i], text);
 				a = iocb_store_get(st->store, iocb_str_make(text, IOCB_STREAM__UUID_LEN));
-				if (a || tomb_missing)
+				if (a ? mode != WALK_STALE : mode != WALK_STORE)
 					rc = iocb_stream__publish(st, keys[i], a, true, IOCB_STREAM__RETRY);
 			}
 			pthread_mutex_unlock(&st->mu);
@@ -119,14 +127,45 @@ static void walk_end(struct iocb_stream *st)
 	}
 }
 
+/*
+ * The keys the topic holds (stale.c), read before the baseline produces
+ * anything, so that the read does not include this run's own baseline.
+ * Once per stream: later baselines only republish (a removal while the
+ * stream runs reaches the topic through the listener or the resend set).
+ * *keys NULL when there is nothing to check (already done, or the topic
+ * could not be read: logged, not tried again).
+ */
+static void stale_read(struct iocb_stream *st, uint8_t (**keys)[16], size_t *n)
+{
+	struct iocb_stream__kset ks;
+	double t0 = iocb_time_mono_s();
+
+	*keys = NULL;
+	*n = 0;
+	if (st->stale_done)
+		return;
+	iocb_stream__kset_init(&ks, IOCB_STREAM__STALE_MAX);
+	if (iocb_stream__topic_keys(st, &ks) == IOCB_OK) {
+		*keys = iocb_xmalloc((ks.n ? ks.n : 1) * sizeof(**keys));
+		*n = iocb_stream__kset_list(&ks, *keys);
+		iocb_log(IOCB_LOG_INFO, MOD, "\"topic read for stale keys\" topic=\"%s\" keys=%zu seconds=%.3f", st->topic,
+			 *n, iocb_time_mono_s() - t0);
+	} else if (!atomic_load(&st->stop)) {
+		st->stale_done = true;
+	}
+	iocb_stream__kset_fini(&ks);
+}
+
 void iocb_stream__baseline(struct iocb_stream *st)
 {
 	struct uuid_vec v = {0};
 	struct iocb_store_stats *sst = iocb_xmalloc(sizeof(*sst));
 	double t0 = iocb_time_mono_s(), t_snap;
-	size_t done;
+	uint8_t (*stale)[16];
+	size_t done, nstale;
 	int rc;
 
+	stale_read(st, &stale, &nstale);
 	/* Sized before the snapshot, so that the walk that holds commits back does not copy the vector. */
 	iocb_store_stats(st->store, sst);
 	v.cap = (size_t)sst->attrs + sst->attrs / 8 + 4096;
@@ -139,7 +178,12 @@ void iocb_stream__baseline(struct iocb_stream *st)
 	/* The snapshot takes the writer lock after touched was cleared: the barrier (see the top). */
 	rc = iocb_store_each(st->store, collect, &v);
 	t_snap = iocb_time_mono_s() - t0;
-	done = rc < 0 ? 0 : walk(st, v.u, v.n, false);
+	done = rc < 0 ? 0 : walk(st, v.u, v.n, WALK_STORE);
+	/* Then the topic's keys the store does not hold (deleted while no stream ran) get their tombstones. */
+	if (stale && rc == IOCB_OK && done == v.n && walk(st, stale, nstale, WALK_STALE) == nstale)
+		st->stale_done = true;
+	else if (stale)
+		rc = IOCB_ECANCELED; /* cut short: the whole baseline again, the topic read again */
 	pthread_mutex_lock(&st->mu);
 	walk_end(st);
 	if (rc < 0 || done < v.n) {
@@ -151,14 +195,15 @@ void iocb_stream__baseline(struct iocb_stream *st)
 		st->st.baseline_done = true;
 	}
 	pthread_mutex_unlock(&st->mu);
-	if (rc < 0)
+	if (rc < 0 && rc != IOCB_ECANCELED)
 		iocb_log(IOCB_LOG_ERROR, MOD, "\"baseline walk failed, trying again\" topic=\"%s\" error=%s", st->topic,
 			 iocb_rc_str(rc));
-	else if (done == v.n)
+	else if (rc == IOCB_OK && done == v.n)
 		iocb_log(IOCB_LOG_INFO, MOD,
 			 "\"baseline published\" topic=\"%s\" records=%zu seconds=%.3f snapshot_seconds=%.3f", st->topic,
 			 v.n, iocb_time_mono_s() - t0, t_snap);
 	free(v.u);
+	free(stale);
 }
 
 void iocb_stream__resend(struct iocb_stream *st)
@@ -176,7 +221,7 @@ void iocb_stream__resend(struct iocb_stream *st)
 	/* Takes the writer lock: every swap of a change noted before the clear is done (see the top). */
 	iocb_store_stats(st->store, barrier);
 	free(barrier);
-	done = walk(st, keys, n, true);
+	done = walk(st, keys, n, WALK_RESEND);
 	pthread_mutex_lock(&st->mu);
 	walk_end(st);
 	st->st.resent += done;
