@@ -70,7 +70,6 @@ struct iocb_stream {
 	struct iocb_buf msg;            /* (mu) the message being rendered */
 	struct iocb_buf scratch;        /* (mu) the renderer's pattern scratch */
 	bool tracking;                  /* (mu) a walk is running: the listener notes keys in touched */
-	bool touched_full;              /* (mu) touched overflowed: the walk cannot trust it, walk again */
 	struct iocb_stream__kset touched; /* (mu) keys changed since the running walk began */
 	struct iocb_stream__kset resend;  /* (mu) keys whose current state must be sent again */
 	bool resync;                    /* (mu) a full republish is needed */

@@ -143,8 +143,9 @@ static void on_change(void *ud, const struct iocb_store_attr *old, const struct 
 	if (!iocb_misp_uuid_parse(iocb_str_make(v.uuid, strlen(v.uuid)), u))
 		return; /* the store only holds valid uuids */
 	pthread_mutex_lock(&st->mu);
+	/* Touched full: the walk may overtake this change; a resend after the walk puts the key right. */
 	if (st->tracking && iocb_stream__kset_add(&st->touched, u) < 0)
-		st->touched_full = true;
+		iocb_stream__mark(st, u, false);
 	if (nw && render_live(st, nw, true) == IOCB_OK)
 		(void)produce(st, u, st->msg.ptr, st->msg.len, IOCB_STREAM__MARK);
 	else if (old && iocb_stream__live(st, old))

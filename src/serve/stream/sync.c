@@ -11,7 +11,9 @@
  *    handles, and the walk skips noted keys (the listener has sent their
  *    newer state, and will send any later one). The check and the produce
  *    are one critical section of mu, so a change is either noted before
- *    the check or produced after the walk's message.
+ *    the check or produced after the walk's message. A key that finds
+ *    touched full goes to the resend set instead: the resend round after
+ *    the walk sends its current state last, whatever the walk sent.
  *  - a writer barrier after touched is cleared: the store calls listeners
  *    just before it swaps the record in, so a change noted before the
  *    clear may not be visible yet. The baseline's snapshot
@@ -112,19 +114,13 @@ static size_t walk(struct iocb_stream *st, uint8_t (*keys)[16], size_t n, enum w
 static void walk_begin(struct iocb_stream *st)
 {
 	iocb_stream__kset_clear(&st->touched);
-	st->touched_full = false;
 	st->tracking = true;
 }
 
-/* End a walk: stop noting; an overflowed touched set could not protect the order: walk everything again. Under mu. */
+/* End a walk: stop noting. Under mu. */
 static void walk_end(struct iocb_stream *st)
 {
 	st->tracking = false;
-	if (st->touched_full) {
-		st->resync = true;
-		iocb_log(IOCB_LOG_WARN, MOD, "\"too many changes during a walk: republishing everything\" topic=\"%s\"",
-			 st->topic);
-	}
 }
 
 /*
