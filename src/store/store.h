@@ -276,6 +276,8 @@ struct iocb_store_event_view {
 };
 
 void iocb_store_attr_view(const struct iocb_store_attr *a, struct iocb_store_attr_view *out);
+/* Only the record's uuid, as 16 bytes: for walks that copy keys (a view formats the whole record). */
+void iocb_store_attr_uuid(const struct iocb_store_attr *a, uint8_t out[16]);
 /* i-th attribute tag name, i < view.ntags. */
 struct iocb_str iocb_store_attr_tag(const struct iocb_store_attr *a, size_t i);
 void iocb_store_event_view(const struct iocb_store_event *e, struct iocb_store_event_view *out);

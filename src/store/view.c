@@ -51,6 +51,11 @@ void iocb_store_attr_view(const struct iocb_store_attr *a, struct iocb_store_att
 	out->event = ST_LOAD(&e->meta) ? e : NULL;
 }
 
+void iocb_store_attr_uuid(const struct iocb_store_attr *a, uint8_t out[16])
+{
+	memcpy(out, a->uuid, 16);
+}
+
 struct iocb_str iocb_store_attr_tag(const struct iocb_store_attr *a, size_t i)
 {
 	if (i >= a->ntags)
