@@ -371,7 +371,7 @@ static void reload(struct daemon *d)
 	if (iocb_daemon__restart_settings_changed(old->cfg, ng->cfg))
 		iocb_log(IOCB_LOG_WARN, "daemon", "\"store, http and log pipeline (inputs, outputs, pipeline) settings change only on restart\"");
 	if (iocb_daemon__services_changed(old->cfg, ng->cfg))
-		iocb_log(IOCB_LOG_WARN, "daemon", "\"bus and sightings settings change only on restart\"");
+		iocb_log(IOCB_LOG_WARN, "daemon", "\"bus (bus.kafka included) and sightings settings change only on restart\"");
 	apply_log_settings(ng->cfg, false);
 	bool filter_changed = !iocb_daemon__filters_equal(old->cfg, ng->cfg);
 	gen_retire(d, old);

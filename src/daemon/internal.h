@@ -63,31 +63,34 @@ bool iocb_daemon__restart_settings_changed(const struct iocb_config *old, const 
  */
 int iocb_daemon__reloadable(const char *path, struct iocb_err *err) IOCB_MUST_USE;
 
-/* ---- services.c: the bus, the sightings queue (issue #13) ---- */
+/* ---- services.c: the bus, the sightings queue, the Kafka stream (issue #13) ---- */
 
 struct iocb_bus;
 struct iocb_bus_curve;
 struct iocb_sightings;
 struct iocb_store;
+struct iocb_stream;
 
-/* What `bus:` and `sightings:` started; zero = nothing. Main thread starts and stops; read by the HTTP thread. */
+/* What `bus:`, `bus.kafka` and `sightings:` started; zero = nothing. Main thread starts and stops; read by the HTTP thread. */
 struct iocb_daemon__services {
 	struct iocb_sightings *sightings;  /* `sightings:` queue, or NULL */
 	struct iocb_bus *bus;              /* `bus:` endpoint, or NULL */
 	struct iocb_bus_curve *curve;      /* `bus.curve` keys, or NULL; outlives the bus */
+	struct iocb_stream *stream;        /* `bus.kafka` indicator stream, or NULL */
 	int64_t bad_logged_ns;             /* bus thread: last "sighting refused" log line */
 };
 
 /*
  * Start the sightings queue (when `sightings:`), then the bus (when `bus:`),
- * with store as its change feed and snapshot source. On failure what was
- * started is stopped and err->msg says why.
+ * with store as its change feed and snapshot source, then the Kafka stream
+ * (when `bus.kafka`). On failure what was started is stopped and err->msg
+ * says why.
  */
 int iocb_daemon__services_start(struct iocb_daemon__services *sv, const struct iocb_config *c,
 				struct iocb_store *store, struct iocb_err *err) IOCB_MUST_USE;
-/* Stop the bus, then the queue (undelivered sightings stay on disk). Idempotent. */
+/* Stop the stream, the bus, then the queue (undelivered sightings stay on disk). Idempotent. */
 void iocb_daemon__services_stop(struct iocb_daemon__services *sv);
-/* Append iocbus_bus_* and iocbus_sightings_* for what runs. All or nothing per module. */
+/* Append iocbus_bus_*, iocbus_stream_* and iocbus_sightings_* for what runs. All or nothing per module. */
 int iocb_daemon__services_metrics(struct iocb_daemon__services *sv, struct iocb_buf *out);
 /* Whether a reload changes `bus`, `sightings` (or the MISP client sightings use): restart only. */
 bool iocb_daemon__services_changed(const struct iocb_config *old, const struct iocb_config *ng);

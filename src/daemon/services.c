@@ -2,7 +2,8 @@
 /*
  * The Threat Bus side of `iocbus run` (issue #13): the sightings queue
  * (`sightings:`), the zmq-app bus (`bus:`, with CURVE keys from
- * `bus.curve`) and their /metrics, /healthz and reload pieces. daemon.c
+ * `bus.curve`), the Kafka indicator stream (`bus.kafka`) and their
+ * /metrics, /healthz and reload pieces. daemon.c
  * starts them after the store is open and before the sources, so the bus's
  * store listener sees every change, and stops them after the sources and
  * before the store closes. They are set before the HTTP endpoint starts and
@@ -17,6 +18,7 @@
 #include "daemon/internal.h"
 #include "serve/bus/bus.h"
 #include "serve/bus/curve.h"
+#include "serve/stream/stream.h"
 #include "sightings/sightings.h"
 
 #define MOD "daemon"
@@ -106,6 +108,26 @@ static int bus_start(struct iocb_daemon__services *sv, const struct iocb_config 
 	return iocb_bus_start(&bo, &sv->bus, err);
 }
 
+/* `bus.kafka`: every store change to a Kafka topic (serve/stream/stream.h). */
+static int stream_start(struct iocb_daemon__services *sv, const struct iocb_config *c, struct iocb_store *store,
+			struct iocb_err *err)
+{
+	struct iocb_stream_opts so = {
+		.topic = c->bus.kafka.topic,
+		.config = c->bus.kafka.config,
+		.nconfig = c->bus.kafka.nconfig,
+		.store = store,
+	};
+	int rc;
+
+	if (!c->bus.kafka.present)
+		return IOCB_OK;
+	rc = iocb_stream_start(&so, &sv->stream, err);
+	if (rc < 0)
+		iocb_err_prefix(err, "bus.kafka");
+	return rc;
+}
+
 int iocb_daemon__services_start(struct iocb_daemon__services *sv, const struct iocb_config *c,
 				struct iocb_store *store, struct iocb_err *err)
 {
@@ -113,6 +135,8 @@ int iocb_daemon__services_start(struct iocb_daemon__services *sv, const struct i
 
 	if (rc == IOCB_OK)
 		rc = bus_start(sv, c, store, err);
+	if (rc == IOCB_OK)
+		rc = stream_start(sv, c, store, err);
 	if (rc < 0)
 		iocb_daemon__services_stop(sv);
 	return rc;
@@ -120,7 +144,9 @@ int iocb_daemon__services_start(struct iocb_daemon__services *sv, const struct i
 
 void iocb_daemon__services_stop(struct iocb_daemon__services *sv)
 {
-	/* The bus first: its thread hands sightings to the queue. */
+	/* The stream flushes what librdkafka holds (bounded); the bus before the queue it hands sightings to. */
+	iocb_stream_stop(sv->stream);
+	sv->stream = NULL;
 	iocb_bus_stop(sv->bus);
 	sv->bus = NULL;
 	iocb_bus_curve_free(sv->curve);
@@ -137,6 +163,11 @@ int iocb_daemon__services_metrics(struct iocb_daemon__services *sv, struct iocb_
 		struct iocb_bus_stats bs;
 		iocb_bus_stats(sv->bus, &bs);
 		rc = iocb_bus_metrics_render(&bs, out);
+	}
+	if (rc == IOCB_OK && sv->stream) {
+		struct iocb_stream_stats ks;
+		iocb_stream_stats(sv->stream, &ks);
+		rc = iocb_stream_metrics_render(&ks, out);
 	}
 	if (rc == IOCB_OK && sv->sightings) {
 		struct iocb_sightings_stats ss;

@@ -10,8 +10,10 @@ every wait bounded:
   - CURVE: a client whose key is not in clients_file (or without CURVE) gets no
     reply; a listed one works; a secret key file readable by others is refused;
   - sightings from apps of both generations reach MISP's /sightings/add;
-  - MISP answering 503 plus a kill -9 of iocbus: every sighting arrives once.
+  - MISP answering 503 plus a kill -9 of iocbus: every sighting arrives once;
+  - `bus.kafka`: an add and a delete reach the topic as an Indicator and a tombstone.
 """
+import json
 import os
 import re
 import stat
@@ -22,11 +24,12 @@ import time
 import unittest
 
 import zmq
+from confluent_kafka import Consumer, TopicPartition
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "servers"))
-from harness import BIN, Iocbus, Misp, free_port, wait_until  # noqa: E402
+from harness import BIN, Iocbus, KafkaMock, Misp, free_port, wait_until  # noqa: E402
 from sightings_delivery import sighting_requests  # noqa: E402
 from zmq_app import GEN_2020, Timeout, ZmqApp  # noqa: E402
 
@@ -219,6 +222,29 @@ class BusTest(unittest.TestCase):
         got = self.misp.control("sightings")
         self.assertEqual(sorted(s["attribute_id"] for s in got), sorted(x["id"] for x in attrs), "each once")
         self.assertGreater(len(sighting_requests(self.misp)), 1, "retried")
+
+
+    def test_kafka_stream(self):
+        kafka = KafkaMock(topics=("indicators:1",))
+        self.addCleanup(kafka.close)
+        d = self.daemon(bus=bus_section(kafka={"topic": "indicators",
+                                               "config": {"bootstrap.servers": kafka.bootstrap}}))
+        ev = self.misp.control("event", info="stream")
+        a = self.misp.attribute(ev, "domain", "stream.example")
+        wait_until(lambda: d.hits("stream.example") == 1, what="attribute stored")
+        self.misp.control("attribute/delete", id=a["id"])
+        wait_until(lambda: d.hits("stream.example") == 0, what="attribute deleted")
+        c = Consumer({"bootstrap.servers": kafka.bootstrap, "group.id": "check",
+                      "auto.offset.reset": "earliest", "enable.auto.commit": False})
+        self.addCleanup(c.close)
+        c.assign([TopicPartition("indicators", 0, 0)])
+        got, end = [], time.monotonic() + 15
+        while len(got) < 2 and time.monotonic() < end:
+            got += [(m.key().decode(), m.value()) for m in c.consume(100, 0.5) if not m.error()]
+        self.assertEqual([k for k, _ in got], [a["uuid"], a["uuid"]], got)
+        self.assertIn("stream.example", json.loads(got[0][1])["pattern"])
+        self.assertIsNone(got[1][1], "a tombstone for the delete")
+        wait_until(lambda: d.metric("iocbus_stream_messages_total", kind="tombstone") == 1, what="stream counters")
 
 
 if __name__ == "__main__":
