@@ -312,7 +312,7 @@ static const struct iocb_config__opt bus_rows[] = {
 	    "its drops are counted, and it gets a snapshot when it reads again; nobody else waits."),
 	ROW("queue_max", IOCB_CT_UINT, "65536", 16, 100000000, OFF(bus.queue_max), NO, NO, NULL, NULL, 0,
 	    "Changes waiting for the bus thread; past it they are dropped and counted "
-	    "(`iocbus_bus_drops_total`), never waited for."),
+	    "(`iocbus_bus_publish_drops_total`), never waited for."),
 	ROW("max_frame_bytes", IOCB_CT_SIZE, "4MiB", 4096, 268435456.0, OFF(bus.max_frame_bytes), NO, NO, NULL,
 	    NULL, 0, "Largest frame sent or received; larger ones are counted and dropped."),
 	ROW("curve", IOCB_CT_SECTION, NULL, 0, 0, 0, NO, OFF(bus.curve_present), NULL, &bus_curve_sec, 0,

@@ -13,6 +13,7 @@
 #include "serve/bus/curve.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
@@ -27,11 +28,13 @@
 #include "core/counter.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/time.h"
 #include "serve/bus/internal.h"
 
 #define MOD "bus"
 #define ZAP_ENDPOINT "inproc://zeromq.zap.01"
 #define ZAP_POLL_MS 100
+#define ZAP_LOG_EVERY_NS (10LL * 1000000000) /* refusals are logged at most this often */
 
 /* ---- files ---------------------------------------------------------------- */
 
@@ -349,6 +352,8 @@ struct iocb_bus__zap {
 	int stop;                          /* atomic */
 	const struct iocb_bus_curve *keys; /* the bus's copy, outlives the handler */
 	uint64_t *allowed, *refused;       /* the bus's counters (atomic) */
+	int64_t logged_ns;                 /* handler thread: last refusal logged (monotonic) */
+	uint64_t unlogged;                 /* handler thread: refusals since then, not logged */
 };
 
 /* One ZAP request (RFC 27): version, request id, domain, address, identity, mechanism, credentials. */
@@ -386,10 +391,20 @@ static void zap_answer(struct iocb_bus__zap *z)
 		text = "OK";
 		IOCB_M_ADD(*z->allowed, 1);
 	} else {
+		int64_t now = iocb_time_mono_ns();
+
 		IOCB_M_ADD(*z->refused, 1);
-		iocb_log(IOCB_LOG_WARN, MOD, "\"CURVE client refused: key not in clients_file\" address=\"%.*s\"",
-			 n >= 4 ? (int)(zmq_msg_size(&part[3]) > 64 ? 64 : zmq_msg_size(&part[3])) : 0,
-			 n >= 4 ? (const char *)zmq_msg_data(&part[3]) : "");
+		/* A scanner knocking all day must not fill the log: one line per ZAP_LOG_EVERY_NS. */
+		if (z->logged_ns && now - z->logged_ns < ZAP_LOG_EVERY_NS) {
+			z->unlogged++;
+		} else {
+			iocb_log(IOCB_LOG_WARN, MOD,
+				 "\"CURVE client refused: key not in clients_file\" address=\"%.*s\" refused_unlogged=%" PRIu64,
+				 n >= 4 ? (int)(zmq_msg_size(&part[3]) > 64 ? 64 : zmq_msg_size(&part[3])) : 0,
+				 n >= 4 ? (const char *)zmq_msg_data(&part[3]) : "", z->unlogged);
+			z->logged_ns = now;
+			z->unlogged = 0;
+		}
 	}
 	/* Reply: version, request id (echoed), status code, text, user id, metadata. */
 	zmq_send(z->rep, "1.0", 3, ZMQ_SNDMORE);
