@@ -108,7 +108,7 @@ static void expect_refused(const char *key_text, mode_t key_mode, const char *cl
 
 static void test_refused(void **state)
 {
-	char pub[41], sec[41], pub2[41], sec2[41], pair[512], mixed[512], client[64], line[128];
+	char pub[41], sec[41], pub2[41], sec2[41], pair[512], mixed[512], client[41], line[128];
 
 	(void)state;
 	assert_int_equal(zmq_curve_keypair(pub, sec), 0);
