@@ -143,6 +143,16 @@ class BusTest(unittest.TestCase):
         self.assertEqual(d.metric("iocbus_bus_heartbeats_missed_total"), 1, "the heartbeating one expired too")
         self.assertEqual(d.metric("iocbus_bus_subscribers"), 1)
         self.assertEqual(silent.heartbeat(), "error")
+        # a reload that changes the bus: logged, the running bus and its subscriber go on
+        cfg = dict(d.config)
+        cfg["bus"] = dict(cfg["bus"], heartbeat_timeout="30s")
+        d.write_config(cfg)
+        d.hup()
+        wait_until(lambda: '"reloaded"' in d.log(), what="the reload done")
+        self.assertIn("bus (bus.kafka included) and sightings settings change only on restart", d.log())
+        time.sleep(1.2)
+        self.assertEqual(d.metric("iocbus_bus_heartbeats_missed_total"), 1)
+        self.assertEqual(d.metric("iocbus_bus_subscribers"), 1)
         alive.stop_heartbeats()
         self.assertEqual({s for _, s in alive.heartbeats}, {"success"})
 
