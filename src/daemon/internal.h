@@ -77,7 +77,7 @@ struct iocb_daemon__services {
 	struct iocb_bus *bus;              /* `bus:` endpoint, or NULL */
 	struct iocb_bus_curve *curve;      /* `bus.curve` keys, or NULL; outlives the bus */
 	struct iocb_stream *stream;        /* `bus.kafka` indicator stream, or NULL */
-	int64_t bad_logged_ns;             /* bus thread: last "sighting refused" log line */
+	struct iocb_daemon__intake *intake; /* bus sightings -> queue, off the bus thread; with `sightings:` */
 };
 
 /*
@@ -92,6 +92,19 @@ int iocb_daemon__services_start(struct iocb_daemon__services *sv, const struct i
 void iocb_daemon__services_stop(struct iocb_daemon__services *sv);
 /* Append iocbus_bus_*, iocbus_stream_* and iocbus_sightings_* for what runs. All or nothing per module. */
 int iocb_daemon__services_metrics(struct iocb_daemon__services *sv, struct iocb_buf *out);
+/*
+ * intake.c: the bus thread's sighting frames, copied into a bounded list
+ * (push never blocks; past 65,536 frames or 64 MiB they are dropped and
+ * counted) and committed to q in batches by the intake thread. Stop
+ * commits what was pushed, then frees. Metrics: iocbus_sightings_bus_dropped_total.
+ */
+struct iocb_daemon__intake;
+int iocb_daemon__intake_start(struct iocb_sightings *q, struct iocb_daemon__intake **out,
+			      struct iocb_err *err) IOCB_MUST_USE;
+void iocb_daemon__intake_push(struct iocb_daemon__intake *in, int gen, const char *json, size_t len);
+void iocb_daemon__intake_stop(struct iocb_daemon__intake *in);
+int iocb_daemon__intake_metrics(const struct iocb_daemon__intake *in, struct iocb_buf *out);
+
 /* Whether a reload changes `bus`, `sightings` (or the MISP client sightings use): restart only. */
 bool iocb_daemon__services_changed(const struct iocb_config *old, const struct iocb_config *ng);
 

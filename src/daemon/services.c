@@ -14,7 +14,6 @@
 #include <string.h>
 
 #include "core/log.h"
-#include "core/time.h"
 #include "daemon/internal.h"
 #include "serve/bus/bus.h"
 #include "serve/bus/curve.h"
@@ -22,22 +21,13 @@
 #include "sightings/sightings.h"
 
 #define MOD "daemon"
-#define BAD_LOG_EVERY_NS (10LL * 1000000000) /* a bad sighting frame is logged at most this often */
 
-/* Bus thread: one sighting frame from an app, into the durable queue. */
+/* Bus thread: one sighting frame from an app, handed to the intake thread (intake.c). */
 static void on_sighting(void *ud, enum iocb_bus_gen gen, const char *json, size_t len)
 {
 	struct iocb_daemon__services *sv = ud;
-	struct iocb_err err = {0};
 
-	if (iocb_sightings_from_bus(sv->sightings, (int)gen, json, len, &err) < 0) {
-		/* Counted by the queue (`bad`); an app sending junk must not flood the log. */
-		if (sv->bad_logged_ns == 0 || iocb_time_mono_ns() - sv->bad_logged_ns > BAD_LOG_EVERY_NS) {
-			sv->bad_logged_ns = iocb_time_mono_ns();
-			iocb_log(IOCB_LOG_WARN, MOD, "\"sighting from the bus refused\" generation=%d error=\"%s\"",
-				 (int)gen, err.msg);
-		}
-	}
+	iocb_daemon__intake_push(sv->intake, (int)gen, json, len);
 }
 
 static int sightings_start(struct iocb_daemon__services *sv, const struct iocb_config *c, struct iocb_err *err)
@@ -67,6 +57,9 @@ static int sightings_start(struct iocb_daemon__services *sv, const struct iocb_c
 		iocb_err_prefix(err, "sightings");
 		return rc;
 	}
+	rc = iocb_daemon__intake_start(sv->sightings, &sv->intake, err);
+	if (rc < 0)
+		return rc;
 	iocb_log(IOCB_LOG_INFO, MOD, "\"sightings to MISP\" state_dir=\"%s\" from_matches=%s", dir,
 		 c->sightings.from_matches ? "true" : "false");
 	return IOCB_OK;
@@ -88,7 +81,7 @@ static int bus_start(struct iocb_daemon__services *sv, const struct iocb_config 
 		.store = store,
 		.subscriber_hwm = c->bus.subscriber_queue,
 		/* Without `sightings:` the bus counts sightings (iocbus_bus_sightings_in_total) and drops them. */
-		.on_sighting = sv->sightings ? on_sighting : NULL,
+		.on_sighting = sv->intake ? on_sighting : NULL,
 		.ud = sv,
 	};
 	int rc;
@@ -151,6 +144,8 @@ void iocb_daemon__services_stop(struct iocb_daemon__services *sv)
 	sv->bus = NULL;
 	iocb_bus_curve_free(sv->curve);
 	sv->curve = NULL;
+	iocb_daemon__intake_stop(sv->intake); /* commits what the bus handed over */
+	sv->intake = NULL;
 	iocb_sightings_free(sv->sightings);
 	sv->sightings = NULL;
 }
@@ -174,6 +169,8 @@ int iocb_daemon__services_metrics(struct iocb_daemon__services *sv, struct iocb_
 		iocb_sightings_stats(sv->sightings, &ss);
 		rc = iocb_sightings_metrics_render(&ss, out);
 	}
+	if (rc == IOCB_OK && sv->intake)
+		rc = iocb_daemon__intake_metrics(sv->intake, out);
 	return rc;
 }
 
