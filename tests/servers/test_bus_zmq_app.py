@@ -188,12 +188,13 @@ class BusStoreFeed(unittest.TestCase):
                 app.recv(0.5)
             self.assertEqual(json.loads(demo.cmd("stats"))["snapshot_sent"], 1)
 
-            attr(4, "a.example")                      # add
+            # explicit timestamps: an upsert identical to the stored one is no change
+            attr(4, "a.example", ts=now)              # add
             attr(4, "a.example", ts=now + 1)          # edit, same value
             attr(4, "b.example", ts=now + 2)          # value change
             attr(4, "b.example", ids=0, ts=now + 3)   # to_ids off
             attr(4, "b.example", ts=now + 4)          # to_ids on
-            attr(4, "b.example", deleted=1)           # soft delete
+            attr(4, "b.example", deleted=1, ts=now + 5)  # soft delete
             attr(5, "c.example")
             ok("remove 11111111-0000-4000-8000-%012d" % 5)  # delete
             attr(6, "d.example", event=2)

@@ -488,6 +488,7 @@ static struct iocb_bus *bus_new(const struct iocb_bus_opts *opts, const char *ad
 		b->o.subscriber_hwm = 100000;
 	snprintf(b->adv, sizeof(b->adv), strchr(adv, ':') ? "[%s]" : "%s", adv);
 	b->subs = iocb_xcalloc(b->o.max_subscribers, sizeof(*b->subs));
+	b->snap_cancel = iocb_xcalloc(b->o.max_subscribers, sizeof(*b->snap_cancel));
 	b->frame = iocb_xmalloc(b->o.max_frame_bytes + IOCB_BUS_P2P_LEN + 16);
 	pthread_mutex_init(&b->push_mu, NULL);
 	b->feed.handle = -1;
@@ -604,6 +605,7 @@ void iocb_bus_stop(struct iocb_bus *b)
 	pthread_mutex_destroy(&b->job_mu);
 	pthread_cond_destroy(&b->job_cv);
 	free(b->subs);
+	free(b->snap_cancel);
 	free(b->frame);
 	free(b);
 }

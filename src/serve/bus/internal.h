@@ -146,7 +146,7 @@ struct iocb_bus {
 	struct iocb_bus__job jobs[IOCB_BUS__MAX_JOBS]; /* job_mu: FIFO ring */
 	unsigned job_head, job_n;     /* job_mu */
 	uint64_t next_job;            /* bus thread */
-	uint64_t snap_cancel;         /* atomic: the job the snapshot thread should abandon */
+	uint64_t *snap_cancel;        /* atomic, per subscriber slot: the job id the snapshot thread abandons */
 	zmq_msg_t *pending;           /* bus thread: the batch being sent, NULL = none */
 	size_t pending_off;           /* its next frame */
 	int64_t pending_since;        /* monotonic: when it last made progress */
