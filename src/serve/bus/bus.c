@@ -467,24 +467,11 @@ static void close_all(struct iocb_bus *b)
 	b->ctx = NULL;
 }
 
-int iocb_bus_start(const struct iocb_bus_opts *opts, struct iocb_bus **out, struct iocb_err *err)
+/* The bus object with its defaults filled in, before any socket. */
+static struct iocb_bus *bus_new(const struct iocb_bus_opts *opts, const char *adv)
 {
 	struct iocb_bus *b;
-	const char *host, *adv;
-	char inproc[64];
-	int rc = IOCB_OK, hwm, one = 1;
-	const char *const sub_topics[] = {"threatbus/sighting", "threatbus/snapshotenvelope", "stix2/"};
 
-	*out = NULL;
-	host = opts->host && *opts->host ? opts->host : "127.0.0.1";
-	adv = opts->advertise_host && *opts->advertise_host ? opts->advertise_host : host;
-	if (wildcard(adv))
-		return iocb_err_set(err, IOCB_EINVAL,
-				    "bus: host %s is a wildcard: set the address apps connect to (advertise_host)",
-				    host);
-	if (opts->manage_port > 65535 || opts->pub_port > 65535 || opts->sub_port > 65535 ||
-	    opts->manage_port < -1 || opts->pub_port < -1 || opts->sub_port < -1 || opts->heartbeat_timeout_s < 0)
-		return iocb_err_set(err, IOCB_EINVAL, "bus: bad port or heartbeat timeout");
 	b = iocb_xcalloc(1, sizeof(*b));
 	b->o = *opts;
 	b->o.host = NULL;
@@ -503,6 +490,7 @@ int iocb_bus_start(const struct iocb_bus_opts *opts, struct iocb_bus **out, stru
 		b->o.subscriber_hwm = 100000;
 	snprintf(b->adv, sizeof(b->adv), strchr(adv, ':') ? "[%s]" : "%s", adv);
 	b->subs = iocb_xcalloc(b->o.max_subscribers, sizeof(*b->subs));
+	b->snap_cancel = iocb_xcalloc(b->o.max_subscribers, sizeof(*b->snap_cancel));
 	b->frame = iocb_xmalloc(b->o.max_frame_bytes + IOCB_BUS_P2P_LEN + 16);
 	pthread_mutex_init(&b->push_mu, NULL);
 	b->feed.handle = -1;
@@ -515,7 +503,28 @@ int iocb_bus_start(const struct iocb_bus_opts *opts, struct iocb_bus **out, stru
 		pthread_cond_init(&b->job_cv, &ca);
 		pthread_condattr_destroy(&ca);
 	}
+	return b;
+}
 
+int iocb_bus_start(const struct iocb_bus_opts *opts, struct iocb_bus **out, struct iocb_err *err)
+{
+	struct iocb_bus *b;
+	const char *host, *adv;
+	char inproc[64];
+	int rc = IOCB_OK, hwm, one = 1;
+	const char *const sub_topics[] = {"threatbus/sighting", "threatbus/snapshotenvelope", "stix2/"};
+
+	*out = NULL;
+	host = opts->host && *opts->host ? opts->host : "127.0.0.1";
+	adv = opts->advertise_host && *opts->advertise_host ? opts->advertise_host : host;
+	if (wildcard(adv))
+		return iocb_err_set(err, IOCB_EINVAL,
+				    "bus: host %s is a wildcard: set the address apps connect to (advertise_host)",
+				    host);
+	if (opts->manage_port > 65535 || opts->pub_port > 65535 || opts->sub_port > 65535 ||
+	    opts->manage_port < -1 || opts->pub_port < -1 || opts->sub_port < -1 || opts->heartbeat_timeout_s < 0)
+		return iocb_err_set(err, IOCB_EINVAL, "bus: bad port or heartbeat timeout");
+	b = bus_new(opts, adv);
 	b->ctx = zmq_ctx_new();
 	if (!b->ctx) {
 		rc = iocb_err_set(err, IOCB_EIO, "bus: zmq_ctx_new: %s", zmq_strerror(zmq_errno()));
@@ -606,6 +615,7 @@ void iocb_bus_stop(struct iocb_bus *b)
 	pthread_mutex_destroy(&b->job_mu);
 	pthread_cond_destroy(&b->job_cv);
 	free(b->subs);
+	free(b->snap_cancel);
 	free(b->frame);
 	free(b);
 }

@@ -5,7 +5,9 @@
  *
  * Sockets, all bound on opts.host (numeric IPv4/IPv6 or a wildcard):
  *   manage  REP  (opts.manage_port, default 13370): JSON requests/replies
- *   pub     PUB  (opts.pub_port,    default 13371): bus -> apps
+ *   pub     XPUB (opts.pub_port,    default 13371): bus -> apps; one bounded
+ *           queue per subscriber (opts.subscriber_hwm), subscriptions applied
+ *           only for known p2p topics
  *   sub     SUB  (opts.sub_port,    default 13372): apps -> bus, subscribed to
  *           "threatbus/sighting", "threatbus/snapshotenvelope", "stix2/"
  * A port of 0 binds an ephemeral port (tests); iocb_bus_ports() says which.
@@ -14,8 +16,10 @@
  *   {"action":"subscribe","topic":T,"snapshot":N}  T a string or a list of
  *       strings; N a non-negative integer, in seconds when the topics are
  *       2020.12 ones (start with "threatbus") and in days otherwise (2021+:
- *       "stix2/...") — recorded on the subscriber as seconds; answering the
- *       snapshot from the store is a later step.
+ *       "stix2/...") — recorded on the subscriber as seconds. With opts.store
+ *       the snapshot is answered from the store (every live indicator with
+ *       an attribute timestamp in the window, as ADDs), and a snapshot
+ *       request is forwarded to the other apps.
  *       -> {"topic":"<32 a-z>","pub_endpoint":"H:P","sub_endpoint":"H:P",
  *           "pub_port":P,"sub_port":P,"status":"success"}: both generations'
  *       keys, so 2020.12 apps (endpoints) and 2021+ apps (ports) work
@@ -39,18 +43,27 @@
  * "stix2/indicator" suffix "indicator", sighting "stix2/sighting" suffix
  * "sighting".
  * Frames app -> bus on the SUB socket: "<topic> <json>"; "threatbus/sighting"
- * (2020.12) and "stix2/sighting" (2021+) go to opts.on_sighting; others
- * (snapshot envelopes) are counted and dropped for now.
+ * (2020.12) and "stix2/sighting" (2021+) go to opts.on_sighting;
+ * "threatbus/snapshotenvelope" bodies go to the app whose snapshot request
+ * they answer; others are counted and dropped.
+ *
+ * With opts.store the bus listens to the store (iocb_store_listen) from
+ * iocb_bus_start() to iocb_bus_stop() and publishes every change once per
+ * generation as ADD/REMOVE (docs/BUS.md "Store changes, snapshots and slow
+ * subscribers"). A subscriber whose queue overflows is marked stale, gets no
+ * live frames, and is resynced with a snapshot once it reads again; a slow
+ * or dead subscriber never blocks the store's writers or other subscribers.
  *
  * Threads: one bus thread owns all sockets and the subscriber table; it
  * polls with a 20 ms timeout, so iocb_bus_stop() returns within ~100 ms.
+ * With a store, a snapshot thread walks it, and the store listener runs on
+ * the store writer's thread (serve/bus/internal.h says who owns what).
  * iocb_bus_publish() and iocb_bus_stats() may be called from any thread.
  *
  * TODO (later steps of #13 §1): optional CURVE on all three sockets (server
  * key pair and allowed client keys from files, a warning when listening
- * beyond loopback without it); snapshots answered from the store and
- * snapshot requests forwarded to other apps; per-subscriber stale marking;
- * /metrics rendering; the `bus:` configuration section and the daemon.
+ * beyond loopback without it); the `bus:` configuration section and the
+ * daemon.
  */
 #ifndef IOCB_SERVE_BUS_BUS_H
 #define IOCB_SERVE_BUS_BUS_H

@@ -65,9 +65,9 @@ struct iocb_bus__held {
 struct iocb_bus__sub {
 	bool used;                  /* slot in use */
 	enum iocb_bus_gen gen;      /* generation (first topic) */
-	unsigned ntopics;
-	char p2p[IOCB_BUS_P2P_LEN + 1];
-	char topics[IOCB_BUS_MAX_TOPICS][IOCB_BUS_TOPIC_MAX + 1];
+	unsigned ntopics;           /* topics it named, >= 1 */
+	char p2p[IOCB_BUS_P2P_LEN + 1]; /* its p2p topic, the prefix of every frame it gets */
+	char topics[IOCB_BUS_MAX_TOPICS][IOCB_BUS_TOPIC_MAX + 1]; /* as subscribed */
 	uint64_t snapshot_s;        /* requested window, in seconds whatever the generation sent */
 	int64_t last_ns;            /* last subscribe or heartbeat, monotonic */
 	bool wants_intel;           /* a topic receives intel/indicator frames */
@@ -79,29 +79,29 @@ struct iocb_bus__sub {
 	int64_t since_ns;           /* entered the state / last progress, monotonic */
 	uint64_t job;               /* snapshot job in flight, 0 = none */
 	struct iocb_bus__held *hq, *hq_tail; /* held frames, oldest first */
-	size_t hq_n, hq_bytes;
+	size_t hq_n, hq_bytes;      /* held frames and their bytes */
 	int64_t live_since_ns;      /* when it last became LIVE */
 	int64_t backoff_ns;         /* stale: current wait between a stale mark and the probe */
 	int64_t probe_after_ns;     /* stale: no probe (so no resync) before this */
 	uint64_t drops;             /* frames it lost (queue full or stale) */
 	char *probe;                /* stale: the last frame dropped, retried as the probe */
-	size_t probe_len, probe_cap;
-	enum iocb_bus_gen probe_gen;
+	size_t probe_len, probe_cap; /* 0 = no probe */
+	enum iocb_bus_gen probe_gen; /* the probe's counters */
 	enum iocb_bus_kind probe_kind;
 };
 
 struct iocb_bus__job {
 	uint64_t id;                /* non-zero */
 	unsigned slot;              /* subscriber slot */
-	enum iocb_bus_gen gen;
+	enum iocb_bus_gen gen;      /* the generation its frames are rendered in */
 	uint64_t window_s;          /* 0 = every live indicator */
-	char p2p[IOCB_BUS_P2P_LEN + 1];
+	char p2p[IOCB_BUS_P2P_LEN + 1]; /* the frames' prefix */
 };
 
 /* Head of a snapshot batch message (snapshot thread -> bus thread); frames follow as u32 length + bytes. */
 struct iocb_bus__batch_hdr {
-	uint64_t job;
-	uint32_t slot;
+	uint64_t job;  /* job id: frames of an abandoned job are dropped */
+	uint32_t slot; /* subscriber slot */
 	uint32_t end; /* 1: the job's last message (no frames) */
 };
 
@@ -122,32 +122,32 @@ struct iocb_bus__feed {
 };
 
 struct iocb_bus {
-	void *ctx;
-	void *rep, *pub, *sub, *pull; /* pub is an XPUB (manual, nodrop) */
+	void *ctx;                    /* its own libzmq context */
+	void *rep, *pub, *sub, *pull; /* bus thread; pub is an XPUB (manual, nodrop) */
 	void *push;                   /* callers' end of the publish queue, under push_mu */
 	void *snap_pull, *snap_push;  /* snapshot batches: snapshot thread -> bus thread */
-	pthread_mutex_t push_mu;
-	pthread_t th, snap_th;
-	bool started, snap_started;
-	int stop;
+	pthread_mutex_t push_mu;      /* guards push */
+	pthread_t th, snap_th;        /* bus thread, snapshot thread */
+	bool started, snap_started;   /* which threads run */
+	int stop;                     /* atomic: the threads end */
 	uint16_t port[3]; /* manage, pub, sub */
 	char adv[128];    /* host apps connect to, bracketed if IPv6 */
-	struct iocb_bus_opts o;
-	struct iocb_bus__sub *subs;
+	struct iocb_bus_opts o;       /* options with defaults filled in */
+	struct iocb_bus__sub *subs;   /* bus thread: max_subscribers slots */
 	char *frame; /* bus thread's frame buffer: max_frame_bytes + topic + suffix */
-	struct iocb_bus_stats st;
+	struct iocb_bus_stats st;     /* counters, atomic */
 	/* feed (store writer) */
-	struct iocb_bus__feed feed;
+	struct iocb_bus__feed feed;   /* store writer lock */
 	uint64_t nsubs_intel[IOCB_BUS_GEN__N]; /* atomic: subscribers receiving intel, per generation */
 	uint64_t feed_lost[IOCB_BUS_GEN__N];   /* atomic: feed frames the publish queue refused */
 	uint64_t feed_lost_seen[IOCB_BUS_GEN__N]; /* bus thread: feed_lost already acted on */
 	/* snapshots */
-	pthread_mutex_t job_mu;
-	pthread_cond_t job_cv;
+	pthread_mutex_t job_mu;       /* guards jobs, job_head, job_n */
+	pthread_cond_t job_cv;        /* signalled on a new job and at stop */
 	struct iocb_bus__job jobs[IOCB_BUS__MAX_JOBS]; /* job_mu: FIFO ring */
 	unsigned job_head, job_n;     /* job_mu */
 	uint64_t next_job;            /* bus thread */
-	uint64_t snap_cancel;         /* atomic: the job the snapshot thread should abandon */
+	uint64_t *snap_cancel;        /* atomic, per subscriber slot: the job id the snapshot thread abandons */
 	zmq_msg_t *pending;           /* bus thread: the batch being sent, NULL = none */
 	size_t pending_off;           /* its next frame */
 	int64_t pending_since;        /* monotonic: when it last made progress */

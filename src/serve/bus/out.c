@@ -96,7 +96,7 @@ static void keep_probe(struct iocb_bus__sub *s, const char *frame, size_t len, e
 static void cancel_job(struct iocb_bus *b, struct iocb_bus__sub *s)
 {
 	if (s->job)
-		__atomic_store_n(&b->snap_cancel, s->job, __ATOMIC_RELEASE);
+		__atomic_store_n(&b->snap_cancel[s - b->subs], s->job, __ATOMIC_RELEASE);
 	s->job = 0;
 }
 
@@ -285,15 +285,17 @@ static void drain(struct iocb_bus *b, struct iocb_bus__sub *s, int64_t now)
 	s->live_since_ns = now;
 }
 
-static void start_snapshot(struct iocb_bus *b, struct iocb_bus__sub *s, uint64_t window_s, int64_t now)
+/* False when the job queue is full (the caller retries next turn). */
+static bool start_snapshot(struct iocb_bus *b, struct iocb_bus__sub *s, uint64_t window_s, int64_t now)
 {
 	uint64_t job = iocb_bus__snap_request(b, s, window_s);
 	if (!job)
-		return; /* the job queue is full: retried next turn */
+		return false;
 	s->job = job;
 	s->snap_wanted = false;
 	s->state = IOCB_BUS__SNAPSHOT;
 	s->since_ns = now;
+	return true;
 }
 
 static void service_sub(struct iocb_bus *b, struct iocb_bus__sub *s, int64_t now)
@@ -306,10 +308,10 @@ static void service_sub(struct iocb_bus *b, struct iocb_bus__sub *s, int64_t now
 			iocb_log(IOCB_LOG_INFO, MOD, "\"subscriber not connected after 5 s, sending anyway\" topic=\"%s\"",
 				 s->p2p);
 		s->since_ns = now;
-		if (s->snap_wanted)
-			start_snapshot(b, s, s->snap_window_s, now);
-		else
+		if (!s->snap_wanted)
 			s->state = IOCB_BUS__DRAIN;
+		else if (!start_snapshot(b, s, s->snap_window_s, now))
+			s->joined = true; /* no job slot: retried next turn, without waiting again */
 		return;
 	case IOCB_BUS__DRAIN:
 		drain(b, s, now);
@@ -328,10 +330,11 @@ static void service_sub(struct iocb_bus *b, struct iocb_bus__sub *s, int64_t now
 		}
 		if (s->probe_len && try_send(b, s->probe, s->probe_len, s->probe_gen, s->probe_kind) == 0)
 			return;
-		s->probe_len = 0;
+		s->probe_len = 0; /* it got through: from here the resync is only waiting for a job slot */
+		if (!start_snapshot(b, s, s->snap_window_s, now))
+			return;
 		IOCB_M_ADD(b->st.resyncs, 1);
 		iocb_log(IOCB_LOG_INFO, MOD, "\"subscriber resync\" topic=\"%s\"", s->p2p);
-		start_snapshot(b, s, s->snap_window_s, now);
 		return;
 	default:
 		return;

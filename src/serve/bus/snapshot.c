@@ -15,7 +15,7 @@
  * Handing over blocks on a small bound (BATCHES_IN_FLIGHT): when the
  * subscriber's pipe is full the bus thread stops taking batches, which
  * slows this thread and nothing else. A job the bus thread cancels
- * (snap_cancel: the subscriber left or went stale) is abandoned at the next
+ * (snap_cancel[slot]: the subscriber left or went stale) is abandoned at the next
  * slice. Jobs run one at a time, in order.
  */
 #include "serve/bus/internal.h"
@@ -76,7 +76,8 @@ static void batch_reset(struct snap_ctx *c)
 
 static bool cancelled(struct snap_ctx *c)
 {
-	return IOCB_M_GET(c->b->stop) || __atomic_load_n(&c->b->snap_cancel, __ATOMIC_ACQUIRE) == c->job->id;
+	return IOCB_M_GET(c->b->stop) ||
+	       __atomic_load_n(&c->b->snap_cancel[c->job->slot], __ATOMIC_ACQUIRE) == c->job->id;
 }
 
 /* Send the batch (blocking in short steps: the backpressure); false when cancelled. */
@@ -143,7 +144,10 @@ static void run_job(struct snap_ctx *c)
 		if ((rc == FULL || c->batch.len >= IOCB_BUS__BATCH_BYTES) && !flush(c, false))
 			return;
 	} while (rc == IOCB_EAGAIN || rc == FULL);
-	if (rc != IOCB_OK || !flush(c, false))
+	if (rc != IOCB_OK) /* cannot happen (snap_row fails on nothing else): end it, so the subscriber goes live */
+		iocb_log(IOCB_LOG_ERROR, MOD, "\"snapshot cut short\" topic=\"%s\" error=\"%s\"", c->job->p2p,
+			 iocb_rc_str(rc));
+	if (!flush(c, false))
 		return;
 	if (!flush(c, true))
 		return;
