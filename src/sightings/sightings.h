@@ -14,8 +14,11 @@
  *     delete can send that one batch again (at most one batch doubled).
  *   - Batching: MISP takes one `id` list ("uuid|uuid|...") with one
  *     source/type/timestamp per request (misp.md §3.5), so a batch is the
- *     run of queued sightings, in order, sharing (source, type, timestamp),
- *     at most batch_max long.
+ *     oldest queued sighting plus, in queue order, the others sharing its
+ *     (source, type, timestamp) among the first 16 * batch_max queued, at
+ *     most batch_max: interleaved sources still fill batches. Sightings of
+ *     one key keep their order; those of different keys may overtake each
+ *     other (MISP stores each on its own).
  *   - Rate limit: at most max_per_second sightings per second (token bucket,
  *     burst one second's worth; a batch is cut to max_per_second).
  *   - Dedup: the same (attribute, source, type) is queued once per
