@@ -156,10 +156,12 @@ int iocb_sightings_from_bus(struct iocb_sightings *q, int gen, const char *json,
  * timestamp the time the pipeline batch was enriched. One object per
  * pipeline input thread (not shared, so no lock per match):
  *   - note() (per match, on the hot path) keeps a match only when its
- *     attribute was not kept within window_s by this object: a 65,536-slot
- *     direct-mapped table of (attribute uuid) -> last kept time, 1 MiB, so
- *     at most one sighting per attribute, input and window (a slot collision
- *     can let one more through; dedup never drops a first sighting);
+ *     attribute was not kept within window_s by this object: an 8-way
+ *     set-associative table of (attribute uuid) -> last kept time holding
+ *     524,288 attributes (8 MiB), so one sighting per attribute, input and
+ *     window while the matched attributes fit (beyond, the least recently
+ *     kept are forgotten, which lets an extra sighting through; dedup never
+ *     drops a first sighting);
  *   - flush() (per pipeline batch) hands the kept ones to the queue's
  *     flusher thread, which commits them with one iocb_sightings_add_many()
  *     per wake-up; nothing on the pipeline's threads touches LMDB. The
