@@ -113,7 +113,7 @@ bool iocb_sightings__window_hit(struct iocb_sightings__dedup *d, uint64_t h, dou
 				struct iocb_sightings__dedup_undo *undo)
 {
 	/* h is never 0: 0 marks an empty slot */
-	size_t slot = (size_t)(h % IOCB_SIGHTINGS__DEDUP_SLOTS);
+	size_t slot = (size_t)((h >> 1) % IOCB_SIGHTINGS__DEDUP_SLOTS); /* not h: its low bit is always 1 */
 	if (d->key[slot] == h && now - d->seen[slot] < window_s)
 		return true;
 	if (undo)

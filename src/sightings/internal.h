@@ -18,6 +18,9 @@ struct iocb_sightings__rec {
 	char source[IOCB_SIGHTINGS_SOURCE_MAX];
 };
 
+/* A batch is gathered from the first SCAN_BATCHES * batch_max queued sightings (sightings.c read_batch). */
+#define IOCB_SIGHTINGS__SCAN_BATCHES 16
+
 /* True when a and b can share one /sightings/add request. */
 bool iocb_sightings__same_batch(const struct iocb_sightings__rec *a, const struct iocb_sightings__rec *b);
 

@@ -17,13 +17,21 @@
 #include "core/mem.h"
 
 #define PEND_MAX 512 /* kept matches buffered before a handoff (flushed early when full) */
+#define WAYS 8        /* entries per set: a new attribute evicts the set's oldest */
+#define SETS 65536    /* 524,288 attributes remembered per input, 8 MiB */
+
+/* One remembered attribute: its hash (0 = empty) and when it was last kept. */
+struct slot {
+	uint64_t key;
+	int64_t kept;
+};
 
 struct iocb_sightings_matches {
 	struct iocb_sightings *q;             /* the queue (borrowed) */
 	double window_s;                      /* one sighting per attribute per window */
 	uint64_t seed;                        /* hash seed: the source, so inputs never share keys */
 	struct iocb_sightings__rec tmpl;      /* source and type of every sighting made here */
-	struct iocb_sightings__dedup *d;      /* uuid -> last kept time */
+	struct slot *tab;                     /* SETS * WAYS: uuid hash -> last kept time */
 	struct iocb_sightings__rec pend[PEND_MAX]; /* kept, not yet handed off */
 	size_t npend;
 	uint64_t dedup;                       /* dropped by the window since the last handoff */
@@ -42,7 +50,7 @@ struct iocb_sightings_matches *iocb_sightings_matches_new(struct iocb_sightings 
 	m->tmpl.source_len = (uint8_t)len;
 	memcpy(m->tmpl.source, src, len);
 	m->seed = iocb_hash64(src, len, 0x5167);
-	m->d = iocb_xcalloc(1, sizeof(*m->d));
+	m->tab = iocb_xcalloc((size_t)SETS * WAYS, sizeof(*m->tab));
 	return m;
 }
 
@@ -55,10 +63,35 @@ void iocb_sightings_matches_flush(struct iocb_sightings_matches *m)
 	m->dedup = 0;
 }
 
+/*
+ * True when the attribute of hash h was kept within the window (a duplicate);
+ * else it is (re)marked kept now. A set-associative table: a working set of
+ * matched attributes up to its size is remembered exactly, a larger one
+ * evicts the least recently kept, which can only let an extra sighting
+ * through, never drop a first one.
+ */
+static bool seen_recently(struct iocb_sightings_matches *m, uint64_t h, int64_t now_s)
+{
+	struct slot *set = &m->tab[(size_t)((h >> 32) % SETS) * WAYS], *victim = set; /* high bits: the low one is always 1 */
+	for (unsigned w = 0; w < WAYS; w++) {
+		if (set[w].key == h) {
+			if ((double)(now_s - set[w].kept) < m->window_s)
+				return true;
+			set[w].kept = now_s;
+			return false;
+		}
+		if (set[w].key == 0 || (victim->key != 0 && set[w].kept < victim->kept))
+			victim = &set[w];
+	}
+	victim->key = h;
+	victim->kept = now_s;
+	return false;
+}
+
 void iocb_sightings_matches_note(struct iocb_sightings_matches *m, const char *attr_uuid, int64_t now_s)
 {
-	uint64_t h = iocb_hash64(attr_uuid, IOCB_SIGHTINGS_UUID_LEN, m->seed) | 1;
-	if (iocb_sightings__window_hit(m->d, h, (double)now_s, m->window_s, NULL)) {
+	uint64_t h = iocb_hash64(attr_uuid, IOCB_SIGHTINGS_UUID_LEN, m->seed) | 1; /* 0 marks an empty slot */
+	if (seen_recently(m, h, now_s)) {
 		m->dedup++;
 		return;
 	}
@@ -75,6 +108,6 @@ void iocb_sightings_matches_free(struct iocb_sightings_matches *m)
 	if (!m)
 		return;
 	iocb_sightings_matches_flush(m);
-	free(m->d);
+	free(m->tab);
 	free(m);
 }

@@ -102,24 +102,31 @@ static bool nap(struct iocb_sightings *q, double s)
 	return st;
 }
 
-/* Read the first run of same-batch records (at most max). OUT: keys (seqs) and recs. */
-static size_t read_batch(struct iocb_sightings *q, struct iocb_sightings__rec *recs, uint64_t *seqs, size_t max)
+/*
+ * Read a batch: the oldest record and up to max-1 more with its (source,
+ * type, timestamp), taken from the first `scan` records in queue order, so
+ * interleaved sources (several apps, several pipeline inputs) still fill
+ * batches; records of other keys stay queued, in order, for the next
+ * batches. OUT: keys (seqs) and recs.
+ */
+static size_t read_batch(struct iocb_sightings *q, struct iocb_sightings__rec *recs, uint64_t *seqs, size_t max,
+			 size_t scan)
 {
 	MDB_txn *txn = NULL;
 	MDB_cursor *cur = NULL;
-	size_t n = 0;
+	size_t n = 0, seen = 0;
 	if (mdb_txn_begin(q->env, NULL, MDB_RDONLY, &txn) != 0)
 		return 0;
 	if (mdb_cursor_open(txn, q->dbi, &cur) != 0)
 		goto out;
 	MDB_val k, v;
-	for (int r = mdb_cursor_get(cur, &k, &v, MDB_FIRST); r == 0 && n < max;
-	     r = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+	for (int r = mdb_cursor_get(cur, &k, &v, MDB_FIRST); r == 0 && n < max && seen < scan;
+	     r = mdb_cursor_get(cur, &k, &v, MDB_NEXT), seen++) {
 		struct iocb_sightings__rec rec;
 		memset(&rec, 0, sizeof(rec));
 		memcpy(&rec, v.mv_data, v.mv_size < sizeof(rec) ? v.mv_size : sizeof(rec));
 		if (n && !iocb_sightings__same_batch(&recs[0], &rec))
-			break;
+			continue;
 		recs[n] = rec;
 		seqs[n++] = seq_of(&k);
 	}
@@ -185,7 +192,7 @@ static void *sender(void *arg)
 	if (q->o.max_per_second > 0 && (double)bmax > q->o.max_per_second)
 		bmax = q->o.max_per_second >= 1 ? (size_t)q->o.max_per_second : 1;
 	while (!stopping(q)) {
-		size_t n = read_batch(q, recs, seqs, bmax);
+		size_t n = read_batch(q, recs, seqs, bmax, IOCB_SIGHTINGS__SCAN_BATCHES * bmax);
 		if (n == 0) {
 			pthread_mutex_lock(&q->mu);
 			if (!q->stop && q->st.queued == 0) {

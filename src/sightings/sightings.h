@@ -14,8 +14,11 @@
  *     delete can send that one batch again (at most one batch doubled).
  *   - Batching: MISP takes one `id` list ("uuid|uuid|...") with one
  *     source/type/timestamp per request (misp.md §3.5), so a batch is the
- *     run of queued sightings, in order, sharing (source, type, timestamp),
- *     at most batch_max long.
+ *     oldest queued sighting plus, in queue order, the others sharing its
+ *     (source, type, timestamp) among the first 16 * batch_max queued, at
+ *     most batch_max: interleaved sources still fill batches. Sightings of
+ *     one key keep their order; those of different keys may overtake each
+ *     other (MISP stores each on its own).
  *   - Rate limit: at most max_per_second sightings per second (token bucket,
  *     burst one second's worth; a batch is cut to max_per_second).
  *   - Dedup: the same (attribute, source, type) is queued once per
@@ -153,10 +156,12 @@ int iocb_sightings_from_bus(struct iocb_sightings *q, int gen, const char *json,
  * timestamp the time the pipeline batch was enriched. One object per
  * pipeline input thread (not shared, so no lock per match):
  *   - note() (per match, on the hot path) keeps a match only when its
- *     attribute was not kept within window_s by this object: a 65,536-slot
- *     direct-mapped table of (attribute uuid) -> last kept time, 1 MiB, so
- *     at most one sighting per attribute, input and window (a slot collision
- *     can let one more through; dedup never drops a first sighting);
+ *     attribute was not kept within window_s by this object: an 8-way
+ *     set-associative table of (attribute uuid) -> last kept time holding
+ *     524,288 attributes (8 MiB), so one sighting per attribute, input and
+ *     window while the matched attributes fit (beyond, the least recently
+ *     kept are forgotten, which lets an extra sighting through; dedup never
+ *     drops a first sighting);
  *   - flush() (per pipeline batch) hands the kept ones to the queue's
  *     flusher thread, which commits them with one iocb_sightings_add_many()
  *     per wake-up; nothing on the pipeline's threads touches LMDB. The

@@ -142,6 +142,20 @@ class SightingsTest(unittest.TestCase):
             self.assertLessEqual(len(json.loads(r["body"])["id"].split("|")), 10)
         self.check_once_each()
 
+    def test_interleaved_sources_batched(self):
+        # Two apps' sightings interleaved one by one: a batch takes its key's sightings from
+        # further down the queue, so 40 sightings of 2 keys take 2 requests (not 40).
+        d = Driver(self.misp, self.tmp.name)
+        quads = []
+        for u in self.uuids:
+            quads += ["%s app-a 0 1729510000" % u, "%s app-b 0 1729510000" % u]
+        self.assertEqual(d.cmd("list " + " ".join(quads)), "ok 40")
+        d.wait(lambda s: s["sent"] == 40, what="40 sent")
+        d.quit()
+        self.assertEqual(len(sighting_requests(self.misp)), 2)
+        for src in ("app-a", "app-b"):
+            self.check_once_each(source=src)
+
     def throughput(self, verb, what):
         # 20,000 sightings of 20 attributes (synthetic uuids would not match), unlimited rate.
         d = Driver(self.misp, self.tmp.name)

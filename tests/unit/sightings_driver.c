@@ -4,6 +4,7 @@
  * MAX_PER_SECOND DEDUP_S`, then commands on stdin, one per line:
  *   add UUID SOURCE TYPE TS [COUNT]  queue COUNT (default 1) sightings; prints "ok N"
  *   many UUID SOURCE TS COUNT        queue COUNT sightings with one iocb_sightings_add_many(); prints "ok N"
+ *   list UUID SOURCE TYPE TS ...     queue these (up to 2,000) with one iocb_sightings_add_many(); prints "ok N"
  *   stats                            prints the counters as one JSON line
  *   quit                             iocb_sightings_free() and exit 0
  * Prints "READY" once started. EOF on stdin is quit.
@@ -13,6 +14,36 @@
 #include <string.h>
 
 #include "sightings/sightings.h"
+
+/* The next space-separated word of *p, NUL-terminated in place; NULL at the end. */
+static char *word(char **p)
+{
+	char *w = *p + strspn(*p, " \n");
+	if (!*w)
+		return NULL;
+	size_t n = strcspn(w, " \n");
+	*p = w + n + (w[n] ? 1 : 0);
+	w[n] = 0;
+	return w;
+}
+
+/* "list" (bench/bench_sightings.py): quadruples UUID SOURCE TYPE TS, one add_many; how many were queued. */
+static size_t add_list(struct iocb_sightings *q, char *p)
+{
+	enum { MAX = 2000 };
+	static struct iocb_sightings_item it[MAX];
+	size_t n = 0;
+	while (n < MAX) {
+		char *u = word(&p), *src = u ? word(&p) : NULL, *type = src ? word(&p) : NULL;
+		char *ts = type ? word(&p) : NULL;
+		if (!ts)
+			break;
+		it[n++] = (struct iocb_sightings_item){iocb_str_c(u), iocb_str_c(src), (unsigned)strtoul(type, NULL, 10),
+						       strtoll(ts, NULL, 10)};
+	}
+	struct iocb_err err;
+	return n && iocb_sightings_add_many(q, it, n, &err) == IOCB_OK ? n : 0;
+}
 
 int main(int argc, char **argv)
 {
@@ -39,7 +70,7 @@ int main(int argc, char **argv)
 	}
 	printf("READY\n");
 	fflush(stdout);
-	char line[1024];
+	static char line[256 << 10];
 	int rc = 0;
 	while (fgets(line, sizeof(line), stdin)) {
 		char uuid[64], source[300];
@@ -60,6 +91,8 @@ int main(int argc, char **argv)
 			int r = it ? iocb_sightings_add_many(q, it, (size_t)n, &err) : IOCB_ENOMEM;
 			printf("ok %lld\n", r == IOCB_OK ? n : 0);
 			free(it);
+		} else if (strncmp(line, "list ", 5) == 0) {
+			printf("ok %zu\n", add_list(q, line + 5));
 		} else if (strncmp(line, "stats", 5) == 0) {
 			struct iocb_sightings_stats s;
 			iocb_sightings_stats(q, &s);

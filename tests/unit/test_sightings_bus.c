@@ -316,6 +316,31 @@ static void test_from_matches_window(void **state)
 	rm_dir(dir);
 }
 
+/* 20,000 distinct matched attributes are all remembered: a second pass makes no sighting. */
+static void test_from_matches_many_attributes(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/iocb-sightings-fm2-XXXXXX";
+	struct iocb_sightings *q = queue_in(dir);
+	struct iocb_sightings_matches *m = iocb_sightings_matches_new(q, "zeek", 300);
+	struct iocb_sightings_stats st;
+	char u[37];
+	for (int pass = 0; pass < 2; pass++)
+		for (int c = 0; c < 5; c++) { /* chunks the handoff (8,192) takes whole */
+			for (int i = c * 4000; i < (c + 1) * 4000; i++) {
+				snprintf(u, sizeof(u), "%08x-1c7d-4a51-9a3e-%012x", (unsigned)i * 2654435761u, (unsigned)i);
+				iocb_sightings_matches_note(m, u, 1000 + pass);
+			}
+			iocb_sightings_matches_flush(m);
+			wait_matches(q, pass ? 20000 : (uint64_t)(c + 1) * 4000, &st);
+		}
+	assert_int_equal(st.matches_deduplicated, 20000);
+	assert_int_equal(st.matches_dropped, 0);
+	iocb_sightings_matches_free(m);
+	iocb_sightings_free(q);
+	rm_dir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -324,7 +349,7 @@ int main(void)
 		cmocka_unit_test(test_tb2020),        cmocka_unit_test(test_stix_bad),
 		cmocka_unit_test(test_source_cap),    cmocka_unit_test(test_tb2020_bad),
 		cmocka_unit_test(test_huge_and_deep), cmocka_unit_test(test_from_bus_counts),
-		cmocka_unit_test(test_from_matches_window),
+		cmocka_unit_test(test_from_matches_window),  cmocka_unit_test(test_from_matches_many_attributes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
