@@ -16,10 +16,10 @@
  * Baseline. At start the stream registers a store listener and then
  * publishes every record the store holds once (live ones as Indicators,
  * the others as tombstones), while live changes flow: a restart therefore
- * republishes the baseline, which compaction folds away. The first
- * baseline also reads the topic back and sends a tombstone for every key
- * with a value there that the store no longer holds (deleted while no
- * stream ran). Per key, a baseline copy never
+ * republishes the baseline, which compaction folds away. Before it, the
+ * stream reads the topic back and sends a tombstone for every key with a
+ * value there that the store no longer holds (deleted while no stream
+ * ran). Per key, a baseline copy never
  * overtakes a live change: a key changed since the walk began is skipped
  * by the walk (the listener already sent its newer state).
  *
