@@ -512,6 +512,20 @@ static void changes(struct iocb_store *s, uint64_t n, unsigned round)
  * event delete and new records; then the folded topic must be the live
  * set. *ss gets the stream's counters.
  */
+/*
+ * A listener after the stream's that takes its time: the store swaps a
+ * record in only after its listeners ran, so this widens the window in
+ * which the stream has produced a change and the walk still reads the
+ * older record (what `touched` must cover).
+ */
+static void slow_listener(void *ud, const struct iocb_store_attr *old, const struct iocb_store_attr *nw)
+{
+	(void)ud;
+	(void)old;
+	(void)nw;
+	nanosleep(&(struct timespec){0, 20 * 1000}, NULL);
+}
+
 static void replay_after_changes(const char *const *extra, uint64_t n, unsigned rounds, struct iocb_stream_stats *ss)
 {
 	struct mock m;
@@ -519,13 +533,17 @@ static void replay_after_changes(const char *const *extra, uint64_t n, unsigned 
 	struct iocb_stream *st;
 	size_t removed;
 	struct iocb_err err;
+	int slow;
 
 	mock_start(&m);
 	fill(s, 0, n);
 	commit(s);
 	st = stream_start(&m, s, extra);
+	slow = iocb_store_listen(s, slow_listener, NULL);
+	assert_true(slow >= 0);
 	for (unsigned r = 0; r < rounds; r++)
 		changes(s, n * 2 / 3, r);
+	iocb_store_unlisten(s, slow);
 	assert_int_equal(iocb_store_event_remove(s, IOCB_STR_NULL, 7, &removed, &err), IOCB_OK);
 	fill(s, n, n / 6);
 	commit(s);

@@ -90,8 +90,9 @@ struct iocb_stream_stats {
 int iocb_stream_start(const struct iocb_stream_opts *o, struct iocb_stream **out, struct iocb_err *err) IOCB_MUST_USE;
 
 /*
- * Unregister the listener, stop the thread, and wait up to 10 s for the
- * messages still in librdkafka to be delivered (what is left is logged and
+ * Unregister the listener, stop the thread (a read of the topic in
+ * progress ends within 5 s), and wait up to 10 s for the messages still
+ * in librdkafka to be delivered (what is left is logged and
  * comes again with the next start's baseline). Frees st. NULL is a no-op.
  * Any thread but a store writer's listener.
  */
