@@ -76,6 +76,8 @@ struct iocb_stream {
 	bool resync;                    /* (mu) a full republish is needed */
 	bool stale_done;                /* stream thread: the topic was read for stale keys and they got tombstones */
 	double stale_retry_at;          /* stream thread: monotonic time to read the topic again after a failure */
+	struct iocb_stream__kset topic_keys; /* stream thread: the keys the topic held, until the first baseline */
+	bool topic_keys_valid;          /* stream thread: topic_keys was read and the first baseline is to come */
 	struct iocb_stream_stats st;    /* (mu) counters; in_flight is read from rk */
 	struct iocb_ratelimit rl;       /* (mu) warnings */
 };

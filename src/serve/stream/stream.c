@@ -337,6 +337,7 @@ static void stream_free(struct iocb_stream *st)
 		rd_kafka_conf_destroy(st->conf);
 	iocb_stream__kset_fini(&st->touched);
 	iocb_stream__kset_fini(&st->resend);
+	iocb_stream__kset_fini(&st->topic_keys);
 	iocb_buf_fini(&st->msg);
 	iocb_buf_fini(&st->scratch);
 	pthread_mutex_destroy(&st->mu);

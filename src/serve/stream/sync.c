@@ -64,12 +64,24 @@ static void throttle(struct iocb_stream *st)
 
 /* What a walk sends for an untouched key. */
 enum walk_mode {
-	WALK_STORE,  /* the baseline: held keys' state; a missing key was removed after the snapshot and the
-			listener sent its tombstone, so nothing */
+	WALK_STORE,  /* the baseline: held keys' state (a tombstone for a record not live as wants_tomb says);
+			a missing key was removed after the snapshot and the listener sent its tombstone, so
+			nothing */
 	WALK_RESEND, /* the resend set: the current state, a tombstone for a missing key */
 	WALK_STALE,  /* keys read from the topic: a tombstone for a missing key, nothing for a held one
-			(the baseline sends it) */
+			(the baseline sends its state) */
 };
+
+/*
+ * Whether a record that is not live gets a tombstone. Always, but in the
+ * first baseline after the topic was read: only when the topic holds a
+ * value for the key, so a restart does not send a tombstone for every
+ * record that never was live.
+ */
+static bool wants_tomb(const struct iocb_stream *st, const uint8_t u[16], enum walk_mode mode)
+{
+	return mode != WALK_STORE || !st->topic_keys_valid || iocb_stream__kset_has(&st->topic_keys, u);
+}
 
 /*
  * Send the state of keys[0..n) as `mode` says, skipping touched keys.
@@ -95,7 +107,8 @@ static size_t walk(struct iocb_stream *st, uint8_t (*keys)[16], size_t n, enum w
 				iocb_misp_uuid_format(keys[i], text);
 				a = iocb_store_get(st->store, iocb_str_make(text, IOCB_STREAM__UUID_LEN));
 				if (a ? mode != WALK_STALE : mode != WALK_STORE)
-					rc = iocb_stream__publish(st, keys[i], a, true, IOCB_STREAM__RETRY);
+					rc = iocb_stream__publish(st, keys[i], a, wants_tomb(st, keys[i], mode),
+								  IOCB_STREAM__RETRY);
 			}
 			pthread_mutex_unlock(&st->mu);
 			if (rc == IOCB_EAGAIN) {
@@ -149,6 +162,9 @@ void iocb_stream__baseline(struct iocb_stream *st)
 	if (rc < 0 || done < v.n) {
 		st->resync = true; /* cut short (out of memory, stop, fatal error): all again */
 	} else {
+		/* Later baselines (a resync) send every tombstone: one may have been refused. */
+		iocb_stream__kset_fini(&st->topic_keys);
+		st->topic_keys_valid = false;
 		st->st.baselines++;
 		st->st.baseline_records = v.n;
 		st->st.baseline_seconds = iocb_time_mono_s() - t0;
@@ -206,7 +222,11 @@ void iocb_stream__stale(struct iocb_stream *st)
 	}
 	keys = iocb_xmalloc((ks.n ? ks.n : 1) * sizeof(*keys));
 	n = iocb_stream__kset_list(&ks, keys);
-	iocb_stream__kset_fini(&ks);
+	iocb_stream__kset_fini(&st->topic_keys);
+	st->topic_keys = ks; /* for the first baseline (wants_tomb), when it is still to come */
+	st->topic_keys_valid = st->st.baselines == 0;
+	if (!st->topic_keys_valid)
+		iocb_stream__kset_fini(&st->topic_keys);
 	pthread_mutex_lock(&st->mu);
 	walk_begin(st);
 	pthread_mutex_unlock(&st->mu);
