@@ -142,7 +142,10 @@ int iocb_store_event_with(struct iocb_store *s, struct iocb_str event_uuid, uint
  *   (old, nw)   a replacement whose content differs: an edit, a move to
  *               another event, new event metadata (tags, info). A re-sent
  *               attribute identical to the stored one (a reconcile row, a
- *               duplicate ZeroMQ message) is not a change and calls nothing;
+ *               duplicate ZeroMQ message) is not a change and calls nothing.
+ *               iocb_store_event_upsert() changing an event's metadata on
+ *               its own (a tag on the event) calls (a, a) for each of its
+ *               attributes: the record is the same, its rendering is not;
  *   (old, NULL) a removal: a delete or soft delete, a remove_if sweep (a
  *               reconcile, a filter change), an expiry, and each attribute
  *               of a removed event, at the iocb_store_commit() that sweeps

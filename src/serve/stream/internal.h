@@ -30,6 +30,7 @@
 #define IOCB_STREAM__UUID_LEN 36                /* canonical uuid text, the message key */
 #define IOCB_STREAM__SET_MAX ((size_t)1 << 20)  /* keys in the resend and the touched sets */
 #define IOCB_STREAM__STALE_MAX ((size_t)16 << 20) /* keys read back from the topic (32 bytes each) */
+#define IOCB_STREAM__STALE_RETRY_S 60.0          /* a failed read of the topic is tried again this much later */
 #define IOCB_STREAM__MSG_MAX ((size_t)4 << 20)  /* one rendered Indicator (values are <= 64 KiB) */
 
 /* A set of 16-byte attribute uuids: open addressing, grows to `max` keys. */
@@ -73,7 +74,10 @@ struct iocb_stream {
 	struct iocb_stream__kset touched; /* (mu) keys changed since the running walk began */
 	struct iocb_stream__kset resend;  /* (mu) keys whose current state must be sent again */
 	bool resync;                    /* (mu) a full republish is needed */
-	bool stale_done;                /* stream thread: the topic was read for stale keys (first baseline) */
+	bool stale_done;                /* stream thread: the topic was read for stale keys and they got tombstones */
+	double stale_retry_at;          /* stream thread: monotonic time to read the topic again after a failure */
+	struct iocb_stream__kset topic_keys; /* stream thread: the keys the topic held, until the first baseline */
+	bool topic_keys_valid;          /* stream thread: topic_keys was read and the first baseline is to come */
 	struct iocb_stream_stats st;    /* (mu) counters; in_flight is read from rk */
 	struct iocb_ratelimit rl;       /* (mu) warnings */
 };
@@ -105,6 +109,13 @@ void iocb_stream__mark(struct iocb_stream *st, const uint8_t u[16], bool tombsto
  * outside any read-side section and without mu.
  */
 void iocb_stream__baseline(struct iocb_stream *st);
+/*
+ * Tombstones for the keys the topic holds and the store does not (deleted
+ * while no stream ran): the stream thread's first round, before the
+ * baseline, so that the read does not include this run's own baseline.
+ * On a failed read, stale_retry_at says when to try again.
+ */
+void iocb_stream__stale(struct iocb_stream *st);
 /*
  * The keys of the topic that carry a value somewhere, read from the
  * beginning up to the high watermarks of now (stale.c). Into out (bounded

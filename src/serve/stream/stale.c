@@ -1,20 +1,20 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Keys the topic holds that the store no longer has (internal.h): read at
- * the first baseline, so that a record deleted while iocbus was not running
- * (or whose tombstone died with a crash) gets its tombstone too, and the
- * compacted topic holds exactly the store's live set.
+ * Keys the topic holds (internal.h): read once, before the first baseline,
+ * so that a record deleted while iocbus was not running (or whose
+ * tombstone died with a crash) gets its tombstone too, and the compacted
+ * topic holds exactly the store's live set (sync.c iocb_stream__stale).
  *
  * One consumer, with the stream's properties and no group (partitions
  * assigned by hand, nothing committed), reads every partition from the
  * beginning up to the high watermark taken when it starts, and notes every
  * key that carries a value. Keys whose last message is already a tombstone
- * are noted too when an earlier message had a value; the store walk then
- * sends them one more tombstone, which compaction folds away.
+ * are noted too when an earlier message had a value; they then get one
+ * more tombstone, which compaction folds away.
  *
  * Reading needs read access to the topic. When the read fails or takes too
- * long (READ_MAX_S), the stream logs a warning and goes on without it: only
- * keys deleted while iocbus was down stay behind.
+ * long (READ_MAX_S), the stream logs a warning, goes on without it and
+ * tries again a minute later (IOCB_STREAM__STALE_RETRY_S).
  */
 #include "serve/stream/internal.h"
 
@@ -25,7 +25,7 @@
 #include "core/time.h"
 
 #define MOD IOCB_STREAM__MOD
-#define META_MS 10000    /* metadata and watermark requests */
+#define META_MS 5000     /* metadata and watermark requests (a stop waits for one) */
 #define READ_MAX_S 300.0 /* longest read of the whole topic */
 
 /* A consumer on st's properties. NULL with a warning on failure. */
@@ -72,7 +72,7 @@ static int assign_all(struct iocb_stream *st, rd_kafka_t *rk, int64_t **high)
 	np = md->topics[0].partition_cnt;
 	*high = iocb_xcalloc((size_t)np + 1, sizeof(**high));
 	parts = rd_kafka_topic_partition_list_new(np);
-	for (int p = 0; p < np && !e; p++) {
+	for (int p = 0; p < np && !e && !atomic_load(&st->stop); p++) {
 		int64_t low;
 		int32_t id = md->topics[0].partitions[p].id;
 		if (id < 0 || id >= np) {
@@ -82,6 +82,8 @@ static int assign_all(struct iocb_stream *st, rd_kafka_t *rk, int64_t **high)
 		e = rd_kafka_query_watermark_offsets(rk, st->topic, id, &low, &(*high)[id], META_MS);
 		rd_kafka_topic_partition_list_add(parts, st->topic, id)->offset = RD_KAFKA_OFFSET_BEGINNING;
 	}
+	if (!e && atomic_load(&st->stop))
+		e = RD_KAFKA_RESP_ERR__DESTROY;
 	if (!e)
 		e = rd_kafka_assign(rk, parts);
 out:

@@ -262,6 +262,7 @@ static void *stream_thread(void *arg)
 	struct iocb_stream *st = arg;
 
 	iocb_store_reader_register();
+	iocb_stream__stale(st);
 	while (!atomic_load(&st->stop)) {
 		bool resync, resend;
 
@@ -275,6 +276,8 @@ static void *stream_thread(void *arg)
 			iocb_stream__baseline(st);
 		else if (resend)
 			iocb_stream__resend(st);
+		else if (!st->stale_done && iocb_time_mono_s() >= st->stale_retry_at)
+			iocb_stream__stale(st);
 		rd_kafka_poll(st->rk, POLL_MS);
 	}
 	iocb_store_reader_unregister();
@@ -334,6 +337,7 @@ static void stream_free(struct iocb_stream *st)
 		rd_kafka_conf_destroy(st->conf);
 	iocb_stream__kset_fini(&st->touched);
 	iocb_stream__kset_fini(&st->resend);
+	iocb_stream__kset_fini(&st->topic_keys);
 	iocb_buf_fini(&st->msg);
 	iocb_buf_fini(&st->scratch);
 	pthread_mutex_destroy(&st->mu);

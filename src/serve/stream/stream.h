@@ -13,15 +13,15 @@
  * value STIX cannot express) produces a tombstone (NULL value). Records
  * that never were live produce nothing.
  *
- * Baseline. At start the stream registers a store listener and then
- * publishes every record the store holds once (live ones as Indicators,
- * the others as tombstones), while live changes flow: a restart therefore
- * republishes the baseline, which compaction folds away. The first
- * baseline also reads the topic back and sends a tombstone for every key
- * with a value there that the store no longer holds (deleted while no
- * stream ran). Per key, a baseline copy never
- * overtakes a live change: a key changed since the walk began is skipped
- * by the walk (the listener already sent its newer state).
+ * Baseline. At start the stream registers a store listener, reads the
+ * topic back and sends a tombstone for every key with a value there that
+ * the store no longer holds (deleted while no stream ran), then publishes
+ * every live record the store holds once, and a tombstone for a record
+ * that is not live but has a value in the topic, while live changes flow:
+ * a restart therefore republishes the baseline, which compaction folds
+ * away. Per key, a baseline copy never overtakes a live change: a key
+ * changed since the walk began is skipped by the walk (the listener
+ * already sent its newer state).
  *
  * No silent loss. The listener runs under the store's writer lock and never
  * blocks: when librdkafka's queue is full (or refuses for another reason)
@@ -90,8 +90,9 @@ struct iocb_stream_stats {
 int iocb_stream_start(const struct iocb_stream_opts *o, struct iocb_stream **out, struct iocb_err *err) IOCB_MUST_USE;
 
 /*
- * Unregister the listener, stop the thread, and wait up to 10 s for the
- * messages still in librdkafka to be delivered (what is left is logged and
+ * Unregister the listener, stop the thread (a read of the topic in
+ * progress ends within 5 s), and wait up to 10 s for the messages still
+ * in librdkafka to be delivered (what is left is logged and
  * comes again with the next start's baseline). Frees st. NULL is a no-op.
  * Any thread but a store writer's listener.
  */

@@ -64,12 +64,24 @@ static void throttle(struct iocb_stream *st)
 
 /* What a walk sends for an untouched key. */
 enum walk_mode {
-	WALK_STORE,  /* the baseline: held keys' state; a missing key was removed after the snapshot and the
-			listener sent its tombstone, so nothing */
+	WALK_STORE,  /* the baseline: held keys' state (a tombstone for a record not live as wants_tomb says);
+			a missing key was removed after the snapshot and the listener sent its tombstone, so
+			nothing */
 	WALK_RESEND, /* the resend set: the current state, a tombstone for a missing key */
 	WALK_STALE,  /* keys read from the topic: a tombstone for a missing key, nothing for a held one
-			(WALK_STORE sent it) */
+			(the baseline sends its state) */
 };
+
+/*
+ * Whether a record that is not live gets a tombstone. Always, but in the
+ * first baseline after the topic was read: only when the topic holds a
+ * value for the key, so a restart does not send a tombstone for every
+ * record that never was live.
+ */
+static bool wants_tomb(const struct iocb_stream *st, const uint8_t u[16], enum walk_mode mode)
+{
+	return mode != WALK_STORE || !st->topic_keys_valid || iocb_stream__kset_has(&st->topic_keys, u);
+}
 
 /*
  * Send the state of keys[0..n) as `mode` says, skipping touched keys.
@@ -95,7 +107,8 @@ static size_t walk(struct iocb_stream *st, uint8_t (*keys)[16], size_t n, enum w
 				iocb_misp_uuid_format(keys[i], text);
 				a = iocb_store_get(st->store, iocb_str_make(text, IOCB_STREAM__UUID_LEN));
 				if (a ? mode != WALK_STALE : mode != WALK_STORE)
-					rc = iocb_stream__publish(st, keys[i], a, true, IOCB_STREAM__RETRY);
+					rc = iocb_stream__publish(st, keys[i], a, wants_tomb(st, keys[i], mode),
+								  IOCB_STREAM__RETRY);
 			}
 			pthread_mutex_unlock(&st->mu);
 			if (rc == IOCB_EAGAIN) {
@@ -123,45 +136,14 @@ static void walk_end(struct iocb_stream *st)
 	st->tracking = false;
 }
 
-/*
- * The keys the topic holds (stale.c), read before the baseline produces
- * anything, so that the read does not include this run's own baseline.
- * Once per stream: later baselines only republish (a removal while the
- * stream runs reaches the topic through the listener or the resend set).
- * *keys NULL when there is nothing to check (already done, or the topic
- * could not be read: logged, not tried again).
- */
-static void stale_read(struct iocb_stream *st, uint8_t (**keys)[16], size_t *n)
-{
-	struct iocb_stream__kset ks;
-	double t0 = iocb_time_mono_s();
-
-	*keys = NULL;
-	*n = 0;
-	if (st->stale_done)
-		return;
-	iocb_stream__kset_init(&ks, IOCB_STREAM__STALE_MAX);
-	if (iocb_stream__topic_keys(st, &ks) == IOCB_OK) {
-		*keys = iocb_xmalloc((ks.n ? ks.n : 1) * sizeof(**keys));
-		*n = iocb_stream__kset_list(&ks, *keys);
-		iocb_log(IOCB_LOG_INFO, MOD, "\"topic read for stale keys\" topic=\"%s\" keys=%zu seconds=%.3f", st->topic,
-			 *n, iocb_time_mono_s() - t0);
-	} else if (!atomic_load(&st->stop)) {
-		st->stale_done = true;
-	}
-	iocb_stream__kset_fini(&ks);
-}
-
 void iocb_stream__baseline(struct iocb_stream *st)
 {
 	struct uuid_vec v = {0};
 	struct iocb_store_stats *sst = iocb_xmalloc(sizeof(*sst));
 	double t0 = iocb_time_mono_s(), t_snap;
-	uint8_t (*stale)[16];
-	size_t done, nstale;
+	size_t done;
 	int rc;
 
-	stale_read(st, &stale, &nstale);
 	/* Sized before the snapshot, so that the walk that holds commits back does not copy the vector. */
 	iocb_store_stats(st->store, sst);
 	v.cap = (size_t)sst->attrs + sst->attrs / 8 + 4096;
@@ -175,23 +157,21 @@ void iocb_stream__baseline(struct iocb_stream *st)
 	rc = iocb_store_each(st->store, collect, &v);
 	t_snap = iocb_time_mono_s() - t0;
 	done = rc < 0 ? 0 : walk(st, v.u, v.n, WALK_STORE);
-	/* Then the topic's keys the store does not hold (deleted while no stream ran) get their tombstones. */
-	if (stale && rc == IOCB_OK && done == v.n && walk(st, stale, nstale, WALK_STALE) == nstale)
-		st->stale_done = true;
-	else if (stale)
-		rc = IOCB_ECANCELED; /* cut short: the whole baseline again, the topic read again */
 	pthread_mutex_lock(&st->mu);
 	walk_end(st);
 	if (rc < 0 || done < v.n) {
 		st->resync = true; /* cut short (out of memory, stop, fatal error): all again */
 	} else {
+		/* Later baselines (a resync) send every tombstone: one may have been refused. */
+		iocb_stream__kset_fini(&st->topic_keys);
+		st->topic_keys_valid = false;
 		st->st.baselines++;
 		st->st.baseline_records = v.n;
 		st->st.baseline_seconds = iocb_time_mono_s() - t0;
 		st->st.baseline_done = true;
 	}
 	pthread_mutex_unlock(&st->mu);
-	if (rc < 0 && rc != IOCB_ECANCELED)
+	if (rc < 0)
 		iocb_log(IOCB_LOG_ERROR, MOD, "\"baseline walk failed, trying again\" topic=\"%s\" error=%s", st->topic,
 			 iocb_rc_str(rc));
 	else if (rc == IOCB_OK && done == v.n)
@@ -199,7 +179,6 @@ void iocb_stream__baseline(struct iocb_stream *st)
 			 "\"baseline published\" topic=\"%s\" records=%zu seconds=%.3f snapshot_seconds=%.3f", st->topic,
 			 v.n, iocb_time_mono_s() - t0, t_snap);
 	free(v.u);
-	free(stale);
 }
 
 void iocb_stream__resend(struct iocb_stream *st)
@@ -225,4 +204,44 @@ void iocb_stream__resend(struct iocb_stream *st)
 		iocb_stream__mark(st, keys[i], false); /* cut short: keep the rest for later */
 	pthread_mutex_unlock(&st->mu);
 	free(keys);
+}
+
+void iocb_stream__stale(struct iocb_stream *st)
+{
+	struct iocb_stream__kset ks;
+	struct iocb_store_stats *barrier;
+	uint8_t (*keys)[16];
+	double t0 = iocb_time_mono_s();
+	size_t n, done;
+
+	iocb_stream__kset_init(&ks, IOCB_STREAM__STALE_MAX);
+	if (iocb_stream__topic_keys(st, &ks) < 0) {
+		iocb_stream__kset_fini(&ks);
+		st->stale_retry_at = iocb_time_mono_s() + IOCB_STREAM__STALE_RETRY_S; /* logged by stale.c */
+		return;
+	}
+	keys = iocb_xmalloc((ks.n ? ks.n : 1) * sizeof(*keys));
+	n = iocb_stream__kset_list(&ks, keys);
+	iocb_stream__kset_fini(&st->topic_keys);
+	st->topic_keys = ks; /* for the first baseline (wants_tomb), when it is still to come */
+	st->topic_keys_valid = st->st.baselines == 0;
+	if (!st->topic_keys_valid)
+		iocb_stream__kset_fini(&st->topic_keys);
+	pthread_mutex_lock(&st->mu);
+	walk_begin(st);
+	pthread_mutex_unlock(&st->mu);
+	/* Takes the writer lock: every swap of a change noted before the clear is done (see the top). */
+	barrier = iocb_xmalloc(sizeof(*barrier));
+	iocb_store_stats(st->store, barrier);
+	free(barrier);
+	done = walk(st, keys, n, WALK_STALE);
+	pthread_mutex_lock(&st->mu);
+	walk_end(st);
+	pthread_mutex_unlock(&st->mu);
+	free(keys);
+	if (done < n)
+		return; /* stop, or a fatal error: again on the next turn */
+	st->stale_done = true;
+	iocb_log(IOCB_LOG_INFO, MOD, "\"topic read for stale keys\" topic=\"%s\" keys=%zu seconds=%.3f", st->topic, n,
+		 iocb_time_mono_s() - t0);
 }
