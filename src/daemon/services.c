@@ -57,9 +57,12 @@ static int sightings_start(struct iocb_daemon__services *sv, const struct iocb_c
 		iocb_err_prefix(err, "sightings");
 		return rc;
 	}
-	rc = iocb_daemon__intake_start(sv->sightings, &sv->intake, err);
-	if (rc < 0)
-		return rc;
+	/* Only the bus hands over frames (from_matches has its own path). */
+	if (c->bus.present) {
+		rc = iocb_daemon__intake_start(sv->sightings, &sv->intake, err);
+		if (rc < 0)
+			return rc;
+	}
 	iocb_log(IOCB_LOG_INFO, MOD, "\"sightings to MISP\" state_dir=\"%s\" from_matches=%s", dir,
 		 c->sightings.from_matches ? "true" : "false");
 	return IOCB_OK;
