@@ -7,12 +7,14 @@
 #include "cli/cli.h"
 #include "core/mem.h"
 #include "enrich/enrich.h"
+#include "serve/bus/curve.h"
 
 static const char check_usage[] =
 	"usage: iocbus check-config FILE\n"
 	"\n"
 	"Validate a configuration file (iocbus or Threat Bus format): unknown keys,\n"
-	"wrong types, unknown MISP types in filters, bad enrich field specs.\n"
+	"wrong types, unknown MISP types in filters, bad enrich field specs, and\n"
+	"bus.curve key files iocbus run would refuse.\n"
 	"Errors name file:line:col (field specs: the file and enrich.fields.PATH).\n"
 	"The API key is never printed. Exit status 0 if valid, 2 otherwise.\n";
 
@@ -47,6 +49,16 @@ static int validate(const char *path, struct iocb_config **cfg)
 		}
 		iocb_enrich_map_free(m);
 		m = NULL;
+	}
+	/* The CURVE key files as `iocbus run` reads them at start (mode, layout, the pair, the clients). */
+	if ((*cfg)->bus.curve_present) {
+		struct iocb_bus_curve *keys = NULL;
+		if (iocb_bus_curve_load((*cfg)->bus.curve_secret_key_file, (*cfg)->bus.curve_clients_file, &keys,
+					&err) < 0) {
+			fprintf(stderr, "iocbus: %s\n", err.msg);
+			return IOCB_EXIT_ERROR;
+		}
+		iocb_bus_curve_free(keys);
 	}
 	return IOCB_EXIT_OK;
 }

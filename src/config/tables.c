@@ -251,7 +251,8 @@ static const struct iocb_config__opt bus_curve_rows[] = {
 	ROW("secret_key_file", IOCB_CT_STR, NULL, 1, 4096, OFF(bus.curve_secret_key_file), NO, NO, NULL, NULL,
 	    IOCB_CF_REQUIRED,
 	    "File with the bus's CURVE key pair as `iocbus bus keygen` writes it (ZeroMQ's certificate "
-	    "layout: `public-key = \"<Z85>\"` and `secret-key = \"<Z85>\"` lines). Read at start; a file "
+	    "layout: `public-key = \"<Z85>\"` and `secret-key = \"<Z85>\"` lines). Read at start and by "
+	    "`iocbus check-config`; a file "
 	    "readable or writable by group or others is refused (`chmod 600` it)."),
 	ROW("clients_file", IOCB_CT_STR, NULL, 1, 4096, OFF(bus.curve_clients_file), NO, NO, NULL, NULL,
 	    IOCB_CF_REQUIRED,

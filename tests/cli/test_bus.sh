@@ -3,7 +3,8 @@
 # `iocbus bus keygen` from the command line (issue #13 §1, CURVE): usage and
 # exit codes, the file's mode and layout (pyzmq's zmq.auth reads it and its
 # public key is the one printed), an existing file left alone without
-# --force and replaced with it, and a directory that does not exist.
+# --force and replaced with it, and a directory that does not exist;
+# `check-config` reads the bus.curve files and refuses what `run` would.
 #   test_bus.sh IOCBUS_BINARY
 set -u
 bin=$1
@@ -36,5 +37,17 @@ cmp -s "$work/k" "$work/k.before" && bad "--force left the old key" || ok
 [ "$(ls "$work" | grep -c tmp-)" = 0 ] && ok || bad "temporary files left: $(ls "$work")"
 check "keygen into a missing directory" 2 "$bin" bus keygen "$work/none/k"
 has "missing directory named" "$work/err" "$work/none/k"
+
+# check-config reads the key files as `iocbus run` does
+"$bin" bus keygen "$work/client" >"$work/clients" 2>/dev/null
+printf 'bus:\n  curve: {secret_key_file: %s, clients_file: %s}\n' "$work/k" "$work/clients" >"$work/c.yaml"
+check "check-config with good key files" 0 "$bin" check-config "$work/c.yaml"
+chmod 644 "$work/k"
+check "check-config with a key file others can read" 2 "$bin" check-config "$work/c.yaml"
+has "the fix named" "$work/err" "chmod 600"
+chmod 600 "$work/k"
+echo "not-a-key" >>"$work/clients"
+check "check-config with a bad client key" 2 "$bin" check-config "$work/c.yaml"
+has "file:line named" "$work/err" "$work/clients:2: not a client public key"
 
 finish test_bus

@@ -96,9 +96,13 @@ def main():
         if len(opened) != 3 or not any('where="inputs[tcpin]"' in l for l in opened) or \
                 not any('where="http"' in l for l in opened) or not any('where="bus"' in l for l in opened):
             failures.append("check-config: listener warnings %r" % opened)
-        # the bus with CURVE is authenticated wherever it listens
-        cfg["bus"]["curve"] = {"secret_key_file": os.path.join(tmp, "bus.key"),
-                               "clients_file": os.path.join(tmp, "clients")}
+        # the bus with CURVE is authenticated wherever it listens (check-config reads the key files)
+        key, clients = os.path.join(tmp, "bus.key"), os.path.join(tmp, "clients")
+        subprocess.run([BIN, "bus", "keygen", key], check=True, capture_output=True, timeout=30)
+        with open(clients, "w") as f:
+            f.write(subprocess.run([BIN, "bus", "keygen", key + "2"], check=True, capture_output=True,
+                                   text=True, timeout=30).stdout)
+        cfg["bus"]["curve"] = {"secret_key_file": key, "clients_file": clients}
         err = check_config(tmp, cfg, "curve.yaml")
         if any('where="bus"' in l for l in lines(err, OPEN)):
             failures.append("check-config: bus with curve warned about: %r" % lines(err, OPEN))
