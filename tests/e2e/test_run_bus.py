@@ -12,6 +12,8 @@ every wait bounded:
   - sightings from apps of both generations reach MISP's /sightings/add;
   - MISP answering 503 plus a kill -9 of iocbus: every sighting arrives once;
   - a flood of 6,000 sightings is queued at more than 3,000/s while the bus publishes;
+  - an app that never reads goes stale while 20,000 attributes are stored and another app
+    receives every one of them;
   - `bus.kafka`: an add and a delete reach the topic as an Indicator and a tombstone.
 """
 import json
@@ -21,6 +23,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -32,6 +35,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "servers"))
 from harness import BIN, Iocbus, KafkaMock, Misp, free_port, wait_until  # noqa: E402
 from sightings_delivery import sighting_requests  # noqa: E402
+from test_run_zmq import OwnPublisher, attr_frame, frame_template  # noqa: E402
 from zmq_app import GEN_2020, Timeout, ZmqApp  # noqa: E402
 
 PATTERN_VALUE = re.compile(r"= '((?:[^'\\]|\\.)*)'")
@@ -66,15 +70,20 @@ class BusTest(unittest.TestCase):
         self.addCleanup(d.close)
         return d
 
-    def app(self, d, sndhwm=None, **kw):
+    def app(self, d, sndhwm=None, slow=False, **kw):
         """A zmq-app of d's bus; sndhwm sets its PUB socket's high-water mark (0: none, so a burst
-        of sightings is not cut at ZeroMQ's default 1,000)."""
+        of sightings is not cut at ZeroMQ's default 1,000); slow gives its SUB socket a one-frame
+        queue and a 4 KiB receive buffer, so an app that does not read backs up at once."""
         cls = ZmqApp
-        if sndhwm is not None:
+        if sndhwm is not None or slow:
             class cls(ZmqApp):
                 def _socket(self, kind):
                     s = super()._socket(kind)
-                    s.setsockopt(zmq.SNDHWM, sndhwm)
+                    if sndhwm is not None:
+                        s.setsockopt(zmq.SNDHWM, sndhwm)
+                    if slow and kind == zmq.SUB:
+                        s.setsockopt(zmq.RCVHWM, 1)
+                        s.setsockopt(zmq.RCVBUF, 4096)
                     return s
         a = cls("127.0.0.1", d.config["bus"]["manage"], timeout=kw.pop("timeout", 5.0), **kw)
         self.addCleanup(a.close)
@@ -219,6 +228,47 @@ class BusTest(unittest.TestCase):
         self.assertEqual(got, [("suricata@s1", a["id"], "0"), ("zeek@s2", a["id"], "0")])
         wait_until(lambda: d.metric("iocbus_sightings_sent_total") == 2, what="sent counted")
         self.assertEqual(d.metric("iocbus_sightings_queued"), 0)
+
+    def test_slow_subscriber_does_not_slow_intake(self):
+        # 20,000 attributes from a MISP-format publisher of our own; one app never reads.
+        pub = OwnPublisher()
+        self.addCleanup(pub.close)
+        cfg = {"misp": {"zmq": {"host": "127.0.0.1", "port": pub.port, "heartbeat_timeout": "0s"}},
+               "bus": bus_section(subscriber_queue=16)}
+        d = Iocbus(cfg, workdir=self.tmp.name, start=False)
+        self.addCleanup(d.close)
+        d.start(wait_live=False)
+        pub.wait_subscription()
+        slow, fast = self.app(d, slow=True), self.app(d)
+        slow.subscribe("stix2/indicator")
+        fast.subscribe("stix2/indicator")
+        got, stop = set(), threading.Event()
+
+        def read():
+            while not stop.is_set() and len(got) < n:
+                try:
+                    got.add(value_of(fast.recv(0.2)))
+                except Timeout:
+                    pass
+        n, tmpl = 20000, frame_template()
+        frames = [attr_frame(tmpl, i) for i in range(n)]
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        self.addCleanup(stop.set)
+        time.sleep(0.5)     # both SUB sockets joined (the bus holds frames for a joining one anyway)
+        t0 = time.monotonic()
+        for f, _ in frames:
+            pub.sock.send(f)
+        wait_until(lambda: d.metric("iocbus_store_attributes_total") == n, timeout=60, interval=0.1,
+                   what="%d attributes in the store" % n)
+        took = time.monotonic() - t0
+        reader.join(30)
+        print("\nslow subscriber: %d attributes stored in %.2fs; the other app got %d" % (n, took, len(got)),
+              file=sys.stderr)
+        self.assertEqual(got, {ip for _, ip in frames}, "the reading app got every change")
+        self.assertGreaterEqual(d.metric("iocbus_bus_stale_total"), 1, "the slow app marked stale")
+        self.assertGreaterEqual(d.metric("iocbus_bus_subscriber_drops_total"), 1)
+        self.assertEqual(d.metric("iocbus_bus_publish_drops_total"), 0)
 
     def test_sightings_flood_off_the_bus_thread(self):
         # The bus thread only hands frames over; the queue commits them in batches, so a flood is
