@@ -322,12 +322,43 @@ static struct iocb_store_event *event_upsert_slow(struct iocb_store *s, const st
 	return e;
 }
 
+/*
+ * Writer: an event's metadata changed on its own (a tag added to the event,
+ * new info): its attributes render differently (tags, TLP, event info), so
+ * each is a change for the listeners. One pass over the uuid table: events
+ * change alone rarely (a tag on an event), and only when someone listens.
+ */
+static void notify_event_attrs(struct iocb_store *s, const struct iocb_store_event *e)
+{
+	const struct store_tab *t = s->utab;
+	uint32_t left = e->nattrs;
+	for (uint64_t i = 0; i < t->n && left; i++) {
+		uint64_t v = t->slots[i];
+		if (v == 0 || v == ST_TOMB)
+			continue;
+		const struct iocb_store_attr *r = st_slot_ptr(v);
+		if (r->ev == e) {
+			iocb_store__notify(s, r, r);
+			left--;
+		}
+	}
+}
+
 int iocb_store_event_upsert(struct iocb_store *s, const struct iocb_misp_event *ev, struct iocb_err *err)
 {
 	struct iocb_store_event *e;
+	const struct store_evmeta *before = NULL;
 	pthread_mutex_lock(&s->wlock);
 	s->evcache = NULL;
+	if (s->nlisteners) {
+		uint8_t u[16];
+		const struct iocb_store_event *old = event_find(s, ev->uuid.len && iocb_store__uuid_parse(ev->uuid, u) ? u : NULL,
+								  ev->id);
+		before = old ? old->meta : NULL;
+	}
 	e = iocb_store__event_upsert(s, ev);
+	if (e && s->nlisteners && before && e->meta != before && e->nattrs)
+		notify_event_attrs(s, e);
 	pthread_mutex_unlock(&s->wlock);
 	if (!e)
 		return iocb_err_set(err, IOCB_EINVAL, "store: event without uuid or id");

@@ -6,11 +6,14 @@ path in argv[1]) binds 127.0.0.1 on ephemeral ports and publishes what this
 script writes to its stdin. Checks: subscribe with a snapshot, live ADD and
 REMOVE frames decoded and checked by zmq_app, a sighting reaching the bus's
 callback byte for byte, heartbeat, unsubscribe and the "error" after it, the
-error replies, and expiry without heartbeats. Loopback only; every wait is
+error replies, and expiry without heartbeats. With bus_demo's memory store:
+a snapshot of exactly the window, then add, edit, value change, to_ids off
+and on, soft delete, delete and event delete each arriving once. Loopback only; every wait is
 bounded (ctest TIMEOUT 60)."""
 import json
 import os
 import queue
+import re
 import subprocess
 import sys
 import threading
@@ -147,6 +150,74 @@ class BusEndToEnd(unittest.TestCase):
                             (b'{"action":"subscribe","topic":"stix2/indicator","snapshot":1.5}', "error"),
                             (b'{"action":"heartbeat","topic":"nosuchtopic"}', "error")):
             self.assertEqual(a.manage(raw, raw=True), {"status": status}, raw)
+
+
+def value_of(m):
+    """The indicator value a frame carries (2020.12 indicator[0], or the STIX pattern's literal)."""
+    if m.kind == "intel":
+        return m.body["data"]["indicator"][0]
+    return re.search(r"= '([^']*)'", m.body["pattern"]).group(1)
+
+
+class BusStoreFeed(unittest.TestCase):
+    """bus_demo's memory store behind the bus: a snapshot of the window from the
+    store, then each kind of store change arriving once as ADD/REMOVE, as the
+    real test client decodes them."""
+
+    def run_generation(self, topic, kind):
+        demo = Demo()
+        app = None
+        try:
+            def ok(cmd):
+                Demo.assert_ok(demo.cmd(cmd))
+
+            def attr(n, value, ids=1, deleted=0, ts="now", event=1):
+                ok("attr 11111111-0000-4000-8000-%012d domain %s %d %d %s 22222222-0000-4000-8000-%012d"
+                   % (n, value, ids, deleted, ts, event))
+
+            now = int(time.time())
+            attr(1, "in.example", ts=now - 3600)
+            attr(2, "old.example", ts=now - 10 * 86400)  # outside a 1-day window
+            attr(3, "noids.example", ids=0)
+            ok("commit")
+            app = zmq_app.ZmqApp(manage_port=demo.ports["manage"], timeout=5)
+            self.assertEqual(app.subscribe(topic, snapshot_days=1)["status"], "success")
+            snap = app.recv_all(1)
+            self.assertEqual((snap[0].kind, snap[0].operation, value_of(snap[0])), (kind, "ADD", "in.example"))
+            with self.assertRaises(zmq_app.Timeout):
+                app.recv(0.5)
+            self.assertEqual(json.loads(demo.cmd("stats"))["snapshot_sent"], 1)
+
+            # explicit timestamps: an upsert identical to the stored one is no change
+            attr(4, "a.example", ts=now)              # add
+            attr(4, "a.example", ts=now + 1)          # edit, same value
+            attr(4, "b.example", ts=now + 2)          # value change
+            attr(4, "b.example", ids=0, ts=now + 3)   # to_ids off
+            attr(4, "b.example", ts=now + 4)          # to_ids on
+            attr(4, "b.example", deleted=1, ts=now + 5)  # soft delete
+            attr(5, "c.example")
+            ok("remove 11111111-0000-4000-8000-%012d" % 5)  # delete
+            attr(6, "d.example", event=2)
+            ok("event_remove 22222222-0000-4000-8000-%012d" % 2)
+            ok("commit")                              # the event delete goes out here
+            want = [("ADD", "a.example"), ("ADD", "a.example"), ("REMOVE", "a.example"), ("ADD", "b.example"),
+                    ("REMOVE", "b.example"), ("ADD", "b.example"), ("REMOVE", "b.example"),
+                    ("ADD", "c.example"), ("REMOVE", "c.example"), ("ADD", "d.example"), ("REMOVE", "d.example")]
+            got = app.recv_all(len(want))
+            self.assertEqual([(m.operation, value_of(m)) for m in got], want)
+            self.assertEqual({m.kind for m in got}, {kind})
+            with self.assertRaises(zmq_app.Timeout):
+                app.recv(0.5)
+        finally:
+            if app:
+                app.close()
+            demo.close()
+
+    def test_2020(self):
+        self.run_generation("threatbus/intel", "intel")
+
+    def test_2021(self):
+        self.run_generation("stix2/indicator", "indicator")
 
 
 class BusExpiry(unittest.TestCase):

@@ -114,6 +114,25 @@ static void test_every_kind_of_change(void **state)
 	fixture_store_upsert(st, &t.a);
 	expect(&s, (const char *const[]){"~a2.example(noids)>a2.example(noids)"}, 1);
 
+	/* the event's metadata changing on its own (a tag on the event, new info) changes how its
+	 * attributes render: each is announced once; the same metadata again is nothing */
+	fixture_store_upsert(st, fixture_attr_make(&t, 7, "domain", "g.example", NULL, -1, 1, true));
+	s.n = 0;
+	struct iocb_misp_event evc = t.ev;
+	evc.info = iocb_str_c("retitled event");
+	assert_int_equal(iocb_store_event_upsert(st, &evc, &err), IOCB_OK);
+	assert_int_equal(s.n, 2);
+	assert_true((strcmp(s.log[0], "~a2.example(noids)>a2.example(noids)") == 0 &&
+		     strcmp(s.log[1], "~g.example>g.example") == 0) ||
+		    (strcmp(s.log[1], "~a2.example(noids)>a2.example(noids)") == 0 &&
+		     strcmp(s.log[0], "~g.example>g.example") == 0));
+	s.n = 0;
+	assert_int_equal(iocb_store_event_upsert(st, &evc, &err), IOCB_OK);
+	assert_int_equal(s.n, 0);
+	fixture_uuid(u, 0xa, 7);
+	assert_int_equal(iocb_store_remove(st, iocb_str_c(u), &err), IOCB_OK);
+	s.n = 0;
+
 	/* soft delete (the deleted flag) and delete by uuid */
 	fixture_store_upsert(st, fixture_attr_make(&t, 2, "domain", "b.example", NULL, -1, 1, true));
 	fixture_store_upsert(st, fixture_attr_make(&t, 3, "domain", "c.example", NULL, -1, 2, true));
@@ -152,7 +171,7 @@ static void test_every_kind_of_change(void **state)
 	iocb_store_unlisten(st, h); /* twice is harmless */
 	iocb_store_unlisten(st, 99);
 	s2.n = 0;
-	fixture_store_upsert(st, fixture_attr_make(&t, 6, "domain", "f.example", NULL, -1, 1, true));
+	fixture_store_upsert(st, fixture_attr_make(&t, 6, "domain", "f.example", NULL, -1, 4, true));
 	assert_int_equal(s.n, 0);
 	expect(&s2, (const char *const[]){"+f.example"}, 1);
 	iocb_store_unlisten(st, h2);

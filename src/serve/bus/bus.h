@@ -5,7 +5,9 @@
  *
  * Sockets, all bound on opts.host (numeric IPv4/IPv6 or a wildcard):
  *   manage  REP  (opts.manage_port, default 13370): JSON requests/replies
- *   pub     PUB  (opts.pub_port,    default 13371): bus -> apps
+ *   pub     XPUB (opts.pub_port,    default 13371): bus -> apps; one bounded
+ *           queue per subscriber (opts.subscriber_hwm), subscriptions applied
+ *           only for known p2p topics
  *   sub     SUB  (opts.sub_port,    default 13372): apps -> bus, subscribed to
  *           "threatbus/sighting", "threatbus/snapshotenvelope", "stix2/"
  * A port of 0 binds an ephemeral port (tests); iocb_bus_ports() says which.
@@ -14,8 +16,10 @@
  *   {"action":"subscribe","topic":T,"snapshot":N}  T a string or a list of
  *       strings; N a non-negative integer, in seconds when the topics are
  *       2020.12 ones (start with "threatbus") and in days otherwise (2021+:
- *       "stix2/...") — recorded on the subscriber as seconds; answering the
- *       snapshot from the store is a later step.
+ *       "stix2/...") — recorded on the subscriber as seconds. With opts.store
+ *       the snapshot is answered from the store (every live indicator with
+ *       an attribute timestamp in the window, as ADDs), and a snapshot
+ *       request is forwarded to the other apps.
  *       -> {"topic":"<32 a-z>","pub_endpoint":"H:P","sub_endpoint":"H:P",
  *           "pub_port":P,"sub_port":P,"status":"success"}: both generations'
  *       keys, so 2020.12 apps (endpoints) and 2021+ apps (ports) work
@@ -39,18 +43,27 @@
  * "stix2/indicator" suffix "indicator", sighting "stix2/sighting" suffix
  * "sighting".
  * Frames app -> bus on the SUB socket: "<topic> <json>"; "threatbus/sighting"
- * (2020.12) and "stix2/sighting" (2021+) go to opts.on_sighting; others
- * (snapshot envelopes) are counted and dropped for now.
+ * (2020.12) and "stix2/sighting" (2021+) go to opts.on_sighting;
+ * "threatbus/snapshotenvelope" bodies go to the app whose snapshot request
+ * they answer; others are counted and dropped.
+ *
+ * With opts.store the bus listens to the store (iocb_store_listen) from
+ * iocb_bus_start() to iocb_bus_stop() and publishes every change once per
+ * generation as ADD/REMOVE (docs/BUS.md "Store changes, snapshots and slow
+ * subscribers"). A subscriber whose queue overflows is marked stale, gets no
+ * live frames, and is resynced with a snapshot once it reads again; a slow
+ * or dead subscriber never blocks the store's writers or other subscribers.
  *
  * Threads: one bus thread owns all sockets and the subscriber table; it
  * polls with a 20 ms timeout, so iocb_bus_stop() returns within ~100 ms.
+ * With a store, a snapshot thread walks it, and the store listener runs on
+ * the store writer's thread (serve/bus/internal.h says who owns what).
  * iocb_bus_publish() and iocb_bus_stats() may be called from any thread.
  *
  * TODO (later steps of #13 §1): optional CURVE on all three sockets (server
  * key pair and allowed client keys from files, a warning when listening
- * beyond loopback without it); snapshots answered from the store and
- * snapshot requests forwarded to other apps; per-subscriber stale marking;
- * /metrics rendering; the `bus:` configuration section and the daemon.
+ * beyond loopback without it); the `bus:` configuration section and the
+ * daemon.
  */
 #ifndef IOCB_SERVE_BUS_BUS_H
 #define IOCB_SERVE_BUS_BUS_H
@@ -59,7 +72,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/buf.h"
 #include "core/rc.h"
+
+struct iocb_store;
 
 enum iocb_bus_gen {
 	IOCB_BUS_GEN_2020 = 0, /* Threat Bus 2020.12: topics threatbus/..., snapshot in seconds */
@@ -105,6 +121,8 @@ struct iocb_bus_opts {
 	size_t max_request_bytes;    /* management request cap; 0 = 64 KiB */
 	size_t max_frame_bytes;      /* published and received data frame cap; 0 = 4 MiB */
 	unsigned queue_max;          /* publish queue bound (messages); 0 = 65536 */
+	struct iocb_store *store;    /* borrowed, outlives the bus; NULL = no change feed, no snapshots */
+	unsigned subscriber_hwm;     /* per-subscriber send queue (frames) and held-frame bound; 0 = 100000 */
 	iocb_bus_sighting_cb on_sighting; /* may be NULL */
 	void *ud;
 };
@@ -121,6 +139,19 @@ struct iocb_bus_stats {
 	uint64_t table_full;          /* subscribes refused by max_subscribers */
 	uint64_t sightings_in;        /* sighting frames handed to on_sighting */
 	uint64_t frames_ignored;      /* other or malformed frames on the SUB socket */
+	/* the data plane (docs/BUS.md "Store changes", "Snapshots", "Slow subscribers") */
+	uint64_t drops_subscriber;    /* frames a subscriber lost: its queue was full, or it was stale */
+	uint64_t stale_marks;         /* subscribers marked stale */
+	uint64_t resyncs;             /* stale subscribers resynced with a snapshot */
+	uint64_t snapshot_requests;   /* subscribes asking for a snapshot */
+	uint64_t snapshot_jobs;       /* store snapshots started (requests and resyncs) */
+	uint64_t snapshot_sent;       /* indicators sent in snapshots */
+	uint64_t subscriptions_refused; /* XPUB subscriptions naming no known p2p topic */
+	uint64_t changes_seen;        /* store changes the feed was told of */
+	uint64_t changes_skipped[IOCB_BUS_GEN__N]; /* to_ids records the generation cannot express */
+	uint64_t feed_out[IOCB_BUS_GEN__N][2];     /* feed messages queued: [gen][0 ADD, 1 REMOVE] */
+	uint64_t snapshot_forwarded;  /* snapshot requests forwarded to other apps */
+	uint64_t envelopes_in;        /* snapshot envelopes passed on to their requester */
 };
 
 /* The management request parser: pure, no sockets (also the fuzz target's). */
@@ -139,6 +170,26 @@ struct iocb_bus_request {
 };
 /* Parse one request. Any thread. On a verdict other than OK *out is unspecified. */
 enum iocb_bus_verdict iocb_bus_parse_request(const char *buf, size_t len, struct iocb_bus_request *out);
+
+/*
+ * A snapshot envelope an app sends back ("threatbus/snapshotenvelope <json>",
+ * threatbus.md §1.3, exports.md §4.1):
+ *   {"type":"snapshotenvelope","snapshot_type":1|2,"snapshot_id":"…","body":{…}}
+ * ("type" optional, as 2020.12 apps leave it out).
+ */
+#define IOCB_BUS_SNAPSHOT_ID_MAX 64
+struct iocb_bus_envelope {
+	char snapshot_id[IOCB_BUS_SNAPSHOT_ID_MAX + 1]; /* decoded, NUL-terminated, no NUL inside */
+	int snapshot_type;                               /* 1 indicators, 2 sightings */
+	size_t body_off, body_len;                       /* the body object's JSON text in the input */
+};
+/*
+ * Parse one envelope. Pure, any thread (also the fuzz target's).
+ * Returns IOCB_OK, or IOCB_EPARSE: not JSON, not an object, a snapshot_id
+ * missing, not a string or over IOCB_BUS_SNAPSHOT_ID_MAX bytes, a
+ * snapshot_type other than 1 or 2, a body missing or not an object.
+ */
+int iocb_bus_parse_envelope(const char *json, size_t len, struct iocb_bus_envelope *out) IOCB_MUST_USE;
 
 struct iocb_bus;
 
@@ -159,5 +210,11 @@ int iocb_bus_publish(struct iocb_bus *b, enum iocb_bus_kind kind, enum iocb_bus_
 		     size_t len);
 /* A consistent-enough copy of the counters (each read atomically). Any thread. */
 void iocb_bus_stats(const struct iocb_bus *b, struct iocb_bus_stats *out);
+/*
+ * Append the counters in Prometheus text format (iocbus_bus_*, listed in
+ * docs/METRICS.md) to out. All or nothing: IOCB_ELIMIT at out's cap leaves
+ * out as it was. Any thread.
+ */
+int iocb_bus_metrics_render(const struct iocb_bus_stats *st, struct iocb_buf *out) IOCB_MUST_USE;
 
 #endif
