@@ -9,3 +9,6 @@ set_tests_properties(e2e_sightings_delivery PROPERTIES LABELS e2e TIMEOUT 200
   ENVIRONMENT "IOCB_SIGHTINGS_DRIVER=$<TARGET_FILE:sightings_driver>;PYTHONDONTWRITEBYTECODE=1")
 # The bus frame parser (iocb_sightings_parse_bus) with real frames of both generations and bad ones.
 iocb_unit_test(test_sightings_bus SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_sightings_bus.c DEPS iocb_sightings)
+# sightings.from_matches through the pipeline: a file input's matches become sightings, deduplicated.
+iocb_unit_test(test_pipe_matches SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_pipe_matches.c ${CMAKE_CURRENT_LIST_DIR}/fixture_store.c
+               DEPS iocb_pipe iocb_sightings iocb_store)
