@@ -9,7 +9,8 @@ every wait bounded:
   - a subscriber that stops heartbeating expires, one that heartbeats stays;
   - CURVE: a client whose key is not in clients_file (or without CURVE) gets no
     reply; a listed one works; a secret key file readable by others is refused;
-  - sightings from apps of both generations reach MISP's /sightings/add;
+  - sightings from apps of both generations reach MISP's /sightings/add, and with
+    sightings.from_matches the log pipeline's matches (one per attribute and window);
   - MISP answering 503 plus a kill -9 of iocbus: every sighting arrives once;
   - a flood of 6,000 sightings is queued at more than 3,000/s while the bus publishes;
   - an app that never reads goes stale while 20,000 attributes are stored and another app
@@ -61,9 +62,10 @@ class BusTest(unittest.TestCase):
         self.tmp = tempfile.TemporaryDirectory(prefix="iocbus-bus-")
         self.addCleanup(self.tmp.cleanup)
 
-    def daemon(self, bus=None, sightings=None, start=True):
+    def daemon(self, bus=None, sightings=None, start=True, **extra):
         cfg = {"misp": self.misp.misp_config(zmq=True), "bus": bus or bus_section(),
                "store": {"path": os.path.join(self.tmp.name, "store")}}
+        cfg.update(extra)
         if sightings is not None:
             cfg["sightings"] = sightings
         d = Iocbus(cfg, workdir=self.tmp.name, start=start)
@@ -294,6 +296,28 @@ class BusTest(unittest.TestCase):
         print("\nsightings from the bus: 6000 durable at %.0f/s" % rate, file=sys.stderr)
         self.assertGreater(rate, 3000)
         self.assertEqual(d.metric("iocbus_sightings_bus_dropped_total"), 0)
+
+    def test_sightings_from_matches(self):
+        # sightings.from_matches through `iocbus run`: log pipeline matches become sightings,
+        # source iocbus/<input>, once per attribute and window.
+        log, out = os.path.join(self.tmp.name, "eve.json"), os.path.join(self.tmp.name, "out.json")
+        open(log, "w").close()
+        d = self.daemon(sightings={"from_matches": True, "from_matches_window": "60s"},
+                        inputs=[{"name": "logs", "type": "file", "path": log, "poll_interval": "20ms"}],
+                        outputs=[{"name": "out", "type": "file", "path": out}],
+                        pipeline={"batch_interval": "20ms"})
+        ev = self.misp.control("event", info="matched")
+        a = self.misp.attribute(ev, "ip-dst", "192.0.2.99")
+        wait_until(lambda: d.hits("192.0.2.99") == 1, what="attribute stored")
+        with open(log, "a") as f:
+            for i in range(5):
+                f.write(json.dumps({"destination": {"ip": "192.0.2.99"}, "n": i}) + "\n")
+        wait_until(lambda: len(self.misp.control("sightings")) >= 1, timeout=15, what="a sighting in MISP")
+        time.sleep(0.5)
+        got = [(x["source"], x["attribute_id"]) for x in self.misp.control("sightings")]
+        self.assertEqual(got, [("iocbus/logs", a["id"])], "five matches, one sighting per window")
+        self.assertEqual(d.metric("iocbus_sightings_from_matches_total"), 1)
+        self.assertEqual(d.metric("iocbus_sightings_deduplicated_total", window="from_matches"), 4)
 
     def test_sightings_outage_and_kill9(self):
         d = self.daemon(sightings={})
