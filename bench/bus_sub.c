@@ -6,7 +6,8 @@
  *
  *   bus_sub --manage HOST:PORT [--topic stix2/indicator|threatbus/intel]
  *           [--snapshot N] [--adds N] [--frames N] [--unstamped N]
- *           [--silence S] [--wait-first S] [--duration S] [--heartbeat S]
+ *           [--silence S] [--snapshot-silence S] [--wait-first S] [--duration S]
+ *           [--heartbeat S]
  *           [--samples-out FILE] [--label NAME]
  *
  * Speaks the management protocol as an app does (docs/BUS.md): REQ to the
@@ -29,7 +30,8 @@
  *
  * Stops at the first of: --adds N ADD frames, --frames N intel frames,
  * --unstamped N unstamped intel frames, --silence S without a frame (after
- * the first), no frame within --wait-first S (default 60), --duration S,
+ * the first), --snapshot-silence S without an unstamped frame (after the
+ * first; live stamped frames may go on meanwhile), no frame within --wait-first S (default 60), --duration S,
  * SIGINT/SIGTERM. Prints one JSON line on stdout:
  *   {"label":..,"topic":..,"gen":"2021"|"2020.12","stop":"adds"|..,
  *    "frames":N,"add":N,"remove":N,"other":N,"stamped":N,"unstamped":N,
@@ -80,7 +82,7 @@ struct opts {
 	long manage_port;
 	unsigned long long snapshot;
 	uint64_t adds, frames, unstamped;
-	double silence, wait_first, duration, heartbeat;
+	double silence, snap_silence, wait_first, duration, heartbeat;
 	int gen2020;
 };
 
@@ -247,6 +249,8 @@ static const char *receive(void *req, void *sub, const struct opts *o, const cha
 			return "wait-first";
 		if (c->frames + c->other > 0 && o->silence > 0 && now - c->t_last >= o->silence)
 			return "silence";
+		if (c->unstamped > 0 && o->snap_silence > 0 && now - c->t_last_unstamped >= o->snap_silence)
+			return "snapshot-silence";
 		if (o->heartbeat > 0 && !hb_pending && now >= next_hb) {
 			char msg[128];
 			snprintf(msg, sizeof(msg), "{\"action\":\"heartbeat\",\"topic\":\"%s\"}", p2p);
@@ -329,6 +333,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			o->unstamped = strtoull(v, NULL, 10);
 		else if (strcmp(a, "--silence") == 0)
 			o->silence = strtod(v, NULL);
+		else if (strcmp(a, "--snapshot-silence") == 0)
+			o->snap_silence = strtod(v, NULL);
 		else if (strcmp(a, "--wait-first") == 0)
 			o->wait_first = strtod(v, NULL);
 		else if (strcmp(a, "--duration") == 0)
@@ -364,11 +370,9 @@ int main(int argc, char **argv)
 	int rc = 1, zero = 0, linger = 0;
 
 	if (parse_args(argc, argv, &o) != 0) {
-		fprintf(stderr, "usage: bus_sub --manage HOST:PORT [--topic T] [--snapshot N] [--adds "
-		                "N] [--frames N]\n"
-		                "               [--unstamped N] [--silence S] [--wait-first S] "
-		                "[--duration S]\n"
-		                "               [--heartbeat S] [--samples-out FILE] [--label NAME]\n");
+		fprintf(stderr, "usage: bus_sub --manage HOST:PORT [--topic T] [--snapshot N] [--adds N] [--frames N]\n"
+				"               [--unstamped N] [--silence S] [--snapshot-silence S] [--wait-first S]\n"
+				"               [--duration S] [--heartbeat S] [--samples-out FILE] [--label NAME]\n");
 		return 2;
 	}
 	signal(SIGINT, on_signal);
