@@ -49,6 +49,7 @@
 #                           subscribers (empty: unpinned; the daemon's bus, intake and
 #                           libzmq threads want more than one core)
 #   SKIP_BUILD=1            do not (re)build the release preset
+#   IOCBUS [build/release/src/cli/iocbus]   the iocbus binary (load and run)
 set -euo pipefail
 # shellcheck source=bench/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -70,7 +71,7 @@ TB2020_LO=3950 TB2020_HI=7000 TB2022_LO=840 TB2022_HI=1100   # threatbus.md §6,
 
 PY=/usr/bin/python3
 out=bench/out
-bin=build/release/src/cli/iocbus
+bin=${IOCBUS:-build/release/src/cli/iocbus}
 flood=build/release/bench/zmq_flood
 sub=build/release/bench/bus_sub
 PIN=()

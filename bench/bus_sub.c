@@ -129,26 +129,24 @@ static uint64_t find_stamp(const char *b, size_t n)
 	return v;
 }
 
-/* 1 = intel ADD, 2 = intel REMOVE, 0 = another kind of frame. */
+/* 1 = intel ADD, 2 = intel REMOVE, 0 = another kind of frame. JSON compact or with spaces. */
 static int classify(const char *b, size_t n, int gen2020)
 {
-	static const char op[] = "\"operation\":\"", upd[] = "\"x_threatbus_update\"";
+	static const char op[] = "\"operation\"", upd[] = "\"x_threatbus_update\"";
 	if (n < P2P_LEN + 6)
 		return 0;
-	const char *s = b + P2P_LEN;
+	const char *s = b + P2P_LEN, *end = b + n;
 	size_t left = n - P2P_LEN;
-	if (gen2020) {
-		if (left < 6 || memcmp(s, "intel ", 6) != 0)
-			return 0;
-		const char *p = memmem(s, left, op, sizeof(op) - 1);
-		if (!p)
-			return 0;
-		p += sizeof(op) - 1;
-		return (size_t)(b + n - p) >= 6 && memcmp(p, "REMOVE", 6) == 0 ? 2 : 1;
-	}
-	if (left < 10 || memcmp(s, "indicator ", 10) != 0)
+	if (!gen2020)
+		return left >= 10 && memcmp(s, "indicator ", 10) == 0 ? (memmem(s, left, upd, sizeof(upd) - 1) ? 2 : 1) : 0;
+	if (memcmp(s, "intel ", 6) != 0)
 		return 0;
-	return memmem(s, left, upd, sizeof(upd) - 1) ? 2 : 1;
+	const char *p = memmem(s, left, op, sizeof(op) - 1);
+	if (!p)
+		return 0;
+	for (p += sizeof(op) - 1; p < end && (*p == ' ' || *p == ':' || *p == '"'); p++)
+		;
+	return end - p >= 6 && memcmp(p, "REMOVE", 6) == 0 ? 2 : 1;
 }
 
 static void on_frame(struct counts *c, const char *b, size_t n, int gen2020)
@@ -198,25 +196,43 @@ static int manage_call(void *req, const char *msg, char *reply, size_t cap, long
 	return n;
 }
 
+/* The value after "key": in a flat JSON reply (compact or with spaces, as Python's json.dumps writes), or NULL. */
+static const char *json_value(const char *reply, const char *key)
+{
+	char k[64];
+	snprintf(k, sizeof(k), "\"%s\"", key);
+	const char *p = strstr(reply, k);
+	if (!p)
+		return NULL;
+	p += strlen(k);
+	while (*p == ' ')
+		p++;
+	if (*p++ != ':')
+		return NULL;
+	while (*p == ' ')
+		p++;
+	return p;
+}
+
 /* Subscribe; fills p2p[33] and *pub_port. 0 on success. */
 static int subscribe(void *req, const struct opts *o, char p2p[P2P_LEN + 1], long *pub_port)
 {
 	char msg[512], reply[4096];
 	snprintf(msg, sizeof(msg), "{\"action\":\"subscribe\",\"topic\":\"%s\",\"snapshot\":%llu}", o->topic,
-	         o->snapshot);
+		 o->snapshot);
 	if (manage_call(req, msg, reply, sizeof(reply), 10000) < 0) {
 		fprintf(stderr, "bus_sub: no reply to subscribe\n");
 		return -1;
 	}
-	const char *t = strstr(reply, "\"topic\":\""), *p = strstr(reply, "\"pub_port\":");
-	if (!strstr(reply, "\"status\":\"success\"") || !t || !p || strlen(t + 9) < P2P_LEN + 1 ||
-	    t[9 + P2P_LEN] != '"') {
+	const char *st = json_value(reply, "status"), *t = json_value(reply, "topic"), *p = json_value(reply, "pub_port");
+	if (!st || strncmp(st, "\"success\"", 9) != 0 || !t || !p || *t != '"' || strlen(t) < P2P_LEN + 2 ||
+	    t[1 + P2P_LEN] != '"') {
 		fprintf(stderr, "bus_sub: subscribe refused: %s\n", reply);
 		return -1;
 	}
-	memcpy(p2p, t + 9, P2P_LEN);
+	memcpy(p2p, t + 1, P2P_LEN);
 	p2p[P2P_LEN] = 0;
-	*pub_port = strtol(p + 11, NULL, 10);
+	*pub_port = strtol(p, NULL, 10);
 	return *pub_port > 0 && *pub_port <= 65535 ? 0 : -1;
 }
 
@@ -229,7 +245,8 @@ static void heartbeat_reply(void *req, struct counts *c, int *pending)
 		return;
 	reply[n < (int)sizeof(reply) ? n : (int)sizeof(reply) - 1] = 0;
 	*pending = 0;
-	if (!strstr(reply, "\"success\""))
+	const char *st = json_value(reply, "status");
+	if (!st || strncmp(st, "\"success\"", 9) != 0)
 		c->hb_errors++;
 }
 
