@@ -301,6 +301,41 @@ struct iocb_config {
 		unsigned dead_letter_max_files; /* rotated dead-letter files kept, default 5; 0 = drop past the cap */
 	} pipeline;
 
+	/* `bus`: the Threat Bus compatible zmq-app endpoint (docs/BUS.md). */
+	struct {
+		bool present;             /* the section exists: `iocbus run` starts the bus */
+		char *host;               /* bind address, default 127.0.0.1 */
+		char *advertise_host;     /* host written in 2020.12 endpoints; NULL = host */
+		uint16_t manage_port;     /* `manage`, default 13370; 0 = any free port */
+		uint16_t pub_port;        /* `pub`, default 13371 */
+		uint16_t sub_port;        /* `sub`, default 13372 */
+		unsigned max_subscribers; /* default 256 */
+		double heartbeat_timeout_s; /* subscribers silent this long expire, default 60 */
+		unsigned subscriber_queue; /* per-subscriber send high-water mark (frames), default 100000 */
+		unsigned queue_max;       /* publish queue (messages), default 65536 */
+		uint64_t max_frame_bytes; /* default 4 MiB */
+		bool curve_present;       /* `bus.curve` exists: CURVE on all three sockets */
+		char *curve_secret_key_file; /* `curve.secret_key_file`; NULL = no CURVE */
+		char *curve_clients_file; /* `curve.clients_file`: allowed client public keys */
+		struct {
+			bool present;     /* `bus.kafka`: store changes as STIX 2.1 to a topic */
+			char *topic;
+			struct iocb_kv *config; /* librdkafka properties, verbatim */
+			size_t nconfig;
+		} kafka;
+	} bus;
+
+	/* `sightings`: sightings back to MISP's /sightings/add (needs `misp.api`). */
+	struct {
+		bool present;             /* the section exists */
+		char *state_dir;          /* durable queue; NULL = <store.path>/sightings */
+		unsigned batch_max;       /* sightings per request, default 500 */
+		double max_per_second;    /* default 1000; 0 = unlimited */
+		double dedup_window_s;    /* `dedup_window`, default 0 = off */
+		bool from_matches;        /* pipeline matches become sightings, default false */
+		double from_matches_window_s; /* `from_matches_window`: once per attribute and input, default 300 s */
+	} sightings;
+
 	char **intel;                     /* `intel:` list of files/dirs loaded at start */
 	size_t nintel;
 

@@ -185,6 +185,7 @@ static int attr_build(struct iocb_store *s, const struct iocb_misp_attr *a, cons
 /* Writer: unlink record r (in utab slot i) from every index and retire it. */
 static void attr_unlink(struct iocb_store *s, uint64_t slot, struct iocb_store_attr *r)
 {
+	iocb_store__notify(s, r, NULL);
 	iocb_store__reindex(s, r, NULL);
 	iocb_store__utab_set(s, slot, NULL);
 	count_attr(s, r, -1);
@@ -193,6 +194,23 @@ static void attr_unlink(struct iocb_store *s, uint64_t slot, struct iocb_store_a
 }
 
 /* ------------------------------------------------------------ writing */
+
+/*
+ * Whether replacing old by nw changes nothing a reader can see: the same
+ * bytes but for `updated` (the expiry clock), the same event handle, and
+ * that event's metadata unchanged by this upsert (old_meta is the handle's
+ * metadata before it). A reconcile re-sends every attribute: without this
+ * each would reach the listeners as a change.
+ */
+static bool attr_same(const struct iocb_store_attr *old, const struct iocb_store_attr *nw,
+		      const struct store_evmeta *old_meta)
+{
+	const size_t at = offsetof(struct iocb_store_attr, updated), after = at + sizeof(old->updated);
+	size_t n = st_attr_size(old);
+	if (n != st_attr_size(nw) || old->ev != nw->ev || ST_LOAD(&nw->ev->meta) != old_meta)
+		return false;
+	return memcmp(old, nw, at) == 0 && memcmp((const char *)old + after, (const char *)nw + after, n - after) == 0;
+}
 
 static int remove_locked(struct iocb_store *s, const uint8_t u[16])
 {
@@ -225,6 +243,7 @@ static int upsert(struct iocb_store *s, const struct iocb_misp_attr *a, unsigned
 {
 	uint8_t u[16];
 	struct iocb_store_attr *r = NULL, *old;
+	const struct store_evmeta *old_meta;
 	struct iocb_store_event *ev = NULL;
 	uint64_t slot;
 	int rc;
@@ -248,6 +267,7 @@ static int upsert(struct iocb_store *s, const struct iocb_misp_attr *a, unsigned
 		rc = IOCB_EEXIST;
 		goto out;
 	}
+	old_meta = old ? ST_LOAD(&old->ev->meta) : NULL;
 	if (a->event) {
 		struct iocb_misp_event evc = *a->event;
 		if (!evc.id)
@@ -259,6 +279,8 @@ static int upsert(struct iocb_store *s, const struct iocb_misp_attr *a, unsigned
 	rc = attr_build(s, a, u, source, now, ev, &r, err);
 	if (rc < 0)
 		goto out;
+	if (!old || !attr_same(old, r, old_meta))
+		iocb_store__notify(s, old, r);
 	if (old) {
 		iocb_store__reindex(s, old, r);
 		iocb_store__utab_set(s, slot, r);

@@ -462,12 +462,28 @@ struct iocb_store {
 	uint64_t str_bytes;                 /* interned strings' memory */
 	uint8_t *scratch;                   /* writer: event metadata being built */
 	size_t scratch_cap;                 /* its capacity */
+	struct {
+		iocb_store_change_cb fn;    /* NULL: free slot */
+		void *ud;
+	} listeners[IOCB_STORE_MAX_LISTENERS]; /* writer lock */
+	unsigned nlisteners;                /* writer lock: slots in use (skips the loop when 0) */
 	struct iocb_store_event *evcache;   /* writer: result of the last iocb_store__event_upsert() */
 	uint8_t *evkey;                     /* writer: serialised input of that call */
 	size_t evkey_len, evkey_cap;
 };
 
 /* ------------------------------------------------------------ shared helpers */
+
+/* Writer: tell the listeners of one change (store.h iocb_store_listen()). */
+static inline void iocb_store__notify(struct iocb_store *s, const struct iocb_store_attr *old,
+				      const struct iocb_store_attr *nw)
+{
+	if (!s->nlisteners)
+		return;
+	for (unsigned i = 0; i < IOCB_STORE_MAX_LISTENERS; i++)
+		if (s->listeners[i].fn)
+			s->listeners[i].fn(s->listeners[i].ud, old, nw);
+}
 
 static inline struct store_istr *st_str(const struct iocb_store *s, uint32_t id)
 {

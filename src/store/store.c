@@ -220,6 +220,38 @@ out:
 	return rc;
 }
 
+/* ------------------------------------------------------------ listeners */
+
+int iocb_store_listen(struct iocb_store *s, iocb_store_change_cb fn, void *ud)
+{
+	int h = IOCB_ELIMIT;
+	pthread_mutex_lock(&s->wlock);
+	for (unsigned i = 0; i < IOCB_STORE_MAX_LISTENERS; i++)
+		if (!s->listeners[i].fn) {
+			s->listeners[i].fn = fn;
+			s->listeners[i].ud = ud;
+			s->nlisteners++;
+			h = (int)i;
+			break;
+		}
+	pthread_mutex_unlock(&s->wlock);
+	return h;
+}
+
+void iocb_store_unlisten(struct iocb_store *s, int handle)
+{
+	if (handle < 0 || handle >= IOCB_STORE_MAX_LISTENERS)
+		return;
+	/* Listeners run under the writer lock: once we hold it, none is running. */
+	pthread_mutex_lock(&s->wlock);
+	if (s->listeners[handle].fn) {
+		s->listeners[handle].fn = NULL;
+		s->listeners[handle].ud = NULL;
+		s->nlisteners--;
+	}
+	pthread_mutex_unlock(&s->wlock);
+}
+
 /* ------------------------------------------------------------ readers, stats */
 
 void iocb_store_reader_register(void)

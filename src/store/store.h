@@ -134,6 +134,32 @@ int iocb_store_remove_if(struct iocb_store *s, iocb_store_pred pred, void *ud, s
 int iocb_store_event_with(struct iocb_store *s, struct iocb_str event_uuid, uint64_t event_id,
 			  void (*fn)(void *ud, const struct iocb_store_event *e), void *ud) IOCB_MUST_USE;
 
+/*
+ * Change listeners: how the bus and the Kafka stream learn of every change
+ * without a second copy of the store. fn is called under the writer lock,
+ * on the writer's thread, once per change:
+ *   (NULL, nw)  an insert;
+ *   (old, nw)   a replacement whose content differs: an edit, a move to
+ *               another event, new event metadata (tags, info). A re-sent
+ *               attribute identical to the stored one (a reconcile row, a
+ *               duplicate ZeroMQ message) is not a change and calls nothing;
+ *   (old, NULL) a removal: a delete or soft delete, a remove_if sweep (a
+ *               reconcile, a filter change), an expiry, and each attribute
+ *               of a removed event, at the iocb_store_commit() that sweeps
+ *               them (the event vanished for lookups at once).
+ * Records are valid only during the call (read them with the views). fn
+ * must not call writer functions, commit or block: it runs inside every
+ * writer's critical section. Register before writers run, or accept that
+ * the records already stored are not announced (walk them with
+ * iocb_store_each()). Returns a handle >= 0, or IOCB_ELIMIT past
+ * IOCB_STORE_MAX_LISTENERS. Any thread.
+ */
+#define IOCB_STORE_MAX_LISTENERS 4
+typedef void (*iocb_store_change_cb)(void *ud, const struct iocb_store_attr *old, const struct iocb_store_attr *nw);
+int iocb_store_listen(struct iocb_store *s, iocb_store_change_cb fn, void *ud) IOCB_MUST_USE;
+/* Unregister; once it returns fn is not running and will not be called. A bad handle is a no-op. */
+void iocb_store_unlisten(struct iocb_store *s, int handle);
+
 /* Remove attributes whose source expiry has passed at `now`. *removed may be NULL. */
 int iocb_store_expire(struct iocb_store *s, uint64_t now, size_t *removed, struct iocb_err *err) IOCB_MUST_USE;
 

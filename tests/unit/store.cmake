@@ -3,3 +3,5 @@ iocb_unit_test(test_store SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_store.c ${CMAKE
                DEPS iocb_store)
 iocb_unit_test(test_store_crash SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_store_crash.c ${CMAKE_CURRENT_LIST_DIR}/fixture_store.c
                DEPS iocb_store)
+iocb_unit_test(test_store_listen SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_store_listen.c ${CMAKE_CURRENT_LIST_DIR}/fixture_store.c
+               DEPS iocb_store)

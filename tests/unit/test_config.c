@@ -363,12 +363,20 @@ static void test_threatbus_files(void **state)
 	assert_true(c->zmq.present);
 	assert_string_equal(c->api.host, "https://localhost");
 	assert_int_equal(c->nfilters, 1);
-	assert_int_equal(c->nwarnings, 8);
+	assert_int_equal(c->nwarnings, 7);
 	assert_true(has_warning(c, "threatbus-full.yaml:3:3: logging.console: Threat Bus setting"));
 	assert_true(has_warning(c, "logging.filename"));
 	assert_true(has_warning(c, "threatbus-full.yaml:10:3: plugins.backbones: Threat Bus setting"));
 	assert_true(has_warning(c, "threatbus-full.yaml:19:5: plugins.apps.zeek:"));
-	assert_true(has_warning(c, "plugins.apps.zmq-app"));
+	/* Its ZeroMQ app is iocbus's bus, on Threat Bus's ports: apps keep working unchanged. */
+	assert_false(has_warning(c, "plugins.apps.zmq-app"));
+	assert_true(c->bus.present);
+	assert_string_equal(c->bus.host, "127.0.0.1");
+	assert_int_equal(c->bus.manage_port, 13370);
+	assert_int_equal(c->bus.pub_port, 13371);
+	assert_int_equal(c->bus.sub_port, 13372);
+	assert_null(c->bus.curve_secret_key_file);
+	assert_false(c->sightings.present);
 	iocb_config_free(c);
 
 	assert_int_equal(iocb_config_load(DATA "does-not-exist.yaml", &c, &err), IOCB_EIO);
@@ -542,12 +550,22 @@ static const struct bad_case bad_cases[] = {
 	{"misp:\n  zmq:\n    host: localhost\n    prot: 50000\n",
 	 "t.yaml:4:5: misp.zmq: unknown key 'prot' (expected one of: host, port, heartbeat_timeout, rcvhwm, max_message, username, password)"},
 	{"mips:\n  zmq: {}\n",
-	 "t.yaml:1:1: unknown key 'mips' (expected one of: misp, plugins, store, intel, feeds, http, logging, enrich, inputs, outputs, pipeline)"},
+	 "t.yaml:1:1: unknown key 'mips' (expected one of: misp, plugins, store, intel, feeds, http, logging, enrich, inputs, outputs, pipeline, bus, sightings)"},
 	{"backbones:\n  inmem:\n",
-	 "t.yaml:1:1: unknown key 'backbones' (expected one of: misp, plugins, store, intel, feeds, http, logging, enrich, inputs, outputs, pipeline)"},
+	 "t.yaml:1:1: unknown key 'backbones' (expected one of: misp, plugins, store, intel, feeds, http, logging, enrich, inputs, outputs, pipeline, bus, sightings)"},
 	{"plugins:\n  apps:\n    mips:\n      zmq: {}\n",
 	 "t.yaml:3:5: plugins.apps: unknown key 'mips' (expected one of: misp, zeek, zmq, zmq-app, cif3, "
 	 "vast, suricata)"},
+	{"misp:\n  zmq: {host: h}\nbus: {}\nplugins: {apps: {zmq: {}}}\n",
+	 "t.yaml:4:23: plugins.apps.zmq: the bus section is already given at line 3, column 6"},
+	{"misp:\n  zmq: {host: h}\nbus: {curve: {secret_key_file: /k}}\n",
+	 "t.yaml:3:14: bus.curve: 'clients_file' is required"},
+	{"misp:\n  zmq: {host: h}\nsightings: {}\n",
+	 "t.yaml:3:12: sightings: needs `misp.api` (host and key) to reach MISP"},
+	{"misp:\n  api: {host: 'http://m', key: k}\nsightings: {from_matches: true}\n",
+	 "t.yaml:3:12: sightings: needs `state_dir`, or `store.path` to keep the queue beside the store"},
+	{"bus: {kafka: {config: {a: b}}}\n", "t.yaml:1:14: bus.kafka: 'topic' is required"},
+	{"bus: {host: 0.0.0.0}\n", "t.yaml:1:6: bus: host 0.0.0.0 listens on every interface; set `advertise_host` to the name apps connect to"},
 	{"logging:\n  levle: info\n",
 	 "t.yaml:2:3: logging: unknown key 'levle' (expected one of: level, debug, console, console_verbosity, "
 	 "file, file_verbosity, filename)"},
