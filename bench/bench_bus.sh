@@ -104,7 +104,7 @@ write_config() {
 		[ -n "${7:-}" ] && echo "$7"
 		echo "http: {host: 127.0.0.1, port: $3}"
 		echo "logging: {level: warn}"
-		echo "bus: {host: 127.0.0.1, manage_port: $4, pub_port: $5, sub_port: $6${BUS_OPTS:+, $BUS_OPTS}}"
+		echo "bus: {host: 127.0.0.1, manage: $4, pub: $5, sub: $6${BUS_OPTS:+, $BUS_OPTS}}"
 	} > "$1"
 }
 
