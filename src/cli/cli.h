@@ -67,5 +67,6 @@ int iocb_cmd_enrich(int argc, char **argv);
 int iocb_cmd_run(int argc, char **argv);
 int iocb_cmd_store(int argc, char **argv);
 int iocb_cmd_export(int argc, char **argv);
+int iocb_cmd_bus(int argc, char **argv);
 
 #endif

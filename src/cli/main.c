@@ -22,6 +22,7 @@ static const char usage[] =
 	"  config        dump the effective configuration, or print its reference\n"
 	"  store         check a persistent store, or set a damaged one aside\n"
 	"  export        write the indicators out (a value list per MISP type), replacing a file atomically\n"
+	"  bus           write a CURVE key pair for the bus (bus keygen)\n"
 	"\n"
 	"Run 'iocbus <command> --help' for a command's options; --version prints the version.\n";
 
@@ -39,6 +40,7 @@ static const struct cmd cmds[] = {
 	{"config", iocb_cmd_config},
 	{"store", iocb_cmd_store},
 	{"export", iocb_cmd_export},
+	{"bus", iocb_cmd_bus},
 };
 
 int main(int argc, char **argv)

@@ -379,7 +379,8 @@ void iocb_config_free(struct iocb_config *c);
  * Log one warning for each setting that weakens security: TLS verification
  * off (misp.api `ssl: false` with an https host, Elasticsearch `tls_verify:
  * false`, Kafka `enable.ssl.certificate.verification: false`) and a listener
- * without authentication (http, `tcp` inputs) on a non-loopback address.
+ * without authentication (http, `tcp` inputs, the bus without `bus.curve`)
+ * on a non-loopback address.
  * `iocbus run` calls it once at start. Returns the number of warnings.
  */
 size_t iocb_config_warn_exposure(const struct iocb_config *c);

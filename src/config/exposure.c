@@ -7,7 +7,8 @@
  * behind a firewall), so they are not load errors; `iocbus run` logs each
  * once at start (iocb_config_warn_exposure()), and not again on SIGHUP, so
  * the warnings do not drown in the log of a long run. Listeners are the
- * HTTP endpoint and `tcp` inputs, neither of which has authentication.
+ * HTTP endpoint and `tcp` inputs, neither of which has authentication, and
+ * the bus (`bus:`) unless `bus.curve` is set.
  */
 #include "config/config.h"
 
@@ -109,6 +110,11 @@ size_t iocb_config_warn_exposure(const struct iocb_config *c)
 	}
 	if (c->http.enabled && !is_loopback(c->http.host)) {
 		open_listener("http", NULL, c->http.host);
+		n++;
+	}
+	/* The bus without bus.curve: anyone who reaches it reads the indicators and sends sightings to MISP. */
+	if (c->bus.present && !c->bus.curve_present && !is_loopback(c->bus.host)) {
+		open_listener("bus", NULL, c->bus.host);
 		n++;
 	}
 	return n;

@@ -250,12 +250,14 @@ static const struct iocb_config__section misp_sec = {
 static const struct iocb_config__opt bus_curve_rows[] = {
 	ROW("secret_key_file", IOCB_CT_STR, NULL, 1, 4096, OFF(bus.curve_secret_key_file), NO, NO, NULL, NULL,
 	    IOCB_CF_REQUIRED,
-	    "File with the bus's CURVE key pair as `iocbus bus keygen` writes it (Z85 public and secret "
-	    "key). Keep it readable by iocbus only."),
+	    "File with the bus's CURVE key pair as `iocbus bus keygen` writes it (ZeroMQ's certificate "
+	    "layout: `public-key = \"<Z85>\"` and `secret-key = \"<Z85>\"` lines). Read at start; a file "
+	    "readable or writable by group or others is refused (`chmod 600` it)."),
 	ROW("clients_file", IOCB_CT_STR, NULL, 1, 4096, OFF(bus.curve_clients_file), NO, NO, NULL, NULL,
 	    IOCB_CF_REQUIRED,
 	    "File of the client public keys allowed to connect, one Z85 key (40 characters) per line; `#` "
-	    "starts a comment. Any other client is refused."),
+	    "at the start of a line or after the key and a space starts a comment (a key may contain `#`). "
+	    "Read at start. Any other client gets no answer (counted in `iocbus_bus_curve_refused_total`)."),
 };
 
 static const struct iocb_config__section bus_curve_sec = {
@@ -310,7 +312,7 @@ static const struct iocb_config__opt bus_rows[] = {
 	    "its drops are counted, and it gets a snapshot when it reads again; nobody else waits."),
 	ROW("queue_max", IOCB_CT_UINT, "65536", 16, 100000000, OFF(bus.queue_max), NO, NO, NULL, NULL, 0,
 	    "Changes waiting for the bus thread; past it they are dropped and counted "
-	    "(`iocbus_bus_drops_total`), never waited for."),
+	    "(`iocbus_bus_publish_drops_total`), never waited for."),
 	ROW("max_frame_bytes", IOCB_CT_SIZE, "4MiB", 4096, 268435456.0, OFF(bus.max_frame_bytes), NO, NO, NULL,
 	    NULL, 0, "Largest frame sent or received; larger ones are counted and dropped."),
 	ROW("curve", IOCB_CT_SECTION, NULL, 0, 0, 0, NO, OFF(bus.curve_present), NULL, &bus_curve_sec, 0,

@@ -3,6 +3,7 @@
 #include "core/prom.h"
 
 #include <inttypes.h>
+#include <string.h>
 
 #include "core/log.h"
 
@@ -87,6 +88,17 @@ void iocb_prom_u64(struct iocb_prom *p, const char *name, const char *const *lab
 	iocb_prom_sample(p, name, labels);
 	if (p->rc == IOCB_OK)
 		p->rc = iocb_buf_printf(p->out, "%" PRIu64 "\n", v);
+}
+
+void iocb_prom_rows(struct iocb_prom *p, const struct iocb_prom_row *rows, size_t n, const void *stats)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint64_t v;
+
+		memcpy(&v, (const char *)stats + rows[i].off, sizeof(v));
+		iocb_prom_head(p, rows[i].name, rows[i].type, rows[i].help);
+		iocb_prom_u64(p, rows[i].name, NULL, v);
+	}
 }
 
 void iocb_prom_i64(struct iocb_prom *p, const char *name, const char *const *labels, int64_t v)

@@ -67,6 +67,16 @@ void iocb_prom_fam_u64(struct iocb_prom *p, struct iocb_prom_fam *f, const char 
 void iocb_prom_fam_i64(struct iocb_prom *p, struct iocb_prom_fam *f, const char *const *labels, int64_t v);
 void iocb_prom_fam_f(struct iocb_prom *p, struct iocb_prom_fam *f, const char *const *labels, int decimals,
 		     double v);
+/*
+ * Families of one unlabelled sample each, read from a stats struct of
+ * uint64_t counters: for each row, its header and the uint64_t at
+ * `off` bytes into `stats` (the bus's and the sightings' counters).
+ */
+struct iocb_prom_row {
+	const char *name, *type, *help;
+	size_t off; /* offsetof() the uint64_t in the stats struct */
+};
+void iocb_prom_rows(struct iocb_prom *p, const struct iocb_prom_row *rows, size_t n, const void *stats);
 /* Append a label value escaped (for callers composing a sample by hand). */
 void iocb_prom_escape(struct iocb_prom *p, const char *s);
 

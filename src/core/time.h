@@ -18,6 +18,7 @@
 #ifndef IOCB_CORE_TIME_H
 #define IOCB_CORE_TIME_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -55,6 +56,14 @@ static inline int64_t iocb_time_real_us(void)
  * wants, on the clock the condition variable was created with.
  */
 struct timespec iocb_time_deadline(clockid_t clk, double s);
+
+/*
+ * "YYYY-MM-DDThh:mm:ss[.ffffff][Z|+hh:mm|-hh:mm]" (a space may stand for
+ * 'T', as Python's str(datetime) writes; no zone = UTC; digits past
+ * microseconds are dropped) -> microseconds since the epoch (proleptic
+ * Gregorian, any year). False when s[0..n) is not exactly that.
+ */
+bool iocb_time_parse_iso8601_us(const char *s, size_t n, int64_t *out);
 
 /* Sleep `s` seconds (<= 0: return at once), resuming after a signal. */
 void iocb_time_sleep_s(double s);

@@ -62,6 +62,7 @@ struct daemon {
 	struct iocb_config *pipe_cfg;        /* owned: the start-up configuration the pipeline keeps */
 	struct iocb_pipe *pipe;              /* owned; NULL without inputs (set under gen_mu) */
 	struct iocb_daemon__counters counters; /* reloads, refiltered, start time (written by the main thread) */
+	struct iocb_daemon__services sv;     /* bus and sightings: set before the HTTP thread, cleared after it */
 	bool stopping;                       /* SIGTERM seen (under gen_mu) */
 };
 
@@ -85,6 +86,8 @@ bool iocb_daemon__health_render(const struct iocb_daemon__health *h, struct iocb
 	/* Informative only: restarting iocbus does not cure an Elasticsearch outage, the spool rides it out. */
 	if (h->running && h->outputs >= 0)
 		rc |= iocb_buf_printf(out, " outputs=%s", h->outputs ? "up" : "failing");
+	if (h->running && h->bus)
+		rc |= iocb_buf_append_c(out, " bus=up");
 	if (h->running && h->store_failing)
 		rc |= iocb_buf_printf(out, " store=failing (%s)", h->store_failing);
 	rc |= iocb_buf_putc(out, '\n');
@@ -127,6 +130,8 @@ static void metrics_cb(void *ud, struct iocb_buf *out)
 	if (rc == IOCB_OK)
 		rc = iocb_daemon__counters_render(&d->counters, out);
 	pthread_mutex_unlock(&d->gen_mu);
+	if (rc == IOCB_OK)
+		rc = iocb_daemon__services_metrics(&d->sv, out);
 	if (rc != IOCB_OK) {
 		out->len = start;
 		if (out->ptr)
@@ -149,6 +154,7 @@ static bool health_cb(void *ud, struct iocb_buf *out)
 	h.running = !d->stopping && d->gen && d->gen->started;
 	if (h.running) {
 		h.sync = &d->gen->sync;
+		h.bus = d->sv.bus != NULL;
 		if (d->pipe)
 			h.outputs = iocb_pipe_healthy(d->pipe) ? 1 : 0;
 	}
@@ -364,6 +370,8 @@ static void reload(struct daemon *d)
 	}
 	if (iocb_daemon__restart_settings_changed(old->cfg, ng->cfg))
 		iocb_log(IOCB_LOG_WARN, "daemon", "\"store, http and log pipeline (inputs, outputs, pipeline) settings change only on restart\"");
+	if (iocb_daemon__services_changed(old->cfg, ng->cfg))
+		iocb_log(IOCB_LOG_WARN, "daemon", "\"bus (bus.kafka included) and sightings settings change only on restart\"");
 	apply_log_settings(ng->cfg, false);
 	bool filter_changed = !iocb_daemon__filters_equal(old->cfg, ng->cfg);
 	gen_retire(d, old);
@@ -518,7 +526,13 @@ static int pipeline_start(struct daemon *d, struct iocb_err *err)
 
 	if (!d->gen->cfg->ninputs)
 		return IOCB_OK;
-	rc = iocb_pipe_start(d->store, d->pipe_cfg, &pipe, err);
+	/* sightings.from_matches: the pipeline's matches become sightings (deduplicated in memory per input). */
+	struct iocb_pipe_hooks hooks = {0};
+	if (d->sv.sightings && d->pipe_cfg->sightings.from_matches) {
+		hooks.sightings = d->sv.sightings;
+		hooks.sightings_window_s = d->pipe_cfg->sightings.from_matches_window_s;
+	}
+	rc = iocb_pipe_start_with(d->store, d->pipe_cfg, &hooks, &pipe, err);
 	if (rc < 0)
 		return rc;
 	pthread_mutex_lock(&d->gen_mu);
@@ -555,6 +569,9 @@ static int daemon_start(struct daemon *d)
 		iocb_log(IOCB_LOG_WARN, "daemon",
 			 "\"memory-only store with Kafka and no misp.api: committed offsets skip what was consumed "
 			 "before a restart; set store.path or misp.api\"");
+	/* The bus before the sources: its store listener sees every change they make. */
+	if (rc == IOCB_OK)
+		rc = iocb_daemon__services_start(&d->sv, d->gen->cfg, d->store, &err);
 	if (rc == IOCB_OK)
 		rc = endpoint_start(d, &err);
 	if (rc == IOCB_OK)
@@ -568,7 +585,9 @@ static int daemon_start(struct daemon *d)
 
 /*
  * Stop in reverse: first the pipeline (it flushes and checkpoints), then the
- * sources that feed the store it reads, the endpoint, and the store.
+ * sources that feed the store it reads, the endpoint, the bus and sightings
+ * queue (after the sources: every change is published; after the endpoint:
+ * /metrics reads them), and the store.
  */
 static int daemon_stop(struct daemon *d)
 {
@@ -576,6 +595,7 @@ static int daemon_stop(struct daemon *d)
 	if (d->gen)
 		gen_retire(d, d->gen);
 	endpoint_stop(d);
+	iocb_daemon__services_stop(&d->sv);
 	return store_close(d);
 }
 

@@ -23,12 +23,13 @@ struct iocb_daemon__health {
 	const struct iocb_sources_sync *sync; /* the generation's sources; read only when running */
 	int outputs;                          /* log pipeline: -1 none, 0 failing, 1 up */
 	const char *store_failing;            /* why the store's commits fail; NULL when they do not */
+	bool bus;                             /* the zmq-app bus runs (` bus=up`) */
 };
 
 /*
  * Append the /healthz line: "ok", "degraded" (store commits failing) or
  * "stopping", then when running " <source>=up|down" per source,
- * " outputs=up|failing" and " store=failing (<why>)", and '\n'. Returns
+ * " outputs=up|failing", " bus=up" and " store=failing (<why>)", and '\n'. Returns
  * h->running (200 or 503). A full buffer truncates the line (the HTTP
  * module caps it).
  */
@@ -61,5 +62,37 @@ bool iocb_daemon__restart_settings_changed(const struct iocb_config *old, const 
  * main thread). A path stat() cannot reach is left to the loader's message.
  */
 int iocb_daemon__reloadable(const char *path, struct iocb_err *err) IOCB_MUST_USE;
+
+/* ---- services.c: the bus, the sightings queue, the Kafka stream (issue #13) ---- */
+
+struct iocb_bus;
+struct iocb_bus_curve;
+struct iocb_sightings;
+struct iocb_store;
+struct iocb_stream;
+
+/* What `bus:`, `bus.kafka` and `sightings:` started; zero = nothing. Main thread starts and stops; read by the HTTP thread. */
+struct iocb_daemon__services {
+	struct iocb_sightings *sightings;  /* `sightings:` queue, or NULL */
+	struct iocb_bus *bus;              /* `bus:` endpoint, or NULL */
+	struct iocb_bus_curve *curve;      /* `bus.curve` keys, or NULL; outlives the bus */
+	struct iocb_stream *stream;        /* `bus.kafka` indicator stream, or NULL */
+	int64_t bad_logged_ns;             /* bus thread: last "sighting refused" log line */
+};
+
+/*
+ * Start the sightings queue (when `sightings:`), then the bus (when `bus:`),
+ * with store as its change feed and snapshot source, then the Kafka stream
+ * (when `bus.kafka`). On failure what was started is stopped and err->msg
+ * says why.
+ */
+int iocb_daemon__services_start(struct iocb_daemon__services *sv, const struct iocb_config *c,
+				struct iocb_store *store, struct iocb_err *err) IOCB_MUST_USE;
+/* Stop the stream, the bus, then the queue (undelivered sightings stay on disk). Idempotent. */
+void iocb_daemon__services_stop(struct iocb_daemon__services *sv);
+/* Append iocbus_bus_*, iocbus_stream_* and iocbus_sightings_* for what runs. All or nothing per module. */
+int iocb_daemon__services_metrics(struct iocb_daemon__services *sv, struct iocb_buf *out);
+/* Whether a reload changes `bus`, `sightings` (or the MISP client sightings use): restart only. */
+bool iocb_daemon__services_changed(const struct iocb_config *old, const struct iocb_config *ng);
 
 #endif

@@ -190,6 +190,18 @@ static bool is_blank(const char *s, size_t n)
  * the line itself and nothing is copied: the block loop copies runs of
  * unchanged lines in one go.
  */
+/* opts.on_match once per distinct attribute of the line's hits (a few per line: the quadratic scan is cheaper than a set). */
+static void tell_matches(struct iocb_enrich *e)
+{
+	for (size_t i = 0; i < e->nhits; i++) {
+		bool dup = false;
+		for (size_t k = 0; k < i && !dup; k++)
+			dup = e->hits[k].attr == e->hits[i].attr;
+		if (!dup)
+			e->o->on_match(e->o->on_match_ud, e->hits[i].attr);
+	}
+}
+
 static int enrich_one(struct iocb_enrich *e, const char *line, size_t len, bool *changed,
 		      enum iocb_enrich_reject *why)
 {
@@ -228,6 +240,8 @@ static int enrich_one(struct iocb_enrich *e, const char *line, size_t len, bool 
 	}
 	if (iocb_enrich__write_hit(e) < 0)
 		return IOCB_ENOMEM;
+	if (e->o->on_match)
+		tell_matches(e);
 	e->st.matched++;
 	e->st.hits += e->nhits;
 	*changed = true;

@@ -127,6 +127,15 @@ struct iocb_enrich_opts {
 	size_t max_line;            /* longer lines are rejected as too_long (default 1 MiB) */
 	size_t max_hits;            /* enrichments written per event at most (default 32) */
 	unsigned max_depth;         /* JSON nesting cap per line (default 64) */
+	/*
+	 * Called once per distinct attribute of each enriched event (after its
+	 * line is written), on the worker's thread inside the store's read lock:
+	 * `attr` is valid only during the call, and the callback must not block
+	 * or take store locks. NULL (the default) = off, one untaken branch per
+	 * matching event. The pipeline sets it for sightings.from_matches.
+	 */
+	void (*on_match)(void *ud, const struct iocb_store_attr *attr);
+	void *on_match_ud;          /* its first argument */
 };
 
 void iocb_enrich_opts_default(struct iocb_enrich_opts *o);

@@ -8,6 +8,26 @@
 
 #include "core/log.h"
 #include "core/str.h"
+#include "core/time.h"
+
+const struct iocb_kafka_forced iocb_kafka_producer_forced[] = {
+	{"enable.idempotence", "true", false},
+	{"acks", "all", false},
+	{"request.required.acks", "all", true}, /* alias of acks */
+	{"delivery.report.only.error", "false", false},
+};
+const size_t iocb_kafka_producer_nforced = sizeof(iocb_kafka_producer_forced) / sizeof(iocb_kafka_producer_forced[0]);
+
+int iocb_kafka_purge_wait(rd_kafka_t *rk, double wait_s)
+{
+	double end = iocb_time_mono_s() + wait_s;
+
+	(void)rd_kafka_purge(rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+	while (rd_kafka_outq_len(rk) > 0 && iocb_time_mono_s() < end)
+		rd_kafka_poll(rk, 10);
+	rd_kafka_poll(rk, 0);
+	return rd_kafka_outq_len(rk);
+}
 
 int iocb_kafka_conf_set(rd_kafka_conf_t *conf, const char *prefix, const char *key, const char *value,
 			struct iocb_err *err)

@@ -81,6 +81,24 @@ struct iocb_kafka_conf_spec {
 int iocb_kafka_conf_build(const struct iocb_kafka_conf_spec *spec, rd_kafka_conf_t **out,
 			  struct iocb_err *err) IOCB_MUST_USE;
 
+/*
+ * The properties an iocbus producer that must lose nothing forces
+ * (enable.idempotence=true, acks=all and its alias request.required.acks,
+ * delivery.report.only.error=false): the idempotent producer is what lets
+ * librdkafka retry without duplicating or reordering, and every message
+ * needs its delivery report. For struct iocb_kafka_conf_spec.forced; the
+ * pipeline's Kafka output and the indicator stream (serve/stream) use it.
+ */
+extern const struct iocb_kafka_forced iocb_kafka_producer_forced[];
+extern const size_t iocb_kafka_producer_nforced;
+
+/*
+ * Purge everything rk holds (queued and in flight) and serve the purged
+ * messages' delivery reports until none is left or `wait_s` seconds have
+ * passed. Returns how many reports never came. The thread that polls rk.
+ */
+int iocb_kafka_purge_wait(rd_kafka_t *rk, double wait_s);
+
 /* A boolean property value librdkafka reads as true ("true", "1", "yes", "on"; case-insensitive). */
 bool iocb_kafka_conf_true(const char *v);
 

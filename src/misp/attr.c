@@ -11,6 +11,8 @@
  */
 #include "misp/internal.h"
 
+#include "core/time.h"
+
 #define key_is IOCB_MISP__KEY_IS
 
 /* Raw fields of one attribute object before validation. */
@@ -63,7 +65,7 @@ static bool tok_time_us(const struct iocb_json_tok *t, int64_t *out)
 	}
 	for (size_t i = 0; i < t->s.len; i++)
 		if (t->s.ptr[i] < '0' || t->s.ptr[i] > '9')
-			return iocb_misp__iso8601_us(t->s.ptr, t->s.len, out);
+			return iocb_time_parse_iso8601_us(t->s.ptr, t->s.len, out);
 	return iocb_str_to_i64(t->s, out);
 }
 

@@ -47,6 +47,20 @@ bool iocb_misp_uuid_parse(struct iocb_str s, uint8_t out[16])
 	return true;
 }
 
+void iocb_misp_uuid_format(const uint8_t u[16], char out[37])
+{
+	static const char hx[] = "0123456789abcdef";
+	size_t o = 0;
+
+	for (unsigned i = 0; i < 16; i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			out[o++] = '-';
+		out[o++] = hx[u[i] >> 4];
+		out[o++] = hx[u[i] & 15];
+	}
+	out[o] = '\0';
+}
+
 /*
  * One `<uuid>: {...}` member whose '{' was consumed (key in *k): its event
  * fields into `a` (the caller's arena, or the event arena reset per entry

@@ -147,18 +147,6 @@ static inline bool iocb_misp__tok_bool(const struct iocb_json_tok *t, bool *out)
 	}
 }
 
-/* ------------------------------------------------------------ time (time.c) */
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (any year). */
-int64_t iocb_misp__days_from_civil(int64_t y, unsigned m, unsigned d);
-
-/*
- * "YYYY-MM-DDThh:mm:ss[.ffffff][Z|+hh:mm|-hh:mm]" (a space may stand for
- * 'T'; no zone = UTC; digits past microseconds are dropped) -> microseconds
- * since the epoch. False when s[0..n) is not exactly that.
- */
-bool iocb_misp__iso8601_us(const char *s, size_t n, int64_t *out);
-
 /* ------------------------------------------------------------ tags (tags.c) */
 
 /* A growable tag list in arena memory. */

@@ -315,6 +315,8 @@ int iocb_misp_parse_manifest(const char *buf, size_t len, const char *source, io
 
 /* Parse a 36-character uuid (8-4-4-4-12 hex digits, either case) into 16 bytes; false if s is not one. */
 bool iocb_misp_uuid_parse(struct iocb_str s, uint8_t out[16]);
+/* The 16 bytes of a uuid as canonical lower-case text (36 characters, then NUL). */
+void iocb_misp_uuid_format(const uint8_t u[16], char out[37]);
 
 /*
  * Parse a MISP feed directory: manifest.json plus one <uuid>.json per event

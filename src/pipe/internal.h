@@ -59,6 +59,7 @@
 struct iocb_pipe__input;
 struct iocb_pipe__output;
 struct iocb_pipe__spool;
+struct iocb_sightings_matches;
 
 /* ================================================================== batches */
 
@@ -259,6 +260,8 @@ struct iocb_pipe__input {
 	/* core-private below */
 	struct iocb_enrich_map *map_;
 	struct iocb_enrich *enrich_;
+	struct iocb_sightings_matches *matches_; /* from_matches, NULL when off; input thread only */
+	int64_t batch_s_;                    /* wall seconds of the batch being enriched (the sightings' time) */
 	struct iocb_buf out_;
 	pthread_mutex_t mu_;
 	pthread_cond_t cv_;

@@ -30,6 +30,7 @@
 
 #include "core/log.h"
 #include "core/mem.h"
+#include "sightings/sightings.h"
 
 #define RING_CAP 1024 /* batches in flight per input; beyond, submit waits for acks */
 
@@ -42,6 +43,7 @@ struct iocb_pipe {
 	struct iocb_pipe__output *outs[IOCB_PIPE_MAX_OUTPUTS];
 	size_t nouts;
 	bool need_ids;
+	struct iocb_pipe_hooks hooks; /* copied from start */
 	int stopping;          /* atomic */
 	double deadline;       /* monotonic; written before stopping is set */
 	pthread_mutex_t mu;    /* nleft, nended */
@@ -191,6 +193,8 @@ void iocb_pipe__input_thread_enter(struct iocb_pipe__input *in)
 	while (i < p->nins && p->ins[i] != in)
 		i++;
 	iocb_store_reader_register();
+	if (p->hooks.sightings)
+		in->matches_ = iocb_sightings_matches_new(p->hooks.sightings, in->cfg->name, p->hooks.sightings_window_s);
 	/* The options live in the pipe, which outlives the worker. */
 	in->enrich_ = iocb_enrich_new(&p->eopts[i]);
 }
@@ -199,6 +203,8 @@ void iocb_pipe__input_thread_leave(struct iocb_pipe__input *in)
 {
 	iocb_enrich_free(in->enrich_);
 	in->enrich_ = NULL;
+	iocb_sightings_matches_free(in->matches_); /* hands over what is pending */
+	in->matches_ = NULL;
 	iocb_store_reader_unregister();
 }
 
@@ -362,6 +368,8 @@ int iocb_pipe__submit(struct iocb_pipe__input *in, const char *buf, size_t len, 
 	rc = wait_ring_room(in);
 	if (rc < 0)
 		return rc;
+	if (in->matches_)
+		in->batch_s_ = iocb_time_real_us() / 1000000;
 
 	/* Enrich line by line: blank lines are dropped (a blank line would break Elasticsearch's NDJSON framing). */
 	memcpy(&prev, st, sizeof(prev));
@@ -409,6 +417,8 @@ int iocb_pipe__submit(struct iocb_pipe__input *in, const char *buf, size_t len, 
 		nlines++;
 	}
 	publish_enrich(in, &prev);
+	if (in->matches_)
+		iocb_sightings_matches_flush(in->matches_); /* per batch, never per event; no I/O */
 	IOCB_M_ADD(in->m.bytes, len); /* iocb_enrich_line does not count input bytes; the block is what was read */
 	IOCB_M_ADD(in->m.batches, 1);
 
@@ -476,6 +486,16 @@ static void pipe_free(struct iocb_pipe *p)
 	free(p);
 }
 
+/* enrich's on_match for sightings.from_matches: input thread, store read lock held. */
+static void note_match(void *ud, const struct iocb_store_attr *attr)
+{
+	struct iocb_pipe__input *in = ud;
+	struct iocb_store_attr_view v;
+
+	iocb_store_attr_view(attr, &v);
+	iocb_sightings_matches_note(in->matches_, v.uuid, in->batch_s_);
+}
+
 /* The enrich options of one input: the configuration's, with the input's own max_line. */
 static void fill_eopts(const struct iocb_config *cfg, struct iocb_store *store, const struct iocb_enrich_map *map,
 		       uint64_t max_line, struct iocb_enrich_opts *o)
@@ -518,6 +538,10 @@ static int add_input(struct iocb_pipe *p, const struct iocb_config_input *ic, st
 	if (rc < 0)
 		return rc;
 	fill_eopts(p->cfg, p->store, in->map_, in->max_line, &p->eopts[idx]);
+	if (p->hooks.sightings) {
+		p->eopts[idx].on_match = note_match;
+		p->eopts[idx].on_match_ud = in;
+	}
 	drv = iocb_pipe__input_driver(ic->type);
 	if (!drv)
 		return iocb_err_set(err, IOCB_ECONFIG, "%s: inputs[%s]: unknown type \"%s\"", ic->where ? ic->where : "?",
@@ -568,6 +592,12 @@ static int add_output(struct iocb_pipe *p, const struct iocb_config_output *oc, 
 int iocb_pipe_start(struct iocb_store *store, const struct iocb_config *cfg, struct iocb_pipe **out,
 		    struct iocb_err *err)
 {
+	return iocb_pipe_start_with(store, cfg, NULL, out, err);
+}
+
+int iocb_pipe_start_with(struct iocb_store *store, const struct iocb_config *cfg, const struct iocb_pipe_hooks *hooks,
+			 struct iocb_pipe **out, struct iocb_err *err)
+{
 	struct iocb_pipe *p;
 	size_t started_out = 0, started_in = 0;
 	int rc;
@@ -578,6 +608,8 @@ int iocb_pipe_start(struct iocb_store *store, const struct iocb_config *cfg, str
 	p = iocb_xcalloc(1, sizeof(*p));
 	p->store = store;
 	p->cfg = cfg;
+	if (hooks)
+		p->hooks = *hooks;
 	pthread_mutex_init(&p->mu, NULL);
 	if (cfg->pipeline.state_dir) {
 		rc = iocb_pipe__mkdir_p(cfg->pipeline.state_dir, "pipeline.state_dir", err);

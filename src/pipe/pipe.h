@@ -34,6 +34,16 @@
 #include "store/store.h"
 
 struct iocb_pipe;
+struct iocb_sightings;
+
+/* Optional parts of iocb_pipe_start_with(); all zero = iocb_pipe_start(). */
+struct iocb_pipe_hooks {
+	struct iocb_sightings *sightings; /* sightings.from_matches: every match becomes a sighting of the matched
+					     attribute, source "iocbus/<input name>", deduplicated in memory per
+					     attribute, input and window (sightings.h iocb_sightings_matches_*);
+					     borrowed, must outlive the pipe; NULL = off */
+	double sightings_window_s;        /* that window (sightings.from_matches_window); <= 0 = 300 s */
+};
 
 /*
  * Build and start the pipeline of cfg->inputs / cfg->outputs (nothing to do
@@ -43,6 +53,9 @@ struct iocb_pipe;
  */
 int iocb_pipe_start(struct iocb_store *store, const struct iocb_config *cfg, struct iocb_pipe **out,
 		    struct iocb_err *err) IOCB_MUST_USE;
+/* The same with hooks (may be NULL). */
+int iocb_pipe_start_with(struct iocb_store *store, const struct iocb_config *cfg, const struct iocb_pipe_hooks *hooks,
+			 struct iocb_pipe **out, struct iocb_err *err) IOCB_MUST_USE;
 
 /*
  * Stop (main thread): inputs stop reading; outputs deliver what is queued

@@ -106,7 +106,13 @@ bool iocb_sightings__dedup_hit(struct iocb_sightings__dedup *d, const struct ioc
 	if (window_s <= 0)
 		return false;
 	uint64_t h = iocb_hash64(r->uuid, IOCB_SIGHTINGS_UUID_LEN, r->type);
-	h = iocb_hash64(r->source, r->source_len, h) | 1; /* 0 marks an empty slot */
+	return iocb_sightings__window_hit(d, iocb_hash64(r->source, r->source_len, h) | 1, now, window_s, undo);
+}
+
+bool iocb_sightings__window_hit(struct iocb_sightings__dedup *d, uint64_t h, double now, double window_s,
+				struct iocb_sightings__dedup_undo *undo)
+{
+	/* h is never 0: 0 marks an empty slot */
 	size_t slot = (size_t)(h % IOCB_SIGHTINGS__DEDUP_SLOTS);
 	if (d->key[slot] == h && now - d->seen[slot] < window_s)
 		return true;

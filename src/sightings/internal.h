@@ -61,7 +61,21 @@ struct iocb_sightings__dedup_undo {
  * True when (uuid, source, type) was seen within window_s of now (then it is
  * a duplicate). A miss records it; `undo` (may be NULL) gets what it replaced.
  */
+/* The same for a precomputed key h (non-zero): the from_matches window. */
+bool iocb_sightings__window_hit(struct iocb_sightings__dedup *d, uint64_t h, double now, double window_s,
+				struct iocb_sightings__dedup_undo *undo);
 bool iocb_sightings__dedup_hit(struct iocb_sightings__dedup *d, const struct iocb_sightings__rec *r, double now,
 			       double window_s, struct iocb_sightings__dedup_undo *undo);
+
+/*
+ * Hand n records to the queue's flusher thread (started on first use),
+ * which commits them with iocb_sightings_add_many(); `dedup` matches the
+ * caller's window dropped since its last offer are counted. What does not
+ * fit the handoff (IOCB_SIGHTINGS__HANDOFF_MAX) is counted dropped. Returns
+ * how many were taken. Never does I/O. Any thread.
+ */
+#define IOCB_SIGHTINGS__HANDOFF_MAX 8192
+size_t iocb_sightings__offer(struct iocb_sightings *q, const struct iocb_sightings__rec *recs, size_t n,
+			     uint64_t dedup);
 
 #endif

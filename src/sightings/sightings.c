@@ -6,7 +6,9 @@
  * resumes what is on disk. add() commits before returning; the sender
  * deletes a batch only after MISP's verdict (sent or rejected).
  * Locks: `mu` guards the counters, the dedup cache, `seq` and `stop`;
- * LMDB transactions are never held across a request.
+ * LMDB transactions are never held across a request. The from_matches
+ * handoff has its own leaf lock `pmu` and a flusher thread that commits
+ * what the pipeline's inputs hand over (started on first use).
  */
 #include "sightings/sightings.h"
 
@@ -40,6 +42,13 @@ struct iocb_sightings {
 	uint64_t seq;
 	struct iocb_sightings_stats st;
 	struct iocb_sightings__dedup *dedup;
+	/* from_matches handoff (iocb_sightings__offer): `pmu` guards these; leaf lock, never held with `mu`. */
+	pthread_mutex_t pmu;
+	pthread_cond_t pcv;
+	pthread_t fthr;                  /* the flusher, started on the first offer */
+	bool fstarted, fstop;
+	struct iocb_sightings__rec *pend; /* IOCB_SIGHTINGS__HANDOFF_MAX, allocated on the first offer */
+	size_t npend;
 };
 
 void iocb_sightings_opts_default(struct iocb_sightings_opts *o)
@@ -308,6 +317,8 @@ int iocb_sightings_new(const struct iocb_sightings_opts *opts, struct iocb_sight
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&q->cv, &ca);
+	pthread_mutex_init(&q->pmu, NULL);
+	pthread_cond_init(&q->pcv, &ca);
 	pthread_condattr_destroy(&ca);
 	int rc = open_queue(q, err);
 	if (rc != IOCB_OK)
@@ -402,6 +413,86 @@ int iocb_sightings_add(struct iocb_sightings *q, struct iocb_str attr_uuid, stru
 	return iocb_sightings_add_many(q, &it, 1, err);
 }
 
+/* The flusher: commit what the from_matches objects handed over, one add_many per wake-up. */
+static void *flusher(void *arg)
+{
+	struct iocb_sightings *q = arg;
+	struct iocb_sightings__rec *recs = iocb_xcalloc(IOCB_SIGHTINGS__HANDOFF_MAX, sizeof(*recs));
+	struct iocb_sightings_item *items = iocb_xcalloc(IOCB_SIGHTINGS__HANDOFF_MAX, sizeof(*items));
+	for (;;) {
+		pthread_mutex_lock(&q->pmu);
+		while (!q->npend && !q->fstop) {
+			struct timespec dl = iocb_time_deadline(CLOCK_MONOTONIC, 1.0);
+			pthread_cond_timedwait(&q->pcv, &q->pmu, &dl);
+		}
+		size_t n = q->npend;
+		memcpy(recs, q->pend, n * sizeof(*recs));
+		q->npend = 0;
+		bool stop = q->fstop;
+		pthread_mutex_unlock(&q->pmu);
+		for (size_t i = 0; i < n; i++)
+			items[i] = (struct iocb_sightings_item){{recs[i].uuid, IOCB_SIGHTINGS_UUID_LEN},
+								{recs[i].source, recs[i].source_len},
+								recs[i].type,
+								recs[i].timestamp};
+		struct iocb_err err;
+		int rc = n ? iocb_sightings_add_many(q, items, n, &err) : IOCB_OK;
+		pthread_mutex_lock(&q->mu);
+		if (rc == IOCB_OK)
+			q->st.matches += n;
+		else
+			q->st.matches_dropped += n;
+		pthread_mutex_unlock(&q->mu);
+		if (rc != IOCB_OK)
+			iocb_log(IOCB_LOG_ERROR, MOD, "\"from_matches sightings dropped\" n=%zu err=\"%s\"", n, err.msg);
+		if (stop)
+			break;
+	}
+	free(recs);
+	free(items);
+	return NULL;
+}
+
+size_t iocb_sightings__offer(struct iocb_sightings *q, const struct iocb_sightings__rec *recs, size_t n,
+			     uint64_t dedup)
+{
+	size_t take = 0;
+	pthread_mutex_lock(&q->pmu);
+	if (!q->fstarted && !q->fstop && n) {
+		q->pend = iocb_xcalloc(IOCB_SIGHTINGS__HANDOFF_MAX, sizeof(*q->pend));
+		q->fstarted = pthread_create(&q->fthr, NULL, flusher, q) == 0;
+		if (!q->fstarted)
+			iocb_log(IOCB_LOG_ERROR, MOD, "\"cannot start the from_matches flusher\"");
+	}
+	if (q->fstarted) {
+		take = IOCB_SIGHTINGS__HANDOFF_MAX - q->npend;
+		take = take < n ? take : n;
+		memcpy(q->pend + q->npend, recs, take * sizeof(*recs));
+		q->npend += take;
+		if (take)
+			pthread_cond_signal(&q->pcv);
+	}
+	pthread_mutex_unlock(&q->pmu);
+	pthread_mutex_lock(&q->mu);
+	q->st.matches_deduplicated += dedup;
+	q->st.matches_dropped += n - take;
+	pthread_mutex_unlock(&q->mu);
+	return take;
+}
+
+int iocb_sightings_from_bus(struct iocb_sightings *q, int gen, const char *json, size_t len, struct iocb_err *err)
+{
+	struct iocb_sightings_bus_item b;
+	int rc = iocb_sightings_parse_bus(gen, json, len, &b, err);
+	if (rc != IOCB_OK) {
+		pthread_mutex_lock(&q->mu);
+		q->st.bad++;
+		pthread_mutex_unlock(&q->mu);
+		return rc;
+	}
+	return iocb_sightings_add_many(q, &b.item, 1, err);
+}
+
 void iocb_sightings_stats(struct iocb_sightings *q, struct iocb_sightings_stats *out)
 {
 	pthread_mutex_lock(&q->mu);
@@ -413,6 +504,14 @@ void iocb_sightings_free(struct iocb_sightings *q)
 {
 	if (!q)
 		return;
+	/* The flusher first: it commits what was handed over while the queue is open. */
+	pthread_mutex_lock(&q->pmu);
+	q->fstop = true;
+	pthread_cond_broadcast(&q->pcv);
+	bool flushing = q->fstarted;
+	pthread_mutex_unlock(&q->pmu);
+	if (flushing)
+		pthread_join(q->fthr, NULL);
 	pthread_mutex_lock(&q->mu);
 	q->stop = true;
 	pthread_cond_broadcast(&q->cv);
@@ -423,6 +522,9 @@ void iocb_sightings_free(struct iocb_sightings *q)
 		mdb_env_close(q->env);
 	pthread_cond_destroy(&q->cv);
 	pthread_mutex_destroy(&q->mu);
+	pthread_cond_destroy(&q->pcv);
+	pthread_mutex_destroy(&q->pmu);
+	free(q->pend);
 	free(q->base_url);
 	if (q->api_key) {
 		explicit_bzero(q->api_key, strlen(q->api_key));

@@ -30,6 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/buf.h"
 #include "core/rc.h"
 #include "core/str.h"
 
@@ -60,6 +61,10 @@ struct iocb_sightings_stats {
 	uint64_t queued;        /* sightings on disk now */
 	uint64_t deduplicated;  /* sightings dropped by the dedup window */
 	uint64_t requests;      /* POSTs made */
+	uint64_t bad;           /* bus frames iocb_sightings_from_bus() refused (malformed, no usable ref) */
+	uint64_t matches;               /* from_matches: sightings handed to the queue (also in received) */
+	uint64_t matches_deduplicated;  /* from_matches: matches dropped by the in-memory window */
+	uint64_t matches_dropped;       /* from_matches: dropped because the handoff was full or LMDB failed */
 };
 
 struct iocb_sightings;
@@ -100,8 +105,86 @@ struct iocb_sightings_item {
 int iocb_sightings_add_many(struct iocb_sightings *q, const struct iocb_sightings_item *items, size_t n,
 			    struct iocb_err *err) IOCB_MUST_USE;
 
+/*
+ * Sightings from the bus (docs/BUS.md "Sightings"): the JSON of a frame an
+ * app sent on `threatbus/sighting` (gen 0, Threat Bus 2020.12:
+ * {"ts":"2020-10-05 13:58:55[.ffffff][+hh:mm]","intel":"<attr uuid>",
+ *  "context":{"source":"...",...},"ioc":[...]|null}) or `stix2/sighting`
+ * (gen 1, 2021+: a STIX 2.1 Sighting with sighting_of_ref
+ * "indicator--<attr uuid>", x_threatbus_source, created / last_seen).
+ * The sighting type is 0 unless the app sets `x_misp_sighting_type`
+ * (gen 1: a property of the Sighting; gen 0: a key of `context`) to 0, 1
+ * or 2 (number or string).
+ */
+#define IOCB_SIGHTINGS_BUS_MAX ((size_t)1 << 20) /* largest frame body parsed (VAST puts whole events in the context) */
+
+/* What one bus frame says. item's views point into uuid[] / source[], so the struct must not be copied. */
+struct iocb_sightings_bus_item {
+	struct iocb_sightings_item item;           /* the sighting (views into the two buffers below) */
+	char uuid[IOCB_SIGHTINGS_UUID_LEN + 1];    /* attribute uuid, lower case, NUL-terminated */
+	char source[IOCB_SIGHTINGS_SOURCE_MAX + 1]; /* source, JSON escapes decoded, NUL-terminated */
+};
+
+/*
+ * Parse one bus frame body of generation `gen` (0 or 1) into *out. Pure.
+ * Returns IOCB_OK; IOCB_ELIMIT when len > IOCB_SIGHTINGS_BUS_MAX or the JSON
+ * nests deeper than 64; IOCB_EPARSE when it is not JSON or not the shape
+ * (err says which field and why: no ref, a ref that is no
+ * "indicator--<uuid>", a time that is no RFC 3339 / str(datetime) time in
+ * 1970..9999, a field of the wrong type, a duplicated field, a source past
+ * 255 bytes, a type not 0..2); IOCB_EINVAL for a gen other than 0 or 1.
+ * Any thread.
+ */
+int iocb_sightings_parse_bus(int gen, const char *json, size_t len, struct iocb_sightings_bus_item *out,
+			     struct iocb_err *err) IOCB_MUST_USE;
+
+/*
+ * Parse a bus frame (above) and queue it (iocb_sightings_add()). A frame
+ * that does not parse is counted `bad` and its error returned (the caller,
+ * the bus's on_sighting callback, logs it rate-limited); nothing is queued.
+ * Any thread.
+ */
+int iocb_sightings_from_bus(struct iocb_sightings *q, int gen, const char *json, size_t len,
+			    struct iocb_err *err) IOCB_MUST_USE;
+
+/*
+ * sightings.from_matches: every match the log pipeline makes becomes a
+ * sighting of the matched attribute, source "iocbus/<input name>", type 0,
+ * timestamp the time the pipeline batch was enriched. One object per
+ * pipeline input thread (not shared, so no lock per match):
+ *   - note() (per match, on the hot path) keeps a match only when its
+ *     attribute was not kept within window_s by this object: a 65,536-slot
+ *     direct-mapped table of (attribute uuid) -> last kept time, 1 MiB, so
+ *     at most one sighting per attribute, input and window (a slot collision
+ *     can let one more through; dedup never drops a first sighting);
+ *   - flush() (per pipeline batch) hands the kept ones to the queue's
+ *     flusher thread, which commits them with one iocb_sightings_add_many()
+ *     per wake-up; nothing on the pipeline's threads touches LMDB. The
+ *     handoff holds at most 8,192 sightings; past that they are counted
+ *     matches_dropped. A kill -9 loses what is in the handoff (at most
+ *     about one flusher wake-up's worth); a clean stop commits it.
+ */
+struct iocb_sightings_matches;
+
+/* A from_matches object for input `input` (copied) feeding q (which must outlive it). window_s <= 0 = 300. */
+struct iocb_sightings_matches *iocb_sightings_matches_new(struct iocb_sightings *q, const char *input,
+							  double window_s);
+/* Flush and free. NULL is a no-op. Its thread. */
+void iocb_sightings_matches_free(struct iocb_sightings_matches *m);
+/* One match of attribute attr_uuid (36 chars, as the store writes it) at wall time now_s. Its thread. */
+void iocb_sightings_matches_note(struct iocb_sightings_matches *m, const char *attr_uuid, int64_t now_s);
+/* Hand what note() kept to the queue (never blocks on I/O). Its thread. */
+void iocb_sightings_matches_flush(struct iocb_sightings_matches *m);
+
 /* A snapshot of the counters. Any thread. */
 void iocb_sightings_stats(struct iocb_sightings *q, struct iocb_sightings_stats *out);
+
+/*
+ * Append the Prometheus text of `st` (families iocbus_sightings_*, listed in
+ * docs/METRICS.md "Sightings"). All or nothing (core/prom.h): IOCB_ELIMIT
+ * and nothing appended past out's cap; else IOCB_OK. Any thread.
+ */
+int iocb_sightings_metrics_render(const struct iocb_sightings_stats *st, struct iocb_buf *out) IOCB_MUST_USE;
 
 /*
  * Stop the sender (an in-flight request is aborted within about a second)

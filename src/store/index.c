@@ -244,7 +244,11 @@ static uint64_t rehash_uuid(const void *ctx, uint64_t v)
 void iocb_store__utab_insert(struct iocb_store *s, struct iocb_store_attr *r)
 {
 	uint64_t h = uuid_hash(r->uuid);
+	const struct store_tab *before = s->utab;
 	iocb_store__tab_insert(s, &s->utab, h, ST_TAG(h) | (uint64_t)(uintptr_t)r, rehash_uuid, true);
+	/* Slots moved: a resumable walk (iocb_store_walk) must start over. */
+	if (s->utab != before)
+		ST_STORE(&s->utab_rebuilds, s->utab_rebuilds + 1);
 }
 
 /* Writer: replace the record in slot i (same uuid) or delete it (r == NULL). */

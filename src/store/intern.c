@@ -52,15 +52,7 @@ bool iocb_store__uuid_parse(struct iocb_str u, uint8_t out[16])
 
 void iocb_store__uuid_format(const uint8_t u[16], char out[37])
 {
-	static const char hx[] = "0123456789abcdef";
-	size_t o = 0;
-	for (unsigned i = 0; i < 16; i++) {
-		if (i == 4 || i == 6 || i == 8 || i == 10)
-			out[o++] = '-';
-		out[o++] = hx[u[i] >> 4];
-		out[o++] = hx[u[i] & 15];
-	}
-	out[o] = '\0';
+	iocb_misp_uuid_format(u, out);
 }
 
 /* ------------------------------------------------------------ interning */

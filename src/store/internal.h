@@ -419,6 +419,7 @@ struct iocb_store {
 
 	struct store_tab *vtab;             /* (class, value) -> attrs (RCU) */
 	struct store_tab *utab;             /* attribute uuid -> attr (RCU) */
+	uint64_t utab_rebuilds;             /* utab replaced by a rebuild (release store; iocb_store_walk) */
 	struct store_tab *etab_uuid;        /* writer: event uuid -> handle */
 	struct store_tab *etab_id;          /* writer: event id -> handle */
 	struct store_tab *etab_sid;         /* writer: sid -> handle (persistence) */

@@ -276,6 +276,8 @@ struct iocb_store_event_view {
 };
 
 void iocb_store_attr_view(const struct iocb_store_attr *a, struct iocb_store_attr_view *out);
+/* Only the record's uuid, as 16 bytes: for walks that copy keys (a view formats the whole record). */
+void iocb_store_attr_uuid(const struct iocb_store_attr *a, uint8_t out[16]);
 /* i-th attribute tag name, i < view.ntags. */
 struct iocb_str iocb_store_attr_tag(const struct iocb_store_attr *a, size_t i);
 void iocb_store_event_view(const struct iocb_store_event *e, struct iocb_store_event_view *out);
@@ -308,6 +310,38 @@ struct iocb_str iocb_store_attr_tlp(const struct iocb_store_attr *a);
  */
 typedef int (*iocb_store_each_cb)(void *ud, const struct iocb_store_attr *a);
 int iocb_store_each(struct iocb_store *s, iocb_store_each_cb fn, void *ud) IOCB_MUST_USE;
+
+/*
+ * A resumable walk for a reader that must not hold commits back (the bus's
+ * snapshot of a million records to a new subscriber): each call visits the
+ * live records in up to `max_slots` slots of the uuid table from c->slot on,
+ * inside a read-side section it opens and closes itself, so writers and
+ * commits run between calls (iocb_store_each() holds every commit until
+ * its whole walk ends). Zero *c before the first call.
+ * Not one consistent snapshot: a record changed between calls is seen in
+ * either version, one inserted or removed meanwhile may or may not be seen,
+ * and when the uuid table was rebuilt since the walk began (growth,
+ * tombstone cleanup) the walk starts over, so records may be seen twice
+ * (c->restarts counts it). A record live and unchanged for the whole walk
+ * is seen at least once. Records of removed events are left out. A caller
+ * that also follows the change listener (iocb_store_listen) and applies
+ * the changes made since the walk began gets the right final state.
+ * fn: as iocb_store_each(), called inside the read-side section (no I/O
+ * that can block long, no writer calls). When fn returns non-zero the walk
+ * stops there and returns that value; the next call starts with the same
+ * record (e.g. fn's output buffer is full: flush it, then call again).
+ * The caller is a registered reader, NOT inside iocb_store_read_lock().
+ * Returns IOCB_EAGAIN while slots remain, IOCB_OK when the walk is done,
+ * or fn's value.
+ */
+struct iocb_store_cursor {
+	uint64_t slot;     /* next slot to visit */
+	uint64_t rebuilds; /* private: the table's rebuild count when the walk (re)started */
+	unsigned restarts; /* times the walk started over after a rebuild */
+	bool started;      /* private */
+};
+int iocb_store_walk(const struct iocb_store *s, struct iocb_store_cursor *c, size_t max_slots, iocb_store_each_cb fn,
+		    void *ud) IOCB_MUST_USE;
 
 /* ------------------------------------------------------------ stats */
 

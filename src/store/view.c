@@ -51,6 +51,11 @@ void iocb_store_attr_view(const struct iocb_store_attr *a, struct iocb_store_att
 	out->event = ST_LOAD(&e->meta) ? e : NULL;
 }
 
+void iocb_store_attr_uuid(const struct iocb_store_attr *a, uint8_t out[16])
+{
+	memcpy(out, a->uuid, 16);
+}
+
 struct iocb_str iocb_store_attr_tag(const struct iocb_store_attr *a, size_t i)
 {
 	if (i >= a->ntags)
@@ -171,5 +176,42 @@ int iocb_store_each(struct iocb_store *s, iocb_store_each_cb fn, void *ud)
 		rc = fn(ud, recs[i]);
 	iocb_store_read_unlock();
 	free(recs);
+	return rc;
+}
+
+int iocb_store_walk(const struct iocb_store *s, struct iocb_store_cursor *c, size_t max_slots, iocb_store_each_cb fn,
+		    void *ud)
+{
+	int rc = IOCB_EAGAIN;
+
+	iocb_store_read_lock();
+	/* Rebuilds count before the table is loaded: a rebuild after the load is seen next call. */
+	uint64_t gen = ST_LOAD(&s->utab_rebuilds);
+	const struct store_tab *t = ST_LOAD(&s->utab);
+	if (!c->started || gen != c->rebuilds) {
+		if (c->started)
+			c->restarts++;
+		c->started = true;
+		c->rebuilds = gen;
+		c->slot = 0;
+	}
+	uint64_t end = c->slot + max_slots < c->slot || c->slot + max_slots > t->n ? t->n : c->slot + max_slots;
+	for (; c->slot < end; c->slot++) {
+		uint64_t v = ST_LOAD(&t->slots[c->slot]);
+		if (v == 0 || v == ST_TOMB)
+			continue;
+		const struct iocb_store_attr *r = st_slot_ptr(v);
+		if (ST_LOAD(&r->ev->dead))
+			continue;
+		int frc = fn(ud, r);
+		if (frc != 0) {
+			rc = frc; /* c->slot stays: the next call sees this record again */
+			goto out;
+		}
+	}
+	if (c->slot >= t->n)
+		rc = IOCB_OK;
+out:
+	iocb_store_read_unlock();
 	return rc;
 }

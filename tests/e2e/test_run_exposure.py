@@ -4,7 +4,8 @@
 TLS verification off (misp.api `ssl: false` with an https host,
 Elasticsearch `tls_verify: false`, Kafka
 `enable.ssl.certificate.verification: false`) and listeners without
-authentication on a non-loopback address (http, `tcp` inputs) are each
+authentication on a non-loopback address (http, `tcp` inputs, the bus
+without `bus.curve`) are each
 warned about once: `iocbus run` at start and not again on SIGHUP, and
 `iocbus check-config`. The loopback, verified configuration gets none.
 Listeners are checked through check-config, so the test binds loopback only.
@@ -34,6 +35,7 @@ def base(tmp):
                      "hosts": ["https://127.0.0.1:%d" % dead]},
                     {"name": "kout", "type": "kafka", "topic": "t",
                      "kafka": {"bootstrap.servers": "127.0.0.1:%d" % dead}}],
+        "bus": {"host": "127.0.0.1", "manage": 0, "pub": 0, "sub": 0},
     }
 
 
@@ -86,16 +88,24 @@ def main():
         cfg = insecure_tls(base(tmp))
         cfg["inputs"][1]["host"] = "0.0.0.0"
         cfg["http"] = {"host": "::", "port": free_port()}
+        cfg["bus"].update(host="0.0.0.0", advertise_host="192.0.2.7")
         err = check_config(tmp, cfg, "open.yaml")
         if len(lines(err, TLS)) != 3:
             failures.append("check-config: %d TLS warnings, want 3:\n%s" % (len(lines(err, TLS)), err))
         opened = lines(err, OPEN)
-        if len(opened) != 2 or not any('where="inputs[tcpin]"' in l for l in opened) or \
-                not any('where="http"' in l for l in opened):
+        if len(opened) != 3 or not any('where="inputs[tcpin]"' in l for l in opened) or \
+                not any('where="http"' in l for l in opened) or not any('where="bus"' in l for l in opened):
             failures.append("check-config: listener warnings %r" % opened)
+        # the bus with CURVE is authenticated wherever it listens
+        cfg["bus"]["curve"] = {"secret_key_file": os.path.join(tmp, "bus.key"),
+                               "clients_file": os.path.join(tmp, "clients")}
+        err = check_config(tmp, cfg, "curve.yaml")
+        if any('where="bus"' in l for l in lines(err, OPEN)):
+            failures.append("check-config: bus with curve warned about: %r" % lines(err, OPEN))
         cfg = base(tmp)
         cfg["http"] = {"host": "::1", "port": free_port()}
         cfg["inputs"][1]["host"] = "127.0.0.2"
+        cfg["bus"]["host"] = "::1"
         err = check_config(tmp, cfg, "closed.yaml")
         if lines(err, TLS) or lines(err, OPEN):
             failures.append("check-config, verified and loopback: %r" % err)

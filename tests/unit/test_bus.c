@@ -20,6 +20,7 @@
 #include <zmq.h>
 
 #include "core/time.h"
+#include "fixture_zmq.h"
 
 static void *g_ctx;
 
@@ -147,30 +148,10 @@ static void stop(struct fx *f)
 
 static void *sock(int type, uint16_t port)
 {
-	char ep[64];
-	int zero = 0;
-	void *s = zmq_socket(g_ctx, type);
-	assert_non_null(s);
-	zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero));
-	snprintf(ep, sizeof(ep), "tcp://127.0.0.1:%u", port);
-	assert_int_equal(zmq_connect(s, ep), 0);
-	return s;
+	return fixture_zmq_sock(g_ctx, type, port);
 }
 
-/* Receive one frame within ms; its length, or -1. */
-static int recv_within(void *s, char *buf, size_t cap, int ms)
-{
-	zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};
-	if (zmq_poll(&it, 1, ms) <= 0)
-		return -1;
-	int n = zmq_recv(s, buf, cap - 1, 0);
-	if (n < 0)
-		return -1;
-	if ((size_t)n > cap - 1)
-		n = (int)cap - 1;
-	buf[n] = 0;
-	return n;
-}
+#define recv_within fixture_zmq_recv_within
 
 /* One management round trip on a fresh REQ socket; the reply in out. */
 static void manage_raw(struct fx *f, const char *req, size_t len, char *out, size_t cap)

@@ -85,6 +85,13 @@ static void test_health_running(void **state)
 	assert_string_equal(out.ptr,
 			    "degraded zmq=up pull=down outputs=up store=failing (mdb_txn_commit: MDB_MAP_FULL)\n");
 
+	/* The bus, when it runs. */
+	iocb_buf_reset(&out);
+	h.store_failing = NULL;
+	h.bus = true;
+	assert_true(iocb_daemon__health_render(&h, &out));
+	assert_string_equal(out.ptr, "ok zmq=up pull=down outputs=up bus=up\n");
+
 	/* A full buffer truncates the line; the answer stays. */
 	struct iocb_buf tiny;
 	iocb_buf_init(&tiny, 10);
@@ -185,6 +192,46 @@ static void test_restart_settings(void **state)
 	iocb_config_free(live);
 }
 
+#define BUS_HEAD MISP_HEAD "store: {path: /tmp/iocb-s}\n"
+
+static void test_services_changed(void **state)
+{
+	static const char *const restart[] = {
+		BUS_HEAD,
+		BUS_HEAD "bus: {host: 127.0.0.2}\nsightings: {}\n",
+		BUS_HEAD "bus: {manage: 1}\nsightings: {}\n",
+		BUS_HEAD "bus: {heartbeat_timeout: 5s}\nsightings: {}\n",
+		BUS_HEAD "bus: {subscriber_queue: 100}\nsightings: {}\n",
+		BUS_HEAD "bus: {curve: {secret_key_file: k, clients_file: c}}\nsightings: {}\n",
+		BUS_HEAD "bus: {}\n",
+		BUS_HEAD "bus: {}\nsightings: {batch_max: 7}\n",
+		BUS_HEAD "bus: {}\nsightings: {dedup_window: 1m}\n",
+		BUS_HEAD "bus: {}\nsightings: {from_matches: true}\n",
+		"misp:\n  api: {host: 'https://other', key: k}\nstore: {path: /tmp/iocb-s}\nbus: {}\nsightings: {}\n",
+		"misp:\n  api: {host: 'https://m', key: other}\nstore: {path: /tmp/iocb-s}\nbus: {}\nsightings: {}\n",
+	};
+	struct iocb_config *base = load(BUS_HEAD "bus: {}\nsightings: {}\n");
+	struct iocb_config *live = load(BUS_HEAD "bus: {}\nsightings: {}\nlogging: {level: info}\n");
+	struct iocb_config *nos = load(MISP_HEAD "store: {path: /tmp/iocb-s}\n");
+	struct iocb_config *nos_api = load("misp:\n  api: {host: 'https://other', key: k}\nstore: {path: /tmp/iocb-s}\n");
+
+	(void)state;
+	assert_false(iocb_daemon__services_changed(base, base));
+	assert_false(iocb_daemon__services_changed(base, live));
+	/* Without sightings the MISP client is the pull's, which a reload applies. */
+	assert_false(iocb_daemon__services_changed(nos, nos_api));
+	for (size_t i = 0; i < IOCB_ARRAY_LEN(restart); i++) {
+		struct iocb_config *c = load(restart[i]);
+		if (!iocb_daemon__services_changed(base, c))
+			fail_msg("not seen as a restart setting: %s", restart[i]);
+		iocb_config_free(c);
+	}
+	iocb_config_free(base);
+	iocb_config_free(live);
+	iocb_config_free(nos);
+	iocb_config_free(nos_api);
+}
+
 static void test_reloadable(void **state)
 {
 	char dir[] = "/tmp/iocb_test_daemon.XXXXXX", path[128];
@@ -217,6 +264,7 @@ int main(void)
 		cmocka_unit_test(test_health_stopping),
 		cmocka_unit_test(test_health_running),
 		cmocka_unit_test(test_counters_render),
+		cmocka_unit_test(test_services_changed),
 		cmocka_unit_test(test_filters_equal),
 		cmocka_unit_test(test_restart_settings),
 		cmocka_unit_test(test_reloadable),

@@ -144,12 +144,46 @@ static void test_dedup(void **state)
 	free(d);
 }
 
+/* Every counter under its name; all or nothing past the buffer's cap. */
+static void test_metrics_render(void **state)
+{
+	struct iocb_sightings_stats st = {.received = 11, .sent = 7, .failed = 3, .rejected = 2, .queued = 4,
+					  .deduplicated = 5, .requests = 9, .bad = 6, .matches = 8,
+					  .matches_deduplicated = 1000, .matches_dropped = 12};
+	const char *want[] = {
+		"iocbus_sightings_received_total 11\n",
+		"iocbus_sightings_sent_total 7\n",
+		"iocbus_sightings_failed_total 3\n",
+		"iocbus_sightings_requests_total 9\n",
+		"iocbus_sightings_rejected_total 2\n",
+		"# TYPE iocbus_sightings_queued gauge\niocbus_sightings_queued 4\n",
+		"iocbus_sightings_bad_total 6\n",
+		"iocbus_sightings_deduplicated_total{window=\"queue\"} 5\n",
+		"iocbus_sightings_deduplicated_total{window=\"from_matches\"} 1000\n",
+		"iocbus_sightings_from_matches_total 8\n",
+		"iocbus_sightings_from_matches_dropped_total 12\n",
+	};
+	struct iocb_buf b;
+	iocb_buf_init(&b, 0);
+	assert_int_equal(iocb_sightings_metrics_render(&st, &b), IOCB_OK);
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		if (!strstr(b.ptr, want[i]))
+			fail_msg("missing %s in:\n%s", want[i], b.ptr);
+	size_t full = b.len;
+	iocb_buf_fini(&b);
+	iocb_buf_init(&b, full - 1);
+	assert_int_equal(iocb_buf_append_c(&b, "x"), IOCB_OK);
+	assert_int_equal(iocb_sightings_metrics_render(&st, &b), IOCB_ELIMIT);
+	assert_int_equal(b.len, 1);
+	iocb_buf_fini(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_same_batch),   cmocka_unit_test(test_body_single_matches_fixture),
 		cmocka_unit_test(test_body_shape_is_the_fixture_shape), cmocka_unit_test(test_body_batch),   cmocka_unit_test(test_judge),
-		cmocka_unit_test(test_rate_limiter), cmocka_unit_test(test_dedup),
+		cmocka_unit_test(test_rate_limiter), cmocka_unit_test(test_dedup), cmocka_unit_test(test_metrics_render),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

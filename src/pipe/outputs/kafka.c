@@ -576,12 +576,7 @@ static int create_producer(struct kafka_out *k, rd_kafka_t **rk_out, rd_kafka_to
 /* Purge librdkafka and serve every report of the purged messages (bounded). */
 static void purge_all(struct kafka_out *k)
 {
-	double end = iocb_time_mono_s() + PURGE_WAIT_S;
-
-	(void)rd_kafka_purge(k->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-	while (rd_kafka_outq_len(k->rk) > 0 && iocb_time_mono_s() < end)
-		rd_kafka_poll(k->rk, 10);
-	rd_kafka_poll(k->rk, 0);
+	(void)iocb_kafka_purge_wait(k->rk, PURGE_WAIT_S);
 }
 
 /* A fatal error made the producer unusable: produce everything again on a new one. */
@@ -741,14 +736,6 @@ static const struct iocb_pipe__output_ops kafka_out_ops = {
 
 /* ------------------------------------------------------------------- init */
 
-/* Keys the user may not weaken: the value we force, and the alias names of each. */
-static const struct iocb_kafka_forced forced[] = {
-	{"enable.idempotence", "true", false},
-	{"acks", "all", false},
-	{"request.required.acks", "all", true}, /* alias of acks */
-	{"delivery.report.only.error", "false", false},
-};
-
 static void on_forced(void *opaque, const struct iocb_kafka_forced *f, const char *user_value)
 {
 	struct kafka_out *k = opaque;
@@ -772,8 +759,8 @@ static int build_conf(struct kafka_out *k, struct iocb_err *err)
 		.defaults = defaults,
 		.props = c->kafka,
 		.nprops = c->nkafka,
-		.forced = forced,
-		.nforced = IOCB_ARRAY_LEN(forced),
+		.forced = iocb_kafka_producer_forced, /* keys the user may not weaken */
+		.nforced = iocb_kafka_producer_nforced,
 		.on_forced = on_forced,
 		.opaque = k,
 		.error_cb = on_error,

@@ -6,6 +6,7 @@
  * PUSH end under a mutex and never block (ZMQ_DONTWAIT on a bounded pipe).
  */
 #include "serve/bus/bus.h"
+#include "serve/bus/internal.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -160,37 +161,11 @@ enum iocb_bus_verdict iocb_bus_parse_request(const char *buf, size_t len, struct
 
 /* ---- the endpoint --------------------------------------------------------- */
 
-struct subscriber {
-	bool used;
-	enum iocb_bus_gen gen;
-	unsigned ntopics;
-	char p2p[IOCB_BUS_P2P_LEN + 1];
-	char topics[IOCB_BUS_MAX_TOPICS][IOCB_BUS_TOPIC_MAX + 1];
-	uint64_t snapshot_s; /* requested window, in seconds whatever the generation sent */
-	int64_t last_ns;     /* last subscribe or heartbeat, monotonic */
-};
-
-struct iocb_bus {
-	void *ctx;
-	void *rep, *pub, *sub, *pull;
-	void *push; /* callers' end of the publish queue, under push_mu */
-	pthread_mutex_t push_mu;
-	pthread_t th;
-	bool started;
-	int stop;
-	uint16_t port[3]; /* manage, pub, sub */
-	char adv[128];    /* host apps connect to, bracketed if IPv6 */
-	struct iocb_bus_opts o;
-	struct subscriber *subs;
-	char *frame; /* bus thread's frame buffer: max_frame_bytes + topic + suffix */
-	struct iocb_bus_stats st;
-};
-
-static const char *const SUFFIX[IOCB_BUS_GEN__N][IOCB_BUS_KIND__N] = {
+const char *const iocb_bus__suffix[IOCB_BUS_GEN__N][IOCB_BUS_KIND__N] = {
 	{"intel", "sighting"},
 	{"indicator", "sighting"},
 };
-static const char *const MSG_TOPIC[IOCB_BUS_GEN__N][IOCB_BUS_KIND__N] = {
+const char *const iocb_bus__msg_topic[IOCB_BUS_GEN__N][IOCB_BUS_KIND__N] = {
 	{"threatbus/intel", "threatbus/sighting"},
 	{"stix2/indicator", "stix2/sighting"},
 };
@@ -236,7 +211,7 @@ static void random_p2p(char out[IOCB_BUS_P2P_LEN + 1])
 	out[n] = 0;
 }
 
-static struct subscriber *find_sub(struct iocb_bus *b, const char *p2p)
+static struct iocb_bus__sub *find_sub(struct iocb_bus *b, const char *p2p)
 {
 	for (unsigned i = 0; i < b->o.max_subscribers; i++)
 		if (b->subs[i].used && strcmp(b->subs[i].p2p, p2p) == 0)
@@ -244,8 +219,9 @@ static struct subscriber *find_sub(struct iocb_bus *b, const char *p2p)
 	return NULL;
 }
 
-static void drop_sub(struct iocb_bus *b, struct subscriber *s)
+static void drop_sub(struct iocb_bus *b, struct iocb_bus__sub *s)
 {
+	iocb_bus__sub_dropping(b, s);
 	for (unsigned i = 0; i < s->ntopics; i++)
 		IOCB_M_SUB(b->st.subscribers_by_topic[topic_slot(s->topics[i])], 1);
 	IOCB_M_SUB(b->st.subscribers, 1);
@@ -260,7 +236,7 @@ static void reply(struct iocb_bus *b, const char *text)
 
 static void do_subscribe(struct iocb_bus *b, const struct iocb_bus_request *rq)
 {
-	struct subscriber *s = NULL;
+	struct iocb_bus__sub *s = NULL;
 	char text[512];
 
 	for (unsigned i = 0; i < b->o.max_subscribers && !s; i++)
@@ -284,6 +260,15 @@ static void do_subscribe(struct iocb_bus *b, const struct iocb_bus_request *rq)
 	else
 		s->snapshot_s = rq->snapshot > UINT64_MAX / 86400 ? UINT64_MAX : rq->snapshot * 86400;
 	s->last_ns = iocb_time_mono_ns();
+	s->wants_intel = false;
+	for (unsigned i = 0; i < s->ntopics; i++)
+		s->wants_intel |= strncmp(iocb_bus__msg_topic[s->gen][IOCB_BUS_KIND_INTEL], s->topics[i],
+					  strlen(s->topics[i])) == 0;
+	iocb_bus__sub_added(b, s);
+	if (rq->snapshot) {
+		IOCB_M_ADD(b->st.snapshot_requests, 1);
+		iocb_bus__forward_request(b, s);
+	}
 	IOCB_M_ADD(b->st.subscribers, 1);
 	for (unsigned i = 0; i < s->ntopics; i++)
 		IOCB_M_ADD(b->st.subscribers_by_topic[topic_slot(s->topics[i])], 1);
@@ -333,11 +318,12 @@ static void handle_manage(struct iocb_bus *b)
 		return;
 	}
 	if (v == IOCB_BUS_REQ_OK) {
-		struct subscriber *s = find_sub(b, rq.topics[0]);
+		struct iocb_bus__sub *s = find_sub(b, rq.topics[0]);
 		if (!s) {
 			v = IOCB_BUS_REQ_ERROR;
 		} else if (rq.action == IOCB_BUS_UNSUBSCRIBE) {
-			iocb_log(IOCB_LOG_INFO, MOD, "\"unsubscribed\" topic=\"%s\"", s->p2p);
+			iocb_log(IOCB_LOG_INFO, MOD, "\"unsubscribed\" topic=\"%s\" dropped=%llu", s->p2p,
+				 (unsigned long long)s->drops);
 			drop_sub(b, s);
 			IOCB_M_ADD(b->st.unsubscribes, 1);
 		} else {
@@ -352,43 +338,6 @@ static void handle_manage(struct iocb_bus *b)
 					   : "{\"status\":\"unknown request\"}");
 }
 
-static bool sub_wants(const struct subscriber *s, enum iocb_bus_gen gen, const char *topic)
-{
-	if (!s->used || s->gen != gen)
-		return false;
-	for (unsigned i = 0; i < s->ntopics; i++)
-		if (strncmp(topic, s->topics[i], strlen(s->topics[i])) == 0)
-			return true;
-	return false;
-}
-
-/* One queued message: the header part (generation, kind), then the JSON. */
-static void fan_out(struct iocb_bus *b, enum iocb_bus_gen gen, enum iocb_bus_kind kind, const char *json,
-		    size_t jl)
-{
-	const char *suffix = SUFFIX[gen][kind], *topic = MSG_TOPIC[gen][kind];
-	size_t sl = strlen(suffix);
-
-	if (jl > b->o.max_frame_bytes) /* b->frame's bound; iocb_bus_publish() refuses these */
-		return;
-	for (unsigned i = 0; i < b->o.max_subscribers; i++) {
-		struct subscriber *s = &b->subs[i];
-		if (!sub_wants(s, gen, topic))
-			continue;
-		char *p = b->frame;
-		memcpy(p, s->p2p, IOCB_BUS_P2P_LEN);
-		p += IOCB_BUS_P2P_LEN;
-		memcpy(p, suffix, sl);
-		p += sl;
-		*p++ = ' ';
-		memcpy(p, json, jl);
-		p += jl;
-		/* PUB never blocks: past its high-water mark ZeroMQ drops per peer. */
-		if (zmq_send(b->pub, b->frame, (size_t)(p - b->frame), ZMQ_DONTWAIT) >= 0)
-			IOCB_M_ADD(b->st.out[gen][kind], 1);
-	}
-}
-
 static void drain_pull(struct iocb_bus *b)
 {
 	for (int k = 0; k < 1024; k++) {
@@ -401,8 +350,8 @@ static void drain_pull(struct iocb_bus *b)
 			return; /* empty (only iocb_bus_publish() writes here: two parts, always) */
 		zmq_msg_init(&m);
 		if (zmq_msg_recv(&m, b->pull, 0) >= 0 && hdr[0] < IOCB_BUS_GEN__N && hdr[1] < IOCB_BUS_KIND__N)
-			fan_out(b, (enum iocb_bus_gen)hdr[0], (enum iocb_bus_kind)hdr[1], zmq_msg_data(&m),
-				zmq_msg_size(&m));
+			iocb_bus__fan_out(b, (enum iocb_bus_gen)hdr[0], (enum iocb_bus_kind)hdr[1], zmq_msg_data(&m),
+					  zmq_msg_size(&m));
 		zmq_msg_close(&m);
 	}
 }
@@ -427,6 +376,11 @@ static void drain_sub(struct iocb_bus *b)
 		} else if (!multi && sp) {
 			struct iocb_str t = {d, (size_t)(sp - d)};
 			enum iocb_bus_gen gen = IOCB_BUS_GEN__N;
+			if (iocb_str_eq_c(t, "threatbus/snapshotenvelope")) {
+				iocb_bus__envelope_in(b, sp + 1, n - (size_t)(sp - d) - 1);
+				zmq_msg_close(&m);
+				continue;
+			}
 			if (iocb_str_eq_c(t, "threatbus/sighting"))
 				gen = IOCB_BUS_GEN_2020;
 			else if (iocb_str_eq_c(t, "stix2/sighting"))
@@ -456,9 +410,10 @@ static void expire(struct iocb_bus *b, int64_t now)
 {
 	int64_t limit = (int64_t)(b->o.heartbeat_timeout_s * 1e9);
 	for (unsigned i = 0; i < b->o.max_subscribers; i++) {
-		struct subscriber *s = &b->subs[i];
+		struct iocb_bus__sub *s = &b->subs[i];
 		if (s->used && now - s->last_ns > limit) {
-			iocb_log(IOCB_LOG_INFO, MOD, "\"subscriber expired\" topic=\"%s\"", s->p2p);
+			iocb_log(IOCB_LOG_INFO, MOD, "\"subscriber expired\" topic=\"%s\" dropped=%llu", s->p2p,
+				 (unsigned long long)s->drops);
 			drop_sub(b, s);
 			IOCB_M_ADD(b->st.heartbeats_missed, 1);
 		}
@@ -469,12 +424,15 @@ static void *bus_main(void *arg)
 {
 	struct iocb_bus *b = arg;
 	while (!IOCB_M_GET(b->stop)) {
-		zmq_pollitem_t it[3] = {
+		zmq_pollitem_t it[5] = {
 			{b->rep, 0, ZMQ_POLLIN, 0},
 			{b->sub, 0, ZMQ_POLLIN, 0},
 			{b->pull, 0, ZMQ_POLLIN, 0},
+			{b->pub, 0, ZMQ_POLLIN, 0},
+			{b->snap_pull, 0, ZMQ_POLLIN, 0},
 		};
-		int n = zmq_poll(it, 3, POLL_MS);
+		/* Frames waiting on a full pipe are retried every millisecond. */
+		int n = zmq_poll(it, b->snap_pull ? 5 : 4, iocb_bus__busy(b) ? 1 : POLL_MS);
 		if (n < 0 && zmq_errno() != EINTR) {
 			iocb_log(IOCB_LOG_ERROR, MOD, "\"poll failed\" error=\"%s\"", zmq_strerror(zmq_errno()));
 			iocb_time_sleep_s(POLL_MS / 1000.0);
@@ -483,21 +441,27 @@ static void *bus_main(void *arg)
 			handle_manage(b);
 		if (n > 0 && (it[1].revents & ZMQ_POLLIN))
 			drain_sub(b);
+		if (n > 0 && (it[3].revents & ZMQ_POLLIN))
+			iocb_bus__xpub_in(b);
 		if (n > 0 && (it[2].revents & ZMQ_POLLIN))
 			drain_pull(b);
-		expire(b, iocb_time_mono_ns());
+		int64_t now = iocb_time_mono_ns();
+		iocb_bus__service(b, now);
+		expire(b, now);
 	}
 	return NULL;
 }
 
 static void close_all(struct iocb_bus *b)
 {
-	void **socks[] = {&b->rep, &b->pub, &b->sub, &b->push, &b->pull};
+	void **socks[] = {&b->rep, &b->pub, &b->sub, &b->push, &b->pull, &b->snap_push, &b->snap_pull};
 	for (size_t i = 0; i < IOCB_ARRAY_LEN(socks); i++)
 		if (*socks[i]) {
 			zmq_close(*socks[i]);
 			*socks[i] = NULL;
 		}
+	iocb_bus__zap_stop(b->zap); /* its socket too must be closed before the context ends */
+	b->zap = NULL;
 	if (b->ctx)
 		zmq_ctx_term(b->ctx);
 	b->ctx = NULL;
@@ -535,10 +499,22 @@ int iocb_bus_start(const struct iocb_bus_opts *opts, struct iocb_bus **out, stru
 		b->o.max_frame_bytes = 4u << 20;
 	if (!b->o.queue_max)
 		b->o.queue_max = 65536;
+	if (!b->o.subscriber_hwm)
+		b->o.subscriber_hwm = 100000;
 	snprintf(b->adv, sizeof(b->adv), strchr(adv, ':') ? "[%s]" : "%s", adv);
 	b->subs = iocb_xcalloc(b->o.max_subscribers, sizeof(*b->subs));
 	b->frame = iocb_xmalloc(b->o.max_frame_bytes + IOCB_BUS_P2P_LEN + 16);
 	pthread_mutex_init(&b->push_mu, NULL);
+	b->feed.handle = -1;
+	pthread_mutex_init(&b->job_mu, NULL);
+	{
+		/* The snapshot thread waits for jobs on the monotonic clock. */
+		pthread_condattr_t ca;
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&b->job_cv, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 
 	b->ctx = zmq_ctx_new();
 	if (!b->ctx) {
@@ -546,7 +522,7 @@ int iocb_bus_start(const struct iocb_bus_opts *opts, struct iocb_bus **out, stru
 		goto out;
 	}
 	b->rep = zmq_socket(b->ctx, ZMQ_REP);
-	b->pub = zmq_socket(b->ctx, ZMQ_PUB);
+	b->pub = zmq_socket(b->ctx, ZMQ_XPUB);
 	b->sub = zmq_socket(b->ctx, ZMQ_SUB);
 	b->pull = zmq_socket(b->ctx, ZMQ_PULL);
 	b->push = zmq_socket(b->ctx, ZMQ_PUSH);
@@ -554,19 +530,31 @@ int iocb_bus_start(const struct iocb_bus_opts *opts, struct iocb_bus **out, stru
 		rc = iocb_err_set(err, IOCB_EIO, "bus: zmq_socket: %s", zmq_strerror(zmq_errno()));
 		goto out;
 	}
-	hwm = b->o.queue_max > INT_MAX ? INT_MAX : (int)b->o.queue_max;
+	/* Per-subscriber queues: EAGAIN names the one subscriber whose pipe is full (out.c). */
+	hwm = b->o.subscriber_hwm > INT_MAX ? INT_MAX : (int)b->o.subscriber_hwm;
 	zmq_setsockopt(b->pub, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+	zmq_setsockopt(b->pub, ZMQ_XPUB_NODROP, &one, sizeof(one));
+	zmq_setsockopt(b->pub, ZMQ_XPUB_MANUAL, &one, sizeof(one));
+	hwm = b->o.queue_max > INT_MAX ? INT_MAX : (int)b->o.queue_max;
 	{
 		int64_t cap = (int64_t)b->o.max_frame_bytes + 256;
 		zmq_setsockopt(b->sub, ZMQ_MAXMSGSIZE, &cap, sizeof(cap));
 	}
 	for (size_t i = 0; i < IOCB_ARRAY_LEN(sub_topics); i++)
 		zmq_setsockopt(b->sub, ZMQ_SUBSCRIBE, sub_topics[i], strlen(sub_topics[i]));
+	/* CURVE: the ZAP handler first (without one libzmq lets every key in), then each socket. */
+	if (opts->curve) {
+		rc = iocb_bus__zap_start(b->ctx, opts->curve, &b->st.curve_allowed, &b->st.curve_refused, &b->zap, err);
+		if (rc < 0)
+			goto out;
+	}
 	{
 		void *const socks[3] = {b->rep, b->pub, b->sub};
 		const int want[3] = {opts->manage_port, opts->pub_port, opts->sub_port};
 		for (int i = 0; i < 3; i++) {
-			rc = bind_one(socks[i], host, want[i] < 0 ? 13370 + i : want[i], &b->port[i], err);
+			rc = opts->curve ? iocb_bus__curve_server(socks[i], opts->curve, err) : IOCB_OK;
+			if (rc == IOCB_OK)
+				rc = bind_one(socks[i], host, want[i] < 0 ? 13370 + i : want[i], &b->port[i], err);
 			if (rc < 0)
 				goto out;
 		}
@@ -579,13 +567,19 @@ int iocb_bus_start(const struct iocb_bus_opts *opts, struct iocb_bus **out, stru
 		rc = iocb_err_set(err, IOCB_EIO, "bus: inproc queue: %s", zmq_strerror(zmq_errno()));
 		goto out;
 	}
+	rc = iocb_bus__snap_start(b, err);
+	if (rc < 0)
+		goto out;
+	rc = iocb_bus__feed_start(b, err);
+	if (rc < 0)
+		goto out;
 	if (pthread_create(&b->th, NULL, bus_main, b) != 0) {
 		rc = iocb_err_set(err, IOCB_EIO, "bus: cannot start its thread");
 		goto out;
 	}
 	b->started = true;
-	iocb_log(IOCB_LOG_INFO, MOD, "\"listening\" host=\"%s\" manage=%u pub=%u sub=%u", host, b->port[0],
-		 b->port[1], b->port[2]);
+	iocb_log(IOCB_LOG_INFO, MOD, "\"listening\" host=\"%s\" manage=%u pub=%u sub=%u curve=%s", host, b->port[0],
+		 b->port[1], b->port[2], opts->curve ? "on" : "off");
 	*out = b;
 	return IOCB_OK;
 out:
@@ -597,12 +591,20 @@ void iocb_bus_stop(struct iocb_bus *b)
 {
 	if (!b)
 		return;
-	if (b->started) {
-		IOCB_M_SET(b->stop, 1);
+	/* No more changes from the store's writers, then the threads. */
+	iocb_bus__feed_stop(b);
+	IOCB_M_SET(b->stop, 1);
+	if (b->started)
 		pthread_join(b->th, NULL);
-	}
+	iocb_bus__snap_stop(b);
+	iocb_bus__out_fini(b);
+	for (unsigned i = 0; b->subs && i < b->o.max_subscribers; i++)
+		if (b->subs[i].used)
+			iocb_bus__sub_dropping(b, &b->subs[i]);
 	close_all(b);
 	pthread_mutex_destroy(&b->push_mu);
+	pthread_mutex_destroy(&b->job_mu);
+	pthread_cond_destroy(&b->job_cv);
 	free(b->subs);
 	free(b->frame);
 	free(b);

@@ -59,7 +59,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/buf.h"
 #include "core/rc.h"
+
+struct iocb_store;
+struct iocb_bus_curve;
 
 enum iocb_bus_gen {
 	IOCB_BUS_GEN_2020 = 0, /* Threat Bus 2020.12: topics threatbus/..., snapshot in seconds */
@@ -105,8 +109,12 @@ struct iocb_bus_opts {
 	size_t max_request_bytes;    /* management request cap; 0 = 64 KiB */
 	size_t max_frame_bytes;      /* published and received data frame cap; 0 = 4 MiB */
 	unsigned queue_max;          /* publish queue bound (messages); 0 = 65536 */
+	struct iocb_store *store;    /* borrowed, outlives the bus; NULL = no change feed, no snapshots */
+	unsigned subscriber_hwm;     /* per-subscriber send queue (frames) and held-frame bound; 0 = 100000 */
 	iocb_bus_sighting_cb on_sighting; /* may be NULL */
 	void *ud;
+	/* CURVE on all three sockets (serve/bus/curve.h); borrowed, outlives the bus; NULL = none */
+	const struct iocb_bus_curve *curve;
 };
 
 struct iocb_bus_stats {
@@ -121,6 +129,22 @@ struct iocb_bus_stats {
 	uint64_t table_full;          /* subscribes refused by max_subscribers */
 	uint64_t sightings_in;        /* sighting frames handed to on_sighting */
 	uint64_t frames_ignored;      /* other or malformed frames on the SUB socket */
+	/* the data plane (docs/BUS.md "Store changes", "Snapshots", "Slow subscribers") */
+	uint64_t drops_subscriber;    /* frames a subscriber lost: its queue was full, or it was stale */
+	uint64_t stale_marks;         /* subscribers marked stale */
+	uint64_t resyncs;             /* stale subscribers resynced with a snapshot */
+	uint64_t snapshot_requests;   /* subscribes asking for a snapshot */
+	uint64_t snapshot_jobs;       /* store snapshots started (requests and resyncs) */
+	uint64_t snapshot_sent;       /* indicators sent in snapshots */
+	uint64_t subscriptions_refused; /* XPUB subscriptions naming no known p2p topic */
+	uint64_t changes_seen;        /* store changes the feed was told of */
+	uint64_t changes_skipped[IOCB_BUS_GEN__N]; /* to_ids records the generation cannot express */
+	uint64_t feed_out[IOCB_BUS_GEN__N][2];     /* feed messages queued: [gen][0 ADD, 1 REMOVE] */
+	uint64_t snapshot_forwarded;  /* snapshot requests forwarded to other apps */
+	uint64_t envelopes_in;        /* snapshot envelopes passed on to their requester */
+	/* CURVE (serve/bus/curve.c): handshakes the ZAP handler answered */
+	uint64_t curve_allowed;       /* client keys in clients_file */
+	uint64_t curve_refused;       /* any other key (the connection is closed) */
 };
 
 /* The management request parser: pure, no sockets (also the fuzz target's). */
@@ -139,6 +163,26 @@ struct iocb_bus_request {
 };
 /* Parse one request. Any thread. On a verdict other than OK *out is unspecified. */
 enum iocb_bus_verdict iocb_bus_parse_request(const char *buf, size_t len, struct iocb_bus_request *out);
+
+/*
+ * A snapshot envelope an app sends back ("threatbus/snapshotenvelope <json>",
+ * threatbus.md §1.3, exports.md §4.1):
+ *   {"type":"snapshotenvelope","snapshot_type":1|2,"snapshot_id":"…","body":{…}}
+ * ("type" optional, as 2020.12 apps leave it out).
+ */
+#define IOCB_BUS_SNAPSHOT_ID_MAX 64
+struct iocb_bus_envelope {
+	char snapshot_id[IOCB_BUS_SNAPSHOT_ID_MAX + 1]; /* decoded, NUL-terminated, no NUL inside */
+	int snapshot_type;                               /* 1 indicators, 2 sightings */
+	size_t body_off, body_len;                       /* the body object's JSON text in the input */
+};
+/*
+ * Parse one envelope. Pure, any thread (also the fuzz target's).
+ * Returns IOCB_OK, or IOCB_EPARSE: not JSON, not an object, a snapshot_id
+ * missing, not a string or over IOCB_BUS_SNAPSHOT_ID_MAX bytes, a
+ * snapshot_type other than 1 or 2, a body missing or not an object.
+ */
+int iocb_bus_parse_envelope(const char *json, size_t len, struct iocb_bus_envelope *out) IOCB_MUST_USE;
 
 struct iocb_bus;
 
@@ -159,5 +203,11 @@ int iocb_bus_publish(struct iocb_bus *b, enum iocb_bus_kind kind, enum iocb_bus_
 		     size_t len);
 /* A consistent-enough copy of the counters (each read atomically). Any thread. */
 void iocb_bus_stats(const struct iocb_bus *b, struct iocb_bus_stats *out);
+/*
+ * Append the counters in Prometheus text format (iocbus_bus_*, listed in
+ * docs/METRICS.md) to out. All or nothing: IOCB_ELIMIT at out's cap leaves
+ * out as it was. Any thread.
+ */
+int iocb_bus_metrics_render(const struct iocb_bus_stats *st, struct iocb_buf *out) IOCB_MUST_USE;
 
 #endif
