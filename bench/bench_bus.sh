@@ -37,6 +37,7 @@
 # Environment knobs (defaults in brackets):
 #   PARTS ["throughput latency snapshot"]
 #   MSGS [1000000]          throughput messages (+1 marker)
+#   TP_SUBS ["stix2 tb2020"]  throughput subscribers: stix2/indicator, threatbus/intel or both
 #   ROUNDS [1]              throughput rounds
 #   LAT_RATE [1000], LAT_S [30]          latency part
 #   ATTRS [1000000]         snapshot data size (gen_misp.py --seed 1, ATTRS/10 events)
@@ -67,6 +68,7 @@ SNAP_TIMEOUT=${SNAP_TIMEOUT:-120}
 APPLY_TIMEOUT=${APPLY_TIMEOUT:-180}
 BUS_OPTS=${BUS_OPTS:-}
 SKIP_BUILD=${SKIP_BUILD:-0}
+TP_SUBS=${TP_SUBS:-stix2 tb2020}
 TB2020_LO=3950 TB2020_HI=7000 TB2022_LO=840 TB2022_HI=1100   # threatbus.md §6, quoted
 
 PY=/usr/bin/python3
@@ -108,23 +110,22 @@ write_config() {
 	} > "$1"
 }
 
-# start_daemon CFG LOG HPORT MPORT: start `iocbus run`, wait for HTTP and the bus's manage port
+# start_daemon CFG LOG HPORT: start `iocbus run`, wait for HTTP; the bus binds before HTTP
+# starts, so its iocbus_bus_* metrics are there by then
 start_daemon() {
 	spawn "$tmp/daemon.pid" "${PIN[@]}" "$bin" run -c "$1" 2> "$2"
 	wait_http "$3" 60 || { cat "$2" >&2; die "the daemon's HTTP did not come up"; }
-	$PY - "$4" <<'EOF' || { cat "$2" >&2; die "the bus's manage port $4 did not answer (is bus: wired into iocbus run?)"; }
-import sys, time, zmq
-c = zmq.Context()
-for _ in range(50):
-    s = c.socket(zmq.REQ); s.setsockopt(zmq.LINGER, 0); s.RCVTIMEO = 200
-    s.connect("tcp://127.0.0.1:%s" % sys.argv[1])
-    s.send(b'{"action":"heartbeat","topic":"probe"}')
-    try:
-        s.recv(); sys.exit(0)
-    except zmq.Again:
-        s.close(); time.sleep(0.1)
-sys.exit(1)
-EOF
+	curl -s --max-time 5 "http://127.0.0.1:$3/metrics" | grep -q '^iocbus_bus_' ||
+		{ cat "$2" >&2; die "no iocbus_bus_* metrics: this iocbus run does not start the bus"; }
+}
+
+# thread_cpu PIDFILE: CPU seconds of each thread (name/tid) of a running process that used any
+thread_cpu() {
+	local p t
+	p=$(cat "$1" 2>/dev/null) || return 0
+	for t in /proc/"$p"/task/*; do
+		printf '%s/%s %s\n' "$(tr ' ' _ < "$t/comm")" "${t##*/}" "$(cut -d')' -f2 "$t/stat" | awk '{print $12 + $13}')"
+	done 2>/dev/null | awk -v hz="$(getconf CLK_TCK)" '$2 > 0 {printf "%s=%.2f ", $1, $2 / hz}'
 }
 
 # start_sub NAME ARGS...: bus_sub in the background; waits until it has subscribed
@@ -162,8 +163,8 @@ throughput_round() {
 	cfg=$tmp/tp.yaml
 	n=$((MSGS + 1))
 	write_config "$cfg" "$zport" "$hport" "$mport" "$pport" "$sport" "store: {expected_attributes: $n}"
-	start_daemon "$cfg" "$tmp/daemon-tp.log" "$hport" "$mport"
-	for name in stix2 tb2020; do
+	start_daemon "$cfg" "$tmp/daemon-tp.log" "$hport"
+	for name in $TP_SUBS; do
 		local topic=stix2/indicator
 		[ "$name" = tb2020 ] && topic=threatbus/intel
 		start_sub "$name" --manage "127.0.0.1:$mport" --topic "$topic" --adds "$n" --silence 30 \
@@ -172,7 +173,7 @@ throughput_round() {
 	# subscribers first, publisher last: nothing is published before both listen
 	local fargs=(--port "$zport" --count "$MSGS" --type stamp --seed "$r" --wait-timeout 60 --hold-s $((APPLY_TIMEOUT + 60)))
 	spawn "$tmp/flood.pid" "${AUX[@]}" "$flood" "${fargs[@]}" > "$tmp/flood.out" 2> "$tmp/flood.err"
-	for name in stix2 tb2020; do
+	for name in $TP_SUBS; do
 		line=$(sub_line "$name" $((APPLY_TIMEOUT + 30)))
 		fl=$(cat "$tmp/flood.out")
 		[ -n "$fl" ] || { cat "$tmp/flood.err" >&2; die "zmq_flood printed nothing"; }
@@ -180,10 +181,13 @@ throughput_round() {
 		add=$(jget "$line" add)
 		rate=$(awk -v n="$add" -v a="$t_first" -v b="$(jget "$line" t_last)" 'BEGIN {printf "%.0f", (b > a ? n / (b - a) : 0)}')
 		loss=$((n - add))
-		say "  round $r $name: $add of $n ADD frames, $rate indicators/s end to end, loss $loss (subscriber: $(jget "$line" recv_rate) frames/s; stop: $(jget "$line" stop))"
+		say "  round $r $name: $add of $n ADD frames, $rate indicators/s end to end, loss $loss (subscriber: $(jget "$line" recv_rate) frames/s, $(jget "$line" cpu_s) CPU s; stop: $(jget "$line" stop))"
 		RESULTS+=("| throughput, $MSGS attributes flat out, round $r, \`$(jget "$line" topic)\` | **$rate indicators/s**, loss $loss, publisher $(kv rate "$fl") msg/s | $(ratio "$rate" $TB2020_HI)–$(ratio "$rate" $TB2020_LO)× TB 2020.12.16, $(ratio "$rate" $TB2022_HI)–$(ratio "$rate" $TB2022_LO)× TB 2022.05.16 |")
 	done
 	save_metrics "$hport" "throughput-$r"
+	say "  CPU seconds: iocbus threads: $(thread_cpu "$tmp/daemon.pid")"
+	say "               zmq_flood: $(thread_cpu "$tmp/flood.pid")"
+	echo "# CPU seconds per thread: $(thread_cpu "$tmp/daemon.pid")" >> "$out/bus-metrics-throughput-$r.txt"
 	kill_pidfile "$tmp/flood.pid"
 	kill_pidfile "$tmp/daemon.pid"
 	[ "$r" != 1 ] || echo "throughput: ${PIN[*]} $bin run -c CFG (CFG: $(tr '\n' ' ' < "$cfg")); ${AUX[*]} $sub --manage 127.0.0.1:M --topic stix2/indicator|threatbus/intel --adds $n --silence 30; ${AUX[*]} $flood ${fargs[*]}" >> "$out/bus-commands.txt"
@@ -202,7 +206,7 @@ if has_part latency; then
 	cfg=$tmp/lat.yaml
 	count=$((LAT_RATE * LAT_S))
 	write_config "$cfg" "$zport" "$hport" "$mport" "$pport" "$sport"
-	start_daemon "$cfg" "$tmp/daemon-lat.log" "$hport" "$mport"
+	start_daemon "$cfg" "$tmp/daemon-lat.log" "$hport"
 	for name in stix2 tb2020; do
 		topic=stix2/indicator
 		[ "$name" = tb2020 ] && topic=threatbus/intel
@@ -245,7 +249,7 @@ if has_part snapshot; then
 	cfg=$tmp/snap.yaml
 	live_s=$((SNAP_TIMEOUT * 2 + 30))
 	write_config "$cfg" "$zport" "$hport" "$mport" "$pport" "$sport" "store: {path: $tmp/store, durable: false}"
-	start_daemon "$cfg" "$tmp/daemon-snap.log" "$hport" "$mport"
+	start_daemon "$cfg" "$tmp/daemon-snap.log" "$hport"
 	stored=$(curl -s "http://127.0.0.1:$hport/metrics" | sed -n 's/^iocbus_store_attributes_total\({[^}]*}\)\? \([0-9.e+]*\)$/\2/p' | head -n 1)
 	start_sub live --manage "127.0.0.1:$mport" --topic stix2/indicator --duration "$live_s" \
 		--samples-out "$out/bus-latency-snap-live.txt"

@@ -37,7 +37,8 @@
  *    "frames":N,"add":N,"remove":N,"other":N,"stamped":N,"unstamped":N,
  *    "t_subscribe":EPOCH,"t_first":EPOCH,"t_last":EPOCH,"t_last_unstamped":EPOCH,
  *    "snapshot_s":S,"recv_rate":FRAMES_PER_S,"lat_n":N,"lat_p50_ms":..,
- *    "lat_p90_ms":..,"lat_p99_ms":..,"lat_max_ms":..,"heartbeats":N,"heartbeat_errors":N}
+ *    "lat_p90_ms":..,"lat_p99_ms":..,"lat_max_ms":..,"heartbeats":N,"heartbeat_errors":N,
+ *    "cpu_s":CPU_SECONDS_OF_THIS_PROCESS}
  * Exit status 0, or 1 when the subscribe failed.
  */
 #include <errno.h>
@@ -67,6 +68,14 @@ static double wall_s(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* CPU time of this process (all its threads: libzmq's I/O thread included). */
+static double cpu_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
@@ -319,12 +328,12 @@ static void report(const struct opts *o, const struct counts *c, const char *why
 	       "\"lat_n\":%zu"
 	       ",\"lat_p50_ms\":%.3f,\"lat_p90_ms\":%.3f,\"lat_p99_ms\":%.3f,\"lat_"
 	       "max_ms\":%.3f"
-	       ",\"lat_oom\":%d,\"heartbeats\":%" PRIu64 ",\"heartbeat_errors\":%" PRIu64 "}\n",
+	       ",\"lat_oom\":%d,\"heartbeats\":%" PRIu64 ",\"heartbeat_errors\":%" PRIu64 ",\"cpu_s\":%.3f}\n",
 	       o->label, o->topic, o->gen2020 ? "2020.12" : "2021", why, c->frames, c->add, c->remove, c->other,
 	       c->stamped, c->unstamped, t_sub, c->t_first, c->t_last, c->t_last_unstamped,
 	       c->unstamped ? c->t_last_unstamped - t_sub : 0.0, span > 0 ? (double)c->frames / span : 0.0, c->nlat,
 	       bench_pct(v, c->nlat, 50), bench_pct(v, c->nlat, 90), bench_pct(v, c->nlat, 99),
-	       c->nlat ? v[c->nlat - 1] : 0.0, c->lat_oom, c->heartbeats, c->hb_errors);
+	       c->nlat ? v[c->nlat - 1] : 0.0, c->lat_oom, c->heartbeats, c->hb_errors, cpu_s());
 	fflush(stdout);
 }
 
