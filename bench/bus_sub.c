@@ -311,8 +311,7 @@ static void report(const struct opts *o, const struct counts *c, const char *why
 {
 	double span = c->t_last - c->t_first;
 	double *v = c->lat;
-	if (c->nlat)
-		qsort(v, c->nlat, sizeof(*v), bench_cmp_double);
+	/* samples in arrival order (a time series), then sorted for the percentiles */
 	if (o->samples_out && c->nlat) {
 		FILE *f = fopen(o->samples_out, "w");
 		for (size_t i = 0; f && i < c->nlat; i++)
@@ -320,6 +319,8 @@ static void report(const struct opts *o, const struct counts *c, const char *why
 		if (f)
 			fclose(f);
 	}
+	if (c->nlat)
+		qsort(v, c->nlat, sizeof(*v), bench_cmp_double);
 	printf("{\"label\":\"%s\",\"topic\":\"%s\",\"gen\":\"%s\",\"stop\":\"%s\","
 	       "\"frames\":%" PRIu64 ",\"add\":%" PRIu64 ",\"remove\":%" PRIu64 ",\"other\":%" PRIu64
 	       ",\"stamped\":%" PRIu64 ",\"unstamped\":%" PRIu64
