@@ -265,8 +265,8 @@ if has_part snapshot; then
 		start_sub "$name" --manage "127.0.0.1:$mport" "${sargs[@]}" --snapshot-silence "$SNAP_SETTLE" \
 			--duration "$SNAP_TIMEOUT" --samples-out "$out/bus-latency-$name.txt"
 		line=$(sub_line "$name" $((SNAP_TIMEOUT + 10)))
-		say "  $name: $(jget "$line" unstamped) snapshot frames (store: ${stored:-?} attributes) in $(jget "$line" snapshot_s) s (subscribe -> last snapshot frame; stop: $(jget "$line" stop)); live frames meanwhile: $(jget "$line" lat_n), p99 $(jget "$line" lat_p99_ms) ms, max $(jget "$line" lat_max_ms) ms"
-		RESULTS+=("| snapshot of the $ATTRS-attribute store (${stored:-?} stored) to a new \`$(jget "$line" topic)\` subscriber, live $SNAP_LIVE_RATE/s meanwhile | **$(jget "$line" snapshot_s) s** for $(jget "$line" unstamped) indicators; live frames to it meanwhile p99 $(jget "$line" lat_p99_ms) ms, max $(jget "$line" lat_max_ms) ms | ≤ 5 s for 1 M |")
+		say "  $name: $(jget "$line" snapshot_rows) snapshot frames (store: ${stored:-?} attributes) in $(jget "$line" snapshot_s) s (subscribe -> last snapshot frame; stop: $(jget "$line" stop)); live frames meanwhile: $(jget "$line" lat_n), p99 $(jget "$line" lat_p99_ms) ms, max $(jget "$line" lat_max_ms) ms"
+		RESULTS+=("| snapshot of the $ATTRS-attribute store (${stored:-?} stored) to a new \`$(jget "$line" topic)\` subscriber, live $SNAP_LIVE_RATE/s meanwhile | **$(jget "$line" snapshot_s) s** for $(jget "$line" snapshot_rows) indicators; live frames to it meanwhile p99 $(jget "$line" lat_p99_ms) ms, max $(jget "$line" lat_max_ms) ms | ≤ 5 s for 1 M |")
 	done
 	line=$(sub_line live 0)
 	say "  live subscriber through both snapshots: $(jget "$line" lat_n) samples, p50 $(jget "$line" lat_p50_ms) ms, p99 $(jget "$line" lat_p99_ms) ms, max $(jget "$line" lat_max_ms) ms"

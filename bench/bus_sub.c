@@ -5,7 +5,7 @@
  * frames/s; this one only classifies frames, so the bus is what is measured.
  *
  *   bus_sub --manage HOST:PORT [--topic stix2/indicator|threatbus/intel]
- *           [--snapshot N] [--adds N] [--frames N] [--unstamped N]
+ *           [--snapshot N] [--adds N] [--frames N] [--snapshot-rows N]
  *           [--silence S] [--snapshot-silence S] [--wait-first S] [--duration S]
  *           [--heartbeat S]
  *           [--samples-out FILE] [--label NAME]
@@ -24,18 +24,21 @@
  * Stamped frames: a value t<ns>-<i>....bench.example (zmq_flood --type stamp
  * puts its CLOCK_REALTIME send time there) appears in the STIX pattern and
  * in the 2020.12 indicator list; for an ADD, receive time - ns is one
- * publish-to-receive latency sample (same host, same clock). Unstamped
- * frames are snapshot rows (or other traffic); the time of the last one
- * after the subscribe request is the snapshot's time to last frame.
+ * publish-to-receive latency sample (same host, same clock), when the stamp
+ * is later than the subscribe request. Snapshot rows are the intel frames
+ * without a stamp (data loaded beforehand) or with a stamp older than the
+ * subscribe request (live traffic that reached the store before: the
+ * snapshot sends it again, and its age is no latency); the time of the last
+ * one after the subscribe request is the snapshot's time to last frame.
  *
  * Stops at the first of: --adds N ADD frames, --frames N intel frames,
- * --unstamped N unstamped intel frames, --silence S without a frame (after
- * the first), --snapshot-silence S without an unstamped frame (after the
- * first; live stamped frames may go on meanwhile), no frame within --wait-first S (default 60), --duration S,
- * SIGINT/SIGTERM. Prints one JSON line on stdout:
+ * --snapshot-rows N snapshot rows, --silence S without a frame (after
+ * the first), --snapshot-silence S without a snapshot row (after the
+ * first; live frames may go on meanwhile), no frame within --wait-first S
+ * (default 60), --duration S, SIGINT/SIGTERM. Prints one JSON line on stdout:
  *   {"label":..,"topic":..,"gen":"2021"|"2020.12","stop":"adds"|..,
- *    "frames":N,"add":N,"remove":N,"other":N,"stamped":N,"unstamped":N,
- *    "t_subscribe":EPOCH,"t_first":EPOCH,"t_last":EPOCH,"t_last_unstamped":EPOCH,
+ *    "frames":N,"add":N,"remove":N,"other":N,"stamped":N (live),"snapshot_rows":N,
+ *    "t_subscribe":EPOCH,"t_first":EPOCH,"t_last":EPOCH,"t_last_snapshot_row":EPOCH,
  *    "snapshot_s":S,"recv_rate":FRAMES_PER_S,"lat_n":N,"lat_p50_ms":..,
  *    "lat_p90_ms":..,"lat_p99_ms":..,"lat_max_ms":..,"heartbeats":N,"heartbeat_errors":N,
  *    "cpu_s":CPU_SECONDS_OF_THIS_PROCESS}
@@ -90,14 +93,15 @@ struct opts {
 	const char *host, *topic, *samples_out, *label;
 	long manage_port;
 	unsigned long long snapshot;
-	uint64_t adds, frames, unstamped;
+	uint64_t adds, frames, snaprows;
 	double silence, snap_silence, wait_first, duration, heartbeat;
 	int gen2020;
 };
 
 struct counts {
-	uint64_t frames, add, remove, other, stamped, unstamped, heartbeats, hb_errors;
-	double t_first, t_last, t_last_unstamped;
+	uint64_t frames, add, remove, other, stamped, snaprows, heartbeats, hb_errors;
+	double t_first, t_last, t_last_snaprow;
+	uint64_t t_sub_ns; /* stamps older than this are snapshot rows */
 	double *lat; /* ms, ADD frames with a stamp */
 	size_t nlat, caplat;
 	int lat_oom;
@@ -175,9 +179,9 @@ static void on_frame(struct counts *c, const char *b, size_t n, int gen2020)
 	else
 		c->remove++;
 	uint64_t ns = find_stamp(b, n);
-	if (!ns) {
-		c->unstamped++;
-		c->t_last_unstamped = now;
+	if (!ns || ns < c->t_sub_ns) {
+		c->snaprows++;
+		c->t_last_snaprow = now;
 		return;
 	}
 	c->stamped++;
@@ -275,7 +279,7 @@ static const char *receive(void *req, void *sub, const struct opts *o, const cha
 			return "wait-first";
 		if (c->frames + c->other > 0 && o->silence > 0 && now - c->t_last >= o->silence)
 			return "silence";
-		if (c->unstamped > 0 && o->snap_silence > 0 && now - c->t_last_unstamped >= o->snap_silence)
+		if (c->snaprows > 0 && o->snap_silence > 0 && now - c->t_last_snaprow >= o->snap_silence)
 			return "snapshot-silence";
 		if (o->heartbeat > 0 && !hb_pending && now >= next_hb) {
 			char msg[128];
@@ -301,8 +305,8 @@ static const char *receive(void *req, void *sub, const struct opts *o, const cha
 				return "adds";
 			if (o->frames && c->frames >= o->frames)
 				return "frames";
-			if (o->unstamped && c->unstamped >= o->unstamped)
-				return "unstamped";
+			if (o->snaprows && c->snaprows >= o->snaprows)
+				return "snapshot-rows";
 		}
 	}
 }
@@ -323,16 +327,16 @@ static void report(const struct opts *o, const struct counts *c, const char *why
 		qsort(v, c->nlat, sizeof(*v), bench_cmp_double);
 	printf("{\"label\":\"%s\",\"topic\":\"%s\",\"gen\":\"%s\",\"stop\":\"%s\","
 	       "\"frames\":%" PRIu64 ",\"add\":%" PRIu64 ",\"remove\":%" PRIu64 ",\"other\":%" PRIu64
-	       ",\"stamped\":%" PRIu64 ",\"unstamped\":%" PRIu64
+	       ",\"stamped\":%" PRIu64 ",\"snapshot_rows\":%" PRIu64
 	       ",\"t_subscribe\":%.6f,\"t_first\":%.6f,\"t_last\":%.6f"
-	       ",\"t_last_unstamped\":%.6f,\"snapshot_s\":%.4f,\"recv_rate\":%.0f,"
+	       ",\"t_last_snapshot_row\":%.6f,\"snapshot_s\":%.4f,\"recv_rate\":%.0f,"
 	       "\"lat_n\":%zu"
 	       ",\"lat_p50_ms\":%.3f,\"lat_p90_ms\":%.3f,\"lat_p99_ms\":%.3f,\"lat_"
 	       "max_ms\":%.3f"
 	       ",\"lat_oom\":%d,\"heartbeats\":%" PRIu64 ",\"heartbeat_errors\":%" PRIu64 ",\"cpu_s\":%.3f}\n",
 	       o->label, o->topic, o->gen2020 ? "2020.12" : "2021", why, c->frames, c->add, c->remove, c->other,
-	       c->stamped, c->unstamped, t_sub, c->t_first, c->t_last, c->t_last_unstamped,
-	       c->unstamped ? c->t_last_unstamped - t_sub : 0.0, span > 0 ? (double)c->frames / span : 0.0, c->nlat,
+	       c->stamped, c->snaprows, t_sub, c->t_first, c->t_last, c->t_last_snaprow,
+	       c->snaprows ? c->t_last_snaprow - t_sub : 0.0, span > 0 ? (double)c->frames / span : 0.0, c->nlat,
 	       bench_pct(v, c->nlat, 50), bench_pct(v, c->nlat, 90), bench_pct(v, c->nlat, 99),
 	       c->nlat ? v[c->nlat - 1] : 0.0, c->lat_oom, c->heartbeats, c->hb_errors, cpu_s());
 	fflush(stdout);
@@ -356,8 +360,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			o->adds = strtoull(v, NULL, 10);
 		else if (strcmp(a, "--frames") == 0)
 			o->frames = strtoull(v, NULL, 10);
-		else if (strcmp(a, "--unstamped") == 0)
-			o->unstamped = strtoull(v, NULL, 10);
+		else if (strcmp(a, "--snapshot-rows") == 0)
+			o->snaprows = strtoull(v, NULL, 10);
 		else if (strcmp(a, "--silence") == 0)
 			o->silence = strtod(v, NULL);
 		else if (strcmp(a, "--snapshot-silence") == 0)
@@ -398,7 +402,7 @@ int main(int argc, char **argv)
 
 	if (parse_args(argc, argv, &o) != 0) {
 		fprintf(stderr, "usage: bus_sub --manage HOST:PORT [--topic T] [--snapshot N] [--adds N] [--frames N]\n"
-				"               [--unstamped N] [--silence S] [--snapshot-silence S] [--wait-first S]\n"
+				"               [--snapshot-rows N] [--silence S] [--snapshot-silence S] [--wait-first S]\n"
 				"               [--duration S] [--heartbeat S] [--samples-out FILE] [--label NAME]\n");
 		return 2;
 	}
@@ -414,6 +418,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	double t_sub = wall_s();
+	c.t_sub_ns = wall_ns();
 	if (subscribe(req, &o, p2p, &pub_port) != 0)
 		goto out;
 	snprintf(ep, sizeof(ep), "tcp://%s:%ld", o.host, pub_port);
