@@ -115,7 +115,9 @@ write_config() {
 start_daemon() {
 	spawn "$tmp/daemon.pid" "${PIN[@]}" "$bin" run -c "$1" 2> "$2"
 	wait_http "$3" 60 || { cat "$2" >&2; die "the daemon's HTTP did not come up"; }
-	curl -s --max-time 5 "http://127.0.0.1:$3/metrics" | grep -q '^iocbus_bus_' ||
+	local m
+	m=$(curl -s --max-time 10 "http://127.0.0.1:$3/metrics") || true   # not piped: grep -q would SIGPIPE curl
+	grep -q '^iocbus_bus_' <<<"$m" ||
 		{ cat "$2" >&2; die "no iocbus_bus_* metrics: this iocbus run does not start the bus"; }
 }
 
