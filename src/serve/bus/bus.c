@@ -28,7 +28,7 @@
 #define POLL_MS 20
 #define MANAGE_DEPTH 8
 #define GATHER_MIN 2     /* publish messages in one turn that mean load ... */
-#define GATHER_S 100e-6  /* ... and the pause that lets the next ones gather */
+#define GATHER_S 300e-6  /* ... and the pause that lets the next ones gather */
 
 /* ---- the request parser (pure) ------------------------------------------- */
 
