@@ -33,6 +33,8 @@
 
 #include <zmq.h>
 
+#include "bench_stats.h"
+
 static double mono(void)
 {
 	struct timespec ts;
@@ -49,24 +51,6 @@ static void sleep_until(double t)
 	struct timespec ts = {(time_t)(t - now), (long)(((t - now) - (double)(time_t)(t - now)) * 1e9)};
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 		;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-static double pct(const double *v, size_t n, double p)
-{
-	if (!n)
-		return 0;
-	long k = (long)(p / 100.0 * (double)n + 0.5) - 1;
-	if (k < 0)
-		k = 0;
-	if ((size_t)k >= n)
-		k = (long)n - 1;
-	return v[k];
 }
 
 /* One keep-alive HTTP/1.1 connection to the daemon. */
@@ -256,10 +240,11 @@ int main(int argc, char **argv)
 	}
 	for (long i = 0; i < nlat; i++)
 		sum += lat[i];
-	qsort(lat, (size_t)nlat, sizeof(double), cmp_double);
+	qsort(lat, (size_t)nlat, sizeof(double), bench_cmp_double);
 	printf("latency samples=%ld p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f max_ms=%.3f mean_ms=%.3f poll_rtt_us=%.1f "
 	       "polls_per_sample=%.2f load_msgs=%ld timeouts=%ld wall_s=%.2f poll_gap_us=%ld\n",
-	       nlat, pct(lat, (size_t)nlat, 50), pct(lat, (size_t)nlat, 90), pct(lat, (size_t)nlat, 99),
+	       nlat, bench_pct(lat, (size_t)nlat, 50), bench_pct(lat, (size_t)nlat, 90),
+	       bench_pct(lat, (size_t)nlat, 99),
 	       nlat ? lat[nlat - 1] : 0.0, nlat ? sum / (double)nlat : 0.0, polls ? rtt_total / (double)polls * 1e6 : 0.0,
 	       (double)polls / (double)samples, load_sent, timeouts, wall, gap_us);
 	fflush(stdout);

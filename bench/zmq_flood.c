@@ -3,8 +3,9 @@
  * ZeroMQ flood publisher for the `iocbus run` throughput benchmark
  * (bench/bench_run.sh, issue #4 target (a)). Not a test.
  *
- *   zmq_flood --port PORT [--count N] [--rate MSG_S] [--type ip|domain|mixed]
- *             [--seed S] [--marker VALUE] [--wait-timeout S] [--linger-ms MS] [--hold-s S]
+ *   zmq_flood --port PORT [--count N] [--rate MSG_S] [--type ip|domain|mixed|stamp]
+ *             [--uuids K] [--seed S] [--marker VALUE] [--wait-timeout S] [--linger-ms MS]
+ *             [--hold-s S]
  * (--hold-s: after sending, print the result line and stay connected S seconds
  * instead of closing, so a slow subscriber can drain; kill it when done)
  *
@@ -22,6 +23,15 @@
  * zmq_send_const (no copy), then one marker attribute (domain --marker,
  * default marker.zmq-flood.example), and waits up to --linger-ms for libzmq
  * to hand everything to the socket.
+ *
+ * --type stamp (the bus benchmark, bench/bench_bus.sh): domain values
+ * t<19 digits>-<i>.s<seed>.bench.example whose digits are overwritten with
+ * the CLOCK_REALTIME nanoseconds just before the frame is sent, so the send
+ * time survives into the bus's STIX pattern and 2020.12 indicator
+ * (bench/bus_sub.c reads it back). --uuids K: frame i is attribute i mod K
+ * (same attribute id, uuid and event), so with K < N later frames are edits
+ * that change the value; default every frame its own attribute.
+ * Pacing (--rate): per frame up to 20,000/s, per 64 frames above.
  *
  * Output, one line on stdout (wall-clock epochs, so another process can
  * compare its own clock with them):
@@ -44,8 +54,11 @@
 struct frames {
 	char *buf;       /* every frame, back to back */
 	size_t *off;     /* frame i is buf[off[i] .. off[i + 1]) */
+	size_t *stamp;   /* --type stamp: offsets of the two value copies' digits, 2 per frame; else NULL */
 	size_t n;
 };
+
+#define STAMP_ZEROS "0000000000000000000" /* 19 digits: CLOCK_REALTIME ns until 2286 */
 
 static double mono_s(void)
 {
@@ -101,7 +114,29 @@ static size_t frame(char *dst, size_t cap, uint64_t attr_id, uint64_t event_id, 
 	return (size_t)n;
 }
 
-static int build(struct frames *f, size_t n, const char *kind, uint64_t seed, const char *marker)
+/* --uuids K: attribute j's uuid and its event's from their own seeded streams, so repeats match. */
+static void keyed_uuid(uint64_t seed, uint64_t key, char out[37])
+{
+	uint64_t rng = (seed * UINT64_C(0x9E3779B97F4A7C15)) ^ (key * UINT64_C(0xD1B54A32D192ED03) + 7);
+	for (int i = 0; i < 4; i++)
+		xorshift(&rng);
+	uuid4(&rng, out);
+}
+
+/* Remember where the two copies of the stamp digits (value1, value) of a frame are. */
+static int mark_stamp(struct frames *f, size_t i, const char *fr, size_t len)
+{
+	static const char pat[] = "\"t" STAMP_ZEROS "-";
+	const char *a = memmem(fr, len, pat, sizeof(pat) - 1);
+	const char *b = a ? memmem(a + 1, len - (size_t)(a + 1 - fr), pat, sizeof(pat) - 1) : NULL;
+	if (!a || !b)
+		return -1;
+	f->stamp[2 * i] = (size_t)(a + 2 - f->buf);
+	f->stamp[2 * i + 1] = (size_t)(b + 2 - f->buf);
+	return 0;
+}
+
+static int build(struct frames *f, size_t n, const char *kind, uint64_t seed, const char *marker, uint64_t nuuids)
 {
 	size_t cap = (n + 1) * 1024 + 4096, used = 0;
 	uint64_t rng = seed * UINT64_C(0x9E3779B97F4A7C15) + 1;
@@ -109,18 +144,29 @@ static int build(struct frames *f, size_t n, const char *kind, uint64_t seed, co
 	long ts = (long)time(NULL);
 	f->buf = malloc(cap);
 	f->off = malloc((n + 2) * sizeof(*f->off));
-	if (!f->buf || !f->off)
+	int stamp = strcmp(kind, "stamp") == 0;
+	f->stamp = stamp ? calloc(2 * (n + 1), sizeof(*f->stamp)) : NULL;
+	if (!f->buf || !f->off || (stamp && !f->stamp))
 		return -1;
 	euuid[0] = 0;
 	for (size_t i = 0; i <= n; i++) {
-		uint64_t id = seed * 100000000u + i + 1, ev = seed * 1000000u + i / PER_EVENT + 1;
+		size_t j = nuuids && i < n ? (size_t)(i % nuuids) : i; /* the attribute this frame is */
+		uint64_t id = seed * 100000000u + j + 1, ev = seed * 1000000u + j / PER_EVENT + 1;
 		const char *type;
-		if (i % PER_EVENT == 0 || i == n)
-			uuid4(&rng, euuid);
-		uuid4(&rng, uuid);
+		if (nuuids) {
+			keyed_uuid(seed, 2 * (uint64_t)(j / PER_EVENT) + 1, euuid);
+			keyed_uuid(seed, 2 * (uint64_t)j, uuid);
+		} else {
+			if (i % PER_EVENT == 0 || i == n)
+				uuid4(&rng, euuid);
+			uuid4(&rng, uuid);
+		}
 		if (i == n) {
 			type = "domain";
 			snprintf(value, sizeof(value), "%s", marker);
+		} else if (stamp) {
+			type = "domain";
+			snprintf(value, sizeof(value), "t" STAMP_ZEROS "-%zu.s%" PRIu64 ".bench.example", i, seed);
 		} else if (strcmp(kind, "domain") == 0 || (strcmp(kind, "mixed") == 0 && (i & 1))) {
 			type = "domain";
 			snprintf(value, sizeof(value), "f%zu.s%" PRIu64 ".flood.example", i, seed);
@@ -130,7 +176,7 @@ static int build(struct frames *f, size_t n, const char *kind, uint64_t seed, co
 		}
 		f->off[i] = used;
 		size_t len = frame(f->buf + used, cap - used, id, ev, type, value, uuid, euuid, ts);
-		if (len == 0)
+		if (len == 0 || (stamp && i < n && mark_stamp(f, i, f->buf + used, len) != 0))
 			return -1;
 		used += len;
 	}
@@ -141,8 +187,9 @@ static int build(struct frames *f, size_t n, const char *kind, uint64_t seed, co
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: zmq_flood --port PORT [--count N] [--rate MSG_S] [--type ip|domain|mixed]\n"
-			"                 [--seed S] [--marker VALUE] [--wait-timeout S] [--linger-ms MS] [--hold-s S]\n");
+	fprintf(stderr, "usage: zmq_flood --port PORT [--count N] [--rate MSG_S] [--type ip|domain|mixed|stamp]\n"
+			"                 [--uuids K] [--seed S] [--marker VALUE] [--wait-timeout S] [--linger-ms MS]\n"
+			"                 [--hold-s S]\n");
 }
 
 int main(int argc, char **argv)
@@ -150,7 +197,7 @@ int main(int argc, char **argv)
 	long port = 0, linger_ms = 120000;
 	size_t count = 1000000;
 	double rate = 0, wait_s = 60, hold_s = 0;
-	uint64_t seed = 1;
+	uint64_t seed = 1, nuuids = 0;
 	const char *kind = "ip", *marker = "marker.zmq-flood.example";
 	/* options come in pairs: "--name value" */
 	for (int i = 1; i < argc; i += 2) {
@@ -167,6 +214,8 @@ int main(int argc, char **argv)
 			rate = strtod(v, NULL);
 		else if (strcmp(a, "--type") == 0)
 			kind = v;
+		else if (strcmp(a, "--uuids") == 0)
+			nuuids = strtoull(v, NULL, 10);
 		else if (strcmp(a, "--seed") == 0)
 			seed = strtoull(v, NULL, 10);
 		else if (strcmp(a, "--marker") == 0)
@@ -183,14 +232,15 @@ int main(int argc, char **argv)
 		}
 	}
 	if (port <= 0 || port > 65535 || count > 16000000 || strlen(marker) > 100 ||
-	    (strcmp(kind, "ip") != 0 && strcmp(kind, "domain") != 0 && strcmp(kind, "mixed") != 0)) {
+	    (strcmp(kind, "ip") != 0 && strcmp(kind, "domain") != 0 && strcmp(kind, "mixed") != 0 &&
+	     strcmp(kind, "stamp") != 0)) {
 		usage();
 		return 2;
 	}
 
 	struct frames fr = {0};
 	double b0 = mono_s();
-	if (build(&fr, count, kind, seed, marker) != 0) {
+	if (build(&fr, count, kind, seed, marker, nuuids) != 0) {
 		fprintf(stderr, "zmq_flood: out of memory building %zu frames\n", count);
 		return 1;
 	}
@@ -227,13 +277,24 @@ int main(int argc, char **argv)
 	}
 
 	double t_first = wall_s(), m0 = mono_s();
+	size_t pace_mask = rate > 20000 ? 63 : 0;
 	for (size_t i = 0; i < fr.n; i++) {
-		if (rate > 0 && (i & 63) == 0) {
+		if (rate > 0 && (i & pace_mask) == 0) {
 			double due = m0 + (double)i / rate, now = mono_s();
 			if (due > now) {
 				struct timespec d = {(time_t)(due - now), (long)((due - now - (double)(time_t)(due - now)) * 1e9)};
 				nanosleep(&d, NULL);
 			}
+		}
+		if (fr.stamp && fr.stamp[2 * i]) {
+			/* the send time, written just before the frame goes (never touched again: send_const) */
+			char d[24];
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			snprintf(d, sizeof(d), "%019" PRIu64,
+				 (uint64_t)ts.tv_sec * UINT64_C(1000000000) + (uint64_t)ts.tv_nsec);
+			memcpy(fr.buf + fr.stamp[2 * i], d, 19);
+			memcpy(fr.buf + fr.stamp[2 * i + 1], d, 19);
 		}
 		if (zmq_send_const(sock, fr.buf + fr.off[i], fr.off[i + 1] - fr.off[i], 0) < 0) {
 			if (errno == EINTR) {
@@ -280,5 +341,6 @@ out:
 		zmq_ctx_term(ctx);
 	free(fr.buf);
 	free(fr.off);
+	free(fr.stamp);
 	return rc;
 }

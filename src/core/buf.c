@@ -51,7 +51,7 @@ int iocb_buf_reserve(struct iocb_buf *b, size_t n)
 	return IOCB_OK;
 }
 
-int iocb_buf_append(struct iocb_buf *b, const void *p, size_t n)
+int iocb_buf__append_grow(struct iocb_buf *b, const void *p, size_t n)
 {
 	int rc = iocb_buf_reserve(b, n);
 
@@ -72,16 +72,6 @@ int iocb_buf_append_str(struct iocb_buf *b, struct iocb_str s)
 int iocb_buf_append_c(struct iocb_buf *b, const char *cstr)
 {
 	return iocb_buf_append(b, cstr, strlen(cstr));
-}
-
-int iocb_buf_putc(struct iocb_buf *b, char c)
-{
-	if (IOCB_LIKELY(b->ptr && b->len < b->cap)) {
-		b->ptr[b->len++] = c;
-		b->ptr[b->len] = '\0';
-		return IOCB_OK;
-	}
-	return iocb_buf_append(b, &c, 1);
 }
 
 int iocb_buf_printf(struct iocb_buf *b, const char *fmt, ...)

@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "core/rc.h"
 #include "core/str.h"
@@ -44,10 +45,37 @@ void iocb_buf_trim(struct iocb_buf *b, size_t keep);
 
 /* Make room for `n` more bytes. IOCB_ELIMIT past max. */
 int iocb_buf_reserve(struct iocb_buf *b, size_t n) IOCB_MUST_USE;
-int iocb_buf_append(struct iocb_buf *b, const void *p, size_t n) IOCB_MUST_USE;
+/* The growing path of iocb_buf_append() (internal). */
+int iocb_buf__append_grow(struct iocb_buf *b, const void *p, size_t n) IOCB_MUST_USE;
+
+/*
+ * Append n bytes. Inline when they fit the allocation (cap <= max always):
+ * the JSON writer and the renderers call this for every token.
+ */
+IOCB_MUST_USE static inline int iocb_buf_append(struct iocb_buf *b, const void *p, size_t n)
+{
+	if (IOCB_LIKELY(b->ptr && n <= b->cap - b->len)) {
+		if (n) /* p may be NULL then */
+			memcpy(b->ptr + b->len, p, n);
+		b->len += n;
+		b->ptr[b->len] = '\0';
+		return IOCB_OK;
+	}
+	return iocb_buf__append_grow(b, p, n);
+}
+
+IOCB_MUST_USE static inline int iocb_buf_putc(struct iocb_buf *b, char c)
+{
+	if (IOCB_LIKELY(b->ptr && b->len < b->cap)) {
+		b->ptr[b->len++] = c;
+		b->ptr[b->len] = '\0';
+		return IOCB_OK;
+	}
+	return iocb_buf__append_grow(b, &c, 1);
+}
+
 int iocb_buf_append_str(struct iocb_buf *b, struct iocb_str s) IOCB_MUST_USE;
 int iocb_buf_append_c(struct iocb_buf *b, const char *cstr) IOCB_MUST_USE;
-int iocb_buf_putc(struct iocb_buf *b, char c) IOCB_MUST_USE;
 int iocb_buf_printf(struct iocb_buf *b, const char *fmt, ...) IOCB_PRINTF(2, 3) IOCB_MUST_USE;
 
 static inline struct iocb_str iocb_buf_str(const struct iocb_buf *b)

@@ -11,6 +11,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 void iocb_jw_init(struct iocb_jw *w, struct iocb_buf *out)
 {
@@ -80,6 +81,19 @@ void iocb_jw_arr_end(struct iocb_jw *w)
 	w->need_comma = true;
 }
 
+/*
+ * Whether none of 8 bytes needs a look of its own: none below 0x20, none
+ * 0x80 or above, no '"', no '\\' (the classic SWAR zero-byte tests; exact
+ * for "any byte", which is all this asks).
+ */
+static inline bool chunk_plain(uint64_t x)
+{
+	const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+	uint64_t q = x ^ (ones * '"'), bs = x ^ (ones * '\\');
+
+	return ((x | ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((bs - ones) & ~bs)) & high) == 0;
+}
+
 static void put_escaped(struct iocb_jw *w, struct iocb_str s)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -88,7 +102,18 @@ static void put_escaped(struct iocb_jw *w, struct iocb_str s)
 
 	putch(w, '"');
 	while (i < s.len) {
-		unsigned char c = p[i];
+		uint64_t x;
+		unsigned char c;
+		/* Plain ASCII 8 bytes at a time: the common case, copied as one run. */
+		if (s.len - i >= 8) {
+			memcpy(&x, p + i, 8);
+			if (chunk_plain(x)) {
+				i += 8;
+				run += 8;
+				continue;
+			}
+		}
+		c = p[i];
 		if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
 			i++;
 			run++;

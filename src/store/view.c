@@ -72,33 +72,32 @@ static struct iocb_str tlp_level(struct iocb_str tag)
 	return IOCB_STR_NULL;
 }
 
-struct iocb_str iocb_store_attr_tlp(const struct iocb_store_attr *a)
-{
-	struct iocb_store_attr_view av;
-	struct iocb_store_event_view ev;
-	struct iocb_str t;
-
-	iocb_store_attr_view(a, &av);
-	for (size_t i = 0; i < av.ntags; i++) {
-		t = tlp_level(iocb_store_attr_tag(a, i));
-		if (t.len)
-			return t;
-	}
-	if (!av.event)
-		return IOCB_STR_NULL;
-	iocb_store_event_view(av.event, &ev);
-	for (size_t i = 0; i < ev.ntags; i++) {
-		t = tlp_level(iocb_store_event_tag(av.event, i));
-		if (t.len)
-			return t;
-	}
-	return IOCB_STR_NULL;
-}
-
 static const struct store_evmeta *evmeta(const struct iocb_store_event *pub)
 {
 	const struct iocb_store_event *e = pub;
 	return ST_LOAD(&e->meta);
+}
+
+/*
+ * The tags read in place: the bus feed asks this for every change it
+ * renders, and two whole views (uuids formatted) cost more than the scan.
+ */
+struct iocb_str iocb_store_attr_tlp(const struct iocb_store_attr *a)
+{
+	const struct store_evmeta *m = evmeta(a->ev);
+	struct iocb_str t;
+
+	for (size_t i = 0; i < a->ntags; i++) {
+		t = tlp_level(iocb_store_attr_tag(a, i));
+		if (t.len)
+			return t;
+	}
+	for (size_t i = 0; m && i < m->ntags; i++) {
+		t = tlp_level(st_str_view(a->ev->store, st_rd32((const uint8_t *)(m + 1) + 4 * i)));
+		if (t.len)
+			return t;
+	}
+	return IOCB_STR_NULL;
 }
 
 void iocb_store_event_view(const struct iocb_store_event *pub, struct iocb_store_event_view *out)

@@ -21,9 +21,11 @@
  * time, so the render buffers in b->feed need no lock of their own; they
  * grow to the largest message once and are reused (no allocation per
  * change). A generation without intel subscribers costs one atomic load.
- * Queuing never blocks: when the publish queue is full the message is lost
- * for that generation's subscribers, counted in feed_lost, and the bus
- * thread marks them all stale so they resync from the store.
+ * A change's messages (every generation's) go to the publish queue as one
+ * message (internal.h IOCB_BUS__REC_HDR). Queuing never blocks: when the
+ * publish queue is full the messages are lost for those generations'
+ * subscribers, counted in feed_lost, and the bus thread marks them all stale
+ * so they resync from the store.
  */
 #include "serve/bus/internal.h"
 
@@ -55,30 +57,46 @@ int iocb_bus__render(enum iocb_bus_gen gen, const struct iocb_store_attr *a, boo
 	return rc;
 }
 
-int iocb_bus__queue(struct iocb_bus *b, enum iocb_bus_kind kind, enum iocb_bus_gen gen, const char *json,
-		    size_t len)
-{
-	int rc = iocb_bus_publish(b, kind, gen, json, len);
-	if (rc < 0 && kind == IOCB_BUS_KIND_INTEL)
-		__atomic_fetch_add(&b->feed_lost[gen], 1, __ATOMIC_RELEASE);
-	return rc;
-}
-
-/* Render and queue one message; false when the record is not expressible in gen. */
+/* Render one message into the change's batch; false when the record is not expressible in gen. */
 static bool emit(struct iocb_bus *b, enum iocb_bus_gen gen, const struct iocb_store_attr *a, bool remove,
 		 int64_t now_us)
 {
 	int rc = iocb_bus__render(gen, a, remove, remove ? now_us : 0, &b->feed.json, &b->feed.scratch);
 	if (rc == IOCB_EUNSUPPORTED || rc == IOCB_EINVAL)
 		return false;
+	if (rc == IOCB_OK)
+		rc = iocb_bus__rec_put(&b->feed.batch, gen, IOCB_BUS_KIND_INTEL, b->feed.json.ptr, b->feed.json.len);
 	if (rc < 0) {
 		/* Over the frame cap: the subscribers miss it, so they resync. */
 		__atomic_fetch_add(&b->feed_lost[gen], 1, __ATOMIC_RELEASE);
 		return true;
 	}
-	(void)iocb_bus__queue(b, IOCB_BUS_KIND_INTEL, gen, b->feed.json.ptr, b->feed.json.len);
 	IOCB_M_ADD(b->st.feed_out[gen][remove ? 1 : 0], 1);
 	return true;
+}
+
+/* Queue the change's records as one message; refused, each record's generation missed one. */
+static void flush(struct iocb_bus *b)
+{
+	const unsigned char *d = (const unsigned char *)b->feed.batch.ptr;
+	size_t n = b->feed.batch.len, off;
+	unsigned nrec = 0;
+
+	if (!n)
+		return;
+	for (off = 0; n - off >= IOCB_BUS__REC_HDR; nrec++) {
+		uint32_t len;
+		memcpy(&len, d + off + 2, 4);
+		off += IOCB_BUS__REC_HDR + (size_t)len;
+	}
+	if (iocb_bus__publish_recs(b, b->feed.batch.ptr, n, nrec) == IOCB_OK)
+		return;
+	for (off = 0; n - off >= IOCB_BUS__REC_HDR;) {
+		uint32_t len;
+		memcpy(&len, d + off + 2, 4);
+		__atomic_fetch_add(&b->feed_lost[d[off]], 1, __ATOMIC_RELEASE);
+		off += IOCB_BUS__REC_HDR + (size_t)len;
+	}
 }
 
 /* Whether a could be live: to_ids (expressibility is learnt by rendering). */
@@ -100,6 +118,7 @@ static void on_change(void *ud, const struct iocb_store_attr *old, const struct 
 	IOCB_M_ADD(b->st.changes_seen, 1);
 	if (!old_ids && !new_ids)
 		return;
+	iocb_buf_reset(&b->feed.batch);
 	if (old_ids && !new_ids)
 		now_us = iocb_time_real_us();
 	for (int g = 0; g < IOCB_BUS_GEN__N; g++) {
@@ -125,6 +144,7 @@ static void on_change(void *ud, const struct iocb_store_attr *old, const struct 
 		if (new_ids && !emit(b, gen, nw, false, 0))
 			IOCB_M_ADD(b->st.changes_skipped[gen], 1);
 	}
+	flush(b);
 }
 
 int iocb_bus__feed_start(struct iocb_bus *b, struct iocb_err *err)
@@ -133,6 +153,8 @@ int iocb_bus__feed_start(struct iocb_bus *b, struct iocb_err *err)
 		return IOCB_OK;
 	iocb_buf_init(&b->feed.json, b->o.max_frame_bytes);
 	iocb_buf_init(&b->feed.scratch, b->o.max_frame_bytes);
+	/* At most two records (REMOVE, ADD) per generation. */
+	iocb_buf_init(&b->feed.batch, 2 * IOCB_BUS_GEN__N * (IOCB_BUS__REC_HDR + b->o.max_frame_bytes));
 	int h = iocb_store_listen(b->o.store, on_change, b);
 	if (h < 0)
 		return iocb_err_set(err, h, "bus: cannot listen to the store (%s)", iocb_rc_str(h));
@@ -149,4 +171,5 @@ void iocb_bus__feed_stop(struct iocb_bus *b)
 	b->feed.handle = -1;
 	iocb_buf_fini(&b->feed.json);
 	iocb_buf_fini(&b->feed.scratch);
+	iocb_buf_fini(&b->feed.batch);
 }

@@ -118,6 +118,7 @@ struct iocb_bus__fwd {
 struct iocb_bus__feed {
 	int handle;                 /* iocb_store_listen handle, -1 = none */
 	struct iocb_buf json;       /* one rendered message */
+	struct iocb_buf batch;      /* one change's records, published as one message */
 	struct iocb_buf scratch;    /* the STIX pattern while it is escaped */
 };
 
@@ -189,9 +190,20 @@ void iocb_bus__out_fini(struct iocb_bus *b);
 /* feed.c */
 int iocb_bus__feed_start(struct iocb_bus *b, struct iocb_err *err);
 void iocb_bus__feed_stop(struct iocb_bus *b);
-/* Queue one message with the feed's loss accounting (any thread). */
-int iocb_bus__queue(struct iocb_bus *b, enum iocb_bus_kind kind, enum iocb_bus_gen gen, const char *json,
-		    size_t len);
+
+/*
+ * A publish queue message is one or more records: generation (1 byte), kind
+ * (1 byte), JSON length (4 bytes, host order), the JSON. The feed sends the
+ * records of one store change (both generations, REMOVE and ADD) as one
+ * message: one allocation, send and receive per change, and all or none of
+ * them is queued.
+ */
+#define IOCB_BUS__REC_HDR 6
+/* Append one record to out (bounded by out's cap). */
+int iocb_bus__rec_put(struct iocb_buf *out, enum iocb_bus_gen gen, enum iocb_bus_kind kind, const char *json,
+		      size_t len) IOCB_MUST_USE;
+/* Queue records as one message (any thread; never blocks). IOCB_OK, IOCB_EAGAIN (queue full), IOCB_EIO. */
+int iocb_bus__publish_recs(struct iocb_bus *b, const char *recs, size_t n, unsigned nrec);
 
 /*
  * Render store record a as gen's intel message into w's buffer (ADD, or

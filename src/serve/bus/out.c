@@ -378,11 +378,20 @@ static bool send_pending(struct iocb_bus *b, int64_t now)
 	return true;
 }
 
+/*
+ * A few snapshot batches per poll turn: each is up to IOCB_BUS__BATCH_BYTES
+ * (about 400 frames), and the live frames queued for everyone else wait
+ * while this runs (64 batches a turn stalled them 40-160 ms when a snapshot
+ * started). The poll returns at once while more batches wait, so the
+ * snapshot's own rate is kept.
+ */
+#define SNAP_BATCHES_PER_TURN 4
+
 static void snapshot_frames(struct iocb_bus *b, int64_t now)
 {
 	if (!b->snap_pull)
 		return;
-	for (int k = 0; k < 64; k++) {
+	for (int k = 0; k < SNAP_BATCHES_PER_TURN; k++) {
 		if (!b->pending) {
 			b->pending = iocb_xmalloc(sizeof(*b->pending));
 			zmq_msg_init(b->pending);

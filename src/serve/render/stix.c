@@ -27,13 +27,22 @@
 static int put_lit(struct iocb_buf *b, struct iocb_str s)
 {
 	int rc = iocb_buf_putc(b, '\'');
+	size_t run = 0; /* bytes before i not yet copied: they need no escape */
 
 	for (size_t i = 0; i < s.len && rc == IOCB_OK; i++) {
-		if (s.ptr[i] == '\\' || s.ptr[i] == '\'')
+		if (s.ptr[i] != '\\' && s.ptr[i] != '\'') {
+			run++;
+			continue;
+		}
+		rc = iocb_buf_append(b, s.ptr + i - run, run);
+		run = 0;
+		if (rc == IOCB_OK)
 			rc = iocb_buf_putc(b, '\\');
 		if (rc == IOCB_OK)
 			rc = iocb_buf_putc(b, s.ptr[i]);
 	}
+	if (rc == IOCB_OK)
+		rc = iocb_buf_append(b, s.ptr + s.len - run, run);
 	return rc == IOCB_OK ? iocb_buf_putc(b, '\'') : rc;
 }
 
@@ -376,7 +385,8 @@ int iocb_render_stix_indicator(struct iocb_jw *w, const struct iocb_store_attr *
 		return rc;
 	ts_us = (int64_t)(av.timestamp > (uint64_t)INT64_MAX / 1000000 ? 0 : av.timestamp) * 1000000;
 	from_us = av.first_seen_us != INT64_MIN ? av.first_seen_us : ts_us;
-	snprintf(id, sizeof(id), "indicator--%s", av.uuid);
+	memcpy(id, "indicator--", 11); /* not snprintf: this runs for every change the bus publishes */
+	memcpy(id + 11, av.uuid, sizeof(av.uuid)); /* NUL-terminated */
 
 	iocb_jw_obj(w);
 	iocb_jw_key(w, "type");
