@@ -28,7 +28,6 @@
 #include "core/mem.h"
 #include "core/str.h"
 
-#define NO IOCB_CONFIG_NO_OFF
 #define MAX_ROWS 40 /* rows in one table; checked by an assert */
 
 static int read_section(struct iocb_config__ctx *ctx, const struct iocb_config__section *sec, void *base,

@@ -28,7 +28,6 @@
 #include "config/internal.h"
 #include "core/str.h"
 
-#define NO IOCB_CONFIG_NO_OFF
 
 /* ---- YAML output ------------------------------------------------------------------- */
 

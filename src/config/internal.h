@@ -111,6 +111,13 @@ struct iocb_config__opt {
 
 struct iocb_config__ctx;
 
+/* Writing the tables (tables.c, tables_bus.c): a field's offset, "no field", row counts. */
+#define OFF(f) offsetof(struct iocb_config, f)
+#define NO IOCB_CONFIG_NO_OFF
+#define N(rows) (sizeof(rows) / sizeof((rows)[0]))
+/* A row with only the common fields set; the rest is zero/NO_OFF. */
+#define ROW(k, t, d, lo, hi, o, o2, o3, ch, s, fl, h) {k, t, d, lo, hi, o, o2, o3, ch, s, fl, h}
+
 /* A table: the options of one YAML map. */
 struct iocb_config__section {
 	const char *path;                        /* "misp.api": in messages and doc headings */
@@ -140,6 +147,9 @@ struct iocb_config__ctx {
 
 /* The root table (the whole file). */
 extern const struct iocb_config__section iocb_config__root;
+/* tables_bus.c: `bus` and `sightings`, also named from tables.c. */
+extern const struct iocb_config__section iocb_config__bus;
+extern const struct iocb_config__section iocb_config__sightings;
 
 /* Fail with IOCB_ECONFIG: "name:line:col: path: message" (n may be NULL). */
 int iocb_config__fail(struct iocb_config__ctx *ctx, const struct iocb_config__node *n, const char *path,

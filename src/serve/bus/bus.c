@@ -59,6 +59,25 @@ static bool copy_topic(const struct iocb_json_tok *t, char *dst)
 	return true;
 }
 
+/* The action string, decoded as json.loads would ("subscrib\u0065" is subscribe); 0 if unknown. */
+static int decode_action(const struct iocb_json_tok *val)
+{
+	char a[16];
+	size_t an = 0;
+	if (iocb_json_unescape(val, a, sizeof(a) - 1, &an) != IOCB_OK)
+		return 0;
+	a[an] = 0;
+	if (an != strlen(a)) /* an embedded NUL */
+		return 0;
+	if (strcmp(a, "subscribe") == 0)
+		return IOCB_BUS_SUBSCRIBE;
+	if (strcmp(a, "unsubscribe") == 0)
+		return IOCB_BUS_UNSUBSCRIBE;
+	if (strcmp(a, "heartbeat") == 0)
+		return IOCB_BUS_HEARTBEAT;
+	return 0;
+}
+
 enum iocb_bus_verdict iocb_bus_parse_request(const char *buf, size_t len, struct iocb_bus_request *out)
 {
 	struct iocb_json_parser p;
@@ -80,23 +99,7 @@ enum iocb_bus_verdict iocb_bus_parse_request(const char *buf, size_t len, struct
 	while ((rc = iocb_json_next_member(&p, &key, &val, NULL)) > 0) {
 		if (iocb_json_tok_eq(&key, "action")) {
 			have_action = true;
-			action = 0;
-			if (val.type == IOCB_JSON_STR) {
-				/* Decoded, as json.loads would: "subscrib\u0065" is subscribe. */
-				char a[16];
-				size_t an = 0;
-				if (iocb_json_unescape(&val, a, sizeof(a) - 1, &an) == IOCB_OK) {
-					a[an] = 0;
-					if (an == strlen(a)) {
-						if (strcmp(a, "subscribe") == 0)
-							action = IOCB_BUS_SUBSCRIBE;
-						else if (strcmp(a, "unsubscribe") == 0)
-							action = IOCB_BUS_UNSUBSCRIBE;
-						else if (strcmp(a, "heartbeat") == 0)
-							action = IOCB_BUS_HEARTBEAT;
-					}
-				}
-			}
+			action = val.type == IOCB_JSON_STR ? decode_action(&val) : 0;
 			if (val.type == IOCB_JSON_OBJ || val.type == IOCB_JSON_ARR)
 				rc = iocb_json_skip(&p, &val, NULL);
 		} else if (iocb_json_tok_eq(&key, "topic")) {
