@@ -13,10 +13,13 @@
 
 static const char export_usage[] =
 	"usage: iocbus export [--config FILE] [--store DIR] [--intel PATH]... [--non-ids]\n"
-	"                     [--format values] [--type MISP_TYPE]... [--out FILE]\n"
+	"                     [--format FORMAT] [--type MISP_TYPE]... [--out FILE]\n"
+	"                     [--misp-url URL] [--source-name NAME]\n"
 	"\n"
 	"Write the indicators of the store (and of --intel) out. --format values\n"
 	"(the default) writes the distinct normalised values, one per line, sorted;\n"
+	"--format zeek a Zeek Intel file (meta.url = URL/events/view/<id> with\n"
+	"--misp-url, meta.source starts with NAME, default MISP; docs/EXPORTS.md);\n"
 	"--type keeps only attributes of that MISP type (repeatable; default every\n"
 	"type); attributes whose to_ids is false are left out unless --non-ids (or\n"
 	"store.match_non_ids). --out FILE is replaced atomically (a temporary file\n"
@@ -30,6 +33,8 @@ static const char export_usage[] =
 struct export_args {
 	const char *format;                          /* --format */
 	const char *out;                             /* --out, NULL = stdout */
+	const char *misp_url;                        /* --misp-url */
+	const char *source_name;                     /* --source-name */
 	const struct iocb_misp_type *types[MAX_TYPES]; /* --type */
 	size_t ntypes;                               /* entries in types */
 };
@@ -87,6 +92,16 @@ static int own_opt(struct export_args *x, int argc, char **argv, int *i)
 			return -1;
 		}
 		x->out = strcmp(v, "-") == 0 ? NULL : v;
+		return 1;
+	}
+	if (is_opt(argv[*i], "--misp-url") || is_opt(argv[*i], "--source-name")) {
+		bool url = is_opt(argv[*i], "--misp-url");
+		v = opt_value(argc, argv, i, url ? "--misp-url" : "--source-name");
+		if (!v || !*v) {
+			fprintf(stderr, "iocbus: %s wants a value\n", url ? "--misp-url" : "--source-name");
+			return -1;
+		}
+		*(url ? &x->misp_url : &x->source_name) = v;
 		return 1;
 	}
 	if (!is_opt(argv[*i], "--type"))
@@ -152,6 +167,8 @@ int iocb_cmd_export(int argc, char **argv)
 	o.types = x.ntypes ? x.types : NULL;
 	o.ntypes = x.ntypes;
 	o.non_ids = env.non_ids || env.cfg->store.match_non_ids;
+	o.misp_url = x.misp_url;
+	o.source_name = x.source_name;
 	if (x.out) {
 		if (iocb_export_sink_path(&k, x.out, &err) < 0) {
 			fprintf(stderr, "iocbus: %s\n", err.msg);
@@ -169,8 +186,9 @@ int iocb_cmd_export(int argc, char **argv)
 		fprintf(stderr, "iocbus: %s\n", err.msg);
 		rc = IOCB_EXIT_ERROR;
 	} else if (x.out) {
-		fprintf(stderr, "iocbus: %s: %llu values from %llu attributes (%llu could not be written as a line)\n",
-			x.out, (unsigned long long)st.written, (unsigned long long)st.selected,
+		fprintf(stderr, "iocbus: %s: %llu %s from %llu attributes (%llu could not be written)\n",
+			x.out, (unsigned long long)st.written, strcmp(x.format, "values") ? "lines" : "values",
+			(unsigned long long)st.selected,
 			(unsigned long long)st.skipped);
 	}
 	iocb_store_reader_unregister();

@@ -21,6 +21,7 @@
 
 static const struct iocb_export_format formats[] = {
 	{"values", "distinct normalised values, one per line, sorted", iocb_export_values},
+	{"zeek", "Zeek Intel framework file (#fields indicator indicator_type meta.source ...)", iocb_export_zeek},
 };
 
 const struct iocb_export_format *iocb_export_format_find(const char *name)

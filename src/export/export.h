@@ -49,6 +49,8 @@ struct iocb_export_opts {
 	size_t ntypes;                             /* entries in types */
 	bool non_ids;     /* also attributes whose to_ids is false (as store.match_non_ids does for lookups) */
 	size_t max_bytes; /* cap on the data an exporter copies out of the snapshot; 0 = 1 GiB */
+	const char *source_name; /* zeek: meta.source's instance part ("<name> (<event uuid>) - <orgc>"); NULL = "MISP" */
+	const char *misp_url;    /* zeek: base URL for meta.url = <misp_url>/events/view/<id>; NULL = no meta.url */
 };
 
 /* What an export did. */
@@ -121,5 +123,15 @@ const struct iocb_export_format *iocb_export_format_get(size_t i);
  */
 int iocb_export_values(struct iocb_store *s, const struct iocb_export_opts *o, struct iocb_export_sink *k,
 		       struct iocb_export_stats *st, struct iocb_err *err) IOCB_MUST_USE;
+
+/*
+ * "zeek": a Zeek Intel framework file (exports.md §2): the `#fields` header
+ * then one line per indicator part Zeek has an Intel::Type for (zeek.c's
+ * table), fields TAB-separated and \xHH-escaped as Zeek's ASCII input
+ * reader unescapes them. Selected records with no mappable part are counted
+ * in st->skipped; st->written counts lines.
+ */
+int iocb_export_zeek(struct iocb_store *s, const struct iocb_export_opts *o, struct iocb_export_sink *k,
+		     struct iocb_export_stats *st, struct iocb_err *err) IOCB_MUST_USE;
 
 #endif

@@ -49,6 +49,12 @@ same "old file kept" "$work/ip.txt" "2001:db8::bad
 203.0.113.77"
 [ "$(ls "$work" | grep -c '\.tmp\.')" = 0 ] && ok || bad "temporary file left: $(ls "$work")"
 
+# --format zeek: the Intel file, composites split, meta.url from --misp-url.
+check "zeek to a file" 0 "$bin" export "${intel[@]}" --format zeek --misp-url https://misp.example/ --out "$work/misp.intel"
+[ "$(head -1 "$work/misp.intel")" = "$(printf '#fields\tindicator\tindicator_type\tmeta.source\tmeta.desc\tmeta.url')" ] && ok || bad "zeek header: $(head -1 "$work/misp.intel")"
+grep -q "$(printf '^c2.evil-update.example\tIntel::DOMAIN\t')" "$work/misp.intel" && ok || bad "domain|ip part 1 missing"
+grep -q "$(printf '^2001:db8:bad::/48\tIntel::SUBNET\t.*\thttps://misp.example/events/view/42$')" "$work/misp.intel" && ok || bad "subnet / meta.url line missing"
+grep -q "lines from" "$work/err" && ok || bad "zeek summary: $(cat "$work/err")"
 check "unknown format" 2 "$bin" export "${intel[@]}" --format zeek-intel
 grep -q "values" "$work/err" && ok || bad "format list missing"
 check "unknown type" 2 "$bin" export "${intel[@]}" --type ip-bogus

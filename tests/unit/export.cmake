@@ -1,3 +1,6 @@
 # Exports (src/export through export.h): the "values" format and the atomic file sink.
 iocb_unit_test(test_export SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_export.c ${CMAKE_CURRENT_LIST_DIR}/fixture_store.c
                DEPS iocb_export iocb_store)
+# The "zeek" format, read back through a model of Zeek's Intel file reader (zeek_reader.c).
+iocb_unit_test(test_export_zeek SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_export_zeek.c ${CMAKE_CURRENT_LIST_DIR}/zeek_reader.c
+               ${CMAKE_CURRENT_LIST_DIR}/fixture_store.c DEPS iocb_export iocb_store)
