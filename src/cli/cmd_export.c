@@ -14,12 +14,15 @@
 static const char export_usage[] =
 	"usage: iocbus export [--config FILE] [--store DIR] [--intel PATH]... [--non-ids]\n"
 	"                     [--format FORMAT] [--type MISP_TYPE]... [--out FILE]\n"
-	"                     [--misp-url URL] [--source-name NAME]\n"
+	"                     [--misp-url URL] [--source-name NAME] [--dataset-type T]\n"
 	"\n"
 	"Write the indicators of the store (and of --intel) out. --format values\n"
 	"(the default) writes the distinct normalised values, one per line, sorted;\n"
 	"--format zeek a Zeek Intel file (meta.url = URL/events/view/<id> with\n"
 	"--misp-url, meta.source starts with NAME, default MISP; docs/EXPORTS.md);\n"
+	"--format suricata-dataset one Suricata dataset file of type T (string:\n"
+	"base64 domains, URLs, user agents; md5; sha256; ipv4; ip; default from the\n"
+	"first --type);\n"
 	"--type keeps only attributes of that MISP type (repeatable; default every\n"
 	"type); attributes whose to_ids is false are left out unless --non-ids (or\n"
 	"store.match_non_ids). --out FILE is replaced atomically (a temporary file\n"
@@ -35,6 +38,7 @@ struct export_args {
 	const char *out;                             /* --out, NULL = stdout */
 	const char *misp_url;                        /* --misp-url */
 	const char *source_name;                     /* --source-name */
+	enum iocb_export_dataset dataset;            /* --dataset-type */
 	const struct iocb_misp_type *types[MAX_TYPES]; /* --type */
 	size_t ntypes;                               /* entries in types */
 };
@@ -104,6 +108,15 @@ static int own_opt(struct export_args *x, int argc, char **argv, int *i)
 		*(url ? &x->misp_url : &x->source_name) = v;
 		return 1;
 	}
+	if (is_opt(argv[*i], "--dataset-type")) {
+		v = opt_value(argc, argv, i, "--dataset-type");
+		x->dataset = v ? iocb_export_dataset_parse(v) : IOCB_EXPORT_DS_AUTO;
+		if (x->dataset == IOCB_EXPORT_DS_AUTO) {
+			fprintf(stderr, "iocbus: --dataset-type wants string, md5, sha256, ipv4 or ip\n");
+			return -1;
+		}
+		return 1;
+	}
 	if (!is_opt(argv[*i], "--type"))
 		return 0;
 	v = opt_value(argc, argv, i, "--type");
@@ -169,6 +182,7 @@ int iocb_cmd_export(int argc, char **argv)
 	o.non_ids = env.non_ids || env.cfg->store.match_non_ids;
 	o.misp_url = x.misp_url;
 	o.source_name = x.source_name;
+	o.dataset = x.dataset;
 	if (x.out) {
 		if (iocb_export_sink_path(&k, x.out, &err) < 0) {
 			fprintf(stderr, "iocbus: %s\n", err.msg);

@@ -94,3 +94,33 @@ int iocb_buf_printf(struct iocb_buf *b, const char *fmt, ...)
 	b->len += (size_t)n;
 	return IOCB_OK;
 }
+
+int iocb_buf_append_base64(struct iocb_buf *out, const void *src, size_t len)
+{
+	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	const unsigned char *s = src;
+	size_t i;
+	int rc = iocb_buf_reserve(out, (len + 2) / 3 * 4);
+
+	if (rc < 0)
+		return rc;
+	for (i = 0; i + 3 <= len; i += 3) {
+		uint32_t v = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8 | s[i + 2];
+		char q[4] = {tab[v >> 18], tab[(v >> 12) & 63], tab[(v >> 6) & 63], tab[v & 63]};
+		memcpy(out->ptr + out->len, q, 4);
+		out->len += 4;
+	}
+	if (len - i == 1) {
+		uint32_t v = (uint32_t)s[i] << 16;
+		char q[4] = {tab[v >> 18], tab[(v >> 12) & 63], '=', '='};
+		memcpy(out->ptr + out->len, q, 4);
+		out->len += 4;
+	} else if (len - i == 2) {
+		uint32_t v = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8;
+		char q[4] = {tab[v >> 18], tab[(v >> 12) & 63], tab[(v >> 6) & 63], '='};
+		memcpy(out->ptr + out->len, q, 4);
+		out->len += 4;
+	}
+	out->ptr[out->len] = '\0';
+	return IOCB_OK;
+}

@@ -77,6 +77,8 @@ IOCB_MUST_USE static inline int iocb_buf_putc(struct iocb_buf *b, char c)
 int iocb_buf_append_str(struct iocb_buf *b, struct iocb_str s) IOCB_MUST_USE;
 int iocb_buf_append_c(struct iocb_buf *b, const char *cstr) IOCB_MUST_USE;
 int iocb_buf_printf(struct iocb_buf *b, const char *fmt, ...) IOCB_PRINTF(2, 3) IOCB_MUST_USE;
+/* Append standard base64 (RFC 4648 alphabet, with padding) of src[0, len). IOCB_ELIMIT. */
+int iocb_buf_append_base64(struct iocb_buf *b, const void *src, size_t len) IOCB_MUST_USE;
 
 static inline struct iocb_str iocb_buf_str(const struct iocb_buf *b)
 {

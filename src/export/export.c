@@ -22,6 +22,8 @@
 static const struct iocb_export_format formats[] = {
 	{"values", "distinct normalised values, one per line, sorted", iocb_export_values},
 	{"zeek", "Zeek Intel framework file (#fields indicator indicator_type meta.source ...)", iocb_export_zeek},
+	{"suricata-dataset", "Suricata dataset file (--dataset-type string|md5|sha256|ipv4|ip)",
+	 iocb_export_suricata_dataset},
 };
 
 const struct iocb_export_format *iocb_export_format_find(const char *name)

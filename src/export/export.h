@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Exports: what writes the store out for other programs to read (a value
- * list today; soon Zeek Intel files, Suricata datasets, Kafka indicator
- * topics). An exporter sits beside the log outputs of src/pipe/ but uses
+ * Exports: what writes the store out for other programs to read (value
+ * lists, Zeek Intel files, Suricata datasets; Kafka indicator topics
+ * later). An exporter sits beside the log outputs of src/pipe/ but uses
  * none of the pipeline's machinery (batches, queues, spools, acks): what it
  * writes is the store's state at one instant, not a stream of events.
  *
@@ -43,6 +43,21 @@
 #include "misp/misp.h"
 #include "store/store.h"
 
+/* Suricata dataset types (exports.md §3.2): what one dataset file holds. */
+enum iocb_export_dataset {
+	IOCB_EXPORT_DS_AUTO = 0, /* from the first selected MISP type (ip-* -> ip, md5, sha256, else string) */
+	IOCB_EXPORT_DS_STRING,   /* standard base64 of the bytes: domains, hostnames, URLs, user agents, ja3 */
+	IOCB_EXPORT_DS_MD5,      /* 32 lower-case hex digits */
+	IOCB_EXPORT_DS_SHA256,   /* 64 lower-case hex digits */
+	IOCB_EXPORT_DS_IPV4,     /* dotted quad */
+	IOCB_EXPORT_DS_IP,       /* IPv4 or IPv6 text */
+};
+
+/* "string", "md5", ... as Suricata's `type` option spells them; NULL for AUTO. */
+const char *iocb_export_dataset_name(enum iocb_export_dataset t);
+/* Inverse of the above; IOCB_EXPORT_DS_AUTO for an unknown name. */
+enum iocb_export_dataset iocb_export_dataset_parse(const char *name);
+
 /* What to export (shared by every format). Zeroed = every type, to_ids only, 1 GiB. */
 struct iocb_export_opts {
 	const struct iocb_misp_type *const *types; /* borrowed: only these MISP types; NULL = every type */
@@ -51,6 +66,7 @@ struct iocb_export_opts {
 	size_t max_bytes; /* cap on the data an exporter copies out of the snapshot; 0 = 1 GiB */
 	const char *source_name; /* zeek: meta.source's instance part ("<name> (<event uuid>) - <orgc>"); NULL = "MISP" */
 	const char *misp_url;    /* zeek: base URL for meta.url = <misp_url>/events/view/<id>; NULL = no meta.url */
+	enum iocb_export_dataset dataset; /* suricata-dataset: the dataset type */
 };
 
 /* What an export did. */
@@ -133,5 +149,17 @@ int iocb_export_values(struct iocb_store *s, const struct iocb_export_opts *o, s
  */
 int iocb_export_zeek(struct iocb_store *s, const struct iocb_export_opts *o, struct iocb_export_sink *k,
 		     struct iocb_export_stats *st, struct iocb_err *err) IOCB_MUST_USE;
+
+/*
+ * "suricata-dataset": one Suricata dataset file of type o->dataset
+ * (exports.md §3.2): one item per line, every line ending in '\n', no
+ * comments, blanks or CRs, sorted and distinct. Each part of a selected
+ * record whose match class fits the dataset type is an item (composites
+ * split); what does not fit (a CIDR, a hash of another length, a string
+ * whose base64 would pass the 1022 characters Suricata 6/7 read in one
+ * line) is counted in st->skipped when no part of the record fit.
+ */
+int iocb_export_suricata_dataset(struct iocb_store *s, const struct iocb_export_opts *o, struct iocb_export_sink *k,
+				 struct iocb_export_stats *st, struct iocb_err *err) IOCB_MUST_USE;
 
 #endif

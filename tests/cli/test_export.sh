@@ -55,6 +55,14 @@ check "zeek to a file" 0 "$bin" export "${intel[@]}" --format zeek --misp-url ht
 grep -q "$(printf '^c2.evil-update.example\tIntel::DOMAIN\t')" "$work/misp.intel" && ok || bad "domain|ip part 1 missing"
 grep -q "$(printf '^2001:db8:bad::/48\tIntel::SUBNET\t.*\thttps://misp.example/events/view/42$')" "$work/misp.intel" && ok || bad "subnet / meta.url line missing"
 grep -q "lines from" "$work/err" && ok || bad "zeek summary: $(cat "$work/err")"
+# --format suricata-dataset: base64 strings for domains, plain addresses for ip, every line ending in '\n'.
+check "suricata string dataset" 0 "$bin" export "${intel[@]}" --format suricata-dataset --type domain --out "$work/dom.lst"
+grep -qx 'cmFuc29tLWRyb3AuZXhhbXBsZQ==' "$work/dom.lst" && ok || bad "base64 of ransom-drop.example missing"
+[ "$(tail -c1 "$work/dom.lst" | od -An -c | tr -d ' ')" = '\n' ] && ok || bad "last line not newline-terminated"
+check "suricata ip dataset" 0 "$bin" export "${intel[@]}" --format suricata-dataset --type ip-dst
+same "ip dataset: single addresses, no CIDR" "$work/out" "2001:db8::bad
+203.0.113.77"
+check "bad dataset type" 2 "$bin" export "${intel[@]}" --format suricata-dataset --dataset-type ipv5
 check "unknown format" 2 "$bin" export "${intel[@]}" --format zeek-intel
 grep -q "values" "$work/err" && ok || bad "format list missing"
 check "unknown type" 2 "$bin" export "${intel[@]}" --type ip-bogus

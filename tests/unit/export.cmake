@@ -3,4 +3,7 @@ iocb_unit_test(test_export SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_export.c ${CMA
                DEPS iocb_export iocb_store)
 # The "zeek" format, read back through a model of Zeek's Intel file reader (zeek_reader.c).
 iocb_unit_test(test_export_zeek SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_export_zeek.c ${CMAKE_CURRENT_LIST_DIR}/zeek_reader.c
-               ${CMAKE_CURRENT_LIST_DIR}/fixture_store.c DEPS iocb_export iocb_store)
+               ${CMAKE_CURRENT_LIST_DIR}/export_text.c ${CMAKE_CURRENT_LIST_DIR}/fixture_store.c DEPS iocb_export iocb_store)
+# The "suricata-dataset" format, loaded back through models of Suricata 6/7's and 8's readers (suricata_reader.c).
+iocb_unit_test(test_export_suricata SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_export_suricata.c
+               ${CMAKE_CURRENT_LIST_DIR}/suricata_reader.c ${CMAKE_CURRENT_LIST_DIR}/export_text.c ${CMAKE_CURRENT_LIST_DIR}/fixture_store.c DEPS iocb_export iocb_store)

@@ -17,29 +17,13 @@
 
 #include <cmocka.h>
 
+#include "export_text.h"
 #include "fixture_store.h"
 #include "zeek_reader.h"
 
-/* Run the zeek export of s into a memory file; the text (static), NULL on error. */
 static const char *export_zeek(struct iocb_store *s, const struct iocb_export_opts *o, struct iocb_export_stats *st)
 {
-	static char buf[8192];
-	const struct iocb_export_format *fmt = iocb_export_format_find("zeek");
-	struct iocb_export_sink k;
-	struct iocb_err err;
-	FILE *fp = tmpfile();
-	size_t n;
-
-	assert_non_null(fmt);
-	assert_non_null(fp);
-	iocb_export_sink_fd(&k, fileno(fp));
-	assert_int_equal(fmt->run(s, o, &k, st, &err), IOCB_OK);
-	assert_int_equal(iocb_export_sink_commit(&k, &err), IOCB_OK);
-	rewind(fp);
-	n = fread(buf, 1, sizeof(buf) - 1, fp);
-	buf[n] = '\0';
-	fclose(fp);
-	return buf;
+	return export_text(s, "zeek", o, st);
 }
 
 static void add(struct iocb_store *s, uint64_t n, const char *type, const char *p0, const char *p1, int prefix)
