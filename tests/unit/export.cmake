@@ -7,3 +7,6 @@ iocb_unit_test(test_export_zeek SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_export_ze
 # The "suricata-dataset" format, loaded back through models of Suricata 6/7's and 8's readers (suricata_reader.c).
 iocb_unit_test(test_export_suricata SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_export_suricata.c
                ${CMAKE_CURRENT_LIST_DIR}/suricata_reader.c ${CMAKE_CURRENT_LIST_DIR}/export_text.c ${CMAKE_CURRENT_LIST_DIR}/fixture_store.c DEPS iocb_export iocb_store)
+# Export files rewritten on store changes (export/watch.h).
+iocb_unit_test(test_export_watch SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_export_watch.c ${CMAKE_CURRENT_LIST_DIR}/fixture_store.c
+               DEPS iocb_export iocb_store)
