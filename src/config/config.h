@@ -43,6 +43,21 @@ struct iocb_kv {
 	char *value; /* NUL-terminated (scalars are kept as text) */
 };
 
+/* One export file `iocbus run` keeps current (`exports[]`, tables_exports.c; docs/EXPORTS.md). */
+struct iocb_config_export {
+	char *name;         /* unique label in metrics and logs */
+	char *format;       /* an export format name (zeek, suricata-dataset, values); checked at start */
+	char *path;         /* the file replaced atomically */
+	char **types;       /* MISP types kept; NULL = every type */
+	size_t ntypes;
+	bool non_ids;       /* also to_ids=false attributes */
+	char *misp_url;     /* zeek meta.url base; NULL = none */
+	char *source_name;  /* zeek meta.source name; NULL = MISP */
+	char *dataset_type; /* suricata-dataset type; NULL = from the first type */
+	double debounce_s;  /* quiet time after a store change before rewriting */
+	char *where;        /* "file:line:col" of the item */
+};
+
 /* One MISP-format feed (manifest.json + <uuid>.json), local or over HTTP(S). */
 struct iocb_config_feed {
 	char *name;                       /* unique label used in metrics and logs */
@@ -271,6 +286,8 @@ struct iocb_config {
 		bool hits_only;           /* write only enriched lines, default false */
 	} enrich;
 
+	struct iocb_config_export *exports; /* `exports` list: files rewritten on store changes */
+	size_t nexports;
 	struct iocb_config_feed *feeds;   /* `feeds` list: MISP-format feeds followed by `iocbus run` */
 	size_t nfeeds;
 

@@ -78,7 +78,18 @@ struct iocb_daemon__services {
 	struct iocb_bus_curve *curve;      /* `bus.curve` keys, or NULL; outlives the bus */
 	struct iocb_stream *stream;        /* `bus.kafka` indicator stream, or NULL */
 	struct iocb_daemon__intake *intake; /* bus sightings -> queue, off the bus thread; with `sightings:` */
+	struct iocb_daemon__exports *exports; /* `exports[]` files kept current, or NULL (exports.c) */
 };
+
+/* ---- exports.c: `exports[]` ---- */
+struct iocb_daemon__exports;
+/* Start the export thread when `exports` lists files (*out NULL otherwise). IOCB_ECONFIG: a bad format/type. */
+int iocb_daemon__exports_start(struct iocb_daemon__exports **out, const struct iocb_config *c,
+			       struct iocb_store *store, struct iocb_err *err) IOCB_MUST_USE;
+/* Stop and free; NULL is a no-op. */
+void iocb_daemon__exports_stop(struct iocb_daemon__exports *x);
+/* Append iocbus_export_* (per `export` label); nothing for NULL. */
+int iocb_daemon__exports_metrics(struct iocb_daemon__exports *x, struct iocb_buf *out);
 
 /*
  * Start the sightings queue (when `sightings:`), then the bus (when `bus:`),

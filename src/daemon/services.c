@@ -133,6 +133,8 @@ int iocb_daemon__services_start(struct iocb_daemon__services *sv, const struct i
 		rc = bus_start(sv, c, store, err);
 	if (rc == IOCB_OK)
 		rc = stream_start(sv, c, store, err);
+	if (rc == IOCB_OK)
+		rc = iocb_daemon__exports_start(&sv->exports, c, store, err);
 	if (rc < 0)
 		iocb_daemon__services_stop(sv);
 	return rc;
@@ -140,6 +142,8 @@ int iocb_daemon__services_start(struct iocb_daemon__services *sv, const struct i
 
 void iocb_daemon__services_stop(struct iocb_daemon__services *sv)
 {
+	iocb_daemon__exports_stop(sv->exports);
+	sv->exports = NULL;
 	/* The stream flushes what librdkafka holds (bounded); the bus before the queue it hands sightings to. */
 	iocb_stream_stop(sv->stream);
 	sv->stream = NULL;
@@ -174,6 +178,8 @@ int iocb_daemon__services_metrics(struct iocb_daemon__services *sv, struct iocb_
 	}
 	if (rc == IOCB_OK && sv->intake)
 		rc = iocb_daemon__intake_metrics(sv->intake, out);
+	if (rc == IOCB_OK)
+		rc = iocb_daemon__exports_metrics(sv->exports, out);
 	return rc;
 }
 
