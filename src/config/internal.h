@@ -150,6 +150,8 @@ extern const struct iocb_config__section iocb_config__root;
 /* tables_bus.c: `bus` and `sightings`, also named from tables.c. */
 extern const struct iocb_config__section iocb_config__bus;
 extern const struct iocb_config__section iocb_config__sightings;
+/* tables_memcached.c: `memcached`. */
+extern const struct iocb_config__section iocb_config__memcached;
 
 /* Fail with IOCB_ECONFIG: "name:line:col: path: message" (n may be NULL). */
 int iocb_config__fail(struct iocb_config__ctx *ctx, const struct iocb_config__node *n, const char *path,

@@ -758,6 +758,8 @@ static const struct iocb_config__opt root_rows[] = {
 	ROW("bus", IOCB_CT_SECTION, NULL, 0, 0, 0, NO, OFF(bus.present), NULL, &iocb_config__bus, IOCB_CF_ONCE, "See `bus`."),
 	ROW("sightings", IOCB_CT_SECTION, NULL, 0, 0, 0, NO, OFF(sightings.present), NULL, &iocb_config__sightings, 0,
 	    "See `sightings`."),
+	ROW("memcached", IOCB_CT_SECTION, NULL, 0, 0, 0, NO, OFF(memcached.present), NULL, &iocb_config__memcached, 0,
+	    "See `memcached`."),
 };
 
 enum { ROOT_FEEDS = 4, ROOT_INPUTS = 8, ROOT_OUTPUTS = 9 }; /* indexes of rows in root_rows */

@@ -102,7 +102,9 @@ static int stat(struct iocb_mc_session *s, const struct req *r, struct iocb_buf 
 	struct iocb_str none = {NULL, 0};
 
 	s->stats->requests[IOCB_MC_CMD_STAT]++;
-	if (r->keylen == 0) {
+	if (r->keylen != 0) /* a group (settings, items, ...): memcached's answer to one it does not know */
+		return error(out, r, ST_NOT_FOUND);
+	{
 		rc = respond(out, r, ST_OK, NULL, 0, iocb_str_c("version"), iocb_str_c(IOCB_MC_VERSION));
 		snprintf(v, sizeof v, "%llu", (unsigned long long)s->stats->hits);
 		if (rc == IOCB_OK)
