@@ -158,6 +158,14 @@ print("ok")
 """, str(self.port)], capture_output=True, timeout=30, text=True)
         self.assertEqual(r.stdout.strip(), "ok", r.stderr)
 
+    def test_memccapable_read_paths(self):
+        """libmemcached-tools' conformance cases that need no write (the rest set or flush first)."""
+        for t in ("ascii version", "ascii stat", "binary version", "binary quit", "binary quitq", "binary noop",
+                  "binary stat"):
+            r = subprocess.run(["memccapable", "-h", "127.0.0.1", "-p", str(self.port), "-T", t],
+                               capture_output=True, timeout=30, text=True)
+            self.assertIn("All tests passed", r.stdout + r.stderr, t)
+
     def test_metrics(self):
         exchange(self.port, b"get domain-evil.com nosuch.example\r\n", b"END\r\n")
         self.assertGreaterEqual(self.d.metric("iocbus_memcached_hits_total"), 1)

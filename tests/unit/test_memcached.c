@@ -191,10 +191,10 @@ static void test_text_get(void **state)
 	(void)state;
 
 	run_init(&r);
-	FEED_LIT(&r, "get domain-evil.com nosuch\r\ngets domain-evil.com\nversion\r\nget\r\nbogus\r\n");
+	FEED_LIT(&r, "get domain-evil.com nosuch\r\ngets domain-evil.com\nversion\r\nget\r\nbogus\r\nstats items\r\n");
 	OUT_IS(&r, "VALUE domain-evil.com 0 13\r\n['Feed-test']\r\nEND\r\n"
 		   "VALUE domain-evil.com 0 13 0\r\n['Feed-test']\r\nEND\r\n"
-		   "VERSION 1.6.18\r\nERROR\r\nERROR\r\n");
+		   "VERSION 1.6.18\r\nERROR\r\nERROR\r\nERROR\r\n");
 	run_fini(&r);
 
 	run_init(&r);

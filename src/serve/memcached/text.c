@@ -192,8 +192,13 @@ static int command(struct iocb_mc_session *s, struct line *l, struct iocb_buf *o
 		s->stats->requests[IOCB_MC_CMD_VERSION]++;
 		return iocb_buf_append_c(out, "VERSION " IOCB_MC_VERSION "\r\n");
 	}
-	if (iocb_str_eq_c(c, "stats"))
-		return stats(s, out);
+	if (iocb_str_eq_c(c, "stats")) {
+		struct iocb_str g;
+		if (!next_tok(l, &g))
+			return stats(s, out);
+		s->stats->requests[IOCB_MC_CMD_UNKNOWN]++;
+		return iocb_buf_append_c(out, "ERROR\r\n"); /* a group: memcached's answer to one it does not know */
+	}
 	if (iocb_str_eq_c(c, "quit")) {
 		s->stats->requests[IOCB_MC_CMD_QUIT]++;
 		s->close = true;
