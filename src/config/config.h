@@ -342,6 +342,7 @@ struct iocb_config {
 		char *host;               /* listen address, default 127.0.0.1 */
 		uint16_t port;            /* default 11211; 0 = any free port */
 		unsigned max_connections; /* default 1024 */
+		unsigned threads;         /* server threads, default 2 */
 		char *ns;                 /* Dalli namespace, NULL = none */
 	} memcached;
 

@@ -16,6 +16,9 @@ static const struct iocb_config__opt memcached_rows[] = {
 	    0,
 	    "Client connections at once; a connection past it is closed at once (counted in "
 	    "`iocbus_memcached_connections_refused_total`). Idle connections are never closed."),
+	ROW("threads", IOCB_CT_UINT, "2", 1, 64, OFF(memcached.threads), NO, NO, NULL, NULL, 0,
+	    "Server threads, each with its own epoll set and listening socket on the port (SO_REUSEPORT); a "
+	    "connection stays on the thread the kernel gave it. Mostly system-call bound: about one per core."),
 	ROW("namespace", IOCB_CT_STR, NULL, 1, 200, OFF(memcached.ns), NO, NO, NULL, NULL, IOCB_CF_NULLABLE,
 	    "Dalli's `namespace` (the Logstash filter's `namespace`): a key `<namespace>:<key>` is looked up "
 	    "as `<key>`. Keys without the prefix are looked up as they are."),

@@ -133,6 +133,7 @@ static int mc_start(struct iocb_daemon__services *sv, const struct iocb_config *
 		.host = c->memcached.host,
 		.port = c->memcached.port,
 		.max_connections = c->memcached.max_connections,
+		.threads = c->memcached.threads,
 		.ns = c->memcached.ns,
 		.store = store,
 	};
@@ -232,7 +233,7 @@ bool iocb_daemon__services_changed(const struct iocb_config *o, const struct ioc
 	const __typeof__(o->memcached) *m = &o->memcached, *w = &n->memcached;
 
 	if (m->present != w->present || !s_eq(m->host, w->host) || m->port != w->port ||
-	    m->max_connections != w->max_connections || !s_eq(m->ns, w->ns))
+	    m->max_connections != w->max_connections || m->threads != w->threads || !s_eq(m->ns, w->ns))
 		return true;
 	return x->present != y->present || !s_eq(x->host, y->host) || !s_eq(x->advertise_host, y->advertise_host) ||
 	       x->manage_port != y->manage_port || x->pub_port != y->pub_port || x->sub_port != y->sub_port ||

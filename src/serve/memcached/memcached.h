@@ -104,7 +104,7 @@ struct iocb_mc_store_ctx {
  */
 int iocb_mc_store_lookup(void *ud, struct iocb_str key, struct iocb_buf *value);
 
-/* ---- the server: one epoll thread, non-blocking sockets ---------------------- */
+/* ---- the server: epoll threads, non-blocking sockets ------------------------- */
 
 struct iocb_err;
 struct iocb_mc_server;
@@ -112,7 +112,8 @@ struct iocb_mc_server;
 struct iocb_mc_opts {
 	const char *host;           /* listen address; NULL = 127.0.0.1 */
 	uint16_t port;              /* 0 = any free port (tests; see iocb_mc_port) */
-	unsigned max_connections;   /* over it a new connection is closed at once (counted) */
+	unsigned max_connections;   /* over it a new connection is closed at once (counted); split across threads */
+	unsigned threads;           /* server threads, each with its own epoll set (SO_REUSEPORT); 0 = 1 */
 	const char *ns;             /* namespace (iocb_mc_store_ctx.ns); NULL/empty = none */
 	const struct iocb_store *store; /* borrowed; must outlive the server */
 };
@@ -126,12 +127,12 @@ struct iocb_mc_server_stats {
 };
 
 /*
- * Bind, listen and start the server thread. *out owns the server on
+ * Bind, listen and start the server threads. *out owns the server on
  * success. IOCB_EIO (cannot bind) or IOCB_ENOMEM with err set.
  * Main thread.
  */
 int iocb_mc_start(const struct iocb_mc_opts *o, struct iocb_mc_server **out, struct iocb_err *err) IOCB_MUST_USE;
-/* Stop the thread, close every connection, free. NULL is a no-op. Main thread. */
+/* Stop the threads, close every connection, free. NULL is a no-op. Main thread. */
 void iocb_mc_stop(struct iocb_mc_server *s);
 /* The bound port (useful with opts.port 0). */
 uint16_t iocb_mc_port(const struct iocb_mc_server *s);

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The memcached endpoint's server: one thread, one epoll set, level
- * triggered, non-blocking sockets. Each connection has a bounded input
+ * The memcached endpoint's server: `threads` workers, each a thread with
+ * its own listening socket on the port (SO_REUSEPORT: the kernel spreads
+ * connections) and its own epoll set, level triggered, non-blocking
+ * sockets; a connection stays on its worker. Each connection has a bounded input
  * buffer (one request at most: a text line or a binary packet) and a
  * bounded output buffer; while answers wait to be written the connection
  * is not read (back-pressure instead of growth). Connections are never
@@ -41,7 +43,7 @@ struct conn {
 	struct conn *prev, *next; /* the server's list, for stop */
 };
 
-struct iocb_mc_server {
+struct worker {
 	int lfd, ep, efd;
 	uint16_t port;
 	unsigned max_conns;
@@ -53,7 +55,7 @@ struct iocb_mc_server {
 	struct iocb_mc_server_stats pub;
 };
 
-static int listen_on(struct iocb_mc_server *m, const char *host, uint16_t port, struct iocb_err *err)
+static int listen_on(struct worker *m, const char *host, uint16_t port, struct iocb_err *err)
 {
 	struct addrinfo hints, *res = NULL;
 	char ps[8];
@@ -74,7 +76,9 @@ static int listen_on(struct iocb_mc_server *m, const char *host, uint16_t port, 
 			last = errno;
 			continue;
 		}
+		/* SO_REUSEPORT: each worker has its own listening socket on the port; the kernel spreads connections. */
 		if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+		    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0 ||
 		    bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 1024) != 0) {
 			last = errno;
 			close(fd);
@@ -95,7 +99,7 @@ static int listen_on(struct iocb_mc_server *m, const char *host, uint16_t port, 
 	return IOCB_OK;
 }
 
-static void conn_free(struct iocb_mc_server *m, struct conn *c)
+static void conn_free(struct worker *m, struct conn *c)
 {
 	if (c->prev)
 		c->prev->next = c->next;
@@ -112,7 +116,7 @@ static void conn_free(struct iocb_mc_server *m, struct conn *c)
 	m->local.connections--;
 }
 
-static void accept_all(struct iocb_mc_server *m)
+static void accept_all(struct worker *m)
 {
 	for (;;) {
 		int fd = accept4(m->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -164,7 +168,7 @@ static int process(struct conn *c)
 }
 
 /* Write pending output; switch interest between IN and OUT. Returns false to close. */
-static bool flush(struct iocb_mc_server *m, struct conn *c)
+static bool flush(struct worker *m, struct conn *c)
 {
 	struct epoll_event ev = {.data.ptr = c};
 
@@ -194,7 +198,7 @@ static bool flush(struct iocb_mc_server *m, struct conn *c)
 }
 
 /* One readiness event of a connection. Returns false to close it. */
-static bool on_conn(struct iocb_mc_server *m, struct conn *c, uint32_t events)
+static bool on_conn(struct worker *m, struct conn *c, uint32_t events)
 {
 	if (events & EPOLLOUT) {
 		if (!flush(m, c))
@@ -221,7 +225,7 @@ static bool on_conn(struct iocb_mc_server *m, struct conn *c, uint32_t events)
 	return true;
 }
 
-static void publish(struct iocb_mc_server *m)
+static void publish(struct worker *m)
 {
 	pthread_mutex_lock(&m->mu);
 	m->pub = m->local;
@@ -230,7 +234,7 @@ static void publish(struct iocb_mc_server *m)
 
 static void *run(void *arg)
 {
-	struct iocb_mc_server *m = arg;
+	struct worker *m = arg;
 	struct epoll_event evs[MAX_EVENTS];
 	bool stop = false;
 
@@ -255,7 +259,14 @@ static void *run(void *arg)
 	return NULL;
 }
 
-static void server_free(struct iocb_mc_server *m)
+struct iocb_mc_server {
+	struct worker *w; /* n workers, each a thread with its own epoll set and listening socket */
+	unsigned n;
+	uint16_t port;
+	char *ns;
+};
+
+static void worker_fini(struct worker *m)
 {
 	if (m->lfd >= 0)
 		close(m->lfd);
@@ -264,65 +275,108 @@ static void server_free(struct iocb_mc_server *m)
 	if (m->efd >= 0)
 		close(m->efd);
 	pthread_mutex_destroy(&m->mu);
-	free((void *)m->ctx.ns.ptr);
-	free(m);
+}
+
+static int worker_init(struct worker *m, const struct iocb_mc_opts *o, uint16_t port, unsigned max_conns,
+		       struct iocb_str ns, struct iocb_err *err)
+{
+	struct epoll_event ev = {.events = EPOLLIN};
+	int rc;
+
+	m->lfd = m->ep = m->efd = -1;
+	pthread_mutex_init(&m->mu, NULL);
+	m->max_conns = max_conns;
+	m->ctx.store = o->store;
+	m->ctx.ns = ns;
+	rc = listen_on(m, o->host && o->host[0] ? o->host : "127.0.0.1", port, err);
+	if (rc < 0)
+		return rc;
+	m->ep = epoll_create1(EPOLL_CLOEXEC);
+	m->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (m->ep < 0 || m->efd < 0 || epoll_ctl(m->ep, EPOLL_CTL_ADD, m->lfd, &ev) != 0)
+		return iocb_err_set(err, IOCB_EIO, "memcached: %s", strerror(errno));
+	ev.data.ptr = &m->efd;
+	if (epoll_ctl(m->ep, EPOLL_CTL_ADD, m->efd, &ev) != 0)
+		return iocb_err_set(err, IOCB_EIO, "memcached: %s", strerror(errno));
+	return IOCB_OK;
+}
+
+static void server_free(struct iocb_mc_server *s, unsigned started)
+{
+	uint64_t one = 1;
+
+	for (unsigned i = 0; i < started; i++)
+		if (write(s->w[i].efd, &one, sizeof one) != (ssize_t)sizeof one)
+			abort(); /* an eventfd write of 1 cannot fail */
+	for (unsigned i = 0; i < started; i++)
+		pthread_join(s->w[i].thr, NULL);
+	for (unsigned i = 0; i < s->n; i++)
+		worker_fini(&s->w[i]);
+	free(s->w);
+	free(s->ns);
+	free(s);
 }
 
 int iocb_mc_start(const struct iocb_mc_opts *o, struct iocb_mc_server **out, struct iocb_err *err)
 {
-	struct iocb_mc_server *m = iocb_xcalloc(1, sizeof *m);
-	struct epoll_event ev = {.events = EPOLLIN};
-	int rc;
+	struct iocb_mc_server *s = iocb_xcalloc(1, sizeof *s);
+	unsigned max = o->max_connections ? o->max_connections : 1024, started = 0;
+	struct iocb_str ns = {NULL, 0};
+	int rc = IOCB_OK;
 
 	*out = NULL;
-	m->lfd = m->ep = m->efd = -1;
-	pthread_mutex_init(&m->mu, NULL);
-	m->max_conns = o->max_connections ? o->max_connections : 1024;
-	m->ctx.store = o->store;
-	if (o->ns && o->ns[0])
-		m->ctx.ns = (struct iocb_str){iocb_xstrdup(o->ns), strlen(o->ns)};
-	rc = listen_on(m, o->host && o->host[0] ? o->host : "127.0.0.1", o->port, err);
-	if (rc < 0)
-		goto fail;
-	m->ep = epoll_create1(EPOLL_CLOEXEC);
-	m->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	rc = IOCB_EIO;
-	if (m->ep < 0 || m->efd < 0 || epoll_ctl(m->ep, EPOLL_CTL_ADD, m->lfd, &ev) != 0)
-		goto fail_errno;
-	ev.data.ptr = &m->efd;
-	if (epoll_ctl(m->ep, EPOLL_CTL_ADD, m->efd, &ev) != 0)
-		goto fail_errno;
-	if (pthread_create(&m->thr, NULL, run, m) != 0)
-		goto fail_errno;
-	*out = m;
+	s->n = o->threads ? o->threads : 1;
+	s->w = iocb_xcalloc(s->n, sizeof *s->w);
+	if (o->ns && o->ns[0]) {
+		s->ns = iocb_xstrdup(o->ns);
+		ns = (struct iocb_str){s->ns, strlen(s->ns)};
+	}
+	for (unsigned i = 0; i < s->n; i++)
+		s->w[i].lfd = s->w[i].ep = s->w[i].efd = -1;
+	for (unsigned i = 0; i < s->n && rc == IOCB_OK; i++) {
+		/* The first worker may take any free port (opts.port 0); the others join it. */
+		rc = worker_init(&s->w[i], o, i ? s->port : o->port, (max + s->n - 1) / s->n, ns, err);
+		if (i == 0)
+			s->port = s->w[0].port;
+	}
+	while (rc == IOCB_OK && started < s->n) {
+		if (pthread_create(&s->w[started].thr, NULL, run, &s->w[started]) != 0)
+			rc = iocb_err_set(err, IOCB_EIO, "memcached: pthread_create failed");
+		else
+			started++;
+	}
+	if (rc < 0) {
+		server_free(s, started);
+		return rc;
+	}
+	*out = s;
 	return IOCB_OK;
-fail_errno:
-	rc = iocb_err_set(err, IOCB_EIO, "memcached: %s", strerror(errno));
-fail:
-	server_free(m);
-	return rc;
 }
 
-void iocb_mc_stop(struct iocb_mc_server *m)
+void iocb_mc_stop(struct iocb_mc_server *s)
 {
-	uint64_t one = 1;
-
-	if (!m)
-		return;
-	if (write(m->efd, &one, sizeof one) != (ssize_t)sizeof one)
-		abort(); /* an eventfd write of 1 cannot fail */
-	pthread_join(m->thr, NULL);
-	server_free(m);
+	if (s)
+		server_free(s, s->n);
 }
 
-uint16_t iocb_mc_port(const struct iocb_mc_server *m)
+uint16_t iocb_mc_port(const struct iocb_mc_server *s)
 {
-	return m->port;
+	return s->port;
 }
 
-void iocb_mc_server_stats(struct iocb_mc_server *m, struct iocb_mc_server_stats *out)
+void iocb_mc_server_stats(struct iocb_mc_server *s, struct iocb_mc_server_stats *out)
 {
-	pthread_mutex_lock(&m->mu);
-	*out = m->pub;
-	pthread_mutex_unlock(&m->mu);
+	memset(out, 0, sizeof *out);
+	for (unsigned i = 0; i < s->n; i++) {
+		struct worker *m = &s->w[i];
+		pthread_mutex_lock(&m->mu);
+		for (int c = 0; c < IOCB_MC_CMD__N; c++)
+			out->mc.requests[c] += m->pub.mc.requests[c];
+		out->mc.hits += m->pub.mc.hits;
+		out->mc.misses += m->pub.mc.misses;
+		out->connections += m->pub.connections;
+		out->accepted += m->pub.accepted;
+		out->refused += m->pub.refused;
+		pthread_mutex_unlock(&m->mu);
+	}
 }
