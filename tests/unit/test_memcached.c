@@ -12,8 +12,14 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cmocka.h>
+
+#include "core/rc.h"
 
 #include "fixture_store.h"
 
@@ -290,6 +296,61 @@ static void test_store_keys(void **state)
 	iocb_store_free(s);
 }
 
+static int dial(uint16_t port)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct timeval tv = {2, 0};
+
+	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	return fd;
+}
+
+/* The server: answers over a socket; a connection past max_connections is closed at once and counted. */
+static void test_server_max_connections(void **state)
+{
+	struct iocb_store *st = fixture_store_open(false);
+	struct iocb_mc_opts o = {.port = 0, .max_connections = 2, .threads = 1, .store = st};
+	struct iocb_mc_server *m = NULL;
+	struct iocb_mc_server_stats ss;
+	struct iocb_err err;
+	struct iocb_buf b;
+	char buf[64];
+	int fd[3];
+	(void)state;
+
+	assert_int_equal(iocb_mc_start(&o, &m, &err), IOCB_OK);
+	for (int i = 0; i < 3; i++)
+		fd[i] = dial(iocb_mc_port(m));
+	assert_int_equal(recv(fd[2], buf, sizeof buf, 0), 0); /* closed at once */
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(send(fd[i], "version\r\n", 9, 0), 9);
+		assert_int_equal(recv(fd[i], buf, sizeof buf, 0), 16);
+		assert_memory_equal(buf, "VERSION 1.6.18\r\n", 16);
+	}
+	/* Counters are published after each wake-up of the server thread: wait for the last one (2 s at most). */
+	for (int i = 0; i < 200; i++) {
+		iocb_mc_server_stats(m, &ss);
+		if (ss.mc.requests[IOCB_MC_CMD_VERSION] == 2)
+			break;
+		usleep(10000);
+	}
+	assert_int_equal(ss.connections, 2);
+	assert_int_equal(ss.refused, 1);
+	assert_int_equal(ss.mc.requests[IOCB_MC_CMD_VERSION], 2);
+	iocb_buf_init(&b, 0);
+	assert_int_equal(iocb_mc_metrics_render(&ss, &b), IOCB_OK);
+	assert_non_null(strstr(b.ptr, "iocbus_memcached_connections_refused_total 1\n"));
+	assert_non_null(strstr(b.ptr, "iocbus_memcached_requests_total{command=\"version\"} 2\n"));
+	iocb_buf_fini(&b);
+	for (int i = 0; i < 3; i++)
+		close(fd[i]);
+	iocb_mc_stop(m);
+	iocb_store_free(st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -302,6 +363,7 @@ int main(void)
 		cmocka_unit_test(test_meta),
 		cmocka_unit_test(test_line_too_long),
 		cmocka_unit_test(test_store_keys),
+		cmocka_unit_test(test_server_max_connections),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
