@@ -121,6 +121,7 @@ class MemcachedEndpointTest(unittest.TestCase):
         self.assertIn(b"VALUE domain-evil.com 0 13\r\n" + HIT_VALUE, got)
         self.same(b"mg domain-evil.com v f k s\r\nmg domain-evil.com\r\nmg nosuch.example k Oabc\r\n"
                   b"mg nosuch.example v q\r\nmg domain-evil.com v q\r\nmn\r\n", b"MN\r\n")
+        self.same(b"mg ZG9tYWluLWV2aWwuY29t b k v f\r\nmg bm9zdWNo b k\r\nmn\r\n", b"MN\r\n")  # base64 keys
 
     def test_writes_refused(self):
         got = exchange(self.port, b"set k 0 0 1 noreply\r\nx\r\ndelete k\r\nversion\r\n", b"VERSION 1.6.18\r\n")

@@ -236,9 +236,12 @@ static void test_meta(void **state)
 
 	run_init(&r);
 	FEED_LIT(&r, "mg domain-evil.com v f k s\r\nmg domain-evil.com\r\nmg nosuch k Oabc\r\n"
-		     "mg nosuch v q\r\nmg domain-evil.com v t c Oabc q\r\nmn\r\nmg x zz\r\n");
+		     "mg nosuch v q\r\nmg domain-evil.com v t c Oabc q\r\nmn\r\nmg x zz\r\n"
+		     "mg ZG9tYWluLWV2aWwuY29t b k v\r\nmg bm9zdWNo b k\r\nmg a*== b v\r\n");
 	OUT_IS(&r, "VA 13 f0 kdomain-evil.com s13\r\n['Feed-test']\r\nHD\r\nEN knosuch Oabc\r\n"
-		   "VA 13 t-1 c0 Oabc\r\n['Feed-test']\r\nMN\r\nCLIENT_ERROR invalid flag\r\n");
+		   "VA 13 t-1 c0 Oabc\r\n['Feed-test']\r\nMN\r\nCLIENT_ERROR invalid flag\r\n"
+		   "VA 13 kdomain-evil.com\r\n['Feed-test']\r\nEN kbm9zdWNo b\r\n"
+		   "CLIENT_ERROR error decoding key\r\n");
 	run_fini(&r);
 }
 

@@ -65,6 +65,43 @@ static int stats(struct iocb_mc_session *s, struct iocb_buf *out)
 			       (unsigned long long)s->stats->misses);
 }
 
+/* Strict base64 (RFC 4648, padded) of in into out (cap bytes); returns the length, -1 if invalid or too long. */
+static long b64_decode(struct iocb_str in, char *out, size_t cap)
+{
+	uint32_t acc = 0;
+	size_t n = 0, pad = 0;
+
+	if (in.len == 0 || in.len % 4)
+		return -1;
+	for (size_t i = 0; i < in.len; i++) {
+		char c = in.ptr[i];
+		int v = c >= 'A' && c <= 'Z' ? c - 'A' : c >= 'a' && c <= 'z' ? c - 'a' + 26
+			: c >= '0' && c <= '9' ? c - '0' + 52 : c == '+' ? 62 : c == '/' ? 63 : c == '=' ? 0 : -1;
+		if (v < 0 || (c == '=' && i < in.len - 2) || (pad && c != '='))
+			return -1;
+		pad += c == '=';
+		acc = acc << 6 | (uint32_t)v;
+		if (i % 4 == 3) {
+			char b[3] = {(char)(acc >> 16), (char)(acc >> 8), (char)acc};
+			size_t k = 3 - (i == in.len - 1 ? pad : 0);
+			if (n + k > cap)
+				return -1;
+			memcpy(out + n, b, k);
+			n += k;
+		}
+	}
+	return (long)n;
+}
+
+/* A key a text command could carry: printable ASCII, no space. */
+static bool plain(struct iocb_str k)
+{
+	for (size_t i = 0; i < k.len; i++)
+		if ((unsigned char)k.ptr[i] <= ' ' || (unsigned char)k.ptr[i] >= 0x7f)
+			return false;
+	return true;
+}
+
 /* Echo a meta flag that carries a value (k, O, f, s, t, c, h, l) the way memcached does. */
 static int mg_flag(struct iocb_mc_session *s, struct iocb_buf *o, char f, struct iocb_str k, struct iocb_str tok,
 		   bool hit)
@@ -89,12 +126,13 @@ static int mg_flag(struct iocb_mc_session *s, struct iocb_buf *o, char f, struct
 	}
 }
 
-/* Meta get with the common flags (v f k s q O t c h l u; T N R E accepted and ignored). */
+/* Meta get with the common flags (v f k s q O t c h l u b; T N R E accepted and ignored). */
 static int mg(struct iocb_mc_session *s, struct line *l, struct iocb_buf *out)
 {
-	struct iocb_str k, t;
+	struct iocb_str k, t, lk;
 	struct line flags;
-	bool v = false, q = false, hit;
+	bool v = false, q = false, b = false, echo_b, hit;
+	char raw[IOCB_MC_KEY_MAX];
 	size_t start = out->len;
 	int rc = IOCB_OK;
 
@@ -105,19 +143,32 @@ static int mg(struct iocb_mc_session *s, struct line *l, struct iocb_buf *out)
 		return iocb_buf_append_c(out, BADFMT);
 	flags = *l;
 	while (next_tok(l, &t)) {
-		if (!strchr("vfksqOtchluTNRE", t.ptr[0]) || (t.len > 1 && !strchr("OTNRE", t.ptr[0])) || t.len > 33)
+		if (!strchr("vfksqOtchlubTNRE", t.ptr[0]) || (t.len > 1 && !strchr("OTNRE", t.ptr[0])) || t.len > 33)
 			return iocb_buf_append_c(out, "CLIENT_ERROR invalid flag\r\n");
 		v |= t.ptr[0] == 'v';
 		q |= t.ptr[0] == 'q';
+		b |= t.ptr[0] == 'b';
 	}
-	hit = iocb_mc__lookup(s, k);
+	lk = k; /* with b, the key is base64 (Dalli 5 for non-ASCII keys); k is echoed as sent */
+	if (b) {
+		long n = b64_decode(k, raw, sizeof raw);
+		if (n <= 0)
+			return iocb_buf_append_c(out, "CLIENT_ERROR error decoding key\r\n");
+		lk = (struct iocb_str){raw, (size_t)n};
+	}
+	hit = iocb_mc__lookup(s, lk);
+	/* memcached echoes a hit's key as the item holds it: plain when a text client could have stored it. */
+	echo_b = b && (!hit || !plain(lk));
 	if (!hit && q)
 		return IOCB_OK;
 	rc = hit ? (v ? iocb_buf_printf(out, "VA %zu", s->value.len) : iocb_buf_append_c(out, "HD"))
 		 : iocb_buf_append_c(out, "EN");
 	while (rc == IOCB_OK && next_tok(&flags, &t))
-		if (hit || t.ptr[0] == 'k' || t.ptr[0] == 'O')
-			rc = mg_flag(s, out, t.ptr[0], k, t, hit);
+		if (hit || t.ptr[0] == 'k' || t.ptr[0] == 'O') {
+			rc = mg_flag(s, out, t.ptr[0], echo_b ? k : lk, t, hit);
+			if (rc == IOCB_OK && echo_b && t.ptr[0] == 'k') /* memcached: " b" after a base64 key */
+				rc = iocb_buf_append_c(out, " b");
+		}
 	if (rc == IOCB_OK)
 		rc = iocb_buf_append(out, "\r\n", 2);
 	if (rc == IOCB_OK && hit && v) {
