@@ -10,6 +10,7 @@ PKGS=(
   libfyaml-dev liburcu-dev liblmdb-dev libidn2-dev libxxhash-dev libcmocka-dev
   python3 python3-zmq python3-confluent-kafka librdkafka-dev kcat
   libzmq3-dev libcurl4-openssl-dev libmicrohttpd-dev libdeflate-dev zlib1g-dev
+  memcached ruby ruby-dalli python3-pymemcache libmemcached-tools
 )
 if [ "${1:-}" = "--list" ]; then printf '%s\n' "${PKGS[@]}"; exit 0; fi
 

@@ -353,6 +353,16 @@ struct iocb_config {
 		double from_matches_window_s; /* `from_matches_window`: once per attribute and input, default 300 s */
 	} sightings;
 
+	/* `memcached`: the memcached-protocol lookup endpoint (docs/DROPINS.md). */
+	struct {
+		bool present;             /* the section exists: `iocbus run` starts the endpoint */
+		char *host;               /* listen address, default 127.0.0.1 */
+		uint16_t port;            /* default 11211; 0 = any free port */
+		unsigned max_connections; /* default 1024 */
+		unsigned threads;         /* server threads, default 2 */
+		char *ns;                 /* Dalli namespace, NULL = none */
+	} memcached;
+
 	char **intel;                     /* `intel:` list of files/dirs loaded at start */
 	size_t nintel;
 

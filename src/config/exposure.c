@@ -117,5 +117,10 @@ size_t iocb_config_warn_exposure(const struct iocb_config *c)
 		open_listener("bus", NULL, c->bus.host);
 		n++;
 	}
+	/* memcached has no authentication: anyone who reaches it reads the indicators. */
+	if (c->memcached.present && !is_loopback(c->memcached.host)) {
+		open_listener("memcached", NULL, c->memcached.host);
+		n++;
+	}
 	return n;
 }

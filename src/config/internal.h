@@ -152,6 +152,8 @@ extern const struct iocb_config__section iocb_config__bus;
 extern const struct iocb_config__section iocb_config__sightings;
 /* tables_exports.c: `exports[]`. */
 extern const struct iocb_config__section iocb_config__exports;
+/* tables_memcached.c: `memcached`. */
+extern const struct iocb_config__section iocb_config__memcached;
 
 /* Fail with IOCB_ECONFIG: "name:line:col: path: message" (n may be NULL). */
 int iocb_config__fail(struct iocb_config__ctx *ctx, const struct iocb_config__node *n, const char *path,

@@ -760,6 +760,8 @@ static const struct iocb_config__opt root_rows[] = {
 	    "See `sightings`."),
 	ROW("exports", IOCB_CT_LIST, NULL, 0, 16, OFF(exports), OFF(nexports), NO, NULL, &iocb_config__exports,
 	    IOCB_CF_NULLABLE, "Files `iocbus run` rewrites on store changes (see `exports[]`), at most 16."),
+	ROW("memcached", IOCB_CT_SECTION, NULL, 0, 0, 0, NO, OFF(memcached.present), NULL, &iocb_config__memcached, 0,
+	    "See `memcached`."),
 };
 
 enum { ROOT_FEEDS = 4, ROOT_INPUTS = 8, ROOT_OUTPUTS = 9 }; /* indexes of rows in root_rows */

@@ -67,6 +67,7 @@ int iocb_daemon__reloadable(const char *path, struct iocb_err *err) IOCB_MUST_US
 
 struct iocb_bus;
 struct iocb_bus_curve;
+struct iocb_mc_server;
 struct iocb_sightings;
 struct iocb_store;
 struct iocb_stream;
@@ -79,6 +80,7 @@ struct iocb_daemon__services {
 	struct iocb_stream *stream;        /* `bus.kafka` indicator stream, or NULL */
 	struct iocb_daemon__intake *intake; /* bus sightings -> queue, off the bus thread; with `sightings:` */
 	struct iocb_daemon__exports *exports; /* `exports[]` files kept current, or NULL (exports.c) */
+	struct iocb_mc_server *mc;         /* `memcached:` lookup endpoint, or NULL */
 };
 
 /* ---- exports.c: `exports[]` ---- */

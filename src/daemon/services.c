@@ -17,6 +17,7 @@
 #include "daemon/internal.h"
 #include "serve/bus/bus.h"
 #include "serve/bus/curve.h"
+#include "serve/memcached/memcached.h"
 #include "serve/stream/stream.h"
 #include "sightings/sightings.h"
 
@@ -124,6 +125,29 @@ static int stream_start(struct iocb_daemon__services *sv, const struct iocb_conf
 	return rc;
 }
 
+/* `memcached:`: the memcached-protocol lookup endpoint (serve/memcached/memcached.h). */
+static int mc_start(struct iocb_daemon__services *sv, const struct iocb_config *c, struct iocb_store *store,
+		    struct iocb_err *err)
+{
+	struct iocb_mc_opts o = {
+		.host = c->memcached.host,
+		.port = c->memcached.port,
+		.max_connections = c->memcached.max_connections,
+		.threads = c->memcached.threads,
+		.ns = c->memcached.ns,
+		.store = store,
+	};
+	int rc;
+
+	if (!c->memcached.present)
+		return IOCB_OK;
+	rc = iocb_mc_start(&o, &sv->mc, err);
+	if (rc == IOCB_OK)
+		iocb_log(IOCB_LOG_INFO, MOD, "\"memcached listening\" host=\"%s\" port=%u", o.host ? o.host : "127.0.0.1",
+			 (unsigned)iocb_mc_port(sv->mc));
+	return rc;
+}
+
 int iocb_daemon__services_start(struct iocb_daemon__services *sv, const struct iocb_config *c,
 				struct iocb_store *store, struct iocb_err *err)
 {
@@ -135,6 +159,8 @@ int iocb_daemon__services_start(struct iocb_daemon__services *sv, const struct i
 		rc = stream_start(sv, c, store, err);
 	if (rc == IOCB_OK)
 		rc = iocb_daemon__exports_start(&sv->exports, c, store, err);
+	if (rc == IOCB_OK)
+		rc = mc_start(sv, c, store, err);
 	if (rc < 0)
 		iocb_daemon__services_stop(sv);
 	return rc;
@@ -144,6 +170,8 @@ void iocb_daemon__services_stop(struct iocb_daemon__services *sv)
 {
 	iocb_daemon__exports_stop(sv->exports);
 	sv->exports = NULL;
+	iocb_mc_stop(sv->mc); /* before the store closes: its thread is a reader */
+	sv->mc = NULL;
 	/* The stream flushes what librdkafka holds (bounded); the bus before the queue it hands sightings to. */
 	iocb_stream_stop(sv->stream);
 	sv->stream = NULL;
@@ -180,6 +208,11 @@ int iocb_daemon__services_metrics(struct iocb_daemon__services *sv, struct iocb_
 		rc = iocb_daemon__intake_metrics(sv->intake, out);
 	if (rc == IOCB_OK)
 		rc = iocb_daemon__exports_metrics(sv->exports, out);
+	if (rc == IOCB_OK && sv->mc) {
+		struct iocb_mc_server_stats ms;
+		iocb_mc_server_stats(sv->mc, &ms);
+		rc = iocb_mc_metrics_render(&ms, out);
+	}
 	return rc;
 }
 
@@ -203,6 +236,11 @@ bool iocb_daemon__services_changed(const struct iocb_config *o, const struct ioc
 	const __typeof__(o->bus) *x = &o->bus, *y = &n->bus;
 	const __typeof__(o->sightings) *s = &o->sightings, *t = &n->sightings;
 
+	const __typeof__(o->memcached) *m = &o->memcached, *w = &n->memcached;
+
+	if (m->present != w->present || !s_eq(m->host, w->host) || m->port != w->port ||
+	    m->max_connections != w->max_connections || m->threads != w->threads || !s_eq(m->ns, w->ns))
+		return true;
 	return x->present != y->present || !s_eq(x->host, y->host) || !s_eq(x->advertise_host, y->advertise_host) ||
 	       x->manage_port != y->manage_port || x->pub_port != y->pub_port || x->sub_port != y->sub_port ||
 	       x->max_subscribers != y->max_subscribers || x->heartbeat_timeout_s != y->heartbeat_timeout_s ||

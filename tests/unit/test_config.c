@@ -550,9 +550,9 @@ static const struct bad_case bad_cases[] = {
 	{"misp:\n  zmq:\n    host: localhost\n    prot: 50000\n",
 	 "t.yaml:4:5: misp.zmq: unknown key 'prot' (expected one of: host, port, heartbeat_timeout, rcvhwm, max_message, username, password)"},
 	{"mips:\n  zmq: {}\n",
-	 "t.yaml:1:1: unknown key 'mips' (expected one of: misp, plugins, store, intel, feeds, http, logging, enrich, inputs, outputs, pipeline, bus, sightings, exports)"},
+	 "t.yaml:1:1: unknown key 'mips' (expected one of: misp, plugins, store, intel, feeds, http, logging, enrich, inputs, outputs, pipeline, bus, sightings, exports, memcached)"},
 	{"backbones:\n  inmem:\n",
-	 "t.yaml:1:1: unknown key 'backbones' (expected one of: misp, plugins, store, intel, feeds, http, logging, enrich, inputs, outputs, pipeline, bus, sightings, exports)"},
+	 "t.yaml:1:1: unknown key 'backbones' (expected one of: misp, plugins, store, intel, feeds, http, logging, enrich, inputs, outputs, pipeline, bus, sightings, exports, memcached)"},
 	{"plugins:\n  apps:\n    mips:\n      zmq: {}\n",
 	 "t.yaml:3:5: plugins.apps: unknown key 'mips' (expected one of: misp, zeek, zmq, zmq-app, cif3, "
 	 "vast, suricata)"},

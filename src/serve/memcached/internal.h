@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Private to serve/memcached: the two protocol halves of iocb_mc_feed(). */
+#ifndef IOCB_SERVE_MEMCACHED_INTERNAL_H
+#define IOCB_SERVE_MEMCACHED_INTERNAL_H
+
+#include "serve/memcached/memcached.h"
+
+/*
+ * Answer one request at in[0..len) in the session's protocol. Returns the
+ * bytes consumed (> 0), 0 when the request is incomplete, or < 0
+ * (IOCB_ENOMEM/IOCB_ELIMIT) when `out` cannot grow.
+ */
+long iocb_mc__binary_one(struct iocb_mc_session *s, const uint8_t *in, size_t len, struct iocb_buf *out);
+long iocb_mc__text_one(struct iocb_mc_session *s, const uint8_t *in, size_t len, struct iocb_buf *out);
+
+/* Look one key up through the session's callback, counting hit/miss; the value is in s->value. */
+bool iocb_mc__lookup(struct iocb_mc_session *s, struct iocb_str key);
+
+#endif
