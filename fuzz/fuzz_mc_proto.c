@@ -53,7 +53,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	iocb_buf_init(&b, 0);
 	run(data, size, size ? (size_t)data[0] % 64 + 1 : 1, &a);
 	run(data, size, size ? size : 1, &b);
-	if (size && data[0] % 2 == 0 && (a.len != b.len || memcmp(a.ptr, b.ptr, a.len) != 0))
+	/* two empty answers have NULL buffers: memcmp must not see them */
+	if (size && data[0] % 2 == 0 && (a.len != b.len || (a.len && memcmp(a.ptr, b.ptr, a.len) != 0)))
 		abort();
 	iocb_buf_fini(&a);
 	iocb_buf_fini(&b);
