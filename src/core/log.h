@@ -8,6 +8,11 @@
  * may also change later (a daemon reload), the debug module list may not.
  * iocb_log() checks the level before formatting. Lines look like
  *   ts=2026-11-23T10:00:00.123Z level=warn module=misp msg="..." k=v
+ * When stderr is the systemd journal ($JOURNAL_STREAM names it), the time
+ * is left to the journal and the line starts with the syslog priority as
+ * sd-daemon(3) describes: <4>level=warn module=misp msg="..." k=v.
+ * With logging.format json each line is one JSON object for log shippers:
+ *   {"time":"...","level":"warn","module":"misp","message":"...","k":"v"}
  * Secrets must never be passed to the logger; configuration keeps them in
  * struct iocb_secret, whose only printable form is "***".
  */
@@ -26,6 +31,11 @@ enum iocb_log_level {
 	IOCB_LOG_DEBUG = 3,
 };
 
+enum iocb_log_format {
+	IOCB_LOG_FORMAT_TEXT = 0, /* key=value (logfmt); journald-friendly when stderr is the journal */
+	IOCB_LOG_FORMAT_JSON = 1, /* one JSON object per line */
+};
+
 /* Set the level (default WARN). Any thread, any time. */
 void iocb_log_set_level(enum iocb_log_level lvl);
 /* Enable debug for a comma-separated list of modules ("misp,store"). */
@@ -33,6 +43,23 @@ void iocb_log_set_debug_modules(const char *list);
 /* Parse "error|warn|info|debug". Returns false on unknown text. */
 bool iocb_log_level_parse(const char *s, enum iocb_log_level *out);
 bool iocb_log_enabled(enum iocb_log_level lvl, const char *module);
+/* Set the line format (default TEXT). Any thread, any time (a reload may change it). */
+void iocb_log_set_format(enum iocb_log_format f);
+/*
+ * Look at $JOURNAL_STREAM ("dev:inode") and, when it names the file stderr
+ * is, write journald-friendly text lines. Main, before threads start.
+ */
+void iocb_log_detect_journal(void);
+
+/*
+ * Compose one line (with its trailing newline) into out[cap]: `ts` the
+ * time (ignored in journal mode), `rest` what follows msg= (a quoted
+ * message then key=value pairs; JSON turns the pairs into string members,
+ * a key that clashes with time/level/module/message gets a '_' suffix).
+ * The line is cut to fit and JSON stays valid. Returns the length. Pure.
+ */
+size_t iocb_log_format_line(char *out, size_t cap, enum iocb_log_format f, bool journal, enum iocb_log_level lvl,
+			    const char *module, const char *ts, const char *rest);
 
 void iocb_log_(enum iocb_log_level lvl, const char *module, const char *fmt, ...) IOCB_PRINTF(3, 4);
 
