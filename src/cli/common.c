@@ -68,6 +68,7 @@ int iocb_cli_env_config(struct iocb_cli_env *env)
 		env->cfg = iocb_config_default();
 	}
 	iocb_log_set_level(env->cfg->log.level);
+	iocb_log_set_format(env->cfg->log.format);
 	if (env->cfg->log.debug)
 		iocb_log_set_debug_modules(env->cfg->log.debug);
 	return IOCB_EXIT_OK;

@@ -369,6 +369,7 @@ struct iocb_config {
 	struct {
 		enum iocb_log_level level; /* error|warn|info|debug, default warn */
 		char *debug;              /* comma-separated module list, may be NULL */
+		enum iocb_log_format format; /* text (key=value, journald-aware) or json lines */
 	} log;
 
 	char **warnings;                  /* "file:line:col: ..." for ignored Threat Bus keys and the
@@ -424,5 +425,11 @@ bool iocb_config_parse_size(const char *text, uint64_t *out);
 
 /* Write the Markdown reference generated from the tables (docs/CONFIGURATION.md). */
 int iocb_config_docs(FILE *out) IOCB_MUST_USE;
+/*
+ * The top-level sections, in table order: their key and help paragraph
+ * (Markdown, static storage), for the man page. Fills at most cap entries
+ * and returns how many there are. Any thread.
+ */
+size_t iocb_config_sections(const char **keys, const char **helps, size_t cap);
 
 #endif

@@ -32,6 +32,7 @@
 
 static const char *const org_fields[] = {"orgc_id", "org_id", NULL}; /* enum iocb_filter_org_field order */
 static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL}; /* enum iocb_log_level */
+static const char *const log_formats[] = {"text", "json", NULL}; /* enum iocb_log_format */
 
 /* IOCB_CT_ENUM stores an int; each word list follows its enum. */
 _Static_assert(sizeof(enum iocb_filter_org_field) == sizeof(int), "IOCB_CT_ENUM stores an int");
@@ -39,6 +40,8 @@ _Static_assert(IOCB_FILTER_ORGC == 0 && IOCB_FILTER_ORG == 1, "org_fields[] foll
 _Static_assert(sizeof(enum iocb_log_level) == sizeof(int), "IOCB_CT_ENUM stores an int");
 _Static_assert(IOCB_LOG_ERROR == 0 && IOCB_LOG_WARN == 1 && IOCB_LOG_INFO == 2 && IOCB_LOG_DEBUG == 3,
 	       "log_levels[] follows the enum");
+_Static_assert(sizeof(enum iocb_log_format) == sizeof(int), "IOCB_CT_ENUM stores an int");
+_Static_assert(IOCB_LOG_FORMAT_TEXT == 0 && IOCB_LOG_FORMAT_JSON == 1, "log_formats[] follows the enum");
 
 /* ---- misp.filter[] ----------------------------------------------------- */
 
@@ -317,6 +320,12 @@ static const struct iocb_config__opt logging_rows[] = {
 	    "Lowest level logged."),
 	ROW("debug", IOCB_CT_CSV, NULL, 1, 1024, OFF(log.debug), NO, NO, NULL, NULL, IOCB_CF_NULLABLE,
 	    "Modules logged at debug level whatever `level` says: a list, or text separated by commas."),
+	ROW("format", IOCB_CT_ENUM, "text", 0, 0, OFF(log.format), NO, NO, log_formats, NULL, 0,
+	    "How stderr lines look. `text`: `ts=... level=... module=... msg=\"...\" key=value`; when stderr is "
+	    "the systemd journal (`JOURNAL_STREAM`) the time is left out and each line starts with its syslog "
+	    "priority (`<4>level=warn ...`), so `journalctl -p warning` works. `json`: one JSON object per "
+	    "line with `time`, `level`, `module`, `message` and the line's other keys as string members, for "
+	    "log shippers. Secrets are redacted the same way in both."),
 	TB_LOG("console"),
 	TB_LOG("console_verbosity"),
 	TB_LOG("file"),

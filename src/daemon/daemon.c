@@ -24,12 +24,14 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "config/config.h"
 #include "core/buf.h"
 #include "core/counter.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/notify.h"
 #include "core/prom.h"
 #include "core/time.h"
 #include "daemon/internal.h"
@@ -63,8 +65,20 @@ struct daemon {
 	struct iocb_pipe *pipe;              /* owned; NULL without inputs (set under gen_mu) */
 	struct iocb_daemon__counters counters; /* reloads, refiltered, start time (written by the main thread) */
 	struct iocb_daemon__services sv;     /* bus and sightings: set before the HTTP thread, cleared after it */
+	struct iocb_notify notify;           /* systemd's NOTIFY_SOCKET (main thread only) */
 	bool stopping;                       /* SIGTERM seen (under gen_mu) */
 };
+
+/*
+ * Main thread: tell the service manager (systemd Type=notify) what the
+ * daemon does; a no-op without NOTIFY_SOCKET. A manager that went away is
+ * logged, not fatal.
+ */
+static void notify(struct daemon *d, const char *msg)
+{
+	if (iocb_notify_send(&d->notify, msg) < 0)
+		iocb_log(IOCB_LOG_WARN, "daemon", "\"service manager notification failed\" errno=%d", errno);
+}
 
 /* ------------------------------------------------------------ health and metrics */
 
@@ -345,10 +359,11 @@ int iocb_daemon__reloadable(const char *path, struct iocb_err *err)
 	return IOCB_OK;
 }
 
-/* log.level (at start and on reload) and log.debug (at start only, as before). */
+/* log.level and log.format (at start and on reload) and log.debug (at start only, as before). */
 static void apply_log_settings(const struct iocb_config *c, bool at_start)
 {
 	iocb_log_set_level(c->log.level);
+	iocb_log_set_format(c->log.format);
 	if (at_start && c->log.debug)
 		iocb_log_set_debug_modules(c->log.debug);
 }
@@ -360,12 +375,19 @@ static void reload(struct daemon *d)
 	struct generation *ng = NULL, *old = d->gen;
 	struct iocb_err err = {0};
 
+	char msg[96];
+
 	iocb_log(IOCB_LOG_INFO, "daemon", "\"reloading\" config=\"%s\"", d->opts->config_path);
+	/* MONOTONIC_USEC: what systemd's Type=notify-reload expects with RELOADING=1; older managers ignore it. */
+	snprintf(msg, sizeof(msg), "RELOADING=1\nSTATUS=reloading\nMONOTONIC_USEC=%" PRIu64,
+		 (uint64_t)(iocb_time_mono_s() * 1e6));
+	notify(d, msg);
 	if (iocb_daemon__reloadable(d->opts->config_path, &err) < 0 ||
 	    iocb_config_load(d->opts->config_path, &cfg, &err) < 0 || gen_new(cfg, &ng, &err) < 0) {
 		d->counters.reloads_failed++;
 		iocb_log(IOCB_LOG_ERROR, "daemon", "\"reload rejected; keeping the running configuration\" error=\"%s\"",
 			 err.msg);
+		notify(d, "READY=1\nSTATUS=running; the last reload was rejected (see the log)");
 		return;
 	}
 	if (iocb_daemon__restart_settings_changed(old->cfg, ng->cfg))
@@ -384,9 +406,11 @@ static void reload(struct daemon *d)
 		/* The new file parsed but a source cannot start (e.g. a bad librdkafka
 		 * property): run with what we have rather than with nothing. */
 		d->counters.reloads_failed++;
+		notify(d, "READY=1\nSTATUS=running; a source did not start after the last reload (see the log)");
 		return;
 	}
 	d->counters.reloads_ok++;
+	notify(d, "READY=1\nSTATUS=running");
 	iocb_log(IOCB_LOG_INFO, "daemon", "\"reloaded\" filter_changed=%s", filter_changed ? "true" : "false");
 }
 
@@ -562,16 +586,21 @@ static int daemon_start(struct daemon *d)
 	struct iocb_err err = {0};
 	int rc;
 
+	notify(d, "STATUS=loading the configuration");
 	rc = load_config(d, &err);
-	if (rc == IOCB_OK)
+	if (rc == IOCB_OK) {
+		notify(d, "STATUS=opening the store and loading intel");
 		rc = store_open(d, &err);
+	}
 	if (rc == IOCB_OK && d->gen->cfg->kafka.present && !d->gen->cfg->store.path && !d->gen->cfg->api.present)
 		iocb_log(IOCB_LOG_WARN, "daemon",
 			 "\"memory-only store with Kafka and no misp.api: committed offsets skip what was consumed "
 			 "before a restart; set store.path or misp.api\"");
 	/* The bus before the sources: its store listener sees every change they make. */
-	if (rc == IOCB_OK)
+	if (rc == IOCB_OK) {
+		notify(d, "STATUS=starting the listeners and sources");
 		rc = iocb_daemon__services_start(&d->sv, d->gen->cfg, d->store, &err);
+	}
 	if (rc == IOCB_OK)
 		rc = endpoint_start(d, &err);
 	if (rc == IOCB_OK)
@@ -599,12 +628,21 @@ static int daemon_stop(struct daemon *d)
 	return store_close(d);
 }
 
-/* Main thread: SIGHUP reloads; SIGTERM, SIGINT, or every pipeline input ended and delivered, stops. */
+/*
+ * Main thread: SIGHUP reloads; SIGTERM, SIGINT, or every pipeline input
+ * ended and delivered, stops. The watchdog pings come from here, so a
+ * main thread stuck in a reload or a commit stops them and systemd
+ * restarts the service.
+ */
 static void signal_loop(struct daemon *d, const sigset_t *set)
 {
 	for (;;) {
-		struct timespec tmo = {0, SIGNAL_POLL_NS};
+		double due = iocb_notify_watchdog_due(&d->notify, iocb_time_mono_s());
+		long wait_ns = due * 1e9 < (double)SIGNAL_POLL_NS ? (long)(due * 1e9) : SIGNAL_POLL_NS;
+		struct timespec tmo = {0, wait_ns};
 		int sig = sigtimedwait(set, NULL, &tmo);
+
+		(void)iocb_notify_watchdog(&d->notify, iocb_time_mono_s());
 
 		if (sig == SIGHUP) {
 			reload(d);
@@ -631,17 +669,27 @@ int iocb_daemon_run(const struct iocb_daemon_opts *o)
 	sigset_t set;
 	int rc, stop_rc;
 
+	struct iocb_err err = {0};
+
 	d.opts = o;
 	d.counters.started_us = iocb_time_real_us();
 	pthread_mutex_init(&d.gen_mu, NULL);
 	block_signals(&set);
 	tune_allocator();
+	if (iocb_notify_init(&d.notify, getenv("NOTIFY_SOCKET"), getenv("WATCHDOG_USEC"), getenv("WATCHDOG_PID"),
+			     (long)getpid(), &err) < 0)
+		iocb_log(IOCB_LOG_WARN, "daemon", "\"not notifying the service manager\" error=\"%s\"", err.msg);
 	rc = daemon_start(&d);
 	if (rc == IOCB_OK) {
 		iocb_log(IOCB_LOG_INFO, "daemon", "\"running\" config=\"%s\"", o->config_path);
+		/* Everything listens and the sources run: the point where `systemctl start` returns. */
+		notify(&d, "READY=1\nSTATUS=running");
+		(void)iocb_notify_watchdog(&d.notify, iocb_time_mono_s());
 		signal_loop(&d, &set);
+		notify(&d, "STOPPING=1\nSTATUS=stopping: draining the pipeline and committing the store");
 	}
 	stop_rc = daemon_stop(&d);
+	iocb_notify_fini(&d.notify);
 	if (rc == IOCB_OK)
 		rc = stop_rc;
 	pthread_mutex_destroy(&d.gen_mu);

@@ -567,7 +567,7 @@ static const struct bad_case bad_cases[] = {
 	{"bus: {kafka: {config: {a: b}}}\n", "t.yaml:1:14: bus.kafka: 'topic' is required"},
 	{"bus: {host: 0.0.0.0}\n", "t.yaml:1:6: bus: host 0.0.0.0 listens on every interface; set `advertise_host` to the name apps connect to"},
 	{"logging:\n  levle: info\n",
-	 "t.yaml:2:3: logging: unknown key 'levle' (expected one of: level, debug, console, console_verbosity, "
+	 "t.yaml:2:3: logging: unknown key 'levle' (expected one of: level, debug, format, console, console_verbosity, "
 	 "file, file_verbosity, filename)"},
 	/* wrong types and bounds */
 	{"misp:\n  zmq: {port: abc}\n", "t.yaml:2:15: misp.zmq.port: expected an integer, got 'abc'"},
@@ -599,6 +599,7 @@ static const struct bad_case bad_cases[] = {
 	{"store:\n  map_size: 1KiB\n", "t.yaml:2:13: store.map_size: 1KiB is out of range 1048576..17592186044416 bytes"},
 	{"store:\n  durable: maybe\n", "t.yaml:2:12: store.durable: expected true or false, got 'maybe'"},
 	{"logging:\n  level: verbose\n", "t.yaml:2:10: logging.level: 'verbose' is not one of: error, warn, info, debug"},
+	{"logging:\n  format: xml\n", "t.yaml:2:11: logging.format: 'xml' is not one of: text, json"}, /* issue #16 */
 	{"intel: file.json\n", "t.yaml:1:8: intel: expected a list (write [x] for a single entry), got 'file.json'"},
 	{"misp: [1]\n", "t.yaml:1:7: misp: expected a map, got a list"},
 	/* enrich */
@@ -963,10 +964,11 @@ static void test_dump_roundtrip_everything(void **state)
 			   "    config: {group.id: \"g: 1 # x\", x: 'yes'}\n"
 			   "store: {path: \"/s p\", map_size: 1234567, durable: false, match_non_ids: true}\n"
 			   "intel: [\"caf\xc3\xa9\", b]\n"
-			   "logging: {level: error, debug: [a, b]}\n";
+			   "logging: {level: error, debug: [a, b], format: json}\n";
 	struct iocb_config *c = load_ok(yaml);
 
 	(void)state;
+	assert_int_equal(c->log.format, IOCB_LOG_FORMAT_JSON);
 	assert_string_equal(c->filters[0].orgs[1], "a \"q\" b\\");
 	assert_string_equal(c->filters[0].orgs[2], "tab\tnl\n");
 	assert_string_equal(c->kafka.config[1].value, "yes");
