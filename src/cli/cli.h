@@ -59,6 +59,29 @@ void iocb_cli_env_close(struct iocb_cli_env *env);
 int iocb_cli_enrich_map(const struct iocb_config *cfg, const char *preset, const struct iocb_enrich_field_spec *cli,
 			size_t ncli, struct iocb_enrich_map **out);
 
+/*
+ * One subcommand as `iocbus --help`, the man page (`iocbus man`) and the
+ * bash completion (`iocbus completion bash`) all show it: the three are
+ * generated from this table and the --help texts, so they cannot drift.
+ */
+struct iocb_cli_cmd {
+	const char *name;                  /* "check-config" */
+	const char *summary;               /* one line for the command list */
+	const char *usage;                 /* the command's --help text */
+	int (*fn)(int argc, char **argv);  /* argv[0] is the command name */
+};
+
+/* The subcommands in --help order (main.c), and their count. */
+extern const struct iocb_cli_cmd iocb_cli_cmds[];
+extern const size_t iocb_cli_ncmds;
+/* The first lines of `iocbus --help`, before the command list. */
+extern const char iocb_cli_tagline[];
+
+/* Each command's --help text (in its cmd_*.c). */
+extern const char iocb_cli_load_usage[], iocb_cli_lookup_usage[], iocb_cli_enrich_usage[], iocb_cli_run_usage[],
+	iocb_cli_check_config_usage[], iocb_cli_config_usage[], iocb_cli_store_usage[], iocb_cli_export_usage[],
+	iocb_cli_bus_usage[], iocb_cli_man_usage[], iocb_cli_completion_usage[];
+
 int iocb_cmd_load(int argc, char **argv);
 int iocb_cmd_lookup(int argc, char **argv);
 int iocb_cmd_check_config(int argc, char **argv);
@@ -68,5 +91,7 @@ int iocb_cmd_run(int argc, char **argv);
 int iocb_cmd_store(int argc, char **argv);
 int iocb_cmd_export(int argc, char **argv);
 int iocb_cmd_bus(int argc, char **argv);
+int iocb_cmd_man(int argc, char **argv);
+int iocb_cmd_completion(int argc, char **argv);
 
 #endif

@@ -10,7 +10,7 @@
 #include "cli/cli.h"
 #include "serve/bus/curve.h"
 
-static const char bus_usage[] =
+const char iocb_cli_bus_usage[] =
 	"usage: iocbus bus keygen [--force] FILE\n"
 	"\n"
 	"keygen  write a new CURVE key pair for the bus to FILE (mode 0600), in\n"
@@ -28,18 +28,18 @@ int iocb_cmd_bus(int argc, char **argv)
 	struct iocb_err err = {0};
 
 	if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
-		fputs(bus_usage, argc < 2 ? stderr : stdout);
+		fputs(iocb_cli_bus_usage, argc < 2 ? stderr : stdout);
 		return argc < 2 ? IOCB_EXIT_ERROR : IOCB_EXIT_OK;
 	}
 	if (strcmp(argv[1], "keygen") != 0) {
-		fprintf(stderr, "iocbus: bus: unknown command '%s'\n%s", argv[1], bus_usage);
+		fprintf(stderr, "iocbus: bus: unknown command '%s'\n%s", argv[1], iocb_cli_bus_usage);
 		return IOCB_EXIT_ERROR;
 	}
 	for (int i = 2; i < argc; i++) {
 		if (iocb_cli_end_of_opts(argv[i], &opts_end))
 			continue;
 		if (!opts_end && (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)) {
-			fputs(bus_usage, stdout);
+			fputs(iocb_cli_bus_usage, stdout);
 			return IOCB_EXIT_OK;
 		}
 		if (!opts_end && strcmp(argv[i], "--force") == 0) {
@@ -47,12 +47,12 @@ int iocb_cmd_bus(int argc, char **argv)
 		} else if (!file && (opts_end || argv[i][0] != '-')) {
 			file = argv[i];
 		} else {
-			fprintf(stderr, "iocbus: bus: unexpected argument '%s'\n%s", argv[i], bus_usage);
+			fprintf(stderr, "iocbus: bus: unexpected argument '%s'\n%s", argv[i], iocb_cli_bus_usage);
 			return IOCB_EXIT_ERROR;
 		}
 	}
 	if (!file) {
-		fputs(bus_usage, stderr);
+		fputs(iocb_cli_bus_usage, stderr);
 		return IOCB_EXIT_ERROR;
 	}
 	if (iocb_bus_curve_keygen(file, force, pub, &err) < 0) {

@@ -9,7 +9,7 @@
 #include "enrich/enrich.h"
 #include "serve/bus/curve.h"
 
-static const char check_usage[] =
+const char iocb_cli_check_config_usage[] =
 	"usage: iocbus check-config FILE\n"
 	"\n"
 	"Validate a configuration file (iocbus or Threat Bus format): unknown keys,\n"
@@ -18,7 +18,7 @@ static const char check_usage[] =
 	"Errors name file:line:col (field specs: the file and enrich.fields.PATH).\n"
 	"The API key is never printed. Exit status 0 if valid, 2 otherwise.\n";
 
-static const char config_usage[] =
+const char iocb_cli_config_usage[] =
 	"usage: iocbus config dump FILE   print the effective configuration (secrets as ***)\n"
 	"       iocbus config docs        print the configuration reference (Markdown)\n";
 
@@ -74,7 +74,7 @@ int iocb_cmd_check_config(int argc, char **argv)
 		argc--;
 	}
 	if (argc != 2 || (!opts_end && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0))) {
-		fputs(check_usage, argc == 2 ? stdout : stderr);
+		fputs(iocb_cli_check_config_usage, argc == 2 ? stdout : stderr);
 		return argc == 2 ? IOCB_EXIT_OK : IOCB_EXIT_ERROR;
 	}
 	rc = validate(argv[1], &cfg);
@@ -124,7 +124,7 @@ int iocb_cmd_config(int argc, char **argv)
 		iocb_config_free(cfg);
 		return rc;
 	}
-	fputs(config_usage, argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) ? stdout
+	fputs(iocb_cli_config_usage, argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) ? stdout
 												   : stderr);
 	return argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) ? IOCB_EXIT_OK
 											   : IOCB_EXIT_ERROR;

@@ -24,7 +24,7 @@
 #include "core/mem.h"
 #include "misp/misp.h"
 
-static const char enrich_usage[] =
+const char iocb_cli_enrich_usage[] =
 	"usage: iocbus enrich [--config FILE] [--intel PATH]... [--store DIR] [--non-ids]\n"
 	"                     [--preset ecs|suricata|zeek|auto|none] [--field PATH=SPEC]...\n"
 	"                     [--threads N] [-o OUT] [--reject FILE] [--on-miss pass|mark]\n"
@@ -214,7 +214,7 @@ static int parse_args(struct enrich_args *a, int argc, char **argv)
 			continue;
 		}
 		if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
-			fputs(enrich_usage, stdout);
+			fputs(iocb_cli_enrich_usage, stdout);
 			return 1;
 		}
 		for (k = 0; k < IOCB_ARRAY_LEN(flags); k++)
@@ -237,7 +237,7 @@ static int parse_args(struct enrich_args *a, int argc, char **argv)
 		if (used > 0)
 			continue;
 		if (arg[0] == '-' && arg[1] != '\0') {
-			fprintf(stderr, "iocbus: unknown option %s\n%s", arg, enrich_usage);
+			fprintf(stderr, "iocbus: unknown option %s\n%s", arg, iocb_cli_enrich_usage);
 			return -1;
 		}
 		a->inputs[a->ninputs++] = arg;

@@ -11,7 +11,7 @@
 #include "cli/cli.h"
 #include "export/export.h"
 
-static const char export_usage[] =
+const char iocb_cli_export_usage[] =
 	"usage: iocbus export [--config FILE] [--store DIR] [--intel PATH]... [--non-ids]\n"
 	"                     [--format FORMAT] [--type MISP_TYPE]... [--out FILE]\n"
 	"                     [--misp-url URL] [--source-name NAME] [--dataset-type T]\n"
@@ -139,7 +139,7 @@ static int parse_args(struct iocb_cli_env *env, struct export_args *x, int argc,
 		int used;
 
 		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-			fputs(export_usage, stdout);
+			fputs(iocb_cli_export_usage, stdout);
 			return 1;
 		}
 		used = own_opt(x, argc, argv, &i);
@@ -151,7 +151,7 @@ static int parse_args(struct iocb_cli_env *env, struct export_args *x, int argc,
 		if (used < 0)
 			return -1;
 		if (used == 0) {
-			fprintf(stderr, "iocbus: export: unexpected %s\n%s", argv[i], export_usage);
+			fprintf(stderr, "iocbus: export: unexpected %s\n%s", argv[i], iocb_cli_export_usage);
 			return -1;
 		}
 	}

@@ -9,7 +9,7 @@
 #include "json/json.h"
 #include "serve/render/render.h"
 
-static const char load_usage[] =
+const char iocb_cli_load_usage[] =
 	"usage: iocbus load [--config FILE] [--store DIR] [--non-ids] --intel PATH...\n"
 	"\n"
 	"Load MISP intelligence and report what was loaded per type and what was\n"
@@ -27,7 +27,7 @@ static const char load_usage[] =
 	"Exit status: 0 when every input was read (and, with a store, saved), 2 when\n"
 	"one could not be read or the store could not be written.\n";
 
-static const char lookup_usage[] =
+const char iocb_cli_lookup_usage[] =
 	"usage: iocbus lookup [--config FILE] [--store DIR] [--intel PATH]... [--non-ids] VALUE...\n"
 	"\n"
 	"Look values up (IP addresses, domains, URLs, hashes, e-mail addresses,\n"
@@ -106,10 +106,10 @@ int iocb_cmd_load(int argc, char **argv)
 	double t0;
 	int rc;
 
-	if (parse_args(&env, argc, argv, load_usage, NULL, NULL, true) < 0)
+	if (parse_args(&env, argc, argv, iocb_cli_load_usage, NULL, NULL, true) < 0)
 		return IOCB_EXIT_ERROR;
 	if (env.nintel == 0 && !env.config_path) {
-		fputs(load_usage, stderr);
+		fputs(iocb_cli_load_usage, stderr);
 		return IOCB_EXIT_ERROR;
 	}
 	t0 = iocb_time_mono_s();
@@ -183,12 +183,12 @@ int iocb_cmd_lookup(int argc, char **argv)
 	int rc;
 
 	iocb_buf_init(&out, 0);
-	if (!vals || !hits || parse_args(&env, argc, argv, lookup_usage, vals, &nvals, false) < 0) {
+	if (!vals || !hits || parse_args(&env, argc, argv, iocb_cli_lookup_usage, vals, &nvals, false) < 0) {
 		rc = IOCB_EXIT_ERROR;
 		goto out;
 	}
 	if (nvals == 0) {
-		fputs(lookup_usage, stderr);
+		fputs(iocb_cli_lookup_usage, stderr);
 		rc = IOCB_EXIT_ERROR;
 		goto out;
 	}

@@ -8,7 +8,7 @@
 #include "core/str.h"
 #include "daemon/daemon.h"
 
-static const char run_usage[] =
+const char iocb_cli_run_usage[] =
 	"usage: iocbus run -c CONFIG [--http-port N]\n"
 	"\n"
 	"Run the daemon: keep the store in step with MISP (misp.zmq or misp.kafka, misp.api with\n"
@@ -29,11 +29,11 @@ int iocb_cmd_run(int argc, char **argv)
 		if (iocb_cli_end_of_opts(a, &opts_end))
 			continue;
 		if (opts_end) {
-			fprintf(stderr, "iocbus: run takes no operands, got '%s'\n%s", a, run_usage);
+			fprintf(stderr, "iocbus: run takes no operands, got '%s'\n%s", a, iocb_cli_run_usage);
 			return IOCB_EXIT_ERROR;
 		}
 		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-			fputs(run_usage, stdout);
+			fputs(iocb_cli_run_usage, stdout);
 			return IOCB_EXIT_OK;
 		}
 		if ((strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) && i + 1 < argc) {
@@ -48,12 +48,12 @@ int iocb_cmd_run(int argc, char **argv)
 			}
 			o.http_port = (int)p;
 		} else {
-			fprintf(stderr, "iocbus: run: unknown or incomplete option '%s'\n%s", a, run_usage);
+			fprintf(stderr, "iocbus: run: unknown or incomplete option '%s'\n%s", a, iocb_cli_run_usage);
 			return IOCB_EXIT_ERROR;
 		}
 	}
 	if (!o.config_path) {
-		fprintf(stderr, "iocbus: run needs -c CONFIG\n%s", run_usage);
+		fprintf(stderr, "iocbus: run needs -c CONFIG\n%s", iocb_cli_run_usage);
 		return IOCB_EXIT_ERROR;
 	}
 	return iocb_daemon_run(&o) < 0 ? IOCB_EXIT_ERROR : IOCB_EXIT_OK;

@@ -17,7 +17,7 @@
 
 #include "cli/cli.h"
 
-static const char store_usage[] =
+const char iocb_cli_store_usage[] =
 	"usage: iocbus store check DIR\n"
 	"       iocbus store rebuild [--force] DIR\n"
 	"\n"
@@ -97,7 +97,7 @@ int iocb_cmd_store(int argc, char **argv)
 	bool force = false, opts_end = false;
 
 	if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
-		fputs(store_usage, argc < 2 ? stderr : stdout);
+		fputs(iocb_cli_store_usage, argc < 2 ? stderr : stdout);
 		return argc < 2 ? IOCB_EXIT_ERROR : IOCB_EXIT_OK;
 	}
 	for (int i = 2; i < argc; i++) {
@@ -108,12 +108,12 @@ int iocb_cmd_store(int argc, char **argv)
 		} else if (!dir && (opts_end || argv[i][0] != '-')) {
 			dir = argv[i];
 		} else {
-			fprintf(stderr, "iocbus: store: unexpected argument '%s'\n%s", argv[i], store_usage);
+			fprintf(stderr, "iocbus: store: unexpected argument '%s'\n%s", argv[i], iocb_cli_store_usage);
 			return IOCB_EXIT_ERROR;
 		}
 	}
 	if (!dir || (strcmp(argv[1], "check") != 0 && strcmp(argv[1], "rebuild") != 0)) {
-		fputs(store_usage, stderr);
+		fputs(iocb_cli_store_usage, stderr);
 		return IOCB_EXIT_ERROR;
 	}
 	return strcmp(argv[1], "check") == 0 ? check(dir, false) : rebuild(dir, force);

@@ -479,3 +479,20 @@ int iocb_config_docs(FILE *out)
 	doc_section(out, &iocb_config__root, seen, &nseen, IOCB_ARRAY_LEN(seen));
 	return ferror(out) ? IOCB_EIO : IOCB_OK;
 }
+
+size_t iocb_config_sections(const char **keys, const char **helps, size_t cap)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < iocb_config__root.nopts; i++) {
+		const struct iocb_config__opt *o = &iocb_config__root.opts[i];
+		if (!o->sub || o->type == IOCB_CT_IGNORED || (o->flags & IOCB_CF_ALT))
+			continue;
+		if (n < cap) {
+			keys[n] = o->key;
+			helps[n] = o->sub->help;
+		}
+		n++;
+	}
+	return n;
+}
