@@ -77,7 +77,7 @@ bool iocb_log_enabled(enum iocb_log_level lvl, const char *module)
 
 /* ------------------------------------------------------------ JSON lines */
 
-/* A bounded line: `lim` keeps room for the closing `"}` and newline, so a cut line is still JSON. */
+/* A bounded line: `lim` keeps room for the closing `"}`, the newline and the NUL, so a cut line is still JSON. */
 struct jline {
 	char *p;    /* output */
 	size_t len; /* bytes written */
@@ -87,7 +87,7 @@ struct jline {
 
 static bool jput(struct jline *o, const char *s, size_t n)
 {
-	if (o->full || n > o->lim - o->len) {
+	if (o->full || o->len > o->lim || n > o->lim - o->len) {
 		o->full = true;
 		return false;
 	}
@@ -158,7 +158,10 @@ static void jmember(struct jline *o, const char *key, size_t klen, const char *s
 		return;
 	}
 	jesc(o, v, vlen);
-	o->p[o->len++] = '"'; /* room kept by lim */
+	/* Room kept by lim; a value that filled it exactly leaves no room for another member. */
+	o->p[o->len++] = '"';
+	if (o->len > o->lim)
+		o->full = true;
 }
 
 static bool is_key_char(char c)

@@ -187,8 +187,10 @@ static void test_log_json_cut(void **state)
 	memcpy(big, "\"m\" k=\"", 7);
 	big[sizeof(big) - 2] = '"';
 	big[sizeof(big) - 1] = '\0';
-	for (size_t cap = 64; cap <= sizeof(line); cap += 7) {
-		n = iocb_log_format_line(line, cap, IOCB_LOG_FORMAT_JSON, false, IOCB_LOG_WARN, "m", TS, big);
+	/* Every size: a value that fills the line exactly must leave no room for the next member. */
+	for (size_t cap = 64; cap <= sizeof(line); cap++) {
+		n = iocb_log_format_line(line, cap, IOCB_LOG_FORMAT_JSON, false, IOCB_LOG_WARN, "m", TS,
+					 cap % 2 ? big : "\"m\" a=\"0123456789abcdef\" b=\"0123456789\" c=zzzzzzzzzzzzzzzzzzzz");
 		assert_true(n < cap);
 		assert_int_equal(n, strlen(line));
 		/* Still one closed object on one line. */
