@@ -76,15 +76,19 @@ def main():
                 if cmd[0] == "config" and "misp:***@127.0.0.1" not in out:
                     failures.append("config dump lost the redacted host: %s" % out[:300])
 
-        # The daemon, at debug level, with every source and output failing against a dead port.
-        with Iocbus(config(tmp, False), workdir=tmp, log_level="debug") as d:
-            wait_until(lambda: 'host="http://127.0.0.1' in d.log() and "feed=f" in d.log(), 20,
-                       what="the failing Elasticsearch host and feed in the log")
-            wait_until(lambda: "misp_rest" in d.log() or "pull" in d.log(), 10, what="the pull logging")
-            d.term()
-            log = d.log()
-        if leaked(log):
-            failures.append("iocbus run logged %s" % leaked(log))
+        # The daemon, at debug level, with every source and output failing against a dead port;
+        # in both log formats (issue #16: JSON lines go through the same redaction).
+        for fmt, host, feed in (("text", 'host="http://127.0.0.1', "feed=f"),
+                                ("json", '"host":"http://127.0.0.1', '"feed":"f"')):
+            cfg = dict(config(tmp, False), logging={"level": "debug", "format": fmt})
+            with Iocbus(cfg, workdir=tempfile.mkdtemp(dir=tmp)) as d:
+                wait_until(lambda: host in d.log() and feed in d.log(), 20,
+                           what="the failing Elasticsearch host and feed in the %s log" % fmt)
+                wait_until(lambda: "misp_rest" in d.log() or "pull" in d.log(), 10, what="the pull logging")
+                d.term()
+                log = d.log()
+            if leaked(log):
+                failures.append("iocbus run (logging.format %s) logged %s" % (fmt, leaked(log)))
     report(failures, "no secret in config dump, check-config or the daemon's log (%d bytes)" % len(log),
            "---- log tail ----\n" + log[-3000:])
 
