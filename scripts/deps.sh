@@ -11,6 +11,8 @@ PKGS=(
   python3 python3-zmq python3-confluent-kafka librdkafka-dev kcat
   libzmq3-dev libcurl4-openssl-dev libmicrohttpd-dev libdeflate-dev zlib1g-dev
   memcached ruby ruby-dalli python3-pymemcache libmemcached-tools
+  # issue #16 status page: e2e tests drive headless Chromium through chromedriver
+  chromium chromium-driver python3-selenium
 )
 if [ "${1:-}" = "--list" ]; then printf '%s\n' "${PKGS[@]}"; exit 0; fi
 
