@@ -18,6 +18,7 @@
  */
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +29,17 @@
 #include "pipe/pipe.h"
 #include "serve/bus/bus.h"
 #include "store/store.h"
+
+/* Microseconds as seconds with millisecond precision ("1700000000.123"), exact (no binary fraction). */
+static void put_secs(struct iocb_jw *w, int64_t us)
+{
+	char tmp[32];
+	int64_t ms = us / 1000;
+	int n = snprintf(tmp, sizeof(tmp), "%s%" PRId64 ".%03" PRId64, ms < 0 ? "-" : "", (ms < 0 ? -ms : ms) / 1000,
+			 (ms < 0 ? -ms : ms) % 1000);
+
+	iocb_jw_raw(w, iocb_str_make(tmp, (size_t)n));
+}
 
 struct series {
 	char name[80];
@@ -135,7 +147,7 @@ void iocb_daemon__status_history_json(struct iocb_daemon__status *st, struct ioc
 	pthread_mutex_lock(&st->mu);
 	iocb_jw_key(w, "end");
 	if (st->last_us)
-		iocb_jw_double(w, (double)(st->last_us / 1000) / 1e3);
+		put_secs(w, st->last_us);
 	else
 		iocb_jw_null(w);
 	for (int input = 1; input >= 0; input--) {
@@ -205,7 +217,7 @@ void iocb_daemon__status_matches_json(struct iocb_jw *w, const struct iocb_pipe_
 
 		iocb_jw_obj(w);
 		iocb_jw_key(w, "time");
-		iocb_jw_double(w, (double)(m[i].time_us / 1000) / 1e3);
+		put_secs(w, m[i].time_us);
 		iocb_jw_key(w, "input");
 		iocb_jw_cstr(w, m[i].input);
 		iocb_jw_key(w, "field");
@@ -243,7 +255,7 @@ static void time_or_null(struct iocb_jw *w, const char *key, int64_t us)
 {
 	iocb_jw_key(w, key);
 	if (us > 0)
-		iocb_jw_double(w, (double)(us / 1000) / 1e3);
+		put_secs(w, us);
 	else
 		iocb_jw_null(w);
 }
@@ -271,7 +283,7 @@ static void sources_json(const struct iocb_daemon__status_view *v, struct iocb_j
 		time_or_null(w, "last_message", msg);
 		iocb_jw_key(w, "age_s");
 		if (msg > 0)
-			iocb_jw_double(w, v->now_us > msg ? (double)((v->now_us - msg) / 1000) / 1e3 : 0.0);
+			put_secs(w, v->now_us > msg ? v->now_us - msg : 0);
 		else
 			iocb_jw_null(w);
 		iocb_jw_key(w, "messages");
@@ -291,7 +303,7 @@ static void sources_json(const struct iocb_daemon__status_view *v, struct iocb_j
 	iocb_jw_u64(w, cursor);
 	iocb_jw_key(w, "lag_s");
 	if (cursor && (int64_t)cursor * 1000000 <= v->now_us)
-		iocb_jw_double(w, (double)((v->now_us / 1000000) - (int64_t)cursor));
+		iocb_jw_i64(w, (v->now_us / 1000000) - (int64_t)cursor);
 	else
 		iocb_jw_null(w);
 }
