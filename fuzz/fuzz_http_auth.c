@@ -73,7 +73,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			      : iocb_http_auth_parse_users(a, text, size - 1, "f", &err);
 	if (rc == IOCB_OK && iocb_http_auth_entries(a) > IOCB_HTTP_AUTH_MAX_ENTRIES)
 		abort();
-	if (rc != IOCB_OK && (!err.msg[0] || (size > 40 && strstr(err.msg, text))))
+	/* (the whole text as a C string: it stops at a NUL, so only a long one tells) */
+	if (rc != IOCB_OK && (!err.msg[0] || (strlen(text) > 40 && strstr(err.msg, text))))
 		abort();
 	iocb_http_auth_free(a);
 	a = iocb_http_auth_new(NULL);
