@@ -400,7 +400,14 @@ bool iocb_daemon__restart_settings_changed(const struct iocb_config *old, const 
 	       ng->http.port != old->http.port || !str_eq_null(ng->http.host, old->http.host) ||
 	       ng->http.enabled != old->http.enabled || ng->http.max_connections != old->http.max_connections ||
 	       ng->http.idle_timeout_s != old->http.idle_timeout_s ||
-	       ng->http.header_timeout_s != old->http.header_timeout_s;
+	       ng->http.header_timeout_s != old->http.header_timeout_s ||
+	       /* 16-status */
+	       ng->http.auth_present != old->http.auth_present ||
+	       !str_eq_null(ng->http.auth_token_file, old->http.auth_token_file) ||
+	       !str_eq_null(ng->http.auth_users_file, old->http.auth_users_file) ||
+	       ng->http.status_max_tlp != old->http.status_max_tlp ||
+	       ng->http.status_refresh_s != old->http.status_refresh_s ||
+	       ng->http.status_matches != old->http.status_matches;
 }
 
 int iocb_daemon__reloadable(const char *path, struct iocb_err *err)
