@@ -139,6 +139,8 @@ static void metrics_cb(void *ud, struct iocb_buf *out)
 	pthread_mutex_unlock(&d->gen_mu);
 	if (rc == IOCB_OK)
 		rc = iocb_daemon__services_metrics(&d->sv, out);
+	if (rc == IOCB_OK) /* 16-status */
+		rc = iocb_daemon__status_metrics(d->status, d->recent, out);
 	if (rc != IOCB_OK) {
 		out->len = start;
 		if (out->ptr)

@@ -182,6 +182,13 @@ struct iocb_daemon__status_view {
 	const struct iocb_store_stats *store;  /* a snapshot */
 	const struct iocb_bus_stats *bus;      /* a snapshot, or NULL without `bus:` */
 };
+/*
+ * Append iocbus_status_matches_total (hits recorded for the page; nothing
+ * without the ring) and iocbus_status_history_points_total (points recorded; nothing
+ * without st). All or nothing: IOCB_OK or IOCB_ELIMIT.
+ */
+int iocb_daemon__status_metrics(struct iocb_daemon__status *st, struct iocb_pipe_recent *recent,
+				struct iocb_buf *out);
 /* Write the whole /v1/status object into w (st may be NULL: no history, no matches). */
 void iocb_daemon__status_json(struct iocb_daemon__status *st, struct iocb_pipe_recent *recent,
 			      const struct iocb_daemon__status_view *v, struct iocb_jw *w);

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "core/mem.h"
+#include "core/prom.h"
 #include "daemon/internal.h"
 #include "json/json.h"
 #include "misp/misp.h"
@@ -449,4 +450,27 @@ void iocb_daemon__status_json(struct iocb_daemon__status *st, struct iocb_pipe_r
 		free(m);
 	}
 	iocb_jw_obj_end(w);
+}
+
+int iocb_daemon__status_metrics(struct iocb_daemon__status *st, struct iocb_pipe_recent *recent,
+				struct iocb_buf *out)
+{
+	struct iocb_prom p;
+	uint64_t points;
+
+	iocb_prom_begin(&p, out);
+	if (recent) {
+		iocb_prom_head(&p, "iocbus_status_matches_total", "counter",
+			       "Pipeline hits recorded for the status page's last matches.");
+		iocb_prom_u64(&p, "iocbus_status_matches_total", NULL, iocb_pipe_recent_total(recent));
+	}
+	if (st) {
+		pthread_mutex_lock(&st->mu);
+		points = st->points;
+		pthread_mutex_unlock(&st->mu);
+		iocb_prom_head(&p, "iocbus_status_history_points_total", "counter",
+			       "Points added to the status page's throughput history (one per 10 s).");
+		iocb_prom_u64(&p, "iocbus_status_history_points_total", NULL, points);
+	}
+	return iocb_prom_end(&p, "status");
 }

@@ -200,6 +200,18 @@ static void test_history(void **state)
 		assert_int_equal(commas + 1, IOCB_DAEMON__STATUS_POINTS);
 	}
 	free(j);
+	{
+		struct iocb_buf b;
+		struct iocb_pipe_recent *r = iocb_pipe_recent_new(5);
+
+		iocb_buf_init(&b, 1 << 16);
+		assert_int_equal(iocb_daemon__status_metrics(st, r, &b), IOCB_OK);
+		assert_int_equal(iocb_buf_putc(&b, '\0'), IOCB_OK);
+		assert_non_null(strstr(b.ptr, "\niocbus_status_history_points_total 400\n"));
+		assert_non_null(strstr(b.ptr, "\niocbus_status_matches_total 0\n"));
+		iocb_buf_fini(&b);
+		iocb_pipe_recent_free(r);
+	}
 	iocb_daemon__status_free(st);
 }
 
