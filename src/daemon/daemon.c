@@ -198,7 +198,8 @@ static void status_cb(void *ud, struct iocb_buf *out)
 	v.pipe = d->pipe;
 	iocb_daemon__status_json(d->status, d->recent, &v, &w);
 	pthread_mutex_unlock(&d->gen_mu);
-	if (iocb_jw_rc(&w) != IOCB_OK)
+	/* Safe to embed in a page too: indicator values and event infos are anyone's text. */
+	if (iocb_jw_rc(&w) != IOCB_OK || iocb_daemon__json_script_safe(out, 0) < 0)
 		out->len = 0; /* the endpoint answers 500 */
 }
 

@@ -189,6 +189,14 @@ struct iocb_daemon__status_view {
  */
 int iocb_daemon__status_metrics(struct iocb_daemon__status *st, struct iocb_pipe_recent *recent,
 				struct iocb_buf *out);
+/*
+ * Make the JSON text b->ptr[from..len) safe inside an HTML <script> or
+ * attribute as well: '<', '>', '&' become \u003c, \u003e, \u0026 and
+ * U+2028/U+2029 become \u2028/\u2029 (JavaScript line terminators before
+ * ES2019). Only valid where these can occur only inside strings, which is
+ * true of any JSON the writer produced. IOCB_ELIMIT past b's cap.
+ */
+int iocb_daemon__json_script_safe(struct iocb_buf *b, size_t from) IOCB_MUST_USE;
 /* Write the whole /v1/status object into w (st may be NULL: no history, no matches). */
 void iocb_daemon__status_json(struct iocb_daemon__status *st, struct iocb_pipe_recent *recent,
 			      const struct iocb_daemon__status_view *v, struct iocb_jw *w);

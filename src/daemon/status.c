@@ -251,6 +251,54 @@ void iocb_daemon__status_matches_json(struct iocb_jw *w, const struct iocb_pipe_
 
 /* ------------------------------------------------------------ the object */
 
+/* Bytes a character at p (n left) grows by in iocb_daemon__json_script_safe(), 0 if kept. */
+static size_t script_extra(const unsigned char *p, size_t n)
+{
+	if (*p == '<' || *p == '>' || *p == '&')
+		return 5;
+	if (*p == 0xe2 && n >= 3 && p[1] == 0x80 && (p[2] == 0xa8 || p[2] == 0xa9))
+		return 3;
+	return 0;
+}
+
+int iocb_daemon__json_script_safe(struct iocb_buf *b, size_t from)
+{
+	size_t extra = 0, r, w;
+	unsigned char *p;
+
+	for (size_t i = from; i < b->len; i++)
+		extra += script_extra((const unsigned char *)b->ptr + i, b->len - i);
+	if (!extra)
+		return IOCB_OK;
+	if (iocb_buf_reserve(b, extra) < 0)
+		return IOCB_ELIMIT;
+	p = (unsigned char *)b->ptr;
+	/* Expand in place from the end: the write position never overtakes the read position. */
+	r = b->len;
+	w = b->len + extra;
+	p[w] = '\0';
+	while (r > from) {
+		char esc[8];
+		size_t k = 1;
+
+		r--;
+		/* A U+2028/9 sequence is seen at its last byte: step back to its lead byte. */
+		if (r >= from + 2 && p[r - 2] == 0xe2 && p[r - 1] == 0x80 && (p[r] == 0xa8 || p[r] == 0xa9)) {
+			r -= 2;
+			k = 3;
+		}
+		if (k == 3 || script_extra(p + r, 1)) {
+			snprintf(esc, sizeof(esc), "\\u%04x", k == 3 ? (p[r + 2] == 0xa8 ? 0x2028u : 0x2029u) : p[r]);
+			w -= 6;
+			memcpy(p + w, esc, 6);
+		} else {
+			p[--w] = p[r];
+		}
+	}
+	b->len += extra;
+	return IOCB_OK;
+}
+
 /* A wall time in µs as epoch seconds (ms precision), or null for 0. */
 static void time_or_null(struct iocb_jw *w, const char *key, int64_t us)
 {

@@ -115,6 +115,33 @@ static void test_escaping(void **state)
 	iocb_buf_fini(&b);
 }
 
+static void test_script_safe(void **state)
+{
+	struct iocb_buf b;
+	struct iocb_err err = {0};
+	static const char in[] = "{\"v\":\"</script><b>&amp;\xe2\x80\xa8x\xe2\x80\xa9\xe2\x80\xa7\"}";
+
+	(void)state;
+	iocb_buf_init(&b, 1024);
+	assert_int_equal(iocb_buf_append(&b, "keep<", 5), IOCB_OK); /* before `from`: untouched */
+	assert_int_equal(iocb_buf_append(&b, in, sizeof(in) - 1), IOCB_OK);
+	assert_int_equal(iocb_daemon__json_script_safe(&b, 5), IOCB_OK);
+	assert_string_equal(b.ptr, "keep<{\"v\":\"\\u003c/script\\u003e\\u003cb\\u003e\\u0026amp;\\u2028x\\u2029"
+				   "\xe2\x80\xa7\"}");
+	assert_int_equal(b.len, strlen(b.ptr));
+	assert_int_equal(iocb_json_validate(b.ptr + 5, b.len - 5, 4, &err), IOCB_OK);
+	iocb_buf_fini(&b);
+	/* nothing to change; and past the cap */
+	iocb_buf_init(&b, 16);
+	assert_int_equal(iocb_buf_append(&b, "{\"a\":1}", 7), IOCB_OK);
+	assert_int_equal(iocb_daemon__json_script_safe(&b, 0), IOCB_OK);
+	assert_string_equal(b.ptr, "{\"a\":1}");
+	iocb_buf_reset(&b);
+	assert_int_equal(iocb_buf_append(&b, "\"<<<<\"", 6), IOCB_OK);
+	assert_int_equal(iocb_daemon__json_script_safe(&b, 0), IOCB_ELIMIT);
+	iocb_buf_fini(&b);
+}
+
 static void test_recent_ring(void **state)
 {
 	struct iocb_pipe_recent *r = iocb_pipe_recent_new(3);
@@ -241,6 +268,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tlp_rank),     cmocka_unit_test(test_masking),    cmocka_unit_test(test_escaping),
+		cmocka_unit_test(test_script_safe),
 		cmocka_unit_test(test_recent_ring), cmocka_unit_test(test_history),    cmocka_unit_test(test_series_cap),
 	};
 
