@@ -153,6 +153,9 @@ def main():
                         f.write(json.dumps({"seq": i, "destination": {"ip": PLANTED if i % 2 else AMBER}}) + "\n")
                 wait_until(lambda: json.loads(d.get("/v1/status")[1])["inputs"][0]["matched"] >= 20, 30,
                            what="events matched")
+                raw = d.get("/v1/status")[1]
+                if b"<img" in raw or b"\\u003cimg" not in raw:
+                    failures.append("/v1/status does not escape '<' for HTML script contexts")
                 if d.metric("iocbus_status_matches_total") != 20:
                     failures.append("iocbus_status_matches_total %r, want 20 (one per hit)"
                                     % d.metric("iocbus_status_matches_total"))
