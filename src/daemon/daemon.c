@@ -196,6 +196,10 @@ static void status_cb(void *ud, struct iocb_buf *out)
 	else
 		v.sync = &d->gen->sync;
 	v.pipe = d->pipe;
+	if (d->pipe && d->pipe_cfg) {
+		v.queue_max = d->pipe_cfg->pipeline.queue_bytes;
+		v.spool_max = d->pipe_cfg->pipeline.spool_max;
+	}
 	iocb_daemon__status_json(d->status, d->recent, &v, &w);
 	pthread_mutex_unlock(&d->gen_mu);
 	/* Safe to embed in a page too: indicator values and event infos are anyone's text. */

@@ -181,6 +181,7 @@ struct iocb_daemon__status_view {
 	struct iocb_pipe *pipe;                /* the log pipeline (gen_mu held), or NULL */
 	const struct iocb_store_stats *store;  /* a snapshot */
 	const struct iocb_bus_stats *bus;      /* a snapshot, or NULL without `bus:` */
+	uint64_t queue_max, spool_max;         /* pipeline.queue_bytes and spool_max: each output's caps */
 };
 /*
  * Append iocbus_status_matches_total (hits recorded for the page; nothing

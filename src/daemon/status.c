@@ -408,7 +408,7 @@ static void item_head(struct iocb_jw *w, const struct iocb_pipe_item_status *it)
 	iocb_jw_cstr(w, it->type);
 }
 
-static void pipe_json(struct iocb_pipe *p, struct iocb_jw *w)
+static void pipe_json(struct iocb_pipe *p, uint64_t queue_max, uint64_t spool_max, struct iocb_jw *w)
 {
 	struct iocb_pipe_item_status *it = iocb_xcalloc(MAX_ITEMS, sizeof(*it));
 	size_t n = iocb_pipe_inputs_status(p, it, MAX_ITEMS);
@@ -437,8 +437,10 @@ static void pipe_json(struct iocb_pipe *p, struct iocb_jw *w)
 		u64_key(w, "errors", it[i].errors);
 		u64_key(w, "in_flight", it[i].in_flight);
 		u64_key(w, "queue_bytes", it[i].queue_bytes);
+		u64_key(w, "queue_max_bytes", queue_max);
 		u64_key(w, "queue_batches", it[i].queue_batches);
 		u64_key(w, "spool_bytes", it[i].spool_bytes);
+		u64_key(w, "spool_max_bytes", spool_max);
 		u64_key(w, "spool_segments", it[i].spool_segments);
 		iocb_jw_obj_end(w);
 	}
@@ -485,7 +487,7 @@ void iocb_daemon__status_json(struct iocb_daemon__status *st, struct iocb_pipe_r
 	iocb_jw_cstr(w, tlp_config_name(st ? st->max_rank : 1));
 	sources_json(v, w);
 	store_json(v->store, w);
-	pipe_json(v->pipe, w);
+	pipe_json(v->pipe, v->queue_max, v->spool_max, w);
 	bus_json(v->bus, w);
 	if (st)
 		iocb_daemon__status_history_json(st, w);
