@@ -228,6 +228,10 @@ def main():
                 errors = [e for e in drv.get_log("browser") if e.get("level") == "SEVERE"]
                 if errors:
                     failures.append("console errors: %r" % errors)
+            except AssertionError as e:
+                # a wait timed out: the browser's console usually says why (a script error)
+                console = drv.get_log("browser") if drv is not None else []
+                failures.append("%s; browser console: %r" % (e, console))
             finally:
                 if drv is not None:
                     drv.quit()
