@@ -10,6 +10,8 @@
  *         iocb_sightings_matches_note()), iocb_sightings_matches_flush() per
  *         block, into a real queue (LMDB in a temporary directory; its MISP
  *         URL leads nowhere, so everything stays queued);
+ *   recent opts.on_hit = what the pipe installs for the status page's last
+ *         matches (iocb_pipe_recent_note() into a 50-entry ring, issue #16);
  * and prints events per CPU second of the enriching thread per mode (median;
  * CPU time, not wall time, because the machine is shared) with the
  * sightings the queue got.
@@ -26,6 +28,7 @@
 #include "core/time.h"
 #include "enrich/enrich.h"
 #include "misp/misp.h"
+#include "pipe/pipe.h"
 #include "sightings/sightings.h"
 #include "store/store.h"
 
@@ -44,6 +47,13 @@ static void note_match(void *ud, const struct iocb_store_attr *attr)
 
 	iocb_store_attr_view(attr, &v);
 	iocb_sightings_matches_note(h->m, v.uuid, h->now_s);
+}
+
+/* The pipe's note_hit (src/pipe/pipe.c): one ring entry per hit. */
+static void note_hit(void *ud, const struct iocb_store_attr *attr, const char *field, struct iocb_str atom)
+{
+	(void)atom;
+	iocb_pipe_recent_note(ud, "bench", attr, field, iocb_time_real_us());
 }
 
 static void die(const char *what, const struct iocb_err *err)
@@ -172,7 +182,8 @@ int main(int argc, char **argv)
 	if (iocb_sightings_new(&so, &q, &err) < 0)
 		die("sightings", &err);
 	struct hook h = {iocb_sightings_matches_new(q, "bench", 300), 0};
-	struct iocb_enrich_opts off, on;
+	struct iocb_enrich_opts off, on, rec;
+	struct iocb_pipe_recent *ring = iocb_pipe_recent_new(50);
 	iocb_enrich_opts_default(&off);
 	off.store = s;
 	off.map = map;
@@ -180,15 +191,21 @@ int main(int argc, char **argv)
 	on = off;
 	on.on_match = note_match;
 	on.on_match_ud = &h;
+	rec = off;
+	rec.on_hit = note_hit;
+	rec.on_hit_ud = ring;
 	iocb_store_reader_register();
-	struct iocb_enrich *eoff = iocb_enrich_new(&off), *eon = iocb_enrich_new(&on);
+	struct iocb_enrich *eoff = iocb_enrich_new(&off), *eon = iocb_enrich_new(&on), *erec = iocb_enrich_new(&rec);
 	double *toff = calloc(rounds, sizeof(double)), *ton = calloc(rounds, sizeof(double));
+	double *trec = calloc(rounds, sizeof(double));
 	for (unsigned r = 0; r < rounds; r++) {
 		toff[r] = run(eoff, b, offs, n, NULL);
 		ton[r] = run(eon, b, offs, n, &h);
+		trec[r] = run(erec, b, offs, n, NULL);
 	}
 	qsort(toff, rounds, sizeof(double), cmp);
 	qsort(ton, rounds, sizeof(double), cmp);
+	qsort(trec, rounds, sizeof(double), cmp);
 	iocb_sightings_matches_free(h.m);
 	struct iocb_sightings_stats st;
 	for (int i = 0; i < 500; i++) { /* the flusher commits within a wake-up */
@@ -206,8 +223,13 @@ int main(int argc, char **argv)
 	       "dropped=%llu\n",
 	       n / ton[rounds / 2], rounds, n / ton[rounds - 1], n / ton[0], (unsigned long long)st.matches,
 	       (unsigned long long)st.matches_deduplicated, (unsigned long long)st.matches_dropped);
+	printf("recent events_per_cpu_s=%.0f (median of %u; min %.0f max %.0f) ring_entries=%llu\n", n / trec[rounds / 2],
+	       rounds, n / trec[rounds - 1], n / trec[0], (unsigned long long)iocb_pipe_recent_total(ring));
 	iocb_enrich_free(eoff);
 	iocb_enrich_free(eon);
+	iocb_enrich_free(erec);
+	iocb_pipe_recent_free(ring);
+	free(trec);
 	iocb_store_reader_unregister();
 	iocb_sightings_free(q);
 	iocb_enrich_map_free(map);

@@ -13,6 +13,8 @@ PKGS=(
   memcached ruby ruby-dalli python3-pymemcache libmemcached-tools
   # 16-ops (issue #16 §2): .deb check, completion test, man page render, unit verify
   lintian bash-completion man-db groff-base systemd
+  # issue #16 status page: e2e tests drive headless Chromium through chromedriver
+  chromium chromium-driver python3-selenium
 )
 if [ "${1:-}" = "--list" ]; then printf '%s\n' "${PKGS[@]}"; exit 0; fi
 

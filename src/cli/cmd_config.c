@@ -8,13 +8,14 @@
 #include "core/mem.h"
 #include "enrich/enrich.h"
 #include "serve/bus/curve.h"
+#include "serve/http/auth.h"
 
 const char iocb_cli_check_config_usage[] =
 	"usage: iocbus check-config FILE\n"
 	"\n"
 	"Validate a configuration file (iocbus or Threat Bus format): unknown keys,\n"
 	"wrong types, unknown MISP types in filters, bad enrich field specs, and\n"
-	"bus.curve key files iocbus run would refuse.\n"
+	"bus.curve key files and http.auth files iocbus run would refuse.\n"
 	"Errors name file:line:col (field specs: the file and enrich.fields.PATH).\n"
 	"The API key is never printed. Exit status 0 if valid, 2 otherwise.\n";
 
@@ -49,6 +50,17 @@ static int validate(const char *path, struct iocb_config **cfg)
 		}
 		iocb_enrich_map_free(m);
 		m = NULL;
+	}
+	/* 16-status: http.auth's files as `iocbus run` reads them at start (mode, format; nothing secret is printed). */
+	if ((*cfg)->http.enabled && (*cfg)->http.auth_present) {
+		struct iocb_http_auth *auth = NULL;
+		struct iocb_http_auth_opts ao = {(*cfg)->http.auth_token_file, (*cfg)->http.auth_users_file,
+						 (*cfg)->http.auth_realm};
+		if (iocb_http_auth_load(&ao, &auth, &err) < 0) {
+			fprintf(stderr, "iocbus: %s\n", err.msg);
+			return IOCB_EXIT_ERROR;
+		}
+		iocb_http_auth_free(auth);
 	}
 	/* The CURVE key files as `iocbus run` reads them at start (mode, layout, the pair, the clients). */
 	if ((*cfg)->bus.curve_present) {

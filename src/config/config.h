@@ -59,6 +59,16 @@ struct iocb_config_export {
 };
 
 /* One MISP-format feed (manifest.json + <uuid>.json), local or over HTTP(S). */
+/* TLP levels of http.status.max_tlp, least restrictive first (clear and white are the same). */
+enum iocb_config_tlp {
+	IOCB_CONFIG_TLP_CLEAR = 0,
+	IOCB_CONFIG_TLP_WHITE,
+	IOCB_CONFIG_TLP_GREEN,
+	IOCB_CONFIG_TLP_AMBER,
+	IOCB_CONFIG_TLP_AMBER_STRICT,
+	IOCB_CONFIG_TLP_RED,
+};
+
 struct iocb_config_feed {
 	char *name;                       /* unique label used in metrics and logs */
 	char *url;                        /* http://, https:// or a local directory */
@@ -298,6 +308,15 @@ struct iocb_config {
 		unsigned max_connections; /* default 64 */
 		double idle_timeout_s;    /* default 10 s: a connection without traffic this long is closed */
 		double header_timeout_s;  /* default 5 s: time to send a whole request head */
+		/* 16-status: http.auth, http.allow_no_auth, http.status */
+		bool auth_present;        /* `http.auth` given */
+		char *auth_token_file;    /* bearer tokens, one per line, or NULL */
+		char *auth_users_file;    /* htpasswd users (crypt(3) hashes), or NULL */
+		char *auth_realm;         /* WWW-Authenticate realm, default iocbus */
+		bool allow_no_auth;       /* beyond loopback without http.auth: allowed (with a warning) */
+		int status_max_tlp;       /* enum iocb_config_tlp: matches above it are masked on the page */
+		double status_refresh_s;  /* how often the page polls /v1/status, default 5 s */
+		unsigned status_matches;  /* matches kept for the page, default 50 */
 	} http;
 
 	struct iocb_config_input *inputs; /* `inputs` list: log events enriched by `iocbus run` */

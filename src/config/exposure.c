@@ -7,10 +7,13 @@
  * behind a firewall), so they are not load errors; `iocbus run` logs each
  * once at start (iocb_config_warn_exposure()), and not again on SIGHUP, so
  * the warnings do not drown in the log of a long run. Listeners are the
- * HTTP endpoint and `tcp` inputs, neither of which has authentication, and
- * the bus (`bus:`) unless `bus.curve` is set.
+ * HTTP endpoint unless `http.auth` is set (beyond loopback the load refuses
+ * it without `http.auth` unless `http.allow_no_auth` says so: then this
+ * warning), `tcp` inputs, which have no authentication, and the bus
+ * (`bus:`) unless `bus.curve` is set.
  */
 #include "config/config.h"
+#include "config/internal.h"
 
 #include <arpa/inet.h>
 #include <string.h>
@@ -19,7 +22,7 @@
 #include "core/log.h"
 
 /* True for a host only this machine can reach: 127.0.0.0/8, ::1, ::ffff:127.x, "localhost". */
-static bool is_loopback(const char *host)
+bool iocb_config__is_loopback(const char *host)
 {
 	unsigned char a[16];
 
@@ -99,7 +102,7 @@ size_t iocb_config_warn_exposure(const struct iocb_config *c)
 	for (size_t i = 0; i < c->ninputs; i++) {
 		const struct iocb_config_input *in = &c->inputs[i];
 
-		if (in->type == IOCB_CONFIG_IN_TCP && !is_loopback(in->host)) {
+		if (in->type == IOCB_CONFIG_IN_TCP && !iocb_config__is_loopback(in->host)) {
 			open_listener("inputs", in->name, in->host);
 			n++;
 		}
@@ -108,17 +111,18 @@ size_t iocb_config_warn_exposure(const struct iocb_config *c)
 			n++;
 		}
 	}
-	if (c->http.enabled && !is_loopback(c->http.host)) {
+	/* Beyond loopback http needs http.auth or http.allow_no_auth (the load refuses it otherwise). */
+	if (c->http.enabled && !c->http.auth_present && !iocb_config__is_loopback(c->http.host)) {
 		open_listener("http", NULL, c->http.host);
 		n++;
 	}
 	/* The bus without bus.curve: anyone who reaches it reads the indicators and sends sightings to MISP. */
-	if (c->bus.present && !c->bus.curve_present && !is_loopback(c->bus.host)) {
+	if (c->bus.present && !c->bus.curve_present && !iocb_config__is_loopback(c->bus.host)) {
 		open_listener("bus", NULL, c->bus.host);
 		n++;
 	}
 	/* memcached has no authentication: anyone who reaches it reads the indicators. */
-	if (c->memcached.present && !is_loopback(c->memcached.host)) {
+	if (c->memcached.present && !iocb_config__is_loopback(c->memcached.host)) {
 		open_listener("memcached", NULL, c->memcached.host);
 		n++;
 	}

@@ -154,6 +154,13 @@ extern const struct iocb_config__section iocb_config__sightings;
 extern const struct iocb_config__section iocb_config__exports;
 /* tables_memcached.c: `memcached`. */
 extern const struct iocb_config__section iocb_config__memcached;
+/* tables_status.c: `http.auth`, `http.status` and the http table's check (16-status). */
+extern const struct iocb_config__section iocb_config__http_auth;
+extern const struct iocb_config__section iocb_config__http_status;
+int iocb_config__http_check(struct iocb_config__ctx *ctx, void *base, const struct iocb_config__node *map,
+			    const struct iocb_config__node *const *vals);
+/* exposure.c: a host only this machine can reach (127.0.0.0/8, ::1, ::ffff:127.x, localhost, NULL). */
+bool iocb_config__is_loopback(const char *host);
 
 /* Fail with IOCB_ECONFIG: "name:line:col: path: message" (n may be NULL). */
 int iocb_config__fail(struct iocb_config__ctx *ctx, const struct iocb_config__node *n, const char *path,

@@ -421,9 +421,10 @@ static const struct iocb_config__section feed_sec = {
 
 static const struct iocb_config__opt http_rows[] = {
 	ROW("enabled", IOCB_CT_BOOL, "true", 0, 0, OFF(http.enabled), NO, NO, NULL, NULL, 0,
-	    "Serve `/metrics`, `/healthz` and `/v1/lookup` while `iocbus run` runs."),
+	    "Serve `/metrics`, `/healthz`, `/v1/lookup`, the status page `/` and `/v1/status` while `iocbus run` "
+	    "runs."),
 	ROW("host", IOCB_CT_STR, "127.0.0.1", 1, 255, OFF(http.host), NO, NO, NULL, NULL, 0,
-	    "Listen address (numeric IPv4 or IPv6). Loopback unless you change it: the endpoint has no auth."),
+	    "Listen address (numeric IPv4 or IPv6). Beyond loopback `auth` is required (or `allow_no_auth`)."),
 	ROW("port", IOCB_CT_PORT, "8473", 0, 65535, OFF(http.port), NO, NO, NULL, NULL, 0,
 	    "Listen port; 0 picks a free port and logs it."),
 	ROW("max_connections", IOCB_CT_UINT, "64", 1, 4096, OFF(http.max_connections), NO, NO, NULL, NULL, 0,
@@ -435,10 +436,18 @@ static const struct iocb_config__opt http_rows[] = {
 	    "A client must send a whole request head within this long of connecting, or of its previous "
 	    "answer on a kept-alive connection; otherwise the connection is closed, however slowly bytes "
 	    "trickle in, and counted in `iocbus_http_header_timeouts_total`."),
+	/* 16-status */
+	ROW("auth", IOCB_CT_SECTION, NULL, 0, 0, 0, NO, OFF(http.auth_present), NULL, &iocb_config__http_auth, 0,
+	    "See `http.auth`."),
+	ROW("allow_no_auth", IOCB_CT_BOOL, "false", 0, 0, OFF(http.allow_no_auth), NO, NO, NULL, NULL, 0,
+	    "Let `host` be a non-loopback address without `auth` (behind a proxy that authenticates, a lab). "
+	    "Without it `iocbus run` and `check-config` refuse such a configuration; with it a warning is logged."),
+	ROW("status", IOCB_CT_SECTION, NULL, 0, 0, 0, NO, NO, NULL, &iocb_config__http_status, 0,
+	    "See `http.status`."),
 };
 
 static const struct iocb_config__section http_sec = {
-	"http", http_rows, N(http_rows), 0, NO, "The HTTP endpoint of `iocbus run`.", NULL,
+	"http", http_rows, N(http_rows), 0, NO, "The HTTP endpoint of `iocbus run`.", iocb_config__http_check,
 };
 
 /* ---- inputs[], outputs[], pipeline ------------------------------------------- */

@@ -38,6 +38,9 @@
 #include "filter/filter.h"
 #include "ingest/ingest.h"
 #include "pipe/pipe.h"
+#include "json/json.h"
+#include "serve/bus/bus.h"
+#include "serve/http/auth.h"
 #include "serve/http/http.h"
 #include "sources/sources.h"
 #include "store/store.h"
@@ -67,6 +70,10 @@ struct daemon {
 	struct iocb_daemon__services sv;     /* bus and sightings: set before the HTTP thread, cleared after it */
 	struct iocb_notify notify;           /* systemd's NOTIFY_SOCKET (main thread only) */
 	bool stopping;                       /* SIGTERM seen (under gen_mu) */
+	/* 16-status: the status page (status.c) and http.auth; set before the HTTP thread, freed after it */
+	struct iocb_daemon__status *status;  /* history and settings; NULL without the endpoint */
+	struct iocb_pipe_recent *recent;     /* the pipeline's last matches; NULL when http.status.matches is 0 */
+	struct iocb_http_auth *auth;         /* http.auth, or NULL */
 };
 
 /*
@@ -146,6 +153,8 @@ static void metrics_cb(void *ud, struct iocb_buf *out)
 	pthread_mutex_unlock(&d->gen_mu);
 	if (rc == IOCB_OK)
 		rc = iocb_daemon__services_metrics(&d->sv, out);
+	if (rc == IOCB_OK) /* 16-status */
+		rc = iocb_daemon__status_metrics(d->status, d->recent, out);
 	if (rc != IOCB_OK) {
 		out->len = start;
 		if (out->ptr)
@@ -175,6 +184,71 @@ static bool health_cb(void *ud, struct iocb_buf *out)
 	ok = iocb_daemon__health_render(&h, out);
 	pthread_mutex_unlock(&d->gen_mu);
 	return ok;
+}
+
+/* 16-status: GET /v1/status. HTTP thread; the store and bus snapshots are taken outside gen_mu. */
+static void status_cb(void *ud, struct iocb_buf *out)
+{
+	struct daemon *d = ud;
+	struct iocb_store_stats ss;
+	struct iocb_bus_stats bs;
+	struct iocb_daemon__status_view v = {.store = &ss, .started_us = d->counters.started_us};
+	char why[200];
+	struct iocb_jw w;
+
+	iocb_store_stats(d->store, &ss);
+	if (d->sv.bus) {
+		iocb_bus_stats(d->sv.bus, &bs);
+		v.bus = &bs;
+	}
+	v.health = iocb_store_commit_failing(d->store, why, sizeof(why)) ? "degraded" : "ok";
+	iocb_jw_init(&w, out);
+	pthread_mutex_lock(&d->gen_mu);
+	v.now_us = iocb_time_real_us();
+	if (d->stopping || !d->gen || !d->gen->started)
+		v.health = "stopping";
+	else
+		v.sync = &d->gen->sync;
+	v.pipe = d->pipe;
+	if (d->pipe && d->pipe_cfg) {
+		v.queue_max = d->pipe_cfg->pipeline.queue_bytes;
+		v.spool_max = d->pipe_cfg->pipeline.spool_max;
+	}
+	iocb_daemon__status_json(d->status, d->recent, &v, &w);
+	pthread_mutex_unlock(&d->gen_mu);
+	/* Safe to embed in a page too: indicator values and event infos are anyone's text. */
+	if (iocb_jw_rc(&w) != IOCB_OK || iocb_daemon__json_script_safe(out, 0) < 0)
+		out->len = 0; /* the endpoint answers 500 */
+}
+
+/* 16-status: one history sample from the signal loop (main thread); a point every IOCB_DAEMON__STATUS_STEP_S. */
+static void status_tick(struct daemon *d)
+{
+	struct iocb_daemon__sample s[IOCB_DAEMON__STATUS_SERIES];
+	struct iocb_pipe_item_status in[IOCB_DAEMON__STATUS_SERIES];
+	size_t n = 0, nin;
+
+	if (!d->status)
+		return;
+	pthread_mutex_lock(&d->gen_mu);
+	nin = iocb_pipe_inputs_status(d->pipe, in, IOCB_DAEMON__STATUS_SERIES);
+	for (size_t i = 0; i < nin; i++, n++) {
+		memset(&s[n], 0, sizeof(s[n]));
+		snprintf(s[n].name, sizeof(s[n].name), "%s", in[i].name);
+		s[n].input = true;
+		s[n].v[0] = in[i].events;
+		s[n].v[1] = in[i].matched;
+	}
+	for (size_t i = 0; d->gen && d->gen->started && i < iocb_sources_sync_metrics_count(&d->gen->sync) &&
+			   n < IOCB_DAEMON__STATUS_SERIES;
+	     i++, n++) {
+		struct iocb_sources_sync_metrics *m = iocb_sources_sync_metrics_get(&d->gen->sync, i);
+		memset(&s[n], 0, sizeof(s[n]));
+		snprintf(s[n].name, sizeof(s[n].name), "%s", m->name);
+		s[n].v[0] = IOCB_M_GET(m->acts[IOCB_SA_UPSERT]) + IOCB_M_GET(m->acts[IOCB_SA_REMOVE]);
+	}
+	pthread_mutex_unlock(&d->gen_mu);
+	(void)iocb_daemon__status_sample(d->status, iocb_time_real_us(), s, n);
 }
 
 /* ------------------------------------------------------------ generations */
@@ -347,7 +421,14 @@ bool iocb_daemon__restart_settings_changed(const struct iocb_config *old, const 
 	       ng->http.port != old->http.port || !str_eq_null(ng->http.host, old->http.host) ||
 	       ng->http.enabled != old->http.enabled || ng->http.max_connections != old->http.max_connections ||
 	       ng->http.idle_timeout_s != old->http.idle_timeout_s ||
-	       ng->http.header_timeout_s != old->http.header_timeout_s;
+	       ng->http.header_timeout_s != old->http.header_timeout_s ||
+	       /* 16-status */
+	       ng->http.auth_present != old->http.auth_present ||
+	       !str_eq_null(ng->http.auth_token_file, old->http.auth_token_file) ||
+	       !str_eq_null(ng->http.auth_users_file, old->http.auth_users_file) ||
+	       ng->http.status_max_tlp != old->http.status_max_tlp ||
+	       ng->http.status_refresh_s != old->http.status_refresh_s ||
+	       ng->http.status_matches != old->http.status_matches;
 }
 
 int iocb_daemon__reloadable(const char *path, struct iocb_err *err)
@@ -524,12 +605,24 @@ static int endpoint_start(struct daemon *d, struct iocb_err *err)
 		.idle_timeout_s = c->http.idle_timeout_s,
 		.header_timeout_s = c->http.header_timeout_s,
 	};
-	struct iocb_http_handlers hh = {metrics_cb, health_cb, d};
+	struct iocb_http_handlers hh = {.metrics = metrics_cb, .health = health_cb, .ud = d, .status = status_cb};
 	uint16_t port = 0;
 	int rc;
 
 	if (!c->http.enabled)
 		return IOCB_OK;
+	/* 16-status: http.auth's files (a bad one fails the start) and the status page's state */
+	if (c->http.auth_present) {
+		struct iocb_http_auth_opts ao = {c->http.auth_token_file, c->http.auth_users_file, c->http.auth_realm};
+		rc = iocb_http_auth_load(&ao, &d->auth, err);
+		if (rc < 0)
+			return rc;
+		ho.auth = d->auth;
+	}
+	d->status = iocb_daemon__status_new(c->http.status_max_tlp, c->http.status_refresh_s);
+	if (c->http.status_matches)
+		d->recent = iocb_pipe_recent_new(c->http.status_matches);
+	status_tick(d);
 	rc = iocb_http_start(&ho, d->store, &hh, &d->http, &port, err);
 	if (rc < 0)
 		iocb_err_prefix(err, "http");
@@ -540,6 +633,13 @@ static void endpoint_stop(struct daemon *d)
 {
 	iocb_http_stop(d->http);
 	d->http = NULL;
+	/* After the HTTP thread and the pipeline (which pushes to recent) are gone. */
+	iocb_http_auth_free(d->auth);
+	d->auth = NULL;
+	iocb_daemon__status_free(d->status);
+	d->status = NULL;
+	iocb_pipe_recent_free(d->recent);
+	d->recent = NULL;
 }
 
 /* The log pipeline, when the configuration has inputs; it reads the store and keeps d->pipe_cfg. */
@@ -551,7 +651,7 @@ static int pipeline_start(struct daemon *d, struct iocb_err *err)
 	if (!d->gen->cfg->ninputs)
 		return IOCB_OK;
 	/* sightings.from_matches: the pipeline's matches become sightings (deduplicated in memory per input). */
-	struct iocb_pipe_hooks hooks = {0};
+	struct iocb_pipe_hooks hooks = {.recent = d->recent};
 	if (d->sv.sightings && d->pipe_cfg->sightings.from_matches) {
 		hooks.sightings = d->sv.sightings;
 		hooks.sightings_window_s = d->pipe_cfg->sightings.from_matches_window_s;
@@ -653,6 +753,7 @@ static void signal_loop(struct daemon *d, const sigset_t *set)
 			iocb_log(IOCB_LOG_ERROR, "daemon", "\"sigtimedwait failed\" errno=%d", errno);
 			return;
 		}
+		status_tick(d);
 		/* `... | iocbus run`: every input ended (stdin at EOF) and everything was delivered. */
 		if (d->pipe && iocb_pipe_finished(d->pipe)) {
 			iocb_log(IOCB_LOG_INFO, "daemon", "\"every input ended and was delivered\"");

@@ -121,4 +121,85 @@ int iocb_daemon__intake_metrics(const struct iocb_daemon__intake *in, struct ioc
 /* Whether a reload changes `bus`, `sightings` (or the MISP client sightings use): restart only. */
 bool iocb_daemon__services_changed(const struct iocb_config *old, const struct iocb_config *ng);
 
+/* ---- status.c: the status page's data (issue #16, docs/STATUS.md) ---- */
+
+struct iocb_jw;
+struct iocb_pipe;
+struct iocb_pipe_match;
+struct iocb_pipe_recent;
+struct iocb_store_stats;
+struct iocb_bus_stats;
+
+#define IOCB_DAEMON__STATUS_STEP_S 10   /* seconds per history point */
+#define IOCB_DAEMON__STATUS_POINTS 360  /* points per series: one hour */
+#define IOCB_DAEMON__STATUS_SERIES 64   /* series at most (inputs and sources); more are not charted */
+
+/* What one history series adds at a sample: a name and up to two cumulative counters. */
+struct iocb_daemon__sample {
+	char name[80];   /* input or source name */
+	bool input;      /* an input (events, matched) or a source (updates) */
+	uint64_t v[2];   /* cumulative: input events, matched; source updates, unused */
+};
+
+/*
+ * The status page's state: per-series rings of per-step deltas (fixed
+ * memory: IOCB_DAEMON__STATUS_SERIES x 2 x IOCB_DAEMON__STATUS_POINTS x 4
+ * bytes, about 180 KiB) and the settings the JSON names. The main thread
+ * samples, the HTTP thread renders; `mu` guards the rings.
+ */
+struct iocb_daemon__status;
+struct iocb_daemon__status *iocb_daemon__status_new(int max_tlp, double refresh_s);
+void iocb_daemon__status_free(struct iocb_daemon__status *st);
+/*
+ * Record one sample at wall time now_us when a step has passed since the
+ * last point (the first call records at once): per series the counters'
+ * increase since the previous sample (a counter that went down, e.g. a new
+ * source generation, counts from 0). Returns true when a point was added.
+ */
+bool iocb_daemon__status_sample(struct iocb_daemon__status *st, int64_t now_us,
+				const struct iocb_daemon__sample *s, size_t n);
+/* Write "history":{...} (key included) into w. */
+void iocb_daemon__status_history_json(struct iocb_daemon__status *st, struct iocb_jw *w);
+
+/* TLP rank of a tag level: clear/white 0, green 1, amber 2, amber+strict 3, red 4; "" 0; anything else 4. */
+int iocb_daemon__tlp_rank(const char *tlp);
+/* Rank of an enum iocb_config_tlp value. */
+int iocb_daemon__tlp_config_rank(int level);
+/*
+ * Write "matches":[...] (key included): newest first, each
+ * {"time","input","field","type","value","event_id","event_info","tlp","masked"};
+ * value and event_info are null and masked true when the match's TLP rank
+ * exceeds max_rank.
+ */
+void iocb_daemon__status_matches_json(struct iocb_jw *w, const struct iocb_pipe_match *m, size_t n, int max_rank);
+
+/* Everything /v1/status shows but the history and the matches, gathered by daemon.c. */
+struct iocb_daemon__status_view {
+	const char *health;                    /* "ok", "degraded", "stopping" */
+	int64_t now_us, started_us;            /* wall clock */
+	struct iocb_sources_sync *sync;        /* the generation's sources (gen_mu held), or NULL */
+	struct iocb_pipe *pipe;                /* the log pipeline (gen_mu held), or NULL */
+	const struct iocb_store_stats *store;  /* a snapshot */
+	const struct iocb_bus_stats *bus;      /* a snapshot, or NULL without `bus:` */
+	uint64_t queue_max, spool_max;         /* pipeline.queue_bytes and spool_max: each output's caps */
+};
+/*
+ * Append iocbus_status_matches_total (hits recorded for the page; nothing
+ * without the ring) and iocbus_status_history_points_total (points recorded; nothing
+ * without st). All or nothing: IOCB_OK or IOCB_ELIMIT.
+ */
+int iocb_daemon__status_metrics(struct iocb_daemon__status *st, struct iocb_pipe_recent *recent,
+				struct iocb_buf *out);
+/*
+ * Make the JSON text b->ptr[from..len) safe inside an HTML <script> or
+ * attribute as well: '<', '>', '&' become \u003c, \u003e, \u0026 and
+ * U+2028/U+2029 become \u2028/\u2029 (JavaScript line terminators before
+ * ES2019). Only valid where these can occur only inside strings, which is
+ * true of any JSON the writer produced. IOCB_ELIMIT past b's cap.
+ */
+int iocb_daemon__json_script_safe(struct iocb_buf *b, size_t from) IOCB_MUST_USE;
+/* Write the whole /v1/status object into w (st may be NULL: no history, no matches). */
+void iocb_daemon__status_json(struct iocb_daemon__status *st, struct iocb_pipe_recent *recent,
+			      const struct iocb_daemon__status_view *v, struct iocb_jw *w);
+
 #endif

@@ -193,12 +193,18 @@ static bool is_blank(const char *s, size_t n)
 /* opts.on_match once per distinct attribute of the line's hits (a few per line: the quadratic scan is cheaper than a set). */
 static void tell_matches(struct iocb_enrich *e)
 {
-	for (size_t i = 0; i < e->nhits; i++) {
+	for (size_t i = 0; e->o->on_match && i < e->nhits; i++) {
 		bool dup = false;
 		for (size_t k = 0; k < i && !dup; k++)
 			dup = e->hits[k].attr == e->hits[i].attr;
 		if (!dup)
 			e->o->on_match(e->o->on_match_ud, e->hits[i].attr);
+	}
+	/* opts.on_hit once per hit, with the field and the matched value (the status page's last matches). */
+	for (size_t i = 0; e->o->on_hit && i < e->nhits; i++) {
+		const struct mhit *h = &e->hits[i];
+		e->o->on_hit(e->o->on_hit_ud, h->attr, e->m->fields[h->field].path,
+			     iocb_str_make(e->atom.ptr ? e->atom.ptr + h->atom_off : "", h->atom_len));
 	}
 }
 
@@ -240,7 +246,7 @@ static int enrich_one(struct iocb_enrich *e, const char *line, size_t len, bool 
 	}
 	if (iocb_enrich__write_hit(e) < 0)
 		return IOCB_ENOMEM;
-	if (e->o->on_match)
+	if (e->o->on_match || e->o->on_hit)
 		tell_matches(e);
 	e->st.matched++;
 	e->st.hits += e->nhits;

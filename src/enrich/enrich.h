@@ -136,6 +136,16 @@ struct iocb_enrich_opts {
 	 */
 	void (*on_match)(void *ud, const struct iocb_store_attr *attr);
 	void *on_match_ud;          /* its first argument */
+	/*
+	 * Called once per hit written (a field of the event matched an
+	 * attribute; at most max_hits per event), after on_match, with the same
+	 * thread and lock rules: `field` is the event field's path and `atom`
+	 * the matched value as found in the event (matched.atomic); both valid
+	 * only during the call. NULL = off. The pipeline sets it for the status
+	 * page's last matches (pipe.h iocb_pipe_recent).
+	 */
+	void (*on_hit)(void *ud, const struct iocb_store_attr *attr, const char *field, struct iocb_str atom);
+	void *on_hit_ud;            /* its first argument */
 };
 
 void iocb_enrich_opts_default(struct iocb_enrich_opts *o);

@@ -183,3 +183,66 @@ int iocb_pipe_metrics_render(struct iocb_pipe *p, struct iocb_buf *out)
 	render_latency(&pr, v);
 	return iocb_prom_end(&pr, "pipeline");
 }
+
+/* ------------------------------------------------------------ the status page (pipe.h) */
+
+/* Sum of a per-status counter array. */
+static uint64_t sum_status(const uint64_t *arr)
+{
+	uint64_t n = 0;
+
+	for (size_t s = 0; s < IOCB_PIPE_STATUS_MAX; s++)
+		n += __atomic_load_n(&arr[s], __ATOMIC_RELAXED);
+	return n;
+}
+
+size_t iocb_pipe_inputs_status(struct iocb_pipe *p, struct iocb_pipe_item_status *out, size_t max)
+{
+	struct iocb_pipe__view v;
+	size_t n = 0;
+
+	if (!p)
+		return 0;
+	iocb_pipe__view_get(p, &v);
+	for (size_t i = 0; i < v.nins && n < max; i++, n++) {
+		const struct iocb_pipe__input *in = v.ins[i];
+
+		memset(&out[n], 0, sizeof(out[n]));
+		out[n].name = in->cfg->name;
+		out[n].type = IN_TYPE(in);
+		out[n].lines = IOCB_M_GET(in->m.lines);
+		out[n].events = IOCB_M_GET(in->m.events);
+		out[n].matched = IOCB_M_GET(in->m.matched);
+		out[n].errors = IOCB_M_GET(in->m.errors);
+		out[n].up = true;
+	}
+	return n;
+}
+
+size_t iocb_pipe_outputs_status(struct iocb_pipe *p, struct iocb_pipe_item_status *out, size_t max)
+{
+	struct iocb_pipe__view v;
+	size_t n = 0;
+
+	if (!p)
+		return 0;
+	iocb_pipe__view_get(p, &v);
+	for (size_t i = 0; i < v.nouts && n < max; i++, n++) {
+		const struct iocb_pipe__output *o = v.outs[i];
+
+		memset(&out[n], 0, sizeof(out[n]));
+		out[n].name = o->cfg->name;
+		out[n].type = OUT_TYPE(o);
+		out[n].delivered = IOCB_M_GET(o->m.events);
+		out[n].retried = sum_status(o->m.retries) + sum_status(o->m.item_retries);
+		out[n].dead_letters = sum_status(o->m.dead);
+		out[n].errors = IOCB_M_GET(o->m.errors);
+		out[n].in_flight = IOCB_M_GET(o->m.in_flight);
+		out[n].queue_bytes = IOCB_M_GET(o->m.queue_bytes);
+		out[n].queue_batches = IOCB_M_GET(o->m.queue_batches);
+		out[n].spool_bytes = IOCB_M_GET(o->m.spool_bytes);
+		out[n].spool_segments = IOCB_M_GET(o->m.spool_segments);
+		out[n].up = IOCB_M_GET(o->m.up) != 0;
+	}
+	return n;
+}

@@ -30,6 +30,7 @@
 
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/time.h"
 #include "sightings/sightings.h"
 
 #define RING_CAP 1024 /* batches in flight per input; beyond, submit waits for acks */
@@ -496,6 +497,15 @@ static void note_match(void *ud, const struct iocb_store_attr *attr)
 	iocb_sightings_matches_note(in->matches_, v.uuid, in->batch_s_);
 }
 
+/* enrich's on_hit for the status page's last matches: enrichment thread, store read lock held. */
+static void note_hit(void *ud, const struct iocb_store_attr *attr, const char *field, struct iocb_str atom)
+{
+	struct iocb_pipe__input *in = ud;
+
+	(void)atom;
+	iocb_pipe_recent_note(in->pipe->hooks.recent, in->cfg->name, attr, field, iocb_time_real_us());
+}
+
 /* The enrich options of one input: the configuration's, with the input's own max_line. */
 static void fill_eopts(const struct iocb_config *cfg, struct iocb_store *store, const struct iocb_enrich_map *map,
 		       uint64_t max_line, struct iocb_enrich_opts *o)
@@ -541,6 +551,10 @@ static int add_input(struct iocb_pipe *p, const struct iocb_config_input *ic, st
 	if (p->hooks.sightings) {
 		p->eopts[idx].on_match = note_match;
 		p->eopts[idx].on_match_ud = in;
+	}
+	if (p->hooks.recent) {
+		p->eopts[idx].on_hit = note_hit;
+		p->eopts[idx].on_hit_ud = in;
 	}
 	drv = iocb_pipe__input_driver(ic->type);
 	if (!drv)

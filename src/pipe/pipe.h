@@ -34,6 +34,7 @@
 #include "store/store.h"
 
 struct iocb_pipe;
+struct iocb_pipe_recent;
 struct iocb_sightings;
 
 /* Optional parts of iocb_pipe_start_with(); all zero = iocb_pipe_start(). */
@@ -43,7 +44,58 @@ struct iocb_pipe_hooks {
 					     attribute, input and window (sightings.h iocb_sightings_matches_*);
 					     borrowed, must outlive the pipe; NULL = off */
 	double sightings_window_s;        /* that window (sightings.from_matches_window); <= 0 = 300 s */
+	struct iocb_pipe_recent *recent;  /* the status page's last matches: every hit is pushed there
+					     (iocb_pipe_recent_push); borrowed, must outlive the pipe; NULL = off */
 };
+
+/* ------------------------------------------------------------ last matches (recent.c) */
+
+/* One hit of the log pipeline, as the status page lists it. Strings are cut to their arrays (UTF-8 kept whole). */
+struct iocb_pipe_match {
+	int64_t time_us;       /* wall clock of the enrichment */
+	char input[64];        /* the input's name */
+	char field[128];       /* the event field that matched */
+	char value[256];       /* the attribute's value */
+	char event_info[256];  /* its event's info ("" without an event) */
+	char tlp[24];          /* its TLP level ("amber"), "" without a tlp: tag */
+	char type[32];         /* its MISP type */
+	uint64_t event_id;     /* its event's id, 0 unknown */
+};
+
+/*
+ * A bounded ring of the last `cap` matches, newest overwriting oldest:
+ * written by the enrichment threads (one short mutex hold per hit, no
+ * allocation), read by the HTTP thread. Fixed memory: cap * sizeof(struct
+ * iocb_pipe_match) (about 800 bytes each).
+ */
+struct iocb_pipe_recent;
+/* cap 0 = 50; at most 1000. */
+struct iocb_pipe_recent *iocb_pipe_recent_new(unsigned cap);
+void iocb_pipe_recent_free(struct iocb_pipe_recent *r);
+/* Record a hit of attr (inside the store's read lock, as enrich's on_hit is). Any thread. */
+void iocb_pipe_recent_note(struct iocb_pipe_recent *r, const char *input, const struct iocb_store_attr *attr,
+			   const char *field, int64_t now_us);
+/* Copy up to max entries, newest first, into out; returns how many. Any thread. */
+size_t iocb_pipe_recent_get(struct iocb_pipe_recent *r, struct iocb_pipe_match *out, size_t max);
+/* Entries kept at most. */
+unsigned iocb_pipe_recent_cap(const struct iocb_pipe_recent *r);
+/* Hits recorded since creation. */
+uint64_t iocb_pipe_recent_total(struct iocb_pipe_recent *r);
+
+/* ------------------------------------------------------------ for the status page (metrics.c) */
+
+/* Counters of one input or output, read with relaxed loads (same values as /metrics). */
+struct iocb_pipe_item_status {
+	const char *name;        /* borrowed from the pipe's configuration */
+	const char *type;        /* "file", "elasticsearch", ... */
+	uint64_t lines, events, matched, errors;      /* inputs */
+	uint64_t delivered, retried, dead_letters;    /* outputs (retried: whole requests and bulk items) */
+	uint64_t queue_bytes, queue_batches, spool_bytes, spool_segments, in_flight;
+	bool up;                 /* outputs: the last request succeeded */
+};
+/* Fill up to max inputs (outputs) of p into out; returns how many. p may be NULL (0). Any thread. */
+size_t iocb_pipe_inputs_status(struct iocb_pipe *p, struct iocb_pipe_item_status *out, size_t max);
+size_t iocb_pipe_outputs_status(struct iocb_pipe *p, struct iocb_pipe_item_status *out, size_t max);
 
 /*
  * Build and start the pipeline of cfg->inputs / cfg->outputs (nothing to do

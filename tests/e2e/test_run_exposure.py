@@ -87,7 +87,8 @@ def main():
         # check-config: the listener warnings (nothing is bound)
         cfg = insecure_tls(base(tmp))
         cfg["inputs"][1]["host"] = "0.0.0.0"
-        cfg["http"] = {"host": "::", "port": free_port()}
+        # beyond loopback without http.auth the load refuses it unless allow_no_auth (test_run_http_auth.py)
+        cfg["http"] = {"host": "::", "port": free_port(), "allow_no_auth": True}
         cfg["bus"].update(host="0.0.0.0", advertise_host="192.0.2.7")
         err = check_config(tmp, cfg, "open.yaml")
         if len(lines(err, TLS)) != 3:

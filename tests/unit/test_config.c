@@ -688,6 +688,13 @@ static const struct bad_case bad_cases[] = {
 	 "t.yaml:4:44: outputs[]: `topic` does not apply to type file"},
 	{"inputs:\n  - {name: a, type: stdin}\noutputs:\n  - {name: o, type: stdout}\npipeline: {queue_bytes: 1KiB}\n", 
 	 "t.yaml:5:25: pipeline.queue_bytes: 1KiB is out of range 65536..68719476736 bytes"},
+	/* 16-status: http beyond loopback needs auth (or allow_no_auth); auth needs a file; TLP levels */
+	{"http: {host: 0.0.0.0}\n",
+	 "t.yaml:1:7: http: host 0.0.0.0 is beyond loopback: set `http.auth` (token_file or users_file), or "
+	 "`allow_no_auth: true` to serve it unauthenticated"},
+	{"http:\n  auth: {realm: x}\n", "t.yaml:2:9: http.auth: set `token_file` or `users_file`"},
+	{"http: {status: {max_tlp: orange}}\n",
+	 "t.yaml:1:26: http.status.max_tlp: 'orange' is not one of: clear, white, green, amber, amber+strict, red"},
 };
 
 static void test_errors(void **state)

@@ -133,7 +133,7 @@ static int setup(void **state)
 	if (!f)
 		return -1;
 	*state = f;
-	struct iocb_http_handlers h = {h_metrics, h_health, &f->ctx};
+	struct iocb_http_handlers h = {.metrics = h_metrics, .health = h_health, .ud = &f->ctx};
 	f->ctx.healthy = 1;
 	f->store = fill_store();
 	if (iocb_http_start(&o, f->store, &h, &f->d, &f->port, &err) != IOCB_OK) {
@@ -549,7 +549,8 @@ static void test_uri_limit(void **state)
 static void test_not_found(void **state)
 {
 	struct fix *f = *state;
-	static const char *const paths[] = {"/", "/nope", "/metrics/", "/v1/lookup/", "/healthz/x", "/v1"};
+	static const char *const paths[] = {"/index.html", "/nope", "/metrics/", "/v1/lookup/", "/healthz/x", "/v1",
+					     "/v1/status"}; /* no status handler here: 404 */
 	struct resp r;
 
 	for (size_t i = 0; i < IOCB_ARRAY_LEN(paths); i++) {
@@ -741,7 +742,7 @@ static void test_bad_host(void **state)
 	struct fix *f = *state;
 	static const char *const hosts[] = {"localhost", "example.com", "256.1.1.1", "127.0.0.1:80", "[::1]", " "};
 	struct iocb_http_opts o = {.port = 0, .max_connections = 4};
-	struct iocb_http_handlers h = {h_metrics, h_health, &f->ctx};
+	struct iocb_http_handlers h = {.metrics = h_metrics, .health = h_health, .ud = &f->ctx};
 	struct iocb_err err;
 
 	for (size_t i = 0; i < IOCB_ARRAY_LEN(hosts); i++) {
@@ -811,7 +812,7 @@ static void test_stop_with_idle_connections(void **state)
 {
 	struct fix *f = *state;
 	struct iocb_http_opts o = {.host = "127.0.0.1", .port = 0, .max_connections = 8};
-	struct iocb_http_handlers h = {h_metrics, h_health, &f->ctx};
+	struct iocb_http_handlers h = {.metrics = h_metrics, .health = h_health, .ud = &f->ctx};
 	struct iocb_httpd *d = NULL;
 	struct iocb_err err;
 	uint16_t port = 0;
@@ -857,7 +858,7 @@ static struct iocb_httpd *start_limited(struct fix *f, unsigned maxconn, double 
 				    .max_connections = maxconn,
 				    .idle_timeout_s = idle_s,
 				    .header_timeout_s = header_s};
-	struct iocb_http_handlers h = {h_metrics, h_health, &f->ctx};
+	struct iocb_http_handlers h = {.metrics = h_metrics, .health = h_health, .ud = &f->ctx};
 	struct iocb_httpd *d = NULL;
 	struct iocb_err err;
 

@@ -49,7 +49,7 @@ static unsigned long input_matched(struct iocb_pipe *p)
 	return n;
 }
 
-static void run(bool hook, struct iocb_sightings_stats *st)
+static void run(bool hook, struct iocb_pipe_recent *ring, struct iocb_sightings_stats *st)
 {
 	char dir[] = "/tmp/iocb-pipe-matches-XXXXXX", path[128], yaml[1024], sdir[160];
 	assert_non_null(mkdtemp(dir));
@@ -77,7 +77,7 @@ static void run(bool hook, struct iocb_sightings_stats *st)
 	so.state_dir = sdir;
 	so.backoff_initial_s = 30;
 	assert_int_equal(iocb_sightings_new(&so, &q, &err), IOCB_OK);
-	struct iocb_pipe_hooks hooks = {.sightings = hook ? q : NULL, .sightings_window_s = 300};
+	struct iocb_pipe_hooks hooks = {.sightings = hook ? q : NULL, .sightings_window_s = 300, .recent = ring};
 	struct iocb_pipe *p;
 	if (iocb_pipe_start_with(s, cfg, &hooks, &p, &err) != IOCB_OK)
 		fail_msg("pipe: %s", err.msg);
@@ -107,7 +107,7 @@ static void test_matches_become_sightings(void **state)
 {
 	(void)state;
 	struct iocb_sightings_stats st;
-	run(true, &st);
+	run(true, NULL, &st);
 	assert_int_equal(st.matches, 2);               /* one per attribute for input zeek-dns */
 	assert_int_equal(st.matches_deduplicated, 13); /* the other 13 matches */
 	assert_int_equal(st.matches_dropped, 0);
@@ -118,9 +118,34 @@ static void test_no_hook_no_sightings(void **state)
 {
 	(void)state;
 	struct iocb_sightings_stats st;
-	run(false, &st);
+	run(false, NULL, &st);
 	assert_int_equal(st.matches + st.matches_deduplicated + st.received, 0);
 	assert_int_equal(st.queued, 0);
+}
+
+/* 16-status: the status page's last matches get one entry per hit (15), newest first, with field and event. */
+static void test_hits_in_recent_ring(void **state)
+{
+	struct iocb_pipe_recent *ring = iocb_pipe_recent_new(4);
+	struct iocb_pipe_match m[8];
+	struct iocb_sightings_stats st;
+	size_t n;
+
+	(void)state;
+	run(false, ring, &st);
+	assert_int_equal(iocb_pipe_recent_total(ring), 15);
+	n = iocb_pipe_recent_get(ring, m, 8);
+	assert_int_equal(n, 4); /* bounded by the ring */
+	/* the last matching event (sequence 45) names evil.example in destination.domain only */
+	assert_string_equal(m[0].input, "zeek-dns");
+	assert_string_equal(m[0].field, "destination.domain");
+	assert_string_equal(m[0].value, "evil.example");
+	assert_string_equal(m[0].type, "domain");
+	/* sequence 40 matched both: both fields are there */
+	assert_true((strcmp(m[1].field, "dns.question.name") == 0 && strcmp(m[1].value, "bad.example") == 0) ||
+		    (strcmp(m[2].field, "dns.question.name") == 0 && strcmp(m[2].value, "bad.example") == 0));
+	assert_true(m[0].time_us >= m[3].time_us);
+	iocb_pipe_recent_free(ring);
 }
 
 int main(void)
@@ -128,6 +153,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_matches_become_sightings),
 		cmocka_unit_test(test_no_hook_no_sightings),
+		cmocka_unit_test(test_hits_in_recent_ring),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -67,6 +67,7 @@
 #include "core/time.h"
 #include "json/json.h"
 #include "serve/render/render.h"
+#include "serve/http/status.h"
 
 /*
  * Hits written per looked-up value; past it the object says "truncated":true.
@@ -119,6 +120,8 @@ struct iocb_httpd {
 	char start_err[256];               /* first MHD message during start, for the error report */
 	time_t log_sec;                    /* HTTP thread only: second of the current log window */
 	unsigned log_count;                /* HTTP thread only: MHD messages logged in that second */
+	const struct iocb_http_auth *auth; /* http.auth, borrowed; NULL = none (16-status) */
+	uint64_t auth_counts[IOCB_HTTP_AUTH__N]; /* HTTP thread only: auth results (16-status) */
 
 	pthread_mutex_t lock;              /* guards the fields below */
 	pthread_cond_t cond;               /* lock: signalled when a deadline is armed or on stop */
@@ -373,6 +376,7 @@ static int append_metrics(struct iocb_httpd *d, struct iocb_buf *b)
 	iocb_prom_head(&p, "iocbus_http_header_timeouts_total", "counter",
 		       "Connections closed because the request head was not complete within http.header_timeout.");
 	iocb_prom_u64(&p, "iocbus_http_header_timeouts_total", NULL, timeouts);
+	iocb_http__auth_metrics(&p, d->auth, d->auth_counts);
 	return iocb_prom_end(&p, "http");
 }
 
@@ -504,7 +508,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	uintptr_t ctx = (uintptr_t)*req_cls;
 	size_t uri_len = (size_t)(ctx & ~SEEN_HEADERS);
 	bool get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
-	enum { R_NONE, R_METRICS, R_HEALTH, R_LOOKUP } route = R_NONE;
+	enum { R_NONE, R_METRICS, R_HEALTH, R_LOOKUP, R_PAGE, R_STATUS } route = R_NONE;
+	enum MHD_Result ret;
 
 	if (strcmp(url, "/metrics") == 0)
 		route = R_METRICS;
@@ -512,12 +517,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		route = R_HEALTH;
 	else if (strcmp(url, "/v1/lookup") == 0)
 		route = R_LOOKUP;
+	/* 16-status: the status page and its JSON */
+	else if (strcmp(url, "/") == 0)
+		route = R_PAGE;
+	else if (strcmp(url, "/v1/status") == 0)
+		route = R_STATUS;
 	if (!(ctx & SEEN_HEADERS)) {
 		*req_cls = (void *)(ctx | SEEN_HEADERS);
 		/* The head is in: the header clock stops until this request is answered. */
 		set_deadline(d, c, false);
 		if (uri_len == 0 || uri_len - 1 > IOCB_HTTP_MAX_URI)
 			return respond_error(c, MHD_HTTP_URI_TOO_LONG, "request target longer than 8192 bytes");
+		/* 16-status: http.auth before anything else is said about the request */
+		if (d->auth && iocb_http__auth_applies(url) && !iocb_http__auth_gate(d->auth, c, d->auth_counts, &ret))
+			return ret;
 		/* HEAD runs the GET handler; MHD sends its headers without the body. */
 		if (!get && route == R_NONE)
 			return respond_error(c, MHD_HTTP_NOT_FOUND, "not found");
@@ -537,6 +550,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return route_health(d, c);
 	case R_LOOKUP:
 		return route_lookup(d, c);
+	case R_PAGE:
+		return iocb_http__route_page(c);
+	case R_STATUS:
+		return iocb_http__route_status(&d->h, c);
 	case R_NONE:
 		break;
 	}
@@ -619,6 +636,7 @@ int iocb_http_start(const struct iocb_http_opts *opts, struct iocb_store *store,
 	if (h)
 		d->h = *h;
 	d->header_timeout = or_default(opts->header_timeout_s, IOCB_HTTP_HEADER_TIMEOUT);
+	d->auth = opts->auth;
 	d->timeout_log.interval_s = 10;
 	d->nslots = maxconn;
 	d->slots = iocb_xcalloc(maxconn, sizeof(*d->slots));
@@ -670,8 +688,10 @@ int iocb_http_start(const struct iocb_http_opts *opts, struct iocb_store *store,
 		goto fail;
 	}
 	d->sweeper_started = true;
-	iocb_log(IOCB_LOG_INFO, "http", "\"http listening\" addr=%s max_connections=%u idle_timeout=%.0f header_timeout=%.3f",
-		 d->addr, maxconn, idle, d->header_timeout);
+	iocb_log(IOCB_LOG_INFO, "http", "\"http listening\" addr=%s max_connections=%u idle_timeout=%.0f header_timeout=%.3f auth=%s",
+		 d->addr, maxconn, idle, d->header_timeout,
+		 !d->auth ? "none" : iocb_http_auth_has_bearer(d->auth) && iocb_http_auth_has_basic(d->auth) ? "bearer,basic"
+		 : iocb_http_auth_has_bearer(d->auth) ? "bearer" : "basic");
 	if (bound_port)
 		*bound_port = port;
 	*out = d;

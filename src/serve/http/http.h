@@ -14,7 +14,14 @@
  *                       400 without a value or with more than 100 values;
  *                       values are URL-decoded (a bare '+' is a space: send
  *                       %2B); the request target is capped at 8 KiB (414)
+ *   GET /               the status page (status.c, docs/STATUS.md): one HTML
+ *                       page with its CSS and script inline, ETag-cached
+ *   GET /v1/status      200, the JSON object handlers->status writes
  *   anything else       404; methods other than GET/HEAD: 405
+ *
+ * With opts.auth every route except /healthz and the MISP API (/attributes/...,
+ * which has its own keys) needs `Authorization: Bearer` or `Basic`
+ * credentials (auth.h); otherwise 401 with WWW-Authenticate.
  *
  * Binds to opts.host (numeric IPv4/IPv6, loopback by default in the
  * config); at most opts.max_connections connections (more wait in the
@@ -39,12 +46,16 @@
 #include "core/rc.h"
 #include "store/store.h"
 
+struct iocb_http_auth;
+
 struct iocb_http_opts {
 	const char *host;          /* listen address, e.g. "127.0.0.1" or "::1" */
 	uint16_t port;             /* 0 = any free port */
 	unsigned max_connections;  /* default 64 */
 	double idle_timeout_s;     /* close after this long without traffic; 0 = 10 s; rounded up to whole s */
 	double header_timeout_s;   /* a request head must be in this long after accept / the last answer; 0 = 5 s */
+	/* 16-status */
+	const struct iocb_http_auth *auth; /* http.auth, borrowed (outlives the endpoint); NULL = no authentication */
 };
 
 struct iocb_http_handlers {
@@ -57,6 +68,12 @@ struct iocb_http_handlers {
 	/* true = healthy; append a short text body (one line) to out either way. */
 	bool (*health)(void *ud, struct iocb_buf *out);
 	void *ud;
+	/*
+	 * 16-status: append the /v1/status JSON object (docs/STATUS.md) to out;
+	 * leave it empty on failure (500). HTTP thread, same rules as metrics.
+	 * NULL: /v1/status answers 404.
+	 */
+	void (*status)(void *ud, struct iocb_buf *out);
 };
 
 struct iocb_httpd;
