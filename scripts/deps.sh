@@ -11,6 +11,7 @@ PKGS=(
   python3 python3-zmq python3-confluent-kafka librdkafka-dev kcat
   libzmq3-dev libcurl4-openssl-dev libmicrohttpd-dev libdeflate-dev zlib1g-dev
   memcached ruby ruby-dalli python3-pymemcache libmemcached-tools
+  libpcre2-dev  # 15-wl: warninglist regexes are PCRE (MISP's preg_match)
 )
 if [ "${1:-}" = "--list" ]; then printf '%s\n' "${PKGS[@]}"; exit 0; fi
 
