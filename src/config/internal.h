@@ -154,6 +154,10 @@ extern const struct iocb_config__section iocb_config__sightings;
 extern const struct iocb_config__section iocb_config__exports;
 /* tables_memcached.c: `memcached`. */
 extern const struct iocb_config__section iocb_config__memcached;
+/* tables_quality.c: `quality`; tables_warninglists.c: `quality.warninglists` and the policy words. */
+extern const struct iocb_config__section iocb_config__quality;
+extern const struct iocb_config__section iocb_config__warninglists;
+extern const char *const iocb_config__wl_policies[];
 
 /* Fail with IOCB_ECONFIG: "name:line:col: path: message" (n may be NULL). */
 int iocb_config__fail(struct iocb_config__ctx *ctx, const struct iocb_config__node *n, const char *path,
