@@ -68,5 +68,6 @@ int iocb_cmd_run(int argc, char **argv);
 int iocb_cmd_store(int argc, char **argv);
 int iocb_cmd_export(int argc, char **argv);
 int iocb_cmd_bus(int argc, char **argv);
+int iocb_cmd_warninglists(int argc, char **argv);
 
 #endif

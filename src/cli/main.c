@@ -23,6 +23,7 @@ static const char usage[] =
 	"  store         check a persistent store, or set a damaged one aside\n"
 	"  export        write the indicators out (a value list per MISP type), replacing a file atomically\n"
 	"  bus           write a CURVE key pair for the bus (bus keygen)\n"
+	"  warninglists  which MISP warninglists values are on, and the policy (warninglists check)\n"
 	"\n"
 	"Run 'iocbus <command> --help' for a command's options; --version prints the version.\n";
 
@@ -41,6 +42,7 @@ static const struct cmd cmds[] = {
 	{"store", iocb_cmd_store},
 	{"export", iocb_cmd_export},
 	{"bus", iocb_cmd_bus},
+	{"warninglists", iocb_cmd_warninglists},
 };
 
 int main(int argc, char **argv)

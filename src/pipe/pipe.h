@@ -33,6 +33,8 @@
 #include "core/rc.h"
 #include "store/store.h"
 
+struct iocb_enrich_wl; /* enrich/enrich.h */
+
 struct iocb_pipe;
 struct iocb_sightings;
 
@@ -43,6 +45,8 @@ struct iocb_pipe_hooks {
 					     attribute, input and window (sightings.h iocb_sightings_matches_*);
 					     borrowed, must outlive the pipe; NULL = off */
 	double sightings_window_s;        /* that window (sightings.from_matches_window); <= 0 = 300 s */
+	const struct iocb_enrich_wl *wl;  /* warninglists (enrich.h): suppressed hits counted, flagged ones named;
+					     borrowed, must outlive the pipe; NULL = off */
 };
 
 /*

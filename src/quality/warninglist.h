@@ -197,4 +197,26 @@ enum iocb_wl_action iocb_wl_set_action(const struct iocb_wl *w, uint16_t id, con
 void iocb_wl_set_each_with(const struct iocb_wl *w, uint16_t id, const struct iocb_wl_policy *p,
 			   enum iocb_wl_action act, void (*fn)(void *ud, size_t list), void *ud);
 
+/* ------------------------------------------------------------ from the configuration (wl_config.c) */
+
+struct iocb_config_warninglists;
+
+/*
+ * Load the lists `quality.warninglists` names (paths, lists, categories):
+ * every path in turn; broken lists are skipped through `skip` and counted
+ * in st (may be NULL). Returns IOCB_OK with *out owned by the caller (no
+ * lists at all is not an error), or the error of a path that cannot be
+ * read or of a cap. Any thread.
+ */
+int iocb_wl_load_config(const struct iocb_config_warninglists *c, iocb_wl_skip_cb skip, void *ud, struct iocb_wl **out,
+			struct iocb_wl_load_stats *st, struct iocb_err *err) IOCB_MUST_USE;
+
+/*
+ * The policy from `quality.warninglists` (false_positive, known) and a
+ * source's override (`warninglist_policy`: enum iocb_config_wl_policy, or
+ * -1 for none). c may be NULL (the defaults).
+ */
+void iocb_wl_policy_from_config(const struct iocb_config_warninglists *c, int source_override,
+				struct iocb_wl_policy *p);
+
 #endif
