@@ -70,4 +70,16 @@ int iocb_cmd_export(int argc, char **argv);
 int iocb_cmd_bus(int argc, char **argv);
 int iocb_cmd_warninglists(int argc, char **argv);
 
+/*
+ * `iocbus lookup` with a configuration that has quality.warninglists:
+ * load the lists, mark the store's records as `iocbus run` does
+ * (requalify), and give the lookup renderer the list names. *out is NULL
+ * without the section; detach even after a failed attach.
+ */
+struct iocb_cli_wl;
+struct iocb_render_quality;
+int iocb_cli_wl_attach(struct iocb_cli_env *env, struct iocb_cli_wl **out);
+const struct iocb_render_quality *iocb_cli_wl_render(const struct iocb_cli_wl *c);
+void iocb_cli_wl_detach(struct iocb_cli_env *env, struct iocb_cli_wl *c);
+
 #endif

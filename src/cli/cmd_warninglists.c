@@ -3,11 +3,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli/cli.h"
 #include "core/buf.h"
 #include "json/json.h"
 #include "quality/warninglist.h"
+#include "serve/render/render.h"
 
 static const char wl_usage[] =
 	"usage: iocbus warninglists check [--config FILE] [--path PATH]... [--type TYPE] VALUE...\n"
@@ -165,4 +167,68 @@ out:
 	iocb_buf_fini(&out);
 	free(a.vals);
 	return rc;
+}
+
+/* ------------------------------------------------------------ `iocbus lookup` */
+
+/* The lists of --config applied to the CLI's store: the records get their marks as in `iocbus run`. */
+struct iocb_cli_wl {
+	struct iocb_wl *w;                                 /* the lists */
+	struct iocb_wl_policy pol[IOCB_STORE_MAX_SOURCES]; /* the global policy for every source */
+	int handle;                                        /* store quality callback */
+	struct iocb_render_quality rq;                     /* names for the lookup JSON */
+};
+
+static void cli_mark(void *ud, const struct iocb_store_attr *a, struct iocb_store_quality *q)
+{
+	struct iocb_cli_wl *c = ud;
+	iocb_wl_store_mark(c->w, c->pol, a, q);
+}
+
+static void cli_names(void *ud, uint16_t set, void (*emit)(void *ctx, struct iocb_str name), void *ctx)
+{
+	struct iocb_cli_wl *c = ud;
+	iocb_wl_set_names(c->w, set, emit, ctx);
+}
+
+int iocb_cli_wl_attach(struct iocb_cli_env *env, struct iocb_cli_wl **out)
+{
+	struct iocb_err err = {0};
+	*out = NULL;
+	if (!env->cfg->warninglists.present)
+		return IOCB_EXIT_OK;
+	struct iocb_cli_wl *c = calloc(1, sizeof(*c));
+	if (!c)
+		return IOCB_EXIT_ERROR;
+	c->handle = -1;
+	*out = c;
+	if (iocb_wl_load_config(&env->cfg->warninglists, on_skip, NULL, &c->w, NULL, &err) < 0) {
+		fprintf(stderr, "iocbus: %s\n", err.msg);
+		return IOCB_EXIT_ERROR;
+	}
+	for (size_t i = 0; i < IOCB_STORE_MAX_SOURCES; i++)
+		iocb_wl_policy_from_config(&env->cfg->warninglists, -1, &c->pol[i]);
+	c->rq = (struct iocb_render_quality){cli_names, c};
+	c->handle = iocb_store_quality_add(env->store, cli_mark, c);
+	size_t changed = 0;
+	if (c->handle < 0 || iocb_store_requalify(env->store, (uint64_t)time(NULL), &changed, &err) < 0) {
+		fprintf(stderr, "iocbus: warninglists: %s\n", err.msg[0] ? err.msg : "no store quality slot");
+		return IOCB_EXIT_ERROR;
+	}
+	return IOCB_EXIT_OK;
+}
+
+const struct iocb_render_quality *iocb_cli_wl_render(const struct iocb_cli_wl *c)
+{
+	return c ? &c->rq : NULL;
+}
+
+void iocb_cli_wl_detach(struct iocb_cli_env *env, struct iocb_cli_wl *c)
+{
+	if (!c)
+		return;
+	if (c->handle >= 0)
+		iocb_store_quality_remove(env->store, c->handle);
+	iocb_wl_free(c->w);
+	free(c);
 }

@@ -503,6 +503,7 @@ static int endpoint_start(struct daemon *d, struct iocb_err *err)
 		.max_connections = c->http.max_connections,
 		.idle_timeout_s = c->http.idle_timeout_s,
 		.header_timeout_s = c->http.header_timeout_s,
+		.quality = iocb_daemon__wl_render(d->wl),
 	};
 	struct iocb_http_handlers hh = {metrics_cb, health_cb, d};
 	uint16_t port = 0;

@@ -132,6 +132,8 @@ int iocb_daemon__wl_start(struct iocb_daemon__wl **out, const struct iocb_config
 int iocb_daemon__wl_reload(struct iocb_daemon__wl *x, const struct iocb_config *c);
 /* What enrich calls (names of flagged lists, suppressed counts); NULL for NULL. */
 const struct iocb_enrich_wl *iocb_daemon__wl_hooks(const struct iocb_daemon__wl *x);
+/* What /v1/lookup calls for list names; NULL for NULL. */
+const struct iocb_render_quality *iocb_daemon__wl_render(const struct iocb_daemon__wl *x);
 /* Stop the watcher, unregister, free. After the pipeline stopped; NULL is a no-op. */
 void iocb_daemon__wl_stop(struct iocb_daemon__wl *x);
 /* Append iocbus_quality_warninglist_*; nothing for NULL. HTTP thread. */

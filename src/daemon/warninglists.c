@@ -39,6 +39,7 @@
 #include "daemon/internal.h"
 #include "enrich/enrich.h"
 #include "quality/warninglist.h"
+#include "serve/render/render.h"
 #include "sources/sources.h"
 #include "store/store.h"
 
@@ -50,6 +51,7 @@ struct iocb_daemon__wl {
 	uint32_t *slot;                       /* per list of wl: its counter index */
 	int qhandle;                          /* store quality callback, -1 = none */
 	struct iocb_enrich_wl hooks;          /* what enrich calls */
+	struct iocb_render_quality render;    /* what /v1/lookup calls */
 	struct iocb_config_warninglists cfg;  /* own copy of paths/lists/categories (reloads outlive configs) */
 	pthread_mutex_t reload_mu;            /* one reload at a time */
 	/* Suppressed hits per list id, grow-only (a list dropped by a reload keeps its count). */
@@ -94,17 +96,9 @@ static uint32_t counter_for(struct iocb_daemon__wl *x, const char *id)
 static void on_quality(void *ud, const struct iocb_store_attr *a, struct iocb_store_quality *q)
 {
 	struct iocb_daemon__wl *x = ud;
-	struct iocb_store_attr_view v;
-	iocb_store_attr_view(a, &v);
 	pthread_rwlock_rdlock(&x->lock);
-	uint16_t set = iocb_wl_match(x->wl, v.type, v.value);
-	enum iocb_wl_action act = iocb_wl_set_action(x->wl, set, &x->pol[v.source % IOCB_STORE_MAX_SOURCES]);
+	iocb_wl_store_mark(x->wl, x->pol, a, q);
 	pthread_rwlock_unlock(&x->lock);
-	q->wl_set = set;
-	q->wl_action = act == IOCB_WL_ACT_SUPPRESS ? IOCB_STORE_WL_SUPPRESS
-		       : act == IOCB_WL_ACT_FLAG   ? IOCB_STORE_WL_FLAG
-		       : act == IOCB_WL_ACT_IGNORE ? IOCB_STORE_WL_IGNORE
-						   : IOCB_STORE_WL_NONE;
 }
 
 /* enrich: names of the lists of a set (worker thread). */
@@ -112,10 +106,7 @@ static void hook_names(void *ud, uint16_t set, void (*emit)(void *ctx, struct io
 {
 	struct iocb_daemon__wl *x = ud;
 	pthread_rwlock_rdlock(&x->lock);
-	const uint16_t *ls;
-	size_t n = iocb_wl_set_lists(x->wl, set, &ls);
-	for (size_t i = 0; i < n; i++)
-		emit(ctx, iocb_str_c(iocb_wl_list_get(x->wl, ls[i])->id));
+	iocb_wl_set_names(x->wl, set, emit, ctx);
 	pthread_rwlock_unlock(&x->lock);
 }
 
@@ -340,6 +331,7 @@ int iocb_daemon__wl_start(struct iocb_daemon__wl **out, const struct iocb_config
 	pthread_cond_init(&x->wcv, &ca);
 	pthread_condattr_destroy(&ca);
 	x->hooks = (struct iocb_enrich_wl){hook_names, hook_suppressed, x};
+	x->render = (struct iocb_render_quality){hook_names, x};
 	*out = x;
 	int rc = apply(x, c, "start");
 	if (rc < 0)
@@ -380,6 +372,11 @@ int iocb_daemon__wl_reload(struct iocb_daemon__wl *x, const struct iocb_config *
 const struct iocb_enrich_wl *iocb_daemon__wl_hooks(const struct iocb_daemon__wl *x)
 {
 	return x ? &x->hooks : NULL;
+}
+
+const struct iocb_render_quality *iocb_daemon__wl_render(const struct iocb_daemon__wl *x)
+{
+	return x ? &x->render : NULL;
 }
 
 void iocb_daemon__wl_stop(struct iocb_daemon__wl *x)

@@ -729,3 +729,11 @@ void iocb_wl_set_each_with(const struct iocb_wl *w, uint16_t id, const struct io
 		if (list_action(&w->lists[ls[i]], p) == act)
 			fn(ud, ls[i]);
 }
+
+void iocb_wl_set_names(const struct iocb_wl *w, uint16_t id, void (*emit)(void *ctx, struct iocb_str name), void *ctx)
+{
+	const uint16_t *ls;
+	size_t n = iocb_wl_set_lists(w, id, &ls);
+	for (size_t i = 0; i < n; i++)
+		emit(ctx, iocb_str_c(w->lists[ls[i]].id));
+}

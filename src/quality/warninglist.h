@@ -197,6 +197,23 @@ enum iocb_wl_action iocb_wl_set_action(const struct iocb_wl *w, uint16_t id, con
 void iocb_wl_set_each_with(const struct iocb_wl *w, uint16_t id, const struct iocb_wl_policy *p,
 			   enum iocb_wl_action act, void (*fn)(void *ud, size_t list), void *ud);
 
+/* Call emit(ctx, id) with the id of each list of set `id` (ids are valid until w is freed). Any thread. */
+void iocb_wl_set_names(const struct iocb_wl *w, uint16_t id, void (*emit)(void *ctx, struct iocb_str name), void *ctx);
+
+/* ------------------------------------------------------------ store marks (wl_store.c) */
+
+struct iocb_store_attr;
+struct iocb_store_quality;
+
+/*
+ * The store quality hook's part for warninglists: set q->wl_set and
+ * q->wl_action for record a (its MISP type and value, its source's policy
+ * pol[source], pol holding IOCB_STORE_MAX_SOURCES entries). Writer thread,
+ * inside the callback.
+ */
+void iocb_wl_store_mark(struct iocb_wl *w, const struct iocb_wl_policy *pol, const struct iocb_store_attr *a,
+			struct iocb_store_quality *q);
+
 /* ------------------------------------------------------------ from the configuration (wl_config.c) */
 
 struct iocb_config_warninglists;

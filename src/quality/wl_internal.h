@@ -57,11 +57,12 @@ struct iocb_wl__table {
 };
 
 /* Interned sets of lists: id -> [n, list0, list1, ...] (ascending). */
+#define IOCB_WL__CHUNK 256         /* set pointers per chunk: chunks never move, so readers need no lock */
 struct iocb_wl__sets {
 	pthread_mutex_t mu;          /* serialises interning (readers never take it) */
-	uint16_t **set;              /* IOCB_WL_MAX_SETS + 1 slots; set[0] = the empty set */
+	uint16_t **chunk[(IOCB_WL_MAX_SETS + 1) / IOCB_WL__CHUNK + 1]; /* id -> chunk[id / 256][id % 256] */
 	_Atomic uint32_t count;      /* ids below are published */
-	uint32_t *slots;             /* hash slots: id + 1, 0 = empty; written under mu */
+	uint32_t *slots;             /* hash slots: id + 1, 0 = empty; only under mu (grows) */
 	size_t mask;                 /* slots - 1 */
 	_Atomic uint64_t overflow;   /* sets refused: the id space was full */
 };

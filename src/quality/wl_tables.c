@@ -20,42 +20,78 @@
 #include "core/mem.h"
 #include "quality/wl_internal.h"
 
-#define SET_SLOTS ((size_t)1 << 17) /* > 2 x IOCB_WL_MAX_SETS */
-
 /* ------------------------------------------------------------ sets */
+
+static const uint16_t *set_get(const struct iocb_wl__sets *s, uint32_t id)
+{
+	return s->chunk[id / IOCB_WL__CHUNK][id % IOCB_WL__CHUNK];
+}
+
+static void set_put(struct iocb_wl__sets *s, uint32_t id, uint16_t *c)
+{
+	uint16_t ***ch = &s->chunk[id / IOCB_WL__CHUNK];
+	if (!*ch)
+		*ch = iocb_xcalloc(IOCB_WL__CHUNK, sizeof(**ch));
+	(*ch)[id % IOCB_WL__CHUNK] = c;
+}
+
+static uint64_t set_hash(const uint16_t *lists, size_t n)
+{
+	return iocb_hash64(lists, n * sizeof(*lists), 0x77);
+}
 
 void iocb_wl__sets_init(struct iocb_wl__sets *s)
 {
+	memset(s, 0, sizeof(*s));
 	pthread_mutex_init(&s->mu, NULL);
-	s->set = iocb_xcalloc(IOCB_WL_MAX_SETS + 1, sizeof(*s->set));
-	s->set[0] = iocb_xcalloc(1, sizeof(uint16_t)); /* the empty set: n = 0 */
-	s->slots = iocb_xcalloc(SET_SLOTS, sizeof(*s->slots));
-	s->mask = SET_SLOTS - 1;
+	set_put(s, 0, iocb_xcalloc(1, sizeof(uint16_t))); /* the empty set: n = 0 */
+	s->slots = iocb_xcalloc(64, sizeof(*s->slots));
+	s->mask = 63;
 	atomic_store(&s->count, 1);
 }
 
 void iocb_wl__sets_fini(struct iocb_wl__sets *s)
 {
-	if (!s->set)
+	if (!s->slots)
 		return;
 	uint32_t n = atomic_load(&s->count);
 	for (uint32_t i = 0; i < n; i++)
-		free(s->set[i]);
-	free(s->set);
+		free((void *)set_get(s, i));
+	for (size_t i = 0; i < IOCB_ARRAY_LEN(s->chunk); i++)
+		free(s->chunk[i]);
 	free(s->slots);
 	pthread_mutex_destroy(&s->mu);
+}
+
+/* Double the hash slots when half full (under mu; readers never read them). */
+static void sets_grow(struct iocb_wl__sets *s, uint32_t count)
+{
+	if ((size_t)count * 2 < s->mask + 1)
+		return;
+	size_t n = (s->mask + 1) * 2;
+	uint32_t *slots = iocb_xcalloc(n, sizeof(*slots));
+	for (uint32_t id = 1; id < count; id++) {
+		const uint16_t *c = set_get(s, id);
+		size_t i = set_hash(c + 1, c[0]) & (n - 1);
+		while (slots[i])
+			i = (i + 1) & (n - 1);
+		slots[i] = id + 1;
+	}
+	free(s->slots);
+	s->slots = slots;
+	s->mask = n - 1;
 }
 
 uint16_t iocb_wl__sets_intern(struct iocb_wl__sets *s, const uint16_t *lists, size_t n)
 {
 	if (n == 0)
 		return 0;
-	uint64_t h = iocb_hash64(lists, n * sizeof(*lists), 0x77);
+	uint64_t h = set_hash(lists, n);
 	uint16_t id = 0;
 	pthread_mutex_lock(&s->mu);
 	size_t i = h & s->mask;
 	for (; s->slots[i]; i = (i + 1) & s->mask) {
-		const uint16_t *c = s->set[s->slots[i] - 1];
+		const uint16_t *c = set_get(s, s->slots[i] - 1);
 		if (c[0] == n && memcmp(c + 1, lists, n * sizeof(*lists)) == 0) {
 			id = (uint16_t)(s->slots[i] - 1);
 			goto out;
@@ -69,9 +105,10 @@ uint16_t iocb_wl__sets_intern(struct iocb_wl__sets *s, const uint16_t *lists, si
 	uint16_t *c = iocb_xmalloc((n + 1) * sizeof(*c));
 	c[0] = (uint16_t)n;
 	memcpy(c + 1, lists, n * sizeof(*lists));
-	s->set[next] = c;
+	set_put(s, next, c);
 	s->slots[i] = next + 1;
 	atomic_store_explicit(&s->count, next + 1, memory_order_release);
+	sets_grow(s, next + 1);
 	id = (uint16_t)next;
 out:
 	pthread_mutex_unlock(&s->mu);
@@ -84,7 +121,7 @@ size_t iocb_wl_set_lists(const struct iocb_wl *w, uint16_t id, const uint16_t **
 	*out = none;
 	if (!w || id == 0 || id >= atomic_load_explicit(&w->sets.count, memory_order_acquire))
 		return 0;
-	const uint16_t *c = w->sets.set[id];
+	const uint16_t *c = set_get(&w->sets, id);
 	*out = c + 1;
 	return c[0];
 }
@@ -100,7 +137,7 @@ uint16_t iocb_wl__sets_union(struct iocb_wl__sets *s, uint16_t a, uint16_t b)
 		return b;
 	if (b == 0)
 		return a;
-	const uint16_t *x = s->set[a], *y = s->set[b];
+	const uint16_t *x = set_get(s, a), *y = set_get(s, b);
 	uint16_t *m = iocb_xmalloc(((size_t)x[0] + y[0]) * sizeof(*m));
 	size_t i = 1, j = 1, n = 0;
 	while (i <= x[0] || j <= y[0]) {

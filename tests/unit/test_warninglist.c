@@ -391,6 +391,40 @@ static void test_substring_vs_naive(void **state)
 	iocb_wl_free(w);
 }
 
+/* Many distinct sets (past the first growth of the interning table): value y<i> is on lists i and i+1. */
+static void test_many_sets(void **state)
+{
+	(void)state;
+	enum { N = 300 };
+	struct iocb_wl_builder *b = iocb_wl_builder_new();
+	struct iocb_err err = {0};
+	for (int i = 0; i < N; i++) {
+		char json[256], id[16];
+		int n = snprintf(json, sizeof(json),
+				 "{\"name\":\"l%d\",\"description\":\"d\",\"version\":1,\"type\":\"string\",\"list\":[\"y%d\",\"y%d\"]}",
+				 i, i, i - 1);
+		snprintf(id, sizeof(id), "l%03d", i);
+		assert_int_equal(iocb_wl_builder_add_json(b, id, NULL, json, (size_t)n, NULL, NULL, &err), IOCB_OK);
+	}
+	struct iocb_wl *w = NULL;
+	assert_int_equal(iocb_wl_builder_finish(b, &w, &err), IOCB_OK);
+	uint16_t ids[N];
+	for (int round = 0; round < 2; round++)
+		for (int i = 0; i < N - 1; i++) {
+			char v[16], got[64], want[64];
+			snprintf(v, sizeof(v), "y%d", i);
+			uint16_t id = iocb_wl_match(w, NULL, iocb_str_c(v));
+			set_ids(w, id, got, sizeof(got));
+			snprintf(want, sizeof(want), "l%03d l%03d", i, i + 1);
+			assert_string_equal(got, want);
+			if (round == 1)
+				assert_int_equal(id, ids[i]); /* interned: the same set, the same id */
+			ids[i] = id;
+		}
+	assert_int_equal(iocb_wl_sets_overflow(w), 0);
+	iocb_wl_free(w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -400,6 +434,7 @@ int main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_checkout_with_broken_list),
 		cmocka_unit_test(test_substring_vs_naive),
+		cmocka_unit_test(test_many_sets),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -39,12 +39,16 @@
 #include "core/rc.h"
 #include "store/store.h"
 
+struct iocb_render_quality; /* serve/render/render.h */
+
 struct iocb_http_opts {
 	const char *host;          /* listen address, e.g. "127.0.0.1" or "::1" */
 	uint16_t port;             /* 0 = any free port */
 	unsigned max_connections;  /* default 64 */
 	double idle_timeout_s;     /* close after this long without traffic; 0 = 10 s; rounded up to whole s */
 	double header_timeout_s;   /* a request head must be in this long after accept / the last answer; 0 = 5 s */
+	const struct iocb_render_quality *quality; /* warninglist names in /v1/lookup (render.h), borrowed, must
+						      outlive the endpoint; NULL = none */
 };
 
 struct iocb_http_handlers {
