@@ -80,6 +80,7 @@ struct iocb_cli_wl;
 struct iocb_render_quality;
 int iocb_cli_wl_attach(struct iocb_cli_env *env, struct iocb_cli_wl **out);
 const struct iocb_render_quality *iocb_cli_wl_render(const struct iocb_cli_wl *c);
+const struct iocb_enrich_wl *iocb_cli_wl_enrich(const struct iocb_cli_wl *c);
 void iocb_cli_wl_detach(struct iocb_cli_env *env, struct iocb_cli_wl *c);
 
 #endif

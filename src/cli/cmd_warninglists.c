@@ -177,6 +177,7 @@ struct iocb_cli_wl {
 	struct iocb_wl_policy pol[IOCB_STORE_MAX_SOURCES]; /* the global policy for every source */
 	int handle;                                        /* store quality callback */
 	struct iocb_render_quality rq;                     /* names for the lookup JSON */
+	struct iocb_enrich_wl eq;                          /* names for misp.warninglists (enrich) */
 };
 
 static void cli_mark(void *ud, const struct iocb_store_attr *a, struct iocb_store_quality *q)
@@ -189,6 +190,12 @@ static void cli_names(void *ud, uint16_t set, void (*emit)(void *ctx, struct ioc
 {
 	struct iocb_cli_wl *c = ud;
 	iocb_wl_set_names(c->w, set, emit, ctx);
+}
+
+static void cli_suppressed(void *ud, uint16_t set)
+{
+	(void)ud; /* `iocbus enrich` does not count: the daemon's metric is per list */
+	(void)set;
 }
 
 int iocb_cli_wl_attach(struct iocb_cli_env *env, struct iocb_cli_wl **out)
@@ -209,6 +216,7 @@ int iocb_cli_wl_attach(struct iocb_cli_env *env, struct iocb_cli_wl **out)
 	for (size_t i = 0; i < IOCB_STORE_MAX_SOURCES; i++)
 		iocb_wl_policy_from_config(&env->cfg->warninglists, -1, &c->pol[i]);
 	c->rq = (struct iocb_render_quality){cli_names, c};
+	c->eq = (struct iocb_enrich_wl){cli_names, cli_suppressed, c};
 	c->handle = iocb_store_quality_add(env->store, cli_mark, c);
 	size_t changed = 0;
 	if (c->handle < 0 || iocb_store_requalify(env->store, (uint64_t)time(NULL), &changed, &err) < 0) {
@@ -221,6 +229,11 @@ int iocb_cli_wl_attach(struct iocb_cli_env *env, struct iocb_cli_wl **out)
 const struct iocb_render_quality *iocb_cli_wl_render(const struct iocb_cli_wl *c)
 {
 	return c ? &c->rq : NULL;
+}
+
+const struct iocb_enrich_wl *iocb_cli_wl_enrich(const struct iocb_cli_wl *c)
+{
+	return c ? &c->eq : NULL;
 }
 
 void iocb_cli_wl_detach(struct iocb_cli_env *env, struct iocb_cli_wl *c)

@@ -55,4 +55,14 @@ check "lookup with warninglists" 0 "$bin" lookup --config "$work/c.yaml" --intel
 has "lookup names the list" "$work/out" '"warninglists":\[{"uuid":"[0-9a-f-]*","action":"flag","lists":\["rfc1918"\]}\]'
 check "lookup without warninglists" 0 "$bin" lookup --intel "$src/examples/intel/restsearch.json" --non-ids 10.1.2.3
 hasnt "no lists without the config" "$work/out" '"warninglists"'
+# iocbus enrich with the same configuration: flagged matches name their lists; suppressed ones do not match.
+ev='{"destination":{"ip":"10.1.2.3"}}'
+printf '%s\n' "$ev" >"$work/ev.json"
+check "enrich flagged" 0 "$bin" enrich --config "$work/c.yaml" --intel "$src/examples/intel/restsearch.json" --non-ids "$work/ev.json"
+has "misp.warninglists on the match" "$work/out" '"warninglists":\["rfc1918"\]'
+sed 's/false_positive: flag/false_positive: suppress/' "$work/c.yaml" >"$work/s.yaml"
+check "enrich suppressed" 0 "$bin" enrich --config "$work/s.yaml" --intel "$src/examples/intel/restsearch.json" --non-ids "$work/ev.json"
+hasnt "no enrichment for a suppressed value" "$work/out" 'enrichments'
+check "enrich without lists" 0 "$bin" enrich --intel "$src/examples/intel/restsearch.json" --non-ids "$work/ev.json"
+has "enriched without lists" "$work/out" 'enrichments'
 finish test_warninglists

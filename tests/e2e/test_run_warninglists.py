@@ -112,8 +112,10 @@ class Warninglists(unittest.TestCase):
         o = self.send("supp")
         self.assertFalse(self.enriched(o), "a suppressed indicator enriched: %r" % o)
         self.assertEqual(d.metric("iocbus_quality_warninglist_suppressed_total", list="rfc1918"), 1)
-        # The store keeps it: lookups for people show it.
-        self.assertEqual(d.hits("10.1.2.3"), 1)
+        # The store keeps it: lookups for people show it, with its lists and the action.
+        lk = d.lookup("10.1.2.3")
+        self.assertEqual(len(lk["matches"]), 1)
+        self.assertEqual([(w["action"], w["lists"]) for w in lk["warninglists"]], [("suppress", ["rfc1918"])])
         o = self.send("flag")
         self.assertTrue(self.enriched(o), "a flagged indicator did not enrich: %r" % o)
         self.assertEqual(o["misp"].get("warninglists"), ["known-hosts"])
