@@ -50,6 +50,17 @@ void *iocb_wl__vec_push(struct iocb_wl__vec *v, size_t esz)
 	return (char *)v->v + esz * v->n++;
 }
 
+void iocb_wl__vec_append(struct iocb_wl__vec *v, const void *p, size_t n)
+{
+	if (v->n + n > v->cap) {
+		while (v->n + n > v->cap)
+			v->cap = v->cap ? v->cap * 2 : 4096;
+		v->v = iocb_xrealloc(v->v, v->cap);
+	}
+	memcpy((char *)v->v + v->n, p, n);
+	v->n += n;
+}
+
 void iocb_wl__vec_free(struct iocb_wl__vec *v)
 {
 	free(v->v);
@@ -240,12 +251,11 @@ static int add_entry(struct parse *p, const char *s, size_t len, size_t idx, cha
 			return IOCB_ELIMIT;
 		}
 		size_t off = b->pool.n;
-		for (size_t i = 0; i < len; i++) {
-			char c = s[i];
-			if (p->l.type == IOCB_WL_HOSTNAME && c >= 'A' && c <= 'Z')
-				c = (char)(c - 'A' + 'a');
-			*(char *)iocb_wl__vec_push(&b->pool, 1) = c;
-		}
+		iocb_wl__vec_append(&b->pool, s, len);
+		if (p->l.type == IOCB_WL_HOSTNAME)
+			for (char *c = (char *)b->pool.v + off; c < (char *)b->pool.v + off + len; c++)
+				if (*c >= 'A' && *c <= 'Z')
+					*c = (char)(*c - 'A' + 'a');
 		unsigned k = p->l.type == IOCB_WL_STRING ? 0 : p->l.type == IOCB_WL_SUBSTRING ? 1 : 2;
 		struct iocb_wl__item *it = iocb_wl__vec_push(&b->items[k], sizeof(*it));
 		it->list = p->index;
@@ -462,7 +472,7 @@ static int parse_doc(struct parse *p, const char *buf, size_t len, char *why, si
 		rc = rc == IOCB_EEND ? IOCB_OK : rc;
 	}
 	if (rc < 0 && !why[0])
-		snprintf(why, whycap, "%s", jerr.msg[0] ? jerr.msg : iocb_rc_str(rc));
+		snprintf(why, whycap, "%.380s", jerr.msg[0] ? jerr.msg : iocb_rc_str(rc));
 	if (rc < 0)
 		return rc;
 	static const char *const req[] = {"name", "type", "list", "version", "description"};
@@ -512,7 +522,7 @@ int iocb_wl_builder_add_json(struct iocb_wl_builder *b, const char *id, const ch
 		iocb_json_init(&jp, buf + p.list_off, len - p.list_off, 16, true);
 		rc = parse_list(&p, &jp, p.list_off, why, sizeof(why), &jerr);
 		if (rc < 0 && !why[0])
-			snprintf(why, sizeof(why), "%s", jerr.msg);
+			snprintf(why, sizeof(why), "%.380s", jerr.msg);
 	}
 	if (rc < 0) {
 		rollback(&p);

@@ -45,9 +45,9 @@ struct iocb_wl__vec {
 
 /* Open-addressing table of byte keys (in the pool) -> set id. */
 struct iocb_wl__slot {
-	uint64_t hash;  /* full hash; 0 marks an empty slot (hashes are forced non-zero) */
+	uint32_t hash;  /* high half of the key's hash; 0 marks an empty slot (forced non-zero) */
 	uint32_t off;   /* key offset in the pool */
-	uint32_t len;   /* key length */
+	uint16_t len;   /* key length (entries are at most IOCB_WL_MAX_ENTRY bytes) */
 	uint16_t set;   /* interned set of lists */
 };
 struct iocb_wl__table {
@@ -102,6 +102,8 @@ struct iocb_wl {
 
 /* Vector helpers (abort on OOM). */
 void *iocb_wl__vec_push(struct iocb_wl__vec *v, size_t esz);
+/* Append n bytes (a char vector). */
+void iocb_wl__vec_append(struct iocb_wl__vec *v, const void *p, size_t n);
 void iocb_wl__vec_free(struct iocb_wl__vec *v);
 
 /* Sets: init / free / intern a sorted list array / union of two ids. 0 when full. */

@@ -155,10 +155,11 @@ uint16_t iocb_wl__sets_union(struct iocb_wl__sets *s, uint16_t a, uint16_t b)
 
 /* ------------------------------------------------------------ byte-key tables */
 
+/* Slots keep the high half for comparisons; the low bits pick the slot. */
 static uint64_t key_hash(const void *k, size_t n)
 {
 	uint64_t h = iocb_hash64(k, n, 0x5eed);
-	return h ? h : 1;
+	return h >> 32 ? h : h | (uint64_t)1 << 32;
 }
 
 static void table_init(struct iocb_wl__table *t, size_t keys)
@@ -179,12 +180,13 @@ static void table_add(struct iocb_wl *w, struct iocb_wl__table *t, uint32_t off,
 	size_t i = h & t->mask;
 	for (; t->slots[i].hash; i = (i + 1) & t->mask) {
 		struct iocb_wl__slot *s = &t->slots[i];
-		if (s->hash == h && s->len == len && memcmp(w->pool + s->off, k, len) == 0) {
+		if (s->hash == (uint32_t)(h >> 32) && s->len == len && memcmp(w->pool + s->off, k, len) == 0) {
 			s->set = iocb_wl__sets_union(&w->sets, s->set, w->single[list]);
 			return;
 		}
 	}
-	t->slots[i] = (struct iocb_wl__slot){.hash = h, .off = off, .len = len, .set = w->single[list]};
+	t->slots[i] = (struct iocb_wl__slot){.hash = (uint32_t)(h >> 32), .off = off, .len = (uint16_t)len,
+					     .set = w->single[list]};
 	t->n++;
 }
 
@@ -195,7 +197,7 @@ static uint16_t table_get(const struct iocb_wl *w, const struct iocb_wl__table *
 	uint64_t h = key_hash(k, len);
 	for (size_t i = h & t->mask; t->slots[i].hash; i = (i + 1) & t->mask) {
 		const struct iocb_wl__slot *s = &t->slots[i];
-		if (s->hash == h && s->len == len && memcmp(w->pool + s->off, k, len) == 0)
+		if (s->hash == (uint32_t)(h >> 32) && s->len == len && memcmp(w->pool + s->off, k, len) == 0)
 			return s->set;
 	}
 	return 0;
