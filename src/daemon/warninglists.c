@@ -312,12 +312,55 @@ static void *watch_main(void *arg)
 
 /* ------------------------------------------------------------ life */
 
+/*
+ * Marks are persisted with the records (store/quality.c), and a run without
+ * the section registers no warninglist callback to recompute them: a
+ * record suppressed by an earlier run's lists would stay suppressed. So a
+ * store meta key says whether marks may exist, and a start without the
+ * section clears them once (a callback that sets "on no list", a requalify).
+ */
+#define WL_META "quality.warninglists.marks"
+
+static void clear_marks(void *ud, const struct iocb_store_attr *a, struct iocb_store_quality *q)
+{
+	(void)ud;
+	(void)a;
+	q->wl_set = 0;
+	q->wl_action = IOCB_STORE_WL_NONE;
+}
+
+static int marks_flag(struct iocb_store *store, bool on, struct iocb_err *err)
+{
+	return iocb_store_meta_set(store, WL_META, on ? IOCB_STR_LIT("1") : IOCB_STR_LIT("0"), err);
+}
+
+static int clear_old_marks(struct iocb_store *store, struct iocb_err *err)
+{
+	char v[8];
+	size_t vl = 0;
+	if (iocb_store_meta_get(store, WL_META, v, sizeof(v), &vl) != IOCB_OK || vl != 1 || v[0] != '1')
+		return IOCB_OK;
+	int h = iocb_store_quality_add(store, clear_marks, NULL);
+	if (h < 0)
+		return iocb_err_set(err, h, "quality.warninglists: no store quality slot left to clear old marks");
+	size_t changed = 0;
+	int rc = iocb_store_requalify(store, (uint64_t)time(NULL), &changed, err);
+	iocb_store_quality_remove(store, h);
+	if (rc == IOCB_OK)
+		rc = marks_flag(store, false, err);
+	if (rc == IOCB_OK)
+		rc = iocb_store_commit(store, err);
+	if (rc == IOCB_OK)
+		iocb_log(IOCB_LOG_INFO, "warninglists", "\"marks of an earlier run cleared\" records=%zu", changed);
+	return rc;
+}
+
 int iocb_daemon__wl_start(struct iocb_daemon__wl **out, const struct iocb_config *c, struct iocb_store *store,
 			  struct iocb_err *err)
 {
 	*out = NULL;
 	if (!c->warninglists.present)
-		return IOCB_OK;
+		return clear_old_marks(store, err);
 	struct iocb_daemon__wl *x = iocb_xcalloc(1, sizeof(*x));
 	x->store = store;
 	x->qhandle = -1;
@@ -342,6 +385,8 @@ int iocb_daemon__wl_start(struct iocb_daemon__wl **out, const struct iocb_config
 		return iocb_err_set(err, x->qhandle, "quality.warninglists: no store quality slot left");
 	size_t changed = 0;
 	rc = iocb_store_requalify(store, (uint64_t)time(NULL), &changed, err);
+	if (rc == IOCB_OK)
+		rc = marks_flag(store, true, err);
 	if (rc == IOCB_OK)
 		rc = iocb_store_commit(store, err);
 	if (rc < 0)

@@ -74,12 +74,16 @@ class Warninglists(unittest.TestCase):
             json.dump(doc, f)
         os.replace(tmp, os.path.join(self.wl, name + ".json"))
 
-    def start(self, watch):
+    def start(self, watch, lists=True, store=None):
         cfg = {"intel": [self.intel],
                "inputs": [{"name": "f", "type": "file", "path": self.log_in, "poll_interval": "20ms"}],
                "outputs": [{"name": "out", "type": "file", "path": self.out}],
                "pipeline": {"batch_interval": "20ms"},
                "quality": {"warninglists": {"paths": [self.wl], "watch": watch, "watch_interval": "100ms"}}}
+        if not lists:
+            del cfg["quality"]
+        if store:
+            cfg["store"] = {"path": store}
         d = Iocbus(cfg)
         self.addCleanup(d.close)
         return d
@@ -154,6 +158,19 @@ class Warninglists(unittest.TestCase):
         wait_until(lambda: not self.enriched(self.send("plain")), timeout=20, interval=0.2,
                    what="198.51.100.7 suppressed after the list file appeared")
         self.assertIn("why=files_changed", d.log())
+
+    def test_restart_without_lists(self):
+        # Marks persist with the records (LMDB); a restart without the section must clear them.
+        store = os.path.join(self.dir, "store")
+        d = self.start(watch=False, store=store)
+        self.assertFalse(self.enriched(self.send("supp")))
+        self.assertEqual(d.term(), 0)
+        d = self.start(watch=False, lists=False, store=store)
+        self.assertTrue(self.enriched(self.send("supp")), "a mark of the earlier run's lists survived the restart")
+        self.assertIn("marks of an earlier run cleared", d.log())
+        self.assertEqual(d.term(), 0)
+        d = self.start(watch=False, store=store)
+        self.assertFalse(self.enriched(self.send("supp")))
 
 
 if __name__ == "__main__":
