@@ -21,6 +21,7 @@
 
 #include <cmocka.h>
 
+#include "config/config.h"
 #include "quality/warninglist.h"
 
 #define FIX IOCB_FIXTURES_DIR "/misp/warninglists"
@@ -425,6 +426,55 @@ static void test_many_sets(void **state)
 	iocb_wl_free(w);
 }
 
+/* quality.warninglists: categories and names select, policy words map onto actions, a source overrides. */
+static void test_from_config(void **state)
+{
+	(void)state;
+	char *paths[] = {(char *)FIX}, *known[] = {(char *)"known"}, *all[] = {(char *)"all"};
+	char *names[] = {(char *)"rfc1918"};
+	struct iocb_config_warninglists c = {.present = true, .paths = paths, .npaths = 1,
+					     .false_positive = IOCB_CONFIG_WL_FLAG, .known = IOCB_CONFIG_WL_IGNORE};
+	struct iocb_wl *w = NULL;
+	struct iocb_err err = {0};
+	struct iocb_wl_load_stats st = {0};
+	/* Neither lists nor categories: every list. */
+	assert_int_equal(iocb_wl_load_config(&c, NULL, NULL, &w, &st, &err), IOCB_OK);
+	assert_int_equal(iocb_wl_count(w), 5);
+	iocb_wl_free(w);
+	/* `known` only: the fixtures are all false-positive. */
+	c.categories = known;
+	c.ncategories = 1;
+	assert_int_equal(iocb_wl_load_config(&c, NULL, NULL, &w, NULL, &err), IOCB_OK);
+	assert_int_equal(iocb_wl_count(w), 0);
+	iocb_wl_free(w);
+	/* `known` or named. */
+	c.lists = names;
+	c.nlists = 1;
+	assert_int_equal(iocb_wl_load_config(&c, NULL, NULL, &w, NULL, &err), IOCB_OK);
+	assert_int_equal(iocb_wl_count(w), 1);
+	iocb_wl_free(w);
+	c.categories = all;
+	assert_int_equal(iocb_wl_load_config(&c, NULL, NULL, &w, NULL, &err), IOCB_OK);
+	assert_int_equal(iocb_wl_count(w), 5);
+	/* Policy: the words, then a source's override for every list. */
+	struct iocb_wl_policy p;
+	iocb_wl_policy_from_config(&c, -1, &p);
+	assert_int_equal(p.category[IOCB_WL_CAT_FALSE_POSITIVE], IOCB_WL_ACT_FLAG);
+	assert_int_equal(p.category[IOCB_WL_CAT_KNOWN], IOCB_WL_ACT_IGNORE);
+	assert_int_equal(p.all, IOCB_WL_ACT_NONE);
+	uint16_t set = iocb_wl_match(w, iocb_misp_type_find(iocb_str_c("ip-dst")), iocb_str_c("10.0.0.1"));
+	assert_int_equal(iocb_wl_set_action(w, set, &p), IOCB_WL_ACT_FLAG);
+	iocb_wl_policy_from_config(&c, IOCB_CONFIG_WL_SUPPRESS, &p);
+	assert_int_equal(iocb_wl_set_action(w, set, &p), IOCB_WL_ACT_SUPPRESS);
+	iocb_wl_policy_from_config(NULL, -1, &p); /* no section: MISP's defaults */
+	assert_int_equal(iocb_wl_set_action(w, set, &p), IOCB_WL_ACT_SUPPRESS);
+	iocb_wl_free(w);
+	/* A path that is not there fails the load. */
+	char *bad[] = {(char *)"/nonexistent/lists"};
+	c.paths = bad;
+	assert_int_equal(iocb_wl_load_config(&c, NULL, NULL, &w, NULL, &err), IOCB_ENOTFOUND);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -435,6 +485,7 @@ int main(void)
 		cmocka_unit_test(test_checkout_with_broken_list),
 		cmocka_unit_test(test_substring_vs_naive),
 		cmocka_unit_test(test_many_sets),
+		cmocka_unit_test(test_from_config),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
