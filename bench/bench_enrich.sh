@@ -43,6 +43,12 @@
 #                        (every event, as iocbus writes every line: ~2.5x
 #                        slower). The checking run always forwards all, to
 #                        show that fever lets every event through.
+#   WARNINGLISTS [0]     1: one more contender, iocbus-1t-ecs-wl: iocbus-1t-ecs
+#                        with --config quality.warninglists over synthetic lists
+#                        sized like the largest upstream ones (gen_warninglists.py:
+#                        1 M hostnames, 200 k strings, 150 k CIDRs, 5 k substrings,
+#                        20 regexes; 1 % of the store's indicators put on them),
+#                        plus the upstream fixture lists; in the same rounds
 #   IOCBUS_INTEL [store] store: open a store persisted once with
 #                        `iocbus load --store`; file: --intel the restSearch file
 # Generated data is cached in bench/out/ and regenerated when a generator changes.
@@ -64,6 +70,7 @@ SKIP_BUILD=${SKIP_BUILD:-0}
 VERIFY=${VERIFY:-1}
 FEVER_FORWARD=${FEVER_FORWARD:-alerts}
 IOCBUS_INTEL=${IOCBUS_INTEL:-store}
+WARNINGLISTS=${WARNINGLISTS:-0}
 [ "$JQ_EVENTS" -gt "$EVENTS" ] && JQ_EVENTS=$EVENTS
 case $FEVER_FORWARD in all) fever_all=true ;; alerts) fever_all=false ;; *)
 	echo "bench_enrich: FEVER_FORWARD must be all or alerts" >&2; exit 2 ;; esac
@@ -207,7 +214,23 @@ fi
 runs=$out/enrich-runs.tsv
 : > "$runs"
 checks=$out/enrich-checks.txt
+
 : > "$checks"
+# ---- warninglists (WARNINGLISTS=1): synthetic lists + the upstream fixtures, the load timed once
+wlcfg=$out/warninglists-$ATTRS.yaml
+if [ "$iocbus_ok" = 1 ] && [ "$WARNINGLISTS" = 1 ]; then
+	wldir=$out/warninglists-$ATTRS
+	if stale "$wldir/lists/top-hosts/list.json" bench/gen_warninglists.py "$values"; then
+		say "# generating synthetic warninglists into $wldir"
+		rm -rf "$wldir"
+		timeout 900 $PY bench/gen_warninglists.py -o "$wldir" --values "$values" > "$wldir.txt"
+	fi
+	printf 'quality:\n  warninglists:\n    paths: [%s, %s]\n    watch: false\n' "$PWD/$wldir" \
+		"$PWD/tests/fixtures/misp/warninglists" > "$wlcfg"
+	wl_t=$( { /usr/bin/time -f '%e s wall, %U s user, %S s sys, %M KB' "$bin" warninglists check --config "$wlcfg" \
+		0.0.0.0 >/dev/null || true; } 2>&1 | tail -1)
+	echo "warninglists: $(cat "$wldir.txt") + the 5 fixture lists; \`iocbus warninglists check\` loading them all, whole process: $wl_t" >> "$checks"
+fi
 
 # Events/s of the enrichment phase from --stats output (whatever line says
 # "N events/s" or "N lines/s", k/M suffixes allowed); "-" if none.
@@ -226,10 +249,11 @@ stats_rate() {
 	END { if (!found) print "-" }' "$1"
 }
 
-# run_iocbus ROUND NAME PRESET THREADS INPUT OUTPUT [pin]
+# run_iocbus ROUND NAME PRESET THREADS INPUT OUTPUT [pin]   (a NAME ending in -wl adds the warninglists)
 run_iocbus() {
-	local round=$1 name=$2 preset=$3 threads=$4 input=$5 output=$6 pin=$7 t0 t1 rc=0
-	local cmd=("$bin" enrich "${intel_args[@]}" --preset "$preset" --threads "$threads" --stats -o "$output" "$input")
+	local round=$1 name=$2 preset=$3 threads=$4 input=$5 output=$6 pin=$7 t0 t1 rc=0 wl=()
+	[ "${name%-wl}" != "$name" ] && wl=(--config "$wlcfg")
+	local cmd=("$bin" enrich "${intel_args[@]}" "${wl[@]}" --preset "$preset" --threads "$threads" --stats -o "$output" "$input")
 	[ "$pin" = pin ] && cmd=("${PIN[@]}" "${cmd[@]}")
 	t0=$(now)
 	timeout 900 "${cmd[@]}" 2> "$tmp/stats.txt" || rc=$?
@@ -385,6 +409,7 @@ fi
 # ---- timed rounds, contenders alternated (the order rotates each round)
 contenders=()
 if [ "$iocbus_ok" = 1 ]; then contenders+=(iocbus-1t-ecs iocbus-2t-ecs iocbus-1t-eve); fi
+if [ "$iocbus_ok" = 1 ] && [ "$WARNINGLISTS" = 1 ]; then contenders+=(iocbus-1t-ecs-wl); fi
 if [ "$SKIP_JQ" != 1 ]; then contenders+=(jq-load jq); fi
 if [ "$SKIP_FEVER" != 1 ]; then contenders+=(fever); fi
 nc=${#contenders[@]}
@@ -395,6 +420,7 @@ for r in $(seq "$ROUNDS"); do
 		say "# round $r/$ROUNDS: $c"
 		case $c in
 		iocbus-1t-ecs) run_iocbus "$r" "$c" ecs 1 "$ecs" /dev/null pin ;;
+		iocbus-1t-ecs-wl) run_iocbus "$r" "$c" ecs 1 "$ecs" /dev/null pin ;;
 		iocbus-2t-ecs) run_iocbus "$r" "$c" ecs 2 "$ecs" /dev/null nopin ;;
 		iocbus-1t-eve) run_iocbus "$r" "$c" suricata 1 "$eve" /dev/null pin ;;
 		jq-load) run_jq "$r" jq-load /dev/null /dev/null ;;
@@ -438,11 +464,12 @@ function verdict(x, target) { return (x == "") ? "" : (x >= target ? "yes" : "NO
 $1 > 0 { wall[$2, $1] = $3; phase[$2, $1] = $4; seen[$2] = 1; if ($1 > maxr) maxr = $1 }
 END {
 	ev["iocbus-1t-ecs"] = EVENTS; by["iocbus-1t-ecs"] = ECS_BYTES; lab["iocbus-1t-ecs"] = "iocbus enrich, 1 thread (CPU 0), ECS"
+	ev["iocbus-1t-ecs-wl"] = EVENTS; by["iocbus-1t-ecs-wl"] = ECS_BYTES; lab["iocbus-1t-ecs-wl"] = "iocbus enrich, 1 thread (CPU 0), ECS, warninglists"
 	ev["iocbus-2t-ecs"] = EVENTS; by["iocbus-2t-ecs"] = ECS_BYTES; lab["iocbus-2t-ecs"] = "iocbus enrich, 2 threads, ECS"
 	ev["iocbus-1t-eve"] = EVE_LINES; by["iocbus-1t-eve"] = EVE_BYTES; lab["iocbus-1t-eve"] = "iocbus enrich, 1 thread (CPU 0), EVE"
 	ev["jq"] = JQ_EVENTS; by["jq"] = JQ_BYTES; lab["jq"] = "jq 1.6 (CPU 0), ECS, table load subtracted"
 	ev["fever"] = EVE_LINES; by["fever"] = EVE_BYTES; lab["fever"] = "fever 1.3.5 + Bloom (CPU 0), EVE"
-	n = split("iocbus-1t-ecs iocbus-2t-ecs iocbus-1t-eve jq fever", order, " ")
+	n = split("iocbus-1t-ecs iocbus-1t-ecs-wl iocbus-2t-ecs iocbus-1t-eve jq fever", order, " ")
 	for (r = 1; r <= maxr; r++) {
 		for (i = 1; i <= n; i++) {
 			c = order[i]
@@ -464,8 +491,8 @@ END {
 		if (c ~ /^iocbus/ && phase[c, 1] != "-" && phase[c, 1] != "") hasphase[c] = 1
 	}
 	# paired per-round ratios, median; iocbus on its phase rate when --stats gave one
-	split("iocbus-1t-ecs/jq iocbus-1t-eve/fever iocbus-2t-ecs/iocbus-1t-ecs iocbus-1t-ecs/fever", rl, " ")
-	for (i = 1; i <= 4; i++) {
+	split("iocbus-1t-ecs/jq iocbus-1t-eve/fever iocbus-2t-ecs/iocbus-1t-ecs iocbus-1t-ecs/fever iocbus-1t-ecs-wl/iocbus-1t-ecs", rl, " ")
+	for (i = 1; i <= 5; i++) {
 		split(rl[i], ab, "/"); k = 0; kw = 0
 		for (r = 1; r <= maxr; r++) {
 			if (!(((ab[1], r) in rate) && ((ab[2], r) in rate))) continue
@@ -507,6 +534,8 @@ END {
 	rows = rows sprintf("| iocbus 1 thread / jq (ECS) | %s | ≥ 25× | %s |\n", fmt_ratio(ratio["iocbus-1t-ecs/jq"]), verdict(ratio["iocbus-1t-ecs/jq"], 25))
 	rows = rows sprintf("| iocbus 1 thread / fever (same EVE input) | %s | ≥ 10× | %s |\n", fmt_ratio(ratio["iocbus-1t-eve/fever"]), verdict(ratio["iocbus-1t-eve/fever"], 10))
 	rows = rows sprintf("| iocbus 1 thread (ECS) / fever (EVE) | %s | — | |\n", fmt_ratio(ratio["iocbus-1t-ecs/fever"]))
+	if (ratio["iocbus-1t-ecs-wl/iocbus-1t-ecs"] != "")
+		rows = rows sprintf("| iocbus 1 thread with / without warninglists (ECS, enrich phase; wall) | %s; %s | ≈ 1× | |\n", fmt_ratio(ratio["iocbus-1t-ecs-wl/iocbus-1t-ecs"]), fmt_ratio(ratiow["iocbus-1t-ecs-wl/iocbus-1t-ecs"]))
 	rows = rows sprintf("| same ratios on whole-process wall time: 2t/1t, /jq, /fever | %s, %s, %s | | |\n", fmt_ratio(ratiow["iocbus-2t-ecs/iocbus-1t-ecs"]), fmt_ratio(ratiow["iocbus-1t-ecs/jq"]), fmt_ratio(ratiow["iocbus-1t-eve/fever"]))
 	print "" > "/dev/stderr"
 	printf "%-58s %16s %8s %s\n", "measure", "median", "target", "met" > "/dev/stderr"

@@ -15,6 +15,7 @@ PKGS=(
   lintian bash-completion man-db groff-base systemd
   # issue #16 status page: e2e tests drive headless Chromium through chromedriver
   chromium chromium-driver python3-selenium
+  libpcre2-dev  # 15-wl: warninglist regexes are PCRE (MISP's preg_match)
 )
 if [ "${1:-}" = "--list" ]; then printf '%s\n' "${PKGS[@]}"; exit 0; fi
 

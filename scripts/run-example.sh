@@ -6,7 +6,8 @@
 # and enrich's summary; then run the daemon against the MISP test server and
 # show /v1/lookup following adds, edits and deletes; then the Threat Bus
 # compatible bus: zmq-apps of both generations receive MISP changes live and
-# a sighting goes back to MISP (scripts/bus-demo.py). No MISP or
+# a sighting goes back to MISP (scripts/bus-demo.py); an indicator on a MISP
+# warninglist, kept but suppressed. No MISP or
 # Elasticsearch needed.
 #
 #   scripts/run-example.sh        everything above
@@ -38,6 +39,24 @@ if [ "$mode" = bus ]; then
   exit
 fi
 
+# warninglist_demo: one indicator on a MISP warninglist, suppressed (issue #15 §1)
+warninglist_demo() {
+  echo
+  echo "== quality.warninglists: an indicator on MISP's rfc1918 warninglist is kept but suppressed"
+  local wl=tests/fixtures/misp/warninglists
+  printf '%s\n' '{"response":{"Attribute":[{"id":"1","event_id":"1","uuid":"5f1b0d6e-0000-4000-8000-00000000a001","type":"ip-dst","category":"Network activity","to_ids":true,"value":"10.20.30.40","timestamp":"1700000000","Event":{"id":"1","info":"a feed that lists a private address","uuid":"5f1b0d6e-0000-4000-8000-00000000e001"}}]}}' >"$tmp/wl-intel.json"
+  printf 'quality:\n  warninglists:\n    paths: [%s]\n' "$wl" >"$tmp/wl.yaml"
+  printf '%s\n' '{"destination":{"ip":"10.20.30.40"}}' >"$tmp/wl-event.json"
+  echo "\$ iocbus warninglists check --config wl.yaml 10.20.30.40"
+  $bin warninglists check --config "$tmp/wl.yaml" 10.20.30.40 | sed 's/^/  /'
+  local with without
+  without=$($bin enrich --intel "$tmp/wl-intel.json" "$tmp/wl-event.json" | grep -c '"enrichments"' || true)
+  with=$($bin enrich --config "$tmp/wl.yaml" --intel "$tmp/wl-intel.json" "$tmp/wl-event.json" | grep -c '"enrichments"' || true)
+  echo "  enriched events without the lists: $without; with them: $with (suppressed, as MISP's enforceWarninglist)"
+  echo "\$ iocbus lookup --config wl.yaml 10.20.30.40   (lookups still show it, with its lists)"
+  $bin lookup --config "$tmp/wl.yaml" --intel "$tmp/wl-intel.json" 10.20.30.40 | grep -o '"warninglists":.*' | sed 's/}$//; s/^/  /'
+}
+
 echo "== iocbus load ${intel[*]}"
 $bin load "${intel[@]}" | grep -E '^(loaded|skipped|store)'
 
@@ -67,6 +86,7 @@ PY
 done
 echo
 echo "(full enriched events: $bin enrich ${intel[*]} --hits-only LOG)"
+warninglist_demo
 
 # The daemon: iocbus run following a MISP (the MISP test server stands in)
 # and the example feed; every change is looked up over HTTP as it lands.

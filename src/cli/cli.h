@@ -80,7 +80,7 @@ extern const char iocb_cli_tagline[];
 /* Each command's --help text (in its cmd_*.c). */
 extern const char iocb_cli_load_usage[], iocb_cli_lookup_usage[], iocb_cli_enrich_usage[], iocb_cli_run_usage[],
 	iocb_cli_check_config_usage[], iocb_cli_config_usage[], iocb_cli_store_usage[], iocb_cli_export_usage[],
-	iocb_cli_bus_usage[], iocb_cli_man_usage[], iocb_cli_completion_usage[];
+	iocb_cli_bus_usage[], iocb_cli_warninglists_usage[], iocb_cli_man_usage[], iocb_cli_completion_usage[];
 
 int iocb_cmd_load(int argc, char **argv);
 int iocb_cmd_lookup(int argc, char **argv);
@@ -93,5 +93,19 @@ int iocb_cmd_export(int argc, char **argv);
 int iocb_cmd_bus(int argc, char **argv);
 int iocb_cmd_man(int argc, char **argv);
 int iocb_cmd_completion(int argc, char **argv);
+int iocb_cmd_warninglists(int argc, char **argv);
+
+/*
+ * `iocbus lookup` with a configuration that has quality.warninglists:
+ * load the lists, mark the store's records as `iocbus run` does
+ * (requalify), and give the lookup renderer the list names. *out is NULL
+ * without the section; detach even after a failed attach.
+ */
+struct iocb_cli_wl;
+struct iocb_render_quality;
+int iocb_cli_wl_attach(struct iocb_cli_env *env, struct iocb_cli_wl **out);
+const struct iocb_render_quality *iocb_cli_wl_render(const struct iocb_cli_wl *c);
+const struct iocb_enrich_wl *iocb_cli_wl_enrich(const struct iocb_cli_wl *c);
+void iocb_cli_wl_detach(struct iocb_cli_env *env, struct iocb_cli_wl *c);
 
 #endif

@@ -473,6 +473,7 @@ int iocb_cmd_enrich(int argc, char **argv)
 	struct iocb_store_stats ss;
 	struct iocb_err err = {0};
 	const char *rej_path = NULL;
+	struct iocb_cli_wl *wl = NULL;
 	bool have_stats = false;
 	int out_fd = -1, rej_fd = -1, rc = IOCB_EXIT_ERROR, prc;
 	double t0;
@@ -501,6 +502,9 @@ int iocb_cmd_enrich(int argc, char **argv)
 		goto out;
 	if (iocb_cli_env_open(&a->env, false) != IOCB_EXIT_OK || iocb_ingest_stats(a->env.ingest)->bad_files)
 		goto out;
+	/* quality.warninglists in --config: records marked as `iocbus run` marks them. */
+	if (iocb_cli_wl_attach(&a->env, &wl) != IOCB_EXIT_OK)
+		goto out;
 	iocb_store_stats(a->env.store, &ss);
 	if (ss.attrs == 0)
 		fprintf(stderr, "iocbus: warning: no indicators loaded (--intel, --store or `intel:`); "
@@ -508,6 +512,7 @@ int iocb_cmd_enrich(int argc, char **argv)
 	fill_opts(a, a->env.cfg, &o);
 	o.store = a->env.store;
 	o.map = map;
+	o.wl = iocb_cli_wl_enrich(wl);
 	rej_path = a->rej_path ? a->rej_path : a->env.cfg->enrich.reject_file;
 	out_fd = open_output("output", a->out_path ? a->out_path : "-", a->inputs, a->ninputs);
 	if (out_fd < 0)
@@ -543,6 +548,7 @@ out:
 	if (have_stats)
 		iocb_enrich_stats_fini(&total);
 	iocb_enrich_map_free(map);
+	iocb_cli_wl_detach(&a->env, wl);
 	iocb_cli_env_close(&a->env);
 	for (size_t i = 0; i < a->nfields; i++) {
 		free((char *)a->fields[i].path);

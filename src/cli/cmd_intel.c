@@ -33,7 +33,9 @@ const char iocb_cli_lookup_usage[] =
 	"Look values up (IP addresses, domains, URLs, hashes, e-mail addresses,\n"
 	"...) and print one JSON object per value: {\"value\":..,\"matches\":[..]}.\n"
 	"Values are normalised as MISP normalises indicators; IPs also match\n"
-	"stored CIDR ranges that contain them.\n"
+	"stored CIDR ranges that contain them. With quality.warninglists in the\n"
+	"configuration, records on a warninglist are listed under \"warninglists\"\n"
+	"with the policy's action and the lists, suppressed ones included.\n"
 	"\n"
 	"Exit status: 0 if any value matched, 1 if none did, 2 on error.\n";
 
@@ -176,6 +178,7 @@ int iocb_cmd_lookup(int argc, char **argv)
 	struct iocb_cli_env env = {0};
 	const char **vals = calloc((size_t)argc + 1, sizeof(char *));
 	struct iocb_store_hit *hits = calloc(MAX_HITS, sizeof(*hits));
+	struct iocb_cli_wl *wl = NULL;
 	size_t nvals = 0;
 	bool any = false;
 	struct iocb_buf out;
@@ -199,12 +202,16 @@ int iocb_cmd_lookup(int argc, char **argv)
 		rc = IOCB_EXIT_ERROR;
 		goto out;
 	}
+	rc = iocb_cli_wl_attach(&env, &wl);
+	if (rc != IOCB_EXIT_OK)
+		goto out;
 	iocb_store_reader_register();
 	iocb_store_read_lock();
 	for (size_t i = 0; i < nvals; i++) {
 		iocb_buf_reset(&out);
 		iocb_jw_init(&w, &out);
-		size_t n = iocb_render_lookup_json(env.store, &w, iocb_str_c(vals[i]), hits, MAX_HITS);
+		size_t n = iocb_render_lookup_json_q(env.store, &w, iocb_str_c(vals[i]), hits, MAX_HITS,
+						     iocb_cli_wl_render(wl));
 		if (n)
 			any = true;
 		fwrite(out.ptr, 1, out.len, stdout);
@@ -217,6 +224,7 @@ out:
 	iocb_buf_fini(&out);
 	free(vals);
 	free(hits);
+	iocb_cli_wl_detach(&env, wl);
 	iocb_cli_env_close(&env);
 	return rc;
 }

@@ -27,6 +27,8 @@ const struct iocb_cli_cmd iocb_cli_cmds[] = {
 	{"export", "write the indicators out (a value list per MISP type), replacing a file atomically",
 	 iocb_cli_export_usage, iocb_cmd_export},
 	{"bus", "write a CURVE key pair for the bus (bus keygen)", iocb_cli_bus_usage, iocb_cmd_bus},
+	{"warninglists", "which MISP warninglists values are on, and the policy (warninglists check)",
+	 iocb_cli_warninglists_usage, iocb_cmd_warninglists},
 	{"man", "print the iocbus(1) manual page (troff)", iocb_cli_man_usage, iocb_cmd_man},
 	{"completion", "print the bash completion script", iocb_cli_completion_usage, iocb_cmd_completion},
 };

@@ -71,6 +71,7 @@ enum iocb_config_tlp {
 
 struct iocb_config_feed {
 	char *name;                       /* unique label used in metrics and logs */
+	int wl_policy;                    /* `warninglist_policy`: enum iocb_config_wl_policy, -1 = global */
 	char *url;                        /* http://, https:// or a local directory */
 	double interval_s;                /* how often it is checked, default 3600 */
 	char *where;                      /* "file:line:col" of the item */
@@ -84,6 +85,9 @@ struct iocb_config_feed {
  * the enums are declared here; enrich's own enums for the same choices are
  * kept equal to these by compile-time checks (src/enrich/opts.c).
  */
+/* A warninglist policy (quality.warninglists, per source): words "ignore", "flag", "suppress". */
+enum iocb_config_wl_policy { IOCB_CONFIG_WL_IGNORE = 0, IOCB_CONFIG_WL_FLAG, IOCB_CONFIG_WL_SUPPRESS };
+
 enum iocb_config_input_type {
 	IOCB_CONFIG_IN_FILE = 0,          /* follow a file (tail -F) */
 	IOCB_CONFIG_IN_STDIN,             /* standard input */
@@ -381,6 +385,22 @@ struct iocb_config {
 		unsigned threads;         /* server threads, default 2 */
 		char *ns;                 /* Dalli namespace, NULL = none */
 	} memcached;
+
+	/* `quality.warninglists`: MISP warninglists (issue #15, docs/QUALITY.md "Warninglists"). */
+	struct iocb_config_warninglists {
+		bool present;             /* the section exists: lists are loaded and applied */
+		char **paths;             /* directories or files of lists (a misp-warninglists checkout) */
+		size_t npaths;
+		char **lists;             /* lists kept by id or MISP name (with `categories`: either) */
+		size_t nlists;
+		char **categories;        /* "false-positive", "known": every list of these */
+		size_t ncategories;
+		int false_positive;       /* enum iocb_config_wl_policy for false-positive lists, default suppress */
+		int known;                /* ... for known-identifier lists, default flag */
+		bool watch;               /* reload when the list files change, default true */
+		double watch_interval_s;  /* how often they are checked, default 5 s */
+	} warninglists;
+	int misp_wl_policy;               /* `misp.warninglist_policy`: enum iocb_config_wl_policy, -1 = global */
 
 	char **intel;                     /* `intel:` list of files/dirs loaded at start */
 	size_t nintel;

@@ -161,6 +161,10 @@ int iocb_config__http_check(struct iocb_config__ctx *ctx, void *base, const stru
 			    const struct iocb_config__node *const *vals);
 /* exposure.c: a host only this machine can reach (127.0.0.0/8, ::1, ::ffff:127.x, localhost, NULL). */
 bool iocb_config__is_loopback(const char *host);
+/* tables_quality.c: `quality`; tables_warninglists.c: `quality.warninglists` and the policy words. */
+extern const struct iocb_config__section iocb_config__quality;
+extern const struct iocb_config__section iocb_config__warninglists;
+extern const char *const iocb_config__wl_policies[];
 
 /* Fail with IOCB_ECONFIG: "name:line:col: path: message" (n may be NULL). */
 int iocb_config__fail(struct iocb_config__ctx *ctx, const struct iocb_config__node *n, const char *path,

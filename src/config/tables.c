@@ -194,7 +194,7 @@ static const struct iocb_config__section kafka_sec = {
 
 /* ---- misp ----------------------------------------------------------------- */
 
-enum { MISP_API, MISP_FILTER, MISP_ORG_FIELD, MISP_EVENT_TAGS, MISP_ZMQ, MISP_KAFKA, MISP_PULL };
+enum { MISP_API, MISP_FILTER, MISP_ORG_FIELD, MISP_EVENT_TAGS, MISP_ZMQ, MISP_KAFKA, MISP_PULL, MISP_WL_POLICY };
 
 static int misp_check(struct iocb_config__ctx *ctx, void *base, const struct iocb_config__node *map,
 		      const struct iocb_config__node *const *vals)
@@ -233,6 +233,10 @@ static const struct iocb_config__opt misp_rows[] = {
 			   "See `misp.kafka`."),
 	[MISP_PULL] = ROW("pull", IOCB_CT_SECTION, NULL, 0, 0, 0, NO, OFF(pull.present), NULL, &pull_sec, 0,
 			  "See `misp.pull`."),
+	[MISP_WL_POLICY] = ROW("warninglist_policy", IOCB_CT_ENUM, NULL, 0, 0, OFF(misp_wl_policy), NO, NO,
+			       iocb_config__wl_policies, NULL, IOCB_CF_NULLABLE | IOCB_CF_PLAIN,
+			       "Warninglist policy for this MISP's attributes (`ignore`, `flag`, `suppress`), for every "
+			       "list whatever its category; unset: `quality.warninglists`'s per category."),
 };
 
 static const struct iocb_config__section misp_sec = {
@@ -410,6 +414,10 @@ static const struct iocb_config__opt feed_rows[] = {
 	    "directory."),
 	ROW("interval", IOCB_CT_DURATION, "1h", 1, 86400 * 7, FOFF_FEED(interval_s), NO, NO, NULL, NULL, 0,
 	    "How often the manifest is checked (HTTP `If-None-Match`; only changed events are fetched)."),
+	ROW("warninglist_policy", IOCB_CT_ENUM, NULL, 0, 0, FOFF_FEED(wl_policy), NO, NO, iocb_config__wl_policies,
+	    NULL, IOCB_CF_NULLABLE | IOCB_CF_PLAIN,
+	    "Warninglist policy for this feed's attributes (`ignore`, `flag`, `suppress`), for every list "
+	    "whatever its category; unset: `quality.warninglists`'s per category."),
 };
 
 static const struct iocb_config__section feed_sec = {
@@ -780,6 +788,7 @@ static const struct iocb_config__opt root_rows[] = {
 	    IOCB_CF_NULLABLE, "Files `iocbus run` rewrites on store changes (see `exports[]`), at most 16."),
 	ROW("memcached", IOCB_CT_SECTION, NULL, 0, 0, 0, NO, OFF(memcached.present), NULL, &iocb_config__memcached, 0,
 	    "See `memcached`."),
+	ROW("quality", IOCB_CT_SECTION, NULL, 0, 0, 0, NO, NO, NULL, &iocb_config__quality, 0, "See `quality`."),
 };
 
 enum { ROOT_FEEDS = 4, ROOT_INPUTS = 8, ROOT_OUTPUTS = 9 }; /* indexes of rows in root_rows */

@@ -69,6 +69,7 @@ struct daemon {
 	struct iocb_daemon__counters counters; /* reloads, refiltered, start time (written by the main thread) */
 	struct iocb_daemon__services sv;     /* bus and sightings: set before the HTTP thread, cleared after it */
 	struct iocb_notify notify;           /* systemd's NOTIFY_SOCKET (main thread only) */
+	struct iocb_daemon__wl *wl;          /* quality.warninglists, or NULL; set before the HTTP thread */
 	bool stopping;                       /* SIGTERM seen (under gen_mu) */
 	/* 16-status: the status page (status.c) and http.auth; set before the HTTP thread, freed after it */
 	struct iocb_daemon__status *status;  /* history and settings; NULL without the endpoint */
@@ -148,6 +149,8 @@ static void metrics_cb(void *ud, struct iocb_buf *out)
 		rc = iocb_sources_sync_metrics_render(&d->gen->sync, out);
 	if (rc == IOCB_OK)
 		rc = iocb_pipe_metrics_render(d->pipe, out);
+	if (rc == IOCB_OK)
+		rc = iocb_daemon__wl_metrics(d->wl, out);
 	if (rc == IOCB_OK)
 		rc = iocb_daemon__counters_render(&d->counters, out);
 	pthread_mutex_unlock(&d->gen_mu);
@@ -490,6 +493,7 @@ static void reload(struct daemon *d)
 		notify(d, "READY=1\nSTATUS=running; a source did not start after the last reload (see the log)");
 		return;
 	}
+	(void)iocb_daemon__wl_reload(d->wl, ng->cfg); /* logged and counted in its own metrics */
 	d->counters.reloads_ok++;
 	notify(d, "READY=1\nSTATUS=running");
 	iocb_log(IOCB_LOG_INFO, "daemon", "\"reloaded\" filter_changed=%s", filter_changed ? "true" : "false");
@@ -604,6 +608,7 @@ static int endpoint_start(struct daemon *d, struct iocb_err *err)
 		.max_connections = c->http.max_connections,
 		.idle_timeout_s = c->http.idle_timeout_s,
 		.header_timeout_s = c->http.header_timeout_s,
+		.quality = iocb_daemon__wl_render(d->wl),
 	};
 	struct iocb_http_handlers hh = {.metrics = metrics_cb, .health = health_cb, .ud = d, .status = status_cb};
 	uint16_t port = 0;
@@ -656,6 +661,7 @@ static int pipeline_start(struct daemon *d, struct iocb_err *err)
 		hooks.sightings = d->sv.sightings;
 		hooks.sightings_window_s = d->pipe_cfg->sightings.from_matches_window_s;
 	}
+	hooks.wl = iocb_daemon__wl_hooks(d->wl);
 	rc = iocb_pipe_start_with(d->store, d->pipe_cfg, &hooks, &pipe, err);
 	if (rc < 0)
 		return rc;
@@ -692,6 +698,8 @@ static int daemon_start(struct daemon *d)
 		notify(d, "STATUS=opening the store and loading intel");
 		rc = store_open(d, &err);
 	}
+	if (rc == IOCB_OK)
+		rc = iocb_daemon__wl_start(&d->wl, d->gen->cfg, d->store, &err);
 	if (rc == IOCB_OK && d->gen->cfg->kafka.present && !d->gen->cfg->store.path && !d->gen->cfg->api.present)
 		iocb_log(IOCB_LOG_WARN, "daemon",
 			 "\"memory-only store with Kafka and no misp.api: committed offsets skip what was consumed "
@@ -725,6 +733,8 @@ static int daemon_stop(struct daemon *d)
 		gen_retire(d, d->gen);
 	endpoint_stop(d);
 	iocb_daemon__services_stop(&d->sv);
+	iocb_daemon__wl_stop(d->wl);
+	d->wl = NULL;
 	return store_close(d);
 }
 

@@ -118,6 +118,27 @@ void iocb_daemon__intake_push(struct iocb_daemon__intake *in, int gen, const cha
 void iocb_daemon__intake_stop(struct iocb_daemon__intake *in);
 int iocb_daemon__intake_metrics(const struct iocb_daemon__intake *in, struct iocb_buf *out);
 
+/* ---- warninglists.c: `quality.warninglists` (issue #15) ---- */
+struct iocb_daemon__wl;
+struct iocb_enrich_wl;
+/*
+ * Load the lists, register the store quality callback and requalify the
+ * store, start the watcher (quality.warninglists.watch). *out is NULL when
+ * the section is absent. Main thread; on failure the caller still stops *out.
+ */
+int iocb_daemon__wl_start(struct iocb_daemon__wl **out, const struct iocb_config *c, struct iocb_store *store,
+			  struct iocb_err *err) IOCB_MUST_USE;
+/* SIGHUP: load the lists and policies of c, swap them in, requalify (a failed load keeps the old). Main thread. */
+int iocb_daemon__wl_reload(struct iocb_daemon__wl *x, const struct iocb_config *c);
+/* What enrich calls (names of flagged lists, suppressed counts); NULL for NULL. */
+const struct iocb_enrich_wl *iocb_daemon__wl_hooks(const struct iocb_daemon__wl *x);
+/* What /v1/lookup calls for list names; NULL for NULL. */
+const struct iocb_render_quality *iocb_daemon__wl_render(const struct iocb_daemon__wl *x);
+/* Stop the watcher, unregister, free. After the pipeline stopped; NULL is a no-op. */
+void iocb_daemon__wl_stop(struct iocb_daemon__wl *x);
+/* Append iocbus_quality_warninglist_*; nothing for NULL. HTTP thread. */
+int iocb_daemon__wl_metrics(struct iocb_daemon__wl *x, struct iocb_buf *out);
+
 /* Whether a reload changes `bus`, `sightings` (or the MISP client sightings use): restart only. */
 bool iocb_daemon__services_changed(const struct iocb_config *old, const struct iocb_config *ng);
 

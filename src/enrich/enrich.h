@@ -146,6 +146,28 @@ struct iocb_enrich_opts {
 	 */
 	void (*on_hit)(void *ud, const struct iocb_store_attr *attr, const char *field, struct iocb_str atom);
 	void *on_hit_ud;            /* its first argument */
+	/*
+	 * Warninglists (issue #15, docs/QUALITY.md): NULL (the default) = none.
+	 * Records the quality hook marked `suppress` never match whether or not
+	 * this is set (the store's marks decide); with it, each suppressed hit
+	 * is counted and a `flag`ged record's lists are written as
+	 * misp.warninglists.
+	 */
+	const struct iocb_enrich_wl *wl;
+};
+
+/*
+ * How enrich learns about warninglists without knowing them: the daemon's
+ * warninglist service implements these. Both run on the worker's thread
+ * inside the store's read lock; they must not block for long (a read lock
+ * on the current lists is fine) or take store locks.
+ */
+struct iocb_enrich_wl {
+	/* Call emit(ctx, name) for each list of set wl_set (the record's marks). */
+	void (*names)(void *ud, uint16_t wl_set, void (*emit)(void *ctx, struct iocb_str name), void *ctx);
+	/* A hit on a record suppressed by set wl_set was not written: count it per list. */
+	void (*suppressed)(void *ud, uint16_t wl_set);
+	void *ud;                   /* their first argument */
 };
 
 void iocb_enrich_opts_default(struct iocb_enrich_opts *o);

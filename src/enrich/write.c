@@ -339,6 +339,46 @@ static void write_attributes(struct iocb_enrich *e, struct iocb_jw *w)
 	iocb_jw_arr_end(w);
 }
 
+/* misp.warninglists (issue #15): the lists of the flagged records among the hits, each once. */
+struct wl_names {
+	struct iocb_str v[32]; /* names seen (copies in buf: the lists may be reloaded between calls) */
+	size_t n;              /* entries of v */
+	char buf[2048];        /* their bytes */
+	size_t used;           /* bytes of buf used */
+	struct iocb_jw *w;     /* where they go */
+};
+
+static void wl_emit(void *ctx, struct iocb_str name)
+{
+	struct wl_names *ns = ctx;
+	if (ns->n >= IOCB_ARRAY_LEN(ns->v) || name.len > sizeof(ns->buf) - ns->used || str_seen(ns->v, ns->n, name))
+		return;
+	if (ns->n == 0) {
+		iocb_jw_key(ns->w, "warninglists");
+		iocb_jw_arr(ns->w);
+	}
+	memcpy(ns->buf + ns->used, name.ptr, name.len);
+	ns->v[ns->n++] = iocb_str_make(ns->buf + ns->used, name.len);
+	ns->used += name.len;
+	iocb_jw_str(ns->w, name);
+}
+
+static void write_warninglists(struct iocb_enrich *e, struct iocb_jw *w)
+{
+	struct wl_names ns = {.n = 0, .used = 0, .w = w};
+	if (!e->o->wl)
+		return;
+	for (size_t i = 0; i < e->nhits; i++) {
+		struct iocb_store_quality q;
+		iocb_store_attr_quality(e->hits[i].attr, &q);
+		/* TODO(lead): with 15-decay merged, threat.indicator.confidence uses iocb_quality_confidence(score, true) here. */
+		if (q.wl_action == IOCB_STORE_WL_FLAG && q.wl_set)
+			e->o->wl->names(e->o->wl->ud, q.wl_set, wl_emit, &ns);
+	}
+	if (ns.n)
+		iocb_jw_arr_end(w);
+}
+
 static int build_hit_texts(struct iocb_enrich *e)
 {
 	struct iocb_jw w;
@@ -398,6 +438,7 @@ static int build_hit_texts(struct iocb_enrich *e)
 		iocb_jw_str(&w, infos[i]);
 	iocb_jw_arr_end(&w);
 	write_attributes(e, &w);
+	write_warninglists(e, &w);
 	iocb_jw_obj_end(&w);
 	return iocb_jw_rc(&w) < 0 ? iocb_jw_rc(&w) : IOCB_OK;
 }

@@ -548,6 +548,7 @@ static int add_input(struct iocb_pipe *p, const struct iocb_config_input *ic, st
 	if (rc < 0)
 		return rc;
 	fill_eopts(p->cfg, p->store, in->map_, in->max_line, &p->eopts[idx]);
+	p->eopts[idx].wl = p->hooks.wl;
 	if (p->hooks.sightings) {
 		p->eopts[idx].on_match = note_match;
 		p->eopts[idx].on_match_ud = in;

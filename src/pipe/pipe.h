@@ -33,6 +33,8 @@
 #include "core/rc.h"
 #include "store/store.h"
 
+struct iocb_enrich_wl; /* enrich/enrich.h */
+
 struct iocb_pipe;
 struct iocb_pipe_recent;
 struct iocb_sightings;
@@ -46,6 +48,8 @@ struct iocb_pipe_hooks {
 	double sightings_window_s;        /* that window (sightings.from_matches_window); <= 0 = 300 s */
 	struct iocb_pipe_recent *recent;  /* the status page's last matches: every hit is pushed there
 					     (iocb_pipe_recent_push); borrowed, must outlive the pipe; NULL = off */
+	const struct iocb_enrich_wl *wl;  /* warninglists (enrich.h): suppressed hits counted, flagged ones named;
+					     borrowed, must outlive the pipe; NULL = off */
 };
 
 /* ------------------------------------------------------------ last matches (recent.c) */

@@ -113,6 +113,7 @@ struct iocb_httpd {
 	struct MHD_Daemon *mhd;            /* the daemon; owned, stopped in iocb_http_stop() */
 	struct iocb_store *store;          /* borrowed: lookups */
 	struct iocb_http_handlers h;      /* copy of the caller's handlers */
+	const struct iocb_render_quality *quality; /* opts->quality: warninglist names in lookups, or NULL */
 	double header_timeout;             /* seconds a request head may take (http.header_timeout) */
 	int started;                       /* atomic: MHD is up, its messages go to the log, not start_err */
 	struct iocb_store_hit *hits;       /* HTTP thread only: lookup scratch, IOCB_HTTP_MAX_HITS */
@@ -466,7 +467,7 @@ static enum MHD_Result route_lookup(struct iocb_httpd *d, struct MHD_Connection 
 	for (size_t i = 0; i < a.n && rc == IOCB_OK; i++) {
 		iocb_jw_init(&w, &b);
 		iocb_store_read_lock();
-		(void)iocb_render_lookup_json(d->store, &w, a.v[i], d->hits, IOCB_HTTP_MAX_HITS);
+		(void)iocb_render_lookup_json_q(d->store, &w, a.v[i], d->hits, IOCB_HTTP_MAX_HITS, d->quality);
 		iocb_store_read_unlock();
 		rc = iocb_jw_rc(&w);
 		if (rc == IOCB_OK)
@@ -637,6 +638,7 @@ int iocb_http_start(const struct iocb_http_opts *opts, struct iocb_store *store,
 		d->h = *h;
 	d->header_timeout = or_default(opts->header_timeout_s, IOCB_HTTP_HEADER_TIMEOUT);
 	d->auth = opts->auth;
+	d->quality = opts->quality;
 	d->timeout_log.interval_s = 10;
 	d->nslots = maxconn;
 	d->slots = iocb_xcalloc(maxconn, sizeof(*d->slots));

@@ -47,6 +47,7 @@
 #include "store/store.h"
 
 struct iocb_http_auth;
+struct iocb_render_quality; /* serve/render/render.h */
 
 struct iocb_http_opts {
 	const char *host;          /* listen address, e.g. "127.0.0.1" or "::1" */
@@ -56,6 +57,8 @@ struct iocb_http_opts {
 	double header_timeout_s;   /* a request head must be in this long after accept / the last answer; 0 = 5 s */
 	/* 16-status */
 	const struct iocb_http_auth *auth; /* http.auth, borrowed (outlives the endpoint); NULL = no authentication */
+	const struct iocb_render_quality *quality; /* warninglist names in /v1/lookup (render.h), borrowed, must
+						      outlive the endpoint; NULL = none */
 };
 
 struct iocb_http_handlers {

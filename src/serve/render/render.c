@@ -136,6 +136,12 @@ void iocb_render_hit_json(struct iocb_jw *w, const struct iocb_store_hit *hit)
 size_t iocb_render_lookup_json(const struct iocb_store *s, struct iocb_jw *w, struct iocb_str raw,
 			       struct iocb_store_hit *scratch, size_t max)
 {
+	return iocb_render_lookup_json_q(s, w, raw, scratch, max, NULL);
+}
+
+size_t iocb_render_lookup_json_q(const struct iocb_store *s, struct iocb_jw *w, struct iocb_str raw,
+				 struct iocb_store_hit *scratch, size_t max, const struct iocb_render_quality *q)
+{
 	size_t n = iocb_store_lookup_any(s, raw, scratch, max);
 
 	iocb_jw_obj(w);
@@ -150,6 +156,7 @@ size_t iocb_render_lookup_json(const struct iocb_store *s, struct iocb_jw *w, st
 		iocb_jw_key(w, "truncated");
 		iocb_jw_bool(w, true);
 	}
+	iocb_render_warninglists_json(w, scratch, n < max ? n : max, q);
 	iocb_jw_obj_end(w);
 	return n;
 }

@@ -54,6 +54,28 @@ void iocb_render_hit_json(struct iocb_jw *w, const struct iocb_store_hit *hit);
 size_t iocb_render_lookup_json(const struct iocb_store *s, struct iocb_jw *w, struct iocb_str raw,
 			       struct iocb_store_hit *scratch, size_t max);
 
+/*
+ * Warninglists in lookups (issue #15; render/quality.c). Resolves a
+ * record's wl_set to list names (the daemon's or the CLI's current lists);
+ * called inside the store's read lock, must not block long.
+ */
+struct iocb_render_quality {
+	void (*names)(void *ud, uint16_t wl_set, void (*emit)(void *ctx, struct iocb_str name), void *ctx);
+	void *ud; /* its first argument */
+};
+
+/*
+ * iocb_render_lookup_json() plus, when a match's record is on a
+ * warninglist, "warninglists":[{"uuid":..,"action":"suppress|flag|ignore",
+ * "lists":[names]}] (one per such record; names only with q). Lookups
+ * show suppressed records: people see what the lists hide.
+ */
+size_t iocb_render_lookup_json_q(const struct iocb_store *s, struct iocb_jw *w, struct iocb_str raw,
+				 struct iocb_store_hit *scratch, size_t max, const struct iocb_render_quality *q);
+/* The "warninglists" member for hits[0..n) (nothing when none is marked). Inside the read lock. */
+void iocb_render_warninglists_json(struct iocb_jw *w, const struct iocb_store_hit *hits, size_t n,
+				   const struct iocb_render_quality *q);
+
 /* ------------------------------------------------------------ STIX 2.1 */
 
 /*
