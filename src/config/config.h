@@ -361,6 +361,7 @@ struct iocb_config {
 		unsigned max_connections; /* default 1024 */
 		unsigned threads;         /* server threads, default 2 */
 		char *ns;                 /* Dalli namespace, NULL = none */
+		int value;                /* `value`: enum iocb_mc_value (serve/memcached), default 0 */
 	} memcached;
 
 	char **intel;                     /* `intel:` list of files/dirs loaded at start */

@@ -175,5 +175,38 @@ print("ok")
         self.assertIsNotNone(self.d.metric("iocbus_memcached_connections"))
 
 
+class MemcachedValueTemplatesTest(unittest.TestCase):
+    """`memcached.value`: the alternatives to elastiMISPstash's bytes, read through Dalli as Logstash does."""
+
+    def dalli(self, value, keys):
+        with tempfile.TemporaryDirectory(prefix="iocbus-mcv-") as d:
+            intel = os.path.join(d, "intel.json")
+            with open(intel, "w") as f:
+                json.dump({"response": {"Attribute": [attr(1, "domain", "evil.com", ["Feed-test", "tlp:amber"])]}},
+                          f)
+            port = free_port()
+            daemon = Iocbus({"intel": [intel], "memcached": {"port": port, "namespace": "misp", "value": value}},
+                            workdir=d)
+            try:
+                wait_until(lambda: exchange(port, b"version\r\n", b"\r\n", 1).startswith(b"VERSION"),
+                           what="iocbus memcached endpoint up")
+                r = subprocess.run(["ruby", "-e", RUBY, "127.0.0.1:%d" % port] + keys, capture_output=True,
+                                   timeout=30, text=True)
+            finally:
+                daemon.close()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return json.loads(r.stdout)
+
+    def test_json(self):
+        got = self.dalli("json", ["domain-evil.com", "domain-nosuch.example"])
+        self.assertEqual(list(got), ["domain-evil.com"])
+        self.assertEqual(json.loads(got["domain-evil.com"]),
+                         {"tags": ["Feed-test", "tlp:amber"], "event_info": "memcached test", "tlp": "amber"})
+
+    def test_event_info(self):
+        self.assertEqual(self.dalli("event_info", ["domain-evil.com", "evil.com", "nosuch.example"]),
+                         {"domain-evil.com": "memcached test", "evil.com": "memcached test"})
+
+
 if __name__ == "__main__":
     unittest.main()

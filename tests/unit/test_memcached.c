@@ -270,7 +270,7 @@ static void test_store_keys(void **state)
 	struct iocb_misp_tag tags[3] = {{IOCB_STR_LIT("Feed-A"), false, false},
 					{IOCB_STR_LIT("tlp:white"), false, false},
 					{IOCB_STR_LIT("x:Feed-it's"), false, false}};
-	struct iocb_mc_store_ctx c = {s, IOCB_STR_LIT("ns")};
+	struct iocb_mc_store_ctx c = {s, IOCB_STR_LIT("ns"), IOCB_MC_VALUE_ELASTIMISPSTASH};
 	struct iocb_buf v;
 	static const char *const hit[] = {"domain-evil.com", "domain-EVIL.com.", "evil.com", "ns:domain-evil.com",
 					  "ns:evil.com"};
@@ -294,6 +294,40 @@ static void test_store_keys(void **state)
 	assert_int_equal(iocb_mc_store_lookup(&c, iocb_str_c("domain-good.com"), &v), 0);
 	assert_int_equal(iocb_mc_store_lookup(&c, iocb_str_c("other:evil.com"), &v), 0);
 	assert_int_equal(iocb_mc_store_lookup(&c, iocb_str_c("ip-dst-11.1.2.3"), &v), 0);
+	iocb_buf_fini(&v);
+	iocb_store_reader_unregister();
+	iocb_store_free(s);
+}
+
+/* The value templates: elastiMISPstash's (above), JSON of tags/event info/TLP, event info alone. */
+static void test_store_values(void **state)
+{
+	struct iocb_store *s = fixture_store_open(false);
+	struct fixture_attr t;
+	struct iocb_misp_tag tags[2] = {{IOCB_STR_LIT("Feed-A"), false, false}, {IOCB_STR_LIT("tlp:amber"), false, false}};
+	struct iocb_mc_store_ctx c = {s, IOCB_STR_LIT(""), IOCB_MC_VALUE_JSON};
+	struct iocb_buf v;
+	(void)state;
+
+	fixture_attr_make(&t, 1, "domain", "evil.com", NULL, -1, 1, true);
+	t.a.tags = tags;
+	t.a.ntags = 2;
+	fixture_store_upsert(s, &t.a);
+	fixture_store_upsert(s, fixture_attr_make(&t, 2, "ip-dst", "10.0.0.0", NULL, 8, 0, true));
+	iocb_store_reader_register();
+	iocb_buf_init(&v, 0);
+	assert_int_equal(iocb_mc_store_lookup(&c, iocb_str_c("domain-evil.com"), &v), 1);
+	assert_string_equal(v.ptr, "{\"tags\":[\"Feed-A\",\"tlp:amber\"],\"event_info\":\"test event\",\"tlp\":\"amber\"}");
+	iocb_buf_reset(&v);
+	assert_int_equal(iocb_mc_store_lookup(&c, iocb_str_c("10.1.2.3"), &v), 1); /* no event, no tag */
+	assert_string_equal(v.ptr, "{\"tags\":[],\"event_info\":null,\"tlp\":null}");
+	c.value = IOCB_MC_VALUE_EVENT_INFO;
+	iocb_buf_reset(&v);
+	assert_int_equal(iocb_mc_store_lookup(&c, iocb_str_c("domain-evil.com"), &v), 1);
+	assert_string_equal(v.ptr, "test event");
+	iocb_buf_reset(&v);
+	assert_int_equal(iocb_mc_store_lookup(&c, iocb_str_c("10.1.2.3"), &v), 1);
+	assert_int_equal(v.len, 0);
 	iocb_buf_fini(&v);
 	iocb_store_reader_unregister();
 	iocb_store_free(s);
@@ -366,6 +400,7 @@ int main(void)
 		cmocka_unit_test(test_meta),
 		cmocka_unit_test(test_line_too_long),
 		cmocka_unit_test(test_store_keys),
+		cmocka_unit_test(test_store_values),
 		cmocka_unit_test(test_server_max_connections),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -16,4 +16,8 @@ long iocb_mc__text_one(struct iocb_mc_session *s, const uint8_t *in, size_t len,
 /* Look one key up through the session's callback, counting hit/miss; the value is in s->value. */
 bool iocb_mc__lookup(struct iocb_mc_session *s, struct iocb_str key);
 
+struct iocb_store_hit;
+/* Append the value of hits h[0..nh) in template tmpl to b. Inside the store's read lock. */
+int iocb_mc__render_value(enum iocb_mc_value tmpl, struct iocb_buf *b, const struct iocb_store_hit *h, size_t nh);
+
 #endif

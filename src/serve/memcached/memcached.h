@@ -86,10 +86,23 @@ int iocb_mc_feed(struct iocb_mc_session *s, const uint8_t *in, size_t len, size_
 
 void iocb_mc_session_fini(struct iocb_mc_session *s);
 
+/*
+ * The value template a hit is served with (`memcached.value`):
+ *   ELASTIMISPSTASH  elastiMISPstash's bytes: the Python repr of the list of
+ *                    "Feed-" tag names, e.g. ['Feed-A', 'Feed-B'] (default);
+ *   JSON             {"tags":[every tag],"event_info":"…","tlp":"amber"}
+ *                    (event_info and tlp null when absent);
+ *   EVENT_INFO       the event info alone, as stored.
+ * Tags are attribute tags then event tags, each once, over every hit of the
+ * key; event info and TLP are the first hit's that has one.
+ */
+enum iocb_mc_value { IOCB_MC_VALUE_ELASTIMISPSTASH = 0, IOCB_MC_VALUE_JSON, IOCB_MC_VALUE_EVENT_INFO };
+
 /* What the store-backed lookup needs; borrowed for the server's life. */
 struct iocb_mc_store_ctx {
 	const struct iocb_store *store;
 	struct iocb_str ns; /* namespace: a key "<ns>:<rest>" is looked up as <rest>; empty = none */
+	enum iocb_mc_value value; /* the value template */
 };
 
 /*
@@ -97,9 +110,8 @@ struct iocb_mc_store_ctx {
  * Key forms: "<misp-type>-<value>" (elastiMISPstash's), the bare value, each
  * with an optional "<ns>:" prefix. Matching is the store's
  * (iocb_store_lookup_any: normalisation, CIDR containment). The value is
- * elastiMISPstash's: the Python repr of the list of tag names containing
- * "Feed-" (attribute tags, then event tags, each once), e.g.
- * "['Feed-A', 'Feed-B']", "[]" when a hit has none. The caller is a
+ * rendered with ctx->value (enum iocb_mc_value); elastiMISPstash's is
+ * "[]" when a hit has no "Feed-" tag. The caller is a
  * registered RCU reader, outside the read lock (taken per key here).
  */
 int iocb_mc_store_lookup(void *ud, struct iocb_str key, struct iocb_buf *value);
@@ -115,6 +127,7 @@ struct iocb_mc_opts {
 	unsigned max_connections;   /* over it a new connection is closed at once (counted); split across threads */
 	unsigned threads;           /* server threads, each with its own epoll set (SO_REUSEPORT); 0 = 1 */
 	const char *ns;             /* namespace (iocb_mc_store_ctx.ns); NULL/empty = none */
+	enum iocb_mc_value value;   /* value template; 0 = elastiMISPstash's */
 	const struct iocb_store *store; /* borrowed; must outlive the server */
 };
 

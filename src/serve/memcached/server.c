@@ -288,6 +288,7 @@ static int worker_init(struct worker *m, const struct iocb_mc_opts *o, uint16_t 
 	m->max_conns = max_conns;
 	m->ctx.store = o->store;
 	m->ctx.ns = ns;
+	m->ctx.value = o->value;
 	rc = listen_on(m, o->host && o->host[0] ? o->host : "127.0.0.1", port, err);
 	if (rc < 0)
 		return rc;
