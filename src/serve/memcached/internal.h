@@ -20,4 +20,18 @@ struct iocb_store_hit;
 /* Append the value of hits h[0..nh) in template tmpl to b. Inside the store's read lock. */
 int iocb_mc__render_value(enum iocb_mc_value tmpl, struct iocb_buf *b, const struct iocb_store_hit *h, size_t nh);
 
+/* "<misp-type>-<value>": the value after the longest known type name followed by '-', or k itself. */
+struct iocb_str iocb_mc__strip_type(struct iocb_str k);
+
+/*
+ * If key is Dalli's shortened form of a long key ("<prefix>:md5:<hex>") whose
+ * whole form is "[<ns>:][<type>-]<value>" with <value> a stored value part:
+ * that part (valid inside the store's read lock, which the caller holds),
+ * and in *head the length of the "[<ns>:][<type>-]" that precedes it (the
+ * whole key is key[0..*head) + part). Else IOCB_STR_NULL. d may be NULL
+ * (no index: always IOCB_STR_NULL).
+ */
+struct iocb_str iocb_mc__digest_resolve(struct iocb_mc_digest *d, struct iocb_str ns, struct iocb_str key,
+					size_t *head);
+
 #endif

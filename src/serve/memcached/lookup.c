@@ -2,7 +2,8 @@
 /*
  * The store behind the memcached endpoint: a memcached key to store hits
  * (elastiMISPstash's "<misp-type>-<value>", the bare value, an optional
- * "<ns>:" prefix); the value is rendered by value.c.
+ * "<ns>:" prefix, Dalli's shortened form of a long key (digest.c)); the
+ * value is rendered by value.c.
  */
 #include "serve/memcached/internal.h"
 
@@ -13,8 +14,7 @@
 
 #define MAX_HITS 16
 
-/* "<misp-type>-<value>": the value after the longest known type name followed by '-', or the key itself. */
-static struct iocb_str strip_type(struct iocb_str k)
+struct iocb_str iocb_mc__strip_type(struct iocb_str k)
 {
 	for (size_t i = k.len; i-- > 1;) {
 		if (k.ptr[i] != '-' || i > 32)
@@ -25,22 +25,30 @@ static struct iocb_str strip_type(struct iocb_str k)
 	return k;
 }
 
-int iocb_mc_store_lookup(void *ud, struct iocb_str key, struct iocb_buf *value)
+int iocb_mc_store_lookup(void *ud, struct iocb_str key, struct iocb_buf *value, struct iocb_buf *whole_key)
 {
 	const struct iocb_mc_store_ctx *c = ud;
 	struct iocb_store_hit h[MAX_HITS];
-	struct iocb_str v;
+	struct iocb_str v, whole = key;
 	size_t n;
 	int rc = 0;
 
 	if (c->ns.len && key.len > c->ns.len && key.ptr[c->ns.len] == ':' &&
 	    memcmp(key.ptr, c->ns.ptr, c->ns.len) == 0)
 		key = (struct iocb_str){key.ptr + c->ns.len + 1, key.len - c->ns.len - 1};
-	v = strip_type(key);
+	v = iocb_mc__strip_type(key);
 	iocb_store_read_lock();
 	n = v.len ? iocb_store_lookup_any(c->store, v, h, MAX_HITS) : 0;
 	if (n == 0 && v.len != key.len) /* "ip-like-host.example": the bare key too */
 		n = iocb_store_lookup_any(c->store, key, h, MAX_HITS);
+	if (n == 0 && c->digest) { /* Dalli's "<prefix>:md5:<hex>" of a key over 250 characters */
+		size_t head = 0;
+		struct iocb_str lv = iocb_mc__digest_resolve(c->digest, c->ns, whole, &head);
+		n = lv.len ? iocb_store_lookup_any(c->store, lv, h, MAX_HITS) : 0;
+		if (n > 0 && whole_key && (iocb_buf_append(whole_key, whole.ptr, head) < 0 ||
+					   iocb_buf_append_str(whole_key, lv) < 0))
+			n = 0; /* a whole key past 64 KiB: no answer Dalli could file */
+	}
 	if (n > 0) {
 		rc = iocb_mc__render_value(c->value, value, h, n < MAX_HITS ? n : MAX_HITS);
 		rc = rc < 0 ? rc : 1;

@@ -264,6 +264,7 @@ struct iocb_mc_server {
 	unsigned n;
 	uint16_t port;
 	char *ns;
+	struct iocb_mc_digest *digest; /* shared by the workers */
 };
 
 static void worker_fini(struct worker *m)
@@ -314,6 +315,7 @@ static void server_free(struct iocb_mc_server *s, unsigned started)
 	for (unsigned i = 0; i < s->n; i++)
 		worker_fini(&s->w[i]);
 	free(s->w);
+	iocb_mc_digest_close(s->digest);
 	free(s->ns);
 	free(s);
 }
@@ -334,9 +336,11 @@ int iocb_mc_start(const struct iocb_mc_opts *o, struct iocb_mc_server **out, str
 	}
 	for (unsigned i = 0; i < s->n; i++)
 		s->w[i].lfd = s->w[i].ep = s->w[i].efd = -1;
+	rc = iocb_mc_digest_open(o->store, &s->digest, err);
 	for (unsigned i = 0; i < s->n && rc == IOCB_OK; i++) {
 		/* The first worker may take any free port (opts.port 0); the others join it. */
 		rc = worker_init(&s->w[i], o, i ? s->port : o->port, (max + s->n - 1) / s->n, ns, err);
+		s->w[i].ctx.digest = s->digest;
 		if (i == 0)
 			s->port = s->w[0].port;
 	}
@@ -380,4 +384,5 @@ void iocb_mc_server_stats(struct iocb_mc_server *s, struct iocb_mc_server_stats 
 		out->refused += m->pub.refused;
 		pthread_mutex_unlock(&m->mu);
 	}
+	iocb_mc_digest_stats(s->digest, &out->digest_values, &out->digest_bytes);
 }
