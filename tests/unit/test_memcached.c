@@ -411,6 +411,11 @@ static void test_store_long_keys(void **state)
 	for (unsigned i = 10; i < 400; i++) /* the listener: inserts, then removals below */
 		fixture_store_upsert(s, fixture_attr_make(&t, i, "url", long_url(url, i, false), NULL, -1, 1, true));
 	fixture_store_upsert(s, fixture_attr_make(&t, 3, "domain", "short.example", NULL, -1, 1, true));
+	/* Values that begin with a type name: a key "<type>-…" is also looked up whole for them. */
+	fixture_store_upsert(s, fixture_attr_make(&t, 4, "domain", "link-login.example", NULL, -1, 1, true));
+	fixture_store_upsert(s, fixture_attr_make(&t, 5, "filename", "text-EVIL.exe", NULL, -1, 1, true));
+	fixture_store_upsert(s, fixture_attr_make(&t, 6, "domain", "as-foo.example", NULL, -1, 1, true));
+	fixture_store_upsert(s, fixture_attr_make(&t, 7, "domain", "xn--link-bcher-feb.example", NULL, -1, 1, true));
 	iocb_mc_digest_stats(d, &nv, &nb);
 	assert_int_equal(nv, 392); /* the short value is not indexed */
 	iocb_store_reader_register();
@@ -431,6 +436,15 @@ static void test_store_long_keys(void **state)
 			assert_int_equal(whole.len, strlen(key)); /* the whole key it stands for */
 			assert_memory_equal(whole.ptr, key, whole.len);
 		}
+	}
+	{
+		static const char *const typed[] = {"link-login.example", "ns:link-LOGIN.example.", "text-EVIL.exe",
+						    "AS-foo.example", ("link-b\xc3\xbc" "cher.example")};
+		for (size_t i = 0; i < sizeof typed / sizeof typed[0]; i++)
+			assert_int_equal(iocb_mc_store_lookup(&c, iocb_str_c(typed[i]), &v, NULL), 1);
+		fixture_uuid(uuid, 0xa, 4);
+		assert_int_equal(iocb_store_remove(s, iocb_str_c(uuid), &err), IOCB_OK);
+		assert_int_equal(iocb_mc_store_lookup(&c, iocb_str_c("link-login.example"), &v, NULL), 0);
 	}
 	dalli_key(key, sizeof key, "ns", "url-https://0000.example/xyz"); /* short: not shortened, a miss */
 	assert_int_equal(iocb_mc_store_lookup(&c, iocb_str_c(key), &v, NULL), 0);

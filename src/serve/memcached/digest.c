@@ -13,6 +13,13 @@
  * up as if it had been sent whole. Values shorter than MIN_LEN are never
  * shortened and cost nothing here.
  *
+ * The same listener keeps a second, tiny summary: per MISP type, how many
+ * stored value parts begin with that type's name and '-' (a domain
+ * "link-login.example" begins with the type "link"). A key "link-x" is
+ * looked up as "x" and, only when that misses and such values exist, as
+ * "link-x" too: most misses then cost one lookup instead of two. 1 KiB in
+ * all, whatever the store holds.
+ *
  * Concurrency: the index is written by the store's change listener (the
  * writer's thread) and once by the start-up walk; readers (server threads)
  * copy candidate uuids out under a read lock, then resolve them through the
@@ -37,6 +44,7 @@
 #define SHORT_TAIL 37u    /* ":md5:" + 32 hex */
 #define CANDIDATES 8
 #define SEED 0x6d63643564ULL
+#define TYPED_MAX 256u    /* type ids counted; a type past it is always looked up both ways */
 
 struct slot {
 	uint64_t h; /* 0 = empty */
@@ -49,6 +57,7 @@ struct iocb_mc_digest {
 	pthread_rwlock_t lk; /* guards t, cap, n */
 	struct slot *t;
 	size_t cap, n;       /* cap: 0 or a power of two; n <= cap / 2 */
+	int32_t typed[TYPED_MAX]; /* per type id: value parts "<type name>-…" stored (atomics) */
 };
 
 static uint64_t prefix_hash(const char *p)
@@ -113,7 +122,20 @@ static void del(struct iocb_mc_digest *d, uint64_t h, const uint8_t uuid[16])
 	d->n--;
 }
 
-/* Add or remove the entries of a record's long parts. */
+/* Count a value part that begins with "<type name>-" (+1 or -1). */
+static void count_typed(struct iocb_mc_digest *d, struct iocb_str part, int delta)
+{
+	struct iocb_str rest = iocb_mc__strip_type(part);
+	const struct iocb_misp_type *t;
+
+	if (rest.len == part.len)
+		return;
+	t = iocb_misp_type_find((struct iocb_str){part.ptr, part.len - rest.len - 1});
+	if (t && t->id < TYPED_MAX)
+		__atomic_fetch_add(&d->typed[t->id], delta, __ATOMIC_RELAXED);
+}
+
+/* Add or remove the entries of a record's long parts, and its count of typed-looking parts. */
 static void record(struct iocb_mc_digest *d, const struct iocb_store_attr *a, bool insert)
 {
 	struct iocb_store_attr_view v;
@@ -122,6 +144,7 @@ static void record(struct iocb_mc_digest *d, const struct iocb_store_attr *a, bo
 
 	iocb_store_attr_view(a, &v);
 	for (unsigned p = 0; p < v.nparts && p < 2; p++) {
+		count_typed(d, v.part[p], insert ? 1 : -1);
 		if (v.part[p].len < MIN_LEN)
 			continue;
 		if (!locked) {
@@ -207,6 +230,24 @@ void iocb_mc_digest_stats(struct iocb_mc_digest *d, uint64_t *values, uint64_t *
 	*values = d->n;
 	*bytes = d->cap * sizeof(struct slot);
 	pthread_rwlock_unlock(&d->lk);
+}
+
+bool iocb_mc__typed_values(const struct iocb_mc_digest *d, struct iocb_str key, size_t type_len)
+{
+	const struct iocb_misp_type *t = d ? iocb_misp_type_find((struct iocb_str){key.ptr, type_len}) : NULL;
+
+	/* No summary, or a type it does not count: look both ways. */
+	if (!t || t->id >= TYPED_MAX)
+		return true;
+	/*
+	 * The count is over normalised values: a key whose normal form may not
+	 * begin with the same type name (an upper-case name, "AS"; non-ASCII
+	 * that becomes punycode, "xn--link-…") is looked up both ways too.
+	 */
+	for (size_t i = 0; i < key.len; i++)
+		if ((unsigned char)key.ptr[i] >= 0x80 || (i < type_len && key.ptr[i] >= 'A' && key.ptr[i] <= 'Z'))
+			return true;
+	return __atomic_load_n(&d->typed[t->id], __ATOMIC_RELAXED) > 0;
 }
 
 static int unhex(char c)

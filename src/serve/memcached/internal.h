@@ -31,6 +31,14 @@ struct iocb_str iocb_mc__strip_type(struct iocb_str k);
  * whole key is key[0..*head) + part). Else IOCB_STR_NULL. d may be NULL
  * (no index: always IOCB_STR_NULL).
  */
+/*
+ * Whether a key "<type>-<rest>" (type = key[0..type_len)) that missed as
+ * <rest> is worth looking up whole: stored value parts may begin with
+ * "<type>-". True when unsure (d NULL, a type not counted, a key whose
+ * normal form may differ in its head). Any thread.
+ */
+bool iocb_mc__typed_values(const struct iocb_mc_digest *d, struct iocb_str key, size_t type_len);
+
 struct iocb_str iocb_mc__digest_resolve(struct iocb_mc_digest *d, struct iocb_str ns, struct iocb_str key,
 					size_t *head);
 

@@ -39,7 +39,8 @@ int iocb_mc_store_lookup(void *ud, struct iocb_str key, struct iocb_buf *value, 
 	v = iocb_mc__strip_type(key);
 	iocb_store_read_lock();
 	n = v.len ? iocb_store_lookup_any(c->store, v, h, MAX_HITS) : 0;
-	if (n == 0 && v.len != key.len) /* "ip-like-host.example": the bare key too */
+	/* "link-login.example": the bare key too, when such values are stored (digest.c counts them) */
+	if (n == 0 && v.len != key.len && iocb_mc__typed_values(c->digest, key, key.len - v.len - 1))
 		n = iocb_store_lookup_any(c->store, key, h, MAX_HITS);
 	if (n == 0 && c->digest) { /* Dalli's "<prefix>:md5:<hex>" of a key over 250 characters */
 		size_t head = 0;
