@@ -125,12 +125,9 @@ static void del(struct iocb_mc_digest *d, uint64_t h, const uint8_t uuid[16])
 /* Count a value part that begins with "<type name>-" (+1 or -1). */
 static void count_typed(struct iocb_mc_digest *d, struct iocb_str part, int delta)
 {
-	struct iocb_str rest = iocb_mc__strip_type(part);
-	const struct iocb_misp_type *t;
+	const struct iocb_misp_type *t = NULL;
 
-	if (rest.len == part.len)
-		return;
-	t = iocb_misp_type_find((struct iocb_str){part.ptr, part.len - rest.len - 1});
+	iocb_mc__strip_type(part, &t);
 	if (t && t->id < TYPED_MAX)
 		__atomic_fetch_add(&d->typed[t->id], delta, __ATOMIC_RELAXED);
 }
@@ -232,13 +229,14 @@ void iocb_mc_digest_stats(struct iocb_mc_digest *d, uint64_t *values, uint64_t *
 	pthread_rwlock_unlock(&d->lk);
 }
 
-bool iocb_mc__typed_values(const struct iocb_mc_digest *d, struct iocb_str key, size_t type_len)
+bool iocb_mc__typed_values(const struct iocb_mc_digest *d, const struct iocb_misp_type *t, struct iocb_str key)
 {
-	const struct iocb_misp_type *t = d ? iocb_misp_type_find((struct iocb_str){key.ptr, type_len}) : NULL;
+	size_t type_len;
 
 	/* No summary, or a type it does not count: look both ways. */
-	if (!t || t->id >= TYPED_MAX)
+	if (!d || !t || t->id >= TYPED_MAX)
 		return true;
+	type_len = strlen(t->name);
 	/*
 	 * The count is over normalised values: a key whose normal form may not
 	 * begin with the same type name (an upper-case name, "AS"; non-ASCII
@@ -329,7 +327,7 @@ struct iocb_str iocb_mc__digest_resolve(struct iocb_mc_digest *d, struct iocb_st
 		off = ns.len + 1;
 	rest = (struct iocb_str){pre.ptr + off, pre.len - off};
 	/* The value starts after "<type>-" (elastiMISPstash's keys) or right after the namespace (bare). */
-	start[0] = off + (rest.len - iocb_mc__strip_type(rest).len);
+	start[0] = off + (rest.len - iocb_mc__strip_type(rest, NULL).len);
 	start[1] = off;
 	for (int k = 0; k < 2; k++) {
 		struct iocb_str head = {pre.ptr, start[k]}, vp = {pre.ptr + start[k], pre.len - start[k]};

@@ -14,13 +14,19 @@
 
 #define MAX_HITS 16
 
-struct iocb_str iocb_mc__strip_type(struct iocb_str k)
+struct iocb_str iocb_mc__strip_type(struct iocb_str k, const struct iocb_misp_type **type)
 {
-	for (size_t i = k.len; i-- > 1;) {
-		if (k.ptr[i] != '-' || i > 32)
+	const struct iocb_misp_type *t;
+
+	/* MISP type names are at most 41 bytes ("place-port-of-onward-foreign-destination"): only a '-' up to there ends one. */
+	for (size_t i = k.len < 42 ? k.len : 42; i-- > 1;) {
+		if (k.ptr[i] != '-')
 			continue;
-		if (iocb_misp_type_find((struct iocb_str){k.ptr, i}))
+		if ((t = iocb_misp_type_find((struct iocb_str){k.ptr, i})) != NULL) {
+			if (type)
+				*type = t;
 			return (struct iocb_str){k.ptr + i + 1, k.len - i - 1};
+		}
 	}
 	return k;
 }
@@ -30,17 +36,18 @@ int iocb_mc_store_lookup(void *ud, struct iocb_str key, struct iocb_buf *value, 
 	const struct iocb_mc_store_ctx *c = ud;
 	struct iocb_store_hit h[MAX_HITS];
 	struct iocb_str v, whole = key;
+	const struct iocb_misp_type *type = NULL;
 	size_t n;
 	int rc = 0;
 
 	if (c->ns.len && key.len > c->ns.len && key.ptr[c->ns.len] == ':' &&
 	    memcmp(key.ptr, c->ns.ptr, c->ns.len) == 0)
 		key = (struct iocb_str){key.ptr + c->ns.len + 1, key.len - c->ns.len - 1};
-	v = iocb_mc__strip_type(key);
+	v = iocb_mc__strip_type(key, &type);
 	iocb_store_read_lock();
 	n = v.len ? iocb_store_lookup_any(c->store, v, h, MAX_HITS) : 0;
 	/* "link-login.example": the bare key too, when such values are stored (digest.c counts them) */
-	if (n == 0 && v.len != key.len && iocb_mc__typed_values(c->digest, key, key.len - v.len - 1))
+	if (n == 0 && v.len != key.len && iocb_mc__typed_values(c->digest, type, key))
 		n = iocb_store_lookup_any(c->store, key, h, MAX_HITS);
 	if (n == 0 && c->digest) { /* Dalli's "<prefix>:md5:<hex>" of a key over 250 characters */
 		size_t head = 0;
