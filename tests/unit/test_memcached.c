@@ -298,7 +298,7 @@ static void test_store_keys(void **state)
 	struct iocb_mc_store_ctx c = {s, IOCB_STR_LIT("ns"), IOCB_MC_VALUE_ELASTIMISPSTASH, NULL};
 	struct iocb_buf v;
 	static const char *const hit[] = {"domain-evil.com", "domain-EVIL.com.", "evil.com", "ns:domain-evil.com",
-					  "ns:evil.com"};
+					  "ns:evil.com", "place-port-of-onward-foreign-destination-evil.com"};
 	(void)state;
 
 	fixture_attr_make(&t, 1, "domain", "evil.com", NULL, -1, 0, true);
