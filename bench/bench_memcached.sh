@@ -14,6 +14,10 @@
 # candidates, the rest misses. The servers are measured in turn, ROUNDS
 # times, alternating. iocbus also normalises each key and checks CIDRs.
 # memcached runs with its defaults (4 worker threads), -m 2048, CAS off.
+# Besides keys/s, each run records the server's own CPU time per key
+# (user + system from /proc/PID/stat): on a machine shared with other work
+# the rate follows the neighbours' load, the CPU a key costs much less so.
+# The 1-minute load average is recorded with each run.
 # Writes bench/out/memcached-results.md and the raw lines
 # bench/out/memcached-runs.jsonl.
 #
@@ -96,13 +100,19 @@ say "# iocbus on $iport: loading"
 wait_http "$hport" 300 || die "iocbus did not start"
 
 : > "$out/memcached-runs.jsonl"
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 for r in $(seq "$ROUNDS"); do
 	for who in memcached iocbus; do
-		port=$mport
-		[ "$who" = iocbus ] && port=$iport
+		port=$mport pid=$(pid_of "$tmp/memcached.pid")
+		[ "$who" = iocbus ] && port=$iport pid=$(pid_of "$tmp/iocbus.pid")
+		c0=$(cpu_ticks "$pid")
 		line=$("$load" "$port" "$CONNS" "$DURATION" "$BATCH" "$N" "$HITPCT")
-		say "round $r $who: $line"
-		printf '{"round": %d, "server": "%s", "result": %s}\n' "$r" "$who" "$line" >> "$out/memcached-runs.jsonl"
+		c1=$(cpu_ticks "$pid")
+		load1=$(cut -d' ' -f1 /proc/loadavg)
+		say "round $r $who: $line cpu_ticks=$((c1 - c0)) load=$load1"
+		printf '{"round": %d, "server": "%s", "result": %s, "cpu_s": %s, "load1": %s}\n' "$r" "$who" "$line" \
+			"$(awk -v t="$(getconf CLK_TCK)" -v d=$((c1 - c0)) 'BEGIN{print d / t}')" "$load1" \
+			>> "$out/memcached-runs.jsonl"
 	done
 done
 
@@ -111,13 +121,23 @@ done
 	echo
 	echo "N=$N keys, $CONNS connections, GETKQ batches of $BATCH + NOOP, $HITPCT % hit candidates, ${DURATION}s per run."
 	echo
-	echo "| round | server | keys/s | hits | p50 batch us | p99 batch us |"
-	echo "|---|---|---|---|---|---|"
+	echo "| round | server | keys/s | server CPU µs/key | hits | p50 batch us | p99 batch us | load avg |"
+	echo "|---|---|---|---|---|---|---|---|"
 	$PY -c '
 import json, sys
-for l in open(sys.argv[1]):
-    d = json.loads(l); r = d["result"]
-    print("| %d | %s | %s | %d | %d | %d |" % (d["round"], d["server"], format(r["keys_per_s"], ",.0f"), r["hits"], r["p50_us"], r["p99_us"]))
+runs = [json.loads(l) for l in open(sys.argv[1])]
+for d in runs:
+    r = d["result"]
+    print("| %d | %s | %s | %.2f | %d | %d | %d | %.1f |" % (d["round"], d["server"], format(r["keys_per_s"], ",.0f"),
+          d["cpu_s"] * 1e6 / max(r["keys"], 1), r["hits"], r["p50_us"], r["p99_us"], d["load1"]))
+tot = {}
+for d in runs:
+    t = tot.setdefault(d["server"], [0, 0, 0.0])
+    t[0] += d["result"]["keys"]; t[1] += d["result"]["keys_per_s"]; t[2] += d["cpu_s"]
+print()
+for s, (k, kps, cpu) in tot.items():
+    print("%s: mean %s keys/s, %.2f server CPU µs/key over %d rounds" % (s, format(kps / len(runs) * len(tot), ",.0f"),
+          cpu * 1e6 / max(k, 1), len(runs) // len(tot)))
 ' "$out/memcached-runs.jsonl"
 } > "$out/memcached-results.md"
 cat "$out/memcached-results.md"

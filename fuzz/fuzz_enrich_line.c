@@ -32,6 +32,8 @@
 #include "misp/misp.h"
 #include "store/store.h"
 
+#include "intel_store.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define EV "\"Event\":{\"id\":\"7\",\"uuid\":\"5a0ac036-6fbc-4855-83af-422b950d2100\",\"info\":\"fuzz\",\"orgc_id\":\"1\"}"
@@ -70,36 +72,15 @@ struct harness {
 	struct iocb_enrich_opts plain_o, mark_o;
 };
 
-static int on_attr(void *ud, const struct iocb_misp_attr *a)
-{
-	struct iocb_err err;
-
-	if (iocb_store_upsert(ud, a, 0, 0, &err) < 0)
-		abort();
-	return 0;
-}
-
 static struct harness *harness(void)
 {
 	static struct harness h;
 	static bool ready;
-	struct iocb_store_opts so;
-	struct iocb_misp_handlers mh = {0};
 	struct iocb_err err;
 
 	if (ready)
 		return &h;
-	iocb_store_opts_default(&so);
-	so.path = NULL;
-	so.match_non_ids = true;
-	if (iocb_store_open(&so, &h.store, &err) != IOCB_OK)
-		abort();
-	mh.on_attr = on_attr;
-	mh.ud = h.store;
-	if (iocb_misp_parse(intel, sizeof(intel) - 1, "fuzz", &mh, NULL, NULL, &err) != IOCB_OK)
-		abort();
-	if (iocb_store_commit(h.store, &err) != IOCB_OK)
-		abort();
+	h.store = fuzz_intel_store(intel, sizeof(intel) - 1, true);
 	iocb_store_reader_register();
 	if (iocb_enrich_map_new(IOCB_PRESET_AUTO, NULL, 0, &h.map, &err) != IOCB_OK)
 		abort();

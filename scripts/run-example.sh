@@ -6,15 +6,18 @@
 # and enrich's summary; then run the daemon against the MISP test server and
 # show /v1/lookup following adds, edits and deletes; then the Threat Bus
 # compatible bus: zmq-apps of both generations receive MISP changes live and
-# a sighting goes back to MISP (scripts/bus-demo.py); an indicator on a MISP
-# warninglist, kept but suppressed. No MISP or
-# Elasticsearch needed.
+# a sighting goes back to MISP (scripts/bus-demo.py); then the drop-ins:
+# Logstash's memcached client (ruby-dalli) hits an example indicator on the
+# memcached endpoint and a MISP change rewrites the Zeek Intel file
+# (scripts/dropins-demo.py); an indicator on a MISP warninglist, kept but
+# suppressed. No MISP or Elasticsearch needed.
 #
-#   scripts/run-example.sh        everything above
-#   scripts/run-example.sh bus    only the bus demo (after the build)
+#   scripts/run-example.sh            everything above
+#   scripts/run-example.sh bus        only the bus demo (after the build)
+#   scripts/run-example.sh dropins    only the drop-ins demo (after the build)
 set -euo pipefail
 mode=${1:-all}
-case $mode in all | bus) ;; *) echo "usage: $0 [bus]" >&2; exit 2 ;; esac
+case $mode in all | bus | dropins) ;; *) echo "usage: $0 [bus|dropins]" >&2; exit 2 ;; esac
 cd "$(dirname "$0")/.."
 scripts/deps.sh
 cmake --preset release >/dev/null
@@ -56,6 +59,20 @@ warninglist_demo() {
   echo "\$ iocbus lookup --config wl.yaml 10.20.30.40   (lookups still show it, with its lists)"
   $bin lookup --config "$tmp/wl.yaml" --intel "$tmp/wl-intel.json" 10.20.30.40 | grep -o '"warninglists":.*' | sed 's/}$//; s/^/  /'
 }
+# dropins_demo: Dalli on the memcached endpoint, the Zeek Intel file of exports: (issue #14)
+dropins_demo() {
+  echo
+  echo "== iocbus run with memcached: and exports: (Dalli: ruby-dalli, Logstash's client; MISP: tests/servers/misp_server.py)"
+  local rc=0
+  /usr/bin/python3 -W ignore scripts/dropins-demo.py "$bin" || rc=$?
+  # 3: no ruby-dalli, or a build without these sections; the rest of the example still stands
+  [ "$rc" = 3 ] && [ "$mode" = all ] && return 0
+  return "$rc"
+}
+if [ "$mode" = dropins ]; then
+  dropins_demo
+  exit
+fi
 
 echo "== iocbus load ${intel[*]}"
 $bin load "${intel[@]}" | grep -E '^(loaded|skipped|store)'
@@ -94,3 +111,4 @@ echo
 echo "== iocbus run (MISP: tests/servers/misp_server.py; feed: examples/intel/feed)"
 /usr/bin/python3 -W ignore scripts/daemon-demo.py "$bin"
 bus_demo
+dropins_demo

@@ -384,6 +384,7 @@ struct iocb_config {
 		unsigned max_connections; /* default 1024 */
 		unsigned threads;         /* server threads, default 2 */
 		char *ns;                 /* Dalli namespace, NULL = none */
+		int value;                /* `value`: enum iocb_mc_value (serve/memcached), default 0 */
 	} memcached;
 
 	/* `quality.warninglists`: MISP warninglists (issue #15, docs/QUALITY.md "Warninglists"). */

@@ -6,6 +6,9 @@
  */
 #include "config/internal.h"
 
+/* enum iocb_mc_value order (serve/memcached/memcached.h; asserted in daemon/services.c). */
+static const char *const mc_values[] = {"elastimispstash", "json", "event_info", NULL};
+
 static const struct iocb_config__opt memcached_rows[] = {
 	ROW("host", IOCB_CT_STR, "127.0.0.1", 1, 255, OFF(memcached.host), NO, NO, NULL, NULL, 0,
 	    "Address the endpoint listens on: a numeric IPv4 or IPv6 address, or `0.0.0.0`/`::` for every "
@@ -22,6 +25,11 @@ static const struct iocb_config__opt memcached_rows[] = {
 	ROW("namespace", IOCB_CT_STR, NULL, 1, 200, OFF(memcached.ns), NO, NO, NULL, NULL, IOCB_CF_NULLABLE,
 	    "Dalli's `namespace` (the Logstash filter's `namespace`): a key `<namespace>:<key>` is looked up "
 	    "as `<key>`. Keys without the prefix are looked up as they are."),
+	ROW("value", IOCB_CT_ENUM, "elastimispstash", 0, 0, OFF(memcached.value), NO, NO, mc_values, NULL, 0,
+	    "What a hit is served with (flags 0): `elastimispstash`, the bytes elastiMISPstash's script "
+	    "stored (the Python list of the `Feed-` tag names, `['Feed-A']`), so Logstash configurations "
+	    "work unchanged; `json`, `{\"tags\":[...],\"event_info\":\"...\",\"tlp\":\"amber\"}` "
+	    "with every tag (null for no event or no TLP); `event_info`, the event info alone."),
 };
 
 const struct iocb_config__section iocb_config__memcached = {

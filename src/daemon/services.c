@@ -126,6 +126,8 @@ static int stream_start(struct iocb_daemon__services *sv, const struct iocb_conf
 }
 
 /* `memcached:`: the memcached-protocol lookup endpoint (serve/memcached/memcached.h). */
+_Static_assert(IOCB_MC_VALUE_ELASTIMISPSTASH == 0 && IOCB_MC_VALUE_JSON == 1 && IOCB_MC_VALUE_EVENT_INFO == 2,
+	       "config/tables_memcached.c mc_values[] follows enum iocb_mc_value");
 static int mc_start(struct iocb_daemon__services *sv, const struct iocb_config *c, struct iocb_store *store,
 		    struct iocb_err *err)
 {
@@ -135,6 +137,7 @@ static int mc_start(struct iocb_daemon__services *sv, const struct iocb_config *
 		.max_connections = c->memcached.max_connections,
 		.threads = c->memcached.threads,
 		.ns = c->memcached.ns,
+		.value = (enum iocb_mc_value)c->memcached.value,
 		.store = store,
 	};
 	int rc;

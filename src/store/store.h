@@ -157,7 +157,7 @@ int iocb_store_event_with(struct iocb_store *s, struct iocb_str event_uuid, uint
  * iocb_store_each()). Returns a handle >= 0, or IOCB_ELIMIT past
  * IOCB_STORE_MAX_LISTENERS. Any thread.
  */
-#define IOCB_STORE_MAX_LISTENERS 4
+#define IOCB_STORE_MAX_LISTENERS 8 /* bus, stream, exports, memcached long keys, and room */
 typedef void (*iocb_store_change_cb)(void *ud, const struct iocb_store_attr *old, const struct iocb_store_attr *nw);
 int iocb_store_listen(struct iocb_store *s, iocb_store_change_cb fn, void *ud) IOCB_MUST_USE;
 /* Unregister; once it returns fn is not running and will not be called. A bad handle is a no-op. */

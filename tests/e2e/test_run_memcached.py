@@ -8,6 +8,7 @@ text multi-key get, meta mg/mn, an oversized binary key); refused writes
 answer memcached's own error class; real clients: ruby Dalli's get_multi as
 Logstash's memcached filter calls it (binary protocol, namespace), and
 pymemcache."""
+import hashlib
 import json
 import os
 import shutil
@@ -21,6 +22,18 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Iocbus, free_port, wait_until  # noqa: E402
+
+LONG_URL = "https://login.example.net/" + "/".join("segment%03d" % i for i in range(24)) + "?session=abc"  # 307
+
+
+def dalli_key(key, ns=None):
+    """Dalli 3.x KeyManager: a key (namespace included) over 250 characters is shortened to its first
+    212 characters (213 with a namespace) + ":md5:" + md5 hex of the whole."""
+    full = "%s:%s" % (ns, key) if ns else key
+    if len(full) <= 250:
+        return full
+    return full[:213 if ns else 212] + ":md5:" + hashlib.md5(full.encode()).hexdigest()
+
 
 EV = {"uuid": "5f1e2d3c-0000-4000-8000-000000000001", "id": "1", "info": "memcached test"}
 HIT_VALUE = b"['Feed-test']"
@@ -70,7 +83,8 @@ class MemcachedEndpointTest(unittest.TestCase):
         cls.dir = tempfile.TemporaryDirectory(prefix="iocbus-mc-")
         intel = os.path.join(cls.dir.name, "intel.json")
         attrs = [attr(1, "domain", "evil.com", ["Feed-test", "tlp:white"]),
-                 attr(2, "ip-dst", "198.51.100.0/24", ["Feed-net"])]
+                 attr(2, "ip-dst", "198.51.100.0/24", ["Feed-net"]),
+                 attr(3, "url", LONG_URL, ["Feed-url"])]
         with open(intel, "w") as f:
             json.dump({"response": {"Attribute": attrs}}, f)
         cls.port = free_port()
@@ -83,8 +97,9 @@ class MemcachedEndpointTest(unittest.TestCase):
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_until(lambda: exchange(cls.ref_port, b"version\r\n", b"\r\n", 1).startswith(b"VERSION"),
                    what="reference memcached up")
-        for k in (b"domain-evil.com", b"misp:domain-evil.com"):
-            r = exchange(cls.ref_port, b"set %s 0 0 %d\r\n%s\r\n" % (k, len(HIT_VALUE), HIT_VALUE), b"\r\n")
+        for k, v in ((b"domain-evil.com", HIT_VALUE), (b"misp:domain-evil.com", HIT_VALUE),
+                     (dalli_key("url-" + LONG_URL, "misp").encode(), b"['Feed-url']")):
+            r = exchange(cls.ref_port, b"set %s 0 0 %d\r\n%s\r\n" % (k, len(v), v), b"\r\n")
             assert r == b"STORED\r\n", r
         wait_until(lambda: exchange(cls.port, b"version\r\n", b"\r\n", 1).startswith(b"VERSION"),
                    what="iocbus memcached endpoint up")
@@ -111,6 +126,34 @@ class MemcachedEndpointTest(unittest.TestCase):
                + bin_req(0x0A, opaque=0xBEEF))
         got = self.same(req, end=struct.pack(">I", 0xBEEF) + b"\0" * 8)
         self.assertIn(b"domain-evil.com" + HIT_VALUE, got)
+
+    def test_long_url_as_memcached_holding_the_shortened_key(self):
+        """Dalli's shortened key of a long URL hits as in a memcached holding that key, except that binary
+        GETK/GETKQ answer under the whole key: Dalli files answers by the key they carry and the Logstash
+        filter looks them up under the key it asked for, so memcached's own answer is a miss in Logstash."""
+        whole = ("misp:url-" + LONG_URL).encode()
+        k = dalli_key("url-" + LONG_URL, "misp").encode()
+        self.assertEqual(len(k), 250)
+        req = bin_req(0x0D, k) + bin_req(0x0D, k[:-1] + b"0") + bin_req(0x0C, k, opaque=5) + bin_req(0x0A, opaque=7)
+        end = struct.pack(">I", 7) + b"\0" * 8
+        got, want = exchange(self.port, req, end), exchange(self.ref_port, req, end)
+        hdr = lambda key, opaque: (b"\x81" + req[1:2] + struct.pack(">H", len(key)) + b"\x04\0\0\0"
+                                   + struct.pack(">II", 4 + len(key) + 12, opaque))
+        self.assertEqual(want.count(k + b"['Feed-url']"), 2)
+        self.assertEqual(got, want.replace(k + b"['Feed-url']", whole + b"['Feed-url']")
+                         .replace(hdr(k, 0), hdr(whole, 0)).replace(hdr(k, 5)[:1] + b"\x0c" + hdr(k, 5)[2:],
+                                                                  hdr(whole, 5)[:1] + b"\x0c" + hdr(whole, 5)[2:]))
+        self.same(b"get " + k + b" " + k[:-1] + b"0\r\nmg " + k + b" v k\r\nmn\r\n", b"MN\r\n")  # text/meta: as sent
+
+    def test_dalli_long_url(self):
+        """ruby-dalli shortens a 307-character URL key (namespace and type prefix: 316) and still hits."""
+        self.assertGreater(len("misp:url-" + LONG_URL), 250)
+        keys = ["url-" + LONG_URL, LONG_URL, "url-" + LONG_URL + "x"]
+        r = subprocess.run(["ruby", "-e", RUBY, "127.0.0.1:%d" % self.port] + keys, capture_output=True,
+                           timeout=30, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout), {"url-" + LONG_URL: "['Feed-url']", LONG_URL: "['Feed-url']"})
+        self.assertEqual(self.d.metric("iocbus_memcached_long_key_values"), 1)
 
     def test_binary_oversized_key_closes(self):
         self.same(bin_req(0x0D, b"a" * 251) + bin_req(0x0A))
@@ -173,6 +216,39 @@ print("ok")
         self.assertGreaterEqual(self.d.metric("iocbus_memcached_misses_total"), 1)
         self.assertGreaterEqual(self.d.metric("iocbus_memcached_requests_total", command="get"), 1)
         self.assertIsNotNone(self.d.metric("iocbus_memcached_connections"))
+
+
+class MemcachedValueTemplatesTest(unittest.TestCase):
+    """`memcached.value`: the alternatives to elastiMISPstash's bytes, read through Dalli as Logstash does."""
+
+    def dalli(self, value, keys):
+        with tempfile.TemporaryDirectory(prefix="iocbus-mcv-") as d:
+            intel = os.path.join(d, "intel.json")
+            with open(intel, "w") as f:
+                json.dump({"response": {"Attribute": [attr(1, "domain", "evil.com", ["Feed-test", "tlp:amber"])]}},
+                          f)
+            port = free_port()
+            daemon = Iocbus({"intel": [intel], "memcached": {"port": port, "namespace": "misp", "value": value}},
+                            workdir=d)
+            try:
+                wait_until(lambda: exchange(port, b"version\r\n", b"\r\n", 1).startswith(b"VERSION"),
+                           what="iocbus memcached endpoint up")
+                r = subprocess.run(["ruby", "-e", RUBY, "127.0.0.1:%d" % port] + keys, capture_output=True,
+                                   timeout=30, text=True)
+            finally:
+                daemon.close()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return json.loads(r.stdout)
+
+    def test_json(self):
+        got = self.dalli("json", ["domain-evil.com", "domain-nosuch.example"])
+        self.assertEqual(list(got), ["domain-evil.com"])
+        self.assertEqual(json.loads(got["domain-evil.com"]),
+                         {"tags": ["Feed-test", "tlp:amber"], "event_info": "memcached test", "tlp": "amber"})
+
+    def test_event_info(self):
+        self.assertEqual(self.dalli("event_info", ["domain-evil.com", "evil.com", "nosuch.example"]),
+                         {"domain-evil.com": "memcached test", "evil.com": "memcached test"})
 
 
 if __name__ == "__main__":

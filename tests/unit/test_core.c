@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/md5.h"
 #include "core/arena.h"
 #include "core/backoff.h"
 #include "core/buf.h"
@@ -585,6 +586,34 @@ static void test_prom_error_policy(void **state)
 	iocb_buf_fini(&b);
 }
 
+/* MD5 (RFC 1321 appendix A.5 vectors), whole and fed in uneven pieces across block edges. */
+static void test_md5_vectors(void **state)
+{
+	static const char *const v[][2] = {
+		{"", "d41d8cd98f00b204e9800998ecf8427e"},
+		{"abc", "900150983cd24fb0d6963f7d28e17f72"},
+		{"message digest", "f96b697d7cb7938d525a2f31aaf161d0"},
+		{"12345678901234567890123456789012345678901234567890123456789012345678901234567890",
+		 "57edf4a22be3c955ac49da2e2107b67a"},
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+		for (size_t step = 1; step <= 64; step += 21) {
+			struct iocb_md5 m;
+			uint8_t d[16];
+			char hex[33];
+			size_t n = strlen(v[i][0]);
+			iocb_md5_init(&m);
+			for (size_t o = 0; o < n; o += step)
+				iocb_md5_update(&m, v[i][0] + o, n - o < step ? n - o : step);
+			iocb_md5_final(&m, d);
+			for (int j = 0; j < 16; j++)
+				snprintf(hex + 2 * j, 3, "%02x", d[j]);
+			assert_string_equal(hex, v[i][1]);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -609,6 +638,7 @@ int main(void)
 		cmocka_unit_test(test_backoff_jitter_spread),
 		cmocka_unit_test(test_prom_text),
 		cmocka_unit_test(test_prom_error_policy),
+		cmocka_unit_test(test_md5_vectors),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

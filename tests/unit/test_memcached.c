@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -19,14 +20,17 @@
 
 #include <cmocka.h>
 
+#include "core/md5.h"
 #include "core/rc.h"
 
 #include "fixture_store.h"
 
 /* One known key, as elastiMISPstash would have stored it. */
-static int fake_lookup(void *ud, struct iocb_str key, struct iocb_buf *value)
+static int fake_lookup(void *ud, struct iocb_str key, struct iocb_buf *value, struct iocb_buf *whole_key)
 {
 	(void)ud;
+	if (iocb_str_eq_c(key, "domain-evil:md5:0")) /* a shortened key: answered under the whole one */
+		return iocb_buf_append_c(whole_key, "domain-evil.com") == IOCB_OK ? fake_lookup(ud, iocb_str_c("domain-evil.com"), value, NULL) : -1;
 	if (!iocb_str_eq_c(key, "domain-evil.com"))
 		return 0;
 	return iocb_buf_append_c(value, "['Feed-test']") == IOCB_OK ? 1 : -1;
@@ -108,6 +112,27 @@ static void test_binary_getkq_batch(void **state)
 	assert_int_equal(r.st.hits, 1);
 	assert_int_equal(r.st.misses, 1);
 	assert_false(r.s.close);
+	run_fini(&r);
+}
+
+/* A shortened key: GETKQ answers under the whole key (Dalli files by key); text echoes the key as sent. */
+static void test_shortened_key_echo(void **state)
+{
+	static const uint8_t want[] = "\x81\x0d\x00\x0f\x04\x00\x00\x00\x00\x00\x00\x20\x00\x00\x00\x00"
+				      "\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"
+				      "domain-evil.com['Feed-test']";
+	uint8_t in[128];
+	struct run r;
+	(void)state;
+
+	run_init(&r);
+	feed(&r, in, hdr(in, 0x0d, "domain-evil:md5:0", 0, 0));
+	assert_int_equal(r.out.len, sizeof want - 1);
+	assert_memory_equal(r.out.ptr, want, sizeof want - 1);
+	run_fini(&r);
+	run_init(&r); /* a text connection */
+	feed(&r, "get domain-evil:md5:0\r\n", 23);
+	OUT_IS(&r, "VALUE domain-evil:md5:0 0 13\r\n['Feed-test']\r\nEND\r\n");
 	run_fini(&r);
 }
 
@@ -270,10 +295,10 @@ static void test_store_keys(void **state)
 	struct iocb_misp_tag tags[3] = {{IOCB_STR_LIT("Feed-A"), false, false},
 					{IOCB_STR_LIT("tlp:white"), false, false},
 					{IOCB_STR_LIT("x:Feed-it's"), false, false}};
-	struct iocb_mc_store_ctx c = {s, IOCB_STR_LIT("ns")};
+	struct iocb_mc_store_ctx c = {s, IOCB_STR_LIT("ns"), IOCB_MC_VALUE_ELASTIMISPSTASH, NULL};
 	struct iocb_buf v;
 	static const char *const hit[] = {"domain-evil.com", "domain-EVIL.com.", "evil.com", "ns:domain-evil.com",
-					  "ns:evil.com"};
+					  "ns:evil.com", "place-port-of-onward-foreign-destination-evil.com"};
 	(void)state;
 
 	fixture_attr_make(&t, 1, "domain", "evil.com", NULL, -1, 0, true);
@@ -285,17 +310,167 @@ static void test_store_keys(void **state)
 	iocb_buf_init(&v, 0);
 	for (size_t i = 0; i < sizeof hit / sizeof hit[0]; i++) {
 		iocb_buf_reset(&v);
-		assert_int_equal(iocb_mc_store_lookup(&c, iocb_str_c(hit[i]), &v), 1);
+		assert_int_equal(iocb_mc_store_lookup(&c, iocb_str_c(hit[i]), &v, NULL), 1);
 		assert_string_equal(v.ptr, "['Feed-A', \"x:Feed-it's\"]");
 	}
 	iocb_buf_reset(&v);
-	assert_int_equal(iocb_mc_store_lookup(&c, iocb_str_c("ip-dst-10.1.2.3"), &v), 1);
+	assert_int_equal(iocb_mc_store_lookup(&c, iocb_str_c("ip-dst-10.1.2.3"), &v, NULL), 1);
 	assert_string_equal(v.ptr, "[]");
-	assert_int_equal(iocb_mc_store_lookup(&c, iocb_str_c("domain-good.com"), &v), 0);
-	assert_int_equal(iocb_mc_store_lookup(&c, iocb_str_c("other:evil.com"), &v), 0);
-	assert_int_equal(iocb_mc_store_lookup(&c, iocb_str_c("ip-dst-11.1.2.3"), &v), 0);
+	assert_int_equal(iocb_mc_store_lookup(&c, iocb_str_c("domain-good.com"), &v, NULL), 0);
+	assert_int_equal(iocb_mc_store_lookup(&c, iocb_str_c("other:evil.com"), &v, NULL), 0);
+	assert_int_equal(iocb_mc_store_lookup(&c, iocb_str_c("ip-dst-11.1.2.3"), &v, NULL), 0);
 	iocb_buf_fini(&v);
 	iocb_store_reader_unregister();
+	iocb_store_free(s);
+}
+
+/* The value templates: elastiMISPstash's (above), JSON of tags/event info/TLP, event info alone. */
+static void test_store_values(void **state)
+{
+	struct iocb_store *s = fixture_store_open(false);
+	struct fixture_attr t;
+	struct iocb_misp_tag tags[2] = {{IOCB_STR_LIT("Feed-A"), false, false}, {IOCB_STR_LIT("tlp:amber"), false, false}};
+	struct iocb_mc_store_ctx c = {s, IOCB_STR_LIT(""), IOCB_MC_VALUE_JSON, NULL};
+	struct iocb_buf v;
+	(void)state;
+
+	fixture_attr_make(&t, 1, "domain", "evil.com", NULL, -1, 1, true);
+	t.a.tags = tags;
+	t.a.ntags = 2;
+	fixture_store_upsert(s, &t.a);
+	fixture_store_upsert(s, fixture_attr_make(&t, 2, "ip-dst", "10.0.0.0", NULL, 8, 0, true));
+	iocb_store_reader_register();
+	iocb_buf_init(&v, 0);
+	assert_int_equal(iocb_mc_store_lookup(&c, iocb_str_c("domain-evil.com"), &v, NULL), 1);
+	assert_string_equal(v.ptr, "{\"tags\":[\"Feed-A\",\"tlp:amber\"],\"event_info\":\"test event\",\"tlp\":\"amber\"}");
+	iocb_buf_reset(&v);
+	assert_int_equal(iocb_mc_store_lookup(&c, iocb_str_c("10.1.2.3"), &v, NULL), 1); /* no event, no tag */
+	assert_string_equal(v.ptr, "{\"tags\":[],\"event_info\":null,\"tlp\":null}");
+	c.value = IOCB_MC_VALUE_EVENT_INFO;
+	iocb_buf_reset(&v);
+	assert_int_equal(iocb_mc_store_lookup(&c, iocb_str_c("domain-evil.com"), &v, NULL), 1);
+	assert_string_equal(v.ptr, "test event");
+	iocb_buf_reset(&v);
+	assert_int_equal(iocb_mc_store_lookup(&c, iocb_str_c("10.1.2.3"), &v, NULL), 1);
+	assert_int_equal(v.len, 0);
+	iocb_buf_fini(&v);
+	iocb_store_reader_unregister();
+	iocb_store_free(s);
+}
+
+/* The key Dalli 3.x sends for key under namespace ns (NULL: none): as is up to 250 characters, else shortened. */
+static void dalli_key(char *out, size_t cap, const char *ns, const char *key)
+{
+	char full[1024];
+	size_t n = (size_t)snprintf(full, sizeof full, "%s%s%s", ns ? ns : "", ns ? ":" : "", key), p = ns ? 213 : 212;
+	struct iocb_md5 m;
+	uint8_t d[16];
+
+	if (n <= 250) {
+		assert_true(n < cap);
+		memcpy(out, full, n + 1);
+		return;
+	}
+	iocb_md5_init(&m);
+	iocb_md5_update(&m, full, n);
+	iocb_md5_final(&m, d);
+	snprintf(out, cap, "%.*s:md5:", (int)p, full);
+	for (int i = 0; i < 16; i++)
+		snprintf(out + p + 5 + 2 * i, 3, "%02x", d[i]);
+}
+
+/* A 254-byte URL whose tail (after a prefix shared by all of them) is i; shared = false varies the start. */
+static const char *long_url(char *buf, unsigned i, bool shared)
+{
+	int n = snprintf(buf, 255, "https://%s%04u.example/", shared ? "" : "h", shared ? 0 : i);
+	char tail[32];
+
+	memset(buf + n, 'a', 254 - (size_t)n);
+	snprintf(tail, sizeof tail, "/p%012u", i % 1000000u);
+	memcpy(buf + 240, tail, 15); /* 14 characters and the NUL */
+	return buf;
+}
+
+/* Dalli's shortened keys: bare, typed, namespaced; candidates sharing a prefix; removals; the table under churn. */
+static void test_store_long_keys(void **state)
+{
+	struct iocb_store *s = fixture_store_open(false);
+	struct iocb_mc_digest *d = NULL;
+	struct iocb_mc_store_ctx c = {s, IOCB_STR_LIT("ns"), IOCB_MC_VALUE_EVENT_INFO, NULL};
+	struct fixture_attr t;
+	struct iocb_err err;
+	struct iocb_buf v, whole;
+	char url[256], key[400], uuid[37];
+	uint64_t nv, nb;
+	(void)state;
+
+	fixture_store_upsert(s, fixture_attr_make(&t, 1, "url", long_url(url, 1, true), NULL, -1, 1, true));
+	assert_int_equal(iocb_mc_digest_open(s, &d, &err), IOCB_OK); /* indexes what is there */
+	c.digest = d;
+	fixture_store_upsert(s, fixture_attr_make(&t, 2, "url", long_url(url, 2, true), NULL, -1, 1, true));
+	for (unsigned i = 10; i < 400; i++) /* the listener: inserts, then removals below */
+		fixture_store_upsert(s, fixture_attr_make(&t, i, "url", long_url(url, i, false), NULL, -1, 1, true));
+	fixture_store_upsert(s, fixture_attr_make(&t, 3, "domain", "short.example", NULL, -1, 1, true));
+	/* Values that begin with a type name: a key "<type>-…" is also looked up whole for them. */
+	fixture_store_upsert(s, fixture_attr_make(&t, 4, "domain", "link-login.example", NULL, -1, 1, true));
+	fixture_store_upsert(s, fixture_attr_make(&t, 5, "filename", "text-EVIL.exe", NULL, -1, 1, true));
+	fixture_store_upsert(s, fixture_attr_make(&t, 6, "domain", "as-foo.example", NULL, -1, 1, true));
+	fixture_store_upsert(s, fixture_attr_make(&t, 7, "domain", "xn--link-bcher-feb.example", NULL, -1, 1, true));
+	iocb_mc_digest_stats(d, &nv, &nb);
+	assert_int_equal(nv, 392); /* the short value is not indexed */
+	iocb_store_reader_register();
+	iocb_buf_init(&v, 0);
+	iocb_buf_init(&whole, 0);
+	for (unsigned i = 1; i <= 2; i++) {
+		static const char *const form[][2] = {{NULL, ""}, {NULL, "url-"}, {"ns", ""}, {"ns", "url-"}};
+		for (size_t f = 0; f < 4; f++) {
+			char k[300];
+			snprintf(k, sizeof k, "%s%s", form[f][1], long_url(url, i, true));
+			dalli_key(key, sizeof key, form[f][0], k);
+			assert_true(strlen(key) == (form[f][0] ? 250u : 249u));
+			iocb_buf_reset(&v);
+			iocb_buf_reset(&whole);
+			assert_int_equal(iocb_mc_store_lookup(&c, iocb_str_c(key), &v, &whole), 1);
+			assert_string_equal(v.ptr, "test event");
+			snprintf(key, sizeof key, "%s%s%s", form[f][0] ? form[f][0] : "", form[f][0] ? ":" : "", k);
+			assert_int_equal(whole.len, strlen(key)); /* the whole key it stands for */
+			assert_memory_equal(whole.ptr, key, whole.len);
+		}
+	}
+	{
+		static const char *const typed[] = {"link-login.example", "ns:link-LOGIN.example.", "text-EVIL.exe",
+						    "AS-foo.example", ("link-b\xc3\xbc" "cher.example")};
+		for (size_t i = 0; i < sizeof typed / sizeof typed[0]; i++)
+			assert_int_equal(iocb_mc_store_lookup(&c, iocb_str_c(typed[i]), &v, NULL), 1);
+		fixture_uuid(uuid, 0xa, 4);
+		assert_int_equal(iocb_store_remove(s, iocb_str_c(uuid), &err), IOCB_OK);
+		assert_int_equal(iocb_mc_store_lookup(&c, iocb_str_c("link-login.example"), &v, NULL), 0);
+	}
+	dalli_key(key, sizeof key, "ns", "url-https://0000.example/xyz"); /* short: not shortened, a miss */
+	assert_int_equal(iocb_mc_store_lookup(&c, iocb_str_c(key), &v, NULL), 0);
+	long_url(url, 5, true); /* same prefix, never stored: the digest tells them apart */
+	dalli_key(key, sizeof key, NULL, url);
+	assert_int_equal(iocb_mc_store_lookup(&c, iocb_str_c(key), &v, NULL), 0);
+	key[strlen(key) - 1] ^= 1; /* a digest that matches nothing */
+	assert_int_equal(iocb_mc_store_lookup(&c, iocb_str_c(key), &v, NULL), 0);
+	iocb_store_reader_unregister();
+	for (unsigned i = 10; i < 400; i += 2) {
+		fixture_uuid(uuid, 0xa, i);
+		assert_int_equal(iocb_store_remove(s, iocb_str_c(uuid), &err), IOCB_OK);
+	}
+	assert_int_equal(iocb_store_commit(s, &err), IOCB_OK);
+	iocb_mc_digest_stats(d, &nv, &nb);
+	assert_int_equal(nv, 392 - 195);
+	assert_true(nb >= nv * 2 * 24);
+	iocb_store_reader_register();
+	for (unsigned i = 10; i < 400; i++) {
+		dalli_key(key, sizeof key, "ns", long_url(url, i, false));
+		assert_int_equal(iocb_mc_store_lookup(&c, iocb_str_c(key), &v, NULL), (int)(i % 2));
+	}
+	iocb_buf_fini(&v);
+	iocb_buf_fini(&whole);
+	iocb_store_reader_unregister();
+	iocb_mc_digest_close(d);
 	iocb_store_free(s);
 }
 
@@ -358,6 +533,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_binary_getkq_batch),
+		cmocka_unit_test(test_shortened_key_echo),
 		cmocka_unit_test(test_binary_version_get_miss),
 		cmocka_unit_test(test_binary_refused_unknown_quit),
 		cmocka_unit_test(test_binary_limits),
@@ -366,6 +542,8 @@ int main(void)
 		cmocka_unit_test(test_meta),
 		cmocka_unit_test(test_line_too_long),
 		cmocka_unit_test(test_store_keys),
+		cmocka_unit_test(test_store_values),
+		cmocka_unit_test(test_store_long_keys),
 		cmocka_unit_test(test_server_max_connections),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -87,8 +87,11 @@ static int get(struct iocb_mc_session *s, const struct req *r, struct iocb_buf *
 	s->stats->requests[IOCB_MC_CMD_GET]++;
 	if (r->extlen != 0 || r->keylen == 0 || r->bodylen != r->keylen)
 		return error(out, r, ST_EINVAL);
-	if (iocb_mc__lookup(s, r->key))
-		return respond(out, r, ST_OK, flags, 4, withkey ? r->key : none, iocb_buf_str(&s->value));
+	if (iocb_mc__lookup(s, r->key)) {
+		/* A shortened key is answered under the whole key it stands for: Dalli files answers by key. */
+		struct iocb_str k = s->whole.len ? iocb_buf_str(&s->whole) : r->key;
+		return respond(out, r, ST_OK, flags, 4, withkey ? k : none, iocb_buf_str(&s->value));
+	}
 	if (quiet)
 		return IOCB_OK;
 	/* memcached: a GETK miss carries the key and no text, a GET miss the text. */

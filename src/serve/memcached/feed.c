@@ -13,7 +13,8 @@ bool iocb_mc__lookup(struct iocb_mc_session *s, struct iocb_str key)
 	int rc;
 
 	iocb_buf_reset(&s->value);
-	rc = s->lookup(s->lookup_ud, key, &s->value);
+	iocb_buf_reset(&s->whole);
+	rc = s->lookup(s->lookup_ud, key, &s->value, &s->whole);
 	if (rc == 1 && s->value.len <= IOCB_MC_VALUE_MAX) {
 		s->stats->hits++;
 		return true;
@@ -30,6 +31,8 @@ int iocb_mc_feed(struct iocb_mc_session *s, const uint8_t *in, size_t len, size_
 	*used = 0;
 	if (s->value.max == 0)
 		iocb_buf_init(&s->value, IOCB_MC_VALUE_MAX + 1);
+	if (s->whole.max == 0)
+		iocb_buf_init(&s->whole, UINT16_MAX); /* a binary key length is 16 bits */
 	if (s->proto == IOCB_MC_PROTO_NONE && len > 0)
 		s->proto = in[0] == 0x80 ? IOCB_MC_PROTO_BINARY : IOCB_MC_PROTO_TEXT;
 	while (off < len && !s->close && out->len < out_high) {
@@ -48,4 +51,5 @@ int iocb_mc_feed(struct iocb_mc_session *s, const uint8_t *in, size_t len, size_
 void iocb_mc_session_fini(struct iocb_mc_session *s)
 {
 	iocb_buf_fini(&s->value);
+	iocb_buf_fini(&s->whole);
 }

@@ -55,10 +55,14 @@ struct iocb_mc_stats {
 
 /*
  * Look key up; on a hit append the value to `value` and return 1; return 0
- * on a miss, < 0 on an error (answered as a miss). Called on the thread
- * that calls iocb_mc_feed().
+ * on a miss, < 0 on an error (answered as a miss). When key stands for a
+ * longer one (Dalli's shortened form of a key over 250 characters), the
+ * callback appends that whole key to `whole_key`: binary GETK/GETKQ echo it
+ * instead of the key sent, because Dalli files each answer under the key it
+ * carries, and the Logstash filter looks the answer up under the key it
+ * asked for, the whole one. Called on the thread that calls iocb_mc_feed().
  */
-typedef int (*iocb_mc_lookup_cb)(void *ud, struct iocb_str key, struct iocb_buf *value);
+typedef int (*iocb_mc_lookup_cb)(void *ud, struct iocb_str key, struct iocb_buf *value, struct iocb_buf *whole_key);
 
 /* Per-connection state of the parser; zero-initialise, then set the fields below. */
 struct iocb_mc_session {
@@ -68,6 +72,7 @@ struct iocb_mc_session {
 	enum iocb_mc_proto proto;   /* set from the first byte by iocb_mc_feed() */
 	bool close;                 /* OUT: flush `out`, then close the connection */
 	struct iocb_buf value;      /* scratch for one value; iocb_mc_session_fini() frees it */
+	struct iocb_buf whole;      /* scratch: the whole key a shortened one stands for (empty: none) */
 };
 
 /*
@@ -86,23 +91,55 @@ int iocb_mc_feed(struct iocb_mc_session *s, const uint8_t *in, size_t len, size_
 
 void iocb_mc_session_fini(struct iocb_mc_session *s);
 
+/*
+ * The value template a hit is served with (`memcached.value`):
+ *   ELASTIMISPSTASH  elastiMISPstash's bytes: the Python repr of the list of
+ *                    "Feed-" tag names, e.g. ['Feed-A', 'Feed-B'] (default);
+ *   JSON             {"tags":[every tag],"event_info":"…","tlp":"amber"}
+ *                    (event_info and tlp null when absent);
+ *   EVENT_INFO       the event info alone, as stored.
+ * Tags are attribute tags then event tags, each once, over every hit of the
+ * key; event info and TLP are the first hit's that has one.
+ */
+enum iocb_mc_value { IOCB_MC_VALUE_ELASTIMISPSTASH = 0, IOCB_MC_VALUE_JSON, IOCB_MC_VALUE_EVENT_INFO };
+
+/*
+ * The index behind Dalli's shortened keys: Dalli sends a key over 250
+ * characters (namespace included) as key[0, 212] + ":md5:" + md5_hex(key)
+ * (213 with a namespace). The index files each stored value part of 167
+ * bytes or more under a hash of its first 128 bytes (24-byte slots, at most
+ * half full); shorter values cost nothing. Kept up to date by a store
+ * change listener (one of IOCB_STORE_MAX_LISTENERS).
+ */
+struct iocb_mc_digest;
+struct iocb_err;
+/* Register the listener and index what the store holds. Main thread, not a store reader inside a read section. */
+int iocb_mc_digest_open(struct iocb_store *s, struct iocb_mc_digest **out, struct iocb_err *err) IOCB_MUST_USE;
+/* Unregister and free; NULL is a no-op. */
+void iocb_mc_digest_close(struct iocb_mc_digest *d);
+/* Values indexed and the bytes the index takes. Any thread. */
+void iocb_mc_digest_stats(struct iocb_mc_digest *d, uint64_t *values, uint64_t *bytes);
+
 /* What the store-backed lookup needs; borrowed for the server's life. */
 struct iocb_mc_store_ctx {
 	const struct iocb_store *store;
 	struct iocb_str ns; /* namespace: a key "<ns>:<rest>" is looked up as <rest>; empty = none */
+	enum iocb_mc_value value; /* the value template */
+	struct iocb_mc_digest *digest; /* Dalli's shortened long keys; NULL = they miss */
 };
 
 /*
  * An iocb_mc_lookup_cb over the store (ud = struct iocb_mc_store_ctx *).
  * Key forms: "<misp-type>-<value>" (elastiMISPstash's), the bare value, each
- * with an optional "<ns>:" prefix. Matching is the store's
+ * with an optional "<ns>:" prefix, and Dalli's shortened form of such a key
+ * over 250 characters (with ctx->digest; the value must then be stored
+ * byte for byte as sent: the digest hides the rest of it). Matching is the store's
  * (iocb_store_lookup_any: normalisation, CIDR containment). The value is
- * elastiMISPstash's: the Python repr of the list of tag names containing
- * "Feed-" (attribute tags, then event tags, each once), e.g.
- * "['Feed-A', 'Feed-B']", "[]" when a hit has none. The caller is a
+ * rendered with ctx->value (enum iocb_mc_value); elastiMISPstash's is
+ * "[]" when a hit has no "Feed-" tag. The caller is a
  * registered RCU reader, outside the read lock (taken per key here).
  */
-int iocb_mc_store_lookup(void *ud, struct iocb_str key, struct iocb_buf *value);
+int iocb_mc_store_lookup(void *ud, struct iocb_str key, struct iocb_buf *value, struct iocb_buf *whole_key);
 
 /* ---- the server: epoll threads, non-blocking sockets ------------------------- */
 
@@ -115,7 +152,8 @@ struct iocb_mc_opts {
 	unsigned max_connections;   /* over it a new connection is closed at once (counted); split across threads */
 	unsigned threads;           /* server threads, each with its own epoll set (SO_REUSEPORT); 0 = 1 */
 	const char *ns;             /* namespace (iocb_mc_store_ctx.ns); NULL/empty = none */
-	const struct iocb_store *store; /* borrowed; must outlive the server */
+	enum iocb_mc_value value;   /* value template; 0 = elastiMISPstash's */
+	struct iocb_store *store;   /* borrowed; must outlive the server (its listener: the long-key index) */
 };
 
 /* Counters for /metrics (iocb_mc_metrics_render). */
@@ -124,11 +162,14 @@ struct iocb_mc_server_stats {
 	uint64_t connections;       /* open now */
 	uint64_t accepted;          /* connections accepted in total */
 	uint64_t refused;           /* connections closed at once: over max_connections */
+	uint64_t digest_values;     /* long values in the index of Dalli's shortened keys */
+	uint64_t digest_bytes;      /* bytes that index takes */
 };
 
 /*
- * Bind, listen and start the server threads. *out owns the server on
- * success. IOCB_EIO (cannot bind) or IOCB_ENOMEM with err set.
+ * Bind, listen, build the long-key index and start the server threads.
+ * *out owns the server on success. IOCB_EIO (cannot bind), IOCB_ELIMIT (no
+ * store listener left) or IOCB_ENOMEM with err set.
  * Main thread.
  */
 int iocb_mc_start(const struct iocb_mc_opts *o, struct iocb_mc_server **out, struct iocb_err *err) IOCB_MUST_USE;

@@ -13,6 +13,8 @@ static const struct iocb_prom_row PLAIN[] = {
 	P("connections_refused_total", "counter", "Connections closed at once: max_connections reached", refused),
 	P("hits_total", "counter", "Keys answered with a value", mc.hits),
 	P("misses_total", "counter", "Keys with no value", mc.misses),
+	P("long_key_values", "gauge", "Stored values long enough for Dalli to shorten their key, indexed", digest_values),
+	P("long_key_index_bytes", "gauge", "Bytes of the index of Dalli's shortened keys", digest_bytes),
 };
 
 static const char *const CMD[IOCB_MC_CMD__N] = {"get", "noop", "version", "stat", "quit", "write", "unknown"};
