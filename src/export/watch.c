@@ -57,6 +57,7 @@ static bool write_job(struct iocb_export_watch *w, size_t i)
 		w->st[i].writes++;
 		w->st[i].entries = st.written;
 		w->st[i].skipped = st.skipped;
+		w->st[i].removals = st.removals;
 		w->st[i].last_write_us = iocb_time_real_us();
 	} else {
 		w->st[i].errors++;

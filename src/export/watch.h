@@ -44,6 +44,7 @@ struct iocb_export_job_stats {
 	uint64_t errors;          /* failed writes (the old file stayed) */
 	uint64_t entries;         /* lines in the last file written */
 	uint64_t skipped;         /* records the last write could not carry */
+	uint64_t removals;        /* zeek with removals: meta.remove T lines in the last file */
 	int64_t last_write_us;    /* wall clock of the last successful write; 0 = none */
 };
 
