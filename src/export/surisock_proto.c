@@ -56,7 +56,7 @@ static void copy_str(const struct iocb_json_tok *t, char *out, size_t cap)
 	out[n] = '\0';
 }
 
-int iocb_surisock_reply_parse(const char *buf, size_t len, struct iocb_surisock_reply *out)
+static int parse(const char *buf, size_t len, struct iocb_surisock_reply *out)
 {
 	struct iocb_json_parser p;
 	struct iocb_json_tok t, key, val;
@@ -83,6 +83,15 @@ int iocb_surisock_reply_parse(const char *buf, size_t len, struct iocb_surisock_
 	if (rc < 0 || iocb_json_next(&p, &t, NULL) != IOCB_EEND)
 		return IOCB_EPARSE;
 	return have_return ? IOCB_OK : IOCB_EPARSE;
+}
+
+int iocb_surisock_reply_parse(const char *buf, size_t len, struct iocb_surisock_reply *out)
+{
+	int rc = parse(buf, len, out);
+
+	if (rc < 0)
+		memset(out, 0, sizeof(*out)); /* nothing half-read survives a refused answer */
+	return rc;
 }
 
 bool iocb_surisock_reply_busy(const struct iocb_surisock_reply *r)

@@ -10,3 +10,6 @@ iocb_unit_test(test_export_suricata SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_expor
 # Export files rewritten on store changes (export/watch.h).
 iocb_unit_test(test_export_watch SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_export_watch.c ${CMAKE_CURRENT_LIST_DIR}/fixture_store.c
                DEPS iocb_export iocb_store)
+# Suricata datasets over the unix socket (export/surisock.h), against an in-process socket stand-in (surisock_fake.c).
+iocb_unit_test(test_export_surisock SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_export_surisock.c
+               ${CMAKE_CURRENT_LIST_DIR}/surisock_fake.c ${CMAKE_CURRENT_LIST_DIR}/fixture_store.c DEPS iocb_export iocb_store)
