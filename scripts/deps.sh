@@ -11,6 +11,7 @@ PKGS=(
   python3 python3-zmq python3-confluent-kafka librdkafka-dev kcat
   libzmq3-dev libcurl4-openssl-dev libmicrohttpd-dev libdeflate-dev zlib1g-dev
   memcached ruby ruby-dalli python3-pymemcache libmemcached-tools
+  python3-yaml  # 14-sur: tests/e2e/test_run_contrib.py reads contrib/suricata's YAML
 )
 if [ "${1:-}" = "--list" ]; then printf '%s\n' "${PKGS[@]}"; exit 0; fi
 

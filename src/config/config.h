@@ -59,6 +59,7 @@ struct iocb_config_export {
 	char *socket;        /* Suricata's unix-command socket; NULL = file only */
 	char *dataset;       /* the set's name in Suricata; NULL = name */
 	unsigned socket_queue; /* changes queued for the socket before a full reload */
+	unsigned datarep;    /* suricata-dataset: reputation of every item (a datarep file); 0 = plain */
 	/* suricata-iprep (14-sur) */
 	char *iprep_categories;   /* the categories file written beside path; NULL = none */
 	struct iocb_kv *iprep_rules; /* tag glob -> "id,short name,score" */

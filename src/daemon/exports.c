@@ -46,6 +46,7 @@ static int job_sur_from(struct iocb_daemon__exports *x, size_t i, const struct i
 	if (iocb_export_iprep_rules_check(j->sel.iprep_rules, j->sel.niprep_rules, err) != IOCB_OK)
 		return iocb_err_set(err, IOCB_ECONFIG, "exports[%s]: %s", e->name, err->msg);
 	j->sel.iprep_categories = e->iprep_categories;
+	j->sel.datarep = e->datarep;
 	if (e->removals_keep_s > 0 && strcmp(e->format, "zeek") == 0) {
 		j->sel.removals = iocb_export_zeek_removals_new(e->removals_keep_s);
 		if (!j->sel.removals)
@@ -53,8 +54,9 @@ static int job_sur_from(struct iocb_daemon__exports *x, size_t i, const struct i
 	}
 	if (!e->socket)
 		return IOCB_OK;
-	if (strcmp(e->format, "suricata-dataset") != 0)
-		return iocb_err_set(err, IOCB_ECONFIG, "exports[%s]: socket is for format suricata-dataset", e->name);
+	if (strcmp(e->format, "suricata-dataset") != 0 || e->datarep)
+		return iocb_err_set(err, IOCB_ECONFIG, "exports[%s]: socket is for format suricata-dataset without datarep",
+				    e->name);
 	if (x->nsets && strcmp(x->sock_path, e->socket) != 0)
 		return iocb_err_set(err, IOCB_ECONFIG, "exports[%s]: every socket export names the same socket", e->name);
 	if (x->nsets == IOCB_SURISOCK_MAX_SETS)

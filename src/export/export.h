@@ -72,6 +72,7 @@ struct iocb_export_opts {
 	const char *source_name; /* zeek: meta.source's instance part ("<name> (<event uuid>) - <orgc>"); NULL = "MISP" */
 	const char *misp_url;    /* zeek: base URL for meta.url = <misp_url>/events/view/<id>; NULL = no meta.url */
 	enum iocb_export_dataset dataset; /* suricata-dataset: the dataset type */
+	unsigned datarep;                 /* suricata-dataset: 1..65535 = a datarep file, `<item>,<datarep>` lines; 0 = plain */
 	struct iocb_export_zeek_removals *removals; /* zeek: tombstone state kept between runs (owned by the
 						       caller, one thread at a time); NULL = no meta.remove column */
 	const struct iocb_export_iprep_rule *iprep_rules; /* suricata-iprep: borrowed; NULL = "*" -> 1,MISP,100 */

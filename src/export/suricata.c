@@ -106,6 +106,8 @@ static int suricata_one(void *ud, const struct iocb_store_attr *a)
 		if (!iocb_export__suricata_fits(c->ds, &v, i))
 			continue;
 		rc = iocb_export__suricata_item(&c->lines.text, c->ds, v.part[i]);
+		if (rc == IOCB_OK && c->o->datarep)
+			rc = iocb_buf_printf(&c->lines.text, ",%u", c->o->datarep);
 		if (rc == IOCB_OK)
 			rc = iocb_export__line_end(&c->lines, start);
 		if (rc < 0)
