@@ -94,7 +94,7 @@ class SuricataTest(unittest.TestCase):
         dom = self.misp.attribute(ev, "domain", "c2.example")
         b64 = base64.b64encode(b"c2.example").decode()
         wait_until(lambda: sent(self.log, "dataset-add", "misp-domains", b64), what="dataset-add of the domain")
-        self.misp.attribute(ev, "ip-dst", "198.51.100.7", tags=["kill-chain:Command and Control"])
+        ip = self.misp.attribute(ev, "ip-dst", "198.51.100.7", tags=["kill-chain:Command and Control"])
         wait_until(lambda: sent(self.log, "dataset-add", "misp-ips", "198.51.100.7"), what="dataset-add of the ip")
         add = sent(self.log, "dataset-add", "misp-ips", "198.51.100.7")[0]
         self.assertEqual(add["arguments"], {"setname": "misp-ips", "settype": "ip", "datavalue": "198.51.100.7"})
@@ -123,6 +123,13 @@ class SuricataTest(unittest.TestCase):
         self.assertTrue(read(self.zeek).startswith("#fields\tindicator\tindicator_type\tmeta.source\tmeta.desc"
                                                    "\tmeta.url\tmeta.remove\n"))
         wait_until(lambda: d.metric("iocbus_export_removals", export="zeek") == 1, what="removals gauge")
+
+        # the address deleted: removed from its set (busy twice first), gone from the iprep file
+        self.misp.control("attribute/delete", id=ip["id"])
+        wait_until(lambda: [c for c in sent(self.log, "dataset-remove", "misp-ips", "198.51.100.7")
+                            if c["message"] == "data removed"], what="dataset-remove of the ip")
+        wait_until(lambda: read(self.iprep) == "", what="iprep rewritten without the address")
+        self.assertTrue(os.path.exists(self.iprep))
         self.assertEqual(d.term(), 0)
 
     def test_socket_down_then_up_resyncs(self):
