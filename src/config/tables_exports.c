@@ -41,9 +41,9 @@ static const struct iocb_config__opt export_rows[] = {
 	    "name the same socket."),
 	ROW("dataset", IOCB_CT_STR, NULL, 1, 64, XOFF(dataset), NO, NO, NULL, NULL, IOCB_CF_NULLABLE,
 	    "suricata-dataset with `socket`: the set's name in Suricata (`setname`); unset: `name`."),
-	ROW("socket_queue", IOCB_CT_UINT, "4096", 16, 1000000, XOFF(socket_queue), NO, NO, NULL, NULL, 0,
-	    "suricata-dataset with `socket`: changes queued for the socket (shared by all socket exports: "
-	    "the largest applies); past it the sets are reloaded whole."),
+	ROW("socket_queue", IOCB_CT_UINT, "4096", 16, 262144, XOFF(socket_queue), NO, NO, NULL, NULL, 0,
+	    "suricata-dataset with `socket`: changes queued for the socket, 800 bytes each (shared by all "
+	    "socket exports: the largest applies); past it the sets are reloaded whole."),
 	ROW("datarep", IOCB_CT_UINT, "0", 0, 65535, XOFF(datarep), NO, NO, NULL, NULL, 0,
 	    "suricata-dataset: write a datarep file, `<item>,<datarep>` lines, for `datarep:<set>,>,<n>` rules "
 	    "(not with `socket`); 0: a plain dataset."),

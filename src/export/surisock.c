@@ -18,7 +18,7 @@
 #include "core/time.h"
 #include "export/internal.h"
 
-#define SURISOCK_ITEM_MAX 1024 /* raw part bytes; a string item fits when its base64 is <= 1022 */
+#define SURISOCK_ITEM_MAX 768 /* raw part bytes: a string item fits a line when its base64 is <= 1022 (766 bytes) */
 #define SURISOCK_IDLE_MS 100   /* how often an idle thread looks at the stop request */
 #define SURISOCK_HELLO "{\"version\": \"0.2\"}"
 
