@@ -36,8 +36,9 @@ static const struct iocb_config__opt export_rows[] = {
 	    "applies to all), and at most once a second."),
 	/* 14-sur: Suricata socket, iprep, Zeek removals */
 	ROW("socket", IOCB_CT_STR, NULL, 1, 107, XOFF(socket), NO, NO, NULL, NULL, IOCB_CF_NULLABLE,
-	    "suricata-dataset: Suricata's unix-command socket (`unix-command.filename`); each store change "
-	    "is sent at once as `dataset-add`/`dataset-remove`; unset: the file only. All socket exports "
+	    "Suricata's unix-command socket (`unix-command.filename`). suricata-dataset: each store change is "
+	    "sent at once as `dataset-add`/`dataset-remove`; suricata-iprep and datarep: each rewrite asks for "
+	    "`ruleset-reload-nonblocking` (at most once a minute). Unset: the file only. All socket exports "
 	    "name the same socket."),
 	ROW("dataset", IOCB_CT_STR, NULL, 1, 64, XOFF(dataset), NO, NO, NULL, NULL, IOCB_CF_NULLABLE,
 	    "suricata-dataset with `socket`: the set's name in Suricata (`setname`); unset: `name`."),
@@ -46,7 +47,7 @@ static const struct iocb_config__opt export_rows[] = {
 	    "socket exports: the largest applies); past it the sets are reloaded whole."),
 	ROW("datarep", IOCB_CT_UINT, "0", 0, 65535, XOFF(datarep), NO, NO, NULL, NULL, 0,
 	    "suricata-dataset: write a datarep file, `<item>,<datarep>` lines, for `datarep:<set>,>,<n>` rules "
-	    "(not with `socket`); 0: a plain dataset."),
+	    "(with `socket`: rule reloads, not live commands); 0: a plain dataset."),
 	ROW("iprep_categories", IOCB_CT_STR, NULL, 1, 4000, XOFF(iprep_categories), NO, NO, NULL, NULL,
 	    IOCB_CF_NULLABLE,
 	    "suricata-iprep: the categories file (`reputation-categories-file`), written atomically with "

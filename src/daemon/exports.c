@@ -29,6 +29,7 @@ struct iocb_daemon__exports {
 	size_t sock_job[IOCB_SURISOCK_MAX_SETS]; /* sets[i] is jobs[sock_job[i]] */
 	size_t nsets;
 	const char *sock_path; /* the socket they all name (borrowed from the configuration) */
+	bool reload[IOCB_EXPORT_WATCH_MAX]; /* jobs[i]'s rewrites ask Suricata for a rule reload */
 };
 
 /* The socket and iprep and removals options of job i (14-sur). IOCB_ECONFIG, IOCB_ENOMEM. */
@@ -54,17 +55,21 @@ static int job_sur_from(struct iocb_daemon__exports *x, size_t i, const struct i
 	}
 	if (!e->socket)
 		return IOCB_OK;
-	if (strcmp(e->format, "suricata-dataset") != 0 || e->datarep)
-		return iocb_err_set(err, IOCB_ECONFIG, "exports[%s]: socket is for format suricata-dataset without datarep",
-				    e->name);
-	if (x->nsets && strcmp(x->sock_path, e->socket) != 0)
+	if (x->sock_path && strcmp(x->sock_path, e->socket) != 0)
 		return iocb_err_set(err, IOCB_ECONFIG, "exports[%s]: every socket export names the same socket", e->name);
+	x->sock_path = e->socket;
+	/* Files Suricata reads on rule reloads: their rewrites ask for one (exports.md §3.4). */
+	if (strcmp(e->format, "suricata-iprep") == 0 || (strcmp(e->format, "suricata-dataset") == 0 && e->datarep)) {
+		x->reload[i] = true;
+		return IOCB_OK;
+	}
+	if (strcmp(e->format, "suricata-dataset") != 0)
+		return iocb_err_set(err, IOCB_ECONFIG, "exports[%s]: socket is for the suricata formats", e->name);
 	if (x->nsets == IOCB_SURISOCK_MAX_SETS)
 		return iocb_err_set(err, IOCB_ECONFIG, "exports: at most %d socket datasets", IOCB_SURISOCK_MAX_SETS);
 	x->sets[x->nsets].name = e->dataset ? e->dataset : e->name;
 	x->sets[x->nsets].type = iocb_export_dataset_of(&j->sel);
 	x->sets[x->nsets].sel = j->sel;
-	x->sock_path = e->socket;
 	x->sock_job[x->nsets++] = i;
 	return IOCB_OK;
 }
@@ -101,6 +106,15 @@ static int job_from(struct iocb_daemon__exports *x, size_t i, const struct iocb_
 		if (strcmp(x->jobs[k].name, e->name) == 0)
 			return iocb_err_set(err, IOCB_ECONFIG, "exports: two items named \"%s\"", e->name);
 	return job_sur_from(x, i, e, err);
+}
+
+/* The watch thread rewrote job i: a file Suricata reads on rule reloads asks for one. */
+static void on_written(void *ud, size_t i)
+{
+	struct iocb_daemon__exports *x = ud;
+
+	if (x->reload[i] && x->sock)
+		iocb_surisock_reload_rules(x->sock);
 }
 
 /* The socket thread for the sets of x (14-sur); the largest socket_queue applies. */
@@ -140,10 +154,13 @@ int iocb_daemon__exports_start(struct iocb_daemon__exports **out, const struct i
 	o.jobs = x->jobs;
 	o.njobs = x->n;
 	o.debounce_ms = (uint32_t)(debounce * 1000);
+	o.on_written = on_written;
+	o.ud = x;
+	/* The socket first: the watch's callback reads x->sock. */
+	if (rc == IOCB_OK && x->sock_path)
+		rc = sock_start(x, c, store, err);
 	if (rc == IOCB_OK)
 		rc = iocb_export_watch_start(&x->w, store, &o, err);
-	if (rc == IOCB_OK && x->nsets)
-		rc = sock_start(x, c, store, err);
 	if (rc < 0) {
 		iocb_daemon__exports_stop(x);
 		return rc;
@@ -156,8 +173,8 @@ void iocb_daemon__exports_stop(struct iocb_daemon__exports *x)
 {
 	if (!x)
 		return;
+	iocb_export_watch_stop(x->w); /* first: its callback uses the socket */
 	iocb_surisock_stop(x->sock);
-	iocb_export_watch_stop(x->w);
 	for (size_t i = 0; i < IOCB_EXPORT_WATCH_MAX; i++)
 		iocb_export_zeek_removals_free(x->jobs[i].sel.removals);
 	free(x);
@@ -179,6 +196,8 @@ static void sock_metrics(struct iocb_daemon__exports *x, struct iocb_prom *p)
 		 offsetof(struct iocb_surisock_stats, resyncs)},
 		{"iocbus_export_socket_overflows_total", "counter", "Changes dropped on a full socket queue (each forces a reload).",
 		 offsetof(struct iocb_surisock_stats, overflows)},
+		{"iocbus_export_socket_rule_reloads_total", "counter", "ruleset-reload-nonblocking answered OK (after iprep/datarep rewrites).",
+		 offsetof(struct iocb_surisock_stats, reloads)},
 		{"iocbus_export_socket_queued", "gauge", "Changes waiting for the socket.",
 		 offsetof(struct iocb_surisock_stats, queued)},
 	};

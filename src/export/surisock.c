@@ -57,7 +57,9 @@ struct iocb_surisock {
 	/* Counters (surisock.h). */
 	atomic_uint_fast64_t commands[IOCB_SURISOCK_MAX_SETS], nok[IOCB_SURISOCK_MAX_SETS];
 	atomic_uint_fast64_t retries[IOCB_SURISOCK_MAX_SETS];
-	atomic_uint_fast64_t reconnects, resyncs, overflows;
+	atomic_uint_fast64_t reconnects, resyncs, overflows, reloads;
+	atomic_bool reload_wanted;                      /* iocb_surisock_reload_rules() was called */
+	int64_t last_reload_ns;                         /* the thread only: monotonic time of the last reload */
 	atomic_bool connected;
 	atomic_int version_major;
 };
@@ -398,6 +400,33 @@ static int resync(struct iocb_surisock *k)
 	return rc;
 }
 
+/* Send the reload asked for, when due. IOCB_EIO. */
+static int reload_rules(struct iocb_surisock *k)
+{
+	int64_t now = iocb_time_mono_ns();
+	struct iocb_surisock_reply r;
+	int rc;
+
+	if (!atomic_load(&k->reload_wanted) ||
+	    (k->last_reload_ns && now - k->last_reload_ns < (int64_t)(k->o.reload_min_s * 1e9)))
+		return IOCB_OK;
+	atomic_store(&k->reload_wanted, false);
+	k->last_reload_ns = now;
+	iocb_buf_reset(&k->out);
+	rc = iocb_surisock_command(&k->out, "ruleset-reload-nonblocking", NULL, NULL, IOCB_STR_NULL);
+	if (rc == IOCB_OK)
+		rc = round_trip(k, &r);
+	if (rc < 0) {
+		atomic_store(&k->reload_wanted, true); /* asked again after the reconnect */
+		return IOCB_EIO;
+	}
+	if (r.ok)
+		atomic_fetch_add(&k->reloads, 1);
+	else
+		iocb_log(IOCB_LOG_WARN, "export", "\"suricata socket: rule reload refused\" answer=\"%s\"", r.message);
+	return IOCB_OK;
+}
+
 /* Send the queued items until the ring is empty. IOCB_EIO. */
 static int drain(struct iocb_surisock *k, struct iocb_buf *scratch)
 {
@@ -466,7 +495,7 @@ static void *sock_main(void *arg)
 			disconnect(k);
 			continue;
 		}
-		if (drain(k, &scratch) < 0) {
+		if (drain(k, &scratch) < 0 || reload_rules(k) < 0) {
 			disconnect(k);
 			continue;
 		}
@@ -503,8 +532,8 @@ int iocb_surisock_start(struct iocb_surisock **out, struct iocb_store *s, const 
 	size_t plen = o->path ? strlen(o->path) : 0;
 
 	*out = NULL;
-	if (!o->nsets || o->nsets > IOCB_SURISOCK_MAX_SETS)
-		return iocb_err_set(err, IOCB_EINVAL, "suricata socket: 1 to %d sets", IOCB_SURISOCK_MAX_SETS);
+	if (o->nsets > IOCB_SURISOCK_MAX_SETS)
+		return iocb_err_set(err, IOCB_EINVAL, "suricata socket: at most %d sets", IOCB_SURISOCK_MAX_SETS);
 	if (!plen || plen >= sizeof(((struct sockaddr_un *)0)->sun_path))
 		return iocb_err_set(err, IOCB_EINVAL, "suricata socket: the path is empty or longer than 107 bytes");
 	k = calloc(1, sizeof(*k));
@@ -512,7 +541,8 @@ int iocb_surisock_start(struct iocb_surisock **out, struct iocb_store *s, const 
 		return iocb_err_set(err, IOCB_ENOMEM, "suricata socket: out of memory");
 	k->s = s;
 	k->o = *o;
-	memcpy(k->sets, o->sets, o->nsets * sizeof(*o->sets));
+	if (o->nsets)
+		memcpy(k->sets, o->sets, o->nsets * sizeof(*o->sets));
 	k->o.sets = k->sets;
 	memcpy(k->path, o->path, plen);
 	k->o.path = k->path;
@@ -520,6 +550,7 @@ int iocb_surisock_start(struct iocb_surisock **out, struct iocb_store *s, const 
 	k->o.timeout_ms = o->timeout_ms ? o->timeout_ms : 5000;
 	k->o.busy_retries = o->busy_retries ? o->busy_retries : 10;
 	k->o.reconnect_max_s = o->reconnect_max_s > 0.05 ? o->reconnect_max_s : 5;
+	k->o.reload_min_s = o->reload_min_s > 0 ? o->reload_min_s : 60;
 	k->fd = -1;
 	k->rl.interval_s = 10;
 	iocb_buf_init(&k->out, 8192);
@@ -559,6 +590,16 @@ void iocb_surisock_stop(struct iocb_surisock *k)
 	destroy(k);
 }
 
+void iocb_surisock_reload_rules(struct iocb_surisock *k)
+{
+	uint64_t one = 1;
+
+	atomic_store(&k->reload_wanted, true);
+	if (write(k->wake_fd, &one, sizeof(one)) < 0) {
+		/* saturated: the thread is awake anyway */
+	}
+}
+
 void iocb_surisock_stats(struct iocb_surisock *k, struct iocb_surisock_stats *out)
 {
 	size_t head = atomic_load(&k->head), tail = atomic_load(&k->tail);
@@ -572,6 +613,7 @@ void iocb_surisock_stats(struct iocb_surisock *k, struct iocb_surisock_stats *ou
 	out->reconnects = atomic_load(&k->reconnects);
 	out->resyncs = atomic_load(&k->resyncs);
 	out->overflows = atomic_load(&k->overflows);
+	out->reloads = atomic_load(&k->reloads);
 	out->queued = tail >= head ? tail - head : 0;
 	out->connected = atomic_load(&k->connected);
 	out->version_major = atomic_load(&k->version_major);

@@ -55,11 +55,12 @@ struct iocb_surisock_set {
 struct iocb_surisock_opts {
 	const char *path;                      /* Suricata's unix-command socket; borrowed */
 	const struct iocb_surisock_set *sets;  /* copied */
-	size_t nsets;                          /* 1..IOCB_SURISOCK_MAX_SETS */
+	size_t nsets;                          /* 0..IOCB_SURISOCK_MAX_SETS (0: rule reloads only) */
 	size_t queue_cap;                      /* changes queued before a resync; 0 = 4096 */
 	uint32_t timeout_ms;                   /* wait for one answer; 0 = 5000 */
 	unsigned busy_retries;                 /* `data is busy, try again` retries of one command; 0 = 10 */
 	double reconnect_max_s;                /* longest wait between connection attempts; 0 = 5 */
+	double reload_min_s;                   /* between two rule reloads (iocb_surisock_reload_rules); 0 = 60 */
 };
 
 /* Counters; read with iocb_surisock_stats(). */
@@ -70,6 +71,7 @@ struct iocb_surisock_stats {
 	uint64_t reconnects; /* connections made after the first */
 	uint64_t resyncs;    /* full reloads of the sets (each connect, each overflow) */
 	uint64_t overflows;  /* items dropped because the queue was full (each forces a resync) */
+	uint64_t reloads;    /* `ruleset-reload-nonblocking` commands answered OK */
 	uint64_t queued;     /* items in the queue now */
 	bool connected;      /* the socket is up and past the handshake */
 	int version_major;   /* Suricata's major version from `version`; 0 = unknown */
@@ -86,6 +88,13 @@ int iocb_surisock_start(struct iocb_surisock **out, struct iocb_store *s, const 
 			struct iocb_err *err) IOCB_MUST_USE;
 /* Unregister, stop the thread (it ends the command in flight), free. NULL is a no-op. */
 void iocb_surisock_stop(struct iocb_surisock *k);
+/*
+ * Ask for a rule reload (`ruleset-reload-nonblocking`, exports.md §3.4): after
+ * a file Suricata reads on reloads changed (iprep, a datarep or `load` set).
+ * Sent when connected, at most once per reload_min_s; requests in between
+ * are merged into the next. Never blocks. Any thread.
+ */
+void iocb_surisock_reload_rules(struct iocb_surisock *k);
 /* Current counters. Any thread. */
 void iocb_surisock_stats(struct iocb_surisock *k, struct iocb_surisock_stats *out);
 

@@ -77,7 +77,7 @@ class SuricataTest(unittest.TestCase):
              "types": ["ip-src", "ip-dst"], "dataset_type": "ip", "socket": self.sock, "debounce": "200ms"},
             {"name": "iprep", "format": "suricata-iprep", "path": self.iprep, "types": ["ip-src", "ip-dst"],
              "iprep_categories": self.cats, "iprep_rules": {"*": "1,MISP,50", "kill-chain:*": "2,MISP-C2,90"},
-             "debounce": "200ms"},
+             "socket": self.sock, "debounce": "200ms"},
             {"name": "zeek", "format": "zeek", "path": self.zeek, "removals_keep": "1h", "debounce": "200ms"},
         ]
         d.write_config(cfg)
@@ -102,6 +102,10 @@ class SuricataTest(unittest.TestCase):
         wait_until(lambda: "198.51.100.7,2,90\n" in read(self.iprep), what="iprep rewritten")
         self.assertEqual(read(self.iprep), "198.51.100.7,1,50\n198.51.100.7,2,90\n")
         self.assertEqual(read(self.cats), "1,MISP,MISP tags *\n2,MISP-C2,MISP tags kill-chain:*\n")
+        # the iprep rewrite asks Suricata to reload its rules (not the write at start; once a minute at most)
+        wait_until(lambda: d.metric("iocbus_export_socket_rule_reloads_total") == 1, what="rule reload")
+        self.assertEqual([c["message"] for c in commands(self.log) if c["command"] == "ruleset-reload-nonblocking"],
+                         ["done"])
         wait_until(lambda: "\nc2.example\tIntel::DOMAIN\t" in read(self.zeek), what="zeek live line")
         self.assertIn("\tF\n", read(self.zeek))
 

@@ -22,7 +22,8 @@ base64 for `string`, 32/64 hex for md5/sha256, an IPv4 dotted quad for
 IPv4 one). `--busy N` answers the first N `dataset-remove`s of each item
 with `data is busy, try again` (return OK) without removing it.
 `--version` sets what `version` answers; `dataset-clear` and
-`dataset-lookup` exist from 7.0 on, as in Suricata.
+`dataset-lookup` exist from 7.0 on, as in Suricata; the rule reload commands
+answer `done`.
 
 Every command is appended to `--log FILE` as one JSON line:
 `{"t": <time.time()>, "command": ..., "arguments": {...}, "return": ..., "message": ...}`.
@@ -75,6 +76,7 @@ class State:
         self.version = version
         self.major = int(version.split(".")[0]) if version[:1].isdigit() else 0
         self.log = open(log, "a", buffering=1) if log else None
+        self.reloads = 0
 
     def answer(self, msg):
         cmd = msg.get("command")
@@ -89,6 +91,9 @@ class State:
             return self.clear(args)
         if cmd == "dataset-dump":
             return "OK", "datasets dump done"
+        if cmd in ("ruleset-reload-nonblocking", "ruleset-reload-rules", "reload-rules"):
+            self.reloads += 1
+            return "OK", "done"
         return "NOK", "Unknown command"
 
     def check(self, args, need_value):
