@@ -42,6 +42,8 @@ static void command(struct surisock_fake *f, int fd, const char *line, unsigned 
 		answer(fd, "data removed", true);
 	} else if (strstr(line, "\"dataset-clear\""))
 		answer(fd, "dataset cleared", true);
+	else if (strstr(line, "\"ruleset-reload-nonblocking\""))
+		answer(fd, "done", true);
 	else if (strstr(line, "\"version\""))
 		answer(fd, "7.0.2 RELEASE", true);
 	else

@@ -5,7 +5,8 @@
  * one thread accepts connections one at a time, answers the version
  * handshake, then answers each command line like Suricata (dataset-add
  * "data added", dataset-remove "data removed" after `busy` busy answers,
- * dataset-clear "dataset cleared", version "7.0.2 RELEASE") and records
+ * dataset-clear "dataset cleared", ruleset-reload-nonblocking "done",
+ * version "7.0.2 RELEASE") and records
  * every command line with its arrival time. `hold` makes it stop reading
  * (a stalled Suricata) until cleared. The Python double in tests/servers
  * checks values and sets; this one only records, for speed and in-process

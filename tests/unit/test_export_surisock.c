@@ -175,6 +175,37 @@ static void test_overflow_reloads(void **state)
 	iocb_store_free(s);
 }
 
+/* Rule reloads without sets: merged, then at most one per reload_min_s. */
+static void test_rule_reloads(void **state)
+{
+	struct iocb_store *s = fixture_store_open(false);
+	struct surisock_fake f;
+	struct iocb_surisock_opts o = {.reload_min_s = 0.3};
+	struct iocb_surisock_stats st;
+	struct iocb_surisock *k;
+	struct iocb_err err;
+
+	(void)state;
+	assert_true(surisock_fake_start(&f, 0));
+	o.path = f.path;
+	assert_int_equal(iocb_surisock_start(&k, s, &o, &err), IOCB_OK);
+	assert_true(surisock_fake_wait(&f, "\"version\"", 1, 5));
+	iocb_surisock_reload_rules(k);
+	assert_true(surisock_fake_wait(&f, "ruleset-reload-nonblocking", 1, 5));
+	iocb_surisock_reload_rules(k); /* within 0.3 s: waits, then goes once */
+	iocb_surisock_reload_rules(k);
+	usleep(100000);
+	assert_int_equal(surisock_fake_count(&f, "ruleset-reload-nonblocking"), 1);
+	assert_true(surisock_fake_wait(&f, "ruleset-reload-nonblocking", 2, 5));
+	usleep(400000);
+	assert_int_equal(surisock_fake_count(&f, "ruleset-reload-nonblocking"), 2);
+	iocb_surisock_stats(k, &st);
+	assert_int_equal(st.reloads, 2);
+	iocb_surisock_stop(k);
+	surisock_fake_stop(&f);
+	iocb_store_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -182,6 +213,7 @@ int main(void)
 		cmocka_unit_test(test_command_bytes),
 		cmocka_unit_test(test_live_add_remove_busy),
 		cmocka_unit_test(test_overflow_reloads),
+		cmocka_unit_test(test_rule_reloads),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
