@@ -16,6 +16,7 @@ PKGS=(
   # issue #16 status page: e2e tests drive headless Chromium through chromedriver
   chromium chromium-driver python3-selenium
   libpcre2-dev  # 15-wl: warninglist regexes are PCRE (MISP's preg_match)
+  python3-yaml  # 14-sur: tests/e2e/test_run_contrib.py reads contrib/suricata's YAML
 )
 if [ "${1:-}" = "--list" ]; then printf '%s\n' "${PKGS[@]}"; exit 0; fi
 

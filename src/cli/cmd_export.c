@@ -5,6 +5,7 @@
  * selection and the sink are src/export's; this file only reads options.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@ const char iocb_cli_export_usage[] =
 	"usage: iocbus export [--config FILE] [--store DIR] [--intel PATH]... [--non-ids]\n"
 	"                     [--format FORMAT] [--type MISP_TYPE]... [--out FILE]\n"
 	"                     [--misp-url URL] [--source-name NAME] [--dataset-type T]\n"
+	"                     [--datarep N] [--iprep-rule GLOB=ID,NAME,SCORE]... [--iprep-categories FILE]\n"
 	"\n"
 	"Write the indicators of the store (and of --intel) out. --format values\n"
 	"(the default) writes the distinct normalised values, one per line, sorted;\n"
@@ -22,7 +24,10 @@ const char iocb_cli_export_usage[] =
 	"--misp-url, meta.source starts with NAME, default MISP; docs/EXPORTS.md);\n"
 	"--format suricata-dataset one Suricata dataset file of type T (string:\n"
 	"base64 domains, URLs, user agents; md5; sha256; ipv4; ip; default from the\n"
-	"first --type);\n"
+	"first --type; --datarep N: a datarep file, <item>,N lines);\n"
+	"--format suricata-iprep a Suricata IP reputation file, <ip|cidr>,ID,SCORE\n"
+	"per address and category its tags select (--iprep-rule, repeatable; default\n"
+	"*=1,MISP,100), and with --iprep-categories FILE the categories file;\n"
 	"--type keeps only attributes of that MISP type (repeatable; default every\n"
 	"type); attributes whose to_ids is false are left out unless --non-ids (or\n"
 	"store.match_non_ids). --out FILE is replaced atomically (a temporary file\n"
@@ -32,6 +37,7 @@ const char iocb_cli_export_usage[] =
 	"Exit status: 0 written, 2 on error (the previous FILE is left as it was).\n";
 
 #define MAX_TYPES 64
+#define MAX_IPREP_RULES 60
 
 struct export_args {
 	const char *format;                          /* --format */
@@ -41,6 +47,11 @@ struct export_args {
 	enum iocb_export_dataset dataset;            /* --dataset-type */
 	const struct iocb_misp_type *types[MAX_TYPES]; /* --type */
 	size_t ntypes;                               /* entries in types */
+	unsigned datarep;                            /* --datarep */
+	const char *iprep_categories;                /* --iprep-categories */
+	struct iocb_export_iprep_rule rules[MAX_IPREP_RULES]; /* --iprep-rule */
+	char globs[MAX_IPREP_RULES][256];            /* the rules' globs (rules[i].glob) */
+	size_t nrules;                               /* entries in rules */
 };
 
 /* The value of option argv[i] ("--opt V" or "--opt=V"), advancing *i; NULL if missing. */
@@ -74,11 +85,67 @@ static void list_formats(void)
 	fputc('\n', stderr);
 }
 
+/* --iprep-rule GLOB=ID,NAME,SCORE (split at the last '=': tags may hold one). -1 on error (printed). */
+static int iprep_rule(struct export_args *x, const char *v)
+{
+	const char *eq = v ? strrchr(v, '=') : NULL;
+	struct iocb_err err = {0};
+	int n;
+
+	if (!eq || eq == v || x->nrules == MAX_IPREP_RULES) {
+		fprintf(stderr, "iocbus: --iprep-rule wants GLOB=ID,NAME,SCORE (at most %d)\n", MAX_IPREP_RULES);
+		return -1;
+	}
+	n = snprintf(x->globs[x->nrules], sizeof(x->globs[0]), "%.*s", (int)(eq - v), v);
+	if (n < 0 || (size_t)n >= sizeof(x->globs[0]) ||
+	    iocb_export_iprep_rule_parse(x->globs[x->nrules], eq + 1, &x->rules[x->nrules], &err) < 0 ||
+	    iocb_export_iprep_rules_check(x->rules, x->nrules + 1, &err) < 0) {
+		fprintf(stderr, "iocbus: --iprep-rule: %s\n", err.msg[0] ? err.msg : "glob too long");
+		return -1;
+	}
+	x->nrules++;
+	return 1;
+}
+
+/* The Suricata options (--datarep, --iprep-*); same returns as own_opt(). */
+static int suricata_opt(struct export_args *x, int argc, char **argv, int *i)
+{
+	const char *v;
+	char *end;
+	unsigned long n;
+
+	if (is_opt(argv[*i], "--iprep-rule"))
+		return iprep_rule(x, opt_value(argc, argv, i, "--iprep-rule"));
+	if (is_opt(argv[*i], "--iprep-categories")) {
+		v = opt_value(argc, argv, i, "--iprep-categories");
+		if (!v || !*v) {
+			fprintf(stderr, "iocbus: --iprep-categories wants a file name\n");
+			return -1;
+		}
+		x->iprep_categories = v;
+		return 1;
+	}
+	if (!is_opt(argv[*i], "--datarep"))
+		return 0;
+	v = opt_value(argc, argv, i, "--datarep");
+	n = v ? strtoul(v, &end, 10) : 0;
+	if (!v || *end || n < 1 || n > 65535) {
+		fprintf(stderr, "iocbus: --datarep wants 1..65535\n");
+		return -1;
+	}
+	x->datarep = (unsigned)n;
+	return 1;
+}
+
 /* Parse one of export's own options at argv[*i]; 1 done, 0 not ours, -1 error (printed). */
 static int own_opt(struct export_args *x, int argc, char **argv, int *i)
 {
 	const char *v;
 	const struct iocb_misp_type *t;
+	int used = suricata_opt(x, argc, argv, i);
+
+	if (used)
+		return used;
 
 	if (is_opt(argv[*i], "--format")) {
 		v = opt_value(argc, argv, i, "--format");
@@ -183,6 +250,10 @@ int iocb_cmd_export(int argc, char **argv)
 	o.misp_url = x.misp_url;
 	o.source_name = x.source_name;
 	o.dataset = x.dataset;
+	o.datarep = x.datarep;
+	o.iprep_rules = x.nrules ? x.rules : NULL;
+	o.niprep_rules = x.nrules;
+	o.iprep_categories = x.iprep_categories;
 	if (x.out) {
 		if (iocb_export_sink_path(&k, x.out, &err) < 0) {
 			fprintf(stderr, "iocbus: %s\n", err.msg);

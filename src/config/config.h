@@ -55,6 +55,17 @@ struct iocb_config_export {
 	char *source_name;  /* zeek meta.source name; NULL = MISP */
 	char *dataset_type; /* suricata-dataset type; NULL = from the first type */
 	double debounce_s;  /* quiet time after a store change before rewriting */
+	/* suricata-dataset fed live over Suricata's unix socket (14-sur) */
+	char *socket;        /* Suricata's unix-command socket; NULL = file only */
+	char *dataset;       /* the set's name in Suricata; NULL = name */
+	unsigned socket_queue; /* changes queued for the socket before a full reload */
+	unsigned datarep;    /* suricata-dataset: reputation of every item (a datarep file); 0 = plain */
+	/* suricata-iprep (14-sur) */
+	char *iprep_categories;   /* the categories file written beside path; NULL = none */
+	struct iocb_kv *iprep_rules; /* tag glob -> "id,short name,score" */
+	size_t niprep_rules;
+	/* zeek removals (14-sur) */
+	double removals_keep_s;   /* keep `meta.remove T` lines this long; 0 = no removal column */
 	char *where;        /* "file:line:col" of the item */
 };
 

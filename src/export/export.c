@@ -24,6 +24,8 @@ static const struct iocb_export_format formats[] = {
 	{"zeek", "Zeek Intel framework file (#fields indicator indicator_type meta.source ...)", iocb_export_zeek},
 	{"suricata-dataset", "Suricata dataset file (--dataset-type string|md5|sha256|ipv4|ip)",
 	 iocb_export_suricata_dataset},
+	{"suricata-iprep", "Suricata IP reputation file (<ip|cidr>,<category>,<score>) from tag rules",
+	 iocb_export_suricata_iprep},
 };
 
 const struct iocb_export_format *iocb_export_format_find(const char *name)

@@ -58,6 +58,11 @@ const char *iocb_export_dataset_name(enum iocb_export_dataset t);
 /* Inverse of the above; IOCB_EXPORT_DS_AUTO for an unknown name. */
 enum iocb_export_dataset iocb_export_dataset_parse(const char *name);
 
+struct iocb_export_opts;
+/* The dataset type o selects: o->dataset, or from o's first MISP type when AUTO (ip-* -> ip, md5, sha256,
+ * else string). */
+enum iocb_export_dataset iocb_export_dataset_of(const struct iocb_export_opts *o);
+
 /* What to export (shared by every format). Zeroed = every type, to_ids only, 1 GiB. */
 struct iocb_export_opts {
 	const struct iocb_misp_type *const *types; /* borrowed: only these MISP types; NULL = every type */
@@ -67,7 +72,39 @@ struct iocb_export_opts {
 	const char *source_name; /* zeek: meta.source's instance part ("<name> (<event uuid>) - <orgc>"); NULL = "MISP" */
 	const char *misp_url;    /* zeek: base URL for meta.url = <misp_url>/events/view/<id>; NULL = no meta.url */
 	enum iocb_export_dataset dataset; /* suricata-dataset: the dataset type */
+	unsigned datarep;                 /* suricata-dataset: 1..65535 = a datarep file, `<item>,<datarep>` lines; 0 = plain */
+	struct iocb_export_zeek_removals *removals; /* zeek: tombstone state kept between runs (owned by the
+						       caller, one thread at a time); NULL = no meta.remove column */
+	const struct iocb_export_iprep_rule *iprep_rules; /* suricata-iprep: borrowed; NULL = "*" -> 1,MISP,100 */
+	size_t niprep_rules;                              /* entries in iprep_rules */
+	const char *iprep_categories;                     /* suricata-iprep: categories file written too; NULL = none */
 };
+
+/* ------------------------------------------------------------ zeek removals */
+
+/* What a removed Zeek indicator leaves: `meta.remove T` lines for keep_s seconds (zeek_removals.c). */
+struct iocb_export_zeek_removals;
+/* New empty state (seeded from the file on disk at its first use); NULL when out of memory. */
+struct iocb_export_zeek_removals *iocb_export_zeek_removals_new(double keep_s);
+void iocb_export_zeek_removals_free(struct iocb_export_zeek_removals *r);
+
+/* ------------------------------------------------------------ iprep */
+
+/* One tag rule of the iprep export: addresses whose tags match `glob` get category id at score. */
+struct iocb_export_iprep_rule {
+	const char *glob; /* fnmatch(3) pattern on attribute and event tag names; "*" = every address (borrowed) */
+	unsigned id;      /* category id, 0..59 */
+	char name[32];    /* category short name, 1..31 bytes of [A-Za-z0-9_.-] */
+	unsigned score;   /* 1..127 */
+};
+/*
+ * Parse spec "<id>,<short name>,<score>" for glob into *out (glob borrowed). IOCB_EINVAL with
+ * the reason in err. Rules sharing an id must agree on name and score: checked by
+ * iocb_export_iprep_rules_check().
+ */
+int iocb_export_iprep_rule_parse(const char *glob, const char *spec, struct iocb_export_iprep_rule *out,
+				 struct iocb_err *err) IOCB_MUST_USE;
+int iocb_export_iprep_rules_check(const struct iocb_export_iprep_rule *r, size_t n, struct iocb_err *err) IOCB_MUST_USE;
 
 /* What an export did. */
 struct iocb_export_stats {
@@ -75,6 +112,7 @@ struct iocb_export_stats {
 	uint64_t selected; /* records that passed the selection */
 	uint64_t written;  /* entries written (values: distinct lines) */
 	uint64_t skipped;  /* selected records the format cannot carry (values: a value with a line break) */
+	uint64_t removals; /* zeek with removals: meta.remove T lines written */
 };
 
 /* True when the record seen as `v` passes o's type and to_ids selection. Any thread. */
@@ -161,5 +199,15 @@ int iocb_export_zeek(struct iocb_store *s, const struct iocb_export_opts *o, str
  */
 int iocb_export_suricata_dataset(struct iocb_store *s, const struct iocb_export_opts *o, struct iocb_export_sink *k,
 				 struct iocb_export_stats *st, struct iocb_err *err) IOCB_MUST_USE;
+
+/*
+ * "suricata-iprep": Suricata's IP reputation file (exports.md §3.5): one
+ * `<ip|cidr>,<category>,<score>` line per address part of a selected record
+ * and category its tags select (o->iprep_rules), sorted and distinct; with
+ * o->iprep_categories, also that categories file (`<id>,<name>,<desc>`),
+ * replaced atomically after the reputation file's data is written. (iprep.c)
+ */
+int iocb_export_suricata_iprep(struct iocb_store *s, const struct iocb_export_opts *o, struct iocb_export_sink *k,
+			       struct iocb_export_stats *st, struct iocb_err *err) IOCB_MUST_USE;
 
 #endif

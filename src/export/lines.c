@@ -65,6 +65,32 @@ static bool entry_eq(const char *text, const struct entry *a, const struct entry
 	return a->len == b->len && memcmp(text + a->off, text + b->off, a->len) == 0;
 }
 
+void iocb_export__lines_sort(struct iocb_export__lines *l)
+{
+	struct entry *ents = (struct entry *)(void *)l->ents.ptr;
+	size_t n = l->ents.len / sizeof(*ents), m = 0;
+
+	if (!n)
+		return;
+	qsort_r(ents, n, sizeof(*ents), entry_cmp, l->text.ptr);
+	for (size_t i = 0; i < n; i++)
+		if (!m || !entry_eq(l->text.ptr, &ents[m - 1], &ents[i]))
+			ents[m++] = ents[i];
+	l->ents.len = m * sizeof(*ents);
+}
+
+size_t iocb_export__lines_n(const struct iocb_export__lines *l)
+{
+	return l->ents.len / sizeof(struct entry);
+}
+
+struct iocb_str iocb_export__lines_at(const struct iocb_export__lines *l, size_t i)
+{
+	const struct entry *e = (const struct entry *)(const void *)l->ents.ptr + i;
+
+	return iocb_str_make(l->text.ptr + e->off, e->len);
+}
+
 int iocb_export__lines_write(struct iocb_export__lines *l, struct iocb_export_sink *k, uint64_t *written,
 			     struct iocb_err *err)
 {

@@ -61,7 +61,7 @@ static bool all_hex(struct iocb_str s)
 }
 
 /* True when part i of the record seen as v is an item of dataset type ds. */
-static bool part_fits(enum iocb_export_dataset ds, const struct iocb_store_attr_view *v, unsigned i)
+bool iocb_export__suricata_fits(enum iocb_export_dataset ds, const struct iocb_store_attr_view *v, unsigned i)
 {
 	enum iocb_match_class mc = v->type->mc[i];
 	struct iocb_str p = v->part[i];
@@ -103,12 +103,11 @@ static int suricata_one(void *ud, const struct iocb_store_attr *a)
 		size_t start = c->lines.text.len;
 		int rc;
 
-		if (!part_fits(c->ds, &v, i))
+		if (!iocb_export__suricata_fits(c->ds, &v, i))
 			continue;
-		if (c->ds == IOCB_EXPORT_DS_STRING)
-			rc = iocb_buf_append_base64(&c->lines.text, v.part[i].ptr, v.part[i].len);
-		else
-			rc = iocb_buf_append_str(&c->lines.text, v.part[i]);
+		rc = iocb_export__suricata_item(&c->lines.text, c->ds, v.part[i]);
+		if (rc == IOCB_OK && c->o->datarep)
+			rc = iocb_buf_printf(&c->lines.text, ",%u", c->o->datarep);
 		if (rc == IOCB_OK)
 			rc = iocb_export__line_end(&c->lines, start);
 		if (rc < 0)
@@ -120,15 +119,40 @@ static int suricata_one(void *ud, const struct iocb_store_attr *a)
 	return IOCB_OK;
 }
 
-int iocb_export_suricata_dataset(struct iocb_store *s, const struct iocb_export_opts *o, struct iocb_export_sink *k,
-				 struct iocb_export_stats *st, struct iocb_err *err)
+int iocb_export__suricata_item(struct iocb_buf *b, enum iocb_export_dataset ds, struct iocb_str p)
 {
-	struct suricata c = {.o = o, .st = st, .ds = o->dataset};
+	if (ds == IOCB_EXPORT_DS_STRING)
+		return iocb_buf_append_base64(b, p.ptr, p.len);
+	return iocb_buf_append_str(b, p);
+}
+
+enum iocb_export_dataset iocb_export_dataset_of(const struct iocb_export_opts *o)
+{
+	if (o->dataset != IOCB_EXPORT_DS_AUTO)
+		return o->dataset;
+	return o->ntypes ? dataset_for(o->types[0]) : IOCB_EXPORT_DS_STRING;
+}
+
+int iocb_export__suricata_collect(struct iocb_store *s, const struct iocb_export_opts *o,
+				  struct iocb_export__lines *l, struct iocb_export_stats *st)
+{
+	struct suricata c = {.o = o, .st = st, .ds = iocb_export_dataset_of(o)};
 	int rc;
 
 	memset(st, 0, sizeof(*st));
-	if (c.ds == IOCB_EXPORT_DS_AUTO)
-		c.ds = o->ntypes ? dataset_for(o->types[0]) : IOCB_EXPORT_DS_STRING;
+	c.lines = *l;
+	rc = iocb_store_each(s, suricata_one, &c);
+	*l = c.lines;
+	return rc;
+}
+
+int iocb_export_suricata_dataset(struct iocb_store *s, const struct iocb_export_opts *o, struct iocb_export_sink *k,
+				 struct iocb_export_stats *st, struct iocb_err *err)
+{
+	struct suricata c = {.o = o, .st = st, .ds = iocb_export_dataset_of(o)};
+	int rc;
+
+	memset(st, 0, sizeof(*st));
 	iocb_export__lines_init(&c.lines, o->max_bytes);
 	rc = iocb_export__walk_write(s, &c.lines, suricata_one, &c, NULL, k, st, err);
 	iocb_export__lines_fini(&c.lines);

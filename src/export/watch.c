@@ -57,6 +57,7 @@ static bool write_job(struct iocb_export_watch *w, size_t i)
 		w->st[i].writes++;
 		w->st[i].entries = st.written;
 		w->st[i].skipped = st.skipped;
+		w->st[i].removals = st.removals;
 		w->st[i].last_write_us = iocb_time_real_us();
 	} else {
 		w->st[i].errors++;
@@ -68,13 +69,18 @@ static bool write_job(struct iocb_export_watch *w, size_t i)
 	return ok;
 }
 
-/* Write every file; true when all succeeded. */
-static bool write_all(struct iocb_export_watch *w)
+/* Write every file; true when all succeeded. notify: call on_written for each file written. */
+static bool write_all(struct iocb_export_watch *w, bool notify)
 {
 	bool ok = true;
 
-	for (size_t i = 0; i < w->o.njobs; i++)
-		ok &= write_job(w, i);
+	for (size_t i = 0; i < w->o.njobs; i++) {
+		bool one = write_job(w, i);
+
+		if (one && notify && w->o.on_written)
+			w->o.on_written(w->o.ud, i);
+		ok &= one;
+	}
 	return ok;
 }
 
@@ -97,7 +103,7 @@ static void *watch_main(void *arg)
 	int64_t retry_at = 0;
 
 	iocb_store_reader_register();
-	if (!write_all(w))
+	if (!write_all(w, false))
 		retry_at = last_write + (int64_t)w->o.retry_ms * 1000000;
 	while (!atomic_load(&w->stop)) {
 		int64_t now = iocb_time_mono_ns();
@@ -107,7 +113,7 @@ static void *watch_main(void *arg)
 			/* Clear before the walk: a change during it is seen next time. */
 			atomic_store(&w->first_change_ns, 0);
 			last_write = now;
-			retry_at = write_all(w) ? 0 : now + (int64_t)w->o.retry_ms * 1000000;
+			retry_at = write_all(w, true) ? 0 : now + (int64_t)w->o.retry_ms * 1000000;
 		}
 		nanosleep(&tick, NULL);
 	}

@@ -36,6 +36,10 @@ struct iocb_export_watch_opts {
 	uint32_t max_delay_ms;              /* rewrite at the latest this long after the first change; 0 = 10 * debounce */
 	uint32_t min_interval_ms;           /* between two writes of the files; 0 = 1000 */
 	uint32_t retry_ms;                  /* after a failed write; 0 = 30000 */
+	/* Called on the watch thread after each successful rewrite of job i that a store change
+	 * caused (not the write at start); NULL = none. Must not block. */
+	void (*on_written)(void *ud, size_t job);
+	void *ud;                           /* for on_written */
 };
 
 /* Per job; read with iocb_export_watch_stats(). */
@@ -44,6 +48,7 @@ struct iocb_export_job_stats {
 	uint64_t errors;          /* failed writes (the old file stayed) */
 	uint64_t entries;         /* lines in the last file written */
 	uint64_t skipped;         /* records the last write could not carry */
+	uint64_t removals;        /* zeek with removals: meta.remove T lines in the last file */
 	int64_t last_write_us;    /* wall clock of the last successful write; 0 = none */
 };
 

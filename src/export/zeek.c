@@ -15,7 +15,12 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/time.h"
+
 static const char zeek_header[] = "#fields\tindicator\tindicator_type\tmeta.source\tmeta.desc\tmeta.url\n";
+/* With removals (zeek_removals.c): the removal policy's column, T on a removed indicator's line. */
+static const char zeek_header_rm[] =
+	"#fields\tindicator\tindicator_type\tmeta.source\tmeta.desc\tmeta.url\tmeta.remove\n";
 
 struct zeek {
 	const struct iocb_export_opts *o;
@@ -155,6 +160,8 @@ static int zeek_line(struct zeek *z, const struct iocb_store_attr_view *v, unsig
 		rc = iocb_buf_append_c(b, t);
 	if (rc == IOCB_OK)
 		rc = zeek_meta(z, b, v);
+	if (rc == IOCB_OK && z->o->removals)
+		rc = iocb_buf_append_c(b, "\tF");
 	if (rc == IOCB_OK)
 		rc = iocb_export__line_end(&z->lines, start);
 	return rc;
@@ -188,6 +195,34 @@ static int zeek_one(void *ud, const struct iocb_store_attr *a)
 	return IOCB_OK;
 }
 
+/* The walk, then the live lines and the tombstones of o->removals (meta.remove T) after them. */
+static int zeek_write_removals(struct iocb_store *s, struct zeek *z, struct iocb_export_sink *k,
+			       struct iocb_export_stats *st, struct iocb_err *err)
+{
+	struct iocb_buf tombs;
+	int rc = iocb_store_each(s, zeek_one, z);
+
+	if (rc == IOCB_ELIMIT)
+		return iocb_err_set(err, rc, "export: the selected entries exceed %zu bytes", z->lines.text.max);
+	if (rc < 0)
+		return iocb_err_set(err, rc, "export: %s", iocb_rc_str(rc));
+	iocb_export__lines_sort(&z->lines);
+	iocb_buf_init(&tombs, z->lines.text.max);
+	rc = iocb_export__zeek_removals_update(z->o->removals, k->atomic ? k->path : NULL, &z->lines,
+					       iocb_time_real_us() / 1000000, &tombs);
+	if (rc < 0)
+		rc = iocb_err_set(err, rc, "export: removals: %s", iocb_rc_str(rc));
+	if (rc == IOCB_OK)
+		rc = iocb_export_sink_write(k, zeek_header_rm, sizeof(zeek_header_rm) - 1, err);
+	if (rc == IOCB_OK)
+		rc = iocb_export__lines_write(&z->lines, k, &st->written, err);
+	if (rc == IOCB_OK && tombs.len)
+		rc = iocb_export_sink_write(k, tombs.ptr, tombs.len, err);
+	st->removals = iocb_export__zeek_removals_count(z->o->removals);
+	iocb_buf_fini(&tombs);
+	return rc;
+}
+
 int iocb_export_zeek(struct iocb_store *s, const struct iocb_export_opts *o, struct iocb_export_sink *k,
 		     struct iocb_export_stats *st, struct iocb_err *err)
 {
@@ -201,7 +236,10 @@ int iocb_export_zeek(struct iocb_store *s, const struct iocb_export_opts *o, str
 			z.base_url.len--;
 	}
 	iocb_export__lines_init(&z.lines, o->max_bytes);
-	rc = iocb_export__walk_write(s, &z.lines, zeek_one, &z, zeek_header, k, st, err);
+	if (o->removals)
+		rc = zeek_write_removals(s, &z, k, st, err);
+	else
+		rc = iocb_export__walk_write(s, &z.lines, zeek_one, &z, zeek_header, k, st, err);
 	iocb_export__lines_fini(&z.lines);
 	return rc;
 }

@@ -68,4 +68,17 @@ grep -q "values" "$work/err" && ok || bad "format list missing"
 check "unknown type" 2 "$bin" export "${intel[@]}" --type ip-bogus
 check "stray operand" 2 "$bin" export "${intel[@]}" 203.0.113.77
 
+# 14-sur: --format suricata-iprep with tag rules (attribute and event tags) and the categories
+# file; --datarep; rules that give one category two names are refused.
+check "iprep with rules" 0 "$bin" export "${intel[@]}" --format suricata-iprep --type ip-dst \
+  --iprep-rule '*=1,MISP,50' --iprep-rule 'tlp:amber=2,AMBER,70' --iprep-categories "$work/cats.txt"
+grep -qx '203.0.113.77,2,70' "$work/out" && ok || bad "tlp:amber address not in category 2"
+grep -qx '203.0.113.128/25,1,50' "$work/out" && ok || bad "CIDR not kept in category 1"
+same "iprep categories" "$work/cats.txt" "1,MISP,MISP tags *
+2,AMBER,MISP tags tlp:amber"
+check "datarep lines" 0 "$bin" export "${intel[@]}" --format suricata-dataset --type domain --datarep 7
+grep -qx 'c3RlYWxlci1wYW5lbC5leGFtcGxl,7' "$work/out" && ok || bad "datarep line missing"
+check "iprep rules disagree" 2 "$bin" export "${intel[@]}" --format suricata-iprep --iprep-rule 'x=1,A,5' --iprep-rule 'y=1,B,5'
+check "datarep out of range" 2 "$bin" export "${intel[@]}" --format suricata-dataset --datarep 65536
+
 finish export
