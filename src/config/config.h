@@ -298,6 +298,14 @@ struct iocb_config {
 		unsigned max_connections; /* default 64 */
 		double idle_timeout_s;    /* default 10 s: a connection without traffic this long is closed */
 		double header_timeout_s;  /* default 5 s: time to send a whole request head */
+		/* `http.misp_api`: the MISP-compatible read API (docs/DROPINS.md). */
+		struct {
+			bool present;             /* the section exists */
+			struct iocb_secret keys;  /* accepted keys, '\n'-separated: `keys`, `keys_file`, `keys_env` */
+			char *keys_file;          /* file of keys (one a line), or NULL */
+			char *keys_env;           /* variable holding comma-separated keys, or NULL */
+			unsigned max_attributes;  /* cap of one answer, default 100000 */
+		} misp_api;
 	} http;
 
 	struct iocb_config_input *inputs; /* `inputs` list: log events enriched by `iocbus run` */

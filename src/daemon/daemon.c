@@ -499,6 +499,9 @@ static int endpoint_start(struct daemon *d, struct iocb_err *err)
 		.max_connections = c->http.max_connections,
 		.idle_timeout_s = c->http.idle_timeout_s,
 		.header_timeout_s = c->http.header_timeout_s,
+		.misp_api_keys = c->http.misp_api.present ? iocb_secret_str(&c->http.misp_api.keys) : NULL,
+		.misp_api_max_attributes = c->http.misp_api.max_attributes,
+		.match_non_ids = c->store.match_non_ids,
 	};
 	struct iocb_http_handlers hh = {metrics_cb, health_cb, d};
 	uint16_t port = 0;

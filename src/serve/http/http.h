@@ -14,6 +14,11 @@
  *                       400 without a value or with more than 100 values;
  *                       values are URL-decoded (a bare '+' is a space: send
  *                       %2B); the request target is capped at 8 KiB (414)
+ *   /attributes/restSearch[/json][/k:v...]
+ *                       GET or POST: the MISP-compatible read API (mispapi.h),
+ *                       only when opts.misp_api_keys is set (else 404); the
+ *                       only route that reads a request body (at most 1 MiB,
+ *                       else 413)
  *   anything else       404; methods other than GET/HEAD: 405
  *
  * Binds to opts.host (numeric IPv4/IPv6, loopback by default in the
@@ -45,6 +50,10 @@ struct iocb_http_opts {
 	unsigned max_connections;  /* default 64 */
 	double idle_timeout_s;     /* close after this long without traffic; 0 = 10 s; rounded up to whole s */
 	double header_timeout_s;   /* a request head must be in this long after accept / the last answer; 0 = 5 s */
+	/* The MISP-compatible read API (mispapi.h): accepted keys, one per line; NULL or "" = off (404). */
+	const char *misp_api_keys;
+	uint64_t misp_api_max_attributes; /* cap of one answer; 0 = 100000 */
+	bool match_non_ids;               /* the API answers to_ids=false attributes (store.match_non_ids) */
 };
 
 struct iocb_http_handlers {
