@@ -33,7 +33,7 @@
 
 /*
  * One filter parameter: its terms as sent (trimmed, "a||b" split), each a
- * view into the query's pool. A term starting with '!' is a negation
+ * view into the query's pool (never into the request: a walk outlives it). A term starting with '!' is a negation
  * (MISP's NOT); '%' in a term is SQL LIKE's wildcard.
  */
 struct iocb_mispapi_terms {

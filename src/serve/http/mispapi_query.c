@@ -374,9 +374,10 @@ static int tok_sval(struct iocb_mispapi_query *q, const struct iocb_json_tok *to
 
 	switch (tok->type) {
 	case IOCB_JSON_STR:
+		/* Copied even without escapes: the query outlives the body (a walk streams after it). */
 		v->k = SV_STR;
 		if (!tok->escaped) {
-			v->s = tok->s;
+			v->s = pool_put(q, tok->s.ptr, tok->s.len);
 			return IOCB_OK;
 		}
 		rc = iocb_json_unescape(tok, q->pool + q->pool_len, q->pool_cap - q->pool_len, &n);
