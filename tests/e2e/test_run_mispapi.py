@@ -10,6 +10,7 @@ test server holding the same data:
   (its request, then its tag and Event.info collection), reads the same tags and
   event infos from both;
 - the URL form /attributes/restSearch/value:..., GET with parameters;
+- PyMISP's connect sequence (getVersion, getPyMISPVersion, users/view/me);
 - MISP's error answers byte for byte (403 missing and wrong key, 405 bad JSON,
   400 GET without parameters, 404 unknown returnFormat), plus 413 past 1 MiB;
 - the keys never appear in the log, the metrics or `config dump`, and the API is
@@ -318,6 +319,24 @@ class MispApiTest(unittest.TestCase):
         self.assertIn(b"keys_file:", dump.stdout)
         self.assertGreaterEqual(self.d.metric("iocbus_mispapi_auth_failures_total"), 3)
         self.assertGreaterEqual(self.d.metric("iocbus_mispapi_requests_total", status="413"), 1)
+
+    def test_pymisp_connect_sequence(self):
+        """PyMISP(url, key) reads these before anything else and refuses to start without User/Role/
+        UserSetting/Organisation; describeTypes stays 404 (PyMISP then uses its bundled copy)."""
+        head = ["Host: t", "User-Agent: PyMISP 2.4.198 - Python 3.11.2", "Accept: application/json",
+                "Authorization: " + KEY, "content-type: application/json"]
+        for path, keys in [("/servers/getVersion", {"version", "pymisp_recommended_version", "perm_sighting"}),
+                           ("/servers/getPyMISPVersion.json", {"version"}),
+                           ("/users/view/me", {"User", "Role", "UserSetting", "Organisation"})]:
+            ours = raw_request(self.d.port, ["GET %s HTTP/1.1" % path] + head)
+            theirs = raw_request(self.misp.rest_port, ["GET %s HTTP/1.1" % path] + head[:3] +
+                                 ["Authorization: " + self.misp.key, head[4]])
+            self.assertEqual((ours[0], theirs[0]), (200, 200), path)
+            o, t = json.loads(ours[2]), json.loads(theirs[2])
+            self.assertLessEqual(keys, set(o))
+            self.assertEqual(set(o), set(t), path)
+            self.assertEqual(raw_request(self.d.port, ["GET %s HTTP/1.1" % path, "Host: t"])[0], 403)
+        self.assertEqual(raw_request(self.d.port, ["GET /attributes/describeTypes.json HTTP/1.1"] + head)[0], 404)
 
     def test_metrics_count_attributes(self):
         before = self.d.metric("iocbus_mispapi_attributes_total")

@@ -18,7 +18,9 @@
  *                       GET or POST: the MISP-compatible read API (mispapi.h),
  *                       only when opts.misp_api_keys is set (else 404); the
  *                       only route that reads a request body (at most 1 MiB,
- *                       else 413)
+ *                       else 413); with it PyMISP's connect sequence
+ *                       GET /servers/getVersion, /servers/getPyMISPVersion.json,
+ *                       /users/view/me, under the same MISP keys
  *   anything else       404; methods other than GET/HEAD: 405
  *
  * Binds to opts.host (numeric IPv4/IPv6, loopback by default in the

@@ -159,9 +159,9 @@ static enum MHD_Result queue(struct iocb_mispapi *m, struct MHD_Connection *c, u
 	if (!r)
 		return MHD_NO;
 	ret = MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, CT_MISP);
-	if (ret == MHD_YES && status == 200) {
-		/* MISP's own answer headers (misp.md §3.4); X-Result-Count only when known up front. */
-		if (result_count)
+	if (ret == MHD_YES && status == 200 && result_count) {
+		/* MISP's restSearch headers (misp.md §3.4); X-Result-Count "" when not known up front. */
+		if (*result_count)
 			ret = MHD_add_response_header(r, "X-Result-Count", result_count);
 		if (ret == MHD_YES)
 			ret = MHD_add_response_header(r, "X-Export-Module-Used", "json");
@@ -528,15 +528,52 @@ static enum MHD_Result by_walk(struct iocb_mispapi *m, struct iocb_store *s, str
 	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, WALK_CHUNK, walk_read, wk, walk_free);
 	if (!r)
 		walk_free(wk);
-	return queue(m, c, 200, r, NULL);
+	return queue(m, c, 200, r, "");
 }
 
 /* ------------------------------------------------------------ the route */
+
+/*
+ * What PyMISP's constructor reads before anything else (misp.md §3.6): the
+ * version, and the user it runs as, which must have User, Role, UserSetting
+ * and Organisation or PyMISP refuses to start. iocbus answers as a
+ * read-only user of a MISP 2.5.1; describeTypes stays 404, on which PyMISP
+ * takes its bundled copy.
+ */
+static const struct {
+	const char *path;
+	const char *body;
+} fixed[] = {
+	{"/servers/getVersion", "{\"version\":\"2.5.1\",\"pymisp_recommended_version\":\"2.5.1\",\"perm_sync\":false,"
+				"\"perm_sighting\":false,\"perm_galaxy_editor\":false,\"perm_analyst_data\":false,"
+				"\"uuid\":\"-\",\"request_encoding\":[],\"filter_sightings\":true}"},
+	{"/servers/getPyMISPVersion.json", "{\"version\":\"2.5.1\"}"},
+	{"/users/view/me", "{\"User\":{\"id\":\"1\",\"org_id\":\"1\",\"email\":\"iocbus@localhost\",\"role_id\":\"1\","
+			   "\"disabled\":false,\"termsaccepted\":true,\"change_pw\":\"0\",\"autoalert\":false,"
+			   "\"contactalert\":false},\"Role\":{\"id\":\"1\",\"name\":\"iocbus read-only\",\"perm_add\":false,"
+			   "\"perm_modify\":false,\"perm_modify_org\":false,\"perm_publish\":false,\"perm_sync\":false,"
+			   "\"perm_admin\":false,\"perm_auth\":true,\"perm_site_admin\":false,\"perm_tagger\":false,"
+			   "\"perm_sighting\":false,\"perm_full\":false},\"UserSetting\":[],\"Organisation\":{\"id\":\"1\","
+			   "\"name\":\"iocbus\",\"uuid\":\"\",\"local\":true}}"},
+};
+
+/* The fixed answer for url ("<path>" or "<path>.json"), or NULL. */
+static const char *fixed_answer(const char *url)
+{
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+		size_t n = strlen(fixed[i].path);
+		if (strncmp(url, fixed[i].path, n) == 0 && (url[n] == '\0' || strcmp(url + n, ".json") == 0))
+			return fixed[i].body;
+	}
+	return NULL;
+}
 
 bool iocb_mispapi_route(const char *url)
 {
 	static const char base[] = "/attributes/restSearch";
 
+	if (fixed_answer(url))
+		return true;
 	if (strncmp(url, base, sizeof(base) - 1) != 0)
 		return false;
 	url += sizeof(base) - 1;
@@ -589,6 +626,16 @@ int iocb_mispapi_serve(struct iocb_mispapi *m, struct iocb_store *store, struct 
 	}
 	if (!get && strcmp(method, "POST") != 0)
 		return respond_error(m, c, 405, "Method Not Allowed", url);
+	if (fixed_answer(url)) {
+		struct iocb_buf fb;
+
+		iocb_buf_init(&fb, 0);
+		if (iocb_buf_append_c(&fb, fixed_answer(url)) < 0) {
+			iocb_buf_fini(&fb);
+			return MHD_NO;
+		}
+		return respond_buf(m, c, 200, &fb, NULL);
+	}
 	if (too_large)
 		return respond_error(m, c, 413, "Request body too large.", url);
 	/* The named parameters: /attributes/restSearch[/json][.json]/k:v/k:v */

@@ -3,7 +3,9 @@
  * The MISP-compatible read API of the HTTP endpoint (docs/DROPINS.md,
  * "MISP-compatible read API"): POST/GET /attributes/restSearch[/json] and
  * the CakePHP named-parameter form /attributes/restSearch/value:V/type:T,
- * answered from the store in MISP's JSON shape (reference misp.md §3.2-3.7).
+ * answered from the store in MISP's JSON shape (reference misp.md §3.2-3.7),
+ * and the fixed answers of PyMISP's connect sequence (/servers/getVersion,
+ * /servers/getPyMISPVersion.json, /users/view/me), all behind MISP's keys.
  *
  * Two halves. The query half (mispapi_query.c) is pure: it turns a request
  * body and named parameters into a struct iocb_mispapi_query and decides
