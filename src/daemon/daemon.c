@@ -333,7 +333,11 @@ bool iocb_daemon__restart_settings_changed(const struct iocb_config *old, const 
 	       ng->http.port != old->http.port || !str_eq_null(ng->http.host, old->http.host) ||
 	       ng->http.enabled != old->http.enabled || ng->http.max_connections != old->http.max_connections ||
 	       ng->http.idle_timeout_s != old->http.idle_timeout_s ||
-	       ng->http.header_timeout_s != old->http.header_timeout_s;
+	       ng->http.header_timeout_s != old->http.header_timeout_s ||
+	       /* the MISP API's keys are copied into the endpoint at start */
+	       ng->http.misp_api.present != old->http.misp_api.present ||
+	       ng->http.misp_api.max_attributes != old->http.misp_api.max_attributes ||
+	       !str_eq_null(iocb_secret_str(&ng->http.misp_api.keys), iocb_secret_str(&old->http.misp_api.keys));
 }
 
 int iocb_daemon__reloadable(const char *path, struct iocb_err *err)

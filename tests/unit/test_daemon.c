@@ -174,6 +174,7 @@ static void test_restart_settings(void **state)
 		MISP_HEAD "http: {max_connections: 7}\n",
 		MISP_HEAD "http: {idle_timeout: 7}\n",
 		MISP_HEAD "http: {header_timeout: 7}\n",
+		MISP_HEAD "http: {misp_api: {keys: Aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa1}}\n",
 	};
 	struct iocb_config *base = load(MISP_HEAD);
 	struct iocb_config *live = load(MISP_HEAD "  pull: {interval: 60}\nlogging: {level: info}\n");
