@@ -193,6 +193,17 @@ static void attr_unlink(struct iocb_store *s, uint64_t slot, struct iocb_store_a
 	iocb_store__retire(s, r, st_attr_size(r), ST_RT_SLAB);
 }
 
+void iocb_store__replace(struct iocb_store *s, uint64_t slot, struct iocb_store_attr *old, struct iocb_store_attr *nw)
+{
+	iocb_store__notify(s, old, nw);
+	iocb_store__reindex(s, old, nw);
+	iocb_store__utab_set(s, slot, nw);
+	count_attr(s, old, -1);
+	count_attr(s, nw, 1);
+	dirty_attr(s, nw->uuid);
+	iocb_store__retire(s, old, st_attr_size(old), ST_RT_SLAB);
+}
+
 /* ------------------------------------------------------------ writing */
 
 /*
@@ -279,6 +290,8 @@ static int upsert(struct iocb_store *s, const struct iocb_misp_attr *a, unsigned
 	rc = attr_build(s, a, u, source, now, ev, &r, err);
 	if (rc < 0)
 		goto out;
+	if (s->nquality || (old && (old->flags & ST_F_Q)))
+		r = iocb_store__qualify(s, r, old);
 	if (!old || !attr_same(old, r, old_meta))
 		iocb_store__notify(s, old, r);
 	if (old) {

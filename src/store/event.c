@@ -325,8 +325,10 @@ static struct iocb_store_event *event_upsert_slow(struct iocb_store *s, const st
 /*
  * Writer: an event's metadata changed on its own (a tag added to the event,
  * new info): its attributes render differently (tags, TLP, event info), so
- * each is a change for the listeners. One pass over the uuid table: events
- * change alone rarely (a tag on an event), and only when someone listens.
+ * each is a change for the listeners, and their quality marks are
+ * recomputed (a record whose marks change is replaced). One pass over the
+ * uuid table: events change alone rarely (a tag on an event), and only when
+ * someone listens or qualifies.
  */
 static void notify_event_attrs(struct iocb_store *s, const struct iocb_store_event *e)
 {
@@ -336,9 +338,11 @@ static void notify_event_attrs(struct iocb_store *s, const struct iocb_store_eve
 		uint64_t v = t->slots[i];
 		if (v == 0 || v == ST_TOMB)
 			continue;
-		const struct iocb_store_attr *r = st_slot_ptr(v);
+		struct iocb_store_attr *r = st_slot_ptr(v);
 		if (r->ev == e) {
-			iocb_store__notify(s, r, r);
+			/* event tags weigh in a record's quality (decay base score, lists) */
+			if (!s->nquality || !iocb_store__requalify_one(s, i, r))
+				iocb_store__notify(s, r, r);
 			left--;
 		}
 	}
@@ -350,14 +354,14 @@ int iocb_store_event_upsert(struct iocb_store *s, const struct iocb_misp_event *
 	const struct store_evmeta *before = NULL;
 	pthread_mutex_lock(&s->wlock);
 	s->evcache = NULL;
-	if (s->nlisteners) {
+	if (s->nlisteners || s->nquality) {
 		uint8_t u[16];
 		const struct iocb_store_event *old = event_find(s, ev->uuid.len && iocb_store__uuid_parse(ev->uuid, u) ? u : NULL,
 								  ev->id);
 		before = old ? old->meta : NULL;
 	}
 	e = iocb_store__event_upsert(s, ev);
-	if (e && s->nlisteners && before && e->meta != before && e->nattrs)
+	if (e && (s->nlisteners || s->nquality) && before && e->meta != before && e->nattrs)
 		notify_event_attrs(s, e);
 	pthread_mutex_unlock(&s->wlock);
 	if (!e)

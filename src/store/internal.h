@@ -83,7 +83,28 @@ enum {
 	ST_F_IP1 = 1 << 4,    /* part 1 has a binary IP */
 	ST_F_V6_0 = 1 << 5,   /* part 0's IP is v6 (16 bytes, else 4) */
 	ST_F_V6_1 = 1 << 6,   /* part 1's IP is v6 */
+	ST_F_Q = 1 << 7,      /* a quality block (struct store_quality) follows the header */
 };
+
+/*
+ * The quality marks of a record (store.h struct iocb_store_quality), kept
+ * right after the header and only when they differ from the defaults, so a
+ * record without marks pays nothing and the hot path's expiry test reads
+ * the bytes next to the header it already loaded. Instants are 32-bit
+ * epoch seconds (UINT32_MAX = never): 28 bytes instead of 45.
+ */
+struct store_quality {
+	uint32_t expires_at;    /* UINT32_MAX = never */
+	uint32_t decay_from;    /* 0 = none */
+	uint32_t last_sighting; /* 0 = none */
+	uint32_t expiration;    /* type-2 sighting instant, 0 = none */
+	float base_score;       /* negative = no model */
+	uint16_t model;         /* model index + 1 */
+	uint16_t wl_set;        /* warninglist set id */
+	uint8_t wl_action;      /* enum iocb_store_wl_action */
+	uint8_t pad_[3];
+};
+_Static_assert(sizeof(struct store_quality) == 28, "quality block size");
 
 /*
  * Event handle: stable for the life of the event, so attributes can point
@@ -146,6 +167,14 @@ struct iocb_store_attr {
 _Static_assert(sizeof(struct iocb_store_attr) == 64, "attribute header size");
 _Static_assert(sizeof(struct store_evmeta) % 8 == 0, "evmeta alignment");
 
+static inline size_t st_qlen(const struct iocb_store_attr *r)
+{
+	return (r->flags & ST_F_Q) ? sizeof(struct store_quality) : 0;
+}
+static inline const struct store_quality *st_quality(const struct iocb_store_attr *r)
+{
+	return (const struct store_quality *)(const void *)(r + 1);
+}
 static inline size_t st_iplen(const struct iocb_store_attr *r, unsigned p)
 {
 	unsigned has = p ? ST_F_IP1 : ST_F_IP0, v6 = p ? ST_F_V6_1 : ST_F_V6_0;
@@ -155,12 +184,12 @@ static inline size_t st_iplen(const struct iocb_store_attr *r, unsigned p)
 }
 static inline const uint8_t *st_ip(const struct iocb_store_attr *r, unsigned p)
 {
-	const uint8_t *d = (const uint8_t *)(r + 1);
+	const uint8_t *d = (const uint8_t *)(r + 1) + st_qlen(r);
 	return p ? d + st_iplen(r, 0) : d;
 }
 static inline const char *st_value(const struct iocb_store_attr *r)
 {
-	return (const char *)(r + 1) + st_iplen(r, 0) + st_iplen(r, 1);
+	return (const char *)(r + 1) + st_qlen(r) + st_iplen(r, 0) + st_iplen(r, 1);
 }
 static inline unsigned st_nparts(const struct iocb_store_attr *r)
 {
@@ -185,7 +214,7 @@ static inline const uint8_t *st_tags(const struct iocb_store_attr *r)
 }
 static inline size_t st_attr_size(const struct iocb_store_attr *r)
 {
-	size_t n = sizeof(*r) + st_iplen(r, 0) + st_iplen(r, 1) + r->value_len + 1u + r->comment_len + 1u +
+	size_t n = sizeof(*r) + st_qlen(r) + st_iplen(r, 0) + st_iplen(r, 1) + r->value_len + 1u + r->comment_len + 1u +
 		   4u * r->ntags;
 	if (r->flags & ST_F_FS)
 		n += 8;
@@ -468,6 +497,11 @@ struct iocb_store {
 		void *ud;
 	} listeners[IOCB_STORE_MAX_LISTENERS]; /* writer lock */
 	unsigned nlisteners;                /* writer lock: slots in use (skips the loop when 0) */
+	struct {
+		iocb_store_quality_fn fn;   /* NULL: free slot */
+		void *ud;
+	} quality[IOCB_STORE_MAX_QUALITY];  /* writer lock: quality callbacks (quality.c) */
+	unsigned nquality;                  /* writer lock: slots in use */
 	struct iocb_store_event *evcache;   /* writer: result of the last iocb_store__event_upsert() */
 	uint8_t *evkey;                     /* writer: serialised input of that call */
 	size_t evkey_len, evkey_cap;
@@ -528,6 +562,23 @@ size_t iocb_store__probe_ip(const struct iocb_store *s, bool v6, unsigned plen, 
 /* Reader: exact-address + containing-prefix lookup, prefixes limited to <= maxplen. */
 size_t iocb_store__lookup_ip(const struct iocb_store *s, const uint8_t *addr, bool v6, unsigned maxplen, bool exact,
 			     struct iocb_store_hit *out, size_t max, size_t n);
+
+/*
+ * quality.c. Writer: the record to publish for r (freshly built, not yet
+ * published, no marks) given the record it replaces (old, may be NULL):
+ * runs the quality callbacks and returns r itself when the marks are the
+ * defaults, else a copy of r with the quality block (r is then freed).
+ */
+struct iocb_store_attr *iocb_store__qualify(struct iocb_store *s, struct iocb_store_attr *r,
+					    const struct iocb_store_attr *old);
+/*
+ * Writer: re-run the callbacks for the live record r in utab slot `slot`
+ * (an event's tags changed); replace it when its marks changed (listeners
+ * see (r, new)). Returns whether it was replaced.
+ */
+bool iocb_store__requalify_one(struct iocb_store *s, uint64_t slot, struct iocb_store_attr *r);
+/* attr.c. Writer: publish nw in place of old (utab slot `slot`): notify, reindex, retire, persist. */
+void iocb_store__replace(struct iocb_store *s, uint64_t slot, struct iocb_store_attr *old, struct iocb_store_attr *nw);
 
 /* index.c */
 const struct iocb_store_attr *iocb_store__utab_find(const struct iocb_store *s, const uint8_t u[16], uint64_t *slot);

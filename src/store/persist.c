@@ -35,7 +35,13 @@
 #include "core/mem.h"
 
 #define FORMAT_KEY "iocb.store.format"
-#define FORMAT_VERSION "1"
+/*
+ * 2: records may carry a quality block (ST_F_Q, quality.c). A version 1
+ * store has none and reads as is; opening it marks it version 2, so an
+ * older build refuses it by name instead of counting records corrupt.
+ */
+#define FORMAT_VERSION "2"
+#define FORMAT_VERSION_OLD "1"
 
 struct store_persist {
 	MDB_env *env;   /* the environment */
@@ -333,7 +339,8 @@ int iocb_store__persist_open(struct iocb_store *s, struct iocb_err *err)
 	k.mv_data = (void *)FORMAT_KEY;
 	k.mv_size = sizeof(FORMAT_KEY) - 1;
 	mrc = mdb_get(txn, p->meta, &k, &v);
-	if (mrc == MDB_NOTFOUND) {
+	if (mrc == MDB_NOTFOUND ||
+	    (mrc == 0 && v.mv_size == 1 && memcmp(v.mv_data, FORMAT_VERSION_OLD, 1) == 0)) {
 		v.mv_data = (void *)FORMAT_VERSION;
 		v.mv_size = sizeof(FORMAT_VERSION) - 1;
 		mrc = mdb_put(txn, p->meta, &k, &v, 0);

@@ -346,6 +346,97 @@ struct iocb_store_cursor {
 int iocb_store_walk(const struct iocb_store *s, struct iocb_store_cursor *c, size_t max_slots, iocb_store_each_cb fn,
 		    void *ud) IOCB_MUST_USE;
 
+/* ------------------------------------------------------------ quality
+ * The store quality hook (issue #15): warninglist marks and decay/expiry
+ * instants live in the record, computed when the record is built, so the
+ * hot path decides "does this record still match" with one comparison.
+ */
+
+enum iocb_store_wl_action { IOCB_STORE_WL_NONE = 0, IOCB_STORE_WL_IGNORE, IOCB_STORE_WL_FLAG, IOCB_STORE_WL_SUPPRESS };
+
+/*
+ * Quality marks of one record, computed by the quality callbacks when the
+ * record is built (upsert, event tag change, requalify, sighting). Stored
+ * in the record; read with iocb_store_attr_quality(). A record whose marks
+ * are all defaults carries nothing (0 bytes); one with any mark carries a
+ * 28-byte block (epoch instants are kept as 32-bit seconds: past 2106 they
+ * read as "never").
+ */
+struct iocb_store_quality {
+	int64_t expires_at;    /* epoch s from which the record no longer matches; INT64_MAX = never */
+	int64_t decay_from;    /* epoch s the decay runs from (timestamp, last_seen or last sighting); 0 = none */
+	int64_t last_sighting; /* epoch s of the last type-0 sighting known; 0 = none (store-owned, persisted) */
+	int64_t expiration;    /* epoch s of a type-2 (expiration) sighting in force; 0 = none (store-owned,
+				  persisted). The store caps expires_at by it after the callbacks ran; a
+				  type-0 sighting at or after it, or an update with a newer timestamp,
+				  clears it */
+	float base_score;      /* 0..100 from tags/model; negative = no model applies */
+	uint16_t model;        /* decay model index + 1; 0 = none */
+	uint16_t wl_set;       /* 0 = on no warninglist; else an id the warninglist module resolves */
+	uint8_t wl_action;     /* enum iocb_store_wl_action: the policy decided for this record */
+};
+
+/* The defaults: expires_at INT64_MAX, base_score -1, everything else 0. */
+void iocb_store_quality_default(struct iocb_store_quality *q);
+
+/* Whether a record with marks q matches at epoch second now: not suppressed and not expired. */
+static inline bool iocb_store_quality_live(const struct iocb_store_quality *q, int64_t now)
+{
+	return q->wl_action != IOCB_STORE_WL_SUPPRESS && now < q->expires_at;
+}
+
+/*
+ * A quality callback. It may read a through the views (a's event
+ * included; a's own marks may be stale: read q, not iocb_store_attr_quality()).
+ * q starts from the record's current marks (expires_at reset to INT64_MAX
+ * so an expiry is always recomputed; defaults for a new record) and fn
+ * changes only the fields it owns (warninglists: wl_*; decay: expires_at,
+ * decay_from, base_score, model). Runs under the writer lock, on the
+ * writer's thread: no store calls but the views, no blocking.
+ */
+typedef void (*iocb_store_quality_fn)(void *ud, const struct iocb_store_attr *a, struct iocb_store_quality *q);
+
+/*
+ * Register a quality callback (several may be: warninglists, decay; they
+ * run in registration order). Records already stored keep their marks
+ * until iocb_store_requalify(). Returns a handle >= 0 or IOCB_ELIMIT past
+ * IOCB_STORE_MAX_QUALITY. Any thread; takes the writer lock.
+ */
+#define IOCB_STORE_MAX_QUALITY 4
+int iocb_store_quality_add(struct iocb_store *s, iocb_store_quality_fn fn, void *ud) IOCB_MUST_USE;
+/* Unregister (before the callback's state is freed). A bad handle is a no-op. */
+void iocb_store_quality_remove(struct iocb_store *s, int handle);
+
+/* The record's marks (the defaults when it carries none). Reader (or inside a callback, writer). */
+void iocb_store_attr_quality(const struct iocb_store_attr *a, struct iocb_store_quality *out);
+
+/*
+ * The hot path's test: iocb_store_quality_live() of a's marks without
+ * copying them (a flag test for records with none, one load and one
+ * comparison otherwise). Reader.
+ */
+bool iocb_store_attr_live(const struct iocb_store_attr *a, int64_t now);
+
+/*
+ * Recompute every record's marks (start-up after open, a SIGHUP reload of
+ * lists or models); records whose marks changed are replaced as an edit
+ * is (listeners see (old, new)) and persisted at the next commit.
+ * *changed (may be NULL) gets their count. Writer (takes the lock).
+ */
+int iocb_store_requalify(struct iocb_store *s, uint64_t now, size_t *changed, struct iocb_err *err) IOCB_MUST_USE;
+
+/*
+ * A sighting of attribute attr_uuid at epoch second ts: type 0 sets
+ * last_sighting (the decay restarts from it and a type-2 expiration at or
+ * before ts is lifted), type 2 (expiration) expires the record at ts
+ * (ts <= 0: at once), type 1 (false positive) changes nothing. The
+ * callbacks run again and a changed record is replaced as an edit is.
+ * Returns IOCB_OK, IOCB_ENOTFOUND (no such attribute), IOCB_EINVAL (bad
+ * uuid, type > 2). Writer (takes the lock).
+ */
+int iocb_store_sighting(struct iocb_store *s, struct iocb_str attr_uuid, int type, int64_t ts,
+			struct iocb_err *err) IOCB_MUST_USE;
+
 /* ------------------------------------------------------------ stats */
 
 struct iocb_store_stats {

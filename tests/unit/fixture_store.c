@@ -2,11 +2,13 @@
 /* A memory store filled by hand for the tests above the store (see fixture_store.h). */
 #include "fixture_store.h"
 
+#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -74,4 +76,37 @@ void fixture_store_upsert(struct iocb_store *s, const struct iocb_misp_attr *a)
 
 	if (iocb_store_upsert(s, a, 0, 1000, &err) != IOCB_OK)
 		fail_msg("upsert: %s", err.msg);
+}
+
+struct iocb_store *fixture_store_open_path(const char *dir)
+{
+	struct iocb_store_opts o;
+	struct iocb_store *s = NULL;
+	struct iocb_err err;
+
+	iocb_store_opts_default(&o);
+	o.path = dir;
+	o.map_size = 64 << 20;
+	o.durable = false;
+	if (iocb_store_open(&o, &s, &err) != IOCB_OK)
+		fail_msg("open %s: %s", dir, err.msg);
+	return s;
+}
+
+void fixture_rmtree(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char p[512];
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+		unlink(p);
+	}
+	closedir(d);
+	rmdir(dir);
 }

@@ -37,5 +37,9 @@ struct iocb_misp_attr *fixture_attr_make(struct fixture_attr *t, uint64_t n, con
 struct iocb_store *fixture_store_open(bool non_ids);
 /* Upsert a as source 0 at time 1000. */
 void fixture_store_upsert(struct iocb_store *s, const struct iocb_misp_attr *a);
+/* An LMDB store in dir (64 MiB map, not durable). */
+struct iocb_store *fixture_store_open_path(const char *dir);
+/* Remove dir and the files in it (a store directory). */
+void fixture_rmtree(const char *dir);
 
 #endif

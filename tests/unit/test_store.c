@@ -571,42 +571,10 @@ static char *mktmp(void)
 	return strdup(d);
 }
 
-static void rmtree(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	char p[512];
-	if (!d)
-		return;
-	while ((e = readdir(d))) {
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
-		unlink(p);
-	}
-	closedir(d);
-	rmdir(dir);
-}
-
-static struct iocb_store *open_path(const char *dir)
-{
-	struct iocb_store_opts o;
-	struct iocb_store *s = NULL;
-	struct iocb_err err;
-	iocb_store_opts_default(&o);
-	o.path = dir;
-	o.map_size = 64 << 20;
-	o.durable = false;
-	int rc = iocb_store_open(&o, &s, &err);
-	if (rc != IOCB_OK)
-		fail_msg("open %s: %s", dir, err.msg);
-	return s;
-}
-
 static void test_persist_roundtrip(void **state)
 {
 	char *dir = mktmp();
-	struct iocb_store *s = open_path(dir);
+	struct iocb_store *s = fixture_store_open_path(dir);
 	struct fixture_attr t;
 	struct iocb_store_hit h[8];
 	struct iocb_store_attr_view v;
@@ -641,7 +609,7 @@ static void test_persist_roundtrip(void **state)
 	assert_int_equal(iocb_store_meta_set(s, "other", IOCB_STR_LIT("x"), &err), IOCB_OK);
 	iocb_store_free(s);
 
-	s = open_path(dir);
+	s = fixture_store_open_path(dir);
 	assert_int_equal(look(s, IOCB_MC_DOMAIN, "p.example", h, 8), 1);
 	view(&h[0], &v);
 	assert_true(iocb_str_eq_c(v.value, "p.example|192.0.2.5"));
@@ -678,21 +646,21 @@ static void test_persist_roundtrip(void **state)
 	assert_int_equal(removed, 2);
 	commit(s);
 	iocb_store_free(s);
-	s = open_path(dir);
+	s = fixture_store_open_path(dir);
 	assert_int_equal(look(s, IOCB_MC_DOMAIN, "gone.example", h, 8), 0);
 	struct iocb_store_stats st;
 	iocb_store_stats(s, &st);
 	assert_int_equal(st.attrs, 3);
 	assert_int_equal(st.events, 1);
 	iocb_store_free(s);
-	rmtree(dir);
+	fixture_rmtree(dir);
 	free(dir);
 }
 
 static void test_persist_bad_version(void **state)
 {
 	char *dir = mktmp();
-	struct iocb_store *s = open_path(dir);
+	struct iocb_store *s = fixture_store_open_path(dir);
 	struct iocb_store_opts o;
 	struct iocb_err err;
 	MDB_env *env;
@@ -717,7 +685,7 @@ static void test_persist_bad_version(void **state)
 	assert_int_equal(iocb_store_open(&o, &s, &err), IOCB_EUNSUPPORTED);
 	assert_null(s);
 	assert_non_null(strstr(err.msg, "unknown store format version '99'"));
-	rmtree(dir);
+	fixture_rmtree(dir);
 	free(dir);
 }
 
@@ -739,7 +707,7 @@ static int fill(struct iocb_store *s, uint64_t from, uint64_t n, struct iocb_err
 static void test_persist_truncated(void **state)
 {
 	char *dir = mktmp();
-	struct iocb_store *s = open_path(dir);
+	struct iocb_store *s = fixture_store_open_path(dir);
 	struct iocb_store_opts o;
 	struct iocb_err err;
 	char file[512];
@@ -762,7 +730,7 @@ static void test_persist_truncated(void **state)
 		assert_non_null(strstr(err.msg, "store damaged: "));
 		assert_non_null(strstr(err.msg, "iocbus store rebuild"));
 	}
-	rmtree(dir);
+	fixture_rmtree(dir);
 	free(dir);
 }
 
@@ -805,7 +773,7 @@ static void test_persist_commit_failure(void **state)
 	iocb_store_stats(s, &st);
 	assert_int_equal(st.commit_errors, 2);
 	iocb_store_free(s);
-	rmtree(dir);
+	fixture_rmtree(dir);
 	free(dir);
 }
 

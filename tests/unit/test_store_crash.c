@@ -84,23 +84,6 @@ static void child(const char *dir, int wfd)
 	}
 }
 
-static void rmtree(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	char p[512];
-	if (!d)
-		return;
-	while ((e = readdir(d))) {
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
-		unlink(p);
-	}
-	closedir(d);
-	rmdir(dir);
-}
-
 static void one_run(unsigned seed)
 {
 	char tmpl[] = "/tmp/iocb-crash-XXXXXX";
@@ -167,7 +150,7 @@ static void one_run(unsigned seed)
 	iocb_store_stats(s, &st);
 	assert_int_equal(st.attrs, (uint64_t)K * (m + 1 < 3 ? m + 1 : 3));
 	iocb_store_free(s);
-	rmtree(dir);
+	fixture_rmtree(dir);
 }
 
 static void test_kill9(void **state)
