@@ -232,6 +232,53 @@ static void test_match(void **state)
 	iocb_store_free(s);
 }
 
+/* A quality callback: attribute id 1001 expired at 1750000000, 1002 suppressed (a warninglist). */
+static void mark(void *ud, const struct iocb_store_attr *a, struct iocb_store_quality *q)
+{
+	struct iocb_store_attr_view av;
+
+	(void)ud;
+	iocb_store_attr_view(a, &av);
+	if (av.id == 1001)
+		q->expires_at = 1750000000;
+	if (av.id == 1002)
+		q->wl_action = IOCB_STORE_WL_SUPPRESS;
+}
+
+/* Expired and suppressed records are not answered (live at the request's time). */
+static void test_quality(void **state)
+{
+	struct iocb_store *s = fixture_store_open(true);
+	struct fixture_attr t;
+	struct iocb_store_hit h[4];
+	struct iocb_mispapi_query q;
+	struct iocb_err err = {0};
+	const struct iocb_store_attr *a[3];
+	(void)state;
+
+	assert_true(iocb_store_quality_add(s, mark, NULL) >= 0);
+	for (uint64_t i = 1; i <= 3; i++) {
+		char v[32];
+		snprintf(v, sizeof(v), "192.0.2.%u", (unsigned)i);
+		fixture_store_upsert(s, fixture_attr_make(&t, i, "ip-dst", v, NULL, -1, 1, true));
+	}
+	iocb_store_read_lock();
+	for (unsigned i = 0; i < 3; i++) {
+		char v[32];
+		snprintf(v, sizeof(v), "192.0.2.%u", i + 1);
+		assert_int_equal(iocb_store_lookup_any(s, iocb_str_c(v), h, 4), 1);
+		a[i] = h[0].attr;
+	}
+	assert_int_equal(iocb_mispapi_query_parse(&q, iocb_str_c("{}"), iocb_str_c(""), 1740000000, &err), IOCB_OK);
+	assert_true(iocb_mispapi_match(&q, a[0]) && !iocb_mispapi_match(&q, a[1]) && iocb_mispapi_match(&q, a[2]));
+	iocb_mispapi_query_fini(&q);
+	assert_int_equal(iocb_mispapi_query_parse(&q, iocb_str_c("{}"), iocb_str_c(""), 1750000000, &err), IOCB_OK);
+	assert_true(!iocb_mispapi_match(&q, a[0]) && iocb_mispapi_match(&q, a[2]));
+	iocb_mispapi_query_fini(&q);
+	iocb_store_read_unlock();
+	iocb_store_free(s);
+}
+
 /* MISP's restSearch item, byte for byte: key order, strings for integers, inherited tags. */
 static void test_render(void **state)
 {
@@ -304,6 +351,7 @@ int main(void)
 		cmocka_unit_test(test_parse_wrapper_named_errors),
 		cmocka_unit_test(test_like),
 		cmocka_unit_test(test_match),
+		cmocka_unit_test(test_quality),
 		cmocka_unit_test(test_render),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -71,6 +71,7 @@ struct iocb_mispapi_query {
 	uint64_t limit;                 /* 0 = no limit (MISP: every match) */
 	uint64_t page;                  /* 1-based; 1 when unset */
 	bool empty;                     /* no parameter at all was given (MISP runs it unfiltered) */
+	int64_t now;                    /* epoch s of the request: records not live then are left out */
 	/* private: decoded strings live here */
 	char *pool;
 	size_t pool_len, pool_cap;
@@ -94,7 +95,9 @@ void iocb_mispapi_query_fini(struct iocb_mispapi_query *q);
 /*
  * Whether record a matches every filter of q but `value` (the caller
  * either looked the value up in the index or calls
- * iocb_mispapi_value_match()). Inside iocb_store_read_lock().
+ * iocb_mispapi_value_match()). A record expired or suppressed by the
+ * store's quality marks (iocb_store_attr_live() at q->now) never matches,
+ * as for every matcher of iocbus. Inside iocb_store_read_lock().
  */
 bool iocb_mispapi_match(const struct iocb_mispapi_query *q, const struct iocb_store_attr *a);
 /* Whether a's value1 or value2 matches q->value (LIKE, negation, case-insensitive); true when unset. */

@@ -588,6 +588,7 @@ int iocb_mispapi_query_parse(struct iocb_mispapi_query *q, struct iocb_str body,
 	q->to_ids = q->published = -1;
 	q->page = 1;
 	q->empty = true;
+	q->now = now;
 	/* Every decoded string fits: escapes only shrink, "!" prefixes add one byte per term. */
 	q->pool_cap = body.len * 2 + named.len + 64;
 	q->pool = iocb_xmalloc(q->pool_cap);
@@ -706,8 +707,8 @@ bool iocb_mispapi_match(const struct iocb_mispapi_query *q, const struct iocb_st
 	char idbuf[24];
 	struct iocb_str vals[3];
 
-	/* The store keeps no soft-deleted attributes. */
-	if (q->deleted == 1)
+	/* The store keeps no soft-deleted attributes; expired or suppressed records are not served. */
+	if (q->deleted == 1 || !iocb_store_attr_live(a, q->now))
 		return false;
 	iocb_store_attr_view(a, &av);
 	memset(&ev, 0, sizeof(ev));
