@@ -629,7 +629,7 @@ int iocb_mispapi_serve(struct iocb_mispapi *m, struct iocb_store *store, struct 
 	if (fixed_answer(url)) {
 		struct iocb_buf fb;
 
-		iocb_buf_init(&fb, 0);
+		iocb_buf_init(&fb, 4096);
 		if (iocb_buf_append_c(&fb, fixed_answer(url)) < 0) {
 			iocb_buf_fini(&fb);
 			return MHD_NO;
