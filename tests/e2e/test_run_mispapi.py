@@ -245,7 +245,8 @@ class MispApiTest(unittest.TestCase):
                      {"value": "!203.0.113.%", "type": ["domain", "domain|ip", "ip-src"]},
                      {"value": "EVIL-UPDATE.EXAMPLE||192.0.2.10"}, {"tags": "!tlp:red", "category": "Network%"},
                      {"timestamp": [1729600100, 1729500100]}, {"deleted": 1}, {"tags": ["Feed-x", "tlp:red"]},
-                     {"returnFormat": "json", "value": "203.0.113.77", "unknownParameter": {"x": [1]}}, {}]:
+                     {"returnFormat": "json", "value": "203.0.113.77", "unknownParameter": {"x": [1]}}, {},
+                     {"value": "", "type": ""}]:
             with self.subTest(body=json.dumps(body)):
                 self.same_answer(*self.both(json.dumps(body)))
         # an empty body (or another content type) is MISP's unfiltered search

@@ -89,6 +89,10 @@ static void test_parse_casts(void **state)
 	assert_true(term_is(&q.category, 0, "!Payload delivery"));
 	assert_true(term_is(&q.tags_not, 0, "tlp:red") && term_is(&q.tags_or, 0, "tlp:%"));
 	iocb_mispapi_query_fini(&q);
+	/* Empty values filter nothing (MISP skips them). */
+	assert_int_equal(parse(&q, "{\"value\":\"\",\"type\":[\"\",\" \"],\"tags\":\"!\"}", ""), IOCB_OK);
+	assert_true(q.value.n == 0 && q.type.n == 0 && q.tags_not.n == 0 && q.tags_or.n == 0);
+	iocb_mispapi_query_fini(&q);
 }
 
 static void test_parse_times_paging(void **state)

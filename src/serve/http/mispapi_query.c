@@ -118,6 +118,9 @@ static struct iocb_str pool_put(struct iocb_mispapi_query *q, const char *p, siz
 
 static int add_term(struct iocb_mispapi_terms *t, struct iocb_str s, const char *what, struct iocb_err *err)
 {
+	/* An empty term (or a bare '!') filters nothing, as MISP skips empty filter values. */
+	if (s.len == 0 || (s.len == 1 && s.ptr[0] == '!'))
+		return IOCB_OK;
 	if (t->n >= IOCB_MISPAPI_MAX_TERMS)
 		return iocb_err_set(err, IOCB_ELIMIT, "more than %d terms in %s", IOCB_MISPAPI_MAX_TERMS, what);
 	t->v[t->n++] = s;
