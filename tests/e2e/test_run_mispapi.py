@@ -405,6 +405,10 @@ class MispApiWalkTest(unittest.TestCase):
                 print("# %d single-value searches beside 3 stalled walks and 2 full ones: worst %.3f s" % (i, worst))
                 for s in slow:      # the stalled ones dropped mid-answer
                     s.close()
+                # a walk that matches nothing: each empty step yields (suspend, resume) and it still ends
+                st, hd, b = post(d.port, KEY, '{"value":"nomatch%"}')
+                self.assertEqual((st, b), (200, b'{"response": {"Attribute": []}}\n'))
+                self.assertNotIn("x-result-count", hd)
                 self.assertEqual(d.get("/healthz")[0], 200)
 
 
