@@ -409,10 +409,27 @@ class MispApiWalkTest(unittest.TestCase):
                 st, hd, b = post(d.port, KEY, '{"value":"nomatch%"}')
                 self.assertEqual((st, b), (200, b'{"response": {"Attribute": []}}\n'))
                 self.assertNotIn("x-result-count", hd)
+                self.assertEqual(d.metric("iocbus_mispapi_truncated_total"), 0)
                 self.assertEqual(d.get("/healthz")[0], 200)
 
 
 class MispApiOffTest(unittest.TestCase):
+    def test_max_attributes(self):
+        with Misp() as m:
+            ev = m.control("event", info="cap")
+            for i in range(3):
+                m.attribute(ev, "ip-dst", "192.0.2.%d" % (i + 1))
+            with Iocbus({"misp": m.misp_config(), "http": {"misp_api": {"keys": KEY, "max_attributes": 2}}}) as d:
+                wait_until(lambda: d.hits("192.0.2.3") == 1)
+                count = lambda body: len(json.loads(post(d.port, KEY, body)[2])["response"]["Attribute"])
+                self.assertEqual(count('{"type":"ip-dst","limit":2}'), 2)    # a limit cuts as asked
+                self.assertEqual(d.metric("iocbus_mispapi_truncated_total"), 0)
+                self.assertEqual(count('{"type":"ip-dst"}'), 2)              # the cap cuts, and counts it
+                self.assertEqual(d.metric("iocbus_mispapi_truncated_total"), 1)
+                self.assertEqual(count('{"value":["192.0.2.1","192.0.2.2","192.0.2.3"]}'), 2)
+                self.assertEqual(d.metric("iocbus_mispapi_truncated_total"), 2)
+                self.assertEqual(count('{"type":"ip-dst","limit":2,"page":2}'), 1)
+
     def test_off_without_keys(self):
         with Misp() as m:
             with Iocbus({"misp": m.misp_config()}) as d:

@@ -87,7 +87,8 @@ struct walk {
 	bool first;                      /* no item written yet */
 	bool walked;                     /* the walk is over */
 	bool done;                       /* the tail is in out */
-	bool capped;                     /* left ran out before the walk did because of max_attributes */
+	bool capped;                     /* left counts max_attributes, not a limit */
+	bool over;                       /* a match was found past left: the answer is cut there */
 };
 
 /* ------------------------------------------------------------ new / free / metrics */
@@ -408,7 +409,7 @@ static int walk_fn(void *ud, const struct iocb_store_attr *a)
 	struct iocb_jw w;
 	size_t mark = wk->out.len;
 
-	if (wk->out.len >= WALK_CHUNK || wk->left == 0)
+	if (wk->out.len >= WALK_CHUNK)
 		return 1;
 	if (!wk->m->non_ids) {
 		iocb_store_attr_view(a, &av);
@@ -420,6 +421,10 @@ static int walk_fn(void *ud, const struct iocb_store_attr *a)
 	if (wk->skip) {
 		wk->skip--;
 		return 0;
+	}
+	if (wk->left == 0) {
+		wk->over = true; /* one match past the limit or the cap: the walk is over */
+		return 1;
 	}
 	if (!wk->first && iocb_buf_putc(&wk->out, ',') < 0)
 		return 1;
@@ -445,7 +450,7 @@ static void walk_some(struct walk *wk)
 	for (int i = 0; i < WALK_STEPS && !wk->walked && wk->out.len - wk->off < WALK_CHUNK; i++) {
 		int rc = iocb_store_walk(wk->store, &wk->cur, WALK_SLOTS, walk_fn, wk);
 
-		if (rc == 1 && wk->left == 0)
+		if (rc == 1 && wk->over)
 			wk->walked = true;
 		else if (rc != IOCB_EAGAIN && rc != 1)
 			wk->walked = true; /* IOCB_OK: done; an error ends the answer where it is */
@@ -454,7 +459,8 @@ static void walk_some(struct walk *wk)
 	}
 	iocb_store_reader_unregister();
 	if (wk->walked && !wk->done) {
-		if (wk->left == 0 && wk->capped)
+		/* cut at max_attributes (a limit cuts as asked) */
+		if (wk->over && wk->capped)
 			wk->m->truncated++;
 		if (iocb_buf_append_c(&wk->out, "]}}\n") == IOCB_OK)
 			wk->done = true;
