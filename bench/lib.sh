@@ -97,3 +97,11 @@ cpu_busy() {
 		END {dt = tot[2] - tot[1]; printf "%.0f", (dt > 0 ? 100 * (dt - (idle[2] - idle[1])) / dt : 0)}'
 }
 
+
+# build_release: (re)build the release preset unless SKIP_BUILD=1 (bench_mispapi.sh).
+build_release() {
+	[ "${SKIP_BUILD:-0}" = 1 ] && return 0
+	say "# building the release preset"
+	cmake --preset release >/dev/null
+	nice cmake --build --preset release -j2 >/dev/null
+}

@@ -332,6 +332,14 @@ struct iocb_config {
 		int status_max_tlp;       /* enum iocb_config_tlp: matches above it are masked on the page */
 		double status_refresh_s;  /* how often the page polls /v1/status, default 5 s */
 		unsigned status_matches;  /* matches kept for the page, default 50 */
+		/* `http.misp_api`: the MISP-compatible read API (docs/DROPINS.md). */
+		struct {
+			bool present;             /* the section exists */
+			struct iocb_secret keys;  /* accepted keys, '\n'-separated: `keys`, `keys_file`, `keys_env` */
+			char *keys_file;          /* file of keys (one a line), or NULL */
+			char *keys_env;           /* variable holding comma-separated keys, or NULL */
+			unsigned max_attributes;  /* cap of one answer, default 100000 */
+		} misp_api;
 	} http;
 
 	struct iocb_config_input *inputs; /* `inputs` list: log events enriched by `iocbus run` */

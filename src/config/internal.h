@@ -165,6 +165,12 @@ bool iocb_config__is_loopback(const char *host);
 extern const struct iocb_config__section iocb_config__quality;
 extern const struct iocb_config__section iocb_config__warninglists;
 extern const char *const iocb_config__wl_policies[];
+/* tables_mispapi.c: `http.misp_api`. */
+extern const struct iocb_config__section iocb_config__mispapi;
+/* tables.c: set a secret, wiping what it held (takes v); read a key file into one (see tables.c). */
+void iocb_config__secret_take(struct iocb_secret *s, char *v);
+int iocb_config__read_secret_file(struct iocb_config__ctx *ctx, const struct iocb_config__node *at, const char *path,
+				  const char *what, bool lines, struct iocb_secret *out) IOCB_MUST_USE;
 
 /* Fail with IOCB_ECONFIG: "name:line:col: path: message" (n may be NULL). */
 int iocb_config__fail(struct iocb_config__ctx *ctx, const struct iocb_config__node *n, const char *path,

@@ -452,6 +452,9 @@ static const struct iocb_config__opt http_rows[] = {
 	    "Without it `iocbus run` and `check-config` refuse such a configuration; with it a warning is logged."),
 	ROW("status", IOCB_CT_SECTION, NULL, 0, 0, 0, NO, NO, NULL, &iocb_config__http_status, 0,
 	    "See `http.status`."),
+	/* 14-api: the MISP-compatible read API */
+	ROW("misp_api", IOCB_CT_SECTION, NULL, 0, 0, 0, NO, OFF(http.misp_api.present), NULL, &iocb_config__mispapi, 0,
+	    "See `http.misp_api`."),
 };
 
 static const struct iocb_config__section http_sec = {
@@ -854,7 +857,7 @@ const char *iocb_config__type_name(const struct iocb_config__opt *o)
 }
 
 /* Set the secret, wiping whatever it held. Takes ownership of v. */
-static void secret_take(struct iocb_secret *s, char *v)
+void iocb_config__secret_take(struct iocb_secret *s, char *v)
 {
 	if (s->value_) {
 		explicit_bzero(s->value_, strlen(s->value_));
@@ -863,9 +866,14 @@ static void secret_take(struct iocb_secret *s, char *v)
 	s->value_ = v;
 }
 
-/* Read api.key_file. Messages name the file, never its contents. */
-static int read_key_file(struct iocb_config__ctx *ctx, const struct iocb_config__node *at, const char *path,
-			 struct iocb_secret *out)
+/*
+ * Read a key file (api.key_file, http.misp_api.keys_file) into out; `what`
+ * names the option in messages, which name the file, never its contents.
+ * Trailing whitespace is trimmed; with lines false the key must be on one
+ * line.
+ */
+int iocb_config__read_secret_file(struct iocb_config__ctx *ctx, const struct iocb_config__node *at, const char *path,
+				  const char *what, bool lines, struct iocb_secret *out)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -876,15 +884,15 @@ static int read_key_file(struct iocb_config__ctx *ctx, const struct iocb_config_
 	iocb_config__quote(q, sizeof(q), path, strlen(path), 120);
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
-		rc = iocb_config__fail(ctx, at, "misp.api.key_file", "cannot open '%s': %s", q, strerror(errno));
+		rc = iocb_config__fail(ctx, at, what, "cannot open '%s': %s", q, strerror(errno));
 		goto out;
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		rc = iocb_config__fail(ctx, at, "misp.api.key_file", "'%s' is not a regular file", q);
+		rc = iocb_config__fail(ctx, at, what, "'%s' is not a regular file", q);
 		goto out;
 	}
 	if (st.st_mode & S_IROTH)
-		iocb_config__warn(ctx, at, "misp.api.key_file", "'%s' is readable by every user; chmod o-r it", q);
+		iocb_config__warn(ctx, at, what, "'%s' is readable by every user; chmod o-r it", q);
 	buf = iocb_xmalloc(IOCB_CONFIG_MAX_KEY_FILE + 1);
 	for (;;) {
 		ssize_t n = read(fd, buf + len, IOCB_CONFIG_MAX_KEY_FILE + 1 - len);
@@ -892,7 +900,7 @@ static int read_key_file(struct iocb_config__ctx *ctx, const struct iocb_config_
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			rc = iocb_config__fail(ctx, at, "misp.api.key_file", "cannot read '%s': %s", q,
+			rc = iocb_config__fail(ctx, at, what, "cannot read '%s': %s", q,
 					       strerror(errno));
 			goto out;
 		}
@@ -900,7 +908,7 @@ static int read_key_file(struct iocb_config__ctx *ctx, const struct iocb_config_
 			break;
 		len += (size_t)n;
 		if (len > IOCB_CONFIG_MAX_KEY_FILE) {
-			rc = iocb_config__fail(ctx, at, "misp.api.key_file", "'%s' is larger than %d bytes", q,
+			rc = iocb_config__fail(ctx, at, what, "'%s' is larger than %d bytes", q,
 					       IOCB_CONFIG_MAX_KEY_FILE);
 			goto out;
 		}
@@ -910,14 +918,14 @@ static int read_key_file(struct iocb_config__ctx *ctx, const struct iocb_config_
 		len--;
 	buf[len] = '\0';
 	if (len == 0) {
-		rc = iocb_config__fail(ctx, at, "misp.api.key_file", "'%s' is empty", q);
+		rc = iocb_config__fail(ctx, at, what, "'%s' is empty", q);
 		goto out;
 	}
-	if (memchr(buf, '\0', len) || memchr(buf, '\n', len) || memchr(buf, '\r', len)) {
-		rc = iocb_config__fail(ctx, at, "misp.api.key_file", "'%s' must hold the key on one line", q);
+	if (memchr(buf, '\0', len) || (!lines && (memchr(buf, '\n', len) || memchr(buf, '\r', len)))) {
+		rc = iocb_config__fail(ctx, at, what, "'%s' must hold the key on one line", q);
 		goto out;
 	}
-	secret_take(out, iocb_xstrndup(buf, len));
+	iocb_config__secret_take(out, iocb_xstrndup(buf, len));
 	rc = IOCB_OK;
 out:
 	if (buf) {
@@ -962,7 +970,8 @@ int iocb_config__api_check(struct iocb_config__ctx *ctx, void *base, const struc
 						 vals[API_SSL]->line);
 	}
 	if (c->api.key_file)
-		return read_key_file(ctx, vals[API_KEY_FILE], c->api.key_file, &c->api.key);
+		return iocb_config__read_secret_file(ctx, vals[API_KEY_FILE], c->api.key_file, "misp.api.key_file", false,
+						     &c->api.key);
 	if (c->api.key_env) {
 		const char *v = getenv(c->api.key_env);
 		char q[300];
@@ -971,7 +980,7 @@ int iocb_config__api_check(struct iocb_config__ctx *ctx, void *base, const struc
 		if (!v || !*v)
 			return iocb_config__fail(ctx, vals[API_KEY_ENV], "misp.api.key_env",
 						 "environment variable '%s' is not set or empty", q);
-		secret_take(&c->api.key, iocb_xstrdup(v));
+		iocb_config__secret_take(&c->api.key, iocb_xstrdup(v));
 	}
 	return IOCB_OK;
 }

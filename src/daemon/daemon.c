@@ -431,7 +431,11 @@ bool iocb_daemon__restart_settings_changed(const struct iocb_config *old, const 
 	       !str_eq_null(ng->http.auth_users_file, old->http.auth_users_file) ||
 	       ng->http.status_max_tlp != old->http.status_max_tlp ||
 	       ng->http.status_refresh_s != old->http.status_refresh_s ||
-	       ng->http.status_matches != old->http.status_matches;
+	       ng->http.status_matches != old->http.status_matches ||
+	       /* the MISP API's keys are copied into the endpoint at start */
+	       ng->http.misp_api.present != old->http.misp_api.present ||
+	       ng->http.misp_api.max_attributes != old->http.misp_api.max_attributes ||
+	       !str_eq_null(iocb_secret_str(&ng->http.misp_api.keys), iocb_secret_str(&old->http.misp_api.keys));
 }
 
 int iocb_daemon__reloadable(const char *path, struct iocb_err *err)
@@ -609,6 +613,9 @@ static int endpoint_start(struct daemon *d, struct iocb_err *err)
 		.idle_timeout_s = c->http.idle_timeout_s,
 		.header_timeout_s = c->http.header_timeout_s,
 		.quality = iocb_daemon__wl_render(d->wl),
+		.misp_api_keys = c->http.misp_api.present ? iocb_secret_str(&c->http.misp_api.keys) : NULL,
+		.misp_api_max_attributes = c->http.misp_api.max_attributes,
+		.match_non_ids = c->store.match_non_ids,
 	};
 	struct iocb_http_handlers hh = {.metrics = metrics_cb, .health = health_cb, .ud = d, .status = status_cb};
 	uint16_t port = 0;

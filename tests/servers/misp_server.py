@@ -26,7 +26,7 @@ import time
 import uuid as uuidlib
 import errno
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit, parse_qs
+from urllib.parse import urlsplit, parse_qs, unquote
 
 import zmq
 
@@ -992,6 +992,16 @@ def _rs_chunks(path, chunk=16 << 20):
         cut_from = pos
 
 
+def _named_params(path):
+    """CakePHP named parameters of /attributes/restSearch[/json]/k:v/k:v (each segment
+    URL-decoded; a segment without ':' is a passed argument, ignored here)."""
+    rest = path[len("/attributes/restSearch"):].lstrip("/")
+    segs = [unquote(x) for x in rest.split("/") if x]
+    if segs and segs[0] == "json":
+        segs = segs[1:]
+    return dict(x.split(":", 1) for x in segs if ":" in x)
+
+
 def _aslist(v):
     if v is None:
         return []
@@ -1330,10 +1340,12 @@ class Handler(BaseHTTPRequestHandler):
 
     def _rest(self, method, path, raw, key):
         m = self.server.app.misp
-        if path in ("/attributes/restSearch", "/attributes/restSearch/json"):
+        if path in ("/attributes/restSearch", "/attributes/restSearch/json") or \
+                path.startswith("/attributes/restSearch/"):
+            named = _named_params(path)
             if method == "GET":
                 q = {k: v[-1] for k, v in parse_qs(urlsplit(self.path).query).items()}
-                if not q:
+                if not q and not named:
                     raise Error(400, GET_NO_PARAMS)
                 f = q
             else:
@@ -1342,6 +1354,7 @@ class Handler(BaseHTTPRequestHandler):
                     raise Error(405, INVALID_JSON)
                 if isinstance(f.get("request"), dict):
                     f = f["request"]
+            f = dict(f, **named)
             force = self.headers.get("X-Test-Search-Path")    # self-test only
             with m.lock:
                 body, count, used = m.rest_search_body(f, force)

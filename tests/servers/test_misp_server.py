@@ -221,6 +221,11 @@ class MispServerTest(Base):
         self.assertNotIn("203.0.113.2", vals({}))
         self.assertEqual(vals({"deleted": 1}), ["203.0.113.2"])
         self.assertEqual(len(vals({"deleted": [0, 1]})), 5)
+        # CakePHP named parameters (/attributes/restSearch[/json]/k:v/k:v), GET or POST
+        st, _, body = self.http("/attributes/restSearch/json/value:203.0.113.4/to_ids:1", method="GET")
+        self.assertEqual([a["value"] for a in json.loads(body)["response"]["Attribute"]], ["203.0.113.4"])
+        st, _, body = self.http("/attributes/restSearch/type:ip-dst/value:203.0.113.1", {})
+        self.assertEqual([a["value"] for a in json.loads(body)["response"]["Attribute"]], ["203.0.113.1"])
 
     def test_rest_errors(self):
         st, _, body = self.http("/attributes/restSearch", raw=b"{not json")

@@ -964,6 +964,61 @@ static void test_secret_key_env(void **state)
 	unsetenv("IOCB_TEST_KEY_ENV");
 }
 
+/* http.misp_api (14-api): keys from a file and the environment, joined; never in dumps or messages. */
+static void test_mispapi_keys(void **state)
+{
+	static const char k1[] = "Aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa1", k2[] = "Bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb2",
+			  k3[] = "Ccccccccccccccccccccccccccccccccccccccc3";
+	char path[] = "/tmp/iocb-test-mispapi-XXXXXX";
+	char yaml[512], body[256];
+	struct iocb_config *c, *none = NULL;
+	struct iocb_err err = {0};
+	int fd = mkstemp(path), n;
+	char *d;
+
+	(void)state;
+	assert_true(fd >= 0);
+	n = snprintf(body, sizeof(body), "# keys\n%s  # ops\n\n%s\n", k1, k2);
+	assert_int_equal(write(fd, body, (size_t)n), n);
+	close(fd);
+	assert_int_equal(chmod(path, 0600), 0);
+	setenv("IOCB_TEST_MISPAPI_KEYS", k3, 1);
+	snprintf(yaml, sizeof(yaml), "http:\n  misp_api:\n    keys_file: %s\n    keys_env: IOCB_TEST_MISPAPI_KEYS\n", path);
+	c = load_ok(yaml);
+	assert_true(c->http.misp_api.present);
+	snprintf(body, sizeof(body), "%s\n%s\n%s", k1, k2, k3);
+	assert_string_equal(iocb_secret_str(&c->http.misp_api.keys), body);
+	assert_int_equal(c->http.misp_api.max_attributes, 100000);
+	d = dump_str(c);
+	assert_null(strstr(d, k1));
+	assert_null(strstr(d, k3));
+	assert_non_null(strstr(d, path));
+	free(d);
+	iocb_config_free(c);
+
+	/* A line that is no MISP key: the message names the line, not its text. */
+	fd = open(path, O_WRONLY | O_TRUNC);
+	assert_true(fd >= 0);
+	n = snprintf(body, sizeof(body), "%s\n\n%s-not-a-key\n", k1, k2);
+	assert_int_equal(write(fd, body, (size_t)n), n);
+	close(fd);
+	assert_int_equal(iocb_config_load_string("t.yaml", yaml, strlen(yaml), &none, &err), IOCB_ECONFIG);
+	assert_non_null(strstr(err.msg, "http.misp_api.keys_file: line 3 is not a MISP API key"));
+	assert_null(strstr(err.msg, k2));
+	/* The section needs a key; an unset variable is an error; absent, the API is off. */
+	unsetenv("IOCB_TEST_MISPAPI_KEYS");
+	assert_int_equal(iocb_config_load_string("t.yaml", "http: {misp_api: {}}\n", 21, &none, &err), IOCB_ECONFIG);
+	assert_non_null(strstr(err.msg, "no API key"));
+	snprintf(yaml, sizeof(yaml), "http: {misp_api: {keys_env: IOCB_TEST_MISPAPI_KEYS}}\n");
+	assert_int_equal(iocb_config_load_string("t.yaml", yaml, strlen(yaml), &none, &err), IOCB_ECONFIG);
+	assert_non_null(strstr(err.msg, "is not set or empty"));
+	c = load_ok("http: {port: 1}\n");
+	assert_false(c->http.misp_api.present);
+	assert_null(iocb_secret_str(&c->http.misp_api.keys));
+	iocb_config_free(c);
+	unlink(path);
+}
+
 /* ---- dump and docs ------------------------------------------------------------------- */
 
 static void test_dump_roundtrip_everything(void **state)
@@ -1053,6 +1108,7 @@ int main(void)
 		cmocka_unit_test(test_secret_everywhere),
 		cmocka_unit_test(test_secret_key_file),
 		cmocka_unit_test(test_secret_key_env),
+		cmocka_unit_test(test_mispapi_keys),
 		cmocka_unit_test(test_dump_roundtrip_everything),
 		cmocka_unit_test(test_docs_current),
 	};

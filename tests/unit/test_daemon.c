@@ -178,6 +178,7 @@ static void test_restart_settings(void **state)
 		MISP_HEAD "http: {status: {max_tlp: red}}\n",
 		MISP_HEAD "http: {status: {matches: 5}}\n",
 		MISP_HEAD "http: {auth: {token_file: /tmp/iocb-tokens}}\n",
+		MISP_HEAD "http: {misp_api: {keys: Aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa1}}\n",
 	};
 	struct iocb_config *base = load(MISP_HEAD);
 	struct iocb_config *live = load(MISP_HEAD "  pull: {interval: 60}\nlogging: {level: info}\n");

@@ -227,7 +227,9 @@ static void metrics_text(void *ud, struct iocb_buf *out)
 		out->len = 0;
 }
 
-static int srv_setup(void **state)
+#define MISP_KEY "Bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb2"
+
+static int srv_start(void **state, const char *misp_api_keys)
 {
 	struct srv *s = calloc(1, sizeof(*s));
 	struct iocb_store_opts so;
@@ -242,9 +244,21 @@ static int srv_setup(void **state)
 	iocb_store_opts_default(&so);
 	assert_int_equal(iocb_store_open(&so, &s->store, &err), IOCB_OK);
 	o.auth = s->auth;
+	o.misp_api_keys = misp_api_keys;
 	assert_int_equal(iocb_http_start(&o, s->store, &h, &s->d, &s->port, &err), IOCB_OK);
 	*state = s;
 	return 0;
+}
+
+static int srv_setup(void **state)
+{
+	return srv_start(state, NULL);
+}
+
+/* http.auth and http.misp_api together (the contract of both, docs/DROPINS.md). */
+static int srv_setup_mispapi(void **state)
+{
+	return srv_start(state, MISP_KEY "\n");
 }
 
 static int srv_teardown(void **state)
@@ -280,6 +294,32 @@ static int request(uint16_t port, const char *path, const char *extra_headers, c
 	return st;
 }
 
+/*
+ * With http.misp_api on, exactly the MISP API's paths authenticate with
+ * MISP's keys instead of http.auth (a MISP client sends one Authorization
+ * header, its MISP key); every other route still wants http.auth, and a
+ * MISP key is no http.auth credential.
+ */
+static void test_mispapi_beside_auth(void **state)
+{
+	struct srv *s = *state;
+	char *buf = malloc(1 << 16);
+
+	assert_int_equal(request(s->port, "/attributes/restSearch?value=x", "Authorization: " MISP_KEY "\r\n", buf,
+				 1 << 16),
+			 200);
+	assert_non_null(strstr(buf, "{\"response\": {\"Attribute\": []}}"));
+	assert_int_equal(request(s->port, "/servers/getVersion", "Authorization: " MISP_KEY "\r\n", buf, 1 << 16), 200);
+	/* no key: MISP's 403, not http.auth's 401 */
+	assert_int_equal(request(s->port, "/attributes/restSearch?value=x", NULL, buf, 1 << 16), 403);
+	assert_int_equal(request(s->port, "/attributes/restSearch?value=x", "Authorization: Bearer " TOKEN "\r\n", buf,
+				 1 << 16),
+			 403);
+	assert_int_equal(request(s->port, "/v1/status", "Authorization: " MISP_KEY "\r\n", buf, 1 << 16), 401);
+	assert_int_equal(request(s->port, "/v1/status", "Authorization: Bearer " TOKEN "\r\n", buf, 1 << 16), 200);
+	free(buf);
+}
+
 static void test_routes_guarded(void **state)
 {
 	struct srv *s = *state;
@@ -295,16 +335,16 @@ static void test_routes_guarded(void **state)
 					 1 << 16),
 				 401);
 	}
-	/* exempt: liveness and the MISP API (its own keys; no route here, so 404 rather than 401) */
+	/* exempt: liveness; without http.misp_api the MISP API's paths are unknown paths, so guarded */
 	assert_int_equal(request(s->port, "/healthz", NULL, buf, 1 << 16), 200);
-	assert_int_equal(request(s->port, "/attributes/restSearch", NULL, buf, 1 << 16), 404);
+	assert_int_equal(request(s->port, "/attributes/restSearch", NULL, buf, 1 << 16), 401);
 	/* accepted */
 	assert_int_equal(request(s->port, "/v1/status", "Authorization: Bearer " TOKEN "\r\n", buf, 1 << 16), 200);
 	assert_non_null(strstr(buf, "{\"status_version\":1}\n"));
 	assert_non_null(strstr(buf, "Cache-Control: no-store"));
 	assert_int_equal(request(s->port, "/metrics", "Authorization: Basic YWxpY2U6czNjcmV0\r\n", buf, 1 << 16), 200);
 	/* the results are counted, by result */
-	assert_non_null(strstr(buf, "iocbus_http_auth_requests_total{result=\"missing\"} 5"));
+	assert_non_null(strstr(buf, "iocbus_http_auth_requests_total{result=\"missing\"} 6"));
 	assert_non_null(strstr(buf, "iocbus_http_auth_requests_total{result=\"denied\"} 5"));
 	assert_non_null(strstr(buf, "iocbus_http_auth_requests_total{result=\"ok\"} 2"));
 	assert_non_null(strstr(buf, "iocbus_http_auth_entries 2"));
@@ -345,6 +385,7 @@ int main(void)
 		cmocka_unit_test(test_check),
 		cmocka_unit_test(test_load_files),
 		cmocka_unit_test_setup_teardown(test_routes_guarded, srv_setup, srv_teardown),
+		cmocka_unit_test_setup_teardown(test_mispapi_beside_auth, srv_setup_mispapi, srv_teardown),
 		cmocka_unit_test_setup_teardown(test_page_etag, srv_setup, srv_teardown),
 	};
 

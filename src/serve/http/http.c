@@ -66,6 +66,7 @@
 #include "core/prom.h"
 #include "core/time.h"
 #include "json/json.h"
+#include "serve/http/mispapi.h"
 #include "serve/render/render.h"
 #include "serve/http/status.h"
 
@@ -107,6 +108,8 @@
 struct conn_slot {
 	int fd;          /* the connection's socket, owned by MHD; -1: slot free */
 	double deadline; /* monotonic second by which its request head must be in; 0: none (answering) */
+	struct iocb_buf *body; /* MHD thread only: the request body of a MISP API request, or NULL */
+	bool body_too_large;   /* MHD thread only: that body went past IOCB_MISPAPI_MAX_BODY */
 };
 
 struct iocb_httpd {
@@ -117,6 +120,7 @@ struct iocb_httpd {
 	double header_timeout;             /* seconds a request head may take (http.header_timeout) */
 	int started;                       /* atomic: MHD is up, its messages go to the log, not start_err */
 	struct iocb_store_hit *hits;       /* HTTP thread only: lookup scratch, IOCB_HTTP_MAX_HITS */
+	struct iocb_mispapi *mispapi;      /* the MISP-compatible API, NULL when off (no keys) */
 	char addr[INET6_ADDRSTRLEN + 16];  /* "host:port" or "[v6]:port", for logs */
 	char start_err[256];               /* first MHD message during start, for the error report */
 	time_t log_sec;                    /* HTTP thread only: second of the current log window */
@@ -214,6 +218,17 @@ static void set_deadline(struct iocb_httpd *d, struct MHD_Connection *c, bool ar
 	pthread_mutex_unlock(&d->lock);
 }
 
+/* Drop a slot's request body (MHD thread). */
+static void free_body(struct conn_slot *sl)
+{
+	if (sl->body) {
+		iocb_buf_fini(sl->body);
+		free(sl->body);
+		sl->body = NULL;
+	}
+	sl->body_too_large = false;
+}
+
 /*
  * MHD's connection notifications: a new connection takes a slot with its
  * header clock running; a closed one frees it. MHD calls CLOSED before it
@@ -229,6 +244,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 	if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
 		if (!sl)
 			return;
+		free_body(sl);
 		pthread_mutex_lock(&d->lock);
 		sl->fd = -1;
 		sl->deadline = 0;
@@ -257,8 +273,12 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 /* A request is over (answered, or the connection is going): the next request head's clock starts. */
 static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls, enum MHD_RequestTerminationCode toe)
 {
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
 	(void)req_cls;
 	(void)toe;
+	if (ci && ci->socket_context)
+		free_body(ci->socket_context);
 	set_deadline(cls, c, true);
 }
 
@@ -397,7 +417,7 @@ static enum MHD_Result route_metrics(struct iocb_httpd *d, struct MHD_Connection
 		iocb_buf_fini(&b);
 		return respond_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "metrics exposition too large");
 	}
-	if (append_metrics(d, &b) < 0) {
+	if (append_metrics(d, &b) < 0 || (d->mispapi && iocb_mispapi_metrics(d->mispapi, &b) < 0)) {
 		iocb_buf_fini(&b);
 		return respond_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "metrics exposition too large");
 	}
@@ -481,6 +501,50 @@ static enum MHD_Result route_lookup(struct iocb_httpd *d, struct MHD_Connection 
 	return respond(c, MHD_HTTP_OK, CT_NDJSON, &b, false);
 }
 
+/*
+ * The MISP API's request head is in: start a fresh body for it in the
+ * connection's slot. An announced body past the cap is answered (after
+ * authentication) with 413 at once; MHD then closes the connection.
+ */
+static enum MHD_Result mispapi_head(struct iocb_httpd *d, struct MHD_Connection *c, const char *url,
+				    const char *method)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	struct conn_slot *sl = ci ? ci->socket_context : NULL;
+
+	if (!sl)
+		return respond_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "no connection slot");
+	free_body(sl);
+	if (cl && strtoull(cl, NULL, 10) > IOCB_MISPAPI_MAX_BODY)
+		return (enum MHD_Result)iocb_mispapi_serve(d->mispapi, d->store, c, method, url, NULL, true);
+	return MHD_YES;
+}
+
+/* A piece of the MISP API's request body, or (none left) the answer. */
+static enum MHD_Result mispapi_body(struct iocb_httpd *d, struct MHD_Connection *c, const char *url,
+				    const char *method, const char *data, size_t *size)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct conn_slot *sl = ci ? ci->socket_context : NULL;
+
+	if (!sl)
+		return MHD_NO;
+	if (*size) {
+		if (!sl->body) {
+			sl->body = iocb_xcalloc(1, sizeof(*sl->body));
+			iocb_buf_init(sl->body, IOCB_MISPAPI_MAX_BODY);
+		}
+		/* Past the cap the rest is read and dropped: the answer is a 413 either way. */
+		if (!sl->body_too_large && iocb_buf_append_str(sl->body, iocb_str_make(data, *size)) < 0)
+			sl->body_too_large = true;
+		*size = 0;
+		return MHD_YES;
+	}
+	return (enum MHD_Result)iocb_mispapi_serve(d->mispapi, d->store, c, method, url, sl->body,
+						   sl->body_too_large);
+}
+
 /* Set in the request context once the access handler has seen the request's headers. */
 #define SEEN_HEADERS ((uintptr_t)1 << (sizeof(uintptr_t) * 8 - 1))
 
@@ -509,7 +573,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	uintptr_t ctx = (uintptr_t)*req_cls;
 	size_t uri_len = (size_t)(ctx & ~SEEN_HEADERS);
 	bool get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
-	enum { R_NONE, R_METRICS, R_HEALTH, R_LOOKUP, R_PAGE, R_STATUS } route = R_NONE;
+	enum { R_NONE, R_METRICS, R_HEALTH, R_LOOKUP, R_PAGE, R_STATUS, R_MISPAPI } route = R_NONE;
 	enum MHD_Result ret;
 
 	if (strcmp(url, "/metrics") == 0)
@@ -523,15 +587,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		route = R_PAGE;
 	else if (strcmp(url, "/v1/status") == 0)
 		route = R_STATUS;
+	else if (d->mispapi && iocb_mispapi_route(url))
+		route = R_MISPAPI;
 	if (!(ctx & SEEN_HEADERS)) {
 		*req_cls = (void *)(ctx | SEEN_HEADERS);
 		/* The head is in: the header clock stops until this request is answered. */
 		set_deadline(d, c, false);
 		if (uri_len == 0 || uri_len - 1 > IOCB_HTTP_MAX_URI)
 			return respond_error(c, MHD_HTTP_URI_TOO_LONG, "request target longer than 8192 bytes");
-		/* 16-status: http.auth before anything else is said about the request */
-		if (d->auth && iocb_http__auth_applies(url) && !iocb_http__auth_gate(d->auth, c, d->auth_counts, &ret))
+		/* 16-status: http.auth before anything else is said about the request; the
+		 * MISP API's paths authenticate with MISP's keys instead (mispapi.c) */
+		if (d->auth && route != R_MISPAPI && iocb_http__auth_applies(url) && !iocb_http__auth_gate(d->auth, c, d->auth_counts, &ret))
 			return ret;
+		if (route == R_MISPAPI)
+			return mispapi_head(d, c, url, method);
 		/* HEAD runs the GET handler; MHD sends its headers without the body. */
 		if (!get && route == R_NONE)
 			return respond_error(c, MHD_HTTP_NOT_FOUND, "not found");
@@ -541,6 +610,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			return respond_error(c, MHD_HTTP_BAD_REQUEST, "request body not allowed");
 		return MHD_YES;
 	}
+	if (route == R_MISPAPI)
+		return mispapi_body(d, c, url, method, upload_data, upload_data_size);
 	/* Not reached with a body (refused above); never answer twice. */
 	if (*upload_data_size != 0)
 		return MHD_NO;
@@ -555,6 +626,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return iocb_http__route_page(c);
 	case R_STATUS:
 		return iocb_http__route_status(&d->h, c);
+	case R_MISPAPI:
 	case R_NONE:
 		break;
 	}
@@ -606,8 +678,11 @@ void iocb_http_stop(struct iocb_httpd *d)
 		pthread_cond_destroy(&d->cond);
 		pthread_mutex_destroy(&d->lock);
 	}
+	for (unsigned i = 0; d->slots && i < d->nslots; i++)
+		free_body(&d->slots[i]);
 	free(d->slots);
 	free(d->hits);
+	iocb_mispapi_free(d->mispapi);
 	free(d);
 }
 
@@ -624,7 +699,9 @@ int iocb_http_start(const struct iocb_http_opts *opts, struct iocb_store *store,
 	struct sockaddr_storage ss = {0};
 	const union MHD_DaemonInfo *info;
 	const char *host = opts->host && opts->host[0] ? opts->host : "127.0.0.1";
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+	/* Suspend/resume: a long MISP API walk yields to the other connections (mispapi.c). */
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+			 MHD_ALLOW_SUSPEND_RESUME;
 	unsigned maxconn = opts->max_connections ? opts->max_connections : 64;
 	double idle = ceil(or_default(opts->idle_timeout_s, IOCB_HTTP_IDLE_TIMEOUT));
 	pthread_condattr_t ca;
@@ -645,6 +722,7 @@ int iocb_http_start(const struct iocb_http_opts *opts, struct iocb_store *store,
 	for (unsigned i = 0; i < maxconn; i++)
 		d->slots[i].fd = -1;
 	d->hits = iocb_xcalloc(IOCB_HTTP_MAX_HITS, sizeof(*d->hits));
+	d->mispapi = iocb_mispapi_new(opts->misp_api_keys, opts->misp_api_max_attributes, opts->match_non_ids);
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

@@ -17,6 +17,13 @@
  *   GET /               the status page (status.c, docs/STATUS.md): one HTML
  *                       page with its CSS and script inline, ETag-cached
  *   GET /v1/status      200, the JSON object handlers->status writes
+ *   /attributes/restSearch[/json][/k:v...]
+ *                       GET or POST: the MISP-compatible read API (mispapi.h),
+ *                       only when opts.misp_api_keys is set (else 404); the
+ *                       only route that reads a request body (at most 1 MiB,
+ *                       else 413); with it PyMISP's connect sequence
+ *                       GET /servers/getVersion, /servers/getPyMISPVersion.json,
+ *                       /users/view/me, under the same MISP keys
  *   anything else       404; methods other than GET/HEAD: 405
  *
  * With opts.auth every route except /healthz and the MISP API (/attributes/...,
@@ -59,6 +66,10 @@ struct iocb_http_opts {
 	const struct iocb_http_auth *auth; /* http.auth, borrowed (outlives the endpoint); NULL = no authentication */
 	const struct iocb_render_quality *quality; /* warninglist names in /v1/lookup (render.h), borrowed, must
 						      outlive the endpoint; NULL = none */
+	/* The MISP-compatible read API (mispapi.h): accepted keys, one per line; NULL or "" = off (404). */
+	const char *misp_api_keys;
+	uint64_t misp_api_max_attributes; /* cap of one answer; 0 = 100000 */
+	bool match_non_ids;               /* the API answers to_ids=false attributes (store.match_non_ids) */
 };
 
 struct iocb_http_handlers {

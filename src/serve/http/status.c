@@ -133,8 +133,13 @@ enum MHD_Result iocb_http__route_status(const struct iocb_http_handlers *h, stru
 
 bool iocb_http__auth_applies(const char *url)
 {
-	/* The MISP API (14-api) authenticates with MISP's own keys: a client cannot send two Authorization headers. */
-	return strcmp(url, "/healthz") != 0 && strncmp(url, "/attributes/", 12) != 0 && strcmp(url, "/attributes") != 0;
+	/*
+	 * Liveness probes stay open. The MISP API's paths are exempted by the
+	 * caller, exactly those iocb_mispapi_route() accepts when http.misp_api
+	 * is on (they authenticate with MISP's keys: a client cannot send two
+	 * Authorization headers); without it they are unknown paths, guarded.
+	 */
+	return strcmp(url, "/healthz") != 0;
 }
 
 bool iocb_http__auth_gate(const struct iocb_http_auth *a, struct MHD_Connection *c,

@@ -141,4 +141,32 @@ int iocb_render_stix_indicator(struct iocb_jw *w, const struct iocb_store_attr *
  */
 int iocb_render_tb2020_intel(struct iocb_jw *w, const struct iocb_store_attr *a, bool remove) IOCB_MUST_USE;
 
+/* ------------------------------------------------------------ MISP restSearch */
+
+/* What iocb_render_misp_attribute() adds (restSearch's include* parameters). */
+struct iocb_render_misp_opts {
+	bool event_tags;  /* includeEventTags: the event's tags after the attribute's, "inherited":1 */
+	bool context;     /* includeContext: the long Event with its Tag list and Orgc */
+	bool event_uuid;  /* includeEventUuid: "event_uuid" before "Event" */
+};
+
+/*
+ * One item of MISP's restSearch answer for record `a` (misp.md §3.3):
+ *   {"id","event_id","object_id","object_relation","category","type","to_ids",
+ *    "uuid","timestamp","distribution","sharing_group_id","comment","deleted",
+ *    "disable_correlation","first_seen","last_seen","value"[,"event_uuid"],
+ *    "Event":{...}[,"Tag":[...]]}
+ * with MISP's JSON types: integers as strings, booleans as true/false,
+ * first_seen/last_seen ISO or null, "Tag" absent when empty. Fields the
+ * store does not keep get fixed values (docs/DROPINS.md lists them):
+ * object_id "0", object_relation null, distribution "5", sharing_group_id
+ * "0", deleted false, disable_correlation false; Event org_id is the
+ * creator org (orgc_id), Event distribution "1", analysis "0"; a tag's id
+ * is "0", its colour "#ffffff", numerical_value null, local false,
+ * is_galaxy true for "misp-galaxy:" names. Errors (the buffer's cap) stay
+ * in w. Inside iocb_store_read_lock().
+ */
+void iocb_render_misp_attribute(struct iocb_jw *w, const struct iocb_store_attr *a,
+				const struct iocb_render_misp_opts *o);
+
 #endif
