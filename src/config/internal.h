@@ -154,6 +154,10 @@ extern const struct iocb_config__section iocb_config__sightings;
 extern const struct iocb_config__section iocb_config__exports;
 /* tables_memcached.c: `memcached`. */
 extern const struct iocb_config__section iocb_config__memcached;
+/* tables_quality.c: `quality`; tables_decay.c: `quality.decay`, `quality.expire_after`. */
+extern const struct iocb_config__section iocb_config__quality;
+extern const struct iocb_config__section iocb_config__quality_decay;
+extern const struct iocb_config__section iocb_config__quality_expire;
 
 /* Fail with IOCB_ECONFIG: "name:line:col: path: message" (n may be NULL). */
 int iocb_config__fail(struct iocb_config__ctx *ctx, const struct iocb_config__node *n, const char *path,

@@ -762,6 +762,7 @@ static const struct iocb_config__opt root_rows[] = {
 	    IOCB_CF_NULLABLE, "Files `iocbus run` rewrites on store changes (see `exports[]`), at most 16."),
 	ROW("memcached", IOCB_CT_SECTION, NULL, 0, 0, 0, NO, OFF(memcached.present), NULL, &iocb_config__memcached, 0,
 	    "See `memcached`."),
+	ROW("quality", IOCB_CT_SECTION, NULL, 0, 0, 0, NO, NO, NULL, &iocb_config__quality, 0, "See `quality`."),
 };
 
 enum { ROOT_FEEDS = 4, ROOT_INPUTS = 8, ROOT_OUTPUTS = 9 }; /* indexes of rows in root_rows */
