@@ -372,6 +372,8 @@ static void print_stats(const struct iocb_enrich_stats *st, const struct iocb_en
 		fprintf(stderr, "  marked misses (misp.hit false) %llu\n", (unsigned long long)st->marked);
 	if (st->hits_dropped)
 		fprintf(stderr, "  enrichments over max_hits, not written %llu\n", (unsigned long long)st->hits_dropped);
+	if (st->expired_skipped)
+		fprintf(stderr, "  expired hits skipped %llu\n", (unsigned long long)st->expired_skipped);
 	fprintf(stderr, "  store lookups %llu\n", (unsigned long long)st->lookups);
 	for (int r = 0; r < IOCB_REJ__COUNT; r++)
 		nrej += st->rejected[r];

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/time.h"
 #include "enrich/engine.h"
 #include "json/json.h"
 #include "json/lex.h"
@@ -75,8 +76,19 @@ static int take_hits(struct iocb_enrich *e, const struct cand *c, size_t n, enum
 {
 	if (n > TMP_HITS)
 		n = TMP_HITS;
+	/* one clock read per lookup that found something: hits are rare, misses pay nothing */
+	e->now_s = e->o->now_s ? e->o->now_s : iocb_time_real_us() / 1000000;
 	for (size_t i = 0; i < n; i++) {
 		const struct iocb_store_hit *h = &e->tmp[i];
+		if (!iocb_store_attr_live(h->attr, e->now_s)) {
+			struct iocb_store_quality q;
+			iocb_store_attr_quality(h->attr, &q);
+			if (q.wl_action == IOCB_STORE_WL_SUPPRESS)
+				e->st.suppressed_skipped++;
+			else
+				e->st.expired_skipped++;
+			continue;
+		}
 		if (filt == F_PORT && !port_agrees(e, c, h))
 			continue;
 		if (filt == F_PARENT && !parent_type_ok(h))
