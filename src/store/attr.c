@@ -291,7 +291,7 @@ static int upsert(struct iocb_store *s, const struct iocb_misp_attr *a, unsigned
 	if (rc < 0)
 		goto out;
 	if (s->nquality || (old && (old->flags & ST_F_Q)))
-		r = iocb_store__qualify(s, r, old);
+		r = iocb_store__qualify(s, r, old, now);
 	if (!old || !attr_same(old, r, old_meta))
 		iocb_store__notify(s, old, r);
 	if (old) {

@@ -294,7 +294,8 @@ struct iocb_str iocb_store_attr_tlp(const struct iocb_store_attr *a);
 
 /*
  * Walk one consistent snapshot of the attribute records: those live at one
- * instant (taken under the writer lock, so no update is half-applied),
+ * instant (records the quality sweep announced gone are left out, as they
+ * are for the listeners) (taken under the writer lock, so no update is half-applied),
  * each immutable. fn sees each record once (read it with
  * iocb_store_attr_view() and the tag accessors), in no particular order,
  * on the calling thread, inside an RCU read-side section held for the
@@ -436,6 +437,31 @@ int iocb_store_requalify(struct iocb_store *s, uint64_t now, size_t *changed, st
  */
 int iocb_store_sighting(struct iocb_store *s, struct iocb_str attr_uuid, int type, int64_t ts,
 			struct iocb_err *err) IOCB_MUST_USE;
+
+/*
+ * The quality sweep (the daemon runs it every quality.sweep_interval).
+ * Records stay stored and indexed when they stop being live, so lookups
+ * for people still find them (with their marks) and matching skips them
+ * with one comparison; but the listeners (bus, Kafka stream, exports) must
+ * drop them. A record found not live at `now` is announced as removed
+ * (listeners see (r, NULL)) and marked gone: listeners and walks
+ * (iocb_store_each, iocb_store_walk) no longer see it, and its later
+ * versions reach them only once live again, as an insert (NULL, nw). A
+ * gone record found live again (time passing cannot do it; a sighting
+ * or a MISP update that the caller's `now` did not cover can) is
+ * announced back. Takes the writer lock for at most `chunk` uuid-table
+ * slots at a time (0 = 16384), so writers wait milliseconds, never a
+ * whole pass; readers never wait. Counts in *out (may be NULL). Writer.
+ */
+struct iocb_store_sweep_stats {
+	size_t expired;     /* records announced gone this pass because they expired */
+	size_t suppressed;  /* ... because a warninglist suppresses them */
+	size_t back;        /* gone records announced back */
+	size_t gone_now;    /* records gone after the pass (expired or suppressed) */
+	size_t expired_now; /* of which expired */
+};
+int iocb_store_quality_sweep(struct iocb_store *s, int64_t now, size_t chunk, struct iocb_store_sweep_stats *out,
+			     struct iocb_err *err) IOCB_MUST_USE;
 
 /* ------------------------------------------------------------ stats */
 
