@@ -253,10 +253,15 @@ int iocb_store_sighting(struct iocb_store *s, struct iocb_str attr_uuid, int typ
 		return iocb_err_set(err, IOCB_EINVAL, "store: sighting type %d (0..2)", type);
 	pthread_mutex_lock(&s->wlock);
 	struct iocb_store_attr *r = (struct iocb_store_attr *)iocb_store__utab_find(s, u, &slot);
-	if (!r || r->ev->dead)
+	if (!r || r->ev->dead) {
 		rc = IOCB_ENOTFOUND;
-	else if (type != 1)
+		s->st.sightings_unknown++;
+		goto out;
+	}
+	s->st.sightings[type]++;
+	if (type != 1)
 		(void)requalify(s, slot, r, apply_sighting, &g, type == 0 ? ts : -1);
+out:
 	pthread_mutex_unlock(&s->wlock);
 	return rc;
 }

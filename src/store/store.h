@@ -478,6 +478,8 @@ struct iocb_store_stats {
 	uint64_t commit_errors;               /* commits that failed to persist since open */
 	bool commit_failing;                  /* the last commit failed: changes since are in memory only */
 	char commit_error[200];               /* that failure's message ("" when the last commit worked) */
+	uint64_t sightings[3];                /* iocb_store_sighting() calls applied, by type 0..2 */
+	uint64_t sightings_unknown;           /* ... for an attribute the store does not hold */
 };
 
 /* Snapshot of the counters. Any thread; waits for a commit in progress. */
