@@ -36,6 +36,7 @@
 #include "filter/filter.h"
 #include "ingest/ingest.h"
 #include "pipe/pipe.h"
+#include "quality/decay.h"
 #include "serve/http/http.h"
 #include "sources/sources.h"
 #include "store/store.h"
@@ -63,6 +64,7 @@ struct daemon {
 	struct iocb_pipe *pipe;              /* owned; NULL without inputs (set under gen_mu) */
 	struct iocb_daemon__counters counters; /* reloads, refiltered, start time (written by the main thread) */
 	struct iocb_daemon__services sv;     /* bus and sightings: set before the HTTP thread, cleared after it */
+	struct iocb_daemon__quality quality; /* decay and expiry: started after the store, before the bus */
 	bool stopping;                       /* SIGTERM seen (under gen_mu) */
 };
 
@@ -132,6 +134,11 @@ static void metrics_cb(void *ud, struct iocb_buf *out)
 	pthread_mutex_unlock(&d->gen_mu);
 	if (rc == IOCB_OK)
 		rc = iocb_daemon__services_metrics(&d->sv, out);
+	if (rc == IOCB_OK && d->quality.store) {
+		struct iocb_store_stats st;
+		iocb_store_stats(d->store, &st);
+		rc = iocb_daemon__quality_metrics(&d->quality, &st, out);
+	}
 	if (rc != IOCB_OK) {
 		out->len = start;
 		if (out->ptr)
@@ -489,6 +496,13 @@ static int store_close(struct daemon *d)
 	return rc;
 }
 
+/* HTTP thread: a lookup's decay score (quality.decay; the decay object lives until after the endpoint stops). */
+static double score_cb(void *ud, const struct iocb_store_quality *q, int64_t now)
+{
+	const struct daemon *d = ud;
+	return iocb_quality_decay_score(d->quality.decay, q, now);
+}
+
 /* The HTTP endpoint, when http.enabled; --http-port overrides http.port. err->msg starts with "http: ". */
 static int endpoint_start(struct daemon *d, struct iocb_err *err)
 {
@@ -500,7 +514,7 @@ static int endpoint_start(struct daemon *d, struct iocb_err *err)
 		.idle_timeout_s = c->http.idle_timeout_s,
 		.header_timeout_s = c->http.header_timeout_s,
 	};
-	struct iocb_http_handlers hh = {metrics_cb, health_cb, d};
+	struct iocb_http_handlers hh = {metrics_cb, health_cb, d, score_cb};
 	uint16_t port = 0;
 	int rc;
 
@@ -532,6 +546,7 @@ static int pipeline_start(struct daemon *d, struct iocb_err *err)
 		hooks.sightings = d->sv.sightings;
 		hooks.sightings_window_s = d->pipe_cfg->sightings.from_matches_window_s;
 	}
+	hooks.decay = d->quality.decay;
 	rc = iocb_pipe_start_with(d->store, d->pipe_cfg, &hooks, &pipe, err);
 	if (rc < 0)
 		return rc;
@@ -569,6 +584,9 @@ static int daemon_start(struct daemon *d)
 		iocb_log(IOCB_LOG_WARN, "daemon",
 			 "\"memory-only store with Kafka and no misp.api: committed offsets skip what was consumed "
 			 "before a restart; set store.path or misp.api\"");
+	/* Quality before the bus: what is expired at start never reaches it. */
+	if (rc == IOCB_OK)
+		rc = iocb_daemon__quality_start(&d->quality, d->gen->cfg, d->store, &err);
 	/* The bus before the sources: its store listener sees every change they make. */
 	if (rc == IOCB_OK)
 		rc = iocb_daemon__services_start(&d->sv, d->gen->cfg, d->store, &err);
@@ -596,6 +614,7 @@ static int daemon_stop(struct daemon *d)
 		gen_retire(d, d->gen);
 	endpoint_stop(d);
 	iocb_daemon__services_stop(&d->sv);
+	iocb_daemon__quality_stop(&d->quality);
 	return store_close(d);
 }
 

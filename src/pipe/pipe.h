@@ -35,6 +35,7 @@
 
 struct iocb_pipe;
 struct iocb_sightings;
+struct iocb_quality_decay;
 
 /* Optional parts of iocb_pipe_start_with(); all zero = iocb_pipe_start(). */
 struct iocb_pipe_hooks {
@@ -43,6 +44,8 @@ struct iocb_pipe_hooks {
 					     attribute, input and window (sightings.h iocb_sightings_matches_*);
 					     borrowed, must outlive the pipe; NULL = off */
 	double sightings_window_s;        /* that window (sightings.from_matches_window); <= 0 = 300 s */
+	const struct iocb_quality_decay *decay; /* decaying models for misp.decay_score (quality/decay.h);
+						   borrowed, must outlive the pipe; NULL = no scores */
 };
 
 /*

@@ -134,6 +134,14 @@ struct iocb_quality_decay_opts {
 int iocb_quality_decay_new(const struct iocb_quality_decay_opts *o, struct iocb_quality_decay **out,
 			   struct iocb_err *err) IOCB_MUST_USE;
 void iocb_quality_decay_free(struct iocb_quality_decay *d);
+/*
+ * Build it from a configuration's `quality.decay` and `quality.expire_after`
+ * (rule sources: intel, misp or a feeds[] name). Same returns, plus
+ * IOCB_ECONFIG for an unknown source name (err names the rule's place).
+ */
+struct iocb_config;
+int iocb_quality_decay_from_config(const struct iocb_config *c, struct iocb_quality_decay **out,
+				   struct iocb_err *err) IOCB_MUST_USE;
 /* Whether it does anything (a model or an expiry rule). */
 bool iocb_quality_decay_active(const struct iocb_quality_decay *d);
 size_t iocb_quality_decay_nmodels(const struct iocb_quality_decay *d);

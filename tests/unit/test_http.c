@@ -133,7 +133,7 @@ static int setup(void **state)
 	if (!f)
 		return -1;
 	*state = f;
-	struct iocb_http_handlers h = {h_metrics, h_health, &f->ctx};
+	struct iocb_http_handlers h = {h_metrics, h_health, &f->ctx, NULL};
 	f->ctx.healthy = 1;
 	f->store = fill_store();
 	if (iocb_http_start(&o, f->store, &h, &f->d, &f->port, &err) != IOCB_OK) {
@@ -741,7 +741,7 @@ static void test_bad_host(void **state)
 	struct fix *f = *state;
 	static const char *const hosts[] = {"localhost", "example.com", "256.1.1.1", "127.0.0.1:80", "[::1]", " "};
 	struct iocb_http_opts o = {.port = 0, .max_connections = 4};
-	struct iocb_http_handlers h = {h_metrics, h_health, &f->ctx};
+	struct iocb_http_handlers h = {h_metrics, h_health, &f->ctx, NULL};
 	struct iocb_err err;
 
 	for (size_t i = 0; i < IOCB_ARRAY_LEN(hosts); i++) {
@@ -811,7 +811,7 @@ static void test_stop_with_idle_connections(void **state)
 {
 	struct fix *f = *state;
 	struct iocb_http_opts o = {.host = "127.0.0.1", .port = 0, .max_connections = 8};
-	struct iocb_http_handlers h = {h_metrics, h_health, &f->ctx};
+	struct iocb_http_handlers h = {h_metrics, h_health, &f->ctx, NULL};
 	struct iocb_httpd *d = NULL;
 	struct iocb_err err;
 	uint16_t port = 0;
@@ -857,7 +857,7 @@ static struct iocb_httpd *start_limited(struct fix *f, unsigned maxconn, double 
 				    .max_connections = maxconn,
 				    .idle_timeout_s = idle_s,
 				    .header_timeout_s = header_s};
-	struct iocb_http_handlers h = {h_metrics, h_health, &f->ctx};
+	struct iocb_http_handlers h = {h_metrics, h_health, &f->ctx, NULL};
 	struct iocb_httpd *d = NULL;
 	struct iocb_err err;
 

@@ -462,7 +462,8 @@ static enum MHD_Result route_lookup(struct iocb_httpd *d, struct MHD_Connection 
 	for (size_t i = 0; i < a.n && rc == IOCB_OK; i++) {
 		iocb_jw_init(&w, &b);
 		iocb_store_read_lock();
-		(void)iocb_render_lookup_json(d->store, &w, a.v[i], d->hits, IOCB_HTTP_MAX_HITS);
+		struct iocb_render_quality rq = {d->h.score, d->h.ud, 0};
+		(void)iocb_render_lookup_json_q(d->store, &w, a.v[i], d->hits, IOCB_HTTP_MAX_HITS, &rq);
 		iocb_store_read_unlock();
 		rc = iocb_jw_rc(&w);
 		if (rc == IOCB_OK)

@@ -57,6 +57,8 @@ struct iocb_http_handlers {
 	/* true = healthy; append a short text body (one line) to out either way. */
 	bool (*health)(void *ud, struct iocb_buf *out);
 	void *ud;
+	/* The decay score of a record's marks for /v1/lookup (issue #15); NULL = no scores. Called with ud. */
+	double (*score)(void *ud, const struct iocb_store_quality *q, int64_t now);
 };
 
 struct iocb_httpd;
