@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "misp/misp.h"
+#include "core/time.h"
 #include "store/store.h"
 
 #define MAX_HITS 16
@@ -89,6 +90,20 @@ static struct iocb_str strip_type(struct iocb_str k)
 	return k;
 }
 
+/* Keep the hits whose indicator still matches (issue #15: not expired, not suppressed); returns their count. */
+static size_t live_hits(struct iocb_store_hit *h, size_t n)
+{
+	size_t k = 0;
+	int64_t now = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!now)
+			now = iocb_time_real_us() / 1000000;
+		if (iocb_store_attr_live(h[i].attr, now))
+			h[k++] = h[i];
+	}
+	return k;
+}
+
 int iocb_mc_store_lookup(void *ud, struct iocb_str key, struct iocb_buf *value)
 {
 	const struct iocb_mc_store_ctx *c = ud;
@@ -105,8 +120,9 @@ int iocb_mc_store_lookup(void *ud, struct iocb_str key, struct iocb_buf *value)
 	n = v.len ? iocb_store_lookup_any(c->store, v, h, MAX_HITS) : 0;
 	if (n == 0 && v.len != key.len) /* "ip-like-host.example": the bare key too */
 		n = iocb_store_lookup_any(c->store, key, h, MAX_HITS);
+	n = live_hits(h, n < MAX_HITS ? n : MAX_HITS);
 	if (n > 0) {
-		rc = render(value, h, n < MAX_HITS ? n : MAX_HITS);
+		rc = render(value, h, n);
 		rc = rc < 0 ? rc : 1;
 	}
 	iocb_store_read_unlock();
