@@ -172,34 +172,6 @@ out:
 
 #define MAX_HITS 1024
 
-static double lookup_score(void *ud, const struct iocb_store_quality *q, int64_t now)
-{
-	return iocb_quality_decay_score(ud, q, now);
-}
-
-/*
- * The configuration's decay models and maximum ages, applied to the store
- * (records loaded with --intel get their marks) so that lookups show
- * expired indicators with their score. NULL when there is nothing to apply.
- */
-static struct iocb_quality_decay *lookup_decay(struct iocb_cli_env *env)
-{
-	struct iocb_quality_decay *d = NULL;
-	struct iocb_err err = {0};
-	size_t n;
-	if (!env->cfg || iocb_quality_decay_from_config(env->cfg, &d, &err) < 0) {
-		if (err.msg[0])
-			fprintf(stderr, "iocbus: %s (lookups show no decay scores)\n", err.msg);
-		return NULL;
-	}
-	if (!iocb_quality_decay_active(d) || iocb_store_quality_add(env->store, iocb_quality_decay_apply, d) < 0 ||
-	    iocb_store_requalify(env->store, 0, &n, &err) < 0) {
-		iocb_quality_decay_free(d);
-		return NULL;
-	}
-	return d;
-}
-
 int iocb_cmd_lookup(int argc, char **argv)
 {
 	struct iocb_cli_env env = {0};
@@ -229,8 +201,8 @@ int iocb_cmd_lookup(int argc, char **argv)
 		rc = IOCB_EXIT_ERROR;
 		goto out;
 	}
-	decay = lookup_decay(&env);
-	struct iocb_render_quality rq = {decay ? lookup_score : NULL, decay, 0};
+	decay = iocb_cli_quality(&env);
+	struct iocb_render_quality rq = {decay ? iocb_cli_quality_score : NULL, decay, 0};
 	iocb_store_reader_register();
 	iocb_store_read_lock();
 	for (size_t i = 0; i < nvals; i++) {
