@@ -43,6 +43,8 @@
 #                        (every event, as iocbus writes every line: ~2.5x
 #                        slower). The checking run always forwards all, to
 #                        show that fever lets every event through.
+#   IOCBUS_ARGS []       extra arguments of every iocbus run, e.g. "-c quality.yaml"
+#                        (indicator quality marks on every record, docs/performance.md)
 #   IOCBUS_INTEL [store] store: open a store persisted once with
 #                        `iocbus load --store`; file: --intel the restSearch file
 # Generated data is cached in bench/out/ and regenerated when a generator changes.
@@ -229,7 +231,8 @@ stats_rate() {
 # run_iocbus ROUND NAME PRESET THREADS INPUT OUTPUT [pin]
 run_iocbus() {
 	local round=$1 name=$2 preset=$3 threads=$4 input=$5 output=$6 pin=$7 t0 t1 rc=0
-	local cmd=("$bin" enrich "${intel_args[@]}" --preset "$preset" --threads "$threads" --stats -o "$output" "$input")
+	# shellcheck disable=SC2086 # IOCBUS_ARGS is split into words on purpose
+	local cmd=("$bin" enrich "${intel_args[@]}" ${IOCBUS_ARGS:-} --preset "$preset" --threads "$threads" --stats -o "$output" "$input")
 	[ "$pin" = pin ] && cmd=("${PIN[@]}" "${cmd[@]}")
 	t0=$(now)
 	timeout 900 "${cmd[@]}" 2> "$tmp/stats.txt" || rc=$?

@@ -92,6 +92,10 @@ int iocb_daemon__quality_start(struct iocb_daemon__quality *q, const struct iocb
 	if ((rc = iocb_store_requalify(s, (uint64_t)(iocb_time_real_us() / 1000000), &changed, err)) < 0 ||
 	    (rc = iocb_daemon__quality_sweep(q, iocb_time_real_us() / 1000000)) < 0)
 		return rc;
+	/* Persist the marks now (the next start finds them and replaces nothing) and free the
+	 * replaced records: no reader runs yet, so the grace period is short. */
+	if (changed && (rc = iocb_store_commit(s, err)) < 0)
+		return rc;
 	iocb_log(IOCB_LOG_INFO, MOD, "\"decay and expiry on\" models=%zu requalified=%zu expired=%" PRIu64
 		 " sweep_interval_s=%.0f", iocb_quality_decay_nmodels(q->decay), changed, q->expired_now,
 		 q->interval_s);
