@@ -596,8 +596,16 @@ struct iocb_store_attr *iocb_store__qualify(struct iocb_store *s, struct iocb_st
  * see (r, new)). Returns whether it was replaced.
  */
 bool iocb_store__requalify_one(struct iocb_store *s, uint64_t slot, struct iocb_store_attr *r);
-/* attr.c. Writer: publish nw in place of old (utab slot `slot`): notify, reindex, retire, persist. */
-void iocb_store__replace(struct iocb_store *s, uint64_t slot, struct iocb_store_attr *old, struct iocb_store_attr *nw);
+/* Whether two versions of a record differ in what listeners see: everything but `updated` and the marks. */
+bool iocb_store__attr_same(const struct iocb_store_attr *old, const struct iocb_store_attr *nw);
+/*
+ * attr.c. Writer: publish nw in place of old (utab slot `slot`): reindex,
+ * retire, persist, and tell the listeners when `announce`, or when the
+ * record becomes gone or comes back (quality marks alone are not a change
+ * listeners render: a sighting must not republish an indicator).
+ */
+void iocb_store__replace(struct iocb_store *s, uint64_t slot, struct iocb_store_attr *old, struct iocb_store_attr *nw,
+			 bool announce);
 
 /* index.c */
 const struct iocb_store_attr *iocb_store__utab_find(const struct iocb_store *s, const uint8_t u[16], uint64_t *slot);

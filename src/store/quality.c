@@ -148,7 +148,8 @@ struct iocb_store_attr *iocb_store__qualify(struct iocb_store *s, struct iocb_st
  * is live at `now` (< 0: unknown, it stays gone until the next sweep).
  */
 static bool requalify(struct iocb_store *s, uint64_t slot, struct iocb_store_attr *r,
-		      void (*extra)(struct iocb_store_quality *q, const void *arg), const void *arg, int64_t now)
+		      void (*extra)(struct iocb_store_quality *q, const void *arg), const void *arg, int64_t now,
+		      bool announce)
 {
 	struct iocb_store_quality q;
 	struct store_quality b;
@@ -163,13 +164,13 @@ static bool requalify(struct iocb_store *s, uint64_t slot, struct iocb_store_att
 		b.gone = st_gone(r) && (now < 0 || !block_live(&b, now));
 	if (has == ((r->flags & ST_F_Q) != 0) && (!has || memcmp(st_quality(r), &b, sizeof(b)) == 0))
 		return false;
-	iocb_store__replace(s, slot, r, with_block(s, r, has ? &b : NULL));
+	iocb_store__replace(s, slot, r, with_block(s, r, has ? &b : NULL), announce);
 	return true;
 }
 
 bool iocb_store__requalify_one(struct iocb_store *s, uint64_t slot, struct iocb_store_attr *r)
 {
-	return requalify(s, slot, r, NULL, NULL, -1);
+	return requalify(s, slot, r, NULL, NULL, -1, true); /* the event changed: listeners hear of it */
 }
 
 int iocb_store_quality_add(struct iocb_store *s, iocb_store_quality_fn fn, void *ud)
@@ -213,7 +214,7 @@ int iocb_store_requalify(struct iocb_store *s, uint64_t now, size_t *changed, st
 		if (v == 0 || v == ST_TOMB)
 			continue;
 		struct iocb_store_attr *r = st_slot_ptr(v);
-		if (!r->ev->dead && requalify(s, i, r, NULL, NULL, now > INT64_MAX ? INT64_MAX : (int64_t)now))
+		if (!r->ev->dead && requalify(s, i, r, NULL, NULL, now > INT64_MAX ? INT64_MAX : (int64_t)now, false))
 			n++;
 	}
 	pthread_mutex_unlock(&s->wlock);
@@ -260,7 +261,7 @@ int iocb_store_sighting(struct iocb_store *s, struct iocb_str attr_uuid, int typ
 	}
 	s->st.sightings[type]++;
 	if (type != 1)
-		(void)requalify(s, slot, r, apply_sighting, &g, type == 0 ? ts : -1);
+		(void)requalify(s, slot, r, apply_sighting, &g, type == 0 ? ts : -1, false);
 out:
 	pthread_mutex_unlock(&s->wlock);
 	return rc;
@@ -275,7 +276,7 @@ static void set_gone(struct iocb_store *s, uint64_t slot, struct iocb_store_attr
 	memcpy(&b, st_quality(r), sizeof(b));
 	b.gone = gone;
 	/* the notify wrapper turns (r, gone copy) into (r, NULL) and (gone r, copy) into (NULL, copy) */
-	iocb_store__replace(s, slot, r, with_block(s, r, &b));
+	iocb_store__replace(s, slot, r, with_block(s, r, &b), false);
 }
 
 int iocb_store_quality_sweep(struct iocb_store *s, int64_t now, size_t chunk, struct iocb_store_sweep_stats *out,
