@@ -145,7 +145,9 @@ int iocb_store_event_with(struct iocb_store *s, struct iocb_str event_uuid, uint
  *               duplicate ZeroMQ message) is not a change and calls nothing.
  *               iocb_store_event_upsert() changing an event's metadata on
  *               its own (a tag on the event) calls (a, a) for each of its
- *               attributes: the record is the same, its rendering is not;
+ *               attributes: the record is the same, its rendering is not.
+ *               A change of quality marks alone (a sighting, a requalify)
+ *               is no change;
  *   (old, NULL) a removal: a delete or soft delete, a remove_if sweep (a
  *               reconcile, a filter change), an expiry, and each attribute
  *               of a removed event, at the iocb_store_commit() that sweeps
@@ -420,8 +422,11 @@ bool iocb_store_attr_live(const struct iocb_store_attr *a, int64_t now);
 
 /*
  * Recompute every record's marks (start-up after open, a SIGHUP reload of
- * lists or models); records whose marks changed are replaced as an edit
- * is (listeners see (old, new)) and persisted at the next commit.
+ * lists or models); records whose marks changed are replaced and persisted
+ * at the next commit. Marks alone are not what listeners render, so they
+ * hear nothing unless the record was gone and is live again at `now`
+ * (an insert); a record that stops being live is announced by the next
+ * iocb_store_quality_sweep().
  * *changed (may be NULL) gets their count. Writer (takes the lock).
  */
 int iocb_store_requalify(struct iocb_store *s, uint64_t now, size_t *changed, struct iocb_err *err) IOCB_MUST_USE;
@@ -431,7 +436,9 @@ int iocb_store_requalify(struct iocb_store *s, uint64_t now, size_t *changed, st
  * last_sighting (the decay restarts from it and a type-2 expiration at or
  * before ts is lifted), type 2 (expiration) expires the record at ts
  * (ts <= 0: at once), type 1 (false positive) changes nothing. The
- * callbacks run again and a changed record is replaced as an edit is.
+ * callbacks run again and a changed record is replaced; listeners hear of
+ * it only when it comes back from gone (a sighting must not republish an
+ * indicator to the bus, the stream and the exports).
  * Returns IOCB_OK, IOCB_ENOTFOUND (no such attribute), IOCB_EINVAL (bad
  * uuid, type > 2). Writer (takes the lock).
  */
