@@ -49,6 +49,8 @@
 #                        1 M hostnames, 200 k strings, 150 k CIDRs, 5 k substrings,
 #                        20 regexes; 1 % of the store's indicators put on them),
 #                        plus the upstream fixture lists; in the same rounds
+#   IOCBUS_ARGS []       extra arguments of every iocbus run, e.g. "-c quality.yaml"
+#                        (indicator quality marks on every record, docs/performance.md)
 #   IOCBUS_INTEL [store] store: open a store persisted once with
 #                        `iocbus load --store`; file: --intel the restSearch file
 # Generated data is cached in bench/out/ and regenerated when a generator changes.
@@ -253,7 +255,8 @@ stats_rate() {
 run_iocbus() {
 	local round=$1 name=$2 preset=$3 threads=$4 input=$5 output=$6 pin=$7 t0 t1 rc=0 wl=()
 	[ "${name%-wl}" != "$name" ] && wl=(--config "$wlcfg")
-	local cmd=("$bin" enrich "${intel_args[@]}" "${wl[@]}" --preset "$preset" --threads "$threads" --stats -o "$output" "$input")
+	# shellcheck disable=SC2086 # IOCBUS_ARGS is split into words on purpose
+	local cmd=("$bin" enrich "${intel_args[@]}" "${wl[@]}" ${IOCBUS_ARGS:-} --preset "$preset" --threads "$threads" --stats -o "$output" "$input")
 	[ "$pin" = pin ] && cmd=("${PIN[@]}" "${cmd[@]}")
 	t0=$(now)
 	timeout 900 "${cmd[@]}" 2> "$tmp/stats.txt" || rc=$?

@@ -44,7 +44,7 @@ int main(int argc, char **argv)
 	parts = sink & 0; /* uses the page-touch result so it is not optimised away */
 	struct iocb_misp_stats st = {0};
 	for (int r = 0; r < reps; r++) {
-		struct iocb_misp_handlers h = {on_attr, NULL, NULL, &parts, NULL};
+		struct iocb_misp_handlers h = {on_attr, NULL, NULL, &parts, NULL, NULL};
 		memset(&st, 0, sizeof(st));
 		double t0 = now();
 		if (iocb_misp_parse(m.data, m.len, argv[1], &h, NULL, &st, &err) < 0) {

@@ -60,7 +60,7 @@ static int on_tag(void *ud, const struct iocb_misp_tag_change *t)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct iocb_misp_handlers h = {on_attr, on_event, NULL, NULL, on_tag};
+	struct iocb_misp_handlers h = {on_attr, on_event, NULL, NULL, on_tag, NULL};
 	struct iocb_misp_stats st = {0};
 	struct iocb_str topic;
 

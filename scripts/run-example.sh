@@ -105,6 +105,29 @@ echo
 echo "(full enriched events: $bin enrich ${intel[*]} --hits-only LOG)"
 warninglist_demo
 
+# expired_demo: one expired indicator (issue #15, docs/QUALITY.md): a maximum age of 30 days for
+# ip-dst; the example's ip-dst attributes are older, so lookups show them expired and enrich skips them.
+expired_demo() {
+  echo
+  echo "== expired indicator: quality.expire_after ip-dst 30d; iocbus lookup 203.0.113.77, then enrich"
+  cat >"$tmp/quality.yaml" <<EOF
+intel: [examples/intel/feed, examples/intel/restsearch.json]
+quality:
+  expire_after:
+    rules:
+      - {type: ip-dst, max_age: 30d}
+EOF
+  $bin lookup -c "$tmp/quality.yaml" 203.0.113.77 | /usr/bin/python3 -c '
+import json, sys
+for line in sys.stdin:
+    for m in json.loads(line)["matches"]:
+        a, q = m["attribute"], m["attribute"].get("quality", {})
+        print("  %s %s  expired=%s  expires_at=%s" % (a["type"], a["value"], q.get("expired"), q.get("expires_at")))'
+  $bin enrich -c "$tmp/quality.yaml" --hits-only --stats -o /dev/null examples/logs/ecs.ndjson 2>&1 |
+    grep -E "^enrich:|expired hits"
+}
+expired_demo
+
 # The daemon: iocbus run following a MISP (the MISP test server stands in)
 # and the example feed; every change is looked up over HTTP as it lands.
 echo

@@ -51,6 +51,17 @@ int iocb_cli_env_open(struct iocb_cli_env *env, bool quiet);
 void iocb_cli_env_close(struct iocb_cli_env *env);
 
 /*
+ * The configuration's decay models and maximum ages (`quality`), applied to
+ * the opened store (records loaded with --intel get their marks): lookups
+ * show expired indicators with their score, enrich skips them. NULL when
+ * there is nothing to apply (a bad `quality` section is reported on
+ * stderr). Free with iocb_quality_decay_free() after iocb_cli_env_close().
+ */
+struct iocb_quality_decay *iocb_cli_quality(struct iocb_cli_env *env);
+/* A record's decay score for the lookup renderer (ud is the decay object). */
+double iocb_cli_quality_score(void *ud, const struct iocb_store_quality *q, int64_t now);
+
+/*
  * Build the enrich field map of `cfg` (enrich.preset, or `preset` when not
  * NULL, and enrich.fields) plus command-line fields applied last. Errors
  * are printed; one in the file's own fields names the file. Returns

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "quality/decay.h"
 #include "core/mem.h"
 #include "misp/misp.h"
 
@@ -372,6 +373,8 @@ static void print_stats(const struct iocb_enrich_stats *st, const struct iocb_en
 		fprintf(stderr, "  marked misses (misp.hit false) %llu\n", (unsigned long long)st->marked);
 	if (st->hits_dropped)
 		fprintf(stderr, "  enrichments over max_hits, not written %llu\n", (unsigned long long)st->hits_dropped);
+	if (st->expired_skipped)
+		fprintf(stderr, "  expired hits skipped %llu\n", (unsigned long long)st->expired_skipped);
 	fprintf(stderr, "  store lookups %llu\n", (unsigned long long)st->lookups);
 	for (int r = 0; r < IOCB_REJ__COUNT; r++)
 		nrej += st->rejected[r];
@@ -468,6 +471,7 @@ int iocb_cmd_enrich(int argc, char **argv)
 	struct enrich_args *a = iocb_xcalloc(1, sizeof(*a));
 	struct iocb_enrich_map *map = NULL;
 	struct iocb_enrich_opts o;
+	struct iocb_quality_decay *decay = NULL;
 	struct iocb_enrich_stream_opts so = {0};
 	struct iocb_enrich_stats total = {0};
 	struct iocb_store_stats ss;
@@ -510,6 +514,8 @@ int iocb_cmd_enrich(int argc, char **argv)
 		fprintf(stderr, "iocbus: warning: no indicators loaded (--intel, --store or `intel:`); "
 				"every event is a miss\n");
 	fill_opts(a, a->env.cfg, &o);
+	decay = iocb_cli_quality(&a->env);
+	o.decay = decay;
 	o.store = a->env.store;
 	o.map = map;
 	o.wl = iocb_cli_wl_enrich(wl);
@@ -550,6 +556,7 @@ out:
 	iocb_enrich_map_free(map);
 	iocb_cli_wl_detach(&a->env, wl);
 	iocb_cli_env_close(&a->env);
+	iocb_quality_decay_free(decay); /* after the store, whose callback points at it */
 	for (size_t i = 0; i < a->nfields; i++) {
 		free((char *)a->fields[i].path);
 		free((char *)a->fields[i].spec);

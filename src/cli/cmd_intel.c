@@ -7,6 +7,7 @@
 
 #include "cli/cli.h"
 #include "json/json.h"
+#include "quality/decay.h"
 #include "serve/render/render.h"
 
 const char iocb_cli_load_usage[] =
@@ -179,6 +180,7 @@ int iocb_cmd_lookup(int argc, char **argv)
 	const char **vals = calloc((size_t)argc + 1, sizeof(char *));
 	struct iocb_store_hit *hits = calloc(MAX_HITS, sizeof(*hits));
 	struct iocb_cli_wl *wl = NULL;
+	struct iocb_quality_decay *decay = NULL;
 	size_t nvals = 0;
 	bool any = false;
 	struct iocb_buf out;
@@ -205,13 +207,19 @@ int iocb_cmd_lookup(int argc, char **argv)
 	rc = iocb_cli_wl_attach(&env, &wl);
 	if (rc != IOCB_EXIT_OK)
 		goto out;
+	decay = iocb_cli_quality(&env);
+	struct iocb_render_quality rq = {.score = decay ? iocb_cli_quality_score : NULL, .ud = decay};
+	const struct iocb_render_quality *wq = iocb_cli_wl_render(wl);
+	if (wq) { /* warninglist names */
+		rq.names = wq->names;
+		rq.names_ud = wq->names_ud;
+	}
 	iocb_store_reader_register();
 	iocb_store_read_lock();
 	for (size_t i = 0; i < nvals; i++) {
 		iocb_buf_reset(&out);
 		iocb_jw_init(&w, &out);
-		size_t n = iocb_render_lookup_json_q(env.store, &w, iocb_str_c(vals[i]), hits, MAX_HITS,
-						     iocb_cli_wl_render(wl));
+		size_t n = iocb_render_lookup_json_q(env.store, &w, iocb_str_c(vals[i]), hits, MAX_HITS, &rq);
 		if (n)
 			any = true;
 		fwrite(out.ptr, 1, out.len, stdout);
@@ -225,6 +233,7 @@ out:
 	free(vals);
 	free(hits);
 	iocb_cli_wl_detach(&env, wl);
-	iocb_cli_env_close(&env);
+	iocb_cli_env_close(&env); /* the store before decay: its callback points at decay */
+	iocb_quality_decay_free(decay);
 	return rc;
 }

@@ -215,7 +215,7 @@ int iocb_cli_wl_attach(struct iocb_cli_env *env, struct iocb_cli_wl **out)
 	}
 	for (size_t i = 0; i < IOCB_STORE_MAX_SOURCES; i++)
 		iocb_wl_policy_from_config(&env->cfg->warninglists, -1, &c->pol[i]);
-	c->rq = (struct iocb_render_quality){cli_names, c};
+	c->rq = (struct iocb_render_quality){.names = cli_names, .names_ud = c};
 	c->eq = (struct iocb_enrich_wl){cli_names, cli_suppressed, c};
 	c->handle = iocb_store_quality_add(env->store, cli_mark, c);
 	size_t changed = 0;

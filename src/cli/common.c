@@ -2,6 +2,8 @@
 /* Set-up shared by the subcommands (see cli.h). */
 #include "cli/cli.h"
 
+#include "quality/decay.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -112,4 +114,27 @@ void iocb_cli_env_close(struct iocb_cli_env *env)
 	iocb_filter_free(env->filter);
 	iocb_config_free(env->cfg);
 	memset(env, 0, sizeof(*env));
+}
+
+double iocb_cli_quality_score(void *ud, const struct iocb_store_quality *q, int64_t now)
+{
+	return iocb_quality_decay_score(ud, q, now);
+}
+
+struct iocb_quality_decay *iocb_cli_quality(struct iocb_cli_env *env)
+{
+	struct iocb_quality_decay *d = NULL;
+	struct iocb_err err = {0};
+	size_t n;
+	if (!env->cfg || iocb_quality_decay_from_config(env->cfg, &d, &err) < 0) {
+		if (err.msg[0])
+			fprintf(stderr, "iocbus: %s (quality not applied)\n", err.msg);
+		return NULL;
+	}
+	if (!iocb_quality_decay_active(d) || iocb_store_quality_add(env->store, iocb_quality_decay_apply, d) < 0 ||
+	    iocb_store_requalify(env->store, 0, &n, &err) < 0) {
+		iocb_quality_decay_free(d);
+		return NULL;
+	}
+	return d;
 }

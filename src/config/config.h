@@ -232,6 +232,14 @@ struct iocb_config_output {
 	char *where;
 };
 
+/* One `quality.expire_after.rules[]` item: a maximum age for a source or a MISP type. */
+struct iocb_config_expire_rule {
+	char *source;                     /* "intel", "misp" or a feed name; NULL with `type` */
+	char *type;                       /* MISP attribute type; NULL with `source` */
+	double max_age_s;                 /* seconds */
+	char *where;                      /* "file:line:col" of the item */
+};
+
 struct iocb_config {
 	char *path;                       /* file it was loaded from */
 
@@ -315,6 +323,22 @@ struct iocb_config {
 	size_t nexports;
 	struct iocb_config_feed *feeds;   /* `feeds` list: MISP-format feeds followed by `iocbus run` */
 	size_t nfeeds;
+
+	/* `quality` (issue #15). Decaying models and expiry: quality/decay.h. */
+	struct {
+		struct {
+			char **models;            /* model files or directories of *.json */
+			size_t nmodels;
+			struct iocb_kv *tag_values; /* tag -> numerical value (checked to be a number) */
+			size_t ntag_values;
+		} decay;
+		struct {
+			double default_s;         /* maximum age of every indicator; 0 = none */
+			struct iocb_config_expire_rule *rules; /* per source / per type */
+			size_t nrules;
+		} expire_after;
+		double sweep_interval_s;          /* background expiry sweep period, default 60 s */
+	} quality;
 
 	struct {
 		bool enabled;             /* default true */

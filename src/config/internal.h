@@ -171,6 +171,9 @@ extern const struct iocb_config__section iocb_config__mispapi;
 void iocb_config__secret_take(struct iocb_secret *s, char *v);
 int iocb_config__read_secret_file(struct iocb_config__ctx *ctx, const struct iocb_config__node *at, const char *path,
 				  const char *what, bool lines, struct iocb_secret *out) IOCB_MUST_USE;
+/* tables_decay.c: `quality.decay`, `quality.expire_after`. */
+extern const struct iocb_config__section iocb_config__quality_decay;
+extern const struct iocb_config__section iocb_config__quality_expire;
 
 /* Fail with IOCB_ECONFIG: "name:line:col: path: message" (n may be NULL). */
 int iocb_config__fail(struct iocb_config__ctx *ctx, const struct iocb_config__node *n, const char *path,

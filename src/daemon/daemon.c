@@ -41,6 +41,7 @@
 #include "json/json.h"
 #include "serve/bus/bus.h"
 #include "serve/http/auth.h"
+#include "quality/decay.h"
 #include "serve/http/http.h"
 #include "sources/sources.h"
 #include "store/store.h"
@@ -70,6 +71,7 @@ struct daemon {
 	struct iocb_daemon__services sv;     /* bus and sightings: set before the HTTP thread, cleared after it */
 	struct iocb_notify notify;           /* systemd's NOTIFY_SOCKET (main thread only) */
 	struct iocb_daemon__wl *wl;          /* quality.warninglists, or NULL; set before the HTTP thread */
+	struct iocb_daemon__quality quality; /* decay and expiry: started after the store, before the bus */
 	bool stopping;                       /* SIGTERM seen (under gen_mu) */
 	/* 16-status: the status page (status.c) and http.auth; set before the HTTP thread, freed after it */
 	struct iocb_daemon__status *status;  /* history and settings; NULL without the endpoint */
@@ -158,6 +160,11 @@ static void metrics_cb(void *ud, struct iocb_buf *out)
 		rc = iocb_daemon__services_metrics(&d->sv, out);
 	if (rc == IOCB_OK) /* 16-status */
 		rc = iocb_daemon__status_metrics(d->status, d->recent, out);
+	if (rc == IOCB_OK && d->quality.store) {
+		struct iocb_store_stats st;
+		iocb_store_stats(d->store, &st);
+		rc = iocb_daemon__quality_metrics(&d->quality, &st, out);
+	}
 	if (rc != IOCB_OK) {
 		out->len = start;
 		if (out->ptr)
@@ -602,6 +609,13 @@ static int store_close(struct daemon *d)
 	return rc;
 }
 
+/* HTTP thread: a lookup's decay score (quality.decay; the decay object lives until after the endpoint stops). */
+static double score_cb(void *ud, const struct iocb_store_quality *q, int64_t now)
+{
+	const struct daemon *d = ud;
+	return iocb_quality_decay_score(d->quality.decay, q, now);
+}
+
 /* The HTTP endpoint, when http.enabled; --http-port overrides http.port. err->msg starts with "http: ". */
 static int endpoint_start(struct daemon *d, struct iocb_err *err)
 {
@@ -617,7 +631,8 @@ static int endpoint_start(struct daemon *d, struct iocb_err *err)
 		.misp_api_max_attributes = c->http.misp_api.max_attributes,
 		.match_non_ids = c->store.match_non_ids,
 	};
-	struct iocb_http_handlers hh = {.metrics = metrics_cb, .health = health_cb, .ud = d, .status = status_cb};
+	struct iocb_http_handlers hh = {
+		.metrics = metrics_cb, .health = health_cb, .ud = d, .status = status_cb, .score = score_cb};
 	uint16_t port = 0;
 	int rc;
 
@@ -669,6 +684,7 @@ static int pipeline_start(struct daemon *d, struct iocb_err *err)
 		hooks.sightings_window_s = d->pipe_cfg->sightings.from_matches_window_s;
 	}
 	hooks.wl = iocb_daemon__wl_hooks(d->wl);
+	hooks.decay = d->quality.decay;
 	rc = iocb_pipe_start_with(d->store, d->pipe_cfg, &hooks, &pipe, err);
 	if (rc < 0)
 		return rc;
@@ -711,6 +727,9 @@ static int daemon_start(struct daemon *d)
 		iocb_log(IOCB_LOG_WARN, "daemon",
 			 "\"memory-only store with Kafka and no misp.api: committed offsets skip what was consumed "
 			 "before a restart; set store.path or misp.api\"");
+	/* Quality before the bus: what is expired at start never reaches it. */
+	if (rc == IOCB_OK)
+		rc = iocb_daemon__quality_start(&d->quality, d->gen->cfg, d->store, &err);
 	/* The bus before the sources: its store listener sees every change they make. */
 	if (rc == IOCB_OK) {
 		notify(d, "STATUS=starting the listeners and sources");
@@ -742,6 +761,7 @@ static int daemon_stop(struct daemon *d)
 	iocb_daemon__services_stop(&d->sv);
 	iocb_daemon__wl_stop(d->wl);
 	d->wl = NULL;
+	iocb_daemon__quality_stop(&d->quality);
 	return store_close(d);
 }
 

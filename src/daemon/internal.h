@@ -9,6 +9,7 @@
 #ifndef IOCB_DAEMON_INTERNAL_H
 #define IOCB_DAEMON_INTERNAL_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -222,5 +223,40 @@ int iocb_daemon__json_script_safe(struct iocb_buf *b, size_t from) IOCB_MUST_USE
 /* Write the whole /v1/status object into w (st may be NULL: no history, no matches). */
 void iocb_daemon__status_json(struct iocb_daemon__status *st, struct iocb_pipe_recent *recent,
 			      const struct iocb_daemon__status_view *v, struct iocb_jw *w);
+
+/* ---- quality.c: decay and expiry (issue #15 §2) ---- */
+
+struct iocb_quality_decay;
+struct iocb_store;
+struct iocb_store_stats;
+
+/* What `quality.decay` / `quality.expire_after` started. Main thread starts and stops; counters read by HTTP. */
+struct iocb_daemon__quality {
+	struct iocb_quality_decay *decay; /* owned; NULL before start */
+	struct iocb_store *store;         /* borrowed; NULL when nothing is active */
+	int handle;                       /* store quality callback, -1 = none */
+	double interval_s;                /* sweep period */
+	pthread_t thr;                    /* the sweep thread, when running */
+	pthread_mutex_t mu;               /* guards stop */
+	pthread_cond_t cv;                /* wakes the sweep thread to stop */
+	bool stop, running;
+	uint64_t sweeps, expired_total, back_total, expired_now; /* atomics: /metrics */
+};
+
+/*
+ * Build the decay object; when it has models or maximum ages, register its
+ * store callback, requalify the stored records, mark those already expired
+ * (before any listener: call before the bus starts) and start the sweep
+ * thread. Main thread.
+ */
+int iocb_daemon__quality_start(struct iocb_daemon__quality *q, const struct iocb_config *c, struct iocb_store *s,
+			       struct iocb_err *err) IOCB_MUST_USE;
+/* One sweep at `now` (the thread's body; tests call it directly). */
+int iocb_daemon__quality_sweep(struct iocb_daemon__quality *q, int64_t now);
+/* Stop the thread, unregister the callback, free the decay object (after the pipeline stopped). Idempotent. */
+void iocb_daemon__quality_stop(struct iocb_daemon__quality *q);
+/* iocbus_quality_decay_* and iocbus_quality_expired_*: all or nothing (core/prom.h). */
+int iocb_daemon__quality_metrics(const struct iocb_daemon__quality *q, const struct iocb_store_stats *st,
+				 struct iocb_buf *out);
 
 #endif

@@ -374,7 +374,7 @@ int iocb_daemon__wl_start(struct iocb_daemon__wl **out, const struct iocb_config
 	pthread_cond_init(&x->wcv, &ca);
 	pthread_condattr_destroy(&ca);
 	x->hooks = (struct iocb_enrich_wl){hook_names, hook_suppressed, x};
-	x->render = (struct iocb_render_quality){hook_names, x};
+	x->render = (struct iocb_render_quality){.names = hook_names, .names_ud = x};
 	*out = x;
 	int rc = apply(x, c, "start");
 	if (rc < 0)

@@ -107,6 +107,7 @@ struct iocb_enrich {
 	struct iocb_buf enr, mis, misv, thr, ins;
 	struct iocb_buf lout;           /* the current line's output when it differs from the input */
 	char occurred[96];
+	int64_t now_s;                  /* epoch s the current line's hits were judged at (quality) */
 };
 
 /* Count a reject, keeping the first one's message (enrich.c). */

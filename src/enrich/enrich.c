@@ -59,6 +59,8 @@ void iocb_enrich_stats_add(struct iocb_enrich_stats *dst, const struct iocb_enri
 	dst->marked += src->marked;
 	dst->hits += src->hits;
 	dst->hits_dropped += src->hits_dropped;
+	dst->expired_skipped += src->expired_skipped;
+	dst->suppressed_skipped += src->suppressed_skipped;
 	dst->lookups += src->lookups;
 	dst->bytes_in += src->bytes_in;
 	dst->bytes_out += src->bytes_out;

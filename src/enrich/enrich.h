@@ -154,6 +154,16 @@ struct iocb_enrich_opts {
 	 * misp.warninglists.
 	 */
 	const struct iocb_enrich_wl *wl;
+	/*
+	 * Indicator quality (issue #15). Records that are not live (expired:
+	 * decayed or past their maximum age; suppressed by a warninglist) never
+	 * match; each enrichment carries threat.indicator.confidence, and
+	 * misp.decay_score when a decaying model applies, scored with `decay`
+	 * (borrowed, may be NULL: no scores) at the current time, or at `now_s`
+	 * when it is not 0 (reproducible output in tests).
+	 */
+	const struct iocb_quality_decay *decay;
+	int64_t now_s;
 };
 
 /*
@@ -216,6 +226,8 @@ struct iocb_enrich_stats {
 	uint64_t marked;                     /* misses marked with misp.hit false */
 	uint64_t hits;                       /* enrichments written */
 	uint64_t hits_dropped;               /* beyond max_hits */
+	uint64_t expired_skipped;            /* store hits not used: the indicator expired (quality) */
+	uint64_t suppressed_skipped;         /* store hits not used: suppressed by a warninglist */
 	uint64_t lookups;                    /* store lookups made */
 	uint64_t bytes_in, bytes_out;        /* line bytes including newlines */
 	uint64_t rejected[IOCB_REJ__COUNT];  /* per reason */

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/time.h"
 #include "enrich/engine.h"
 #include "json/json.h"
 #include "json/lex.h"
@@ -71,34 +72,27 @@ static bool parent_type_ok(const struct iocb_store_hit *h)
 	       (strcmp(v.type->name, "domain") == 0 || strcmp(v.type->name, "domain|ip") == 0);
 }
 
-/*
- * The quality marks (issue #15): a record the quality hook suppressed
- * (warninglists) or expired does not match. Only hits pay for this, one
- * flag test on records without marks; a suppressed hit is counted by list.
- */
-static bool hit_live(struct iocb_enrich *e, const struct iocb_store_hit *h, int64_t *now)
-{
-	if (!*now)
-		*now = (int64_t)time(NULL);
-	if (iocb_store_attr_live(h->attr, *now))
-		return true;
-	struct iocb_store_quality q;
-	iocb_store_attr_quality(h->attr, &q);
-	if (q.wl_action == IOCB_STORE_WL_SUPPRESS && e->o->wl)
-		e->o->wl->suppressed(e->o->wl->ud, q.wl_set);
-	return false;
-}
-
 static int take_hits(struct iocb_enrich *e, const struct cand *c, size_t n, enum filt filt, const char *atom,
 		     size_t atom_len)
 {
-	int64_t now = 0;
 	if (n > TMP_HITS)
 		n = TMP_HITS;
+	/* one clock read per lookup that found something: hits are rare, misses pay nothing */
+	e->now_s = e->o->now_s ? e->o->now_s : iocb_time_real_us() / 1000000;
 	for (size_t i = 0; i < n; i++) {
 		const struct iocb_store_hit *h = &e->tmp[i];
-		if (!hit_live(e, h, &now))
+		if (!iocb_store_attr_live(h->attr, e->now_s)) {
+			struct iocb_store_quality q;
+			iocb_store_attr_quality(h->attr, &q);
+			if (q.wl_action == IOCB_STORE_WL_SUPPRESS) {
+				e->st.suppressed_skipped++;
+				if (e->o->wl) /* counted per list too */
+					e->o->wl->suppressed(e->o->wl->ud, q.wl_set);
+			} else {
+				e->st.expired_skipped++;
+			}
 			continue;
+		}
 		if (filt == F_PORT && !port_agrees(e, c, h))
 			continue;
 		if (filt == F_PARENT && !parent_type_ok(h))

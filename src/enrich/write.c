@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Writing a hit: ECS threat.enrichments and misp, spliced into the original bytes (see engine.h). */
+#include <math.h>
 #include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include "json/json.h"
 #include "json/lex.h"
 #include "misp/misp.h"
+#include "quality/decay.h"
 
 /* ------------------------------------------------------------ write */
 
@@ -249,8 +251,22 @@ static void write_provenance(struct iocb_enrich *e, struct iocb_jw *w, const str
 	}
 }
 
+/*
+ * The record's decay score now (negative: no model applies) and its
+ * confidence (decay.h iocb_quality_confidence(): a warninglist flag lowers it).
+ */
+static double hit_score(const struct iocb_enrich *e, const struct mhit *h, const char **confidence)
+{
+	struct iocb_store_quality q;
+	iocb_store_attr_quality(h->attr, &q);
+	double score = iocb_quality_decay_score(e->o->decay, &q, e->now_s);
+	*confidence = iocb_quality_confidence(score, q.wl_action == IOCB_STORE_WL_FLAG);
+	return score;
+}
+
 static void write_indicator(struct iocb_enrich *e, struct iocb_jw *w, const struct mhit *h,
-			    const struct iocb_store_attr_view *av, const struct iocb_store_event_view *ev)
+			    const struct iocb_store_attr_view *av, const struct iocb_store_event_view *ev,
+			    const char *confidence)
 {
 	struct leaves l;
 	const char *type = stix_type((enum iocb_match_class)h->mc, av->part[h->part]);
@@ -266,6 +282,8 @@ static void write_indicator(struct iocb_enrich *e, struct iocb_jw *w, const stru
 	iocb_jw_str(w, av->value);
 	write_leaves(w, &l);
 	write_provenance(e, w, h, av, ev);
+	iocb_jw_key(w, "confidence");
+	iocb_jw_cstr(w, confidence);
 	iocb_jw_obj_end(w);
 }
 
@@ -384,6 +402,7 @@ static int build_hit_texts(struct iocb_enrich *e)
 	struct iocb_jw w;
 	struct iocb_str tags[MAX_TAGS], infos[64];
 	size_t ntags = 0, ninfos = 0;
+	double best = -1; /* misp.decay_score: the highest score of the matched indicators */
 
 	set_occurred(e);
 	iocb_buf_reset(&e->enr);
@@ -399,8 +418,12 @@ static int build_hit_texts(struct iocb_enrich *e)
 			iocb_store_event_view(av.event, &evv);
 			ev = &evv;
 		}
+		const char *confidence;
+		double score = hit_score(e, h, &confidence);
+		if (score > best)
+			best = score;
 		iocb_jw_obj(&w);
-		write_indicator(e, &w, h, &av, ev);
+		write_indicator(e, &w, h, &av, ev, confidence);
 		write_matched(e, &w, h, &av);
 		iocb_jw_obj_end(&w);
 
@@ -438,6 +461,10 @@ static int build_hit_texts(struct iocb_enrich *e)
 		iocb_jw_str(&w, infos[i]);
 	iocb_jw_arr_end(&w);
 	write_attributes(e, &w);
+	if (best >= 0) {
+		iocb_jw_key(&w, "decay_score");
+		iocb_jw_double(&w, floor(best * 100 + 0.5) / 100); /* two decimals: a score, not a measurement */
+	}
 	write_warninglists(e, &w);
 	iocb_jw_obj_end(&w);
 	return iocb_jw_rc(&w) < 0 ? iocb_jw_rc(&w) : IOCB_OK;

@@ -423,6 +423,19 @@ static int on_tag(void *ud, const struct iocb_misp_tag_change *t)
 	return IOCB_OK;
 }
 
+/* A MISP sighting (misp_json_sighting): the store's quality marks follow it (issue #15). */
+static int on_sighting(void *ud, const struct iocb_misp_sighting *sg)
+{
+	struct iocb_ingest *in = ud;
+	struct iocb_err err = {0};
+	int rc = iocb_store_sighting(in->store, sg->attr_uuid, sg->type, sg->date, &err);
+	if (rc == IOCB_OK)
+		in->st.sightings++;
+	else if (rc != IOCB_ENOTFOUND)
+		iocb_log(IOCB_LOG_DEBUG, "ingest", "\"sighting not applied\" error=\"%s\"", err.msg);
+	return IOCB_OK;
+}
+
 static void on_skip(void *ud, enum iocb_misp_skip reason, const char *detail)
 {
 	struct iocb_ingest *in = ud;
@@ -441,6 +454,7 @@ static void handlers(struct iocb_ingest *in, struct iocb_misp_handlers *h)
 	h->on_event = on_event;
 	h->on_skip = on_skip;
 	h->on_tag = on_tag;
+	h->on_sighting = on_sighting;
 	h->ud = in;
 }
 

@@ -70,6 +70,7 @@ struct iocb_ingest_stats {
 	uint64_t stale;                       /* updates older than the stored version, ignored */
 	uint64_t unchanged;                   /* versions already stored, not written again (skip_unchanged) */
 	uint64_t refiltered;                  /* attributes removed by iocb_ingest_refilter() */
+	uint64_t sightings;                   /* MISP sightings applied to stored attributes (quality) */
 	char samples[IOCB_SKIP__COUNT][IOCB_INGEST_SAMPLES][200]; /* first skip messages per reason */
 	unsigned nsamples[IOCB_SKIP__COUNT];
 	char last_error[512];                 /* last file-level error */

@@ -248,12 +248,29 @@ struct iocb_misp_tag_change {
 };
 typedef int (*iocb_misp_tag_cb)(void *ud, const struct iocb_misp_tag_change *t);
 
+/* A sighting (ZeroMQ misp_json_sighting; misp.md §6). Views into the message. */
+struct iocb_misp_sighting {
+	struct iocb_str attr_uuid;   /* the sighted attribute (Sighting.Attribute.uuid or attribute_uuid) */
+	int type;                    /* 0 sighting, 1 false positive, 2 expiration */
+	int64_t date;                /* date_sighting, epoch s (0 if absent) */
+	bool add;                    /* action "add" (or absent); false for a deletion */
+};
+typedef int (*iocb_misp_sighting_cb)(void *ud, const struct iocb_misp_sighting *s);
+
+/*
+ * Parse a sighting message. IOCB_OK, or IOCB_EPARSE (bad JSON, no
+ * Sighting, no type or attribute uuid). Any thread; views into buf.
+ */
+int iocb_misp_parse_sighting(const char *buf, size_t len, struct iocb_misp_sighting *out,
+			     struct iocb_err *err) IOCB_MUST_USE;
+
 struct iocb_misp_handlers {
 	iocb_misp_attr_cb on_attr;   /* required */
 	iocb_misp_event_cb on_event; /* optional: event headers, event delete messages */
 	iocb_misp_skip_cb on_skip;   /* optional */
 	void *ud;                    /* passed to every callback */
 	iocb_misp_tag_cb on_tag;     /* optional: event tag attached / detached */
+	iocb_misp_sighting_cb on_sighting; /* optional: misp_json_sighting (ZeroMQ) */
 };
 
 struct iocb_misp_limits {

@@ -26,6 +26,16 @@ int iocb_misp_parse_zmq_frame(const char *buf, size_t len, struct iocb_str *topi
 	*topic = iocb_str_make(buf, tlen);
 	if (iocb_str_eq_c(*topic, "misp_json_self"))
 		return IOCB_OK;
+	if (h->on_sighting && iocb_str_eq_c(*topic, "misp_json_sighting")) {
+		struct iocb_misp_sighting sg;
+		int rc = iocb_misp_parse_sighting(sp + 1, len - tlen - 1, &sg, err);
+		if (rc < 0) {
+			if (h->on_skip)
+				h->on_skip(h->ud, IOCB_SKIP_BAD_SHAPE, err ? err->msg : "bad sighting");
+			return rc;
+		}
+		return sg.add ? h->on_sighting(h->ud, &sg) : IOCB_OK;
+	}
 	/* Only these topics carry attributes or event state (tags: event tag changes). */
 	if (!iocb_str_eq_c(*topic, "misp_json") && !iocb_str_eq_c(*topic, "misp_json_attribute") &&
 	    !iocb_str_eq_c(*topic, "misp_json_event") && !(h->on_tag && iocb_str_eq_c(*topic, "misp_json_tag")))

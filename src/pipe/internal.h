@@ -176,6 +176,7 @@ struct iocb_pipe__input_metrics {
 	uint64_t events;             /* JSON objects handed on */
 	uint64_t bytes;              /* bytes read */
 	uint64_t matched;            /* events enriched */
+	uint64_t expired_hits;       /* store hits skipped because the indicator expired (quality) */
 	uint64_t rejects[IOCB_REJ__COUNT]; /* lines passed through unenriched, per reason */
 	uint64_t batches;            /* batches submitted */
 	uint64_t acked;              /* batches every output settled */

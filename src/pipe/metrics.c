@@ -64,6 +64,10 @@ static void render_inputs(struct iocb_prom *out, struct iocb_pipe__view v)
 	IN_FAMILY("iocbus_input_bytes_total", "counter", "Bytes read by the input.", IOCB_M_GET(in->m.bytes));
 	IN_FAMILY("iocbus_input_matched_total", "counter", "Events enriched with at least one indicator.",
 		  IOCB_M_GET(in->m.matched));
+	IN_FAMILY("iocbus_quality_expired_hits_total", "counter",
+		  "Store hits not used because the indicator expired (decayed, past its maximum age, or a type-2 "
+		  "sighting).",
+		  IOCB_M_GET(in->m.expired_hits));
 	iocb_prom_head(out, "iocbus_input_rejects_total", "counter",
 		       "Lines passed on unenriched (or dropped when too long), by reason.");
 	for (size_t i = 0; i < v.nins; i++)

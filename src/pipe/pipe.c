@@ -322,6 +322,8 @@ static void publish_enrich(struct iocb_pipe__input *in, struct iocb_enrich_stats
 	IOCB_M_ADD(in->m.lines, st->lines - prev->lines);
 	IOCB_M_ADD(in->m.events, st->events - prev->events);
 	IOCB_M_ADD(in->m.matched, st->matched - prev->matched);
+	IOCB_M_ADD(in->m.expired_hits, st->expired_skipped - prev->expired_skipped);
+	prev->expired_skipped = st->expired_skipped;
 	for (size_t r = 0; r < IOCB_REJ__COUNT; r++)
 		IOCB_M_ADD(in->m.rejects[r], st->rejected[r] - prev->rejected[r]);
 	prev->lines = st->lines;
@@ -549,6 +551,7 @@ static int add_input(struct iocb_pipe *p, const struct iocb_config_input *ic, st
 		return rc;
 	fill_eopts(p->cfg, p->store, in->map_, in->max_line, &p->eopts[idx]);
 	p->eopts[idx].wl = p->hooks.wl;
+	p->eopts[idx].decay = p->hooks.decay;
 	if (p->hooks.sightings) {
 		p->eopts[idx].on_match = note_match;
 		p->eopts[idx].on_match_ud = in;

@@ -38,6 +38,7 @@ struct iocb_enrich_wl; /* enrich/enrich.h */
 struct iocb_pipe;
 struct iocb_pipe_recent;
 struct iocb_sightings;
+struct iocb_quality_decay;
 
 /* Optional parts of iocb_pipe_start_with(); all zero = iocb_pipe_start(). */
 struct iocb_pipe_hooks {
@@ -50,6 +51,8 @@ struct iocb_pipe_hooks {
 					     (iocb_pipe_recent_push); borrowed, must outlive the pipe; NULL = off */
 	const struct iocb_enrich_wl *wl;  /* warninglists (enrich.h): suppressed hits counted, flagged ones named;
 					     borrowed, must outlive the pipe; NULL = off */
+	const struct iocb_quality_decay *decay; /* decaying models for misp.decay_score (quality/decay.h);
+						   borrowed, must outlive the pipe; NULL = no scores */
 };
 
 /* ------------------------------------------------------------ last matches (recent.c) */

@@ -193,9 +193,11 @@ static void attr_unlink(struct iocb_store *s, uint64_t slot, struct iocb_store_a
 	iocb_store__retire(s, r, st_attr_size(r), ST_RT_SLAB);
 }
 
-void iocb_store__replace(struct iocb_store *s, uint64_t slot, struct iocb_store_attr *old, struct iocb_store_attr *nw)
+void iocb_store__replace(struct iocb_store *s, uint64_t slot, struct iocb_store_attr *old, struct iocb_store_attr *nw,
+			 bool announce)
 {
-	iocb_store__notify(s, old, nw);
+	if (announce || st_gone(old) != st_gone(nw))
+		iocb_store__notify(s, old, nw);
 	iocb_store__reindex(s, old, nw);
 	iocb_store__utab_set(s, slot, nw);
 	count_attr(s, old, -1);
@@ -213,14 +215,25 @@ void iocb_store__replace(struct iocb_store *s, uint64_t slot, struct iocb_store_
  * metadata before it). A reconcile re-sends every attribute: without this
  * each would reach the listeners as a change.
  */
+bool iocb_store__attr_same(const struct iocb_store_attr *old, const struct iocb_store_attr *nw)
+{
+	struct iocb_store_attr a = *old, b = *nw;
+	size_t body = st_attr_size(old) - sizeof(*old) - st_qlen(old);
+	if (body != st_attr_size(nw) - sizeof(*nw) - st_qlen(nw))
+		return false;
+	a.updated = b.updated = 0;
+	a.flags &= (uint8_t)~ST_F_Q;
+	b.flags &= (uint8_t)~ST_F_Q;
+	return memcmp(&a, &b, sizeof(a)) == 0 &&
+	       memcmp((const uint8_t *)(old + 1) + st_qlen(old), (const uint8_t *)(nw + 1) + st_qlen(nw), body) == 0;
+}
+
 static bool attr_same(const struct iocb_store_attr *old, const struct iocb_store_attr *nw,
 		      const struct store_evmeta *old_meta)
 {
-	const size_t at = offsetof(struct iocb_store_attr, updated), after = at + sizeof(old->updated);
-	size_t n = st_attr_size(old);
-	if (n != st_attr_size(nw) || old->ev != nw->ev || ST_LOAD(&nw->ev->meta) != old_meta)
+	if (old->ev != nw->ev || ST_LOAD(&nw->ev->meta) != old_meta)
 		return false;
-	return memcmp(old, nw, at) == 0 && memcmp((const char *)old + after, (const char *)nw + after, n - after) == 0;
+	return iocb_store__attr_same(old, nw) && st_gone(old) == st_gone(nw);
 }
 
 static int remove_locked(struct iocb_store *s, const uint8_t u[16])
@@ -291,7 +304,7 @@ static int upsert(struct iocb_store *s, const struct iocb_misp_attr *a, unsigned
 	if (rc < 0)
 		goto out;
 	if (s->nquality || (old && (old->flags & ST_F_Q)))
-		r = iocb_store__qualify(s, r, old);
+		r = iocb_store__qualify(s, r, old, now);
 	if (!old || !attr_same(old, r, old_meta))
 		iocb_store__notify(s, old, r);
 	if (old) {

@@ -102,7 +102,9 @@ struct store_quality {
 	uint16_t model;         /* model index + 1 */
 	uint16_t wl_set;        /* warninglist set id */
 	uint8_t wl_action;      /* enum iocb_store_wl_action */
-	uint8_t pad_[3];
+	uint8_t gone;           /* not live, and announced to the listeners as removed (quality sweep):
+				   the listeners and the walks do not see the record until it is live again */
+	uint8_t pad_[2];
 };
 _Static_assert(sizeof(struct store_quality) == 28, "quality block size");
 
@@ -174,6 +176,11 @@ static inline size_t st_qlen(const struct iocb_store_attr *r)
 static inline const struct store_quality *st_quality(const struct iocb_store_attr *r)
 {
 	return (const struct store_quality *)(const void *)(r + 1);
+}
+/* The record is hidden from listeners and walks (store.h iocb_store_quality_sweep()). */
+static inline bool st_gone(const struct iocb_store_attr *r)
+{
+	return (r->flags & ST_F_Q) && st_quality(r)->gone;
 }
 static inline size_t st_iplen(const struct iocb_store_attr *r, unsigned p)
 {
@@ -509,11 +516,23 @@ struct iocb_store {
 
 /* ------------------------------------------------------------ shared helpers */
 
-/* Writer: tell the listeners of one change (store.h iocb_store_listen()). */
+/*
+ * Writer: tell the listeners of one change (store.h iocb_store_listen()).
+ * A record announced gone by the quality sweep is absent for them: its
+ * side of the change is NULL (an expired record coming back is an insert,
+ * one expiring is a removal, a change between two gone versions is
+ * nothing).
+ */
 static inline void iocb_store__notify(struct iocb_store *s, const struct iocb_store_attr *old,
 				      const struct iocb_store_attr *nw)
 {
 	if (!s->nlisteners)
+		return;
+	if (old && st_gone(old))
+		old = NULL;
+	if (nw && st_gone(nw))
+		nw = NULL;
+	if (!old && !nw)
 		return;
 	for (unsigned i = 0; i < IOCB_STORE_MAX_LISTENERS; i++)
 		if (s->listeners[i].fn)
@@ -570,15 +589,23 @@ size_t iocb_store__lookup_ip(const struct iocb_store *s, const uint8_t *addr, bo
  * defaults, else a copy of r with the quality block (r is then freed).
  */
 struct iocb_store_attr *iocb_store__qualify(struct iocb_store *s, struct iocb_store_attr *r,
-					    const struct iocb_store_attr *old);
+					    const struct iocb_store_attr *old, uint64_t now);
 /*
  * Writer: re-run the callbacks for the live record r in utab slot `slot`
  * (an event's tags changed); replace it when its marks changed (listeners
  * see (r, new)). Returns whether it was replaced.
  */
 bool iocb_store__requalify_one(struct iocb_store *s, uint64_t slot, struct iocb_store_attr *r);
-/* attr.c. Writer: publish nw in place of old (utab slot `slot`): notify, reindex, retire, persist. */
-void iocb_store__replace(struct iocb_store *s, uint64_t slot, struct iocb_store_attr *old, struct iocb_store_attr *nw);
+/* Whether two versions of a record differ in what listeners see: everything but `updated` and the marks. */
+bool iocb_store__attr_same(const struct iocb_store_attr *old, const struct iocb_store_attr *nw);
+/*
+ * attr.c. Writer: publish nw in place of old (utab slot `slot`): reindex,
+ * retire, persist, and tell the listeners when `announce`, or when the
+ * record becomes gone or comes back (quality marks alone are not a change
+ * listeners render: a sighting must not republish an indicator).
+ */
+void iocb_store__replace(struct iocb_store *s, uint64_t slot, struct iocb_store_attr *old, struct iocb_store_attr *nw,
+			 bool announce);
 
 /* index.c */
 const struct iocb_store_attr *iocb_store__utab_find(const struct iocb_store *s, const uint8_t u[16], uint64_t *slot);

@@ -76,12 +76,14 @@ void iocb_store_attr_quality(const struct iocb_store_attr *a, struct iocb_store_
 		unpack(st_quality(a), out);
 }
 
+static bool block_live(const struct store_quality *b, int64_t now)
+{
+	return b->wl_action != IOCB_STORE_WL_SUPPRESS && now < from32(b->expires_at, INT64_MAX);
+}
+
 bool iocb_store_attr_live(const struct iocb_store_attr *a, int64_t now)
 {
-	if (!(a->flags & ST_F_Q))
-		return true;
-	const struct store_quality *b = st_quality(a);
-	return b->wl_action != IOCB_STORE_WL_SUPPRESS && now < from32(b->expires_at, INT64_MAX);
+	return !(a->flags & ST_F_Q) || block_live(st_quality(a), now);
 }
 
 /* ------------------------------------------------------------ writer */
@@ -122,7 +124,7 @@ static struct iocb_store_attr *with_block(struct iocb_store *s, const struct ioc
 }
 
 struct iocb_store_attr *iocb_store__qualify(struct iocb_store *s, struct iocb_store_attr *r,
-					    const struct iocb_store_attr *old)
+					    const struct iocb_store_attr *old, uint64_t now)
 {
 	struct iocb_store_quality q;
 	struct store_quality b;
@@ -133,14 +135,21 @@ struct iocb_store_attr *iocb_store__qualify(struct iocb_store *s, struct iocb_st
 	compute(s, r, old && r->timestamp > old->timestamp, &q);
 	if (!pack(&q, &b))
 		return r;
+	/* still gone for the listeners while not live at the upsert's instant */
+	b.gone = old && st_gone(old) && !block_live(&b, now > INT64_MAX ? INT64_MAX : (int64_t)now);
 	struct iocb_store_attr *n = with_block(s, r, &b);
 	iocb_store__slab_free(&s->slab, r, st_attr_size(r)); /* never published */
 	return n;
 }
 
-/* Writer: recompute r's marks (after `extra` adjusted its store-owned ones); replace r when they changed. */
+/*
+ * Writer: recompute r's marks (after `extra` adjusted its store-owned
+ * ones); replace r when they changed. A gone record stays gone unless it
+ * is live at `now` (< 0: unknown, it stays gone until the next sweep).
+ */
 static bool requalify(struct iocb_store *s, uint64_t slot, struct iocb_store_attr *r,
-		      void (*extra)(struct iocb_store_quality *q, const void *arg), const void *arg)
+		      void (*extra)(struct iocb_store_quality *q, const void *arg), const void *arg, int64_t now,
+		      bool announce)
 {
 	struct iocb_store_quality q;
 	struct store_quality b;
@@ -151,15 +160,17 @@ static bool requalify(struct iocb_store *s, uint64_t slot, struct iocb_store_att
 		extra(&q, arg);
 	compute(s, r, false, &q);
 	has = pack(&q, &b);
+	if (has)
+		b.gone = st_gone(r) && (now < 0 || !block_live(&b, now));
 	if (has == ((r->flags & ST_F_Q) != 0) && (!has || memcmp(st_quality(r), &b, sizeof(b)) == 0))
 		return false;
-	iocb_store__replace(s, slot, r, with_block(s, r, has ? &b : NULL));
+	iocb_store__replace(s, slot, r, with_block(s, r, has ? &b : NULL), announce);
 	return true;
 }
 
 bool iocb_store__requalify_one(struct iocb_store *s, uint64_t slot, struct iocb_store_attr *r)
 {
-	return requalify(s, slot, r, NULL, NULL);
+	return requalify(s, slot, r, NULL, NULL, -1, true); /* the event changed: listeners hear of it */
 }
 
 int iocb_store_quality_add(struct iocb_store *s, iocb_store_quality_fn fn, void *ud)
@@ -195,7 +206,6 @@ void iocb_store_quality_remove(struct iocb_store *s, int handle)
 int iocb_store_requalify(struct iocb_store *s, uint64_t now, size_t *changed, struct iocb_err *err)
 {
 	size_t n = 0;
-	(void)now;
 	(void)err;
 	pthread_mutex_lock(&s->wlock);
 	struct store_tab *t = s->utab; /* replacements never resize it */
@@ -204,7 +214,7 @@ int iocb_store_requalify(struct iocb_store *s, uint64_t now, size_t *changed, st
 		if (v == 0 || v == ST_TOMB)
 			continue;
 		struct iocb_store_attr *r = st_slot_ptr(v);
-		if (!r->ev->dead && requalify(s, i, r, NULL, NULL))
+		if (!r->ev->dead && requalify(s, i, r, NULL, NULL, now > INT64_MAX ? INT64_MAX : (int64_t)now, false))
 			n++;
 	}
 	pthread_mutex_unlock(&s->wlock);
@@ -244,10 +254,75 @@ int iocb_store_sighting(struct iocb_store *s, struct iocb_str attr_uuid, int typ
 		return iocb_err_set(err, IOCB_EINVAL, "store: sighting type %d (0..2)", type);
 	pthread_mutex_lock(&s->wlock);
 	struct iocb_store_attr *r = (struct iocb_store_attr *)iocb_store__utab_find(s, u, &slot);
-	if (!r || r->ev->dead)
+	if (!r || r->ev->dead) {
 		rc = IOCB_ENOTFOUND;
-	else if (type != 1)
-		(void)requalify(s, slot, r, apply_sighting, &g);
+		s->st.sightings_unknown++;
+		goto out;
+	}
+	s->st.sightings[type]++;
+	if (type != 1)
+		(void)requalify(s, slot, r, apply_sighting, &g, type == 0 ? ts : -1, false);
+out:
 	pthread_mutex_unlock(&s->wlock);
 	return rc;
+}
+
+/* ------------------------------------------------------------ sweep */
+
+/* Writer: r with its gone flag set to `gone` (r carries a block). */
+static void set_gone(struct iocb_store *s, uint64_t slot, struct iocb_store_attr *r, bool gone)
+{
+	struct store_quality b;
+	memcpy(&b, st_quality(r), sizeof(b));
+	b.gone = gone;
+	/* the notify wrapper turns (r, gone copy) into (r, NULL) and (gone r, copy) into (NULL, copy) */
+	iocb_store__replace(s, slot, r, with_block(s, r, &b), false);
+}
+
+int iocb_store_quality_sweep(struct iocb_store *s, int64_t now, size_t chunk, struct iocb_store_sweep_stats *out,
+			     struct iocb_err *err)
+{
+	struct iocb_store_sweep_stats st = {0};
+	uint64_t i = 0;
+	(void)err;
+	if (!chunk)
+		chunk = 16384;
+	for (;;) {
+		pthread_mutex_lock(&s->wlock);
+		/* re-read each time: the table may have grown while the lock was free (a record may
+		 * then be seen twice or not at all this pass; the next pass settles it) */
+		struct store_tab *t = s->utab;
+		uint64_t end = i + chunk < t->n ? i + chunk : t->n;
+		for (; i < end; i++) {
+			uint64_t v = t->slots[i];
+			if (v == 0 || v == ST_TOMB)
+				continue;
+			struct iocb_store_attr *r = st_slot_ptr(v);
+			if (!(r->flags & ST_F_Q) || r->ev->dead)
+				continue;
+			const struct store_quality *b = st_quality(r);
+			bool live = block_live(b, now), expired = !(now < from32(b->expires_at, INT64_MAX));
+			if (!live && !b->gone) {
+				if (expired)
+					st.expired++;
+				else
+					st.suppressed++;
+				set_gone(s, i, r, true);
+			} else if (live && b->gone) {
+				st.back++;
+				set_gone(s, i, r, false);
+			}
+			if (!live) {
+				st.gone_now++;
+				st.expired_now += expired;
+			}
+		}
+		bool done = i >= t->n;
+		pthread_mutex_unlock(&s->wlock);
+		if (done)
+			break;
+	}
+	if (out)
+		*out = st;
+	return IOCB_OK;
 }

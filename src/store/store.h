@@ -145,7 +145,9 @@ int iocb_store_event_with(struct iocb_store *s, struct iocb_str event_uuid, uint
  *               duplicate ZeroMQ message) is not a change and calls nothing.
  *               iocb_store_event_upsert() changing an event's metadata on
  *               its own (a tag on the event) calls (a, a) for each of its
- *               attributes: the record is the same, its rendering is not;
+ *               attributes: the record is the same, its rendering is not.
+ *               A change of quality marks alone (a sighting, a requalify)
+ *               is no change;
  *   (old, NULL) a removal: a delete or soft delete, a remove_if sweep (a
  *               reconcile, a filter change), an expiry, and each attribute
  *               of a removed event, at the iocb_store_commit() that sweeps
@@ -294,7 +296,8 @@ struct iocb_str iocb_store_attr_tlp(const struct iocb_store_attr *a);
 
 /*
  * Walk one consistent snapshot of the attribute records: those live at one
- * instant (taken under the writer lock, so no update is half-applied),
+ * instant (records the quality sweep announced gone are left out, as they
+ * are for the listeners) (taken under the writer lock, so no update is half-applied),
  * each immutable. fn sees each record once (read it with
  * iocb_store_attr_view() and the tag accessors), in no particular order,
  * on the calling thread, inside an RCU read-side section held for the
@@ -419,8 +422,11 @@ bool iocb_store_attr_live(const struct iocb_store_attr *a, int64_t now);
 
 /*
  * Recompute every record's marks (start-up after open, a SIGHUP reload of
- * lists or models); records whose marks changed are replaced as an edit
- * is (listeners see (old, new)) and persisted at the next commit.
+ * lists or models); records whose marks changed are replaced and persisted
+ * at the next commit. Marks alone are not what listeners render, so they
+ * hear nothing unless the record was gone and is live again at `now`
+ * (an insert); a record that stops being live is announced by the next
+ * iocb_store_quality_sweep().
  * *changed (may be NULL) gets their count. Writer (takes the lock).
  */
 int iocb_store_requalify(struct iocb_store *s, uint64_t now, size_t *changed, struct iocb_err *err) IOCB_MUST_USE;
@@ -430,12 +436,39 @@ int iocb_store_requalify(struct iocb_store *s, uint64_t now, size_t *changed, st
  * last_sighting (the decay restarts from it and a type-2 expiration at or
  * before ts is lifted), type 2 (expiration) expires the record at ts
  * (ts <= 0: at once), type 1 (false positive) changes nothing. The
- * callbacks run again and a changed record is replaced as an edit is.
+ * callbacks run again and a changed record is replaced; listeners hear of
+ * it only when it comes back from gone (a sighting must not republish an
+ * indicator to the bus, the stream and the exports).
  * Returns IOCB_OK, IOCB_ENOTFOUND (no such attribute), IOCB_EINVAL (bad
  * uuid, type > 2). Writer (takes the lock).
  */
 int iocb_store_sighting(struct iocb_store *s, struct iocb_str attr_uuid, int type, int64_t ts,
 			struct iocb_err *err) IOCB_MUST_USE;
+
+/*
+ * The quality sweep (the daemon runs it every quality.sweep_interval).
+ * Records stay stored and indexed when they stop being live, so lookups
+ * for people still find them (with their marks) and matching skips them
+ * with one comparison; but the listeners (bus, Kafka stream, exports) must
+ * drop them. A record found not live at `now` is announced as removed
+ * (listeners see (r, NULL)) and marked gone: listeners and walks
+ * (iocb_store_each, iocb_store_walk) no longer see it, and its later
+ * versions reach them only once live again, as an insert (NULL, nw). A
+ * gone record found live again (time passing cannot do it; a sighting
+ * or a MISP update that the caller's `now` did not cover can) is
+ * announced back. Takes the writer lock for at most `chunk` uuid-table
+ * slots at a time (0 = 16384), so writers wait milliseconds, never a
+ * whole pass; readers never wait. Counts in *out (may be NULL). Writer.
+ */
+struct iocb_store_sweep_stats {
+	size_t expired;     /* records announced gone this pass because they expired */
+	size_t suppressed;  /* ... because a warninglist suppresses them */
+	size_t back;        /* gone records announced back */
+	size_t gone_now;    /* records gone after the pass (expired or suppressed) */
+	size_t expired_now; /* of which expired */
+};
+int iocb_store_quality_sweep(struct iocb_store *s, int64_t now, size_t chunk, struct iocb_store_sweep_stats *out,
+			     struct iocb_err *err) IOCB_MUST_USE;
 
 /* ------------------------------------------------------------ stats */
 
@@ -452,6 +485,8 @@ struct iocb_store_stats {
 	uint64_t commit_errors;               /* commits that failed to persist since open */
 	bool commit_failing;                  /* the last commit failed: changes since are in memory only */
 	char commit_error[200];               /* that failure's message ("" when the last commit worked) */
+	uint64_t sightings[3];                /* iocb_store_sighting() calls applied, by type 0..2 */
+	uint64_t sightings_unknown;           /* ... for an attribute the store does not hold */
 };
 
 /* Snapshot of the counters. Any thread; waits for a commit in progress. */

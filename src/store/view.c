@@ -166,7 +166,7 @@ int iocb_store_each(struct iocb_store *s, iocb_store_each_cb fn, void *ud)
 			continue;
 		seen++;
 		const struct iocb_store_attr *r = (const struct iocb_store_attr *)(uintptr_t)(v & ST_PTR_MASK);
-		if (!r->ev->dead)
+		if (!r->ev->dead && !st_gone(r))
 			recs[n++] = r;
 	}
 	iocb_store_read_lock();
@@ -200,7 +200,7 @@ int iocb_store_walk(const struct iocb_store *s, struct iocb_store_cursor *c, siz
 		if (v == 0 || v == ST_TOMB)
 			continue;
 		const struct iocb_store_attr *r = st_slot_ptr(v);
-		if (ST_LOAD(&r->ev->dead))
+		if (ST_LOAD(&r->ev->dead) || st_gone(r))
 			continue;
 		int frc = fn(ud, r);
 		if (frc != 0) {

@@ -174,7 +174,7 @@ static const struct fixture fixtures[] = {
 
 static int run_fixture(const char *fixdir, const struct fixture *f, struct iocb_buf *out)
 {
-	struct iocb_misp_handlers h = {on_attr, on_event, on_skip, out, NULL};
+	struct iocb_misp_handlers h = {on_attr, on_event, on_skip, out, NULL, NULL};
 	struct iocb_misp_stats st = {0};
 	struct iocb_file_map m;
 	struct iocb_err err = {0};

@@ -477,6 +477,31 @@ static void test_values(void **state)
 	iocb_config_free(c);
 }
 
+static void test_quality_section(void **state)
+{
+	struct iocb_config *c;
+
+	(void)state;
+	c = load_ok("quality:\n  decay:\n    models: [/m]\n    tag_values: {'a:b=\"c\"': 87.5}\n"
+		    "  expire_after:\n    default: 90d\n    rules:\n      - {type: ip-dst, max_age: 30s}\n"
+		    "      - {source: misp, max_age: 2h}\n  sweep_interval: 5s\n");
+	assert_int_equal(c->quality.decay.nmodels, 1);
+	assert_string_equal(c->quality.decay.models[0], "/m");
+	assert_string_equal(c->quality.decay.tag_values[0].value, "87.5");
+	assert_true(c->quality.expire_after.default_s == 90 * 86400.0);
+	assert_int_equal(c->quality.expire_after.nrules, 2);
+	assert_string_equal(c->quality.expire_after.rules[0].type, "ip-dst");
+	assert_true(c->quality.expire_after.rules[0].max_age_s == 30);
+	assert_string_equal(c->quality.expire_after.rules[1].source, "misp");
+	assert_true(c->quality.sweep_interval_s == 5);
+	assert_roundtrip(c, false);
+	iocb_config_free(c);
+	c = load_ok("misp: {zmq: ~}\n");
+	assert_true(c->quality.sweep_interval_s == 60);
+	assert_int_equal(c->quality.expire_after.nrules, 0);
+	iocb_config_free(c);
+}
+
 static void test_enrich_section(void **state)
 {
 	struct iocb_config *c;
@@ -704,6 +729,13 @@ static const struct bad_case bad_cases[] = {
 	{"http:\n  auth: {realm: x}\n", "t.yaml:2:9: http.auth: set `token_file` or `users_file`"},
 	{"http: {status: {max_tlp: orange}}\n",
 	 "t.yaml:1:26: http.status.max_tlp: 'orange' is not one of: clear, white, green, amber, amber+strict, red"},
+	/* quality.decay / quality.expire_after (issue #15) */
+	{"quality:\n  expire_after:\n    rules:\n      - {max_age: 1d}\n",
+	 "t.yaml:4:9: quality.expire_after.rules[]: give exactly one of source and type"},
+	{"quality:\n  expire_after:\n    rules:\n      - {source: misp, type: md5, max_age: 1d}\n",
+	 "t.yaml:4:9: quality.expire_after.rules[]: give exactly one of source and type"},
+	{"quality:\n  decay:\n    tag_values: {'a:b=\"c\"': high}\n",
+	 "t.yaml:3:17: quality.decay.tag_values: value of 'a:b=\"c\"' is not a number"},
 };
 
 static void test_errors(void **state)
@@ -1099,6 +1131,7 @@ int main(void)
 		cmocka_unit_test(test_kafka),
 		cmocka_unit_test(test_orgs_int_or_string),
 		cmocka_unit_test(test_values),
+		cmocka_unit_test(test_quality_section),
 		cmocka_unit_test(test_enrich_section),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_limits),

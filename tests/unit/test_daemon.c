@@ -21,6 +21,7 @@
 #include "config/config.h"
 #include "core/buf.h"
 #include "core/log.h"
+#include "core/time.h"
 #include "daemon/internal.h"
 #include "sources/sources.h"
 #include "store/store.h"
@@ -128,6 +129,73 @@ static void test_counters_render(void **state)
 			    "# TYPE iocbus_start_time_seconds gauge\n"
 			    "iocbus_start_time_seconds 1700000000.123\n");
 	iocb_buf_fini(&out);
+}
+
+/*
+ * quality.expire_after in the daemon (issue #15): start requalifies what is
+ * stored and marks what already expired before any listener; a sweep at a
+ * later instant announces the rest; the metrics say so. An unknown rule
+ * source fails the start with its place.
+ */
+static void on_change(void *ud, const struct iocb_store_attr *old, const struct iocb_store_attr *nw)
+{
+	(void)old;
+	if (!nw)
+		(*(int *)ud)++;
+}
+
+static void test_quality(void **state)
+{
+	struct iocb_config *c = load("intel: [/x]\nquality:\n  expire_after:\n    rules:\n"
+				     "      - {source: intel, max_age: 100s}\n");
+	struct iocb_config *bad = load("quality:\n  expire_after:\n    rules:\n      - {source: nope, max_age: 1s}\n");
+	struct iocb_store_opts so;
+	struct iocb_store *s = NULL;
+	struct iocb_err err = {0};
+	struct iocb_daemon__quality q;
+	struct iocb_misp_attr a = {0};
+	struct iocb_buf out;
+	int removed = 0;
+	int64_t now = iocb_time_real_us() / 1000000;
+	const struct iocb_misp_type *t = iocb_misp_type_find(iocb_str_c("domain"));
+
+	(void)state;
+	iocb_store_opts_default(&so);
+	assert_int_equal(iocb_store_open(&so, &s, &err), IOCB_OK);
+	a.type = t;
+	a.value = a.part[0] = iocb_str_c("old.example");
+	a.nparts = 1;
+	a.prefix[0] = a.prefix[1] = -1;
+	a.first_seen_us = a.last_seen_us = INT64_MIN;
+	a.to_ids = true;
+	a.uuid = iocb_str_c("11111111-1111-4111-8111-111111111111");
+	a.timestamp = (uint64_t)(now - 1000); /* expired already */
+	assert_int_equal(iocb_store_upsert(s, &a, 0, (uint64_t)now, &err), IOCB_OK);
+	a.uuid = iocb_str_c("22222222-2222-4222-8222-222222222222");
+	a.value = a.part[0] = iocb_str_c("fresh.example");
+	a.timestamp = (uint64_t)now; /* expires in 100 s */
+	assert_int_equal(iocb_store_upsert(s, &a, 0, (uint64_t)now, &err), IOCB_OK);
+
+	assert_int_equal(iocb_daemon__quality_start(&q, bad, s, &err), IOCB_ECONFIG);
+	assert_non_null(strstr(err.msg, "unknown source 'nope'"));
+	iocb_daemon__quality_stop(&q);
+	assert_int_equal(iocb_daemon__quality_start(&q, c, s, &err), IOCB_OK);
+	assert_int_equal(q.expired_now, 1);
+	assert_true(iocb_store_listen(s, on_change, &removed) >= 0);
+	assert_int_equal(iocb_daemon__quality_sweep(&q, now + 100), IOCB_OK);
+	assert_int_equal(removed, 1); /* only the one that expired since: the first was never announced */
+	struct iocb_store_stats st;
+	iocb_store_stats(s, &st);
+	iocb_buf_init(&out, 8192);
+	assert_int_equal(iocb_daemon__quality_metrics(&q, &st, &out), IOCB_OK);
+	assert_non_null(strstr(out.ptr, "\niocbus_quality_expired 2\n"));
+	assert_non_null(strstr(out.ptr, "\niocbus_quality_expired_total 2\n"));
+	assert_non_null(strstr(out.ptr, "iocbus_quality_decay_sightings_total{type=\"2\"} 0\n"));
+	iocb_buf_fini(&out);
+	iocb_daemon__quality_stop(&q);
+	iocb_store_free(s);
+	iocb_config_free(c);
+	iocb_config_free(bad);
 }
 
 /* ------------------------------------------------------------ reload decisions */
@@ -269,6 +337,7 @@ int main(void)
 		cmocka_unit_test(test_health_stopping),
 		cmocka_unit_test(test_health_running),
 		cmocka_unit_test(test_counters_render),
+		cmocka_unit_test(test_quality),
 		cmocka_unit_test(test_services_changed),
 		cmocka_unit_test(test_filters_equal),
 		cmocka_unit_test(test_restart_settings),

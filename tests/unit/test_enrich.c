@@ -19,6 +19,7 @@
 
 #include "ingest/ingest.h"
 #include "json/json.h"
+#include "quality/decay.h"
 
 static const char intel[] =
 	"{\"response\":{\"Attribute\":["
@@ -147,6 +148,57 @@ static void test_flat_nested_mixed(void **state)
 	/* Not a mapped path. */
 	assert_int_equal(run(f, "{\"destinationx\":{\"ip\":\"203.0.113.7\"}}", NULL), IOCB_ENRICH_MISS);
 	assert_string_equal(f->out.ptr, "{\"destinationx\":{\"ip\":\"203.0.113.7\"}}");
+}
+
+/*
+ * Indicator quality (issue #15): an expired record does not match; a match
+ * carries threat.indicator.confidence and misp.decay_score from the NIDS
+ * model (120 days, decay_speed 2, threshold 30, base 80); a type-0
+ * sighting brings an expired record back.
+ */
+static void test_quality(void **state)
+{
+	struct fx *f = *state;
+	char dir[512];
+	const char *paths[] = {dir};
+	struct iocb_quality_decay_opts qo = {0};
+	struct iocb_quality_decay *d;
+	struct iocb_err err;
+	size_t changed;
+
+	snprintf(dir, sizeof(dir), "%s/misp/decaying-models/nids-simple-model.json", IOCB_FIXTURES_DIR);
+	qo.model_paths = paths;
+	qo.nmodel_paths = 1;
+	assert_int_equal(iocb_quality_decay_new(&qo, &d, &err), IOCB_OK);
+	assert_true(iocb_store_quality_add(f->store, iocb_quality_decay_apply, d) >= 0);
+	assert_int_equal(iocb_store_requalify(f->store, 0, &changed, &err), IOCB_OK);
+	assert_int_equal(changed, 3);
+	f->opts.decay = d;
+
+	/* one day old: 80 * (1 - (1/120)^(1/2)) = 72.697 */
+	f->opts.now_s = 1700000000 + 86400;
+	assert_int_equal(run(f, "{\"destination\":{\"ip\":\"203.0.113.7\"}}", NULL), IOCB_ENRICH_HIT);
+	assert_non_null(strstr(f->out.ptr, "\"confidence\":\"High\""));
+	assert_non_null(strstr(f->out.ptr, "\"decay_score\":72.7"));
+	/* 40 days: 80 * (1 - (40/120)^(1/2)) = 33.81, Medium */
+	f->opts.now_s = 1700000000 + 40 * 86400;
+	assert_int_equal(run(f, "{\"destination\":{\"ip\":\"203.0.113.7\"}}", NULL), IOCB_ENRICH_HIT);
+	assert_non_null(strstr(f->out.ptr, "\"confidence\":\"Medium\""));
+	assert_non_null(strstr(f->out.ptr, "\"decay_score\":33.81"));
+	/* 60 days: 23.43 < 30, expired: no match, counted */
+	f->opts.now_s = 1700000000 + 60 * 86400;
+	uint64_t before = iocb_enrich_stats(f->e)->expired_skipped;
+	assert_int_equal(run(f, "{\"destination\":{\"ip\":\"203.0.113.7\"}}", NULL), IOCB_ENRICH_MISS);
+	assert_int_equal(iocb_enrich_stats(f->e)->expired_skipped, before + 1);
+	/* a type-0 sighting at that instant restarts the decay */
+	assert_int_equal(iocb_store_sighting(f->store, iocb_str_c("11111111-1111-4111-8111-111111111111"), 0,
+					     1700000000 + 60 * 86400, &err), IOCB_OK);
+	assert_int_equal(run(f, "{\"destination\":{\"ip\":\"203.0.113.7\"}}", NULL), IOCB_ENRICH_HIT);
+	assert_non_null(strstr(f->out.ptr, "\"decay_score\":80"));
+	f->opts.decay = NULL;
+	iocb_store_free(f->store); /* before the callback's state */
+	f->store = NULL;
+	iocb_quality_decay_free(d);
 }
 
 static void test_arrays_and_escapes(void **state)
@@ -323,6 +375,7 @@ int main(void)
 		cmocka_unit_test(test_map_specs),
 		cmocka_unit_test(test_from_config),
 		cmocka_unit_test_setup_teardown(test_flat_nested_mixed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_quality, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_arrays_and_escapes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_port_pairing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_existing_threat_misp, setup, teardown),

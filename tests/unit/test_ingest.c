@@ -138,6 +138,45 @@ static void test_actions_and_counters(void **state)
 	fx_close(&f);
 }
 
+/* misp_json_sighting reaches the store: type 2 expires the attribute, type 0 brings it back (issue #15). */
+static void test_zmq_sightings(void **state)
+{
+	struct fx f;
+	char b[2048];
+	struct iocb_store_quality q;
+
+	(void)state;
+	fx_open(&f, NULL);
+	frame(&f, attr_frame(b, sizeof(b), "add", U1, "ip-dst", "192.0.2.1", true, NULL));
+	frame(&f, "misp_json_sighting {\"Sighting\":{\"id\":\"5\",\"type\":\"2\",\"date_sighting\":\"1729510000\","
+		  "\"Attribute\":{\"uuid\":\"" U1 "\",\"value\":\"192.0.2.1\"}},\"action\":\"add\"}");
+	iocb_store_read_lock();
+	iocb_store_attr_quality(iocb_store_get(f.store, iocb_str_c(U1)), &q);
+	assert_int_equal(q.expiration, 1729510000);
+	assert_false(iocb_store_attr_live(iocb_store_get(f.store, iocb_str_c(U1)), 1729510000));
+	iocb_store_read_unlock();
+	/* a deletion of a sighting, an unknown attribute, a false positive: nothing */
+	frame(&f, "misp_json_sighting {\"Sighting\":{\"type\":\"0\",\"date_sighting\":\"1729520000\",\"attribute_uuid\":\"" U1
+		  "\"},\"action\":\"delete\"}");
+	frame(&f, "misp_json_sighting {\"Sighting\":{\"type\":\"0\",\"date_sighting\":\"1729520000\",\"attribute_uuid\":\"" U2
+		  "\"}}");
+	frame(&f, "misp_json_sighting {\"Sighting\":{\"type\":1,\"date_sighting\":1729520000,\"attribute_uuid\":\"" U1 "\"}}");
+	assert_int_equal(iocb_ingest_stats(f.in)->sightings, 2);
+	iocb_store_read_lock();
+	assert_false(iocb_store_attr_live(iocb_store_get(f.store, iocb_str_c(U1)), 1729520000));
+	iocb_store_read_unlock();
+	frame(&f, "misp_json_sighting {\"Sighting\":{\"type\":\"0\",\"date_sighting\":\"1729520000\",\"Attribute\":{\"uuid\":\"" U1
+		  "\"}},\"action\":\"add\"}");
+	iocb_store_read_lock();
+	iocb_store_attr_quality(iocb_store_get(f.store, iocb_str_c(U1)), &q);
+	assert_int_equal(q.expiration, 0);
+	assert_int_equal(q.last_sighting, 1729520000);
+	assert_true(iocb_store_attr_live(iocb_store_get(f.store, iocb_str_c(U1)), 1729520000));
+	iocb_store_read_unlock();
+	assert_int_equal(iocb_ingest_stats(f.in)->sightings, 3);
+	fx_close(&f);
+}
+
 static uint64_t tagged_event;
 static void on_tagged(void *ud, uint64_t event_id)
 {
@@ -410,6 +449,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_actions_and_counters),
+		cmocka_unit_test(test_zmq_sightings),
 		cmocka_unit_test(test_stored_event_tags_feed_filter),
 		cmocka_unit_test(test_refilter_and_observer),
 		cmocka_unit_test(test_keep_deleted_snapshot_rows),

@@ -319,6 +319,13 @@ static void test_store_keys(void **state)
 	assert_int_equal(iocb_mc_store_lookup(&c, iocb_str_c("domain-good.com"), &v, NULL), 0);
 	assert_int_equal(iocb_mc_store_lookup(&c, iocb_str_c("other:evil.com"), &v, NULL), 0);
 	assert_int_equal(iocb_mc_store_lookup(&c, iocb_str_c("ip-dst-11.1.2.3"), &v, NULL), 0);
+	/* an expired indicator is not found (issue #15): a type-2 sighting expires the /8 at once */
+	char u[37];
+	struct iocb_err err;
+	fixture_uuid(u, 0xa, 2);
+	assert_int_equal(iocb_store_sighting(s, iocb_str_c(u), 2, 1, &err), IOCB_OK);
+	iocb_buf_reset(&v);
+	assert_int_equal(iocb_mc_store_lookup(&c, iocb_str_c("ip-dst-10.1.2.3"), &v, NULL), 0);
 	iocb_buf_fini(&v);
 	iocb_store_reader_unregister();
 	iocb_store_free(s);

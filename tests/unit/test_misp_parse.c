@@ -104,7 +104,7 @@ static void on_skip(void *ud, enum iocb_misp_skip r, const char *detail)
 
 static int parse(struct sink *s, const char *doc, struct iocb_err *err)
 {
-	struct iocb_misp_handlers h = {on_attr, on_event, on_skip, s, NULL};
+	struct iocb_misp_handlers h = {on_attr, on_event, on_skip, s, NULL, NULL};
 
 	memset(s, 0, sizeof(*s));
 	return iocb_misp_parse(doc, strlen(doc), "test.json", &h, NULL, NULL, err);
@@ -183,7 +183,7 @@ static void test_broken_json_keeps_what_came_before(void **state)
 static void test_oversized_value(void **state)
 {
 	struct sink s;
-	struct iocb_misp_handlers h = {on_attr, on_event, on_skip, &s, NULL};
+	struct iocb_misp_handlers h = {on_attr, on_event, on_skip, &s, NULL, NULL};
 	struct iocb_misp_limits lim;
 	size_t big = 200000;
 	char *doc = malloc(big + 200);
@@ -289,7 +289,7 @@ static void test_event_tags_after_attributes(void **state)
 static void test_zmq_frames(void **state)
 {
 	struct sink s;
-	struct iocb_misp_handlers h = {on_attr, on_event, on_skip, &s, NULL};
+	struct iocb_misp_handlers h = {on_attr, on_event, on_skip, &s, NULL, NULL};
 	struct iocb_str topic;
 	struct iocb_err err = {0};
 	const char *hb = "misp_json_self {\"status\": \"alive\", \"uptime\": 60}";
@@ -321,7 +321,7 @@ static void test_one_gigabyte_document(void **state)
 	const char *tail = "\"},{\"uuid\":\"u2\",\"type\":\"domain\",\"value\":\"ok.example\"}]}";
 	size_t big = (size_t)1 << 30, hl = strlen(head), tl = strlen(tail), len = hl + big + tl;
 	struct sink s;
-	struct iocb_misp_handlers h = {on_attr, on_event, on_skip, &s, NULL};
+	struct iocb_misp_handlers h = {on_attr, on_event, on_skip, &s, NULL, NULL};
 	char *doc;
 	(void)state;
 

@@ -140,9 +140,10 @@ static void test_sightings(void **state)
 	fixture_store_upsert(s, fixture_attr_make(&t, 1, "domain", "a.example", NULL, -1, 1, true));
 	changes = 0;
 
-	/* type 0 restarts the decay from the sighting; the listeners see an edit */
+	/* type 0 restarts the decay from the sighting; marks alone are no change for the listeners
+	 * (a sighting must not republish the indicator to the bus, the stream and the exports) */
 	assert_int_equal(sight(s, 1, 0, 1700000500), IOCB_OK);
-	assert_int_equal(changes, 1);
+	assert_int_equal(changes, 0);
 	iocb_store_read_lock();
 	iocb_store_attr_quality(get(s, 1), &q);
 	assert_int_equal(q.last_sighting, 1700000500);
@@ -151,7 +152,7 @@ static void test_sightings(void **state)
 	/* an older type-0 sighting changes nothing; nor does a false positive */
 	assert_int_equal(sight(s, 1, 0, 1700000400), IOCB_OK);
 	assert_int_equal(sight(s, 1, 1, 1700000550), IOCB_OK);
-	assert_int_equal(changes, 1);
+	assert_int_equal(changes, 0);
 
 	/* type 2 expires at its instant, whatever the model says */
 	assert_int_equal(sight(s, 1, 2, 1700000510), IOCB_OK);
@@ -214,7 +215,11 @@ static void test_event_tags_and_requalify(void **state)
 	ev.tags = tags;
 	ev.ntags = 2;
 	ev.tags_known = true;
+	assert_true(iocb_store_listen(s, on_change, NULL) >= 0);
+	changes = 0;
 	assert_int_equal(iocb_store_event_upsert(s, &ev, &err), IOCB_OK);
+	assert_int_equal(changes, 3); /* each attribute of the event, requalified or not */
+	changes = 0;
 	iocb_store_read_lock();
 	iocb_store_attr_quality(get(s, 1), &q);
 	assert_true(q.base_score == 52.0f);
@@ -222,16 +227,112 @@ static void test_event_tags_and_requalify(void **state)
 	assert_true(q.base_score == 52.0f);
 	iocb_store_read_unlock();
 
-	/* a model reload: the two domains change, the md5 does not */
+	/* a model reload: the two domains change, the md5 does not; marks alone are no listener change */
 	toy.life = 1000;
 	assert_int_equal(iocb_store_requalify(s, 0, &n, &err), IOCB_OK);
 	assert_int_equal(n, 2);
+	assert_int_equal(changes, 0);
 	assert_int_equal(iocb_store_requalify(s, 0, &n, &err), IOCB_OK);
 	assert_int_equal(n, 0);
 	iocb_store_read_lock();
 	iocb_store_attr_quality(get(s, 2), &q);
 	assert_int_equal(q.expires_at, 1700000002 + 1000);
 	iocb_store_read_unlock();
+	assert_int_equal(iocb_store_commit(s, &err), IOCB_OK);
+	iocb_store_free(s);
+	iocb_store_reader_unregister();
+}
+
+/* ------------------------------------------------------------ sweep */
+
+struct log {
+	int add, edit, del;
+};
+
+static void on_log(void *ud, const struct iocb_store_attr *old, const struct iocb_store_attr *nw)
+{
+	struct log *l = ud;
+	if (old && nw)
+		l->edit++;
+	else if (nw)
+		l->add++;
+	else
+		l->del++;
+}
+
+static int count_cb(void *ud, const struct iocb_store_attr *a)
+{
+	(void)a;
+	(*(int *)ud)++;
+	return 0;
+}
+
+static int walked(struct iocb_store *s)
+{
+	int n = 0;
+	assert_int_equal(iocb_store_each(s, count_cb, &n), IOCB_OK);
+	return n;
+}
+
+static void test_sweep(void **state)
+{
+	struct toy toy = {100, 0};
+	struct iocb_store *s = open_toy(&toy);
+	struct fixture_attr t;
+	struct log l = {0};
+	struct iocb_store_sweep_stats st;
+	struct iocb_err err;
+	char u[37];
+	(void)state;
+
+	assert_true(iocb_store_listen(s, on_log, &l) >= 0);
+	fixture_store_upsert(s, fixture_attr_make(&t, 1, "domain", "a.example", NULL, -1, 1, true));
+	fixture_store_upsert(s, fixture_attr_make(&t, 2, "md5", "d41d8cd98f00b204e9800998ecf8427e", NULL, -1, 1, true));
+	assert_int_equal(l.add, 2);
+	/* not yet expired (expires at 1700000101): nothing */
+	assert_int_equal(iocb_store_quality_sweep(s, 1700000100, 1, &st, &err), IOCB_OK);
+	assert_int_equal(st.expired + st.back + st.gone_now, 0);
+	/* expired: announced as removed once, gone from walks, still found by value */
+	assert_int_equal(iocb_store_quality_sweep(s, 1700000101, 1, &st, &err), IOCB_OK);
+	assert_int_equal(st.expired, 1);
+	assert_int_equal(st.expired_now, 1);
+	assert_int_equal(l.del, 1);
+	assert_int_equal(walked(s), 1);
+	assert_int_equal(iocb_store_quality_sweep(s, 1700000200, 0, &st, &err), IOCB_OK);
+	assert_int_equal(st.expired, 0);
+	assert_int_equal(st.gone_now, 1);
+	assert_int_equal(l.del, 1);
+	iocb_store_read_lock();
+	struct iocb_store_hit h;
+	assert_int_equal(iocb_store_lookup(s, IOCB_MC_DOMAIN, iocb_str_c("a.example"), &h, 1), 1);
+	iocb_store_read_unlock();
+	/* the same attribute again while still expired: nothing for the listeners */
+	l = (struct log){0};
+	assert_int_equal(iocb_store_upsert(s, fixture_attr_make(&t, 1, "domain", "a.example", NULL, -1, 1, true), 0,
+					   1700000300, &err), IOCB_OK);
+	fixture_attr_make(&t, 1, "domain", "a.example", NULL, -1, 1, false); /* an edit, still expired */
+	assert_int_equal(iocb_store_upsert(s, &t.a, 0, 1700000300, &err), IOCB_OK);
+	assert_int_equal(l.add + l.edit + l.del, 0);
+	/* a type-0 sighting brings it back: an insert for the listeners, in walks again */
+	fixture_uuid(u, 0xa, 1);
+	assert_int_equal(iocb_store_sighting(s, iocb_str_c(u), 0, 1700000300, &err), IOCB_OK);
+	assert_int_equal(l.add, 1);
+	assert_int_equal(walked(s), 2);
+	/* a type-2 sighting: expired at once, announced by the next sweep */
+	assert_int_equal(iocb_store_sighting(s, iocb_str_c(u), 2, 1700000301, &err), IOCB_OK);
+	assert_int_equal(iocb_store_quality_sweep(s, 1700000301, 0, &st, &err), IOCB_OK);
+	assert_int_equal(st.expired, 1);
+	assert_int_equal(l.del, 1);
+	/* MISP updates it (newer timestamp) at a time it is live: back at once */
+	fixture_attr_make(&t, 1, "domain", "a.example", NULL, -1, 1, true);
+	t.a.timestamp = 1700000400;
+	assert_int_equal(iocb_store_upsert(s, &t.a, 0, 1700000401, &err), IOCB_OK);
+	assert_int_equal(l.add, 2);
+	/* expired again, then deleted: the listeners heard of the removal once */
+	assert_int_equal(iocb_store_quality_sweep(s, 1700000500, 0, &st, &err), IOCB_OK);
+	assert_int_equal(l.del, 2);
+	assert_int_equal(iocb_store_remove(s, iocb_str_c(u), &err), IOCB_OK);
+	assert_int_equal(l.del, 2);
 	assert_int_equal(iocb_store_commit(s, &err), IOCB_OK);
 	iocb_store_free(s);
 	iocb_store_reader_unregister();
@@ -322,6 +423,7 @@ int main(void)
 		cmocka_unit_test(test_marks_and_live),
 		cmocka_unit_test(test_sightings),
 		cmocka_unit_test(test_event_tags_and_requalify),
+		cmocka_unit_test(test_sweep),
 		cmocka_unit_test(test_persist),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

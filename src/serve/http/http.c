@@ -487,7 +487,12 @@ static enum MHD_Result route_lookup(struct iocb_httpd *d, struct MHD_Connection 
 	for (size_t i = 0; i < a.n && rc == IOCB_OK; i++) {
 		iocb_jw_init(&w, &b);
 		iocb_store_read_lock();
-		(void)iocb_render_lookup_json_q(d->store, &w, a.v[i], d->hits, IOCB_HTTP_MAX_HITS, d->quality);
+		struct iocb_render_quality rq = {.score = d->h.score, .ud = d->h.ud};
+		if (d->quality) { /* warninglist names */
+			rq.names = d->quality->names;
+			rq.names_ud = d->quality->names_ud;
+		}
+		(void)iocb_render_lookup_json_q(d->store, &w, a.v[i], d->hits, IOCB_HTTP_MAX_HITS, &rq);
 		iocb_store_read_unlock();
 		rc = iocb_jw_rc(&w);
 		if (rc == IOCB_OK)

@@ -88,6 +88,8 @@ struct iocb_http_handlers {
 	 * NULL: /v1/status answers 404.
 	 */
 	void (*status)(void *ud, struct iocb_buf *out);
+	/* The decay score of a record's marks for /v1/lookup (issue #15); NULL = no scores. Called with ud. */
+	double (*score)(void *ud, const struct iocb_store_quality *q, int64_t now);
 };
 
 struct iocb_httpd;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "misp/misp.h"
+#include "core/time.h"
 #include "store/store.h"
 
 #define MAX_HITS 16
@@ -30,6 +31,21 @@ struct iocb_str iocb_mc__strip_type(struct iocb_str k, const struct iocb_misp_ty
 	}
 	return k;
 }
+
+/* Keep the hits whose indicator still matches (issue #15: not expired, not suppressed); returns their count. */
+static size_t live_hits(struct iocb_store_hit *h, size_t n)
+{
+	size_t k = 0;
+	int64_t now = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!now)
+			now = iocb_time_real_us() / 1000000;
+		if (iocb_store_attr_live(h[i].attr, now))
+			h[k++] = h[i];
+	}
+	return k;
+}
+
 
 int iocb_mc_store_lookup(void *ud, struct iocb_str key, struct iocb_buf *value, struct iocb_buf *whole_key)
 {
@@ -57,8 +73,9 @@ int iocb_mc_store_lookup(void *ud, struct iocb_str key, struct iocb_buf *value, 
 					   iocb_buf_append_str(whole_key, lv) < 0))
 			n = 0; /* a whole key past 64 KiB: no answer Dalli could file */
 	}
+	n = live_hits(h, n < MAX_HITS ? n : MAX_HITS);
 	if (n > 0) {
-		rc = iocb_mc__render_value(c->value, value, h, n < MAX_HITS ? n : MAX_HITS);
+		rc = iocb_mc__render_value(c->value, value, h, n);
 		rc = rc < 0 ? rc : 1;
 	}
 	iocb_store_read_unlock();

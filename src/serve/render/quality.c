@@ -46,7 +46,7 @@ void iocb_render_warninglists_json(struct iocb_jw *w, const struct iocb_store_hi
 		iocb_jw_key(w, "lists");
 		iocb_jw_arr(w);
 		if (q && q->names)
-			q->names(q->ud, qm.wl_set, emit_name, w);
+			q->names(q->names_ud, qm.wl_set, emit_name, w);
 		iocb_jw_arr_end(w);
 		iocb_jw_obj_end(w);
 	}

@@ -9,6 +9,7 @@
 
 #include "core/time.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <time.h>
@@ -47,7 +48,56 @@ static void jw_time_us(struct iocb_jw *w, int64_t us)
 	iocb_jw_str(w, iocb_str_make(buf, n));
 }
 
+static void jw_epoch(struct iocb_jw *w, int64_t s)
+{
+	if (s <= 0 || s == INT64_MAX)
+		iocb_jw_null(w);
+	else
+		jw_time_us(w, s * 1000000);
+}
+
+/* "quality": the record's marks, when it has any (see render.h). */
+static void write_quality(struct iocb_jw *w, const struct iocb_store_attr *a, const struct iocb_render_quality *rq)
+{
+	struct iocb_store_quality q, def;
+	iocb_store_attr_quality(a, &q);
+	iocb_store_quality_default(&def);
+	if (q.expires_at == def.expires_at && !q.decay_from && !q.last_sighting && !q.expiration && q.base_score < 0 &&
+	    !q.model)
+		return;
+	int64_t now = rq && rq->now ? rq->now : iocb_time_real_us() / 1000000;
+	double score = rq && rq->score ? rq->score(rq->ud, &q, now) : -1;
+	iocb_jw_key(w, "quality");
+	iocb_jw_obj(w);
+	iocb_jw_key(w, "expired");
+	iocb_jw_bool(w, !(now < q.expires_at));
+	iocb_jw_key(w, "score");
+	if (score >= 0)
+		iocb_jw_double(w, floor(score * 100 + 0.5) / 100);
+	else
+		iocb_jw_null(w);
+	iocb_jw_key(w, "expires_at");
+	jw_epoch(w, q.expires_at);
+	iocb_jw_key(w, "decay_from");
+	jw_epoch(w, q.decay_from);
+	iocb_jw_key(w, "last_sighting");
+	jw_epoch(w, q.last_sighting);
+	iocb_jw_key(w, "base_score");
+	if (q.base_score >= 0)
+		iocb_jw_double(w, floor(q.base_score * 100 + 0.5) / 100);
+	else
+		iocb_jw_null(w);
+	iocb_jw_key(w, "model");
+	jw_u64_or_null(w, q.model);
+	iocb_jw_obj_end(w);
+}
+
 void iocb_render_hit_json(struct iocb_jw *w, const struct iocb_store_hit *hit)
+{
+	iocb_render_hit_json_q(w, hit, NULL);
+}
+
+void iocb_render_hit_json_q(struct iocb_jw *w, const struct iocb_store_hit *hit, const struct iocb_render_quality *rq)
 {
 	struct iocb_store_attr_view av;
 	struct iocb_store_event_view ev;
@@ -94,6 +144,7 @@ void iocb_render_hit_json(struct iocb_jw *w, const struct iocb_store_hit *hit)
 	for (size_t i = 0; i < av.ntags; i++)
 		iocb_jw_str(w, iocb_store_attr_tag(hit->attr, i));
 	iocb_jw_arr_end(w);
+	write_quality(w, hit->attr, rq);
 	iocb_jw_obj_end(w);
 
 	iocb_jw_key(w, "event");
@@ -140,7 +191,7 @@ size_t iocb_render_lookup_json(const struct iocb_store *s, struct iocb_jw *w, st
 }
 
 size_t iocb_render_lookup_json_q(const struct iocb_store *s, struct iocb_jw *w, struct iocb_str raw,
-				 struct iocb_store_hit *scratch, size_t max, const struct iocb_render_quality *q)
+				 struct iocb_store_hit *scratch, size_t max, const struct iocb_render_quality *rq)
 {
 	size_t n = iocb_store_lookup_any(s, raw, scratch, max);
 
@@ -150,13 +201,13 @@ size_t iocb_render_lookup_json_q(const struct iocb_store *s, struct iocb_jw *w, 
 	iocb_jw_key(w, "matches");
 	iocb_jw_arr(w);
 	for (size_t k = 0; k < n && k < max; k++)
-		iocb_render_hit_json(w, &scratch[k]);
+		iocb_render_hit_json_q(w, &scratch[k], rq);
 	iocb_jw_arr_end(w);
 	if (n > max) {
 		iocb_jw_key(w, "truncated");
 		iocb_jw_bool(w, true);
 	}
-	iocb_render_warninglists_json(w, scratch, n < max ? n : max, q);
+	iocb_render_warninglists_json(w, scratch, n < max ? n : max, rq);
 	iocb_jw_obj_end(w);
 	return n;
 }

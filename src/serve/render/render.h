@@ -44,6 +44,27 @@
 void iocb_render_hit_json(struct iocb_jw *w, const struct iocb_store_hit *hit);
 
 /*
+ * Quality marks in a hit (issue #15): a record that carries marks gets
+ * "attribute":{..., "quality":{"expired":bool,"score":x|null,"expires_at",
+ * "decay_from","last_sighting","base_score","model"}}, expired as of
+ * `now` (0: the real clock), score from `score` (NULL or a negative
+ * result: null). Records without marks render as before.
+ */
+struct iocb_render_quality {
+	double (*score)(void *ud, const struct iocb_store_quality *q, int64_t now); /* may be NULL */
+	void *ud;    /* score's first argument */
+	int64_t now; /* epoch s; 0 = now */
+	/*
+	 * Warninglists in lookups (render/quality.c): resolves a record's wl_set
+	 * to list names (the daemon's or the CLI's current lists); called inside
+	 * the store's read lock, must not block long. May be NULL (no names).
+	 */
+	void (*names)(void *ud, uint16_t wl_set, void (*emit)(void *ctx, struct iocb_str name), void *ctx);
+	void *names_ud; /* names' first argument */
+};
+void iocb_render_hit_json_q(struct iocb_jw *w, const struct iocb_store_hit *hit, const struct iocb_render_quality *rq);
+
+/*
  * The lookup answer shared by `iocbus lookup` and GET /v1/lookup: looks
  * `raw` up with iocb_store_lookup_any() and writes
  *   {"value":"<raw>","matches":[<iocb_render_hit_json>...]}
@@ -51,27 +72,17 @@ void iocb_render_hit_json(struct iocb_jw *w, const struct iocb_store_hit *hit);
  * `scratch` (borrowed) holds max hits. Inside iocb_store_read_lock().
  * Returns the number of matches (which may exceed max); errors stay in w.
  */
+size_t iocb_render_lookup_json_q(const struct iocb_store *s, struct iocb_jw *w, struct iocb_str raw,
+				 struct iocb_store_hit *scratch, size_t max, const struct iocb_render_quality *rq);
 size_t iocb_render_lookup_json(const struct iocb_store *s, struct iocb_jw *w, struct iocb_str raw,
 			       struct iocb_store_hit *scratch, size_t max);
 
 /*
- * Warninglists in lookups (issue #15; render/quality.c). Resolves a
- * record's wl_set to list names (the daemon's or the CLI's current lists);
- * called inside the store's read lock, must not block long.
- */
-struct iocb_render_quality {
-	void (*names)(void *ud, uint16_t wl_set, void (*emit)(void *ctx, struct iocb_str name), void *ctx);
-	void *ud; /* its first argument */
-};
-
-/*
- * iocb_render_lookup_json() plus, when a match's record is on a
+ * iocb_render_lookup_json_q() writes, when a match's record is on a
  * warninglist, "warninglists":[{"uuid":..,"action":"suppress|flag|ignore",
  * "lists":[names]}] (one per such record; names only with q). Lookups
  * show suppressed records: people see what the lists hide.
  */
-size_t iocb_render_lookup_json_q(const struct iocb_store *s, struct iocb_jw *w, struct iocb_str raw,
-				 struct iocb_store_hit *scratch, size_t max, const struct iocb_render_quality *q);
 /* The "warninglists" member for hits[0..n) (nothing when none is marked). Inside the read lock. */
 void iocb_render_warninglists_json(struct iocb_jw *w, const struct iocb_store_hit *hits, size_t n,
 				   const struct iocb_render_quality *q);
