@@ -11,12 +11,12 @@ PKGS=(
   python3 python3-zmq python3-confluent-kafka librdkafka-dev kcat
   libzmq3-dev libcurl4-openssl-dev libmicrohttpd-dev libdeflate-dev zlib1g-dev
   memcached ruby ruby-dalli python3-pymemcache libmemcached-tools
-  # 16-ops (issue #16 §2): .deb check, completion test, man page render, unit verify
+  # issue #16 §2: .deb check, completion test, man page render, unit verify
   lintian bash-completion man-db groff-base systemd
   # issue #16 status page: e2e tests drive headless Chromium through chromedriver
   chromium chromium-driver python3-selenium
-  libpcre2-dev  # 15-wl: warninglist regexes are PCRE (MISP's preg_match)
-  python3-yaml  # 14-sur: tests/e2e/test_run_contrib.py reads contrib/suricata's YAML
+  libpcre2-dev  # issue #15: warninglist regexes are PCRE (MISP's preg_match)
+  python3-yaml  # issue #14: tests/e2e/test_run_contrib.py reads contrib/suricata's YAML
 )
 if [ "${1:-}" = "--list" ]; then printf '%s\n' "${PKGS[@]}"; exit 0; fi
 

@@ -51,7 +51,7 @@ static int validate(const char *path, struct iocb_config **cfg)
 		iocb_enrich_map_free(m);
 		m = NULL;
 	}
-	/* 16-status: http.auth's files as `iocbus run` reads them at start (mode, format; nothing secret is printed). */
+	/* issue #16 status page: http.auth's files as `iocbus run` reads them at start (mode, format; nothing secret is printed). */
 	if ((*cfg)->http.enabled && (*cfg)->http.auth_present) {
 		struct iocb_http_auth *auth = NULL;
 		struct iocb_http_auth_opts ao = {(*cfg)->http.auth_token_file, (*cfg)->http.auth_users_file,

@@ -55,16 +55,16 @@ struct iocb_config_export {
 	char *source_name;  /* zeek meta.source name; NULL = MISP */
 	char *dataset_type; /* suricata-dataset type; NULL = from the first type */
 	double debounce_s;  /* quiet time after a store change before rewriting */
-	/* suricata-dataset fed live over Suricata's unix socket (14-sur) */
+	/* suricata-dataset fed live over Suricata's unix socket (issue #14) */
 	char *socket;        /* Suricata's unix-command socket; NULL = file only */
 	char *dataset;       /* the set's name in Suricata; NULL = name */
 	unsigned socket_queue; /* changes queued for the socket before a full reload */
 	unsigned datarep;    /* suricata-dataset: reputation of every item (a datarep file); 0 = plain */
-	/* suricata-iprep (14-sur) */
+	/* suricata-iprep (issue #14) */
 	char *iprep_categories;   /* the categories file written beside path; NULL = none */
 	struct iocb_kv *iprep_rules; /* tag glob -> "id,short name,score" */
 	size_t niprep_rules;
-	/* zeek removals (14-sur) */
+	/* zeek removals (issue #14) */
 	double removals_keep_s;   /* keep `meta.remove T` lines this long; 0 = no removal column */
 	char *where;        /* "file:line:col" of the item */
 };
@@ -347,7 +347,7 @@ struct iocb_config {
 		unsigned max_connections; /* default 64 */
 		double idle_timeout_s;    /* default 10 s: a connection without traffic this long is closed */
 		double header_timeout_s;  /* default 5 s: time to send a whole request head */
-		/* 16-status: http.auth, http.allow_no_auth, http.status */
+		/* issue #16 status page: http.auth, http.allow_no_auth, http.status */
 		bool auth_present;        /* `http.auth` given */
 		char *auth_token_file;    /* bearer tokens, one per line, or NULL */
 		char *auth_users_file;    /* htpasswd users (crypt(3) hashes), or NULL */

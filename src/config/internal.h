@@ -154,7 +154,7 @@ extern const struct iocb_config__section iocb_config__sightings;
 extern const struct iocb_config__section iocb_config__exports;
 /* tables_memcached.c: `memcached`. */
 extern const struct iocb_config__section iocb_config__memcached;
-/* tables_status.c: `http.auth`, `http.status` and the http table's check (16-status). */
+/* tables_status.c: `http.auth`, `http.status` and the http table's check (issue #16). */
 extern const struct iocb_config__section iocb_config__http_auth;
 extern const struct iocb_config__section iocb_config__http_status;
 int iocb_config__http_check(struct iocb_config__ctx *ctx, void *base, const struct iocb_config__node *map,

@@ -444,7 +444,7 @@ static const struct iocb_config__opt http_rows[] = {
 	    "A client must send a whole request head within this long of connecting, or of its previous "
 	    "answer on a kept-alive connection; otherwise the connection is closed, however slowly bytes "
 	    "trickle in, and counted in `iocbus_http_header_timeouts_total`."),
-	/* 16-status */
+	/* issue #16 */
 	ROW("auth", IOCB_CT_SECTION, NULL, 0, 0, 0, NO, OFF(http.auth_present), NULL, &iocb_config__http_auth, 0,
 	    "See `http.auth`."),
 	ROW("allow_no_auth", IOCB_CT_BOOL, "false", 0, 0, OFF(http.allow_no_auth), NO, NO, NULL, NULL, 0,
@@ -452,7 +452,7 @@ static const struct iocb_config__opt http_rows[] = {
 	    "Without it `iocbus run` and `check-config` refuse such a configuration; with it a warning is logged."),
 	ROW("status", IOCB_CT_SECTION, NULL, 0, 0, 0, NO, NO, NULL, &iocb_config__http_status, 0,
 	    "See `http.status`."),
-	/* 14-api: the MISP-compatible read API */
+	/* issue #14: the MISP-compatible read API */
 	ROW("misp_api", IOCB_CT_SECTION, NULL, 0, 0, 0, NO, OFF(http.misp_api.present), NULL, &iocb_config__mispapi, 0,
 	    "See `http.misp_api`."),
 };

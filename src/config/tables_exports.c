@@ -34,7 +34,7 @@ static const struct iocb_config__opt export_rows[] = {
 	ROW("debounce", IOCB_CT_DURATION, "1s", 0.1, 3600, XOFF(debounce_s), NO, NO, NULL, NULL, 0,
 	    "The file is rewritten once no store change came for this long (the shortest of all exports "
 	    "applies to all), and at most once a second."),
-	/* 14-sur: Suricata socket, iprep, Zeek removals */
+	/* issue #14: Suricata socket, iprep, Zeek removals */
 	ROW("socket", IOCB_CT_STR, NULL, 1, 107, XOFF(socket), NO, NO, NULL, NULL, IOCB_CF_NULLABLE,
 	    "Suricata's unix-command socket (`unix-command.filename`). suricata-dataset: each store change is "
 	    "sent at once as `dataset-add`/`dataset-remove`; suricata-iprep and datarep: each rewrite asks for "

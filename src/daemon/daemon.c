@@ -73,7 +73,7 @@ struct daemon {
 	struct iocb_daemon__wl *wl;          /* quality.warninglists, or NULL; set before the HTTP thread */
 	struct iocb_daemon__quality quality; /* decay and expiry: started after the store, before the bus */
 	bool stopping;                       /* SIGTERM seen (under gen_mu) */
-	/* 16-status: the status page (status.c) and http.auth; set before the HTTP thread, freed after it */
+	/* issue #16 status page: the status page (status.c) and http.auth; set before the HTTP thread, freed after it */
 	struct iocb_daemon__status *status;  /* history and settings; NULL without the endpoint */
 	struct iocb_pipe_recent *recent;     /* the pipeline's last matches; NULL when http.status.matches is 0 */
 	struct iocb_http_auth *auth;         /* http.auth, or NULL */
@@ -158,7 +158,7 @@ static void metrics_cb(void *ud, struct iocb_buf *out)
 	pthread_mutex_unlock(&d->gen_mu);
 	if (rc == IOCB_OK)
 		rc = iocb_daemon__services_metrics(&d->sv, out);
-	if (rc == IOCB_OK) /* 16-status */
+	if (rc == IOCB_OK) /* issue #16 */
 		rc = iocb_daemon__status_metrics(d->status, d->recent, out);
 	if (rc == IOCB_OK && d->quality.store) {
 		struct iocb_store_stats st;
@@ -196,7 +196,7 @@ static bool health_cb(void *ud, struct iocb_buf *out)
 	return ok;
 }
 
-/* 16-status: GET /v1/status. HTTP thread; the store and bus snapshots are taken outside gen_mu. */
+/* issue #16 status page: GET /v1/status. HTTP thread; the store and bus snapshots are taken outside gen_mu. */
 static void status_cb(void *ud, struct iocb_buf *out)
 {
 	struct daemon *d = ud;
@@ -231,7 +231,7 @@ static void status_cb(void *ud, struct iocb_buf *out)
 		out->len = 0; /* the endpoint answers 500 */
 }
 
-/* 16-status: one history sample from the signal loop (main thread); a point every IOCB_DAEMON__STATUS_STEP_S. */
+/* issue #16 status page: one history sample from the signal loop (main thread); a point every IOCB_DAEMON__STATUS_STEP_S. */
 static void status_tick(struct daemon *d)
 {
 	struct iocb_daemon__sample s[IOCB_DAEMON__STATUS_SERIES];
@@ -432,7 +432,7 @@ bool iocb_daemon__restart_settings_changed(const struct iocb_config *old, const 
 	       ng->http.enabled != old->http.enabled || ng->http.max_connections != old->http.max_connections ||
 	       ng->http.idle_timeout_s != old->http.idle_timeout_s ||
 	       ng->http.header_timeout_s != old->http.header_timeout_s ||
-	       /* 16-status */
+	       /* issue #16 */
 	       ng->http.auth_present != old->http.auth_present ||
 	       !str_eq_null(ng->http.auth_token_file, old->http.auth_token_file) ||
 	       !str_eq_null(ng->http.auth_users_file, old->http.auth_users_file) ||
@@ -638,7 +638,7 @@ static int endpoint_start(struct daemon *d, struct iocb_err *err)
 
 	if (!c->http.enabled)
 		return IOCB_OK;
-	/* 16-status: http.auth's files (a bad one fails the start) and the status page's state */
+	/* issue #16 status page: http.auth's files (a bad one fails the start) and the status page's state */
 	if (c->http.auth_present) {
 		struct iocb_http_auth_opts ao = {c->http.auth_token_file, c->http.auth_users_file, c->http.auth_realm};
 		rc = iocb_http_auth_load(&ao, &d->auth, err);

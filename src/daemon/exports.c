@@ -23,7 +23,7 @@ struct iocb_daemon__exports {
 	struct iocb_export_job jobs[IOCB_EXPORT_WATCH_MAX];
 	const struct iocb_misp_type *types[IOCB_EXPORT_WATCH_MAX][64]; /* jobs[i].sel.types */
 	struct iocb_export_iprep_rule rules[IOCB_EXPORT_WATCH_MAX][IPREP_RULES_MAX]; /* jobs[i].sel.iprep_rules */
-	/* 14-sur: the datasets fed over Suricata's socket (one socket per run) */
+	/* issue #14: the datasets fed over Suricata's socket (one socket per run) */
 	struct iocb_surisock *sock;
 	struct iocb_surisock_set sets[IOCB_SURISOCK_MAX_SETS];
 	size_t sock_job[IOCB_SURISOCK_MAX_SETS]; /* sets[i] is jobs[sock_job[i]] */
@@ -32,7 +32,7 @@ struct iocb_daemon__exports {
 	bool reload[IOCB_EXPORT_WATCH_MAX]; /* jobs[i]'s rewrites ask Suricata for a rule reload */
 };
 
-/* The socket and iprep and removals options of job i (14-sur). IOCB_ECONFIG, IOCB_ENOMEM. */
+/* The socket and iprep and removals options of job i (issue #14). IOCB_ECONFIG, IOCB_ENOMEM. */
 static int job_sur_from(struct iocb_daemon__exports *x, size_t i, const struct iocb_config_export *e,
 			struct iocb_err *err)
 {
@@ -117,7 +117,7 @@ static void on_written(void *ud, size_t i)
 		iocb_surisock_reload_rules(x->sock);
 }
 
-/* The socket thread for the sets of x (14-sur); the largest socket_queue applies. */
+/* The socket thread for the sets of x (issue #14); the largest socket_queue applies. */
 static int sock_start(struct iocb_daemon__exports *x, const struct iocb_config *c, struct iocb_store *store,
 		      struct iocb_err *err)
 {
@@ -180,7 +180,7 @@ void iocb_daemon__exports_stop(struct iocb_daemon__exports *x)
 	free(x);
 }
 
-/* The socket's families (14-sur): per set commands, NOK, retries; per socket the rest. */
+/* The socket's families (issue #14): per set commands, NOK, retries; per socket the rest. */
 static void sock_metrics(struct iocb_daemon__exports *x, struct iocb_prom *p)
 {
 	struct iocb_surisock_stats ss;

@@ -80,25 +80,36 @@ int iocb_daemon__quality_start(struct iocb_daemon__quality *q, const struct iocb
 	rc = iocb_quality_decay_from_config(c, &q->decay, err);
 	if (rc < 0)
 		return rc;
-	if (!iocb_quality_decay_active(q->decay))
+	bool decay_on = iocb_quality_decay_active(q->decay);
+	/*
+	 * Warninglists mark records too (daemon/warninglists.c registers their
+	 * callback, before this): a record a list suppresses stops being live
+	 * like an expired one, and only the sweep tells the bus, the Kafka
+	 * stream and the exports, so the sweep runs when either is on.
+	 */
+	if (!decay_on && !c->warninglists.present)
 		return IOCB_OK;
 	q->store = s;
 	q->interval_s = c->quality.sweep_interval_s > 0 ? c->quality.sweep_interval_s : 60;
-	q->handle = iocb_store_quality_add(s, iocb_quality_decay_apply, q->decay);
-	if (q->handle < 0)
-		return iocb_err_set(err, IOCB_ELIMIT, "quality: too many store quality callbacks");
-	/* Before any listener: records already stored (LMDB, intel) get their marks, and those
-	 * already expired are marked gone quietly; the bus and exports start from walks without them. */
-	if ((rc = iocb_store_requalify(s, (uint64_t)(iocb_time_real_us() / 1000000), &changed, err)) < 0 ||
-	    (rc = iocb_daemon__quality_sweep(q, iocb_time_real_us() / 1000000)) < 0)
+	if (decay_on) {
+		q->handle = iocb_store_quality_add(s, iocb_quality_decay_apply, q->decay);
+		if (q->handle < 0)
+			return iocb_err_set(err, IOCB_ELIMIT, "quality: too many store quality callbacks");
+		/* Records already stored (LMDB, intel) get their marks. */
+		if ((rc = iocb_store_requalify(s, (uint64_t)(iocb_time_real_us() / 1000000), &changed, err)) < 0)
+			return rc;
+	}
+	/* Before any listener: records already expired or suppressed are marked gone quietly;
+	 * the bus and exports start from walks without them. */
+	if ((rc = iocb_daemon__quality_sweep(q, iocb_time_real_us() / 1000000)) < 0)
 		return rc;
 	/* Persist the marks now (the next start finds them and replaces nothing) and free the
 	 * replaced records: no reader runs yet, so the grace period is short. */
 	if (changed && (rc = iocb_store_commit(s, err)) < 0)
 		return rc;
-	iocb_log(IOCB_LOG_INFO, MOD, "\"decay and expiry on\" models=%zu requalified=%zu expired=%" PRIu64
-		 " sweep_interval_s=%.0f", iocb_quality_decay_nmodels(q->decay), changed, q->expired_now,
-		 q->interval_s);
+	iocb_log(IOCB_LOG_INFO, MOD, "\"quality sweep on\" decay=%s models=%zu requalified=%zu expired=%" PRIu64
+		 " sweep_interval_s=%.0f", decay_on ? "true" : "false", iocb_quality_decay_nmodels(q->decay), changed,
+		 q->expired_now, q->interval_s);
 	pthread_mutex_init(&q->mu, NULL);
 	pthread_cond_init(&q->cv, NULL);
 	if (pthread_create(&q->thr, NULL, sweep_main, q) != 0) {

@@ -389,7 +389,6 @@ static void write_warninglists(struct iocb_enrich *e, struct iocb_jw *w)
 	for (size_t i = 0; i < e->nhits; i++) {
 		struct iocb_store_quality q;
 		iocb_store_attr_quality(e->hits[i].attr, &q);
-		/* TODO(lead): with 15-decay merged, threat.indicator.confidence uses iocb_quality_confidence(score, true) here. */
 		if (q.wl_action == IOCB_STORE_WL_FLAG && q.wl_set)
 			e->o->wl->names(e->o->wl->ud, q.wl_set, wl_emit, &ns);
 	}

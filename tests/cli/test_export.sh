@@ -68,7 +68,7 @@ grep -q "values" "$work/err" && ok || bad "format list missing"
 check "unknown type" 2 "$bin" export "${intel[@]}" --type ip-bogus
 check "stray operand" 2 "$bin" export "${intel[@]}" 203.0.113.77
 
-# 14-sur: --format suricata-iprep with tag rules (attribute and event tags) and the categories
+# issue #14: --format suricata-iprep with tag rules (attribute and event tags) and the categories
 # file; --datarep; rules that give one category two names are refused.
 check "iprep with rules" 0 "$bin" export "${intel[@]}" --format suricata-iprep --type ip-dst \
   --iprep-rule '*=1,MISP,50' --iprep-rule 'tlp:amber=2,AMBER,70' --iprep-categories "$work/cats.txt"

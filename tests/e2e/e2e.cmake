@@ -8,7 +8,7 @@ foreach(f ${IOCB_E2E_PY})
   set_tests_properties(e2e_${n} PROPERTIES LABELS e2e TIMEOUT 400
     ENVIRONMENT "IOCB_BIN=$<TARGET_FILE:iocbus>;IOCB_KAFKA_MOCK=$<TARGET_FILE:kafka_mock>;PYTHONDONTWRITEBYTECODE=1")
 endforeach()
-# 16-status: the browser test exits 77 (skipped) only when chromium/chromedriver/selenium are missing.
+# issue #16 status page: the browser test exits 77 (skipped) only when chromium/chromedriver/selenium are missing.
 if(TEST e2e_test_run_status_page)
   set_tests_properties(e2e_test_run_status_page PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 180)
 endif()

@@ -578,7 +578,7 @@ static const struct bad_case bad_cases[] = {
 	 "t.yaml:1:1: unknown key 'mips' (expected one of: misp, plugins, store, intel, feeds, http, logging, enrich, inputs, outputs, pipeline, bus, sightings, exports, memcached, quality)"},
 	{"backbones:\n  inmem:\n",
 	 "t.yaml:1:1: unknown key 'backbones' (expected one of: misp, plugins, store, intel, feeds, http, logging, enrich, inputs, outputs, pipeline, bus, sightings, exports, memcached, quality)"},
-	/* quality.warninglists (15-wl) */
+	/* quality.warninglists (issue #15) */
 	{"quality:\n  warninglists:\n    paths: [/x]\n    categories: [fp]\n",
 	 "t.yaml:4:17: quality.warninglists.categories: unknown category 'fp' (false-positive, known, all)"},
 	{"quality:\n  warninglists:\n    categories: [known]\n",
@@ -722,7 +722,7 @@ static const struct bad_case bad_cases[] = {
 	 "t.yaml:4:44: outputs[]: `topic` does not apply to type file"},
 	{"inputs:\n  - {name: a, type: stdin}\noutputs:\n  - {name: o, type: stdout}\npipeline: {queue_bytes: 1KiB}\n", 
 	 "t.yaml:5:25: pipeline.queue_bytes: 1KiB is out of range 65536..68719476736 bytes"},
-	/* 16-status: http beyond loopback needs auth (or allow_no_auth); auth needs a file; TLP levels */
+	/* issue #16 status page: http beyond loopback needs auth (or allow_no_auth); auth needs a file; TLP levels */
 	{"http: {host: 0.0.0.0}\n",
 	 "t.yaml:1:7: http: host 0.0.0.0 is beyond loopback: set `http.auth` (token_file or users_file), or "
 	 "`allow_no_auth: true` to serve it unauthenticated"},
@@ -996,7 +996,7 @@ static void test_secret_key_env(void **state)
 	unsetenv("IOCB_TEST_KEY_ENV");
 }
 
-/* http.misp_api (14-api): keys from a file and the environment, joined; never in dumps or messages. */
+/* http.misp_api (issue #14): keys from a file and the environment, joined; never in dumps or messages. */
 static void test_mispapi_keys(void **state)
 {
 	static const char k1[] = "Aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa1", k2[] = "Bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb2",

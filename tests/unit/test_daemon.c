@@ -198,6 +198,64 @@ static void test_quality(void **state)
 	iocb_config_free(bad);
 }
 
+/* A stand-in for the warninglist callback: suppresses "old.example". */
+static void suppress_old(void *ud, const struct iocb_store_attr *a, struct iocb_store_quality *q)
+{
+	struct iocb_store_attr_view v;
+
+	(void)ud;
+	iocb_store_attr_view(a, &v);
+	if (iocb_str_eq(v.value, iocb_str_c("old.example")))
+		q->wl_action = IOCB_STORE_WL_SUPPRESS;
+}
+
+/*
+ * Warninglists without decay still need the sweep: it is what withdraws a
+ * suppressed record from the bus, the stream and the exports.
+ */
+static void test_quality_sweep_for_warninglists(void **state)
+{
+	struct iocb_config *c = load("intel: [/x]\nquality:\n  warninglists:\n    paths: [/x]\n");
+	struct iocb_config *none = load("intel: [/x]\n");
+	struct iocb_store_opts so;
+	struct iocb_store *s = NULL;
+	struct iocb_err err = {0};
+	struct iocb_daemon__quality q;
+	struct iocb_misp_attr a = {0};
+	int removed = 0;
+	int64_t now = iocb_time_real_us() / 1000000;
+
+	(void)state;
+	iocb_store_opts_default(&so);
+	assert_int_equal(iocb_store_open(&so, &s, &err), IOCB_OK);
+	assert_true(iocb_store_quality_add(s, suppress_old, NULL) >= 0);
+	a.type = iocb_misp_type_find(iocb_str_c("domain"));
+	a.value = a.part[0] = iocb_str_c("fresh.example");
+	a.nparts = 1;
+	a.prefix[0] = a.prefix[1] = -1;
+	a.first_seen_us = a.last_seen_us = INT64_MIN;
+	a.to_ids = true;
+	a.timestamp = (uint64_t)now;
+	a.uuid = iocb_str_c("33333333-3333-4333-8333-333333333333");
+	assert_int_equal(iocb_store_upsert(s, &a, 0, (uint64_t)now, &err), IOCB_OK);
+	assert_int_equal(iocb_daemon__quality_start(&q, none, s, &err), IOCB_OK);
+	assert_false(q.running); /* nothing marks records: no sweep */
+	iocb_daemon__quality_stop(&q);
+	assert_int_equal(iocb_daemon__quality_start(&q, c, s, &err), IOCB_OK);
+	assert_true(q.running);
+	assert_true(iocb_store_listen(s, on_change, &removed) >= 0);
+	a.uuid = iocb_str_c("44444444-4444-4444-8444-444444444444");
+	a.value = a.part[0] = iocb_str_c("old.example");
+	assert_int_equal(iocb_store_upsert(s, &a, 0, (uint64_t)now, &err), IOCB_OK);
+	removed = 0;
+	assert_int_equal(iocb_daemon__quality_sweep(&q, now), IOCB_OK);
+	assert_int_equal(removed, 1); /* the suppressed one is withdrawn from listeners */
+	iocb_daemon__quality_stop(&q);
+	iocb_store_free(s);
+	iocb_config_free(c);
+	iocb_config_free(none);
+}
+
 /* ------------------------------------------------------------ reload decisions */
 
 #define MISP_HEAD "misp:\n  api: {host: 'https://m', key: k}\n"
@@ -242,7 +300,7 @@ static void test_restart_settings(void **state)
 		MISP_HEAD "http: {max_connections: 7}\n",
 		MISP_HEAD "http: {idle_timeout: 7}\n",
 		MISP_HEAD "http: {header_timeout: 7}\n",
-		/* 16-status */
+		/* issue #16 */
 		MISP_HEAD "http: {status: {max_tlp: red}}\n",
 		MISP_HEAD "http: {status: {matches: 5}}\n",
 		MISP_HEAD "http: {auth: {token_file: /tmp/iocb-tokens}}\n",
@@ -338,6 +396,7 @@ int main(void)
 		cmocka_unit_test(test_health_running),
 		cmocka_unit_test(test_counters_render),
 		cmocka_unit_test(test_quality),
+		cmocka_unit_test(test_quality_sweep_for_warninglists),
 		cmocka_unit_test(test_services_changed),
 		cmocka_unit_test(test_filters_equal),
 		cmocka_unit_test(test_restart_settings),

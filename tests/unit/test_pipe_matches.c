@@ -123,7 +123,7 @@ static void test_no_hook_no_sightings(void **state)
 	assert_int_equal(st.queued, 0);
 }
 
-/* 16-status: the status page's last matches get one entry per hit (15), newest first, with field and event. */
+/* issue #16 status page: the status page's last matches get one entry per hit (15), newest first, with field and event. */
 static void test_hits_in_recent_ring(void **state)
 {
 	struct iocb_pipe_recent *ring = iocb_pipe_recent_new(4);

@@ -125,8 +125,8 @@ struct iocb_httpd {
 	char start_err[256];               /* first MHD message during start, for the error report */
 	time_t log_sec;                    /* HTTP thread only: second of the current log window */
 	unsigned log_count;                /* HTTP thread only: MHD messages logged in that second */
-	const struct iocb_http_auth *auth; /* http.auth, borrowed; NULL = none (16-status) */
-	uint64_t auth_counts[IOCB_HTTP_AUTH__N]; /* HTTP thread only: auth results (16-status) */
+	const struct iocb_http_auth *auth; /* http.auth, borrowed; NULL = none (issue #16) */
+	uint64_t auth_counts[IOCB_HTTP_AUTH__N]; /* HTTP thread only: auth results (issue #16) */
 
 	pthread_mutex_t lock;              /* guards the fields below */
 	pthread_cond_t cond;               /* lock: signalled when a deadline is armed or on stop */
@@ -587,7 +587,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		route = R_HEALTH;
 	else if (strcmp(url, "/v1/lookup") == 0)
 		route = R_LOOKUP;
-	/* 16-status: the status page and its JSON */
+	/* issue #16 status page: the status page and its JSON */
 	else if (strcmp(url, "/") == 0)
 		route = R_PAGE;
 	else if (strcmp(url, "/v1/status") == 0)
@@ -600,7 +600,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		set_deadline(d, c, false);
 		if (uri_len == 0 || uri_len - 1 > IOCB_HTTP_MAX_URI)
 			return respond_error(c, MHD_HTTP_URI_TOO_LONG, "request target longer than 8192 bytes");
-		/* 16-status: http.auth before anything else is said about the request; the
+		/* issue #16 status page: http.auth before anything else is said about the request; the
 		 * MISP API's paths authenticate with MISP's keys instead (mispapi.c) */
 		if (d->auth && route != R_MISPAPI && iocb_http__auth_applies(url) && !iocb_http__auth_gate(d->auth, c, d->auth_counts, &ret))
 			return ret;

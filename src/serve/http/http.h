@@ -62,7 +62,7 @@ struct iocb_http_opts {
 	unsigned max_connections;  /* default 64 */
 	double idle_timeout_s;     /* close after this long without traffic; 0 = 10 s; rounded up to whole s */
 	double header_timeout_s;   /* a request head must be in this long after accept / the last answer; 0 = 5 s */
-	/* 16-status */
+	/* issue #16 */
 	const struct iocb_http_auth *auth; /* http.auth, borrowed (outlives the endpoint); NULL = no authentication */
 	const struct iocb_render_quality *quality; /* warninglist names in /v1/lookup (render.h), borrowed, must
 						      outlive the endpoint; NULL = none */
@@ -83,7 +83,7 @@ struct iocb_http_handlers {
 	bool (*health)(void *ud, struct iocb_buf *out);
 	void *ud;
 	/*
-	 * 16-status: append the /v1/status JSON object (docs/STATUS.md) to out;
+	 * issue #16 status page: append the /v1/status JSON object (docs/STATUS.md) to out;
 	 * leave it empty on failure (500). HTTP thread, same rules as metrics.
 	 * NULL: /v1/status answers 404.
 	 */
