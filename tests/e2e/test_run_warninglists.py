@@ -123,9 +123,12 @@ class Warninglists(unittest.TestCase):
         o = self.send("flag")
         self.assertTrue(self.enriched(o), "a flagged indicator did not enrich: %r" % o)
         self.assertEqual(o["misp"].get("warninglists"), ["known-hosts"])
+        # no decaying model: a plain match is High; the flag lowers it one level
+        self.assertEqual(o["threat"]["enrichments"][0]["indicator"]["confidence"], "Medium")
         o = self.send("plain")
         self.assertTrue(self.enriched(o))
         self.assertNotIn("warninglists", o["misp"])
+        self.assertEqual(o["threat"]["enrichments"][0]["indicator"]["confidence"], "High")
         self.assertEqual(d.metric("iocbus_quality_warninglist_lists"), 2)
 
     def test_suppress_flag_and_sighup(self):
